@@ -1,0 +1,64 @@
+namespace MarketIntel.Cli;
+
+/// <summary>A command's <c>--name value</c> options; unknown or repeated options are usage errors.</summary>
+internal sealed class CliArguments
+{
+    private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
+
+    private CliArguments()
+    {
+    }
+
+    public static CliArguments Parse(ReadOnlySpan<string> args, IReadOnlyCollection<string> known, IReadOnlyCollection<string>? flags = null)
+    {
+        var result = new CliArguments();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string arg = args[i];
+            if (!arg.StartsWith("--", StringComparison.Ordinal) || arg.Length == 2)
+            {
+                throw new UsageException($"unexpected argument '{arg}'");
+            }
+            string name = arg[2..];
+            string? value = null;
+            int eq = name.IndexOf('=', StringComparison.Ordinal);
+            if (eq >= 0)
+            {
+                value = name[(eq + 1)..];
+                name = name[..eq];
+            }
+            bool isFlag = flags?.Contains(name) == true;
+            if (!known.Contains(name) && !isFlag)
+            {
+                throw new UsageException($"unknown option '--{name}'");
+            }
+            if (isFlag)
+            {
+                value ??= "true";
+            }
+            else if (value is null)
+            {
+                if (i + 1 >= args.Length)
+                {
+                    throw new UsageException($"option '--{name}' needs a value");
+                }
+                value = args[++i];
+            }
+            if (!result._values.TryAdd(name, value))
+            {
+                throw new UsageException($"option '--{name}' given twice");
+            }
+        }
+        return result;
+    }
+
+    public string Required(string name) =>
+        _values.TryGetValue(name, out string? v) ? v : throw new UsageException($"missing required option '--{name}'");
+
+    public string? Optional(string name) => _values.GetValueOrDefault(name);
+
+    public bool Flag(string name) => _values.ContainsKey(name);
+}
+
+/// <summary>A command line that cannot be run as written; reported on one line with exit code 2.</summary>
+internal sealed class UsageException(string message) : Exception(message);

@@ -1,0 +1,58 @@
+using MarketIntel.Cli;
+using MarketIntel.Cli.Commands;
+using MarketIntel.Features;
+using MarketIntel.Features.Io;
+
+return Cli.Run(args, Console.Out, Console.Error);
+
+namespace MarketIntel.Cli
+{
+    /// <summary>The <c>marketintel</c> command: dispatch, and one-line errors with exit code 2.</summary>
+    internal static class Cli
+    {
+        public const int UsageOrInputError = 2;
+
+        private static readonly string Help = string.Join('\n',
+            "marketintel: the MarketIntel prediction grid",
+            "",
+            "commands:",
+            "  demo                      features over the bundled sample data, as a short table",
+            "  " + FeaturesCommand.Usage,
+            "",
+            "feature names: " + string.Join(", ", FeatureDefinition.Grammar));
+
+        public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+        {
+            if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+            {
+                stdout.WriteLine(Help);
+                return args.Length == 0 ? UsageOrInputError : 0;
+            }
+            try
+            {
+                var rest = args.AsSpan(1);
+                return args[0] switch
+                {
+                    "features" => FeaturesCommand.Run(rest, stdout),
+                    "demo" => DemoCommand.Run(rest, stdout),
+                    _ => throw new UsageException($"unknown command '{args[0]}' (try 'marketintel --help')"),
+                };
+            }
+            catch (Exception e) when (e is UsageException or FeatureSpecException or DataFormatException)
+            {
+                stderr.WriteLine($"marketintel {args[0]}: {e.Message}");
+                return UsageOrInputError;
+            }
+            catch (IOException e)
+            {
+                stderr.WriteLine($"marketintel {args[0]}: {e.Message}");
+                return UsageOrInputError;
+            }
+            catch (UnauthorizedAccessException e)
+            {
+                stderr.WriteLine($"marketintel {args[0]}: {e.Message}");
+                return UsageOrInputError;
+            }
+        }
+    }
+}

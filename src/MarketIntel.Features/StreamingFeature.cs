@@ -1,0 +1,56 @@
+using MarketIntel.Features.Kernels;
+
+namespace MarketIntel.Features;
+
+/// <summary>
+/// The streaming form of one feature for one asset: O(1) work per bar in history length, constant memory,
+/// no allocation per update. Not thread-safe: one stream belongs to one asset.
+/// </summary>
+public abstract class StreamingFeature
+{
+    private protected StreamingFeature()
+    {
+    }
+
+    /// <summary>Consumes the next bar and returns the feature's value for it; NaN while undefined.</summary>
+    public abstract double Update(in Bar bar);
+}
+
+internal sealed class KernelStreamingFeature<T>(T kernel) : StreamingFeature
+    where T : struct, IBarKernel
+{
+    private T _kernel = kernel;
+
+    public override double Update(in Bar bar) => _kernel.Next(bar);
+}
+
+/// <summary>Builds the kernel for one feature, once per stream and once per batch run.</summary>
+internal abstract class KernelFactory
+{
+    public abstract StreamingFeature CreateStream();
+
+    public abstract void Compute(BarSeries bars, Span<double> output);
+
+    public abstract KernelFactory WithLag(int lag);
+}
+
+internal sealed class KernelFactory<T>(Func<T> create) : KernelFactory
+    where T : struct, IBarKernel
+{
+    public override StreamingFeature CreateStream() => new KernelStreamingFeature<T>(create());
+
+    // The batch form: the same kernel run over the columns, specialised per kernel type so the JIT inlines Next.
+    public override void Compute(BarSeries bars, Span<double> output)
+    {
+        T kernel = create();
+        ReadOnlySpan<double> open = bars.Open, high = bars.High, low = bars.Low, close = bars.Close, volume = bars.Volume;
+        int n = Math.Min(output.Length, close.Length);
+        for (int i = 0; i < n; i++)
+        {
+            output[i] = kernel.Next(new Bar(open[i], high[i], low[i], close[i], volume[i]));
+        }
+    }
+
+    public override KernelFactory WithLag(int lag) =>
+        new KernelFactory<LagKernel<T>>(() => new LagKernel<T>(create(), lag));
+}
