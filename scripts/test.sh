@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README's test command and CI run it, on a fresh Debian machine with the
+# .NET 10 SDK. It installs the Debian packages the tests need when they are missing, builds in Release,
+# runs every test project and ends with one summary line: "tests: N passed, N failed, N skipped".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the suite needs at run time (command -> package). The feature-engine tests need none:
+# their TTR references are committed fixtures. Suites that start real servers add theirs here.
+declare -A NEEDS=()
+missing=()
+for cmd in "${!NEEDS[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDS[$cmd]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi
+
+command -v dotnet >/dev/null 2>&1 || { echo "the .NET 10 SDK (dotnet) is required" >&2; exit 1; }
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+dotnet test MarketIntel.sln -c Release --nologo 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+# Sum the per-project "Passed!/Failed! - Failed: a, Passed: b, Skipped: c" lines into one line.
+awk '/(Passed|Failed)! +- Failed:/ {
+       gsub(/,/, ""); for (i = 1; i <= NF; i++) {
+         if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+exit "$status"
