@@ -124,7 +124,7 @@ internal struct AtrKernel(int n) : IBarKernel
 
     /// <summary>max(high, previous close) - min(low, previous close); NaN on the first bar, as TTR.</summary>
     public static double TrueRange(in Bar bar, double prevClose) =>
-        double.IsNaN(prevClose) ? double.NaN : Math.Max(bar.High, prevClose) - Math.Min(bar.Low, prevClose);
+        double.IsNaN(prevClose) ? double.NaN : double.MaxNative(bar.High, prevClose) - double.MinNative(bar.Low, prevClose);
 }
 
 internal struct MacdKernel(int fast, int slow, int signal, bool emitSignal) : IBarKernel
@@ -211,29 +211,33 @@ internal struct ObvKernel : IBarKernel
 {
     // R's sqrt(.Machine$double.eps): TTR treats smaller log-price changes as no change.
     private const double Epsilon = 1.4901161193847656e-08;
-    private double _prevLog;
+    private double _prevClose;
     private double _sum;
     private double _compensation;
-    private bool _started;
 
     public double Next(in Bar bar)
     {
-        double lc = Math.Log(bar.Close);
+        double c = bar.Close;
         double step;
-        if (!_started)
+        if (_prevClose == 0)
         {
-            _started = true;
             step = bar.Volume;
         }
         else
         {
-            double change = lc - _prevLog;
+            // The sign of log(c) - log(prev) is the sign of c - prev; the logs are needed only near TTR's threshold.
+            double change = c / _prevClose - 1;
+            if (Math.Abs(change) < 4 * Epsilon)
+            {
+                change = Math.Log(c) - Math.Log(_prevClose);
+            }
             step = Math.Abs(change) < Epsilon ? 0 : change > 0 ? bar.Volume : -bar.Volume;
         }
-        _prevLog = lc;
-        // Neumaier summation.
+        _prevClose = c;
+        // Knuth's two-sum: branch-free error-free addition.
         double t = _sum + step;
-        _compensation += Math.Abs(_sum) >= Math.Abs(step) ? (_sum - t) + step : (step - t) + _sum;
+        double back = t - _sum;
+        _compensation += (_sum - (t - back)) + (step - back);
         _sum = t;
         return _sum + _compensation;
     }
@@ -301,20 +305,10 @@ internal struct AdxKernel(int n) : IBarKernel
         _prevHigh = bar.High;
         _prevLow = bar.Low;
         _prevClose = bar.Close;
-        double plus, minus;
-        if (double.IsNaN(dh))
-        {
-            plus = minus = double.NaN;
-        }
-        else if (dh == dl || (dh < 0 && dl < 0))
-        {
-            plus = minus = 0;
-        }
-        else
-        {
-            plus = dh > dl ? dh : 0;
-            minus = dh < dl ? dl : 0;
-        }
+        // TTR: 0 when dh == dl or both are negative, else the larger move. With dh > dl, "both negative" is
+        // dh < 0, so this is the larger move when it is positive. NaN on the first bar (no previous bar).
+        double plus = dh > dl ? double.MaxNative(dh, 0) : dh * 0;
+        double minus = dl > dh ? double.MaxNative(dl, 0) : dl * 0;
         double trSum = _tr.Next(tr);
         double diPlus = 100 * _plus.Next(plus) / trSum;
         double diMinus = 100 * _minus.Next(minus) / trSum;

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace MarketIntel.Features.Kernels;
 
 /// <summary>A kernel that consumes one bar and returns the feature value for it (NaN while undefined).</summary>
@@ -130,7 +132,8 @@ internal struct RollingMoments
         double e = x - _anchor;
         _s1 += e;
         _s2 += e * e;
-        _equalRun = x == _last ? _equalRun + 1 : 0;
+        // Branch-free: repeated prices are common and unpredictable, and a mispredicted branch costs more than this.
+        _equalRun = (_equalRun + 1) * (x == _last ? 1 : 0);
         _last = x;
         if (++_sinceRebuild >= w.Length)
         {
@@ -185,12 +188,25 @@ internal struct RollingMoments
     /// <summary>Mean absolute deviation of the window around <paramref name="center"/>: O(n), see CCI.</summary>
     public readonly double MeanAbsoluteDeviation(double center)
     {
+        ReadOnlySpan<double> w = _window;
+        int i = 0;
         double sum = 0;
-        foreach (double v in _window)
+        if (Vector256.IsHardwareAccelerated && w.Length >= Vector256<double>.Count)
         {
-            sum += Math.Abs(v - center);
+            // Lane-wise partial sums: a different summation order from a scalar loop, harmless at 1e-9 tolerance.
+            var c = Vector256.Create(center);
+            var acc = Vector256<double>.Zero;
+            for (; i <= w.Length - Vector256<double>.Count; i += Vector256<double>.Count)
+            {
+                acc += Vector256.Abs(Vector256.Create(w.Slice(i, Vector256<double>.Count)) - c);
+            }
+            sum = Vector256.Sum(acc);
         }
-        return sum / _window.Length;
+        for (; i < w.Length; i++)
+        {
+            sum += Math.Abs(w[i] - center);
+        }
+        return sum / w.Length;
     }
 }
 
@@ -220,10 +236,7 @@ internal struct RollingSum
         {
             double old = w[_pos];
             _sum -= old;
-            if (old != 0)
-            {
-                _nonZero--;
-            }
+            _nonZero -= old != 0 ? 1 : 0;
         }
         else
         {
@@ -235,10 +248,7 @@ internal struct RollingSum
             _pos = 0;
         }
         _sum += x;
-        if (x != 0)
-        {
-            _nonZero++;
-        }
+        _nonZero += x != 0 ? 1 : 0;
         if (++_sinceRebuild >= w.Length)
         {
             double s = 0;
@@ -252,54 +262,56 @@ internal struct RollingSum
     }
 }
 
-/// <summary>Maximum of the last n values, amortised O(1) per push (monotonic deque in a ring), exact.</summary>
+/// <summary>
+/// Maximum of the last n values in amortised O(1) per push and without data-dependent branches (van Herk /
+/// Gil-Werman): the ring is split into blocks of n; the window is the tail of the previous block, whose suffix
+/// maxima are computed once when it completes, plus the head of the current block, whose running maximum is kept.
+/// Exact: only comparisons, no arithmetic.
+/// </summary>
 internal struct RollingMax
 {
-    private readonly double[] _values;
-    private readonly long[] _stamps;
-    private int _head;
-    private int _size;
-    private long _t;
+    private readonly double[] _ring;
+    private readonly double[] _suffix;
+    private int _pos;
+    private long _count;
+    private double _prefix;
 
     public RollingMax(int n)
     {
-        _values = new double[n];
-        _stamps = new long[n];
+        _ring = new double[n];
+        _suffix = new double[n + 1];
+        _suffix.AsSpan().Fill(double.NegativeInfinity);
+        _prefix = double.NegativeInfinity;
     }
 
-    public readonly bool IsFull => _t >= _values.Length;
+    public readonly bool IsFull => _count >= _ring.Length;
 
     public double Push(double x)
     {
-        int cap = _values.Length;
-        if (_size > 0 && _stamps[_head] <= _t - cap)
+        _ring[_pos] = x;
+        _prefix = double.MaxNative(_prefix, x);
+        // Window = current block [0.._pos] and previous block [_pos+1..n-1].
+        double max = double.MaxNative(_prefix, _suffix[_pos + 1]);
+        _count++;
+        if (++_pos == _ring.Length)
         {
-            _head = _head + 1 == cap ? 0 : _head + 1;
-            _size--;
+            CompleteBlock();
         }
-        while (_size > 0)
+        return max;
+    }
+
+    private void CompleteBlock()
+    {
+        var ring = _ring;
+        var suffix = _suffix;
+        double m = double.NegativeInfinity;
+        for (int i = ring.Length - 1; i >= 0; i--)
         {
-            int back = _head + _size - 1;
-            if (back >= cap)
-            {
-                back -= cap;
-            }
-            if (_values[back] > x)
-            {
-                break;
-            }
-            _size--;
+            m = double.MaxNative(m, ring[i]);
+            suffix[i] = m;
         }
-        int slot = _head + _size;
-        if (slot >= cap)
-        {
-            slot -= cap;
-        }
-        _values[slot] = x;
-        _stamps[slot] = _t;
-        _size++;
-        _t++;
-        return _values[_head];
+        _pos = 0;
+        _prefix = double.NegativeInfinity;
     }
 }
 
@@ -342,7 +354,7 @@ internal static class Num
         double lo = e1 + e2;
         double q = s / 3;
         double r = Math.FusedMultiplyAdd(-q, 3, s);
-        return q + (r + lo) / 3;
+        return q + (r + lo) * (1.0 / 3);
     }
 
     private static double TwoSumError(double a, double b, double s)
