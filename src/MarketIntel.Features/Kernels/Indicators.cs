@@ -100,9 +100,15 @@ internal struct RsiKernel(int n) : IBarKernel
     public double Next(in Bar bar)
     {
         double diff = bar.Close - _prev;
+        bool first = double.IsNaN(_prev);
         _prev = bar.Close;
-        double up = diff < 0 ? 0 : diff;
-        double down = diff < 0 ? -diff : diff * 0;
+        if (first)
+        {
+            return double.NaN;
+        }
+        // Branch-free split of the move into its up and down parts.
+        double up = double.MaxNative(diff, 0);
+        double down = double.MaxNative(-diff, 0);
         double mu = _up.Next(up);
         double md = _down.Next(down);
         // Flat since the start: 0/0 stays undefined (empty), as in TTR.
@@ -309,9 +315,9 @@ internal struct AdxKernel(int n) : IBarKernel
         // dh < 0, so this is the larger move when it is positive. NaN on the first bar (no previous bar).
         double plus = dh > dl ? double.MaxNative(dh, 0) : dh * 0;
         double minus = dl > dh ? double.MaxNative(dl, 0) : dl * 0;
-        double trSum = _tr.Next(tr);
-        double diPlus = 100 * _plus.Next(plus) / trSum;
-        double diMinus = 100 * _minus.Next(minus) / trSum;
+        double scale = 100 / _tr.Next(tr);
+        double diPlus = _plus.Next(plus) * scale;
+        double diMinus = _minus.Next(minus) * scale;
         double dx = 100 * (Math.Abs(diPlus - diMinus) / (diPlus + diMinus));
         return _adx.Next(dx);
     }
@@ -352,8 +358,9 @@ internal struct MfiKernel(int n) : IBarKernel
             return double.NaN;
         }
         double flow = tp * bar.Volume;
-        _positive.Push(tp > prev ? flow : 0);
-        _negative.Push(tp < prev ? flow : 0);
+        // Branch-free: whether the typical price rose or fell is as unpredictable as the market.
+        _positive.Push(flow * (tp > prev ? 1 : 0));
+        _negative.Push(flow * (tp < prev ? 1 : 0));
         if (!_positive.IsFull)
         {
             return double.NaN;

@@ -45,23 +45,29 @@ internal struct Ema
 }
 
 /// <summary>
-/// TTR's wilderSum: seeded with the plain sum of the first n-1 valid inputs, then
-/// <c>x + prev*(n-1)/n</c> evaluated left to right as TTR's C code does.
+/// TTR's wilderSum: seeded with the plain sum of the first n-1 valid inputs, then <c>x + prev*(n-1)/n</c>.
 /// </summary>
 internal struct WilderSum
 {
     private readonly int _n;
+    private readonly double _keep;
     private int _seen;
     private double _sum;
     private double _value;
 
-    public WilderSum(int n) => _n = n;
+    public WilderSum(int n)
+    {
+        _n = n;
+        _keep = (n - 1) / (double)n;
+    }
 
     public double Next(double x)
     {
         if (_seen >= _n)
         {
-            _value = x + _value * (_n - 1) / _n;
+            // TTR divides by n every step; multiplying by (n-1)/n differs by an ulp and avoids a division on the
+            // dependency chain.
+            _value = x + _value * _keep;
             return _value;
         }
         if (double.IsNaN(x))
@@ -114,11 +120,10 @@ internal struct RollingMoments
         {
             _anchor = x;
         }
+        double d = 0;
         if (_count == w.Length)
         {
-            double d = w[_pos] - _anchor;
-            _s1 -= d;
-            _s2 -= d * d;
+            d = w[_pos] - _anchor;
         }
         else
         {
@@ -129,9 +134,10 @@ internal struct RollingMoments
         {
             _pos = 0;
         }
+        // One add per accumulator per push keeps the loop-carried dependency short.
         double e = x - _anchor;
-        _s1 += e;
-        _s2 += e * e;
+        _s1 += e - d;
+        _s2 += e * e - d * d;
         // Branch-free: repeated prices are common and unpredictable, and a mispredicted branch costs more than this.
         _equalRun = (_equalRun + 1) * (x == _last ? 1 : 0);
         _last = x;
@@ -232,11 +238,10 @@ internal struct RollingSum
     public void Push(double x)
     {
         var w = _window;
+        double old = 0;
         if (_count == w.Length)
         {
-            double old = w[_pos];
-            _sum -= old;
-            _nonZero -= old != 0 ? 1 : 0;
+            old = w[_pos];
         }
         else
         {
@@ -247,8 +252,8 @@ internal struct RollingSum
         {
             _pos = 0;
         }
-        _sum += x;
-        _nonZero += x != 0 ? 1 : 0;
+        _sum += x - old;
+        _nonZero += (x != 0 ? 1 : 0) - (old != 0 ? 1 : 0);
         if (++_sinceRebuild >= w.Length)
         {
             double s = 0;
