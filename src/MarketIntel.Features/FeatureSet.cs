@@ -34,13 +34,23 @@ public sealed class FeatureSet
         return new FeatureSet(definitions);
     }
 
-    /// <summary>The batch form: one column per feature, one value per bar, NaN where undefined.</summary>
-    public double[][] Compute(BarSeries bars)
+    /// <summary>
+    /// The batch form: one column per feature, one value per bar, NaN where undefined. Features are independent,
+    /// so with <paramref name="parallel"/> they are computed on all cores; each column is the same either way.
+    /// </summary>
+    public double[][] Compute(BarSeries bars, bool parallel = false)
     {
         var columns = new double[Definitions.Count][];
-        for (int f = 0; f < columns.Length; f++)
+        if (parallel)
         {
-            columns[f] = Definitions[f].Compute(bars);
+            Parallel.For(0, columns.Length, f => columns[f] = Definitions[f].Compute(bars));
+        }
+        else
+        {
+            for (int f = 0; f < columns.Length; f++)
+            {
+                columns[f] = Definitions[f].Compute(bars);
+            }
         }
         return columns;
     }

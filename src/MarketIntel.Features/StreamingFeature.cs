@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using MarketIntel.Features.Kernels;
 
 namespace MarketIntel.Features;
@@ -40,6 +41,8 @@ internal sealed class KernelFactory<T>(Func<T> create) : KernelFactory
     public override StreamingFeature CreateStream() => new KernelStreamingFeature<T>(create());
 
     // The batch form: the same kernel run over the columns, specialised per kernel type so the JIT inlines Next.
+    // Fully optimised from the first call: a one-shot CLI run would otherwise spend most of its time in tier-0 code.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Compute(BarSeries bars, Span<double> output)
     {
         T kernel = create();

@@ -18,7 +18,7 @@ internal static class FeaturesCommand
         // Everything is validated before anything is written: a bad spec or bad bar leaves no output file.
         var spec = FeatureSet.Parse(specText);
         var bars = BarCsv.Read(input, options.Optional("close"));
-        double[][] columns = spec.Compute(bars);
+        double[][] columns = spec.Compute(bars, parallel: true);
         FeatureCsv.Write(output, bars.Timestamps, spec.Names.ToArray(), columns);
         stdout.WriteLine($"wrote {bars.Count} rows x {spec.Count} features to {output}");
         return 0;
