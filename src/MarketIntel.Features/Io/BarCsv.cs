@@ -74,7 +74,7 @@ public static class BarCsv
         {
             if (c > 0)
             {
-                if (rest.IsEmpty && c < names.Length)
+                if (rest.IsEmpty)
                 {
                     throw new DataFormatException(source, line.Number, c + 1, $"short row: {c} cells, the header has {names.Length}");
                 }

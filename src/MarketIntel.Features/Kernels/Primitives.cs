@@ -184,13 +184,6 @@ internal struct RollingMoments
         return v > 0 ? v : 0;
     }
 
-    /// <summary>The value pushed <paramref name="back"/> pushes ago (0 = the latest); the window must hold it.</summary>
-    public readonly double Recent(int back)
-    {
-        int i = _pos - 1 - back;
-        return _window[i < 0 ? i + _window.Length : i];
-    }
-
     /// <summary>Mean absolute deviation of the window around <paramref name="center"/>: O(n), see CCI.</summary>
     public readonly double MeanAbsoluteDeviation(double center)
     {
