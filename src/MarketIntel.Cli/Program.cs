@@ -38,17 +38,7 @@ namespace MarketIntel.Cli
                     _ => throw new UsageException($"unknown command '{args[0]}' (try 'marketintel --help')"),
                 };
             }
-            catch (Exception e) when (e is UsageException or FeatureSpecException or DataFormatException)
-            {
-                stderr.WriteLine($"marketintel {args[0]}: {e.Message}");
-                return UsageOrInputError;
-            }
-            catch (IOException e)
-            {
-                stderr.WriteLine($"marketintel {args[0]}: {e.Message}");
-                return UsageOrInputError;
-            }
-            catch (UnauthorizedAccessException e)
+            catch (Exception e) when (e is UsageException or FeatureSpecException or DataFormatException or IOException or UnauthorizedAccessException)
             {
                 stderr.WriteLine($"marketintel {args[0]}: {e.Message}");
                 return UsageOrInputError;
