@@ -87,6 +87,10 @@ public sealed class FeatureDefinition
             }
             int lag = Period(whole, "L", parts[1], 1);
             var inner = Parse(whole, string.Join('_', parts, 2, parts.Length - 2));
+            if ((long)inner._factory.Lag + lag > MaxPeriod)
+            {
+                throw new FeatureSpecException(whole, $"the lags add up to {(long)inner._factory.Lag + lag}, more than {MaxPeriod}");
+            }
             return new FeatureDefinition(whole, "lag", [lag, .. inner.Parameters], inner._factory.WithLag(lag));
         }
 

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using MarketIntel.Features.Kernels;
 
 namespace MarketIntel.Features;
@@ -33,6 +32,9 @@ internal abstract class KernelFactory
     public abstract void Compute(BarSeries bars, Span<double> output);
 
     public abstract KernelFactory WithLag(int lag);
+
+    /// <summary>How many bars this feature is delayed by (0 unless it is a lag).</summary>
+    public virtual int Lag => 0;
 }
 
 internal sealed class KernelFactory<T>(Func<T> create) : KernelFactory
@@ -41,8 +43,8 @@ internal sealed class KernelFactory<T>(Func<T> create) : KernelFactory
     public override StreamingFeature CreateStream() => new KernelStreamingFeature<T>(create());
 
     // The batch form: the same kernel run over the columns, specialised per kernel type so the JIT inlines Next.
-    // Fully optimised from the first call: a one-shot CLI run would otherwise spend most of its time in tier-0 code.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Not marked AggressiveOptimization: that would keep ReadyToRun from precompiling it. The CLI compiles
+    // loops optimised at once instead (TieredCompilationQuickJitForLoops=false).
     public override void Compute(BarSeries bars, Span<double> output)
     {
         T kernel = create();
@@ -54,6 +56,30 @@ internal sealed class KernelFactory<T>(Func<T> create) : KernelFactory
         }
     }
 
-    public override KernelFactory WithLag(int lag) =>
-        new KernelFactory<LagKernel<T>>(() => new LagKernel<T>(create(), lag));
+    public override KernelFactory WithLag(int lag) => new LaggedKernelFactory<T>(create, lag);
+}
+
+/// <summary>
+/// A feature delayed by a number of bars. A lag of a lag is one lag of the summed length, so nesting never
+/// builds deeper generic types (which ahead-of-time compilation cannot expand) nor deeper chains of rings.
+/// </summary>
+internal sealed class LaggedKernelFactory<T>(Func<T> create, int lag) : KernelFactory
+    where T : struct, IBarKernel
+{
+    public override int Lag => lag;
+
+    public override StreamingFeature CreateStream() => new KernelStreamingFeature<LagKernel<T>>(new LagKernel<T>(create(), lag));
+
+    public override void Compute(BarSeries bars, Span<double> output)
+    {
+        var kernel = new LagKernel<T>(create(), lag);
+        ReadOnlySpan<double> open = bars.Open, high = bars.High, low = bars.Low, close = bars.Close, volume = bars.Volume;
+        int n = Math.Min(output.Length, close.Length);
+        for (int i = 0; i < n; i++)
+        {
+            output[i] = kernel.Next(new Bar(open[i], high[i], low[i], close[i], volume[i]));
+        }
+    }
+
+    public override KernelFactory WithLag(int more) => new LaggedKernelFactory<T>(create, checked(lag + more));
 }

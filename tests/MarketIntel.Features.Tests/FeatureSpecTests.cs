@@ -28,6 +28,7 @@ public sealed class FeatureSpecTests
     [InlineData("lag_0_close", "lag_0_close", "parameter L=0")]
     [InlineData("lag_2", "lag_2", "a lag is written lag_L_<feature>")]
     [InlineData("lag_1_foo_2", "lag_1_foo_2", "unknown indicator 'foo'")]
+    [InlineData("lag_60000_lag_50000_close", "lag_60000_lag_50000_close", "the lags add up to 110000")]
     [InlineData("sma_1000000", "sma_1000000", "must be between 1 and 100000")]
     public void A_bad_feature_is_rejected_naming_the_feature_and_parameter(string spec, string feature, string message)
     {
@@ -41,5 +42,23 @@ public sealed class FeatureSpecTests
     {
         Assert.Contains("empty name at position 2", Assert.Throws<FeatureSpecException>(() => FeatureSet.Parse("sma_5,,ema_5")).Message, StringComparison.Ordinal);
         Assert.Contains("appears twice", Assert.Throws<FeatureSpecException>(() => FeatureSet.Parse("sma_5,ema_5,sma_5")).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_lag_of_a_lag_is_the_summed_lag_in_batch_and_streaming()
+    {
+        double[] close = Enumerable.Range(0, 60).Select(i => 100 + Math.Sin(i * 0.7) * 5 + i * 0.1).ToArray();
+        var bars = BarSeries.FromCloses(close.Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray(), close);
+        var set = FeatureSet.Parse("lag_2_lag_3_sma_5,lag_5_sma_5,sma_5");
+        double[][] batch = set.Compute(bars);
+        var stream = set.CreateStream();
+        var row = new double[3];
+        for (int i = 0; i < close.Length; i++)
+        {
+            stream.Update(bars[i], row);
+            Assert.Equal(batch[1][i], batch[0][i]);
+            Assert.Equal(batch[0][i], row[0]);
+            Assert.Equal(i >= 9 ? batch[2][i - 5] : double.NaN, batch[0][i]);
+        }
     }
 }
