@@ -2,6 +2,7 @@ using MarketIntel.Cli;
 using MarketIntel.Cli.Commands;
 using MarketIntel.Features;
 using MarketIntel.Features.Io;
+using MarketIntel.Inference;
 
 return Cli.Run(args, Console.Out, Console.Error);
 
@@ -18,6 +19,7 @@ namespace MarketIntel.Cli
             "commands:",
             "  demo                      features over the bundled sample data, as a short table",
             "  " + FeaturesCommand.Usage,
+            "  " + PredictCommand.Usage,
             "",
             "feature names: " + string.Join(", ", FeatureDefinition.Grammar));
 
@@ -34,11 +36,12 @@ namespace MarketIntel.Cli
                 return args[0] switch
                 {
                     "features" => FeaturesCommand.Run(rest, stdout),
+                    "predict" => PredictCommand.Run(rest, stdout),
                     "demo" => DemoCommand.Run(rest, stdout),
                     _ => throw new UsageException($"unknown command '{args[0]}' (try 'marketintel --help')"),
                 };
             }
-            catch (Exception e) when (e is UsageException or FeatureSpecException or DataFormatException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is UsageException or FeatureSpecException or ModelFormatException or DataFormatException or IOException or UnauthorizedAccessException)
             {
                 stderr.WriteLine($"marketintel {args[0]}: {e.Message}");
                 return UsageOrInputError;
