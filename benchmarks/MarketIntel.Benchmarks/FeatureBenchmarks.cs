@@ -33,7 +33,7 @@ public class FeatureBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _bars = BarCsv.Read(FindData("usdchf-30m.csv"));
+        _bars = BarCsv.Read(Repo.File("data", "usdchf-30m.csv"));
         _all = FeatureSet.Parse(Standard);
         _sma = FeatureSet.Parse("sma_20");
         _columns = _all.Definitions.Select(_ => new double[_bars.Count]).ToArray();
@@ -94,18 +94,5 @@ public class FeatureBenchmarks
         {
             _allStream.Update(_stream[i], _values);
         }
-    }
-
-    private static string FindData(string file)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "data", file);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-        throw new FileNotFoundException($"data/{file} not found above {AppContext.BaseDirectory}");
     }
 }

@@ -6,23 +6,11 @@ using MarketIntel.Tests;
 namespace MarketIntel.Cli.Tests;
 
 /// <summary>`marketintel features` as a user runs it: a real process, real files, exit codes and stderr.</summary>
-public sealed class FeaturesCommandTests : IDisposable
+public sealed class FeaturesCommandTests : CliTestBase
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("mi-cli-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = Cli.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     private string WriteBars(string text)
     {
-        string path = Path.Combine(_dir, "bars.csv");
+        string path = Path.Combine(Dir, "bars.csv");
         File.WriteAllText(path, text);
         return path;
     }
@@ -30,7 +18,7 @@ public sealed class FeaturesCommandTests : IDisposable
     [Fact]
     public void The_output_has_the_timestamp_then_the_spec_names_in_order_and_one_row_per_bar()
     {
-        string output = Path.Combine(_dir, "out.csv");
+        string output = Path.Combine(Dir, "out.csv");
         var (code, _, err) = Run("features", "--input", RepoPaths.Data("msft-daily.csv"), "--spec", "rsi_14,sma_7,bbpctb_10_1.5", "--output", output);
         Assert.True(code == 0, err);
         string[] lines = File.ReadAllLines(output);
@@ -58,20 +46,20 @@ public sealed class FeaturesCommandTests : IDisposable
     public void Bad_input_gives_one_line_on_stderr_exit_code_2_and_no_output_file(string bars, string spec, string message)
     {
         string input = WriteBars(bars);
-        string output = Path.Combine(_dir, "out.csv");
+        string output = Path.Combine(Dir, "out.csv");
         var (code, _, err) = Run("features", "--input", input, "--spec", spec, "--output", output);
         Assert.Equal(2, code);
         Assert.Contains(message, err, StringComparison.Ordinal);
         Assert.Single(err.TrimEnd('\n').Split('\n'));
         Assert.False(File.Exists(output));
-        Assert.Single(Directory.GetFiles(_dir)); // only the input: no temporary left behind either
+        Assert.Single(Directory.GetFiles(Dir)); // only the input: no temporary left behind either
     }
 
     [Fact]
     public void A_missing_input_file_or_option_is_an_error_naming_it()
     {
-        string output = Path.Combine(_dir, "out.csv");
-        var missing = Run("features", "--input", Path.Combine(_dir, "nope.csv"), "--spec", "sma_2", "--output", output);
+        string output = Path.Combine(Dir, "out.csv");
+        var missing = Run("features", "--input", Path.Combine(Dir, "nope.csv"), "--spec", "sma_2", "--output", output);
         Assert.Equal(2, missing.Code);
         Assert.Contains("nope.csv: no such file", missing.Err, StringComparison.Ordinal);
         var noSpec = Run("features", "--input", "x.csv", "--output", output);
@@ -85,7 +73,7 @@ public sealed class FeaturesCommandTests : IDisposable
     [Fact]
     public void A_failed_run_leaves_an_existing_output_file_untouched()
     {
-        string output = Path.Combine(_dir, "out.csv");
+        string output = Path.Combine(Dir, "out.csv");
         File.WriteAllText(output, "previous results\n");
         var (code, _, _) = Run("features", "--input", WriteBars("t,close\n1,abc\n"), "--spec", "sma_2", "--output", output);
         Assert.Equal(2, code);
@@ -106,7 +94,7 @@ public sealed class FeaturesCommandTests : IDisposable
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "marketintel.dll");
         var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (string a in new[] { dll, "features", "--input", WriteBars("t,close\n1,1.5\n2,-1\n"), "--spec", "sma_2", "--output", Path.Combine(_dir, "o.csv") })
+        foreach (string a in new[] { dll, "features", "--input", WriteBars("t,close\n1,1.5\n2,-1\n"), "--spec", "sma_2", "--output", Path.Combine(Dir, "o.csv") })
         {
             info.ArgumentList.Add(a);
         }
@@ -114,6 +102,6 @@ public sealed class FeaturesCommandTests : IDisposable
         string err = process.StandardError.ReadToEnd();
         process.WaitForExit();
         Assert.Equal(2, process.ExitCode);
-        Assert.Equal($"marketintel features: {Path.Combine(_dir, "bars.csv")}:3:2: close -1 must be positive\n", err);
+        Assert.Equal($"marketintel features: {Path.Combine(Dir, "bars.csv")}:3:2: close -1 must be positive\n", err);
     }
 }

@@ -4,20 +4,8 @@ using MarketIntel.Tests;
 namespace MarketIntel.Cli.Tests;
 
 /// <summary>`marketintel predict`: files in, files out, exit codes and one-line errors.</summary>
-public sealed class PredictCommandTests : IDisposable
+public sealed class PredictCommandTests : CliTestBase
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("mi-predict-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = Cli.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     private static string Model(string name) => RepoPaths.Fixture("models", name);
 
     [Theory]
@@ -26,7 +14,7 @@ public sealed class PredictCommandTests : IDisposable
     [InlineData("onnx-mlp-8.onnx", "onnx-mlp-8")]
     public void Predictions_are_written_with_the_expected_header_and_values(string model, string name)
     {
-        string output = Path.Combine(_dir, "p.csv");
+        string output = Path.Combine(Dir, "p.csv");
         var (code, stdout, err) = Run("predict", "--model", Model(model), "--input", Model(name + "-input.csv"), "--output", output);
         Assert.True(code == 0, err);
         Assert.Contains("wrote", stdout, StringComparison.Ordinal);
@@ -49,23 +37,23 @@ public sealed class PredictCommandTests : IDisposable
     [Fact]
     public void A_bad_model_gives_exit_code_2_one_line_and_no_output()
     {
-        string model = Path.Combine(_dir, "m.json");
+        string model = Path.Combine(Dir, "m.json");
         File.WriteAllText(model, File.ReadAllText(Model("xgb-cls-d4-n80.json")).Replace("binary:logistic", "rank:pairwise", StringComparison.Ordinal));
-        string output = Path.Combine(_dir, "p.csv");
+        string output = Path.Combine(Dir, "p.csv");
         var (code, _, err) = Run("predict", "--model", model, "--input", Model("xgb-cls-d4-n80-input.csv"), "--output", output);
         Assert.Equal(2, code);
         Assert.Equal($"marketintel predict: {model}: objective 'rank:pairwise' is not supported", err.Trim()[..(err.IndexOf("(supported", StringComparison.Ordinal) - 1)]);
         Assert.Single(err.Trim().Split('\n'));
         Assert.False(File.Exists(output));
-        Assert.Empty(Directory.GetFiles(_dir, "*.tmp"));
+        Assert.Empty(Directory.GetFiles(Dir, "*.tmp"));
     }
 
     [Fact]
     public void A_missing_feature_column_gives_exit_code_2_and_no_output()
     {
-        string input = Path.Combine(_dir, "x.csv");
+        string input = Path.Combine(Dir, "x.csv");
         File.WriteAllText(input, "x0,x1\n1,2\n");
-        string output = Path.Combine(_dir, "p.csv");
+        string output = Path.Combine(Dir, "p.csv");
         var (code, _, err) = Run("predict", "--model", Model("xgb-cls-d4-n80.json"), "--input", input, "--output", output);
         Assert.Equal(2, code);
         Assert.Contains($"{input}:1: the model's feature 'x2' is not a column", err, StringComparison.Ordinal);

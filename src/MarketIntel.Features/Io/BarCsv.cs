@@ -13,17 +13,7 @@ public static class BarCsv
     /// <summary>Reads and validates a bar file. <paramref name="closeColumn"/> picks another column as the close.</summary>
     public static BarSeries Read(string path, string? closeColumn = null)
     {
-        ArgumentNullException.ThrowIfNull(path);
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new DataFormatException(path, 0, 0, e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e.Message);
-        }
-        return Parse(text, path, closeColumn);
+        return Parse(DataFormatException.ReadAllText(path), path, closeColumn);
     }
 
     /// <summary>Parses bar CSV text; <paramref name="source"/> names it in errors.</summary>

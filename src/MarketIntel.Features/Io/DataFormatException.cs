@@ -27,6 +27,20 @@ public sealed class DataFormatException : FormatException
         File = string.Empty;
     }
 
+    /// <summary>Reads a whole text file; a missing or unreadable file becomes a <see cref="DataFormatException"/> naming it.</summary>
+    public static string ReadAllText(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        try
+        {
+            return System.IO.File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataFormatException(path, 0, 0, e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e.Message);
+        }
+    }
+
     /// <summary>The file at fault.</summary>
     public string File { get; }
 

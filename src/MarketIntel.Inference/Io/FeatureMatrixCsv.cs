@@ -57,17 +57,7 @@ public static class FeatureMatrixCsv
 {
     public static FeatureMatrix Read(string path)
     {
-        ArgumentNullException.ThrowIfNull(path);
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new DataFormatException(path, 0, 0, e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e.Message);
-        }
-        return Parse(text, path);
+        return Parse(DataFormatException.ReadAllText(path), path);
     }
 
     public static FeatureMatrix Parse(string text, string source)

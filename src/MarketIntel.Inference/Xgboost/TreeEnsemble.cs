@@ -27,10 +27,12 @@ internal sealed record RawTree(int[] Left, int[] Right, int[] Feature, float[] T
 /// first and +inf in the second, and a split whose default goes right reads the second copy. A NaN then lands
 /// on the default side of every split through the same comparison; finite and infinite values are unchanged.
 ///
-/// Batches walk <see cref="Lanes"/> rows through each tree together: their walks are independent, so the
-/// processor overlaps their load-compare chains. Every row's margin is summed in float, base margin first,
-/// tree by tree in model order, exactly as XGBoost does, so results agree with XGBoost to the last bit or so
-/// (the transform's exp may differ by an ulp).
+/// A walk is a chain of dependent loads, so the evaluator always runs <see cref="Lanes"/> independent chains
+/// side by side and lets the processor overlap them: a batch walks eight rows through one tree (the expanded
+/// rows interleaved feature by feature, so every lane reads at a fixed offset from one base); a single row
+/// walks eight trees at once (their nodes interleaved the same way, in groups of eight consecutive trees).
+/// Every row's margin is still summed in float, base margin first, tree by tree in model order, exactly as
+/// XGBoost does, so results agree with XGBoost to the last bit or so (the transform's exp may differ by an ulp).
 /// </summary>
 internal sealed class TreeEnsemble
 {
@@ -40,14 +42,14 @@ internal sealed class TreeEnsemble
     [StructLayout(LayoutKind.Sequential)]
     private struct Split
     {
-        public int Feature;
+        public int Feature;   // index into an expanded row: (feature + features if the default goes right) * Lanes
         public float Threshold;
     }
 
     [StructLayout(LayoutKind.Sequential)]
     private struct FlatNode
     {
-        public int Feature;   // -1 for a leaf
+        public int Feature;   // as Split.Feature; -1 for a leaf
         public float Value;   // threshold, or the leaf value
         public int Left;
         public int Right;
@@ -57,13 +59,25 @@ internal sealed class TreeEnsemble
     private readonly int _classes;
     private readonly float[] _baseMargins;
     private readonly RawTree[] _trees;
-    private readonly int[] _depth;        // complete-layout depth, or -1 for a flat tree
+
+    // Per tree: the complete layout (depth >= 0) or flat nodes (depth -1).
+    private readonly int[] _depth;
     private readonly int[] _splitOffset;  // complete: first split; flat: first node
     private readonly int[] _leafOffset;
     private readonly int[] _class;
-    private readonly Split[] _splits;
+    private readonly int[] _splitFeature;      // the splits as two parallel arrays, so each load folds its
+    private readonly float[] _splitThreshold;  // index into the addressing mode
     private readonly float[] _leaves;
     private readonly FlatNode[] _flat;
+
+    // Per group of eight consecutive complete trees, padded to the group's largest depth and interleaved node
+    // by node: node i of the group's tree j is at groupSplits[offset + i * Lanes + j]. Depth -1: walk per tree.
+    private readonly int[] _groupDepth;
+    private readonly int[] _groupSplitOffset;
+    private readonly int[] _groupLeafOffset;
+    private readonly int[] _groupFeature;
+    private readonly float[] _groupThreshold;
+    private readonly float[] _groupLeaves;
 
     public TreeEnsemble(IReadOnlyList<RawTree> trees, int features, float[] baseMargins)
     {
@@ -89,9 +103,7 @@ internal sealed class TreeEnsemble
                 _depth[t] = depth;
                 _splitOffset[t] = splits.Count;
                 _leafOffset[t] = leaves.Count;
-                var treeSplits = new Split[(1 << depth) - 1];
-                var treeLeaves = new float[1 << depth];
-                Lay(tree, 0, 0, 0, treeSplits, treeLeaves);
+                var (treeSplits, treeLeaves) = Complete(tree, depth);
                 splits.AddRange(treeSplits);
                 leaves.AddRange(treeLeaves);
             }
@@ -109,9 +121,49 @@ internal sealed class TreeEnsemble
         }
         // A spare entry so a zero-depth tree at the end still has its (unread) split offset inside the array.
         splits.Add(default);
-        _splits = splits.ToArray();
+        (_splitFeature, _splitThreshold) = Columns(splits);
         _leaves = leaves.ToArray();
         _flat = flat.ToArray();
+
+        int groups = (count + Lanes - 1) / Lanes;
+        _groupDepth = new int[groups];
+        _groupSplitOffset = new int[groups];
+        _groupLeafOffset = new int[groups];
+        var groupSplits = new List<Split>();
+        var groupLeaves = new List<float>();
+        for (int g = 0; g < groups; g++)
+        {
+            int first = g * Lanes;
+            bool whole = first + Lanes <= count && _depth.AsSpan(first, Lanes).IndexOf(-1) < 0;
+            if (!whole)
+            {
+                _groupDepth[g] = -1;
+                continue;
+            }
+            int depth = _depth.AsSpan(first, Lanes).ToArray().Max();
+            _groupDepth[g] = depth;
+            _groupSplitOffset[g] = groupSplits.Count;
+            _groupLeafOffset[g] = groupLeaves.Count;
+            var interleavedSplits = new Split[((1 << depth) - 1) * Lanes];
+            var interleavedLeaves = new float[(1 << depth) * Lanes];
+            for (int j = 0; j < Lanes; j++)
+            {
+                var (treeSplits, treeLeaves) = Complete(_trees[first + j], depth);
+                for (int i = 0; i < treeSplits.Length; i++)
+                {
+                    interleavedSplits[(i * Lanes) + j] = treeSplits[i];
+                }
+                for (int i = 0; i < treeLeaves.Length; i++)
+                {
+                    interleavedLeaves[(i * Lanes) + j] = treeLeaves[i];
+                }
+            }
+            groupSplits.AddRange(interleavedSplits);
+            groupLeaves.AddRange(interleavedLeaves);
+        }
+        groupSplits.Add(default);
+        (_groupFeature, _groupThreshold) = Columns(groupSplits);
+        _groupLeaves = groupLeaves.ToArray();
     }
 
     public int Classes => _classes;
@@ -121,12 +173,22 @@ internal sealed class TreeEnsemble
     /// <summary>How many trees use the complete layout (the rest walk flat nodes).</summary>
     public int CompleteTrees => _depth.Count(d => d >= 0);
 
-    private int SplitFeature(RawTree tree, int node) => tree.Feature[node] + (tree.DefaultLeft[node] ? 0 : _features);
+    private int SplitFeature(RawTree tree, int node) => (tree.Feature[node] + (tree.DefaultLeft[node] ? 0 : _features)) * Lanes;
 
-    // Fills the complete layout below position pos (at the given level) from the tree's node.
-    private void Lay(RawTree tree, int node, int pos, int level, Split[] splits, float[] leaves)
+    private static (int[] Features, float[] Thresholds) Columns(List<Split> splits) =>
+        (splits.Select(x => x.Feature).ToArray(), splits.Select(x => x.Threshold).ToArray());
+
+    // The tree as a complete binary tree of the given depth (at least its own).
+    private (Split[] Splits, float[] Leaves) Complete(RawTree tree, int depth)
     {
-        int depth = (int)Math.Log2(leaves.Length);
+        var splits = new Split[(1 << depth) - 1];
+        var leaves = new float[1 << depth];
+        Lay(tree, 0, 0, 0, depth, splits, leaves);
+        return (splits, leaves);
+    }
+
+    private void Lay(RawTree tree, int node, int pos, int level, int depth, Split[] splits, float[] leaves)
+    {
         if (tree.IsLeaf(node))
         {
             // Every leaf position under pos gets this value; the splits under it may say anything.
@@ -140,54 +202,73 @@ internal sealed class TreeEnsemble
             return;
         }
         splits[pos] = new Split { Feature = SplitFeature(tree, node), Threshold = tree.Threshold[node] };
-        Lay(tree, tree.Left[node], (2 * pos) + 1, level + 1, splits, leaves);
-        Lay(tree, tree.Right[node], (2 * pos) + 2, level + 1, splits, leaves);
+        Lay(tree, tree.Left[node], (2 * pos) + 1, level + 1, depth, splits, leaves);
+        Lay(tree, tree.Right[node], (2 * pos) + 2, level + 1, depth, splits, leaves);
     }
 
-    /// <summary>Writes the row's two NaN-resolved copies into <paramref name="expanded"/> (2 x features).</summary>
-    private void Expand(ReadOnlySpan<float> row, Span<float> expanded)
+    /// <summary>Writes the row's two NaN-resolved copies into lane <paramref name="lane"/> of an expanded block.</summary>
+    private void Expand(ReadOnlySpan<float> row, Span<float> block, int lane)
     {
         int f = _features;
         for (int i = 0; i < f; i++)
         {
             float x = row[i];
             bool missing = float.IsNaN(x);
-            expanded[i] = missing ? float.NegativeInfinity : x;
-            expanded[f + i] = missing ? float.PositiveInfinity : x;
+            block[(i * Lanes) + lane] = missing ? float.NegativeInfinity : x;
+            block[((f + i) * Lanes) + lane] = missing ? float.PositiveInfinity : x;
         }
     }
 
     /// <summary>One row's margins, one per class. Allocates nothing.</summary>
+    // The expanded row is fully written before it is read; skipping the zeroing of ~2.5 KB of stack matters here.
+    [SkipLocalsInit]
     public void Margins(ReadOnlySpan<float> row, Span<float> margins)
     {
-        int width = 2 * _features;
+        int width = 2 * _features * Lanes;
         float[]? rented = null;
-        Span<float> expanded = width <= 1024 ? stackalloc float[width] : (rented = ArrayPool<float>.Shared.Rent(width));
-        Expand(row, expanded);
+        Span<float> expanded = width <= 8192 ? stackalloc float[width] : (rented = ArrayPool<float>.Shared.Rent(width));
+        Expand(row, expanded, 0);
         _baseMargins.CopyTo(margins);
         ref float x = ref MemoryMarshal.GetReference(expanded);
-        ref Split splits = ref MemoryMarshal.GetArrayDataReference(_splits);
-        ref float leaves = ref MemoryMarshal.GetArrayDataReference(_leaves);
-        for (int t = 0; t < _depth.Length; t++)
+        ref int features = ref MemoryMarshal.GetArrayDataReference(_groupFeature);
+        ref float thresholds = ref MemoryMarshal.GetArrayDataReference(_groupThreshold);
+        ref float leaves = ref MemoryMarshal.GetArrayDataReference(_groupLeaves);
+        for (int g = 0; g < _groupDepth.Length; g++)
         {
-            int depth = _depth[t];
-            float leaf;
-            if (depth >= 0)
+            int depth = _groupDepth[g], first = g * Lanes;
+            if (depth < 0)
             {
-                ref Split s = ref Unsafe.Add(ref splits, _splitOffset[t]);
-                int i = 0;
-                for (int d = 0; d < depth; d++)
+                for (int t = first; t < Math.Min(first + Lanes, _depth.Length); t++)
                 {
-                    Split n = Unsafe.Add(ref s, i);
-                    i = (2 * i) + 1 + Step(Unsafe.Add(ref x, n.Feature), n.Threshold);
+                    margins[_class[t]] += Walk(t, ref x);
                 }
-                leaf = Unsafe.Add(ref leaves, _leafOffset[t] + i - ((1 << depth) - 1));
+                continue;
             }
-            else
+            // Eight trees at once: node i of tree j sits at i * Lanes + j.
+            ref int sf = ref Unsafe.Add(ref features, _groupSplitOffset[g]);
+            ref float st = ref Unsafe.Add(ref thresholds, _groupSplitOffset[g]);
+            nint i0 = 0, i1 = 1, i2 = 2, i3 = 3, i4 = 4, i5 = 5, i6 = 6, i7 = 7;
+            for (int d = 0; d < depth; d++)
             {
-                leaf = FlatWalk(t, ref x);
+                i0 = NextInGroup(ref sf, ref st, ref x, i0, 0);
+                i1 = NextInGroup(ref sf, ref st, ref x, i1, 1);
+                i2 = NextInGroup(ref sf, ref st, ref x, i2, 2);
+                i3 = NextInGroup(ref sf, ref st, ref x, i3, 3);
+                i4 = NextInGroup(ref sf, ref st, ref x, i4, 4);
+                i5 = NextInGroup(ref sf, ref st, ref x, i5, 5);
+                i6 = NextInGroup(ref sf, ref st, ref x, i6, 6);
+                i7 = NextInGroup(ref sf, ref st, ref x, i7, 7);
             }
-            margins[_class[t]] += leaf;
+            ref float l = ref Unsafe.Add(ref leaves, _groupLeafOffset[g] - (((1 << depth) - 1) * Lanes));
+            // Added strictly in tree order, as XGBoost sums.
+            margins[_class[first]] += Unsafe.Add(ref l, i0);
+            margins[_class[first + 1]] += Unsafe.Add(ref l, i1);
+            margins[_class[first + 2]] += Unsafe.Add(ref l, i2);
+            margins[_class[first + 3]] += Unsafe.Add(ref l, i3);
+            margins[_class[first + 4]] += Unsafe.Add(ref l, i4);
+            margins[_class[first + 5]] += Unsafe.Add(ref l, i5);
+            margins[_class[first + 6]] += Unsafe.Add(ref l, i6);
+            margins[_class[first + 7]] += Unsafe.Add(ref l, i7);
         }
         if (rented is not null)
         {
@@ -195,33 +276,53 @@ internal sealed class TreeEnsemble
         }
     }
 
-    /// <summary>Margins of many rows (row-major), <see cref="Classes"/> per row, walking <see cref="Lanes"/> rows at once.</summary>
+    // One tree for one row (read at lane offset 0 of x).
+    private float Walk(int tree, ref float x)
+    {
+        int depth = _depth[tree];
+        if (depth < 0)
+        {
+            return FlatWalk(tree, ref x);
+        }
+        ref int sf = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_splitFeature), _splitOffset[tree]);
+        ref float st = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_splitThreshold), _splitOffset[tree]);
+        nint i = 0;
+        for (int d = 0; d < depth; d++)
+        {
+            i = Next(ref sf, ref st, ref x, i, 0);
+        }
+        return _leaves[_leafOffset[tree] + i - ((1 << depth) - 1)];
+    }
+
+    /// <summary>
+    /// Margins of many rows (row-major), <see cref="Classes"/> per row. Rows go in blocks of up to
+    /// <see cref="BlockSets"/> sets of <see cref="Lanes"/>: each tree walks every set of the block before the
+    /// next tree starts, so its nodes are read from L1 after the first set instead of from L2 each time.
+    /// </summary>
     public void MarginsBatch(ReadOnlySpan<float> rows, int rowCount, Span<float> margins)
     {
-        int f = _features, k = _classes, width = 2 * f;
-        float[] expanded = ArrayPool<float>.Shared.Rent(width * Lanes);
+        int f = _features, k = _classes, width = 2 * f * Lanes;
+        float[] expanded = ArrayPool<float>.Shared.Rent(width * BlockSets);
         try
         {
             int r = 0;
-            for (; r + Lanes <= rowCount; r += Lanes)
+            while (rowCount - r >= Lanes)
             {
-                for (int lane = 0; lane < Lanes; lane++)
+                int sets = Math.Min(BlockSets, (rowCount - r) / Lanes);
+                for (int set = 0; set < sets; set++)
                 {
-                    Expand(rows.Slice((r + lane) * f, f), expanded.AsSpan(lane * width, width));
+                    for (int lane = 0; lane < Lanes; lane++)
+                    {
+                        Expand(rows.Slice((r + (set * Lanes) + lane) * f, f), expanded.AsSpan(set * width, width), lane);
+                    }
                 }
-                Span<float> block = margins.Slice(r * k, Lanes * k);
-                for (int lane = 0; lane < Lanes; lane++)
+                Span<float> block = margins.Slice(r * k, sets * Lanes * k);
+                for (int row = 0; row < sets * Lanes; row++)
                 {
-                    _baseMargins.CopyTo(block.Slice(lane * k, k));
+                    _baseMargins.CopyTo(block.Slice(row * k, k));
                 }
-                if (k == 1)
-                {
-                    WalkLanesSingleClass(expanded, width, block);
-                }
-                else
-                {
-                    WalkLanes(expanded, width, block);
-                }
+                WalkBlock(expanded, width, sets, block);
+                r += sets * Lanes;
             }
             for (; r < rowCount; r++)
             {
@@ -234,104 +335,60 @@ internal sealed class TreeEnsemble
         }
     }
 
-    // The hot loop for one-output models: eight independent walks per tree, margins kept in registers.
-    private void WalkLanesSingleClass(float[] expanded, int width, Span<float> block)
-    {
-        ref float x0 = ref MemoryMarshal.GetArrayDataReference(expanded);
-        ref float x1 = ref Unsafe.Add(ref x0, width);
-        ref float x2 = ref Unsafe.Add(ref x1, width);
-        ref float x3 = ref Unsafe.Add(ref x2, width);
-        ref float x4 = ref Unsafe.Add(ref x3, width);
-        ref float x5 = ref Unsafe.Add(ref x4, width);
-        ref float x6 = ref Unsafe.Add(ref x5, width);
-        ref float x7 = ref Unsafe.Add(ref x6, width);
-        ref Split splits = ref MemoryMarshal.GetArrayDataReference(_splits);
-        ref float leaves = ref MemoryMarshal.GetArrayDataReference(_leaves);
-        float m0 = block[0], m1 = block[1], m2 = block[2], m3 = block[3], m4 = block[4], m5 = block[5], m6 = block[6], m7 = block[7];
-        int[] depths = _depth, splitOffsets = _splitOffset, leafOffsets = _leafOffset;
-        for (int t = 0; t < depths.Length; t++)
-        {
-            int depth = depths[t];
-            if (depth < 0)
-            {
-                m0 += FlatWalk(t, ref x0);
-                m1 += FlatWalk(t, ref x1);
-                m2 += FlatWalk(t, ref x2);
-                m3 += FlatWalk(t, ref x3);
-                m4 += FlatWalk(t, ref x4);
-                m5 += FlatWalk(t, ref x5);
-                m6 += FlatWalk(t, ref x6);
-                m7 += FlatWalk(t, ref x7);
-                continue;
-            }
-            ref Split s = ref Unsafe.Add(ref splits, splitOffsets[t]);
-            int i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, i5 = 0, i6 = 0, i7 = 0;
-            for (int d = 0; d < depth; d++)
-            {
-                Split n0 = Unsafe.Add(ref s, i0), n1 = Unsafe.Add(ref s, i1), n2 = Unsafe.Add(ref s, i2), n3 = Unsafe.Add(ref s, i3);
-                Split n4 = Unsafe.Add(ref s, i4), n5 = Unsafe.Add(ref s, i5), n6 = Unsafe.Add(ref s, i6), n7 = Unsafe.Add(ref s, i7);
-                i0 = (2 * i0) + 1 + Step(Unsafe.Add(ref x0, n0.Feature), n0.Threshold);
-                i1 = (2 * i1) + 1 + Step(Unsafe.Add(ref x1, n1.Feature), n1.Threshold);
-                i2 = (2 * i2) + 1 + Step(Unsafe.Add(ref x2, n2.Feature), n2.Threshold);
-                i3 = (2 * i3) + 1 + Step(Unsafe.Add(ref x3, n3.Feature), n3.Threshold);
-                i4 = (2 * i4) + 1 + Step(Unsafe.Add(ref x4, n4.Feature), n4.Threshold);
-                i5 = (2 * i5) + 1 + Step(Unsafe.Add(ref x5, n5.Feature), n5.Threshold);
-                i6 = (2 * i6) + 1 + Step(Unsafe.Add(ref x6, n6.Feature), n6.Threshold);
-                i7 = (2 * i7) + 1 + Step(Unsafe.Add(ref x7, n7.Feature), n7.Threshold);
-            }
-            ref float l = ref Unsafe.Add(ref leaves, leafOffsets[t] - ((1 << depth) - 1));
-            m0 += Unsafe.Add(ref l, i0);
-            m1 += Unsafe.Add(ref l, i1);
-            m2 += Unsafe.Add(ref l, i2);
-            m3 += Unsafe.Add(ref l, i3);
-            m4 += Unsafe.Add(ref l, i4);
-            m5 += Unsafe.Add(ref l, i5);
-            m6 += Unsafe.Add(ref l, i6);
-            m7 += Unsafe.Add(ref l, i7);
-        }
-        block[0] = m0;
-        block[1] = m1;
-        block[2] = m2;
-        block[3] = m3;
-        block[4] = m4;
-        block[5] = m5;
-        block[6] = m6;
-        block[7] = m7;
-    }
+    public const int BlockSets = 8;
 
-    // Multi-class models: the same walk, margins accumulated per class in the block.
-    private void WalkLanes(float[] expanded, int width, Span<float> block)
+    // Tree by tree over a block: eight rows of a set walk each tree together (lane j reads feature index
+    // n.Feature + j of the set's interleaved rows, so all eight share one base address), set after set.
+    private void WalkBlock(float[] expanded, int width, int sets, Span<float> block)
     {
         int k = _classes;
-        ref float x = ref MemoryMarshal.GetArrayDataReference(expanded);
-        ref Split splits = ref MemoryMarshal.GetArrayDataReference(_splits);
+        ref float x0 = ref MemoryMarshal.GetArrayDataReference(expanded);
+        ref float m = ref MemoryMarshal.GetReference(block);
+        ref int features = ref MemoryMarshal.GetArrayDataReference(_splitFeature);
+        ref float thresholds = ref MemoryMarshal.GetArrayDataReference(_splitThreshold);
         ref float leaves = ref MemoryMarshal.GetArrayDataReference(_leaves);
-        Span<int> idx = stackalloc int[Lanes];
-        for (int t = 0; t < _depth.Length; t++)
+        int[] depths = _depth, splitOffsets = _splitOffset, leafOffsets = _leafOffset, classes = _class;
+        for (int t = 0; t < depths.Length; t++)
         {
-            int depth = _depth[t], c = _class[t];
+            int depth = depths[t], c = classes[t];
             if (depth < 0)
             {
-                for (int lane = 0; lane < Lanes; lane++)
+                for (int row = 0; row < sets * Lanes; row++)
                 {
-                    block[(lane * k) + c] += FlatWalk(t, ref Unsafe.Add(ref x, lane * width));
+                    Unsafe.Add(ref m, (row * k) + c) += FlatWalk(t, ref Unsafe.Add(ref x0, ((row / Lanes) * width) + (row % Lanes)));
                 }
                 continue;
             }
-            ref Split s = ref Unsafe.Add(ref splits, _splitOffset[t]);
-            idx.Clear();
-            for (int d = 0; d < depth; d++)
+            ref int sf = ref Unsafe.Add(ref features, splitOffsets[t]);
+            ref float st = ref Unsafe.Add(ref thresholds, splitOffsets[t]);
+            ref float l = ref Unsafe.Add(ref leaves, leafOffsets[t] - ((1 << depth) - 1));
+            for (int set = 0; set < sets; set++)
             {
-                for (int lane = 0; lane < Lanes; lane++)
+                ref float x = ref Unsafe.Add(ref x0, set * width);
+                // Native-sized indices and one statement per lane: offsets fold into addressing modes and
+                // nothing spills; the processor overlaps the eight chains.
+                nint i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, i5 = 0, i6 = 0, i7 = 0;
+                for (int d = 0; d < depth; d++)
                 {
-                    Split n = Unsafe.Add(ref s, idx[lane]);
-                    idx[lane] = (2 * idx[lane]) + 1 + Step(Unsafe.Add(ref x, (lane * width) + n.Feature), n.Threshold);
+                    i0 = Next(ref sf, ref st, ref x, i0, 0);
+                    i1 = Next(ref sf, ref st, ref x, i1, 1);
+                    i2 = Next(ref sf, ref st, ref x, i2, 2);
+                    i3 = Next(ref sf, ref st, ref x, i3, 3);
+                    i4 = Next(ref sf, ref st, ref x, i4, 4);
+                    i5 = Next(ref sf, ref st, ref x, i5, 5);
+                    i6 = Next(ref sf, ref st, ref x, i6, 6);
+                    i7 = Next(ref sf, ref st, ref x, i7, 7);
                 }
-            }
-            ref float l = ref Unsafe.Add(ref leaves, _leafOffset[t] - ((1 << depth) - 1));
-            for (int lane = 0; lane < Lanes; lane++)
-            {
-                block[(lane * k) + c] += Unsafe.Add(ref l, idx[lane]);
+                // Row set*8+j's margin for class c, added in tree order.
+                ref float mm = ref Unsafe.Add(ref m, (set * Lanes * k) + c);
+                mm += Unsafe.Add(ref l, i0);
+                Unsafe.Add(ref mm, k) += Unsafe.Add(ref l, i1);
+                Unsafe.Add(ref mm, 2 * k) += Unsafe.Add(ref l, i2);
+                Unsafe.Add(ref mm, 3 * k) += Unsafe.Add(ref l, i3);
+                Unsafe.Add(ref mm, 4 * k) += Unsafe.Add(ref l, i4);
+                Unsafe.Add(ref mm, 5 * k) += Unsafe.Add(ref l, i5);
+                Unsafe.Add(ref mm, 6 * k) += Unsafe.Add(ref l, i6);
+                Unsafe.Add(ref mm, 7 * k) += Unsafe.Add(ref l, i7);
             }
         }
     }
@@ -350,6 +407,18 @@ internal sealed class TreeEnsemble
             i = Unsafe.Add(ref x, n.Feature) >= n.Value ? n.Right : n.Left;
         }
     }
+
+    // One step of lane j of a batch: this tree's node i, row j's value (rows interleaved by feature).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nint Next(ref int features, ref float thresholds, ref float x, nint i, nint lane) =>
+        (2 * i) + 1 + Step(Unsafe.Add(ref x, Unsafe.Add(ref features, i) + lane), Unsafe.Add(ref thresholds, i));
+
+    // One step of tree j of a group for one row. The index j carries is node * Lanes + j, where node i of tree
+    // j sits, so it addresses the split directly: from node i the children are at 2i+1 and 2i+2, that is
+    // 2j - tree + Lanes (+ Lanes to go right) in carried form.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nint NextInGroup(ref int features, ref float thresholds, ref float x, nint j, nint tree) =>
+        (2 * j) - tree + ((1 + Step(Unsafe.Add(ref x, (nint)Unsafe.Add(ref features, j)), Unsafe.Add(ref thresholds, j))) * Lanes);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Step(float x, float threshold)
