@@ -10,8 +10,9 @@ namespace MarketIntel.Benchmarks;
 /// <summary>
 /// Tree inference on the speed model: 300 trees of depth 6 over 40 features, binary:logistic
 /// (tests/fixtures/models/bench-d6-n300-f40). Every figure is time per row, one thread. Three ways over the
-/// same 1,000 rows: the plain walk over XGBoost's node arrays (baseline), the complete-tree layout one row at a
-/// time, and the shipped batch path that walks eight rows through each tree together.
+/// same 1,000 rows: the plain walk over XGBoost's node arrays (baseline), one row at a time (eight trees walked
+/// together), the scalar batch path (eight rows through each tree together) and the AVX-512 batch path (sixteen
+/// rows level by level).
 /// </summary>
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
@@ -45,6 +46,12 @@ public class InferenceBenchmarks
         // Check the answer before timing it: all three paths agree on every row.
         var batch = new float[Rows];
         _model.PredictBatch(_rows, batch);
+        var scalar = new float[Rows];
+        _model.PredictBatch(_rows, scalar, allowWide: false);
+        if (!batch.AsSpan().SequenceEqual(scalar))
+        {
+            throw new InvalidOperationException("the AVX-512 and scalar batch paths disagree");
+        }
         var one = new float[1];
         var reference = new float[1];
         for (int r = 0; r < Rows; r++)
@@ -77,7 +84,11 @@ public class InferenceBenchmarks
         }
     }
 
-    /// <summary>Batches, as backtests and drift checks call it.</summary>
+    /// <summary>Batches on the scalar path: eight rows walked through each tree at once.</summary>
+    [Benchmark(OperationsPerInvoke = Rows), BenchmarkCategory("per row")]
+    public void BatchScalar() => _model.PredictBatch(_rows, _out, allowWide: false);
+
+    /// <summary>Batches, as backtests and drift checks call it (the AVX-512 path where the processor has it).</summary>
     [Benchmark(OperationsPerInvoke = Rows), BenchmarkCategory("per row")]
     public void Batch() => _model.PredictBatch(_rows, _out);
 }

@@ -60,12 +60,24 @@ public sealed class ModelAgreementTests
         int n = rows.Length / model.FeatureCount, k = model.OutputCount;
         var batch = new float[n * k];
         model.PredictBatch(rows, batch);
+        var scalar = new float[n * k];
+        xgb.PredictBatch(rows, scalar, allowWide: false);
         var reference = new float[k];
         for (int r = 0; r < n; r++)
         {
             xgb.PredictReference(rows.AsSpan(r * model.FeatureCount, model.FeatureCount), reference);
             Assert.Equal(reference, batch.AsSpan(r * k, k).ToArray());
+            Assert.Equal(reference, scalar.AsSpan(r * k, k).ToArray());
         }
+    }
+
+    [Fact]
+    public void The_avx512_path_serves_models_of_depth_six_or_less_where_the_processor_has_it()
+    {
+        using var bench = (XgboostModel)Fixtures.Load("bench-d6-n300-f40");
+        using var lossguide = (XgboostModel)Fixtures.Load("xgb-lossguide-l64-n40-nan");
+        Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported, bench.Ensemble.IsWide);
+        Assert.False(lossguide.Ensemble.IsWide);
     }
 
     [Fact]

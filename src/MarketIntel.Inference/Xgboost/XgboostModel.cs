@@ -37,14 +37,17 @@ public sealed class XgboostModel : Model
         XgboostObjectives.Transform(Objective, margins, output);
     }
 
-    public override void PredictBatch(ReadOnlySpan<float> rows, Span<float> outputs)
+    public override void PredictBatch(ReadOnlySpan<float> rows, Span<float> outputs) => PredictBatch(rows, outputs, allowWide: true);
+
+    /// <summary>The batch prediction; <paramref name="allowWide"/> false keeps to the scalar walk (tests, benchmarks).</summary>
+    internal void PredictBatch(ReadOnlySpan<float> rows, Span<float> outputs, bool allowWide)
     {
         int n = RowCount(rows, outputs);
         int k = _ensemble.Classes, o = OutputCount;
         if (k == 1 && o == 1)
         {
             // Margins land in the output buffer and are transformed in place.
-            _ensemble.MarginsBatch(rows, n, outputs);
+            _ensemble.MarginsBatch(rows, n, outputs, allowWide);
             for (int r = 0; r < n; r++)
             {
                 XgboostObjectives.Transform(Objective, outputs.Slice(r, 1), outputs.Slice(r, 1));
@@ -56,7 +59,7 @@ public sealed class XgboostModel : Model
         for (int start = 0; start < n; start += Chunk)
         {
             int count = Math.Min(Chunk, n - start);
-            _ensemble.MarginsBatch(rows.Slice(start * FeatureCount, count * FeatureCount), count, margins);
+            _ensemble.MarginsBatch(rows.Slice(start * FeatureCount, count * FeatureCount), count, margins, allowWide);
             for (int r = 0; r < count; r++)
             {
                 XgboostObjectives.Transform(Objective, margins.AsSpan(r * k, k), outputs.Slice((start + r) * o, o));
