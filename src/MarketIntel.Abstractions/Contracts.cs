@@ -1,0 +1,91 @@
+namespace MarketIntel.Abstractions;
+
+/// <summary>One bar of an asset. <see cref="Timestamp"/> is Unix time in milliseconds.</summary>
+[GenerateSerializer, Immutable]
+public sealed record BarData(
+    [property: Id(0)] long Timestamp,
+    [property: Id(1)] double Open,
+    [property: Id(2)] double High,
+    [property: Id(3)] double Low,
+    [property: Id(4)] double Close,
+    [property: Id(5)] double Volume);
+
+/// <summary>What happened to a batch of bars: accepted, ignored (already seen timestamps) or rejected, with reasons.</summary>
+[GenerateSerializer, Immutable]
+public sealed record IngestResult(
+    [property: Id(0)] int Accepted,
+    [property: Id(1)] int Ignored,
+    [property: Id(2)] int Rejected,
+    [property: Id(3)] IReadOnlyList<string> Reasons)
+{
+    public static IngestResult Empty { get; } = new(0, 0, 0, []);
+}
+
+/// <summary>A model version registered with the grid.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ModelRef([property: Id(0)] string Name, [property: Id(1)] string Version)
+{
+    public override string ToString() => $"{Name}@{Version}";
+}
+
+/// <summary>A registered model's description.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ModelInfo(
+    [property: Id(0)] ModelRef Model,
+    [property: Id(1)] string Kind,
+    [property: Id(2)] IReadOnlyList<string>? FeatureNames,
+    [property: Id(3)] int FeatureCount,
+    [property: Id(4)] IReadOnlyList<string> OutputNames);
+
+/// <summary>An asset's prediction: the model's outputs for the asset's latest features.</summary>
+[GenerateSerializer, Immutable]
+public sealed record PredictionResult(
+    [property: Id(0)] string Asset,
+    [property: Id(1)] IReadOnlyList<float> Values,
+    [property: Id(2)] ModelRef Model,
+    [property: Id(3)] long AsOf);
+
+/// <summary>An asset's latest feature values by name (NaN while a feature is undefined), as of a bar's timestamp.</summary>
+[GenerateSerializer, Immutable]
+public sealed record FeatureSnapshot(
+    [property: Id(0)] string Asset,
+    [property: Id(1)] long AsOf,
+    [property: Id(2)] IReadOnlyList<string> Names,
+    [property: Id(3)] IReadOnlyList<double> Values);
+
+/// <summary>A request the grid cannot serve as asked: the message names what is wrong.</summary>
+[GenerateSerializer]
+public sealed class GridException : Exception
+{
+    public GridException()
+    {
+    }
+
+    public GridException(string message)
+        : base(message)
+    {
+    }
+
+    public GridException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    public GridException(GridErrorKind kind, string message)
+        : base(message)
+    {
+        Kind = kind;
+    }
+
+    /// <summary>Which status the API reports for it.</summary>
+    [Id(0)]
+    public GridErrorKind Kind { get; init; }
+}
+
+/// <summary>Error kinds, mapped to gRPC and HTTP statuses by the API.</summary>
+public enum GridErrorKind
+{
+    InvalidArgument,
+    NotFound,
+    FailedPrecondition,
+}

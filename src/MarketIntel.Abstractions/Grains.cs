@@ -1,0 +1,45 @@
+namespace MarketIntel.Abstractions;
+
+/// <summary>
+/// One asset (key: the symbol). Holds the asset's streaming features, a bounded recent history, the latest
+/// pushed feature vector and its model assignment, and predicts in process.
+/// </summary>
+public interface IAssetGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Adds bars in order. Each is validated; a bar at an already accepted timestamp is ignored (replay is
+    /// idempotent); a rejected bar changes nothing. Returns the counts with a reason per rejection.
+    /// </summary>
+    Task<IngestResult> AddBars(IReadOnlyList<BarData> bars);
+
+    /// <summary>Stores a ready feature vector for models whose inputs are computed elsewhere.</summary>
+    Task PushFeatures(IReadOnlyList<float> values);
+
+    /// <summary>The latest computed features.</summary>
+    Task<FeatureSnapshot> GetFeatures();
+
+    /// <summary>Predicts with the asset's model (or the default) from the latest features.</summary>
+    Task<PredictionResult> Predict();
+
+    /// <summary>Uses this model version for this asset from now on.</summary>
+    Task AssignModel(ModelRef model);
+}
+
+/// <summary>The model registry (a single grain, key 0): model bytes by name and version, and the default model.</summary>
+public interface IModelRegistryGrain : IGrainWithIntegerKey
+{
+    /// <summary>Registers a model's bytes; they are validated by loading them. Returns its description.</summary>
+    Task<ModelInfo> Register(string name, string version, byte[] bytes);
+
+    /// <summary>The registered bytes of a version.</summary>
+    Task<byte[]> GetBytes(ModelRef model);
+
+    /// <summary>A registered version's description.</summary>
+    Task<ModelInfo> Describe(ModelRef model);
+
+    /// <summary>Makes a registered version the default for assets with no assignment.</summary>
+    Task SetDefault(ModelRef model);
+
+    /// <summary>The default model, or null when none is set.</summary>
+    Task<ModelRef?> GetDefault();
+}

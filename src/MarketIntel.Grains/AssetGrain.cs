@@ -1,0 +1,256 @@
+using System.Globalization;
+using MarketIntel.Abstractions;
+using MarketIntel.Features;
+using MarketIntel.Inference;
+using Microsoft.Extensions.Options;
+
+namespace MarketIntel.Grains;
+
+/// <summary>
+/// One asset: validates each bar, updates the streaming features in O(1), keeps a bounded history, and
+/// predicts in process with the silo's shared copy of its model. State lives in memory for now (embedded
+/// defaults); cluster mode will persist it.
+/// </summary>
+public sealed class AssetGrain : Grain, IAssetGrain
+{
+    private readonly GridOptions _options;
+    private readonly SiloModelCache _models;
+    private readonly BarData[] _history;
+    private int _historyCount;
+    private int _historyNext;
+    private FeatureSet _spec;
+    private StreamingFeatureSet _stream;
+    private double[] _values;
+    private long _lastTimestamp = long.MinValue;
+    private float[]? _pushed;
+    private ModelRef? _assigned;
+
+    public AssetGrain(IOptions<GridOptions> options, SiloModelCache models)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options.Value;
+        _models = models;
+        _history = new BarData[_options.HistoryLength];
+        _spec = FeatureSet.Parse(_options.Features);
+        _stream = _spec.CreateStream();
+        _values = new double[_spec.Count];
+        Array.Fill(_values, double.NaN);
+    }
+
+    private string Asset => this.GetPrimaryKeyString();
+
+    public Task<IngestResult> AddBars(IReadOnlyList<BarData> bars)
+    {
+        ArgumentNullException.ThrowIfNull(bars);
+        int accepted = 0, ignored = 0;
+        var reasons = new List<string>();
+        foreach (BarData bar in bars)
+        {
+            if (bar is null)
+            {
+                reasons.Add("a bar is missing (null)");
+                continue;
+            }
+            if (bar.Timestamp <= _lastTimestamp)
+            {
+                if (bar.Timestamp < _lastTimestamp && IsUnknownRecent(bar.Timestamp))
+                {
+                    reasons.Add($"{Describe(bar)}: timestamp is before the last accepted bar ({_lastTimestamp}) and was never accepted");
+                }
+                else
+                {
+                    ignored++;
+                }
+                continue;
+            }
+            string? problem = Validate(bar);
+            if (problem is not null)
+            {
+                reasons.Add($"{Describe(bar)}: {problem}");
+                continue;
+            }
+            Accept(bar);
+            accepted++;
+        }
+        return Task.FromResult(new IngestResult(accepted, ignored, reasons.Count, reasons));
+    }
+
+    // A timestamp older than the last accepted one is a replayed duplicate when the history holds it, or when
+    // it is older than everything the history still holds (it cannot be checked there, and a replay starts from
+    // the beginning); otherwise it would be a new bar out of order.
+    private bool IsUnknownRecent(long timestamp)
+    {
+        if (_historyCount == 0 || timestamp < Oldest().Timestamp)
+        {
+            return false;
+        }
+        for (int i = 0; i < _historyCount; i++)
+        {
+            if (_history[i].Timestamp == timestamp)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private BarData Oldest() => _history[_historyCount < _history.Length ? 0 : _historyNext];
+
+    private static string Describe(BarData bar) => $"bar at {bar.Timestamp.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>Why a bar is invalid, or null when it is fine.</summary>
+    internal static string? Validate(BarData bar)
+    {
+        foreach (var (name, value) in new[] { ("open", bar.Open), ("high", bar.High), ("low", bar.Low), ("close", bar.Close), ("volume", bar.Volume) })
+        {
+            if (!double.IsFinite(value))
+            {
+                return $"{name} {value.ToString(CultureInfo.InvariantCulture)} is not a finite number";
+            }
+            if (name != "volume" && value <= 0)
+            {
+                return $"{name} {value.ToString(CultureInfo.InvariantCulture)} must be positive";
+            }
+        }
+        if (bar.Volume < 0)
+        {
+            return $"volume {bar.Volume.ToString(CultureInfo.InvariantCulture)} must not be negative";
+        }
+        if (bar.Low > bar.High)
+        {
+            return $"low {bar.Low.ToString(CultureInfo.InvariantCulture)} is above high {bar.High.ToString(CultureInfo.InvariantCulture)}";
+        }
+        foreach (var (name, value) in new[] { ("open", bar.Open), ("close", bar.Close) })
+        {
+            if (value < bar.Low || value > bar.High)
+            {
+                return $"{name} {value.ToString(CultureInfo.InvariantCulture)} is outside [low {bar.Low.ToString(CultureInfo.InvariantCulture)}, high {bar.High.ToString(CultureInfo.InvariantCulture)}]";
+            }
+        }
+        return null;
+    }
+
+    private void Accept(BarData bar)
+    {
+        _stream.Update(new Bar(bar.Open, bar.High, bar.Low, bar.Close, bar.Volume), _values);
+        _lastTimestamp = bar.Timestamp;
+        _history[_historyNext] = bar;
+        _historyNext = (_historyNext + 1) % _history.Length;
+        _historyCount = Math.Min(_historyCount + 1, _history.Length);
+    }
+
+    public Task PushFeatures(IReadOnlyList<float> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        if (values.Count == 0)
+        {
+            throw new GridException(GridErrorKind.InvalidArgument, $"{Asset}: a pushed feature vector must not be empty");
+        }
+        _pushed = values.ToArray();
+        return Task.CompletedTask;
+    }
+
+    public Task<FeatureSnapshot> GetFeatures() =>
+        Task.FromResult(new FeatureSnapshot(Asset, _lastTimestamp == long.MinValue ? 0 : _lastTimestamp, _spec.Names.ToArray(), _values.ToArray()));
+
+    public async Task AssignModel(ModelRef model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        Model loaded = await _models.Get(model);
+        EnsureFeatures(loaded);
+        _assigned = model;
+    }
+
+    public async Task<PredictionResult> Predict()
+    {
+        ModelRef model = _assigned
+            ?? await GrainFactory.GetGrain<IModelRegistryGrain>(0).GetDefault()
+            ?? throw new GridException(GridErrorKind.FailedPrecondition, $"{Asset}: no model assigned and no default model registered");
+        Model loaded = await _models.Get(model);
+        EnsureFeatures(loaded);
+        var inputs = new float[loaded.FeatureCount];
+        if (UsesComputedFeatures(loaded))
+        {
+            if (_lastTimestamp == long.MinValue)
+            {
+                throw new GridException(GridErrorKind.FailedPrecondition, $"{Asset}: no bars yet");
+            }
+            for (int i = 0; i < inputs.Length; i++)
+            {
+                // Undefined features (warm-up) are missing values for the model.
+                inputs[i] = (float)_values[IndexOf(loaded.FeatureNames![i])];
+            }
+        }
+        else
+        {
+            if (_pushed is null)
+            {
+                throw new GridException(GridErrorKind.FailedPrecondition, $"{Asset}: model {model} takes {loaded.FeatureCount} pushed features and none were pushed");
+            }
+            if (_pushed.Length != loaded.FeatureCount)
+            {
+                throw new GridException(GridErrorKind.FailedPrecondition, $"{Asset}: model {model} takes {loaded.FeatureCount} features, the pushed vector has {_pushed.Length}");
+            }
+            _pushed.CopyTo(inputs, 0);
+        }
+        var output = new float[loaded.OutputCount];
+        loaded.Predict(inputs, output);
+        return new PredictionResult(Asset, output, model, _lastTimestamp == long.MinValue ? 0 : _lastTimestamp);
+    }
+
+    private int IndexOf(string name)
+    {
+        var definitions = _spec.Definitions;
+        for (int i = 0; i < definitions.Count; i++)
+        {
+            if (definitions[i].Name == name)
+            {
+                return i;
+            }
+        }
+        throw new InvalidOperationException($"feature {name} is not computed");
+    }
+
+    // A model whose every feature name follows the feature grammar is fed the grain's computed features.
+    private static bool UsesComputedFeatures(Model model) =>
+        model.FeatureNames is { } names && names.All(n => TryParse(n));
+
+    private static bool TryParse(string name)
+    {
+        try
+        {
+            FeatureDefinition.Parse(name);
+            return true;
+        }
+        catch (FeatureSpecException)
+        {
+            return false;
+        }
+    }
+
+    // Adds the model's features to the spec when they are not computed yet, rebuilding the streams from the
+    // retained history (exact once the history covers each new feature's warm-up).
+    private void EnsureFeatures(Model model)
+    {
+        if (!UsesComputedFeatures(model))
+        {
+            return;
+        }
+        var current = new HashSet<string>(_spec.Names, StringComparer.Ordinal);
+        var missing = model.FeatureNames!.Where(n => !current.Contains(n)).Distinct().ToList();
+        if (missing.Count == 0)
+        {
+            return;
+        }
+        _spec = FeatureSet.Parse(string.Join(',', _spec.Names.Concat(missing)));
+        _stream = _spec.CreateStream();
+        _values = new double[_spec.Count];
+        Array.Fill(_values, double.NaN);
+        int start = _historyCount < _history.Length ? 0 : _historyNext;
+        for (int i = 0; i < _historyCount; i++)
+        {
+            BarData bar = _history[(start + i) % _history.Length];
+            _stream.Update(new Bar(bar.Open, bar.High, bar.Low, bar.Close, bar.Volume), _values);
+        }
+    }
+}

@@ -1,0 +1,33 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace MarketIntel.Grains;
+
+/// <summary>Adds the grid's grains and their services to a silo.</summary>
+public static class GridHosting
+{
+    /// <summary>
+    /// Registers the grid's options (validated at start), the silo's shared model cache and, unless the caller
+    /// configures its own provider named <see cref="GridStorage.Name"/>, in-memory grain storage (embedded defaults).
+    /// </summary>
+    public static ISiloBuilder AddMarketIntelGrid(this ISiloBuilder silo, Action<GridOptions>? configure = null, bool inMemoryStorage = true)
+    {
+        ArgumentNullException.ThrowIfNull(silo);
+        var options = silo.Services.AddOptions<GridOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+        options.Validate(o =>
+        {
+            o.Validate();
+            return true;
+        }).ValidateOnStart();
+        silo.Services.AddSingleton<SiloModelCache>();
+        if (inMemoryStorage)
+        {
+            silo.AddMemoryGrainStorage(GridStorage.Name);
+        }
+        return silo;
+    }
+}

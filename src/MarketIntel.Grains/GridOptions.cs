@@ -1,0 +1,32 @@
+using MarketIntel.Features;
+
+namespace MarketIntel.Grains;
+
+/// <summary>How every asset grain computes and keeps its features.</summary>
+public sealed class GridOptions
+{
+    /// <summary>The feature spec every asset computes (plus whatever its model needs).</summary>
+    public string Features { get; set; } =
+        "sma_20,ema_20,wma_10,rsi_14,atr_14,macd_12_26_9,macdsignal_12_26_9,bbpctb_20_2,bbwidth_20_2,roc_10," +
+        "stochk_14_3,stochd_14_3,obv,logretsd_20,cci_20,adx_14,wpr_14,mfi_14,vwap_20,zscore_20";
+
+    /// <summary>How many recent bars each asset keeps (for feature rebuilds and duplicate detection).</summary>
+    public int HistoryLength { get; set; } = 512;
+
+    /// <summary>Checks the options, naming the one at fault.</summary>
+    public void Validate()
+    {
+        try
+        {
+            FeatureSet.Parse(Features);
+        }
+        catch (FeatureSpecException e)
+        {
+            throw new ArgumentException($"Grid:Features: {e.Message}", e);
+        }
+        if (HistoryLength is < 1 or > 1_000_000)
+        {
+            throw new ArgumentException($"Grid:HistoryLength {HistoryLength} must be between 1 and 1000000");
+        }
+    }
+}

@@ -1,0 +1,83 @@
+using MarketIntel.Abstractions;
+using MarketIntel.Inference;
+
+namespace MarketIntel.Grains;
+
+/// <summary>The registry's state: every version's bytes and description, and the default.</summary>
+[GenerateSerializer]
+public sealed class ModelRegistryState
+{
+    [Id(0)]
+    public Dictionary<ModelRef, byte[]> Bytes { get; set; } = [];
+
+    [Id(1)]
+    public Dictionary<ModelRef, ModelInfo> Info { get; set; } = [];
+
+    [Id(2)]
+    public ModelRef? Default { get; set; }
+}
+
+/// <summary>The model registry. Versions are immutable once registered: the same name and version with other bytes is refused.</summary>
+public sealed class ModelRegistryGrain([PersistentState("registry", GridStorage.Name)] IPersistentState<ModelRegistryState> state)
+    : Grain, IModelRegistryGrain
+{
+    public async Task<ModelInfo> Register(string name, string version, byte[] bytes)
+    {
+        if (string.IsNullOrWhiteSpace(name) || name.Contains('@', StringComparison.Ordinal))
+        {
+            throw new GridException(GridErrorKind.InvalidArgument, $"model name '{name}' must be non-empty and without '@'");
+        }
+        if (string.IsNullOrWhiteSpace(version))
+        {
+            throw new GridException(GridErrorKind.InvalidArgument, $"model '{name}': version must be non-empty");
+        }
+        ArgumentNullException.ThrowIfNull(bytes);
+        var key = new ModelRef(name, version);
+        if (state.State.Bytes.TryGetValue(key, out byte[]? existing))
+        {
+            return existing.AsSpan().SequenceEqual(bytes)
+                ? state.State.Info[key]
+                : throw new GridException(GridErrorKind.FailedPrecondition, $"model {key} is already registered with other bytes; register a new version");
+        }
+        ModelInfo info;
+        try
+        {
+            using Model model = Model.Load(bytes, key.ToString());
+            info = new ModelInfo(key, model.Kind, model.FeatureNames?.ToArray(), model.FeatureCount, model.OutputNames.ToArray());
+        }
+        catch (ModelFormatException e)
+        {
+            throw new GridException(GridErrorKind.InvalidArgument, e.Message);
+        }
+        state.State.Bytes[key] = bytes;
+        state.State.Info[key] = info;
+        await state.WriteStateAsync();
+        return info;
+    }
+
+    public Task<byte[]> GetBytes(ModelRef model) =>
+        state.State.Bytes.TryGetValue(model, out byte[]? bytes) ? Task.FromResult(bytes) : throw NotFound(model);
+
+    public Task<ModelInfo> Describe(ModelRef model) =>
+        state.State.Info.TryGetValue(model, out ModelInfo? info) ? Task.FromResult(info) : throw NotFound(model);
+
+    public async Task SetDefault(ModelRef model)
+    {
+        if (!state.State.Bytes.ContainsKey(model))
+        {
+            throw NotFound(model);
+        }
+        state.State.Default = model;
+        await state.WriteStateAsync();
+    }
+
+    public Task<ModelRef?> GetDefault() => Task.FromResult(state.State.Default);
+
+    private static GridException NotFound(ModelRef model) => new(GridErrorKind.NotFound, $"model {model} is not registered");
+}
+
+/// <summary>The grain storage provider the grid's grains use.</summary>
+public static class GridStorage
+{
+    public const string Name = "grid";
+}
