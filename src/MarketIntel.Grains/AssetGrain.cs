@@ -24,6 +24,8 @@ public sealed class AssetGrain : Grain, IAssetGrain
     private long _lastTimestamp = long.MinValue;
     private float[]? _pushed;
     private ModelRef? _assigned;
+    private Model? _inputsModel;   // the model _inputs was worked out for
+    private int[]? _inputs;        // its inputs' indices into the computed features; null: the pushed vector
 
     public AssetGrain(IOptions<GridOptions> options, SiloModelCache models)
     {
@@ -157,7 +159,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
     {
         ArgumentNullException.ThrowIfNull(model);
         Model loaded = await _models.Get(model);
-        EnsureFeatures(loaded);
+        Inputs(loaded);
         _assigned = model;
     }
 
@@ -167,9 +169,8 @@ public sealed class AssetGrain : Grain, IAssetGrain
             ?? await GrainFactory.GetGrain<IModelRegistryGrain>(0).GetDefault()
             ?? throw new GridException(GridErrorKind.FailedPrecondition, $"{Asset}: no model assigned and no default model registered");
         Model loaded = await _models.Get(model);
-        EnsureFeatures(loaded);
         var inputs = new float[loaded.FeatureCount];
-        if (UsesComputedFeatures(loaded))
+        if (Inputs(loaded) is { } indices)
         {
             if (_lastTimestamp == long.MinValue)
             {
@@ -178,7 +179,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
             for (int i = 0; i < inputs.Length; i++)
             {
                 // Undefined features (warm-up) are missing values for the model.
-                inputs[i] = (float)_values[IndexOf(loaded.FeatureNames![i])];
+                inputs[i] = (float)_values[indices[i]];
             }
         }
         else
@@ -198,17 +199,22 @@ public sealed class AssetGrain : Grain, IAssetGrain
         return new PredictionResult(Asset, output, model, _lastTimestamp == long.MinValue ? 0 : _lastTimestamp);
     }
 
-    private int IndexOf(string name)
+    // Where a model's inputs come from, worked out once per model rather than on every prediction: indices
+    // into the computed features (adding any the spec lacks), or null when it takes the pushed vector.
+    private int[]? Inputs(Model model)
     {
-        var definitions = _spec.Definitions;
-        for (int i = 0; i < definitions.Count; i++)
+        if (!ReferenceEquals(model, _inputsModel))
         {
-            if (definitions[i].Name == name)
+            _inputs = null;
+            if (UsesComputedFeatures(model))
             {
-                return i;
+                EnsureFeatures(model.FeatureNames!);
+                var index = _spec.Names.Select((name, i) => (name, i)).ToDictionary(p => p.name, p => p.i, StringComparer.Ordinal);
+                _inputs = model.FeatureNames!.Select(n => index[n]).ToArray();
             }
+            _inputsModel = model;
         }
-        throw new InvalidOperationException($"feature {name} is not computed");
+        return _inputs;
     }
 
     // A model whose every feature name follows the feature grammar is fed the grain's computed features.
@@ -230,14 +236,11 @@ public sealed class AssetGrain : Grain, IAssetGrain
 
     // Adds the model's features to the spec when they are not computed yet, rebuilding the streams from the
     // retained history (exact once the history covers each new feature's warm-up).
-    private void EnsureFeatures(Model model)
+    // Features are only ever appended, so indices worked out for an earlier model stay valid.
+    private void EnsureFeatures(IReadOnlyList<string> names)
     {
-        if (!UsesComputedFeatures(model))
-        {
-            return;
-        }
         var current = new HashSet<string>(_spec.Names, StringComparer.Ordinal);
-        var missing = model.FeatureNames!.Where(n => !current.Contains(n)).Distinct().ToList();
+        var missing = names.Where(n => !current.Contains(n)).Distinct().ToList();
         if (missing.Count == 0)
         {
             return;
