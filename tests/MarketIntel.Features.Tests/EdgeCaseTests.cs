@@ -80,12 +80,19 @@ public sealed class EdgeCaseTests
         {
             stream.Update(bars[i], values); // warm up (JIT tiers, static init)
         }
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 100; i < bars.Count; i++)
+        // Several rounds over the rest of the bars, keeping the smallest: a one-off allocation by the runtime itself
+        // (tiered compilation on this thread) may land in one round, an allocation per update lands in all.
+        long least = long.MaxValue;
+        for (int round = 0; round < 3; round++)
         {
-            stream.Update(bars[i], values);
+            var rerun = set.CreateStream();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 100; i < bars.Count; i++)
+            {
+                rerun.Update(bars[i], values);
+            }
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
         }
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(0, allocated);
+        Assert.Equal(0, least);
     }
 }

@@ -128,12 +128,18 @@ public sealed class ModelAgreementTests
         using Model model = Fixtures.Load("bench-d6-n300-f40");
         float[] row = FeatureMatrixCsv.Read(Fixtures.Input("bench-d6-n300-f40")).ForModel(model).AsSpan(0, model.FeatureCount).ToArray();
         var output = new float[1];
-        model.Predict(row, output);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++)
+        // Several rounds, keeping the smallest: a one-off allocation by the runtime itself (tiered or on-stack
+        // replacement compilation on this thread) may land in one round, an allocation per call lands in all.
+        long least = long.MaxValue;
+        for (int round = 0; round < 5; round++)
         {
-            model.Predict(row, output);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 1000; i++)
+            {
+                model.Predict(row, output);
+            }
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
         }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, least);
     }
 }
