@@ -82,6 +82,42 @@ public sealed class GridException : Exception
     public GridErrorKind Kind { get; init; }
 }
 
+/// <summary>What makes an asset symbol acceptable: 1 to 64 characters, none of them white space or control characters.</summary>
+public static class AssetSymbol
+{
+    public const int MaxLength = 64;
+
+    /// <summary>Why <paramref name="symbol"/> is not an acceptable asset symbol, or null when it is.</summary>
+    public static string? Problem(string? symbol)
+    {
+        if (string.IsNullOrEmpty(symbol))
+        {
+            return "asset symbol must not be empty";
+        }
+        if (symbol.Length > MaxLength)
+        {
+            return $"asset symbol '{symbol[..16]}...' is {symbol.Length} characters long; the limit is {MaxLength}";
+        }
+        foreach (char c in symbol)
+        {
+            if (char.IsWhiteSpace(c) || char.IsControl(c))
+            {
+                return $"asset symbol '{symbol}' contains white space or a control character";
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Throws an <see cref="GridErrorKind.InvalidArgument"/> error when <paramref name="symbol"/> is not acceptable.</summary>
+    public static void Validate(string? symbol)
+    {
+        if (Problem(symbol) is { } problem)
+        {
+            throw new GridException(GridErrorKind.InvalidArgument, problem);
+        }
+    }
+}
+
 /// <summary>Error kinds, mapped to gRPC and HTTP statuses by the API.</summary>
 public enum GridErrorKind
 {

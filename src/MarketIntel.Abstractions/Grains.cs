@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace MarketIntel.Abstractions;
 
 /// <summary>
@@ -23,6 +25,23 @@ public interface IAssetGrain : IGrainWithStringKey
 
     /// <summary>Uses this model version for this asset from now on.</summary>
     Task AssignModel(ModelRef model);
+
+    /// <summary>
+    /// Sends every new prediction of this asset (after each accepted bar or pushed vector) to the observer until
+    /// it unsubscribes or stops renewing: a subscription lapses unless renewed within <paramref name="lease"/>.
+    /// </summary>
+    Task Subscribe(IPredictionObserver observer, TimeSpan lease);
+
+    /// <summary>Stops sending predictions to the observer.</summary>
+    Task Unsubscribe(IPredictionObserver observer);
+}
+
+/// <summary>Receives new predictions from asset grains (see <see cref="IAssetGrain.Subscribe"/>).</summary>
+public interface IPredictionObserver : IGrainObserver
+{
+    /// <summary>New predictions of one asset, oldest first.</summary>
+    [OneWay]
+    Task OnPredictions(IReadOnlyList<PredictionResult> predictions);
 }
 
 /// <summary>The model registry (a single grain, key 0): model bytes by name and version, and the default model.</summary>

@@ -8,14 +8,15 @@ namespace MarketIntel.Grains;
 
 /// <summary>
 /// One asset: validates each bar, updates the streaming features in O(1), keeps a bounded history, and
-/// predicts in process with the silo's shared copy of its model. State lives in memory for now (embedded
-/// defaults); cluster mode will persist it.
+/// predicts in process with the silo's shared copy of its model, on demand and, for subscribers, after every
+/// accepted bar. State lives in memory (embedded defaults); cluster mode will persist it.
 /// </summary>
 public sealed class AssetGrain : Grain, IAssetGrain
 {
     private readonly GridOptions _options;
     private readonly SiloModelCache _models;
-    private readonly BarData[] _history;
+    private readonly GridMetrics _metrics;
+    private readonly StoredBar[] _history;
     private int _historyCount;
     private int _historyNext;
     private FeatureSet _spec;
@@ -23,16 +24,19 @@ public sealed class AssetGrain : Grain, IAssetGrain
     private double[] _values;
     private long _lastTimestamp = long.MinValue;
     private float[]? _pushed;
+    private long _pushedAt;        // when _pushed arrived, Unix ms
     private ModelRef? _assigned;
     private Model? _inputsModel;   // the model _inputs was worked out for
     private int[]? _inputs;        // its inputs' indices into the computed features; null: the pushed vector
+    private List<Subscription>? _subscribers;
 
-    public AssetGrain(IOptions<GridOptions> options, SiloModelCache models)
+    public AssetGrain(IOptions<GridOptions> options, SiloModelCache models, GridMetrics metrics)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
         _models = models;
-        _history = new BarData[_options.HistoryLength];
+        _metrics = metrics;
+        _history = new StoredBar[_options.HistoryLength];
         _spec = FeatureSet.Parse(_options.Features);
         _stream = _spec.CreateStream();
         _values = new double[_spec.Count];
@@ -41,9 +45,33 @@ public sealed class AssetGrain : Grain, IAssetGrain
 
     private string Asset => this.GetPrimaryKeyString();
 
-    public Task<IngestResult> AddBars(IReadOnlyList<BarData> bars)
+    private bool HasBars => _lastTimestamp != long.MinValue;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _metrics.Activated();
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _metrics.Deactivated();
+        return Task.CompletedTask;
+    }
+
+    public async Task<IngestResult> AddBars(IReadOnlyList<BarData> bars)
     {
         ArgumentNullException.ThrowIfNull(bars);
+        AssetSymbol.Validate(Asset);
+        // The model is resolved once per batch so that the features it needs are computed from the first bar on;
+        // predictions after each bar are made only for subscribers.
+        (ModelRef Ref, Model Loaded)? model = await TryResolveModel();
+        if (model is { } resolved)
+        {
+            Inputs(resolved.Loaded);
+        }
+        bool publish = HasSubscribers();
+        List<PredictionResult>? predictions = null;
         int accepted = 0, ignored = 0;
         var reasons = new List<string>();
         foreach (BarData bar in bars)
@@ -73,8 +101,17 @@ public sealed class AssetGrain : Grain, IAssetGrain
             }
             Accept(bar);
             accepted++;
+            if (publish && model is { } m && TryPredict(m.Ref, m.Loaded) is { } prediction)
+            {
+                (predictions ??= []).Add(prediction);
+            }
         }
-        return Task.FromResult(new IngestResult(accepted, ignored, reasons.Count, reasons));
+        _metrics.Ingested(accepted, ignored, reasons.Count);
+        if (predictions is not null)
+        {
+            Publish(predictions);
+        }
+        return new IngestResult(accepted, ignored, reasons.Count, reasons);
     }
 
     // A timestamp older than the last accepted one is a replayed duplicate when the history holds it, or when
@@ -96,7 +133,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
         return true;
     }
 
-    private BarData Oldest() => _history[_historyCount < _history.Length ? 0 : _historyNext];
+    private StoredBar Oldest() => _history[_historyCount < _history.Length ? 0 : _historyNext];
 
     private static string Describe(BarData bar) => $"bar at {bar.Timestamp.ToString(CultureInfo.InvariantCulture)}";
 
@@ -136,28 +173,40 @@ public sealed class AssetGrain : Grain, IAssetGrain
     {
         _stream.Update(new Bar(bar.Open, bar.High, bar.Low, bar.Close, bar.Volume), _values);
         _lastTimestamp = bar.Timestamp;
-        _history[_historyNext] = bar;
+        _history[_historyNext] = new StoredBar(bar.Timestamp, new Bar(bar.Open, bar.High, bar.Low, bar.Close, bar.Volume));
         _historyNext = (_historyNext + 1) % _history.Length;
         _historyCount = Math.Min(_historyCount + 1, _history.Length);
     }
 
-    public Task PushFeatures(IReadOnlyList<float> values)
+    public async Task PushFeatures(IReadOnlyList<float> values)
     {
         ArgumentNullException.ThrowIfNull(values);
+        AssetSymbol.Validate(Asset);
         if (values.Count == 0)
         {
             throw new GridException(GridErrorKind.InvalidArgument, $"{Asset}: a pushed feature vector must not be empty");
         }
         _pushed = values.ToArray();
-        return Task.CompletedTask;
+        _pushedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        if (HasSubscribers() && await TryResolveModel() is { } model && TryPredict(model.Ref, model.Loaded) is { } prediction)
+        {
+            Publish([prediction]);
+        }
     }
 
-    public Task<FeatureSnapshot> GetFeatures() =>
-        Task.FromResult(new FeatureSnapshot(Asset, _lastTimestamp == long.MinValue ? 0 : _lastTimestamp, _spec.Names.ToArray(), _values.ToArray()));
+    public Task<FeatureSnapshot> GetFeatures()
+    {
+        if (!HasBars)
+        {
+            throw Unknown("has no bars");
+        }
+        return Task.FromResult(new FeatureSnapshot(Asset, _lastTimestamp, _spec.Names.ToArray(), _values.ToArray()));
+    }
 
     public async Task AssignModel(ModelRef model)
     {
         ArgumentNullException.ThrowIfNull(model);
+        AssetSymbol.Validate(Asset);
         Model loaded = await _models.Get(model);
         Inputs(loaded);
         _assigned = model;
@@ -165,16 +214,20 @@ public sealed class AssetGrain : Grain, IAssetGrain
 
     public async Task<PredictionResult> Predict()
     {
+        if (!HasBars && _pushed is null && _assigned is null)
+        {
+            throw Unknown("has no bars, no pushed features and no assigned model");
+        }
         ModelRef model = _assigned
-            ?? await GrainFactory.GetGrain<IModelRegistryGrain>(0).GetDefault()
+            ?? await _models.GetDefault()
             ?? throw new GridException(GridErrorKind.FailedPrecondition, $"{Asset}: no model assigned and no default model registered");
         Model loaded = await _models.Get(model);
         var inputs = new float[loaded.FeatureCount];
         if (Inputs(loaded) is { } indices)
         {
-            if (_lastTimestamp == long.MinValue)
+            if (!HasBars)
             {
-                throw new GridException(GridErrorKind.FailedPrecondition, $"{Asset}: no bars yet");
+                throw new GridException(GridErrorKind.FailedPrecondition, $"{Asset}: model {model} is fed computed features and the asset has no bars yet");
             }
             for (int i = 0; i < inputs.Length; i++)
             {
@@ -196,7 +249,103 @@ public sealed class AssetGrain : Grain, IAssetGrain
         }
         var output = new float[loaded.OutputCount];
         loaded.Predict(inputs, output);
-        return new PredictionResult(Asset, output, model, _lastTimestamp == long.MinValue ? 0 : _lastTimestamp);
+        _metrics.Predicted();
+        return new PredictionResult(Asset, output, model, _inputs is null ? _pushedAt : _lastTimestamp);
+    }
+
+    public Task Subscribe(IPredictionObserver observer, TimeSpan lease)
+    {
+        ArgumentNullException.ThrowIfNull(observer);
+        AssetSymbol.Validate(Asset);
+        _subscribers ??= [];
+        _subscribers.RemoveAll(s => s.Observer.Equals(observer));
+        _subscribers.Add(new Subscription(observer, Environment.TickCount64 + (long)lease.TotalMilliseconds));
+        return Task.CompletedTask;
+    }
+
+    public Task Unsubscribe(IPredictionObserver observer)
+    {
+        _subscribers?.RemoveAll(s => s.Observer.Equals(observer));
+        return Task.CompletedTask;
+    }
+
+    private bool HasSubscribers()
+    {
+        if (_subscribers is null)
+        {
+            return false;
+        }
+        long now = Environment.TickCount64;
+        _subscribers.RemoveAll(s => s.ExpiresAt < now);
+        if (_subscribers.Count == 0)
+        {
+            _subscribers = null;
+            return false;
+        }
+        return true;
+    }
+
+    private void Publish(IReadOnlyList<PredictionResult> predictions)
+    {
+        foreach (Subscription s in _subscribers!)
+        {
+            // One-way: a slow or vanished subscriber does not hold up ingestion; its lease lapses instead.
+            _ = s.Observer.OnPredictions(predictions);
+        }
+    }
+
+    // The model predictions after bars use, or null when the asset has none (no assignment, no default, or a
+    // model that cannot be loaded): subscribers then get nothing rather than ingestion failing.
+    private async Task<(ModelRef Ref, Model Loaded)?> TryResolveModel()
+    {
+        try
+        {
+            ModelRef? model = _assigned ?? await _models.GetDefault();
+            return model is null ? null : (model, await _models.Get(model));
+        }
+        catch (GridException)
+        {
+            return null;
+        }
+    }
+
+    // The prediction from the latest features, or null when the model's inputs are not available yet.
+    private PredictionResult? TryPredict(ModelRef model, Model loaded)
+    {
+        Span<float> inputs = loaded.FeatureCount <= 256 ? stackalloc float[loaded.FeatureCount] : new float[loaded.FeatureCount];
+        if (Inputs(loaded) is { } indices)
+        {
+            if (!HasBars)
+            {
+                return null;
+            }
+            for (int i = 0; i < inputs.Length; i++)
+            {
+                inputs[i] = (float)_values[indices[i]];
+            }
+        }
+        else if (_pushed is { } pushed && pushed.Length == loaded.FeatureCount)
+        {
+            pushed.CopyTo(inputs);
+        }
+        else
+        {
+            return null;
+        }
+        var output = new float[loaded.OutputCount];
+        loaded.Predict(inputs, output);
+        _metrics.Predicted();
+        return new PredictionResult(Asset, output, model, _inputs is null ? _pushedAt : _lastTimestamp);
+    }
+
+    // An asset the grid knows nothing about: reported as not found, and its empty activation is let go.
+    private GridException Unknown(string what)
+    {
+        if (!HasBars && _pushed is null && _assigned is null && _subscribers is null)
+        {
+            DeactivateOnIdle();
+        }
+        return new GridException(GridErrorKind.NotFound, $"asset {Asset} {what}");
     }
 
     // Where a model's inputs come from, worked out once per model rather than on every prediction: indices
@@ -252,8 +401,12 @@ public sealed class AssetGrain : Grain, IAssetGrain
         int start = _historyCount < _history.Length ? 0 : _historyNext;
         for (int i = 0; i < _historyCount; i++)
         {
-            BarData bar = _history[(start + i) % _history.Length];
-            _stream.Update(new Bar(bar.Open, bar.High, bar.Low, bar.Close, bar.Volume), _values);
+            _stream.Update(_history[(start + i) % _history.Length].Bar, _values);
         }
     }
 }
+
+/// <summary>A bar as the history keeps it: a struct, so the history is one flat array.</summary>
+internal readonly record struct StoredBar(long Timestamp, Bar Bar);
+
+internal readonly record struct Subscription(IPredictionObserver Observer, long ExpiresAt);

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 
 namespace MarketIntel.Grains;
 
@@ -24,9 +25,13 @@ public static class GridHosting
             return true;
         }).ValidateOnStart();
         silo.Services.AddSingleton<SiloModelCache>();
+        silo.Services.AddSingleton<GridMetrics>();
         if (inMemoryStorage)
         {
             silo.AddMemoryGrainStorage(GridStorage.Name);
+            // With state in memory only, an idle asset must not be collected: it would lose its features.
+            silo.Services.Configure<GrainCollectionOptions>(o =>
+                o.ClassSpecificCollectionAge[typeof(AssetGrain).FullName!] = TimeSpan.FromDays(3650));
         }
         return silo;
     }
