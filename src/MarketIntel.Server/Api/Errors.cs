@@ -1,0 +1,94 @@
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using MarketIntel.Abstractions;
+
+namespace MarketIntel.Server.Api;
+
+/// <summary>How grid errors become gRPC and HTTP statuses.</summary>
+internal static class Errors
+{
+    public static StatusCode GrpcStatus(GridErrorKind kind) => kind switch
+    {
+        GridErrorKind.InvalidArgument => StatusCode.InvalidArgument,
+        GridErrorKind.NotFound => StatusCode.NotFound,
+        GridErrorKind.FailedPrecondition => StatusCode.FailedPrecondition,
+        _ => StatusCode.Internal,
+    };
+
+    public static int HttpStatus(GridErrorKind kind) => kind switch
+    {
+        GridErrorKind.InvalidArgument => StatusCodes.Status400BadRequest,
+        GridErrorKind.NotFound => StatusCodes.Status404NotFound,
+        GridErrorKind.FailedPrecondition => StatusCodes.Status409Conflict,
+        _ => StatusCodes.Status500InternalServerError,
+    };
+
+    public static string Code(GridErrorKind kind) => GrpcStatus(kind) switch
+    {
+        StatusCode.InvalidArgument => "INVALID_ARGUMENT",
+        StatusCode.NotFound => "NOT_FOUND",
+        StatusCode.FailedPrecondition => "FAILED_PRECONDITION",
+        _ => "INTERNAL",
+    };
+
+    public static GridException InvalidArgument(string message) => new(GridErrorKind.InvalidArgument, message);
+}
+
+/// <summary>Turns grid errors thrown by a service method into gRPC statuses with the grid's message.</summary>
+internal sealed partial class GridErrorInterceptor(ILogger<GridErrorInterceptor> logger) : Interceptor
+{
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            return await continuation(request, context);
+        }
+        catch (Exception e) when (Map(e, context) is { } mapped)
+        {
+            throw mapped;
+        }
+    }
+
+    public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            return await continuation(requestStream, context);
+        }
+        catch (Exception e) when (Map(e, context) is { } mapped)
+        {
+            throw mapped;
+        }
+    }
+
+    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            await continuation(request, responseStream, context);
+        }
+        catch (Exception e) when (Map(e, context) is { } mapped)
+        {
+            throw mapped;
+        }
+    }
+
+    private RpcException? Map(Exception e, ServerCallContext context)
+    {
+        switch (e)
+        {
+            case RpcException:
+                return null;
+            case GridException grid:
+                return new RpcException(new Status(Errors.GrpcStatus(grid.Kind), grid.Message));
+            case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
+                return new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled"));
+            default:
+                LogUnexpected(e, context.Method);
+                return new RpcException(new Status(StatusCode.Internal, $"internal error: {e.GetType().Name}"));
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unexpected error in {Method}")]
+    private partial void LogUnexpected(Exception exception, string method);
+}

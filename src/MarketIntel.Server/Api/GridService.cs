@@ -1,0 +1,152 @@
+using System.Threading.Channels;
+using Grpc.Core;
+using MarketIntel.Abstractions;
+using MarketIntel.Api.V1;
+using MarketIntel.Grains;
+
+namespace MarketIntel.Server.Api;
+
+/// <summary>The gRPC API: validates, maps, calls a grain, maps back. Grid errors become statuses in <see cref="GridErrorInterceptor"/>.</summary>
+internal sealed class GridService(IGrainFactory grains, SiloModelCache models, PredictionFeed feed) : Grid.GridBase
+{
+    /// <summary>How many rejections an IngestBars reply lists (all are counted).</summary>
+    public const int MaxListedRejections = 1000;
+
+    /// <summary>How many predictions a StreamPredictions call holds for a client that reads slower than they come.</summary>
+    public const int StreamBuffer = 100_000;
+
+    private static readonly Prometheus.Counter StreamDrops = Prometheus.Metrics.CreateCounter(
+        "marketintel_stream_predictions_dropped_total", "Predictions dropped because a StreamPredictions client fell more than the buffer behind");
+
+    public override async Task<IngestBarsReply> IngestBars(IAsyncStreamReader<IngestBarsRequest> requestStream, ServerCallContext context)
+    {
+        var reply = new IngestBarsReply();
+        int message = 0;
+        await foreach (IngestBarsRequest request in requestStream.ReadAllAsync(context.CancellationToken))
+        {
+            message++;
+            string asset = Mapping.Asset(request.Asset, $"message {message}: asset");
+            if (request.Bars.Count == 0)
+            {
+                continue;
+            }
+            IngestResult result = await grains.GetGrain<IAssetGrain>(asset).AddBars(request.ToBars());
+            reply.Accepted += result.Accepted;
+            reply.Ignored += result.Ignored;
+            reply.Rejected += result.Rejected;
+            foreach (string reason in result.Reasons)
+            {
+                if (reply.Rejections.Count >= MaxListedRejections)
+                {
+                    break;
+                }
+                reply.Rejections.Add(new Rejection { Asset = asset, Reason = reason });
+            }
+        }
+        return reply;
+    }
+
+    public override async Task<PushFeaturesReply> PushFeatures(PushFeaturesRequest request, ServerCallContext context)
+    {
+        string asset = Mapping.Asset(request.Asset);
+        await grains.GetGrain<IAssetGrain>(asset).PushFeatures(request.Values.ToArray());
+        return new PushFeaturesReply();
+    }
+
+    public override async Task<Prediction> Predict(PredictRequest request, ServerCallContext context) =>
+        (await grains.GetGrain<IAssetGrain>(Mapping.Asset(request.Asset)).Predict()).ToMessage();
+
+    public override async Task<PredictBatchReply> PredictBatch(PredictBatchRequest request, ServerCallContext context)
+    {
+        var results = await Task.WhenAll(request.Assets.Select(async (asset, i) =>
+        {
+            var result = new PredictBatchResult { Asset = asset };
+            try
+            {
+                result.Prediction = (await grains.GetGrain<IAssetGrain>(Mapping.Asset(asset, $"assets[{i}]")).Predict()).ToMessage();
+            }
+            catch (GridException e)
+            {
+                result.ErrorCode = Errors.Code(e.Kind);
+                result.Error = e.Message;
+            }
+            return result;
+        }));
+        var reply = new PredictBatchReply();
+        reply.Results.AddRange(results);
+        return reply;
+    }
+
+    public override async Task StreamPredictions(StreamPredictionsRequest request, IServerStreamWriter<Prediction> responseStream, ServerCallContext context)
+    {
+        if (request.Assets.Count == 0)
+        {
+            throw Errors.InvalidArgument("assets: name at least one asset to stream");
+        }
+        var assets = request.Assets.Select((a, i) => Mapping.Asset(a, $"assets[{i}]")).ToArray();
+        // Bounded, so a client that stops reading cannot exhaust memory: past StreamBuffer waiting predictions it
+        // loses the oldest ones, and the drops are counted in /metrics.
+        var channel = Channel.CreateBounded<PredictionResult>(
+            new BoundedChannelOptions(StreamBuffer) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
+            _ => StreamDrops.Inc());
+        await using IAsyncDisposable watch = await feed.Watch(assets, channel.Writer);
+        // The response headers go out at once, so a client knows the stream is open before the first prediction.
+        await context.WriteResponseHeadersAsync(new Metadata());
+        try
+        {
+            await foreach (PredictionResult prediction in channel.Reader.ReadAllAsync(context.CancellationToken))
+            {
+                await responseStream.WriteAsync(prediction.ToMessage(), context.CancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        {
+            // The client ended the stream.
+        }
+    }
+
+    public override async Task<MarketIntel.Api.V1.ModelInfo> RegisterModel(RegisterModelRequest request, ServerCallContext context)
+    {
+        ModelRef model = Mapping.Model(request.Name, request.Version);
+        if (request.Model.IsEmpty)
+        {
+            throw Errors.InvalidArgument($"model: model {model} has no bytes");
+        }
+        var registry = grains.GetGrain<IModelRegistryGrain>(0);
+        MarketIntel.Abstractions.ModelInfo info = await registry.Register(model.Name, model.Version, request.Model.ToByteArray());
+        if (request.MakeDefault)
+        {
+            await registry.SetDefault(model);
+            models.InvalidateDefault();
+        }
+        return info.ToMessage();
+    }
+
+    public override async Task<AssignModelReply> AssignModel(AssignModelRequest request, ServerCallContext context)
+    {
+        ModelRef model = Mapping.Model(request.Name, request.Version);
+        if (request.Assets.Count == 0 && !request.MakeDefault)
+        {
+            throw Errors.InvalidArgument("assets: name at least one asset, or set make_default");
+        }
+        var assets = request.Assets.Select((a, i) => Mapping.Asset(a, $"assets[{i}]")).ToArray();
+        // Checked first, so an unknown version fails the call before any asset changes.
+        await grains.GetGrain<IModelRegistryGrain>(0).Describe(model);
+        await Task.WhenAll(assets.Select(a => grains.GetGrain<IAssetGrain>(a).AssignModel(model)));
+        if (request.MakeDefault)
+        {
+            await grains.GetGrain<IModelRegistryGrain>(0).SetDefault(model);
+            models.InvalidateDefault();
+        }
+        return new AssignModelReply();
+    }
+
+    public override async Task<MarketIntel.Api.V1.Features> GetFeatures(GetFeaturesRequest request, ServerCallContext context)
+    {
+        FeatureSnapshot snapshot = await grains.GetGrain<IAssetGrain>(Mapping.Asset(request.Asset)).GetFeatures();
+        var reply = new MarketIntel.Api.V1.Features { Asset = snapshot.Asset, AsOf = snapshot.AsOf };
+        reply.Names.AddRange(snapshot.Names);
+        reply.Values.AddRange(snapshot.Values);
+        return reply;
+    }
+}

@@ -1,0 +1,199 @@
+using System.Globalization;
+using System.Text.Json;
+using MarketIntel.Abstractions;
+
+namespace MarketIntel.Server.Api;
+
+/// <summary>
+/// The HTTP/JSON API for curl and simple clients: <c>GET /predict/{asset}</c>, <c>PUT /features/{asset}</c>,
+/// <c>GET /features/{asset}</c>. Errors are 400, 404 or 409 with <c>{"error": "...", "code": "..."}</c>.
+/// </summary>
+internal static class HttpApi
+{
+    /// <summary>The largest PUT /features body accepted.</summary>
+    public const int MaxFeatureBodyBytes = 1 << 20;
+
+    public static void MapGridHttpApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/predict/{asset}", Predict);
+        app.MapGet("/features/{asset}", GetFeatures);
+        app.MapPut("/features/{asset}", PutFeatures);
+        app.MapGet("/healthz", () => Results.Text("ok\n"));
+    }
+
+    private static async Task Predict(string asset, HttpContext http, IGrainFactory grains)
+    {
+        PredictionResult result;
+        try
+        {
+            result = await grains.GetGrain<IAssetGrain>(Mapping.Asset(asset)).Predict();
+        }
+        catch (GridException e)
+        {
+            await WriteError(http, e);
+            return;
+        }
+        http.Response.ContentType = "application/json";
+        await using (var json = new Utf8JsonWriter(http.Response.BodyWriter))
+        {
+            json.WriteStartObject();
+            json.WriteString("asset", result.Asset);
+            WriteNumber(json, "prediction", result.Values.Count > 0 ? result.Values[0] : float.NaN);
+            if (result.Values.Count > 1)
+            {
+                json.WriteStartArray("values");
+                foreach (float v in result.Values)
+                {
+                    WriteNumber(json, null, v);
+                }
+                json.WriteEndArray();
+            }
+            json.WriteString("model", result.Model.Name);
+            json.WriteString("version", result.Model.Version);
+            json.WriteString("asOf", FormatTime(result.AsOf));
+            json.WriteEndObject();
+        }
+        await http.Response.BodyWriter.FlushAsync(http.RequestAborted);
+    }
+
+    private static async Task GetFeatures(string asset, HttpContext http, IGrainFactory grains)
+    {
+        FeatureSnapshot snapshot;
+        try
+        {
+            snapshot = await grains.GetGrain<IAssetGrain>(Mapping.Asset(asset)).GetFeatures();
+        }
+        catch (GridException e)
+        {
+            await WriteError(http, e);
+            return;
+        }
+        http.Response.ContentType = "application/json";
+        // Names in the spec's order; undefined (warming-up) features are null, as JSON has no NaN.
+        await using (var json = new Utf8JsonWriter(http.Response.BodyWriter))
+        {
+            json.WriteStartObject();
+            for (int i = 0; i < snapshot.Names.Count; i++)
+            {
+                double v = snapshot.Values[i];
+                if (double.IsFinite(v))
+                {
+                    json.WriteNumber(snapshot.Names[i], v);
+                }
+                else
+                {
+                    json.WriteNull(snapshot.Names[i]);
+                }
+            }
+            json.WriteEndObject();
+        }
+        await http.Response.BodyWriter.FlushAsync(http.RequestAborted);
+    }
+
+    private static async Task PutFeatures(string asset, HttpContext http, IGrainFactory grains)
+    {
+        try
+        {
+            string symbol = Mapping.Asset(asset);
+            float[] values = await ReadVector(http);
+            await grains.GetGrain<IAssetGrain>(symbol).PushFeatures(values);
+            http.Response.StatusCode = StatusCodes.Status204NoContent;
+        }
+        catch (GridException e)
+        {
+            await WriteError(http, e);
+        }
+    }
+
+    // The body as a vector: a JSON array of numbers, each within float range.
+    private static async Task<float[]> ReadVector(HttpContext http)
+    {
+        if (http.Request.ContentLength > MaxFeatureBodyBytes)
+        {
+            throw Errors.InvalidArgument($"body: {http.Request.ContentLength} bytes is over the limit of {MaxFeatureBodyBytes}");
+        }
+        JsonDocument document;
+        try
+        {
+            document = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            throw Errors.InvalidArgument($"body: not valid JSON ({e.Message})");
+        }
+        using (document)
+        {
+            JsonElement root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Array)
+            {
+                throw Errors.InvalidArgument($"body: expected a JSON array of numbers, got {Describe(root.ValueKind)}");
+            }
+            var values = new float[root.GetArrayLength()];
+            int i = 0;
+            foreach (JsonElement element in root.EnumerateArray())
+            {
+                if (element.ValueKind == JsonValueKind.Null)
+                {
+                    // null is a missing value, which tree models send to the default child.
+                    values[i++] = float.NaN;
+                    continue;
+                }
+                if (element.ValueKind != JsonValueKind.Number)
+                {
+                    throw Errors.InvalidArgument($"body[{i}]: expected a number or null, got {Describe(element.ValueKind)}");
+                }
+                double v = element.GetDouble();
+                if (Math.Abs(v) > float.MaxValue)
+                {
+                    throw Errors.InvalidArgument($"body[{i}]: {element.GetRawText()} is outside the range of a 32-bit float");
+                }
+                values[i++] = (float)v;
+            }
+            return values;
+        }
+    }
+
+    private static string Describe(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        JsonValueKind.Null => "null",
+        _ => kind.ToString(),
+    };
+
+    private static void WriteNumber(Utf8JsonWriter json, string? name, float value)
+    {
+        if (name is not null)
+        {
+            json.WritePropertyName(name);
+        }
+        if (float.IsFinite(value))
+        {
+            json.WriteNumberValue(value);
+        }
+        else
+        {
+            json.WriteNullValue();
+        }
+    }
+
+    /// <summary>A bar timestamp (Unix ms) as ISO 8601 UTC.</summary>
+    public static string FormatTime(long unixMs) =>
+        DateTimeOffset.FromUnixTimeMilliseconds(unixMs).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    private static async Task WriteError(HttpContext http, GridException e)
+    {
+        http.Response.StatusCode = Errors.HttpStatus(e.Kind);
+        http.Response.ContentType = "application/json";
+        await using (var json = new Utf8JsonWriter(http.Response.BodyWriter))
+        {
+            json.WriteStartObject();
+            json.WriteString("error", e.Message);
+            json.WriteString("code", Errors.Code(e.Kind));
+            json.WriteEndObject();
+        }
+        await http.Response.BodyWriter.FlushAsync(http.RequestAborted);
+    }
+}

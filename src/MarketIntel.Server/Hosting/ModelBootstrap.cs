@@ -1,0 +1,57 @@
+using System.Security.Cryptography;
+using MarketIntel.Abstractions;
+using MarketIntel.Grains;
+using MarketIntel.Inference;
+using Microsoft.Extensions.Options;
+
+namespace MarketIntel.Server.Hosting;
+
+/// <summary>
+/// Registers the configured model files once the silo runs (name: the file name; version: the start of the
+/// bytes' SHA-256, so registering the same file again is a no-op) and makes the last one the default.
+/// </summary>
+internal sealed partial class ModelBootstrap(IOptions<ServerOptions> options, IGrainFactory grains, SiloModelCache models, ILogger<ModelBootstrap> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        ModelRef? last = null;
+        foreach (string path in options.Value.Models)
+        {
+            // Loaded here first so that a bad file is reported by its path.
+            byte[] bytes = await File.ReadAllBytesAsync(path, cancellationToken);
+            Model.Load(bytes, path).Dispose();
+            ModelRef model = ModelFor(path, bytes);
+            await grains.GetGrain<IModelRegistryGrain>(0).Register(model.Name, model.Version, bytes);
+            LogRegistered(model, path);
+            last = model;
+        }
+        if (last is not null)
+        {
+            await grains.GetGrain<IModelRegistryGrain>(0).SetDefault(last);
+            models.InvalidateDefault();
+            LogDefault(last);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>The name and version a model file is registered under.</summary>
+    public static ModelRef ModelFor(string path, byte[] bytes)
+    {
+        string name = Path.GetFileName(path);
+        foreach (string extension in new[] { ".json", ".onnx" })
+        {
+            if (name.EndsWith(extension, StringComparison.OrdinalIgnoreCase) && name.Length > extension.Length)
+            {
+                name = name[..^extension.Length];
+            }
+        }
+        return new ModelRef(name.Replace('@', '_'), Convert.ToHexStringLower(SHA256.HashData(bytes))[..12]);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Registered model {Model} from {Path}")]
+    private partial void LogRegistered(ModelRef model, string path);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Default model is {Model}")]
+    private partial void LogDefault(ModelRef model);
+}

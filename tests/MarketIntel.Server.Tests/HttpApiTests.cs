@@ -1,0 +1,165 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using MarketIntel.Api.V1;
+using MarketIntel.Features;
+using MarketIntel.Inference;
+
+namespace MarketIntel.Server.Tests;
+
+[Collection("server")]
+public sealed class HttpApiTests(ServerFixture server)
+{
+    private HttpClient Http => server.Http;
+
+    [Fact]
+    public async Task Predict_answers_with_the_model_version_and_the_time_of_the_last_bar()
+    {
+        string asset = Bars.NewAsset("http");
+        await Bars.Ingest(server.Grpc, asset, Bars.Range(0, 100));
+
+        using var response = await Http.GetAsync(new Uri($"/predict/{asset}", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var root = json.RootElement;
+        var grpc = await server.Grpc.PredictAsync(new PredictRequest { Asset = asset });
+        Assert.Equal(asset, root.GetProperty("asset").GetString());
+        Assert.Equal(grpc.Value, root.GetProperty("prediction").GetSingle());
+        Assert.Equal("direction-d3-n60", root.GetProperty("model").GetString());
+        Assert.Equal(grpc.Version, root.GetProperty("version").GetString());
+        Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(Bars.Timestamp(99)), root.GetProperty("asOf").GetDateTimeOffset());
+    }
+
+    [Fact]
+    public async Task Features_come_back_by_spec_name_with_null_while_warming_up()
+    {
+        string asset = Bars.NewAsset("features");
+        await Bars.Ingest(server.Grpc, asset, Bars.Range(0, 30));
+
+        using var json = JsonDocument.Parse(await Http.GetStringAsync(new Uri($"/features/{asset}", UriKind.Relative)));
+        var names = json.RootElement.EnumerateObject().Select(p => p.Name).ToArray();
+        double[][] batch = FeatureSet.Parse(string.Join(",", names)).Compute(Slice(Bars.Msft, 30));
+        Assert.Contains("sma_20", names);
+        Assert.Contains("lag_1_rsi_14", names);
+        foreach (var (property, i) in json.RootElement.EnumerateObject().Select((p, i) => (p, i)))
+        {
+            double expected = batch[i][29];
+            if (double.IsNaN(expected))
+            {
+                Assert.Equal(JsonValueKind.Null, property.Value.ValueKind);
+            }
+            else
+            {
+                Assert.Equal(expected, property.Value.GetDouble());
+            }
+        }
+        Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("macdsignal_12_26_9").ValueKind);
+    }
+
+    [Fact]
+    public async Task Pushed_features_feed_a_model_without_grammar_names()
+    {
+        string asset = Bars.NewAsset("push");
+        await server.Grpc.RegisterModelAsync(new RegisterModelRequest { Name = "pushed", Version = "1", Model = Bars.File(ServerFixture.PushedModel) });
+        await server.Grpc.AssignModelAsync(new AssignModelRequest { Assets = { asset }, Name = "pushed", Version = "1" });
+
+        float[] vector = [0.1f, -0.2f, 0.3f, 1.5f, -1, 0, 2, 0.5f];
+        using var put = await Http.PutAsync(new Uri($"/features/{asset}", UriKind.Relative), Json("[0.1,-0.2,0.3,1.5,-1,0,2,0.5]"));
+        Assert.Equal(HttpStatusCode.NoContent, put.StatusCode);
+
+        using var json = JsonDocument.Parse(await Http.GetStringAsync(new Uri($"/predict/{asset}", UriKind.Relative)));
+        using Model model = Model.LoadFile(ServerFixture.PushedModel);
+        var expected = new float[1];
+        model.Predict(vector, expected);
+        Assert.Equal(expected[0], json.RootElement.GetProperty("prediction").GetSingle());
+        Assert.Equal("pushed", json.RootElement.GetProperty("model").GetString());
+    }
+
+    [Theory]
+    [InlineData("[1, \"x\", 3]", "body[1]: expected a number or null, got a string")]
+    [InlineData("{\"a\": 1}", "body: expected a JSON array of numbers, got an object")]
+    [InlineData("[1, 2", "body: not valid JSON")]
+    [InlineData("[]", "a pushed feature vector must not be empty")]
+    [InlineData("[1e300]", "body[0]: 1e300 is outside the range of a 32-bit float")]
+    public async Task A_bad_feature_vector_is_a_400_naming_the_problem_and_changes_nothing(string body, string message)
+    {
+        string asset = Bars.NewAsset("bad-push");
+        await server.Grpc.RegisterModelAsync(new RegisterModelRequest { Name = "pushed", Version = "1", Model = Bars.File(ServerFixture.PushedModel) });
+        await server.Grpc.AssignModelAsync(new AssignModelRequest { Assets = { asset }, Name = "pushed", Version = "1" });
+        using (await Http.PutAsync(new Uri($"/features/{asset}", UriKind.Relative), Json("[1,2,3,4,5,6,7,8]")))
+        {
+        }
+        string before = await Http.GetStringAsync(new Uri($"/predict/{asset}", UriKind.Relative));
+
+        using var response = await Http.PutAsync(new Uri($"/features/{asset}", UriKind.Relative), Json(body));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Contains(message, error.RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal("INVALID_ARGUMENT", error.RootElement.GetProperty("code").GetString());
+
+        string after = await Http.GetStringAsync(new Uri($"/predict/{asset}", UriKind.Relative));
+        Assert.Equal(Prediction(before), Prediction(after));
+    }
+
+    [Fact]
+    public async Task Unknown_assets_are_404_and_unservable_requests_409()
+    {
+        string unknown = Bars.NewAsset("nobody");
+        using var notFound = await Http.GetAsync(new Uri($"/predict/{unknown}", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NotFound, notFound.StatusCode);
+        Assert.Contains(unknown, await notFound.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        string asset = Bars.NewAsset("conflict");
+        await server.Grpc.RegisterModelAsync(new RegisterModelRequest { Name = "pushed", Version = "1", Model = Bars.File(ServerFixture.PushedModel) });
+        await server.Grpc.AssignModelAsync(new AssignModelRequest { Assets = { asset }, Name = "pushed", Version = "1" });
+        using var conflict = await Http.GetAsync(new Uri($"/predict/{asset}", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.Conflict, conflict.StatusCode);
+        Assert.Contains("none were pushed", await conflict.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Metrics_count_bars_predictions_and_requests_per_endpoint()
+    {
+        string asset = Bars.NewAsset("metrics");
+        var bad = Bars.At(5);
+        bad.Open = 0;
+        await Bars.Ingest(server.Grpc, asset, Bars.Range(0, 5).Append(bad));
+        using (await Http.GetAsync(new Uri($"/predict/{asset}", UriKind.Relative)))
+        {
+        }
+
+        string metrics = await Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        Assert.True(Value(metrics, "marketintel_bars_accepted_total") >= 5, metrics);
+        Assert.True(Value(metrics, "marketintel_bars_rejected_total") >= 1);
+        Assert.True(Value(metrics, "marketintel_predictions_total") >= 1);
+        Assert.True(Value(metrics, "marketintel_active_assets") >= 1);
+        Assert.True(Value(metrics, "marketintel_loaded_model_versions") >= 1);
+        Assert.Contains("http_request_duration_seconds_count{code=\"200\",method=\"GET\",endpoint=\"/predict/{asset}\"}", metrics, StringComparison.Ordinal);
+        Assert.Contains("endpoint=\"/marketintel.v1.Grid/IngestBars\"", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_Orleans_dashboard_is_served_at_its_documented_path()
+    {
+        using var response = await Http.GetAsync(new Uri("/dashboard/", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("html", await response.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    private static float Prediction(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        return doc.RootElement.GetProperty("prediction").GetSingle();
+    }
+
+    private static double Value(string metrics, string name)
+    {
+        string line = metrics.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal));
+        return double.Parse(line[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static BarSeries Slice(BarSeries s, int n) =>
+        new(s.Timestamps[..n], s.Open[..n], s.High[..n], s.Low[..n], s.Close[..n], s.Volume[..n]);
+}
