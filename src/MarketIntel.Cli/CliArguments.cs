@@ -4,12 +4,13 @@ namespace MarketIntel.Cli;
 internal sealed class CliArguments
 {
     private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string>> _repeated = new(StringComparer.Ordinal);
 
     private CliArguments()
     {
     }
 
-    public static CliArguments Parse(ReadOnlySpan<string> args, IReadOnlyCollection<string> known, IReadOnlyCollection<string>? flags = null)
+    public static CliArguments Parse(ReadOnlySpan<string> args, IReadOnlyCollection<string> known, IReadOnlyCollection<string>? flags = null, IReadOnlyCollection<string>? repeatable = null)
     {
         var result = new CliArguments();
         for (int i = 0; i < args.Length; i++)
@@ -28,7 +29,7 @@ internal sealed class CliArguments
                 name = name[..eq];
             }
             bool isFlag = flags?.Contains(name) == true;
-            if (!known.Contains(name) && !isFlag)
+            if (!known.Contains(name) && !isFlag && repeatable?.Contains(name) != true)
             {
                 throw new UsageException($"unknown option '--{name}'");
             }
@@ -44,7 +45,15 @@ internal sealed class CliArguments
                 }
                 value = args[++i];
             }
-            if (!result._values.TryAdd(name, value))
+            if (repeatable?.Contains(name) == true)
+            {
+                if (!result._repeated.TryGetValue(name, out var list))
+                {
+                    result._repeated[name] = list = [];
+                }
+                list.Add(value);
+            }
+            else if (!result._values.TryAdd(name, value))
             {
                 throw new UsageException($"option '--{name}' given twice");
             }
@@ -58,6 +67,21 @@ internal sealed class CliArguments
     public string? Optional(string name) => _values.GetValueOrDefault(name);
 
     public bool Flag(string name) => _values.ContainsKey(name);
+
+    /// <summary>Every value of a repeatable option, in order.</summary>
+    public IReadOnlyList<string> All(string name) => _repeated.TryGetValue(name, out var list) ? list : [];
+
+    /// <summary>An optional integer option, or a usage error naming it.</summary>
+    public int? OptionalInt(string name, int min, int max)
+    {
+        if (Optional(name) is not { } text)
+        {
+            return null;
+        }
+        return int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int value) && value >= min && value <= max
+            ? value
+            : throw new UsageException($"option '--{name}': '{text}' is not a whole number from {min} to {max}");
+    }
 }
 
 /// <summary>A command line that cannot be run as written; reported on one line with exit code 2.</summary>

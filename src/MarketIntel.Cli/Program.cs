@@ -2,7 +2,9 @@ using MarketIntel.Cli;
 using MarketIntel.Cli.Commands;
 using MarketIntel.Features;
 using MarketIntel.Features.Io;
+using MarketIntel.Abstractions;
 using MarketIntel.Inference;
+using MarketIntel.Server.Hosting;
 
 return Cli.Run(args, Console.Out, Console.Error);
 
@@ -17,9 +19,11 @@ namespace MarketIntel.Cli
             "marketintel: the MarketIntel prediction grid",
             "",
             "commands:",
-            "  demo                      features over the bundled sample data, as a short table",
+            "  " + DemoCommand.Usage + "   (the grid on embedded defaults, with the bundled data)",
             "  " + FeaturesCommand.Usage,
             "  " + PredictCommand.Usage,
+            "  " + ServeCommand.Usage,
+            "  " + IngestCommand.Usage,
             "",
             "feature names: " + string.Join(", ", FeatureDefinition.Grammar));
 
@@ -38,10 +42,13 @@ namespace MarketIntel.Cli
                     "features" => FeaturesCommand.Run(rest, stdout),
                     "predict" => PredictCommand.Run(rest, stdout),
                     "demo" => DemoCommand.Run(rest, stdout),
+                    "serve" => ServeCommand.Run(rest, stdout),
+                    "ingest" => IngestCommand.Run(rest, stdout, stderr),
                     _ => throw new UsageException($"unknown command '{args[0]}' (try 'marketintel --help')"),
                 };
             }
-            catch (Exception e) when (e is UsageException or FeatureSpecException or ModelFormatException or DataFormatException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is UsageException or FeatureSpecException or ModelFormatException or DataFormatException or IOException or UnauthorizedAccessException
+                or ServerConfigurationException or IngestException or GridException)
             {
                 stderr.WriteLine($"marketintel {args[0]}: {e.Message}");
                 return UsageOrInputError;

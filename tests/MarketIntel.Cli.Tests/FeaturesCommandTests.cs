@@ -81,15 +81,6 @@ public sealed class FeaturesCommandTests : CliTestBase
     }
 
     [Fact]
-    public void The_demo_prints_a_table_and_confirms_batch_and_streaming_agree()
-    {
-        var (code, stdout, err) = Run("demo", "--rows", "3");
-        Assert.True(code == 0, err);
-        Assert.Contains("batch and streaming agree on every cell", stdout, StringComparison.Ordinal);
-        Assert.Contains("2001-09-27", stdout, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public void The_built_command_runs_as_a_process_and_exits_2_on_bad_input()
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "marketintel.dll");

@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using Grpc.Core;
+using MarketIntel.Api.V1;
+using MarketIntel.Features;
+using MarketIntel.Features.Io;
+
+namespace MarketIntel.Cli.Commands;
+
+/// <summary>
+/// <c>marketintel ingest</c>: streams a bar CSV to the grid through IngestBars. The file goes in calls of
+/// <c>--chunk</c> bars; each call's reply acknowledges its bars. On a transient failure the command reconnects
+/// and resends from the last acknowledged bar: the grid ignores bars it already has, so nothing is counted twice
+/// (bars applied before the failure come back as ignored).
+/// </summary>
+internal static class IngestCommand
+{
+    public const string Usage = "marketintel ingest --target grpc://HOST:PORT --asset SYMBOL --file BARS.csv [--close COLUMN] [--chunk 5000] [--retries 10]";
+
+    private const int BarsPerMessage = 500;
+
+    public static int Run(ReadOnlySpan<string> args, TextWriter stdout, TextWriter stderr)
+    {
+        var options = CliArguments.Parse(args, ["target", "asset", "file", "close", "chunk", "retries"]);
+        string target = options.Required("target");
+        string asset = options.Required("asset");
+        string file = options.Required("file");
+        int chunk = options.OptionalInt("chunk", 1, 1_000_000) ?? 5000;
+        int retries = options.OptionalInt("retries", 0, 1000) ?? 10;
+        if (Abstractions.AssetSymbol.Problem(asset) is { } problem)
+        {
+            throw new UsageException($"--asset: {problem}");
+        }
+
+        BarSeries series = BarCsv.Read(file, options.Optional("close"));
+        long[] timestamps = BarTimestamps.Parse(series.Timestamps, file);
+        using var channel = GridClient.Channel(target);
+        var client = GridClient.Create(channel);
+        var clock = Stopwatch.StartNew();
+        var totals = new IngestBarsReply();
+        int sent = 0, reconnects = 0, failuresInARow = 0;
+        while (sent < series.Count)
+        {
+            int end = Math.Min(series.Count, sent + chunk);
+            try
+            {
+                IngestBarsReply reply = SendAsync(client, asset, series, timestamps, sent, end).GetAwaiter().GetResult();
+                totals.Accepted += reply.Accepted;
+                totals.Ignored += reply.Ignored;
+                totals.Rejected += reply.Rejected;
+                foreach (var r in reply.Rejections)
+                {
+                    if (totals.Rejections.Count < 20)
+                    {
+                        totals.Rejections.Add(r);
+                    }
+                }
+                sent = end;
+                failuresInARow = 0;
+            }
+            catch (RpcException e) when (IsTransient(e.StatusCode) && failuresInARow < retries)
+            {
+                failuresInARow++;
+                reconnects++;
+                var wait = TimeSpan.FromMilliseconds(Math.Min(5000, 100 * (1 << Math.Min(failuresInARow, 6))));
+                stderr.WriteLine($"marketintel ingest: {e.StatusCode} ({e.Status.Detail}); resending from bar {sent + 1} in {wait.TotalMilliseconds:0} ms (attempt {failuresInARow} of {retries})");
+                Thread.Sleep(wait);
+            }
+            catch (RpcException e)
+            {
+                throw new IngestException($"{target}: {e.StatusCode}: {e.Status.Detail} (after {sent} of {series.Count} bars were acknowledged)");
+            }
+        }
+        double seconds = clock.Elapsed.TotalSeconds;
+        stdout.WriteLine($"{asset}: {series.Count} bars sent in {seconds:0.00} s ({series.Count / Math.Max(seconds, 1e-9):0} bars/s): accepted {totals.Accepted}, ignored {totals.Ignored}, rejected {totals.Rejected}" +
+            (reconnects > 0 ? $", {reconnects} reconnect(s)" : ""));
+        foreach (var r in totals.Rejections)
+        {
+            stdout.WriteLine($"  rejected: {r.Reason}");
+        }
+        if (totals.Rejected > totals.Rejections.Count)
+        {
+            stdout.WriteLine($"  ... and {totals.Rejected - totals.Rejections.Count} more");
+        }
+        return 0;
+    }
+
+    private static async Task<IngestBarsReply> SendAsync(Grid.GridClient client, string asset, BarSeries series, long[] timestamps, int start, int end)
+    {
+        using var call = client.IngestBars();
+        for (int i = start; i < end; i += BarsPerMessage)
+        {
+            var message = new IngestBarsRequest { Asset = asset };
+            for (int j = i; j < Math.Min(end, i + BarsPerMessage); j++)
+            {
+                message.Bars.Add(new Api.V1.Bar
+                {
+                    Timestamp = timestamps[j],
+                    Open = series.Open[j],
+                    High = series.High[j],
+                    Low = series.Low[j],
+                    Close = series.Close[j],
+                    Volume = series.Volume[j],
+                });
+            }
+            await call.RequestStream.WriteAsync(message);
+        }
+        await call.RequestStream.CompleteAsync();
+        return await call;
+    }
+
+    /// <summary>Failures worth a retry: the server unreachable or the connection lost, not a refused request.</summary>
+    public static bool IsTransient(StatusCode code) =>
+        code is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown or StatusCode.Aborted or StatusCode.DeadlineExceeded or StatusCode.ResourceExhausted;
+}
+
+/// <summary>An ingest the grid refused or that failed past its retries; reported on one line with exit code 2.</summary>
+internal sealed class IngestException(string message) : Exception(message);

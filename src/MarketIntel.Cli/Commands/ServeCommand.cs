@@ -1,0 +1,72 @@
+using MarketIntel.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
+
+namespace MarketIntel.Cli.Commands;
+
+/// <summary><c>marketintel serve</c>: a silo on embedded defaults serving gRPC, HTTP, /metrics and the dashboard until SIGINT or SIGTERM.</summary>
+internal static class ServeCommand
+{
+    public const string Usage = "marketintel serve [--http-port P] [--grpc-port Q] [--model FILE]... [--features SPEC] [--listen ADDRESS] [--silo-port N] [--gateway-port M] [--no-dashboard]";
+
+    public static int Run(ReadOnlySpan<string> args, TextWriter stdout)
+    {
+        var overrides = Overrides(args);
+        WebApplication app = GridServer.Build(overrides);
+        var server = GridServer.ReadOptions(app.Configuration);
+        app.Lifetime.ApplicationStarted.Register(() => stdout.WriteLine(Describe(server)));
+        // The host's console lifetime stops it cleanly on SIGINT and SIGTERM.
+        app.Run();
+        stdout.WriteLine("marketintel serve: stopped");
+        return 0;
+    }
+
+    /// <summary>The command line as configuration keys, which take precedence over appsettings.json and the environment.</summary>
+    public static Dictionary<string, string?> Overrides(ReadOnlySpan<string> args)
+    {
+        var options = CliArguments.Parse(args, ["http-port", "grpc-port", "silo-port", "gateway-port", "listen", "features", "history"], ["no-dashboard"], ["model"]);
+        var overrides = new Dictionary<string, string?>(StringComparer.Ordinal);
+        void Port(string flag, string key, int min)
+        {
+            if (options.OptionalInt(flag, min, 65535) is { } port)
+            {
+                overrides[key] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+        Port("http-port", "MarketIntel:HttpPort", 1);
+        Port("grpc-port", "MarketIntel:GrpcPort", 1);
+        Port("silo-port", "MarketIntel:SiloPort", 1);
+        Port("gateway-port", "MarketIntel:GatewayPort", 0);
+        if (options.Optional("listen") is { } listen)
+        {
+            overrides["MarketIntel:ListenAddress"] = listen;
+        }
+        if (options.Flag("no-dashboard"))
+        {
+            overrides["MarketIntel:Dashboard"] = "false";
+        }
+        var models = options.All("model");
+        for (int i = 0; i < models.Count; i++)
+        {
+            overrides[$"MarketIntel:Models:{i}"] = Path.GetFullPath(models[i]);
+        }
+        if (options.Optional("features") is { } features)
+        {
+            overrides["Grid:Features"] = features;
+        }
+        if (options.OptionalInt("history", 1, 1_000_000) is { } history)
+        {
+            overrides["Grid:HistoryLength"] = history.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return overrides;
+    }
+
+    public static string Describe(ServerOptions server)
+    {
+        string host = server.ListenAddress.Contains(':', StringComparison.Ordinal) ? $"[{server.ListenAddress}]" : server.ListenAddress;
+        return string.Join('\n',
+            $"marketintel serve: gRPC on grpc://{host}:{server.GrpcPort}",
+            $"  HTTP on http://{host}:{server.HttpPort} (GET /predict/{{asset}}, GET|PUT /features/{{asset}}, /metrics{(server.Dashboard ? $", dashboard at {server.DashboardPath}" : "")})",
+            $"  models: {(server.Models.Count == 0 ? "none yet (register through gRPC RegisterModel)" : string.Join(", ", server.Models))}",
+            "  Ctrl+C or SIGTERM stops it");
+    }
+}
