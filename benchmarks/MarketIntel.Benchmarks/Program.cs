@@ -1,4 +1,10 @@
 using BenchmarkDotNet.Running;
 
 // dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- --filter '*'
+// dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- grid-memory [--assets 5000] [--bars 1000]
+if (args.Length > 0 && args[0] == "grid-memory")
+{
+    return await MarketIntel.Benchmarks.GridMemory.Run(args);
+}
 BenchmarkSwitcher.FromAssembly(typeof(MarketIntel.Benchmarks.FeatureBenchmarks).Assembly).Run(args);
+return 0;

@@ -16,12 +16,13 @@ public sealed class AssetGrain : Grain, IAssetGrain
     private readonly GridOptions _options;
     private readonly SiloModelCache _models;
     private readonly GridMetrics _metrics;
-    private readonly StoredBar[] _history;
+    private readonly FeatureSpecCache _specs;
+    private StoredBar[]? _history;  // allocated with the first bar: an asset fed only pushed vectors needs none
     private int _historyCount;
     private int _historyNext;
     private FeatureSet _spec;
-    private StreamingFeatureSet _stream;
-    private double[] _values;
+    private StreamingFeatureSet? _stream;
+    private double[] _values = [];
     private long _lastTimestamp = long.MinValue;
     private float[]? _pushed;
     private long _pushedAt;        // when _pushed arrived, Unix ms
@@ -30,17 +31,14 @@ public sealed class AssetGrain : Grain, IAssetGrain
     private int[]? _inputs;        // its inputs' indices into the computed features; null: the pushed vector
     private List<Subscription>? _subscribers;
 
-    public AssetGrain(IOptions<GridOptions> options, SiloModelCache models, GridMetrics metrics)
+    public AssetGrain(IOptions<GridOptions> options, SiloModelCache models, GridMetrics metrics, FeatureSpecCache specs)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
         _models = models;
         _metrics = metrics;
-        _history = new StoredBar[_options.HistoryLength];
-        _spec = FeatureSet.Parse(_options.Features);
-        _stream = _spec.CreateStream();
-        _values = new double[_spec.Count];
-        Array.Fill(_values, double.NaN);
+        _specs = specs;
+        _spec = specs.Get(_options.Features);
     }
 
     private string Asset => this.GetPrimaryKeyString();
@@ -119,7 +117,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
     // the beginning); otherwise it would be a new bar out of order.
     private bool IsUnknownRecent(long timestamp)
     {
-        if (_historyCount == 0 || timestamp < Oldest().Timestamp)
+        if (_history is null || _historyCount == 0 || timestamp < Oldest().Timestamp)
         {
             return false;
         }
@@ -133,7 +131,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
         return true;
     }
 
-    private StoredBar Oldest() => _history[_historyCount < _history.Length ? 0 : _historyNext];
+    private StoredBar Oldest() => _history![_historyCount < _history.Length ? 0 : _historyNext];
 
     private static string Describe(BarData bar) => $"bar at {bar.Timestamp.ToString(CultureInfo.InvariantCulture)}";
 
@@ -171,7 +169,12 @@ public sealed class AssetGrain : Grain, IAssetGrain
 
     private void Accept(BarData bar)
     {
-        _stream.Update(new Bar(bar.Open, bar.High, bar.Low, bar.Close, bar.Volume), _values);
+        if (_stream is null)
+        {
+            StartStream();
+        }
+        _history ??= new StoredBar[_options.HistoryLength];
+        _stream!.Update(new Bar(bar.Open, bar.High, bar.Low, bar.Close, bar.Volume), _values);
         _lastTimestamp = bar.Timestamp;
         _history[_historyNext] = new StoredBar(bar.Timestamp, new Bar(bar.Open, bar.High, bar.Low, bar.Close, bar.Volume));
         _historyNext = (_historyNext + 1) % _history.Length;
@@ -394,15 +397,24 @@ public sealed class AssetGrain : Grain, IAssetGrain
         {
             return;
         }
-        _spec = FeatureSet.Parse(string.Join(',', _spec.Names.Concat(missing)));
-        _stream = _spec.CreateStream();
-        _values = new double[_spec.Count];
-        Array.Fill(_values, double.NaN);
+        _spec = _specs.Get(string.Join(',', _spec.Names.Concat(missing)));
+        if (_stream is null || _history is null)
+        {
+            return; // no bars yet: the streams start with the first one
+        }
+        StartStream();
         int start = _historyCount < _history.Length ? 0 : _historyNext;
         for (int i = 0; i < _historyCount; i++)
         {
-            _stream.Update(_history[(start + i) % _history.Length].Bar, _values);
+            _stream!.Update(_history[(start + i) % _history.Length].Bar, _values);
         }
+    }
+
+    private void StartStream()
+    {
+        _stream = _spec.CreateStream();
+        _values = new double[_spec.Count];
+        Array.Fill(_values, double.NaN);
     }
 }
 

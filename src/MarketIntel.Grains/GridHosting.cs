@@ -26,6 +26,7 @@ public static class GridHosting
         }).ValidateOnStart();
         silo.Services.AddSingleton<SiloModelCache>();
         silo.Services.AddSingleton<GridMetrics>();
+        silo.Services.AddSingleton<FeatureSpecCache>();
         if (inMemoryStorage)
         {
             silo.AddMemoryGrainStorage(GridStorage.Name);

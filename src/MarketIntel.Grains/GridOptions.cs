@@ -10,8 +10,12 @@ public sealed class GridOptions
         "sma_20,ema_20,wma_10,rsi_14,atr_14,macd_12_26_9,macdsignal_12_26_9,bbpctb_20_2,bbwidth_20_2,roc_10," +
         "stochk_14_3,stochd_14_3,obv,logretsd_20,cci_20,adx_14,wpr_14,mfi_14,vwap_20,zscore_20";
 
-    /// <summary>How many recent bars each asset keeps (for feature rebuilds and duplicate detection).</summary>
-    public int HistoryLength { get; set; } = 512;
+    /// <summary>
+    /// How many recent bars each asset keeps (48 bytes each), for duplicate detection and for rebuilding features
+    /// a newly assigned model adds. 128 covers the warm-up of windows up to about 100 bars and keeps an active
+    /// asset grain near 14 KiB in all; raise it where models use longer windows.
+    /// </summary>
+    public int HistoryLength { get; set; } = 128;
 
     /// <summary>Checks the options, naming the one at fault.</summary>
     public void Validate()

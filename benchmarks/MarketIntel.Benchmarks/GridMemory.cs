@@ -1,0 +1,121 @@
+using System.Globalization;
+using MarketIntel.Abstractions;
+using MarketIntel.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace MarketIntel.Benchmarks;
+
+/// <summary>
+/// Managed memory per active asset grain, measured in a real host: activates a first group of grains (so code,
+/// pools and tables are warm), then N more, each fed the same number of bars, and divides the growth of the
+/// live managed heap (after full collections) by N. Includes everything the grid keeps per asset: Orleans'
+/// activation, the streaming feature state, the bounded history and the latest values.
+/// </summary>
+internal static class GridMemory
+{
+    public static async Task<int> Run(string[] args)
+    {
+        int assets = Argument(args, "--assets", 5000);
+        int bars = Argument(args, "--bars", 1000);
+        int history = Argument(args, "--history", new Grains.GridOptions().HistoryLength);
+        string features = Text(args, "--features", new Grains.GridOptions().Features);
+        bool model = !args.Contains("--no-model");
+        int pushed = Argument(args, "--pushed", 0); // > 0: push a vector of that many features instead of bars
+        int[] ports = FreePorts.Pick(3);
+        var settings = new Dictionary<string, string?>
+        {
+            ["MarketIntel:HttpPort"] = ports[0].ToString(CultureInfo.InvariantCulture),
+            ["MarketIntel:GrpcPort"] = ports[1].ToString(CultureInfo.InvariantCulture),
+            ["MarketIntel:SiloPort"] = ports[2].ToString(CultureInfo.InvariantCulture),
+            ["MarketIntel:Dashboard"] = "false",
+            ["Grid:HistoryLength"] = history.ToString(CultureInfo.InvariantCulture),
+            // The demo's direction model as the default: each grain computes its 8 inputs besides the 20 standard features.
+            ["Grid:Features"] = features,
+        };
+        if (model)
+        {
+            settings["MarketIntel:Models:0"] = Repo.File("src", "MarketIntel.Cli", "SampleData", "direction-d3-n60.json");
+        }
+        await using WebApplication app = GridServer.Build(settings, logging => logging.SetMinimumLevel(LogLevel.Warning));
+        await app.StartAsync();
+        var grains = app.Services.GetRequiredService<IGrainFactory>();
+        var random = new Random(7);
+        var series = new BarData[bars];
+        double close = 100;
+        for (int i = 0; i < bars; i++)
+        {
+            double next = close * Math.Exp(random.NextDouble() * 0.02 - 0.01);
+            series[i] = new BarData(1_700_000_000_000L + i * 60_000L, close, Math.Max(close, next) * 1.001, Math.Min(close, next) * 0.999, next, 1000 + i);
+            close = next;
+        }
+
+        if (pushed > 0)
+        {
+            series = [];
+        }
+        await Activate(grains, "W", 500, series, pushed, predict: model && pushed == 0);
+        long before = Live();
+        await Activate(grains, "A", assets, series, pushed, predict: model && pushed == 0);
+        long after = Live();
+        double perGrain = (after - before) / (double)assets;
+        string fed = pushed > 0 ? $"a pushed vector of {pushed} features" : $"{bars} bars";
+        Console.WriteLine($"{assets} asset grains with {fed} each, history {history}, features {(features.Length > 40 ? "default" : features)}{(model ? ", direction model" : "")}: {(after - before) / 1048576.0:0.0} MiB of live managed heap, {perGrain / 1024:0.00} KiB per grain");
+        GC.KeepAlive(grains);
+        await app.StopAsync();
+        return 0;
+    }
+
+    private static async Task Activate(IGrainFactory grains, string prefix, int count, BarData[] series, int pushed, bool predict)
+    {
+        const int parallel = 64;
+        for (int start = 0; start < count; start += parallel)
+        {
+            var calls = new List<Task>();
+            for (int i = start; i < Math.Min(count, start + parallel); i++)
+            {
+                calls.Add(Feed(grains.GetGrain<IAssetGrain>(prefix + i.ToString(CultureInfo.InvariantCulture)), series, pushed, predict));
+            }
+            await Task.WhenAll(calls);
+        }
+    }
+
+    private static async Task Feed(IAssetGrain grain, BarData[] series, int pushed, bool predict)
+    {
+        if (pushed > 0)
+        {
+            await grain.PushFeatures(Enumerable.Range(0, pushed).Select(i => (float)i).ToArray());
+        }
+        for (int i = 0; i < series.Length; i += 500)
+        {
+            await grain.AddBars(series[i..Math.Min(series.Length, i + 500)]);
+        }
+        if (predict)
+        {
+            await grain.Predict();
+        }
+    }
+
+    private static long Live()
+    {
+        for (int i = 0; i < 3; i++)
+        {
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+            GC.WaitForPendingFinalizers();
+        }
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
+
+    private static string Text(string[] args, string name, string fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+    }
+
+    private static int Argument(string[] args, string name, int fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+}
