@@ -17,6 +17,8 @@ public sealed class AssetGrain : Grain, IAssetGrain
     private readonly SiloModelCache _models;
     private readonly GridMetrics _metrics;
     private readonly FeatureSpecCache _specs;
+    private readonly LocalPredictor _local;
+    private PredictionSlot? _slot;
     private StoredBar[]? _history;  // allocated with the first bar: an asset fed only pushed vectors needs none
     private int _historyCount;
     private int _historyNext;
@@ -31,13 +33,14 @@ public sealed class AssetGrain : Grain, IAssetGrain
     private int[]? _inputs;        // its inputs' indices into the computed features; null: the pushed vector
     private List<Subscription>? _subscribers;
 
-    public AssetGrain(IOptions<GridOptions> options, SiloModelCache models, GridMetrics metrics, FeatureSpecCache specs)
+    public AssetGrain(IOptions<GridOptions> options, SiloModelCache models, GridMetrics metrics, FeatureSpecCache specs, LocalPredictor local)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
         _models = models;
         _metrics = metrics;
         _specs = specs;
+        _local = local;
         _spec = specs.Get(_options.Features);
     }
 
@@ -47,12 +50,18 @@ public sealed class AssetGrain : Grain, IAssetGrain
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _slot = _local.Register(Asset);
         _metrics.Activated();
         return Task.CompletedTask;
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        if (_slot is not null)
+        {
+            _slot.Withdraw();
+            _local.Unregister(Asset, _slot);
+        }
         _metrics.Deactivated();
         return Task.CompletedTask;
     }
@@ -61,6 +70,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
     {
         ArgumentNullException.ThrowIfNull(bars);
         AssetSymbol.Validate(Asset);
+        _slot?.Withdraw();
         // The model is resolved once per batch so that the features it needs are computed from the first bar on;
         // predictions after each bar are made only for subscribers.
         (ModelRef Ref, Model Loaded)? model = await TryResolveModel();
@@ -189,6 +199,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
         {
             throw new GridException(GridErrorKind.InvalidArgument, $"{Asset}: a pushed feature vector must not be empty");
         }
+        _slot?.Withdraw();
         _pushed = values.ToArray();
         _pushedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         if (HasSubscribers() && await TryResolveModel() is { } model && TryPredict(model.Ref, model.Loaded) is { } prediction)
@@ -212,6 +223,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
         AssetSymbol.Validate(Asset);
         Model loaded = await _models.Get(model);
         Inputs(loaded);
+        _slot?.Withdraw();
         _assigned = model;
     }
 
@@ -253,7 +265,10 @@ public sealed class AssetGrain : Grain, IAssetGrain
         var output = new float[loaded.OutputCount];
         loaded.Predict(inputs, output);
         _metrics.Predicted();
-        return new PredictionResult(Asset, output, model, _inputs is null ? _pushedAt : _lastTimestamp);
+        long asOf = _inputs is null ? _pushedAt : _lastTimestamp;
+        // Nothing writes to inputs after this: later requests on this silo may predict from it directly.
+        _slot?.Publish(new PredictionSnapshot(_assigned, model, loaded, inputs, asOf));
+        return new PredictionResult(Asset, output, model, asOf);
     }
 
     public Task Subscribe(IPredictionObserver observer, TimeSpan lease)

@@ -27,6 +27,7 @@ public static class GridHosting
         silo.Services.AddSingleton<SiloModelCache>();
         silo.Services.AddSingleton<GridMetrics>();
         silo.Services.AddSingleton<FeatureSpecCache>();
+        silo.Services.AddSingleton<LocalPredictor>();
         if (inMemoryStorage)
         {
             silo.AddMemoryGrainStorage(GridStorage.Name);

@@ -7,7 +7,7 @@ using MarketIntel.Grains;
 namespace MarketIntel.Server.Api;
 
 /// <summary>The gRPC API: validates, maps, calls a grain, maps back. Grid errors become statuses in <see cref="GridErrorInterceptor"/>.</summary>
-internal sealed class GridService(IGrainFactory grains, SiloModelCache models, PredictionFeed feed) : Grid.GridBase
+internal sealed class GridService(IGrainFactory grains, SiloModelCache models, LocalPredictor predictor, PredictionFeed feed) : Grid.GridBase
 {
     /// <summary>How many rejections an IngestBars reply lists (all are counted).</summary>
     public const int MaxListedRejections = 1000;
@@ -54,7 +54,7 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, P
     }
 
     public override async Task<Prediction> Predict(PredictRequest request, ServerCallContext context) =>
-        (await grains.GetGrain<IAssetGrain>(Mapping.Asset(request.Asset)).Predict()).ToMessage();
+        (await predictor.Predict(Mapping.Asset(request.Asset))).ToMessage();
 
     public override async Task<PredictBatchReply> PredictBatch(PredictBatchRequest request, ServerCallContext context)
     {
@@ -63,7 +63,7 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, P
             var result = new PredictBatchResult { Asset = asset };
             try
             {
-                result.Prediction = (await grains.GetGrain<IAssetGrain>(Mapping.Asset(asset, $"assets[{i}]")).Predict()).ToMessage();
+                result.Prediction = (await predictor.Predict(Mapping.Asset(asset, $"assets[{i}]"))).ToMessage();
             }
             catch (GridException e)
             {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using MarketIntel.Abstractions;
+using MarketIntel.Grains;
 
 namespace MarketIntel.Server.Api;
 
@@ -15,18 +16,21 @@ internal static class HttpApi
 
     public static void MapGridHttpApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/predict/{asset}", Predict);
-        app.MapGet("/features/{asset}", GetFeatures);
-        app.MapPut("/features/{asset}", PutFeatures);
+        // The services are singletons: resolved once here rather than from a per-request scope on every call.
+        var predictor = app.ServiceProvider.GetRequiredService<LocalPredictor>();
+        var grains = app.ServiceProvider.GetRequiredService<IGrainFactory>();
+        app.MapGet("/predict/{asset}", (string asset, HttpContext http) => Predict(asset, http, predictor));
+        app.MapGet("/features/{asset}", (string asset, HttpContext http) => GetFeatures(asset, http, grains));
+        app.MapPut("/features/{asset}", (string asset, HttpContext http) => PutFeatures(asset, http, grains));
         app.MapGet("/healthz", () => Results.Text("ok\n"));
     }
 
-    private static async Task Predict(string asset, HttpContext http, IGrainFactory grains)
+    private static async Task Predict(string asset, HttpContext http, LocalPredictor predictor)
     {
         PredictionResult result;
         try
         {
-            result = await grains.GetGrain<IAssetGrain>(Mapping.Asset(asset)).Predict();
+            result = await predictor.Predict(Mapping.Asset(asset));
         }
         catch (GridException e)
         {

@@ -10,6 +10,7 @@ internal static class GridPrometheus
     private static readonly Counter BarsIgnored = Metrics.CreateCounter("marketintel_bars_ignored_total", "Bars ignored as replays of accepted bars");
     private static readonly Counter BarsRejected = Metrics.CreateCounter("marketintel_bars_rejected_total", "Bars rejected as invalid or out of order");
     private static readonly Counter Predictions = Metrics.CreateCounter("marketintel_predictions_total", "Predictions made, on demand and for subscribers after each bar");
+    private static readonly Counter PredictionsLocal = Metrics.CreateCounter("marketintel_predictions_local_total", "Of those, predictions answered on the request's thread from a grain's published snapshot (no grain call)");
     private static readonly Gauge ActiveAssets = Metrics.CreateGauge("marketintel_active_assets", "Asset grains active on this silo");
     private static readonly Gauge LoadedModels = Metrics.CreateGauge("marketintel_loaded_model_versions", "Model versions loaded on this silo");
 
@@ -17,7 +18,7 @@ internal static class GridPrometheus
     public static readonly double[] LatencyBuckets =
         [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
-    public static void Publish(GridMetrics metrics)
+    public static void Publish(GridMetrics metrics, LocalPredictor local)
     {
         Metrics.DefaultRegistry.AddBeforeCollectCallback(() =>
         {
@@ -25,6 +26,7 @@ internal static class GridPrometheus
             BarsIgnored.IncTo(metrics.BarsIgnored);
             BarsRejected.IncTo(metrics.BarsRejected);
             Predictions.IncTo(metrics.Predictions);
+            PredictionsLocal.IncTo(local.LocalHits);
             ActiveAssets.Set(metrics.ActiveAssets);
             LoadedModels.Set(metrics.LoadedModels);
         });

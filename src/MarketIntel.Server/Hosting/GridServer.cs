@@ -36,6 +36,16 @@ public static class GridServer
         builder.Services.AddOptions<ServerOptions>().Bind(builder.Configuration.GetSection(ServerOptions.Section));
         builder.Services.AddSingleton<IValidateOptions<ServerOptions>, ServerOptionsValidator>();
 
+        // The grid's request handlers never block (grain calls are asynchronous, predictions take microseconds), so
+        // socket completions may run inline on the thread that polled them instead of being queued to the thread
+        // pool: one thread hop less per request, about 15% more predictions per second over HTTP on a 2-core machine
+        // (docs/performance.md). It must be set before the process's first socket operation; an explicit
+        // DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS (e.g. 0) in the environment wins.
+        if (Environment.GetEnvironmentVariable(InlineCompletions) is null)
+        {
+            Environment.SetEnvironmentVariable(InlineCompletions, "1");
+        }
+
         IPAddress address = IPAddress.Parse(server.ListenAddress);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -65,7 +75,7 @@ public static class GridServer
         builder.Services.AddHostedService<ModelBootstrap>();
 
         WebApplication app = builder.Build();
-        GridPrometheus.Publish(app.Services.GetRequiredService<GridMetrics>());
+        GridPrometheus.Publish(app.Services.GetRequiredService<GridMetrics>(), app.Services.GetRequiredService<LocalPredictor>());
         app.UseHttpMetrics(o => o.RequestDuration.Histogram = Metrics.CreateHistogram(
             "http_request_duration_seconds",
             "HTTP and gRPC request latency by endpoint (gRPC methods appear as /marketintel.v1.Grid/Method)",
@@ -79,6 +89,8 @@ public static class GridServer
         }
         return app;
     }
+
+    private const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
     /// <summary>The server and grid options as configured, checked; throws naming every setting at fault.</summary>
     public static ServerOptions ReadOptions(IConfiguration configuration)
