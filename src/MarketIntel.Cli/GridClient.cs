@@ -1,5 +1,6 @@
 using Grpc.Net.Client;
 using MarketIntel.Api.V1;
+using MarketIntel.Features;
 
 namespace MarketIntel.Cli;
 
@@ -22,4 +23,35 @@ internal static class GridClient
     }
 
     public static Grid.GridClient Create(GrpcChannel channel) => new(channel);
+
+    /// <summary>How many bars one IngestBars message carries.</summary>
+    public const int BarsPerMessage = 500;
+
+    /// <summary>
+    /// Sends bars <paramref name="start"/> to <paramref name="end"/> (exclusive) of a series as one IngestBars call,
+    /// in messages of <see cref="BarsPerMessage"/>; the reply acknowledges them all.
+    /// </summary>
+    public static async Task<IngestBarsReply> IngestAsync(Grid.GridClient client, string asset, BarSeries series, long[] timestamps, int start, int end)
+    {
+        using var call = client.IngestBars();
+        for (int i = start; i < end; i += BarsPerMessage)
+        {
+            var message = new IngestBarsRequest { Asset = asset };
+            for (int j = i; j < Math.Min(end, i + BarsPerMessage); j++)
+            {
+                message.Bars.Add(new Api.V1.Bar
+                {
+                    Timestamp = timestamps[j],
+                    Open = series.Open[j],
+                    High = series.High[j],
+                    Low = series.Low[j],
+                    Close = series.Close[j],
+                    Volume = series.Volume[j],
+                });
+            }
+            await call.RequestStream.WriteAsync(message);
+        }
+        await call.RequestStream.CompleteAsync();
+        return await call;
+    }
 }

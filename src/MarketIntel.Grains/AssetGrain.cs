@@ -184,9 +184,10 @@ public sealed class AssetGrain : Grain, IAssetGrain
             StartStream();
         }
         _history ??= new StoredBar[_options.HistoryLength];
-        _stream!.Update(new Bar(bar.Open, bar.High, bar.Low, bar.Close, bar.Volume), _values);
+        var values = new Bar(bar.Open, bar.High, bar.Low, bar.Close, bar.Volume);
+        _stream!.Update(values, _values);
         _lastTimestamp = bar.Timestamp;
-        _history[_historyNext] = new StoredBar(bar.Timestamp, new Bar(bar.Open, bar.High, bar.Low, bar.Close, bar.Volume));
+        _history[_historyNext] = new StoredBar(bar.Timestamp, values);
         _historyNext = (_historyNext + 1) % _history.Length;
         _historyCount = Math.Min(_historyCount + 1, _history.Length);
     }
@@ -238,37 +239,14 @@ public sealed class AssetGrain : Grain, IAssetGrain
             ?? throw new GridException(GridErrorKind.FailedPrecondition, $"{Asset}: no model assigned and no default model registered");
         Model loaded = await _models.Get(model);
         var inputs = new float[loaded.FeatureCount];
-        if (Inputs(loaded) is { } indices)
+        if (MissingInputs(model, loaded, inputs) is { } problem)
         {
-            if (!HasBars)
-            {
-                throw new GridException(GridErrorKind.FailedPrecondition, $"{Asset}: model {model} is fed computed features and the asset has no bars yet");
-            }
-            for (int i = 0; i < inputs.Length; i++)
-            {
-                // Undefined features (warm-up) are missing values for the model.
-                inputs[i] = (float)_values[indices[i]];
-            }
+            throw new GridException(GridErrorKind.FailedPrecondition, problem);
         }
-        else
-        {
-            if (_pushed is null)
-            {
-                throw new GridException(GridErrorKind.FailedPrecondition, $"{Asset}: model {model} takes {loaded.FeatureCount} pushed features and none were pushed");
-            }
-            if (_pushed.Length != loaded.FeatureCount)
-            {
-                throw new GridException(GridErrorKind.FailedPrecondition, $"{Asset}: model {model} takes {loaded.FeatureCount} features, the pushed vector has {_pushed.Length}");
-            }
-            _pushed.CopyTo(inputs, 0);
-        }
-        var output = new float[loaded.OutputCount];
-        loaded.Predict(inputs, output);
-        _metrics.Predicted();
-        long asOf = _inputs is null ? _pushedAt : _lastTimestamp;
+        PredictionResult result = Run(model, loaded, inputs);
         // Nothing writes to inputs after this: later requests on this silo may predict from it directly.
-        _slot?.Publish(new PredictionSnapshot(_assigned, model, loaded, inputs, asOf));
-        return new PredictionResult(Asset, output, model, asOf);
+        _slot?.Publish(new PredictionSnapshot(_assigned, model, loaded, inputs, result.AsOf));
+        return result;
     }
 
     public Task Subscribe(IPredictionObserver observer, TimeSpan lease)
@@ -331,25 +309,39 @@ public sealed class AssetGrain : Grain, IAssetGrain
     private PredictionResult? TryPredict(ModelRef model, Model loaded)
     {
         Span<float> inputs = loaded.FeatureCount <= 256 ? stackalloc float[loaded.FeatureCount] : new float[loaded.FeatureCount];
+        return MissingInputs(model, loaded, inputs) is null ? Run(model, loaded, inputs) : null;
+    }
+
+    // Fills the model's inputs from the computed features or the pushed vector; returns why it cannot, or null.
+    private string? MissingInputs(ModelRef model, Model loaded, Span<float> inputs)
+    {
         if (Inputs(loaded) is { } indices)
         {
             if (!HasBars)
             {
-                return null;
+                return $"{Asset}: model {model} is fed computed features and the asset has no bars yet";
             }
             for (int i = 0; i < inputs.Length; i++)
             {
+                // Undefined features (warm-up) are missing values for the model.
                 inputs[i] = (float)_values[indices[i]];
             }
-        }
-        else if (_pushed is { } pushed && pushed.Length == loaded.FeatureCount)
-        {
-            pushed.CopyTo(inputs);
-        }
-        else
-        {
             return null;
         }
+        if (_pushed is null)
+        {
+            return $"{Asset}: model {model} takes {loaded.FeatureCount} pushed features and none were pushed";
+        }
+        if (_pushed.Length != loaded.FeatureCount)
+        {
+            return $"{Asset}: model {model} takes {loaded.FeatureCount} features, the pushed vector has {_pushed.Length}";
+        }
+        _pushed.CopyTo(inputs);
+        return null;
+    }
+
+    private PredictionResult Run(ModelRef model, Model loaded, ReadOnlySpan<float> inputs)
+    {
         var output = new float[loaded.OutputCount];
         loaded.Predict(inputs, output);
         _metrics.Predicted();

@@ -98,7 +98,7 @@ internal static class DemoCommand
 
         stdout.WriteLine($"replaying {totalBars} bars of {data.Length} assets through gRPC IngestBars ...");
         clock.Restart();
-        var ingests = await Task.WhenAll(data.Select(d => Ingest(client, d.Asset, d.Bars)));
+        var ingests = await Task.WhenAll(data.Select(d => GridClient.IngestAsync(client, d.Asset, d.Bars, BarTimestamps.Parse(d.Bars.Timestamps, d.Asset), 0, d.Bars.Count)));
         double ingestSeconds = clock.Elapsed.TotalSeconds;
         long accepted = ingests.Sum(r => r.Accepted);
         // Every accepted bar yields one prediction; give the stream a moment to deliver the last ones.
@@ -160,23 +160,6 @@ internal static class DemoCommand
             await app.WaitForShutdownAsync();
         }
         return mismatches == 0 && received.Values.Sum(l => l.Count) == accepted ? 0 : 1;
-    }
-
-    private static async Task<IngestBarsReply> Ingest(Grid.GridClient client, string asset, BarSeries bars)
-    {
-        long[] timestamps = BarTimestamps.Parse(bars.Timestamps, asset);
-        using var call = client.IngestBars();
-        for (int i = 0; i < bars.Count; i += 500)
-        {
-            var message = new IngestBarsRequest { Asset = asset };
-            for (int j = i; j < Math.Min(bars.Count, i + 500); j++)
-            {
-                message.Bars.Add(new Api.V1.Bar { Timestamp = timestamps[j], Open = bars.Open[j], High = bars.High[j], Low = bars.Low[j], Close = bars.Close[j], Volume = bars.Volume[j] });
-            }
-            await call.RequestStream.WriteAsync(message);
-        }
-        await call.RequestStream.CompleteAsync();
-        return await call;
     }
 
     // How often the prediction after bar i called the direction of bar i+1 right.

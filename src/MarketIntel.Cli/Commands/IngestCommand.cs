@@ -16,8 +16,6 @@ internal static class IngestCommand
 {
     public const string Usage = "marketintel ingest --target grpc://HOST:PORT --asset SYMBOL --file BARS.csv [--close COLUMN] [--chunk 5000] [--retries 10]";
 
-    private const int BarsPerMessage = 500;
-
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout, TextWriter stderr)
     {
         var options = CliArguments.Parse(args, ["target", "asset", "file", "close", "chunk", "retries"]);
@@ -43,7 +41,7 @@ internal static class IngestCommand
             int end = Math.Min(series.Count, sent + chunk);
             try
             {
-                IngestBarsReply reply = SendAsync(client, asset, series, timestamps, sent, end).GetAwaiter().GetResult();
+                IngestBarsReply reply = GridClient.IngestAsync(client, asset, series, timestamps, sent, end).GetAwaiter().GetResult();
                 totals.Accepted += reply.Accepted;
                 totals.Ignored += reply.Ignored;
                 totals.Rejected += reply.Rejected;
@@ -82,30 +80,6 @@ internal static class IngestCommand
             stdout.WriteLine($"  ... and {totals.Rejected - totals.Rejections.Count} more");
         }
         return 0;
-    }
-
-    private static async Task<IngestBarsReply> SendAsync(Grid.GridClient client, string asset, BarSeries series, long[] timestamps, int start, int end)
-    {
-        using var call = client.IngestBars();
-        for (int i = start; i < end; i += BarsPerMessage)
-        {
-            var message = new IngestBarsRequest { Asset = asset };
-            for (int j = i; j < Math.Min(end, i + BarsPerMessage); j++)
-            {
-                message.Bars.Add(new Api.V1.Bar
-                {
-                    Timestamp = timestamps[j],
-                    Open = series.Open[j],
-                    High = series.High[j],
-                    Low = series.Low[j],
-                    Close = series.Close[j],
-                    Volume = series.Volume[j],
-                });
-            }
-            await call.RequestStream.WriteAsync(message);
-        }
-        await call.RequestStream.CompleteAsync();
-        return await call;
     }
 
     /// <summary>Failures worth a retry: the server unreachable or the connection lost, not a refused request.</summary>

@@ -1,5 +1,7 @@
 using MarketIntel.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace MarketIntel.Cli.Commands;
 
@@ -12,7 +14,8 @@ internal static class ServeCommand
     {
         var overrides = Overrides(args);
         WebApplication app = GridServer.Build(overrides);
-        var server = GridServer.ReadOptions(app.Configuration);
+        // Build has read and checked the options; take them from the host rather than reading them again.
+        var server = app.Services.GetRequiredService<IOptions<ServerOptions>>().Value;
         app.Lifetime.ApplicationStarted.Register(() => stdout.WriteLine(Describe(server)));
         // The host's console lifetime stops it cleanly on SIGINT and SIGTERM.
         app.Run();

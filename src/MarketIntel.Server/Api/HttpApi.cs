@@ -37,8 +37,7 @@ internal static class HttpApi
             await WriteError(http, e);
             return;
         }
-        http.Response.ContentType = "application/json";
-        await using (var json = new Utf8JsonWriter(http.Response.BodyWriter))
+        await WriteJson(http, StatusCodes.Status200OK, result, static (json, result) =>
         {
             json.WriteStartObject();
             json.WriteString("asset", result.Asset);
@@ -56,8 +55,7 @@ internal static class HttpApi
             json.WriteString("version", result.Model.Version);
             json.WriteString("asOf", FormatTime(result.AsOf));
             json.WriteEndObject();
-        }
-        await http.Response.BodyWriter.FlushAsync(http.RequestAborted);
+        });
     }
 
     private static async Task GetFeatures(string asset, HttpContext http, IGrainFactory grains)
@@ -72,9 +70,8 @@ internal static class HttpApi
             await WriteError(http, e);
             return;
         }
-        http.Response.ContentType = "application/json";
         // Names in the spec's order; undefined (warming-up) features are null, as JSON has no NaN.
-        await using (var json = new Utf8JsonWriter(http.Response.BodyWriter))
+        await WriteJson(http, StatusCodes.Status200OK, snapshot, static (json, snapshot) =>
         {
             json.WriteStartObject();
             for (int i = 0; i < snapshot.Names.Count; i++)
@@ -90,8 +87,7 @@ internal static class HttpApi
                 }
             }
             json.WriteEndObject();
-        }
-        await http.Response.BodyWriter.FlushAsync(http.RequestAborted);
+        });
     }
 
     private static async Task PutFeatures(string asset, HttpContext http, IGrainFactory grains)
@@ -187,16 +183,23 @@ internal static class HttpApi
     public static string FormatTime(long unixMs) =>
         DateTimeOffset.FromUnixTimeMilliseconds(unixMs).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
-    private static async Task WriteError(HttpContext http, GridException e)
-    {
-        http.Response.StatusCode = Errors.HttpStatus(e.Kind);
-        http.Response.ContentType = "application/json";
-        await using (var json = new Utf8JsonWriter(http.Response.BodyWriter))
+    private static Task WriteError(HttpContext http, GridException e) =>
+        WriteJson(http, Errors.HttpStatus(e.Kind), e, static (json, e) =>
         {
             json.WriteStartObject();
             json.WriteString("error", e.Message);
             json.WriteString("code", Errors.Code(e.Kind));
             json.WriteEndObject();
+        });
+
+    // A JSON response written straight into the response pipe.
+    private static async Task WriteJson<T>(HttpContext http, int status, T state, Action<Utf8JsonWriter, T> write)
+    {
+        http.Response.StatusCode = status;
+        http.Response.ContentType = "application/json";
+        await using (var json = new Utf8JsonWriter(http.Response.BodyWriter))
+        {
+            write(json, state);
         }
         await http.Response.BodyWriter.FlushAsync(http.RequestAborted);
     }
