@@ -30,6 +30,24 @@ public sealed class HttpApiTests(ServerFixture server)
         Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(Bars.Timestamp(99)), root.GetProperty("asOf").GetDateTimeOffset());
     }
 
+    [Theory]
+    [InlineData("BRK/B")]
+    [InlineData("100%/2F")]
+    [InlineData("a?c#d&e+f")]
+    public async Task Symbols_with_slashes_percents_and_query_characters_name_the_same_asset_over_http_as_over_grpc(string suffix)
+    {
+        string asset = Bars.NewAsset("sym") + suffix;
+        await Bars.Ingest(server.Grpc, asset, Bars.Range(0, 40));
+        var grpc = await server.Grpc.PredictAsync(new PredictRequest { Asset = asset });
+
+        string escaped = Uri.EscapeDataString(asset);
+        using var json = JsonDocument.Parse(await Http.GetStringAsync(new Uri($"/predict/{escaped}?x=%2F", UriKind.Relative)));
+        Assert.Equal(asset, json.RootElement.GetProperty("asset").GetString());
+        Assert.Equal(grpc.Value, json.RootElement.GetProperty("prediction").GetSingle());
+        using var features = await Http.GetAsync(new Uri($"/features/{escaped}", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, features.StatusCode);
+    }
+
     [Fact]
     public async Task Features_come_back_by_spec_name_with_null_while_warming_up()
     {

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using MarketIntel.Abstractions;
 using MarketIntel.Grains;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace MarketIntel.Server.Api;
 
@@ -19,10 +20,28 @@ internal static class HttpApi
         // The services are singletons: resolved once here rather than from a per-request scope on every call.
         var predictor = app.ServiceProvider.GetRequiredService<LocalPredictor>();
         var grains = app.ServiceProvider.GetRequiredService<IGrainFactory>();
-        app.MapGet("/predict/{asset}", (string asset, HttpContext http) => Predict(asset, http, predictor));
-        app.MapGet("/features/{asset}", (string asset, HttpContext http) => GetFeatures(asset, http, grains));
-        app.MapPut("/features/{asset}", (string asset, HttpContext http) => PutFeatures(asset, http, grains));
+        app.MapGet("/predict/{asset}", (string asset, HttpContext http) => Predict(Symbol(asset, http), http, predictor));
+        app.MapGet("/features/{asset}", (string asset, HttpContext http) => GetFeatures(Symbol(asset, http), http, grains));
+        app.MapPut("/features/{asset}", (string asset, HttpContext http) => PutFeatures(Symbol(asset, http), http, grains));
         app.MapGet("/healthz", () => Results.Text("ok\n"));
+    }
+
+    /// <summary>
+    /// The asset symbol of a request to <c>/.../{asset}</c>. Kestrel decodes every escape in the path except
+    /// <c>%2F</c>, so a symbol such as <c>BRK/B</c> (sent as <c>BRK%2FB</c>) would reach the route still
+    /// escaped, and a decoded <c>%25</c> could not be told from an escape. Such paths are decoded here once from
+    /// the raw request target, so HTTP names the same asset as gRPC does.
+    /// </summary>
+    internal static string Symbol(string routeValue, HttpContext http)
+    {
+        if (!routeValue.Contains('%', StringComparison.Ordinal))
+        {
+            return routeValue;
+        }
+        string raw = http.Features.Get<IHttpRequestFeature>()?.RawTarget ?? routeValue;
+        int query = raw.IndexOf('?', StringComparison.Ordinal);
+        string path = query >= 0 ? raw[..query] : raw;
+        return Uri.UnescapeDataString(path[(path.LastIndexOf('/') + 1)..]);
     }
 
     private static async Task Predict(string asset, HttpContext http, LocalPredictor predictor)
