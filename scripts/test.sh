@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the suite needs at run time (command -> package). The feature-engine tests need none:
-# their TTR references are committed fixtures. Suites that start real servers add theirs here.
-declare -A NEEDS=()
+# their TTR references are committed fixtures. The load-test tests check `marketintel loadtest` against wrk.
+# Suites that start real servers add theirs here.
+declare -A NEEDS=([wrk]=wrk)
 missing=()
 for cmd in "${!NEEDS[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDS[$cmd]}")

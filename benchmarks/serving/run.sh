@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # The grid's serving speed next to the seed's stack (FastAPI + Redis + XGBoost), one after the other in one run,
-# on loopback: the same 300-tree depth-6 model of 40 features, the same 1000 assets with pushed feature vectors,
-# the same load (wrk, 1 thread, 32 connections, random assets A0..A999). gRPC Predict is measured with h2load.
+# on loopback, measured by `marketintel loadtest`: the same 300-tree depth-6 model of 40 features, the same 1000
+# assets with pushed feature vectors, the same loads — closed loop with 32 connections, and open loop at several
+# rates (latency from each request's scheduled send time). wrk runs once per stack as a cross-check of the
+# closed-loop figure. Prints one row per measurement and the grid-over-seed ratios.
 #
-# usage: benchmarks/serving/run.sh [SECONDS]      (default 10 s per measurement; needs wrk, h2load, python3,
-#        and for the peer ../shared/peers/fastapi_xgb with its Debian packages: see its README)
-# Environment: GRID_ARGS adds options to `marketintel serve` (e.g. --no-dashboard).
+# usage: benchmarks/serving/run.sh [SECONDS] [RATES]     (default 10 s per measurement after a 2 s warm-up,
+#        rates "1000 2000 4000"; needs python3 and curl, wrk for the cross-check, and for the peer
+#        ../shared/peers/fastapi_xgb with its Debian packages: see its README)
+# Environment: GRID_ARGS adds options to `marketintel serve` (e.g. --no-dashboard); PEER_DIR moves the peer.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-10}
+rates=${2:-1000 2000 4000}
 here=benchmarks/serving
 peer=${PEER_DIR:-../shared/peers/fastapi_xgb}
-for tool in wrk h2load python3 curl; do
-  command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install wrk nghttp2-client python3 curl)" >&2; exit 1; }
+for tool in python3 curl; do
+  command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
 done
 
 work=$(mktemp -d)
@@ -26,58 +30,96 @@ trap cleanup EXIT
 
 gunzip -c tests/fixtures/models/bench-d6-n300-f40.json.gz > "$work/bench.json"
 dotnet build src/MarketIntel.Cli -c Release -v q --nologo -o "$work/cli" >/dev/null
-
+mi() { dotnet "$work/cli/marketintel.dll" "$@"; }
 wait_for() { for _ in $(seq 1 150); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "no answer from $1" >&2; exit 1; }
-# wrk's summary: requests/s and the 50% and 99% latency lines, in ms.
-wrk_row() {
-  awk '/Requests\/sec/ {rps=$2}
-       /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
-       /Non-2xx/ {bad=$4}
-       END {
-         printf "%.0f %s %s %s\n", rps, ms(p50), ms(p99), (bad == "" ? 0 : bad) }
-       function ms(v) { if (v ~ /us$/) return sprintf("%.3f", v / 1000); if (v ~ /ms$/) return sprintf("%.3f", v + 0);
-                        if (v ~ /s$/) return sprintf("%.3f", v * 1000); return v }' "$1"
+
+# measure NAME TARGET [loadtest options...]: one row, its JSON in $work/NAME.json
+measure() {
+  local name=$1 target=$2; shift 2
+  echo "-- $name"
+  mi loadtest --target "$target" --duration "${seconds}s" --warmup 2s --json "$work/$name.json" "$@" | sed -n '/requests\/s/,$p'
 }
-metric() { curl -s "http://127.0.0.1:5080/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+# wrk_check NAME ORIGIN: wrk's closed-loop figure for the same load, as JSON like the load test's.
+wrk_check() {
+  command -v wrk >/dev/null || return 0
+  echo "-- $1 (wrk cross-check)"
+  wrk -t1 -c32 -d2s -s "$here/random-asset.lua" "$2" >/dev/null
+  wrk -t1 -c32 -d"${seconds}s" --latency -s "$here/random-asset.lua" "$2" | tee "$work/$1.txt" | grep -E "Requests/sec|^ +(50|99)%"
+  python3 - "$work/$1.txt" "$work/$1.json" <<'PY'
+import json, re, sys
+text = open(sys.argv[1]).read()
+def ms(v):
+    n, unit = re.match(r"([\d.]+)(us|ms|s)", v).groups()
+    return float(n) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+row = {"throughput": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
+       "p50_ms": ms(re.search(r"50%\s+(\S+)", text).group(1)), "p90_ms": ms(re.search(r"90%\s+(\S+)", text).group(1)),
+       "p99_ms": ms(re.search(r"99%\s+(\S+)", text).group(1)), "max_ms": None,
+       "errors": int((re.search(r"Non-2xx or 3xx responses: (\d+)", text) or [0, 0])[1])}
+json.dump(row, open(sys.argv[2], "w"))
+PY
+}
+
+# Figures from a server left over from an earlier run would be worse than none.
+for port in 5080 5081 8790; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "port $port is already in use: stop what listens there first" >&2; exit 1; fi
+done
 
 echo "== the grid: marketintel serve --model bench-d6-n300-f40.json ${GRID_ARGS:-}"
+# dotnet itself in the background (not the mi function, whose subshell would outlive a kill of its pid)
 dotnet "$work/cli/marketintel.dll" serve --model "$work/bench.json" --http-port 5080 --grpc-port 5081 ${GRID_ARGS:-} > "$work/grid.log" 2>&1 &
 grid_pid=$!
 wait_for http://127.0.0.1:5080/healthz
-python3 "$here/seed.py" 1000 40 5080
-wrk -t1 -c32 -d2s -s "$here/random-asset.lua" http://127.0.0.1:5080 >/dev/null   # warm-up
-wrk -t1 -c32 -d"${seconds}s" --latency -s "$here/random-asset.lua" http://127.0.0.1:5080 | tee "$work/grid-wrk.txt"
-read -r grid_rps grid_p50 grid_p99 grid_bad < <(wrk_row "$work/grid-wrk.txt")
-
-python3 "$here/grpc-predict-body.py" A17 "$work/predict.bin"
-h2() { h2load -t1 -c32 -m1 "$@" -d "$work/predict.bin" -H 'content-type: application/grpc' -H 'te: trailers' \
-         http://127.0.0.1:5081/marketintel.v1.Grid/Predict; }
-h2 -D 2 >/dev/null 2>&1   # warm-up
-before=$(metric marketintel_predictions_total)
-h2 -D "$seconds" --log-file="$work/h2.log" | grep -v "^progress:\|thread #0\|Application protocol" | tee "$work/grid-h2.txt"
-after=$(metric marketintel_predictions_total)
-grpc_rps=$(awk '/^finished in/ {for (i = 1; i <= NF; i++) if ($i == "req/s,") print $(i-1) + 0}' "$work/grid-h2.txt")
-read -r grpc_n grpc_p50 grpc_p99 < <(cut -f3 "$work/h2.log" | sort -n | awk '{v[NR] = $1} END {printf "%d %.3f %.3f\n", NR, v[int(NR*0.5)]/1000, v[int(NR*0.99)]/1000}')
-grpc_ok=$(awk -v a="$after" -v b="$before" 'BEGIN {printf "%.0f", a - b}')
-echo "gRPC: $grpc_n requests logged, $grpc_ok predictions counted by the grid's /metrics"
+kill -0 "$grid_pid" 2>/dev/null || { echo "the grid exited: $(tail -3 "$work/grid.log")" >&2; exit 1; }
+mi loadtest --target grpc://127.0.0.1:5081 --seed-assets 1000 --features 40 --requests 1000 --warmup 0 | head -1
+# A fresh process runs tier-0 code until tiered PGO has recompiled its hot paths: load it for a while first.
+echo "-- warming the grid up (discarded)"
+mi loadtest --target 'http://127.0.0.1:5080/predict/{asset}' --duration 8s --warmup 0 >/dev/null
+mi loadtest --target grpc://127.0.0.1:5081 --duration 4s --warmup 0 >/dev/null
+measure grid-http 'http://127.0.0.1:5080/predict/{asset}'
+measure grid-grpc grpc://127.0.0.1:5081
+measure grid-grpc-batch grpc://127.0.0.1:5081 --batch 100 --connections 8
+for rate in $rates; do measure "grid-http-r$rate" 'http://127.0.0.1:5080/predict/{asset}' --rate "$rate"; done
+wrk_check grid-wrk http://127.0.0.1:5080
 kill "$grid_pid"; wait "$grid_pid" 2>/dev/null || true; grid_pid=""
 
-peer_rps=""
 if [ -x "$peer/run_peer.sh" ]; then
   echo "== the seed's stack: $peer (FastAPI, 2 uvicorn workers, Redis, XGBoost)"
-  "$peer/run_peer.sh" "$PWD/$work/bench.json" 40 >/dev/null 2>&1 || "$peer/run_peer.sh" "$work/bench.json" 40 >/dev/null
+  "$peer/run_peer.sh" "$work/bench.json" 40 >/dev/null
   wait_for http://127.0.0.1:8790/predict/A1
-  wrk -t1 -c32 -d2s -s "$here/random-asset.lua" http://127.0.0.1:8790 >/dev/null
-  wrk -t1 -c32 -d"${seconds}s" --latency -s "$here/random-asset.lua" http://127.0.0.1:8790 | tee "$work/peer-wrk.txt"
-  read -r peer_rps peer_p50 peer_p99 peer_bad < <(wrk_row "$work/peer-wrk.txt")
+  mi loadtest --target 'http://127.0.0.1:8790/predict/{asset}' --duration 4s --warmup 0 >/dev/null
+  measure peer-http 'http://127.0.0.1:8790/predict/{asset}'
+  for rate in $rates; do measure "peer-http-r$rate" 'http://127.0.0.1:8790/predict/{asset}' --rate "$rate"; done
+  wrk_check peer-wrk http://127.0.0.1:8790
   "$peer/stop_peer.sh" >/dev/null 2>&1 || true
 fi
 
 echo
-printf '%-44s %12s %10s %10s %8s\n' "1000 assets, 32 connections, ${seconds} s" "requests/s" "p50 ms" "p99 ms" "errors"
-printf '%-44s %12s %10s %10s %8s\n' "grid HTTP GET /predict/{asset} (wrk)" "$grid_rps" "$grid_p50" "$grid_p99" "$grid_bad"
-printf '%-44s %12s %10s %10s %8s\n' "grid gRPC Predict, one asset (h2load)" "$grpc_rps" "$grpc_p50" "$grpc_p99" "$(( grpc_ok >= grpc_n ? 0 : grpc_n - grpc_ok ))"
-if [ -n "$peer_rps" ]; then
-  printf '%-44s %12s %10s %10s %8s\n' "seed stack HTTP GET /predict/{asset} (wrk)" "$peer_rps" "$peer_p50" "$peer_p99" "$peer_bad"
-  awk -v g="$grid_rps" -v r="$grpc_rps" -v p="$peer_rps" 'BEGIN {printf "throughput, grid over seed stack: HTTP %.1fx, gRPC %.1fx\n", g / p, r / p}'
-fi
+python3 - "$work" "$seconds" $rates <<'PY'
+import json, os, sys
+work, seconds, rates = sys.argv[1], sys.argv[2], sys.argv[3:]
+def row(name):
+    path = os.path.join(work, name + ".json")
+    return json.load(open(path)) if os.path.exists(path) else None
+def fmt(v, spec):
+    return format(v, spec) if v is not None else "-"
+print(f"1000 assets, 300-tree model, {seconds} s per row after a 2 s warm-up, loopback")
+print(f"{'':46} {'requests/s':>11} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'errors':>7}")
+rows = [("grid-http", "grid HTTP GET /predict, closed loop 32"), ("grid-grpc", "grid gRPC Predict, closed loop 32"),
+        ("grid-grpc-batch", "grid gRPC PredictBatch of 100, closed loop 8"), ("grid-wrk", "grid HTTP, wrk -t1 -c32 (cross-check)")]
+rows += [(f"grid-http-r{r}", f"grid HTTP, open loop {r}/s") for r in rates]
+rows += [("peer-http", "seed stack HTTP, closed loop 32"), ("peer-wrk", "seed stack HTTP, wrk -t1 -c32 (cross-check)")]
+rows += [(f"peer-http-r{r}", f"seed stack HTTP, open loop {r}/s") for r in rates]
+for name, label in rows:
+    r = row(name)
+    if r:
+        print(f"{label:46} {r['throughput']:>11,.0f} {r['p50_ms']:>8.3f} {r['p90_ms']:>8.3f} {r['p99_ms']:>8.3f} {fmt(r.get('p999_ms'), '>9.3f'):>9} {r['errors']:>7}")
+g, p = row("grid-http"), row("peer-http")
+if g and p:
+    print()
+    print(f"closed loop, grid over seed stack: HTTP {g['throughput'] / p['throughput']:.1f}x, gRPC {row('grid-grpc')['throughput'] / p['throughput']:.1f}x the requests/s"
+          f" (wrk: {row('grid-wrk')['throughput'] / row('peer-wrk')['throughput']:.1f}x)" if row("grid-wrk") and row("peer-wrk") else "")
+    for r in rates:
+        gr, pr = row(f"grid-http-r{r}"), row(f"peer-http-r{r}")
+        if gr and pr:
+            print(f"open loop {r}/s: p99 {gr['p99_ms']:.3f} ms against {pr['p99_ms']:.3f} ms ({pr['p99_ms'] / gr['p99_ms']:.0f}x lower), errors {gr['errors']} against {pr['errors']}")
+PY

@@ -24,6 +24,7 @@ namespace MarketIntel.Cli
             "  " + PredictCommand.Usage,
             "  " + ServeCommand.Usage,
             "  " + IngestCommand.Usage,
+            "  " + LoadTestCommand.Usage,
             "",
             "feature names: " + string.Join(", ", FeatureDefinition.Grammar));
 
@@ -44,11 +45,12 @@ namespace MarketIntel.Cli
                     "demo" => DemoCommand.Run(rest, stdout),
                     "serve" => ServeCommand.Run(rest, stdout),
                     "ingest" => IngestCommand.Run(rest, stdout, stderr),
+                    "loadtest" => LoadTestCommand.Run(rest, stdout, stderr),
                     _ => throw new UsageException($"unknown command '{args[0]}' (try 'marketintel --help')"),
                 };
             }
             catch (Exception e) when (e is UsageException or FeatureSpecException or ModelFormatException or DataFormatException or IOException or UnauthorizedAccessException
-                or ServerConfigurationException or IngestException or GridException)
+                or ServerConfigurationException or IngestException or GridException or LoadTest.LoadTestException)
             {
                 stderr.WriteLine($"marketintel {args[0]}: {e.Message}");
                 return UsageOrInputError;

@@ -18,29 +18,20 @@ namespace MarketIntel.Cli.Tests;
 /// </summary>
 public sealed class GridCommandTests : CliTestBase, IAsyncLifetime
 {
-    private WebApplication? _app;
+    private InProcessGrid? _grid;
     private int _grpcPort;
 
     public async Task InitializeAsync()
     {
-        int[] ports = FreePorts.Pick(3);
-        _grpcPort = ports[1];
-        _app = GridServer.Build(new Dictionary<string, string?>
-        {
-            ["MarketIntel:HttpPort"] = ports[0].ToString(CultureInfo.InvariantCulture),
-            ["MarketIntel:GrpcPort"] = ports[1].ToString(CultureInfo.InvariantCulture),
-            ["MarketIntel:SiloPort"] = ports[2].ToString(CultureInfo.InvariantCulture),
-            ["MarketIntel:Dashboard"] = "false",
-        }, logging => logging.SetMinimumLevel(LogLevel.Warning));
-        await _app.StartAsync();
+        _grid = await InProcessGrid.StartAsync();
+        _grpcPort = _grid.GrpcPort;
     }
 
     public async Task DisposeAsync()
     {
-        if (_app is not null)
+        if (_grid is not null)
         {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
+            await _grid.DisposeAsync();
         }
     }
 

@@ -1,0 +1,60 @@
+namespace MarketIntel.Cli.LoadTest;
+
+/// <summary>How one request ended.</summary>
+/// <param name="Responded">The target answered (any status): its latency is recorded.</param>
+/// <param name="Error">Null on success; otherwise what went wrong, as a short kind such as <c>HTTP 404</c> or <c>timeout</c>.</param>
+/// <param name="Predictions">Predictions the answer carried (one for Predict, up to the batch size for PredictBatch).</param>
+internal readonly record struct Outcome(bool Responded, string? Error, int Predictions)
+{
+    public static Outcome Ok(int predictions) => new(true, null, predictions);
+
+    /// <summary>An answer that says the request failed (HTTP 4xx/5xx, a gRPC status).</summary>
+    public static Outcome Refused(string error) => new(true, error, 0);
+
+    /// <summary>No answer: the connection failed, closed or timed out.</summary>
+    public static Outcome Failed(string error) => new(false, error, 0);
+}
+
+/// <summary>One connection to the target, used by one worker at a time with one request in flight.</summary>
+internal interface ILoadConnection : IAsyncDisposable
+{
+    /// <summary>Sends one request for assets picked by <paramref name="picker"/> and waits for its answer.</summary>
+    ValueTask<Outcome> SendAsync(AssetPicker picker, Random random, CancellationToken cancellationToken);
+}
+
+/// <summary>A system under load: makes connections, and can push the feature vectors a test needs first.</summary>
+internal interface ILoadTarget : IDisposable
+{
+    /// <summary>The target as the report shows it, with its protocol.</summary>
+    string Description { get; }
+
+    ILoadConnection Connect();
+
+    /// <summary>Pushes one vector per asset through the grid's public API.</summary>
+    Task SeedAsync(int assets, Func<int, float[]> vector, CancellationToken cancellationToken);
+}
+
+internal static class LoadTargets
+{
+    public static ILoadTarget Create(LoadTestSettings settings)
+    {
+        string target = settings.Target;
+        if (target.StartsWith("grpc://", StringComparison.OrdinalIgnoreCase))
+        {
+            return new GrpcLoadTarget(target, settings);
+        }
+        if (target.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+        {
+            if (settings.Batch > 0)
+            {
+                throw new UsageException("--batch applies to gRPC targets (PredictBatch); an HTTP target sends one request per URL");
+            }
+            return new HttpLoadTarget(target, settings);
+        }
+        if (target.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new UsageException($"--target '{target}': https is not supported; load tests speak plain HTTP/1.1 (http://) or gRPC without TLS (grpc://)");
+        }
+        throw new UsageException($"--target '{target}' must be grpc://HOST:PORT or an http://HOST:PORT/... URL template with {{asset}} where the symbol goes");
+    }
+}

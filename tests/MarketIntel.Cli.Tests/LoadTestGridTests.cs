@@ -1,0 +1,116 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
+using MarketIntel.Cli.Commands;
+using MarketIntel.Grains;
+using MarketIntel.Inference;
+using MarketIntel.Server.Hosting;
+using MarketIntel.Tests;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace MarketIntel.Cli.Tests;
+
+/// <summary>
+/// <c>marketintel loadtest</c> against a real grid on loopback: it seeds vectors through the public API, drives gRPC
+/// Predict and PredictBatch and HTTP GET /predict, and its counts match what the grid's /metrics counted.
+/// </summary>
+[Collection(RunsAlone.Name)]
+public sealed class LoadTestGridTests : CliTestBase, IAsyncLifetime
+{
+    private InProcessGrid? _grid;
+
+    // A 9-feature model without feature names: it takes pushed vectors by position.
+    public async Task InitializeAsync() => _grid = await InProcessGrid.StartAsync(new Dictionary<string, string?>
+    {
+        ["MarketIntel:Models:0"] = RepoPaths.Fixture("models", "xgb-hist-d6-n60-nonames-nan.json"),
+    });
+
+    public async Task DisposeAsync()
+    {
+        if (_grid is not null)
+        {
+            await _grid.DisposeAsync();
+        }
+    }
+
+    private string Grpc => _grid!.GrpcTarget;
+
+    private string Http(string path) => _grid!.Http(path);
+
+    /// <summary>Predictions this host's grains made, as its /metrics reports them (read here without the process-wide registry).</summary>
+    private long Predictions() => _grid!.App.Services.GetRequiredService<GridMetrics>().Predictions;
+
+    [Fact]
+    public async Task Grpc_predict_and_predict_batch_answer_every_request_and_the_grid_counts_the_same()
+    {
+        long before = Predictions();
+        JsonElement r = await Task.Run(() => LoadTest("--target", Grpc, "--seed-assets", "200", "--features", "9", "--requests", "3000", "--warmup", "0", "--connections", "8", "--zipf", "1"));
+        Assert.Equal(3000, r.GetProperty("requests").GetInt64());
+        Assert.Equal(0, r.GetProperty("errors").GetInt64());
+        Assert.Equal(3000, r.GetProperty("predictions").GetInt64());
+        // The first request (which checks the target answers) is one more prediction.
+        Assert.Equal(3001, Predictions() - before);
+
+        before = Predictions();
+        r = await Task.Run(() => LoadTest("--target", Grpc, "--assets", "200", "--batch", "25", "--requests", "400", "--warmup", "0", "--connections", "4"));
+        Assert.Equal(400, r.GetProperty("requests").GetInt64());
+        Assert.Equal(0, r.GetProperty("errors").GetInt64());
+        Assert.Equal(400 * 25, r.GetProperty("predictions").GetInt64());
+        Assert.Equal(401 * 25, Predictions() - before);
+    }
+
+    [Fact]
+    public async Task Http_seeding_pushes_the_seeded_vectors_and_predict_answers_for_each()
+    {
+        JsonElement r = await Task.Run(() => LoadTest("--target", Http("/predict/{asset}"), "--seed-assets", "50", "--features", "9", "--seed", "42", "--requests", "2000", "--warmup", "0", "--connections", "8"));
+        Assert.Equal(2000, r.GetProperty("requests").GetInt64());
+        Assert.Equal(0, r.GetProperty("errors").GetInt64());
+        // Each asset predicts from the vector seeded for it: the model applied to RandomVector(seed, asset) here.
+        using var model = Model.LoadFile(RepoPaths.Fixture("models", "xgb-hist-d6-n60-nonames-nan.json"));
+        using var http = new HttpClient();
+        foreach (int asset in new[] { 0, 17, 49 })
+        {
+            var answer = await http.GetFromJsonAsync<JsonElement>(Http($"/predict/A{asset}"));
+            var expected = new float[1];
+            model.Predict(LoadTestCommand.RandomVector(42, asset, 9), expected);
+            Assert.Equal(expected[0], answer.GetProperty("prediction").GetSingle());
+        }
+    }
+
+    [Fact]
+    public async Task Named_symbols_are_seeded_and_requested_by_name_over_both_protocols()
+    {
+        // A symbol with a slash must reach the grid escaped in the URL, and as itself over gRPC.
+        JsonElement r = await Task.Run(() => LoadTest("--target", Http("/predict/{asset}"), "--symbols", "BRK/B,SAP.DE,X", "--seed-assets", "3", "--features", "9", "--requests", "600", "--warmup", "0", "--connections", "3"));
+        Assert.Equal(600, r.GetProperty("requests").GetInt64());
+        Assert.Equal(0, r.GetProperty("errors").GetInt64());
+        Assert.Equal(["BRK/B", "SAP.DE", "X"], r.GetProperty("symbols").EnumerateArray().Select(e => e.GetString()));
+        r = await Task.Run(() => LoadTest("--target", Grpc, "--symbols", "BRK/B,SAP.DE,X", "--requests", "300", "--warmup", "0", "--connections", "3"));
+        Assert.Equal(0, r.GetProperty("errors").GetInt64());
+
+        using var model = Model.LoadFile(RepoPaths.Fixture("models", "xgb-hist-d6-n60-nonames-nan.json"));
+        using var http = new HttpClient();
+        var answer = await http.GetFromJsonAsync<JsonElement>(Http("/predict/" + Uri.EscapeDataString("BRK/B")));
+        var expected = new float[1];
+        model.Predict(LoadTestCommand.RandomVector(1, 0, 9), expected);
+        Assert.Equal("BRK/B", answer.GetProperty("asset").GetString());
+        Assert.Equal(expected[0], answer.GetProperty("prediction").GetSingle());
+    }
+
+    [Fact]
+    public async Task Assets_without_features_are_errors_by_kind_not_a_crash()
+    {
+        JsonElement r = await Task.Run(() => LoadTest("--target", Grpc, "--assets", "10", "--requests", "100", "--warmup", "0", "--connections", "2"));
+        Assert.Equal(100, r.GetProperty("requests").GetInt64());
+        Assert.Equal(100, r.GetProperty("errors").GetInt64());
+        var kinds = r.GetProperty("errors_by_kind").EnumerateObject().ToList();
+        Assert.Single(kinds);
+        Assert.StartsWith("gRPC ", kinds[0].Name, StringComparison.Ordinal);
+
+        var (code, stdout, stderr) = await Task.Run(() => Run("loadtest", "--target", Http("/nothing-here/{asset}"), "--requests", "20", "--warmup", "0"));
+        Assert.True(code == 0, stderr);
+        Assert.Contains("errors:  HTTP 404 x 20", stdout, StringComparison.Ordinal);
+    }
+}

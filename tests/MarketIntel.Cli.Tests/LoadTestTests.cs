@@ -1,0 +1,245 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using MarketIntel.Cli.Commands;
+using MarketIntel.Cli.LoadTest;
+using MarketIntel.Server.Hosting;
+
+namespace MarketIntel.Cli.Tests;
+
+/// <summary>Tests that compare timings run alone, after the rest of the assembly, so other tests do not load the machine meanwhile.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class RunsAlone
+{
+    public const string Name = "timing";
+}
+
+/// <summary>
+/// <c>marketintel loadtest</c> against small servers whose timing is known: its figures agree with wrk's, the open
+/// loop keeps its schedule and charges a stall to every request due during it, its HTTP parser reads every framing,
+/// and failures are counted by kind.
+/// </summary>
+[Collection(RunsAlone.Name)]
+public sealed class LoadTestTests : CliTestBase, IAsyncLifetime
+{
+    private readonly TimedHttpServer _server = new();
+
+    public Task InitializeAsync() => _server.StartAsync();
+
+    public Task DisposeAsync() => _server.DisposeAsync().AsTask();
+
+    [Fact]
+    public void Closed_loop_throughput_and_latency_agree_with_wrk_against_the_same_server()
+    {
+        // Every answer takes 2 ms on a connection's own thread, so 16 connections give a throughput set by the
+        // delay, not by how fast either load generator is. wrk has no warm-up of its own: it gets a run first.
+        using var server = new ScriptedHttpServer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", closeAfter: false, delayMs: 2, pieceBytes: 1 << 20);
+        string url = server.Url("/delay/A1");
+        Wrk(url, connections: 16, seconds: 1);
+        var wrk = Wrk(url, connections: 16, seconds: 3);
+        JsonElement ours = LoadTest("--target", server.Url("/delay/{asset}"), "--connections", "16", "--duration", "3s", "--warmup", "1s");
+
+        double throughput = ours.GetProperty("throughput").GetDouble();
+        double p50 = ours.GetProperty("p50_ms").GetDouble();
+        double p90 = ours.GetProperty("p90_ms").GetDouble();
+        Assert.Equal(0, ours.GetProperty("errors").GetInt64());
+        string both = $"wrk {wrk}; ours {ours}";
+        Assert.True(throughput / wrk.Throughput is > 0.85 and < 1.15, both);
+        Assert.True(p50 / wrk.P50Ms is > 0.8 and < 1.25, both);
+        Assert.True(p90 / wrk.P90Ms is > 0.75 and < 1.33, both);
+        // Little's law ties the two figures together: 16 requests in flight at all times.
+        Assert.InRange(throughput * ours.GetProperty("mean_ms").GetDouble() / 1000, 14.5, 16.5);
+        // And the server agrees on the count: every measured request reached it (plus warm-up and the first request).
+        Assert.True(server.Requests >= wrk.Requests + ours.GetProperty("requests").GetInt64());
+    }
+
+    [Fact]
+    public void Open_loop_keeps_its_schedule()
+    {
+        var clock = Stopwatch.StartNew();
+        JsonElement r = LoadTest("--target", _server.Url("/fast/{asset}"), "--rate", "2000", "--requests", "4000", "--warmup", "0");
+        Assert.Equal(4000, r.GetProperty("requests").GetInt64());
+        Assert.Equal(0, r.GetProperty("errors").GetInt64());
+        Assert.InRange(r.GetProperty("throughput").GetDouble(), 1900, 2100);
+        Assert.True(clock.Elapsed.TotalSeconds >= 1.95, $"4000 requests at 2000/s took {clock.Elapsed.TotalSeconds:0.00} s");
+    }
+
+    [Fact]
+    public void Open_loop_charges_a_stall_to_every_request_due_during_it()
+    {
+        // 500 requests/s for 2 s; the server holds everything from 1.0 s to 1.3 s. About 150 requests fall due in
+        // the stall and wait from their due time until 1.3 s: 0 to 300 ms, so the slowest 10% of all 1000 wait over
+        // about 100 ms. Timing from the actual send, the queued ones would look fast and hide the stall.
+        JsonElement r = LoadTest("--target", _server.Url("/stall/{asset}"), "--rate", "500", "--duration", "2s", "--warmup", "0", "--connections", "64");
+        Assert.Equal(0, r.GetProperty("errors").GetInt64());
+        Assert.InRange(r.GetProperty("requests").GetInt64(), 990, 1010);
+        Assert.True(r.GetProperty("p90_ms").GetDouble() > 50, $"p90 {r.GetProperty("p90_ms")} ms");
+        Assert.True(r.GetProperty("max_ms").GetDouble() > 250, $"max {r.GetProperty("max_ms")} ms");
+        Assert.True(r.GetProperty("p50_ms").GetDouble() < 20, $"p50 {r.GetProperty("p50_ms")} ms");
+    }
+
+    [Fact]
+    public void Error_answers_are_counted_by_kind_and_still_timed()
+    {
+        JsonElement r = LoadTest("--target", _server.Url("/status/404/{asset}"), "--requests", "300", "--warmup", "0", "--connections", "4");
+        Assert.Equal(300, r.GetProperty("requests").GetInt64());
+        Assert.Equal(300, r.GetProperty("errors").GetInt64());
+        Assert.Equal(300, r.GetProperty("errors_by_kind").GetProperty("HTTP 404").GetInt64());
+        Assert.Equal(0, r.GetProperty("predictions").GetInt64());
+    }
+
+    [Fact]
+    public void Chunked_bodies_larger_than_the_read_buffer_are_read_whole()
+    {
+        JsonElement r = LoadTest("--target", _server.Url("/chunked/{asset}"), "--requests", "500", "--warmup", "0", "--connections", "4");
+        Assert.Equal(500, r.GetProperty("requests").GetInt64());
+        Assert.Equal(0, r.GetProperty("errors").GetInt64());
+        // One connection per worker plus the first request's: a misread body would break the stream and reconnect.
+        Assert.Equal(501, _server.Requests);
+    }
+
+    [Theory]
+    [InlineData("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false)]
+    [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nX-Trailer: yes\r\n\r\n", false)]
+    [InlineData("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", false)]
+    [InlineData("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", false)]
+    [InlineData("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", true)]
+    [InlineData("HTTP/1.0 200 OK\r\n\r\nthe body runs to the end of the connection", true)]
+    public void Every_response_framing_is_read_even_when_it_arrives_a_few_bytes_at_a_time(string response, bool closes)
+    {
+        using var server = new ScriptedHttpServer(response, closes);
+        JsonElement r = LoadTest("--target", server.Url("/x/{asset}"), "--requests", "200", "--warmup", "0", "--connections", "4");
+        Assert.Equal(200, r.GetProperty("requests").GetInt64());
+        Assert.Equal(0, r.GetProperty("errors").GetInt64());
+        Assert.Equal(201, server.Requests);
+    }
+
+    [Fact]
+    public void A_target_that_does_not_speak_http_is_refused_with_the_reason_not_hung_on()
+    {
+        using var server = new ScriptedHttpServer("SSH-2.0-OpenSSH_9.2\r\n\r\n", closeAfter: false);
+        var (code, _, stderr) = Run("loadtest", "--target", server.Url("/x/{asset}"), "--requests", "50", "--timeout", "2s");
+        Assert.Equal(2, code);
+        Assert.Contains("no answer to a first request: bad response: not an HTTP/1.x status line", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Nothing_listening_stops_the_test_before_it_starts_with_the_reason()
+    {
+        int port = FreePorts.Pick(1)[0];
+        var (code, _, stderr) = Run("loadtest", "--target", $"http://127.0.0.1:{port}/predict/{{asset}}", "--duration", "1s");
+        Assert.Equal(2, code);
+        Assert.Contains("connection refused", stderr, StringComparison.Ordinal);
+        (code, _, stderr) = Run("loadtest", "--target", $"grpc://127.0.0.1:{port}", "--duration", "1s");
+        Assert.Equal(2, code);
+        Assert.Contains("no answer to a first request: gRPC Unavailable", stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--target|ftp://x:1/", "--target 'ftp://x:1/' must be grpc://")]
+    [InlineData("--target|https://x:1/{asset}", "https is not supported")]
+    [InlineData("--target|grpc://127.0.0.1", "must look like grpc://HOST:PORT")]
+    [InlineData("--target|http://127.0.0.1:1/p/{asset}|--batch|5", "--batch applies to gRPC targets")]
+    [InlineData("--target|http://127.0.0.1:1/p|--rate|0", "option '--rate': '0'")]
+    [InlineData("--target|http://127.0.0.1:1/p|--duration|ten", "option '--duration': 'ten' is not a duration")]
+    [InlineData("--target|http://127.0.0.1:1/p|--duration|5s|--requests|10", "either --duration or --requests")]
+    [InlineData("--target|http://127.0.0.1:1/p|--zipf|-1", "option '--zipf': '-1'")]
+    [InlineData("--target|http://127.0.0.1:1/p|--seed-assets|10", "--seed-assets needs --features")]
+    [InlineData("--target|http://127.0.0.1:1/p|--connections|0", "option '--connections': '0'")]
+    [InlineData("--target|grpc://127.0.0.1:1|--assets|5|--batch|6", "--batch 6 is more than the 5 assets")]
+    [InlineData("--target|http://127.0.0.1:1/p|--json|/no/such/folder/r.json", "folder '/no/such/folder' does not exist")]
+    [InlineData("--target|http://127.0.0.1:1/p|--symbols|A,B|--assets|2", "either --assets (A0..A{N-1}) or --symbols")]
+    [InlineData("--target|http://127.0.0.1:1/p|--symbols|A,B C", "--symbols: asset symbol 'B C' contains white space")]
+    [InlineData("--target|http://127.0.0.1:1/p|--symbols|A,B|--seed-assets|3|--features|2", "--seed-assets 3 is more than the 2 symbols")]
+    public void Bad_options_are_refused_naming_what_is_wrong(string args, string message)
+    {
+        var (code, _, stderr) = Run(["loadtest", .. args.Split('|')]);
+        Assert.Equal(2, code);
+        Assert.Contains(message, stderr, StringComparison.Ordinal);
+    }
+
+    private readonly record struct WrkResult(double Throughput, double P50Ms, double P90Ms, long Requests);
+
+    private static WrkResult Wrk(string url, int connections, int seconds)
+    {
+        var start = new ProcessStartInfo("wrk", ["-t1", $"-c{connections}", $"-d{seconds}s", "--latency", url]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        Process process;
+        try
+        {
+            process = Process.Start(start)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException("these tests compare with wrk: apt-get install wrk (./scripts/test.sh installs it)", e);
+        }
+        using (process)
+        {
+            string output = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            Assert.True(process.ExitCode == 0, output + process.StandardError.ReadToEnd());
+            string Line(string part) => output.Split('\n').Select(l => l.Trim()).First(l => l.StartsWith(part, StringComparison.Ordinal) || (part == "requests in" && l.Contains(part, StringComparison.Ordinal)));
+            double Ms(string value) => value.EndsWith("us", StringComparison.Ordinal) ? double.Parse(value[..^2], CultureInfo.InvariantCulture) / 1000
+                : value.EndsWith("ms", StringComparison.Ordinal) ? double.Parse(value[..^2], CultureInfo.InvariantCulture)
+                : double.Parse(value[..^1], CultureInfo.InvariantCulture) * 1000;
+            return new WrkResult(
+                double.Parse(Line("Requests/sec:").Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture),
+                Ms(Line("50%").Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]),
+                Ms(Line("90%").Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]),
+                long.Parse(Line("requests in").Split(' ')[0], CultureInfo.InvariantCulture));
+        }
+    }
+}
+
+/// <summary>The asset picker's distributions and the seeded vectors.</summary>
+public sealed class AssetPickerTests
+{
+    [Fact]
+    public void Uniform_picks_every_asset_about_equally()
+    {
+        var picker = new AssetPicker(50, null);
+        var random = new Random(3);
+        var counts = new int[50];
+        for (int i = 0; i < 100_000; i++)
+        {
+            counts[picker.Next(random)]++;
+        }
+        // 2000 expected each, standard deviation about 44: 5 sigma either way.
+        Assert.All(counts, c => Assert.InRange(c, 1780, 2220));
+    }
+
+    [Fact]
+    public void Zipf_picks_asset_k_with_probability_proportional_to_one_over_k_plus_one_to_the_s()
+    {
+        const int n = 100;
+        const double s = 1.1;
+        var picker = new AssetPicker(n, s);
+        double harmonic = Enumerable.Range(1, n).Sum(k => Math.Pow(k, -s));
+        var random = new Random(5);
+        var counts = new int[n];
+        const int draws = 400_000;
+        for (int i = 0; i < draws; i++)
+        {
+            counts[picker.Next(random)]++;
+        }
+        foreach (int k in new[] { 0, 1, 4, 20, 99 })
+        {
+            double p = Math.Pow(k + 1, -s) / harmonic;
+            Assert.Equal(p, picker.Probability(k), 9);
+            double sigma = Math.Sqrt(draws * p * (1 - p));
+            Assert.InRange(counts[k], draws * p - 5 * sigma, draws * p + 5 * sigma);
+        }
+        Assert.True(counts[0] > 10 * counts[99]);
+    }
+
+    [Fact]
+    public void Seeded_vectors_are_the_same_for_the_same_seed_and_asset_and_look_standard_normal()
+    {
+        Assert.Equal(LoadTestCommand.RandomVector(1, 7, 40), LoadTestCommand.RandomVector(1, 7, 40));
+        Assert.NotEqual(LoadTestCommand.RandomVector(1, 7, 40), LoadTestCommand.RandomVector(1, 8, 40));
+        float[] many = Enumerable.Range(0, 500).SelectMany(i => LoadTestCommand.RandomVector(2, i, 40)).ToArray();
+        double mean = many.Average();
+        double sd = Math.Sqrt(many.Sum(v => (v - mean) * (v - mean)) / many.Length);
+        Assert.InRange(mean, -0.03, 0.03);
+        Assert.InRange(sd, 0.97, 1.03);
+    }
+}
