@@ -38,7 +38,7 @@ public sealed class LocalPredictor(IGrainFactory grains, SiloModelCache models, 
                 return ValueTask.FromResult(Compute(asset, snapshot));
             }
         }
-        return new ValueTask<PredictionResult>(grains.GetGrain<IAssetGrain>(asset).Predict());
+        return new ValueTask<PredictionResult>(GrainRetry.OnRejection(() => grains.GetGrain<IAssetGrain>(asset).Predict()));
     }
 
     private PredictionResult Compute(string asset, PredictionSnapshot snapshot)

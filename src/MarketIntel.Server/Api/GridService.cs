@@ -30,7 +30,8 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
             {
                 continue;
             }
-            IngestResult result = await grains.GetGrain<IAssetGrain>(asset).AddBars(request.ToBars());
+            var bars = request.ToBars();
+            IngestResult result = await GrainRetry.OnRejection(() => grains.GetGrain<IAssetGrain>(asset).AddBars(bars));
             reply.Accepted += result.Accepted;
             reply.Ignored += result.Ignored;
             reply.Rejected += result.Rejected;
@@ -49,7 +50,8 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
     public override async Task<PushFeaturesReply> PushFeatures(PushFeaturesRequest request, ServerCallContext context)
     {
         string asset = Mapping.Asset(request.Asset);
-        await grains.GetGrain<IAssetGrain>(asset).PushFeatures(request.Values.ToArray());
+        float[] values = request.Values.ToArray();
+        await GrainRetry.OnRejection(() => grains.GetGrain<IAssetGrain>(asset).PushFeatures(values));
         return new PushFeaturesReply();
     }
 
@@ -143,7 +145,8 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
 
     public override async Task<MarketIntel.Api.V1.Features> GetFeatures(GetFeaturesRequest request, ServerCallContext context)
     {
-        FeatureSnapshot snapshot = await grains.GetGrain<IAssetGrain>(Mapping.Asset(request.Asset)).GetFeatures();
+        string asset = Mapping.Asset(request.Asset);
+        FeatureSnapshot snapshot = await GrainRetry.OnRejection(() => grains.GetGrain<IAssetGrain>(asset).GetFeatures());
         var reply = new MarketIntel.Api.V1.Features { Asset = snapshot.Asset, AsOf = snapshot.AsOf };
         reply.Names.AddRange(snapshot.Names);
         reply.Values.AddRange(snapshot.Values);

@@ -82,7 +82,8 @@ internal static class HttpApi
         FeatureSnapshot snapshot;
         try
         {
-            snapshot = await grains.GetGrain<IAssetGrain>(Mapping.Asset(asset)).GetFeatures();
+            string symbol = Mapping.Asset(asset);
+            snapshot = await GrainRetry.OnRejection(() => grains.GetGrain<IAssetGrain>(symbol).GetFeatures());
         }
         catch (GridException e)
         {
@@ -115,7 +116,7 @@ internal static class HttpApi
         {
             string symbol = Mapping.Asset(asset);
             float[] values = await ReadVector(http);
-            await grains.GetGrain<IAssetGrain>(symbol).PushFeatures(values);
+            await GrainRetry.OnRejection(() => grains.GetGrain<IAssetGrain>(symbol).PushFeatures(values));
             http.Response.StatusCode = StatusCodes.Status204NoContent;
         }
         catch (GridException e)
