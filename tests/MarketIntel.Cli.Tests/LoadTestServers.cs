@@ -88,12 +88,15 @@ internal sealed class ScriptedHttpServer : IDisposable
     private readonly bool _closeAfter;
     private readonly int _delayMs;
     private readonly int _pieceBytes;
+    private readonly int _idleCloseMs;
     private readonly List<Socket> _clients = [];
     private volatile bool _stopped;
     private long _requests;
 
-    public ScriptedHttpServer(string response, bool closeAfter, int delayMs = 0, int pieceBytes = 7)
+    /// <param name="idleCloseMs">Close a kept-alive connection that has waited this long for its next request (0: never).</param>
+    public ScriptedHttpServer(string response, bool closeAfter, int delayMs = 0, int pieceBytes = 7, int idleCloseMs = 0)
     {
+        _idleCloseMs = idleCloseMs;
         _response = Encoding.ASCII.GetBytes(response);
         _closeAfter = closeAfter;
         _delayMs = delayMs;
@@ -103,6 +106,9 @@ internal sealed class ScriptedHttpServer : IDisposable
     }
 
     public long Requests => Interlocked.Read(ref _requests);
+
+    /// <summary>The request line of the latest request, e.g. <c>GET /x/A3 HTTP/1.1</c>.</summary>
+    public string? LastRequestLine { get; private set; }
 
     public string Url(string path) => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port.ToString(CultureInfo.InvariantCulture)}{path}";
 
@@ -148,6 +154,8 @@ internal sealed class ScriptedHttpServer : IDisposable
                         }
                         have += n;
                     }
+                    int lineEnd = buffer.AsSpan(0, end).IndexOf("\r\n"u8);
+                    LastRequestLine = Encoding.ASCII.GetString(buffer, 0, lineEnd < 0 ? end : lineEnd);
                     Buffer.BlockCopy(buffer, end + 4, buffer, 0, have - end - 4);
                     have -= end + 4;
                     Interlocked.Increment(ref _requests);
@@ -164,7 +172,15 @@ internal sealed class ScriptedHttpServer : IDisposable
                         client.Shutdown(SocketShutdown.Both);
                         return;
                     }
+                    // Only a connection kept alive after an answer is closed when idle, as servers' keep-alive timeouts do.
+                    client.ReceiveTimeout = _idleCloseMs;
+
                 }
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut)
+            {
+                // Idle past idleCloseMs: close as keep-alive servers do.
+                client.Shutdown(SocketShutdown.Both);
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {

@@ -36,9 +36,12 @@ internal static class LoadTestCommand
         using var stop = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
-            // Ctrl+C ends the run early; what was measured so far is still reported.
-            e.Cancel = true;
-            stop.Cancel();
+            // Ctrl+C ends the run early; what was measured so far is still reported. A second one ends the process.
+            if (!stop.IsCancellationRequested)
+            {
+                e.Cancel = true;
+                stop.Cancel();
+            }
         };
         Console.CancelKeyPress += onCancel;
         try

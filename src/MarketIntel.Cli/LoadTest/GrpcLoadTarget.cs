@@ -1,4 +1,5 @@
-using System.Net.Http;
+using System.Net;
+using System.Text;
 using Grpc.Core;
 using Grpc.Net.Client;
 using MarketIntel.Api.V1;
@@ -7,26 +8,36 @@ namespace MarketIntel.Cli.LoadTest;
 
 /// <summary>
 /// The grid's gRPC API: Predict, or PredictBatch of <see cref="LoadTestSettings.Batch"/> assets. Each connection is
-/// its own channel and HTTP/2 connection with one call in flight (like <c>h2load -c C -m 1</c>).
+/// its own HTTP/2 connection with one call in flight (like <c>h2load -c C -m 1</c>), driven by
+/// <see cref="GrpcH2Connection"/>; seeding goes through Grpc.Net.Client.
 /// </summary>
 internal sealed class GrpcLoadTarget : ILoadTarget
 {
     private readonly Uri _address;
     private readonly string[] _names;
+    private readonly byte[][] _encodedNames;
+    private readonly EndPoint _endPoint;
+    private readonly byte[] _headerBlock;
 
     public GrpcLoadTarget(string target, LoadTestSettings settings)
     {
-        if (!Uri.TryCreate("http://" + target["grpc://".Length..], UriKind.Absolute, out Uri? uri) || uri.AbsolutePath != "/" || uri.IsDefaultPort)
+        string rest = target["grpc://".Length..].TrimEnd('/');
+        if (!Uri.TryCreate("http://" + rest, UriKind.Absolute, out Uri? uri) || uri.AbsolutePath != "/"
+            || !rest.EndsWith(":" + uri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal))
         {
             throw new UsageException($"--target '{target}' must look like grpc://HOST:PORT");
         }
         _address = uri;
         Batch = settings.Batch;
         _names = new string[settings.Assets];
+        _encodedNames = new byte[settings.Assets][];
         for (int i = 0; i < _names.Length; i++)
         {
             _names[i] = settings.AssetName(i);
+            _encodedNames[i] = Encoding.UTF8.GetBytes(_names[i]);
         }
+        _endPoint = HttpLoadTarget.Resolve(uri);
+        _headerBlock = GrpcH2Connection.HeaderBlock(Batch > 0 ? "/marketintel.v1.Grid/PredictBatch" : "/marketintel.v1.Grid/Predict", uri.Authority);
         Description = $"{target} ({(Batch > 0 ? $"gRPC PredictBatch of {Batch} assets" : "gRPC Predict")})";
     }
 
@@ -34,24 +45,41 @@ internal sealed class GrpcLoadTarget : ILoadTarget
 
     public int Batch { get; }
 
-    public ILoadConnection Connect() => new GrpcLoadConnection(this, NewChannel());
+    public ILoadConnection Connect() => new GrpcH2Connection(_endPoint, _headerBlock, WriteRequest, Batch > 0);
 
-    internal GrpcChannel NewChannel() => GrpcChannel.ForAddress(_address, new GrpcChannelOptions
+    /// <summary>
+    /// PredictRequest and PredictBatchRequest both carry the asset symbols as field 1 (a string; repeated in the
+    /// batch), so both are written the same way: one asset, or <see cref="Batch"/> of them.
+    /// </summary>
+    private int WriteRequest(AssetPicker picker, Random random, Span<byte> destination)
     {
-        HttpHandler = new SocketsHttpHandler
+        int n = 0;
+        for (int i = 0; i < Math.Max(1, Batch); i++)
         {
-            EnableMultipleHttp2Connections = false,
-            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
-            ConnectTimeout = TimeSpan.FromSeconds(10),
-        },
-        MaxReceiveMessageSize = 64 << 20,
-    });
-
-    internal string Name(int index) => _names[index];
+            byte[] name = _encodedNames[picker.Next(random)];
+            if (n + 2 + 5 + name.Length > destination.Length)
+            {
+                return -1;
+            }
+            destination[n++] = 0x0A;   // field 1, length-delimited
+            for (uint length = (uint)name.Length; ; length >>= 7)
+            {
+                if (length < 0x80)
+                {
+                    destination[n++] = (byte)length;
+                    break;
+                }
+                destination[n++] = (byte)(length | 0x80);
+            }
+            name.CopyTo(destination[n..]);
+            n += name.Length;
+        }
+        return n;
+    }
 
     public async Task SeedAsync(int assets, Func<int, float[]> vector, CancellationToken cancellationToken)
     {
-        using GrpcChannel channel = NewChannel();
+        using GrpcChannel channel = GrpcChannel.ForAddress(_address);
         var client = new Grid.GridClient(channel);
         await Parallel.ForAsync(0, assets, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken }, async (i, ct) =>
         {
@@ -59,7 +87,11 @@ internal sealed class GrpcLoadTarget : ILoadTarget
             request.Values.Add(vector(i));
             try
             {
-                await client.PushFeaturesAsync(request, cancellationToken: ct);
+                await client.PushFeaturesAsync(request, deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: ct);
+            }
+            catch (RpcException) when (ct.IsCancellationRequested)
+            {
+                throw new OperationCanceledException(ct);
             }
             catch (RpcException e)
             {
@@ -70,57 +102,5 @@ internal sealed class GrpcLoadTarget : ILoadTarget
 
     public void Dispose()
     {
-    }
-}
-
-internal sealed class GrpcLoadConnection(GrpcLoadTarget target, GrpcChannel channel) : ILoadConnection
-{
-    private readonly Grid.GridClient _client = new(channel);
-
-    public async ValueTask<Outcome> SendAsync(AssetPicker picker, Random random, CancellationToken cancellationToken)
-    {
-        try
-        {
-            if (target.Batch == 0)
-            {
-                await _client.PredictAsync(new PredictRequest { Asset = target.Name(picker.Next(random)) }, cancellationToken: cancellationToken);
-                return Outcome.Ok(1);
-            }
-            var request = new PredictBatchRequest();
-            for (int i = 0; i < target.Batch; i++)
-            {
-                request.Assets.Add(target.Name(picker.Next(random)));
-            }
-            PredictBatchReply reply = await _client.PredictBatchAsync(request, cancellationToken: cancellationToken);
-            int ok = 0;
-            string? failure = null;
-            foreach (var result in reply.Results)
-            {
-                if (string.IsNullOrEmpty(result.ErrorCode))
-                {
-                    ok++;
-                }
-                else
-                {
-                    failure ??= "batch result " + result.ErrorCode;
-                }
-            }
-            return failure is null ? Outcome.Ok(ok) : new Outcome(true, failure, ok);
-        }
-        catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
-        {
-            return Outcome.Failed("timeout");
-        }
-        catch (RpcException e)
-        {
-            // Unavailable is the transport failing (nothing listening, connection lost): no answer came.
-            return e.StatusCode == StatusCode.Unavailable ? Outcome.Failed("gRPC Unavailable") : Outcome.Refused("gRPC " + e.StatusCode);
-        }
-    }
-
-    public ValueTask DisposeAsync()
-    {
-        channel.Dispose();
-        return ValueTask.CompletedTask;
     }
 }

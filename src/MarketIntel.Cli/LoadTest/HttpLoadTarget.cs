@@ -25,9 +25,9 @@ internal sealed class HttpLoadTarget : ILoadTarget
     {
         Template = template;
         // The path keeps {asset} placeholders, so split off the origin by hand and validate it with Uri.
-        int pathStart = template.IndexOf('/', "http://".Length);
+        int pathStart = template.IndexOfAny(['/', '?'], "http://".Length);
         string origin = pathStart < 0 ? template : template[..pathStart];
-        string path = pathStart < 0 ? "/" : template[pathStart..];
+        string path = pathStart < 0 ? "/" : template[pathStart] == '?' ? "/" + template[pathStart..] : template[pathStart..];
         if (!Uri.TryCreate(origin, UriKind.Absolute, out Uri? uri) || uri.Scheme != Uri.UriSchemeHttp || origin.Contains('{', StringComparison.Ordinal)
             || uri.UserInfo.Length > 0 || path.Any(c => c <= ' ' || c > '~' || c == '#'))
         {
@@ -96,6 +96,10 @@ internal sealed class HttpLoadTarget : ILoadTarget
             {
                 throw new LoadTestException($"seeding: PUT {new Uri(_origin, path)} failed: {e.Message}");
             }
+            catch (TaskCanceledException) when (!ct.IsCancellationRequested)
+            {
+                throw new LoadTestException($"seeding: PUT {new Uri(_origin, path)} had no answer within {http.Timeout.TotalSeconds:0} s");
+            }
             using (response)
             {
                 if (!response.IsSuccessStatusCode)
@@ -113,7 +117,7 @@ internal sealed class HttpLoadTarget : ILoadTarget
 
     private static string Shorten(string text) => text.Length <= 200 ? text.Trim() : text[..200] + "...";
 
-    private static EndPoint Resolve(Uri uri)
+    internal static EndPoint Resolve(Uri uri)
     {
         if (IPAddress.TryParse(uri.IdnHost, out IPAddress? ip))
         {
@@ -141,53 +145,39 @@ internal sealed class HttpLoadConnection(HttpLoadTarget target) : ILoadConnectio
     private Socket? _socket;
     private int _start;
     private int _end;
+    private long _answerBytes;   // bytes received since the current request went out
 
     public async ValueTask<Outcome> SendAsync(AssetPicker picker, Random random, CancellationToken cancellationToken)
     {
         int length = target.FormatRequest(_request, picker.Next(random));
-        try
+        // A kept-alive connection the server closed while it sat idle fails before any byte of the answer; the
+        // request is then sent once more on a new connection, as HTTP clients do.
+        for (bool reused = _socket is not null; ; reused = false)
         {
-            if (_socket is null)
+            try
             {
-                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                try
+                if (_socket is null)
                 {
-                    await socket.ConnectAsync(target.EndPoint, cancellationToken);
+                    _socket = await LoadSockets.ConnectAsync(target.EndPoint, cancellationToken);
+                    _start = _end = 0;
                 }
-                catch
+                _answerBytes = 0;
+                for (int sent = 0; sent < length;)
                 {
-                    socket.Dispose();
-                    throw;
+                    sent += await _socket.SendAsync(_request.AsMemory(sent, length - sent), SocketFlags.None, cancellationToken);
                 }
-                _socket = socket;
-                _start = _end = 0;
+                return await ReadResponseAsync(cancellationToken);
             }
-            for (int sent = 0; sent < length;)
+            catch (Exception e) when (reused && (e is ClosedBeforeAnswerException
+                || (e is SocketException { SocketErrorCode: SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown } && _answerBytes == 0)))
             {
-                sent += await _socket.SendAsync(_request.AsMemory(sent, length - sent), SocketFlags.None, cancellationToken);
+                Close();
             }
-            return await ReadResponseAsync(cancellationToken);
-        }
-        catch (SocketException e)
-        {
-            Close();
-            return Outcome.Failed(e.SocketErrorCode switch
+            catch (Exception e) when (LoadSockets.IsRequestFailure(e, cancellationToken))
             {
-                SocketError.ConnectionRefused => "connection refused",
-                SocketError.ConnectionReset => "connection reset",
-                SocketError.TimedOut => "timeout",
-                _ => "socket " + e.SocketErrorCode,
-            });
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            Close();
-            return Outcome.Failed("timeout");
-        }
-        catch (BadResponseException e)
-        {
-            Close();
-            return Outcome.Failed(e.Message);
+                Close();
+                return LoadSockets.Failure(e);
+            }
         }
     }
 
@@ -203,13 +193,13 @@ internal sealed class HttpLoadConnection(HttpLoadTarget target) : ILoadConnectio
                 any |= _end > _start;
                 if (!await FillAsync(cancellationToken))
                 {
-                    throw new BadResponseException(any ? "connection closed mid-response" : "connection closed before the answer");
+                    throw any ? new BadResponseException("connection closed mid-response") : new ClosedBeforeAnswerException();
                 }
             }
             head = ResponseHead.Parse(_buffer.AsSpan(_start, headEnd + 2));
             _start += headEnd + 4;
         }
-        while (head.Status is >= 100 and < 200);
+        while (head.Status is >= 100 and < 200 and not 101);
 
         if (head.Status is 204 or 304)
         {
@@ -345,6 +335,7 @@ internal sealed class HttpLoadConnection(HttpLoadTarget target) : ILoadConnectio
         }
         int n = await _socket!.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, cancellationToken);
         _end += n;
+        _answerBytes += n;
         return n > 0;
     }
 
@@ -357,15 +348,8 @@ internal sealed class HttpLoadConnection(HttpLoadTarget target) : ILoadConnectio
 
     public ValueTask DisposeAsync()
     {
-        // A clean close at the end of the run, not a reset.
-        try
-        {
-            _socket?.Shutdown(SocketShutdown.Both);
-        }
-        catch (SocketException)
-        {
-        }
-        Close();
+        LoadSockets.CloseGracefully(_socket);
+        _socket = null;
         return ValueTask.CompletedTask;
     }
 
@@ -399,7 +383,7 @@ internal sealed class HttpLoadConnection(HttpLoadTarget target) : ILoadConnectio
                     continue;
                 }
                 ReadOnlySpan<byte> name = line[..colon];
-                ReadOnlySpan<byte> value = line[(colon + 1)..].Trim((byte)' ');
+                ReadOnlySpan<byte> value = line[(colon + 1)..].Trim(" \t"u8);
                 if (Ascii.EqualsIgnoreCase(name, "Content-Length"u8))
                 {
                     if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out contentLength))
@@ -413,16 +397,32 @@ internal sealed class HttpLoadConnection(HttpLoadTarget target) : ILoadConnectio
                 }
                 else if (Ascii.EqualsIgnoreCase(name, "Connection"u8))
                 {
-                    close = Ascii.EqualsIgnoreCase(value, "close"u8) || (http10 && !Ascii.EqualsIgnoreCase(value, "keep-alive"u8));
+                    close = HasToken(value, "close"u8) || (http10 && !HasToken(value, "keep-alive"u8));
                 }
             }
             return new ResponseHead(status, contentLength, chunked, close);
+        }
+
+        /// <summary>Whether a comma-separated header value such as <c>close, TE</c> lists <paramref name="token"/>.</summary>
+        private static bool HasToken(ReadOnlySpan<byte> value, ReadOnlySpan<byte> token)
+        {
+            foreach (Range part in value.Split((byte)','))
+            {
+                if (Ascii.EqualsIgnoreCase(value[part].Trim(" \t"u8), token))
+                {
+                    return true;
+                }
+            }
+            return false;
         }
     }
 }
 
 /// <summary>A response this client cannot read; the connection is dropped and the request counted as an error.</summary>
-internal sealed class BadResponseException(string message) : Exception(message);
+internal class BadResponseException(string message) : Exception(message);
+
+/// <summary>The connection ended before any byte of the answer: on a reused connection, the server closed it while idle.</summary>
+internal sealed class ClosedBeforeAnswerException() : BadResponseException("connection closed before the answer");
 
 /// <summary>A load test that cannot start or go on (nothing listening, seeding refused); one line, exit code 2.</summary>
 internal sealed class LoadTestException(string message) : Exception(message);

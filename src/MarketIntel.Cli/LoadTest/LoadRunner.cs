@@ -76,7 +76,7 @@ internal static partial class LoadRunner
             end = settings.Requests is { } n ? start + (long)((warmupCount + n) * period) : measureStart + Ticks(settings.Duration);
             var due = Channel.CreateUnbounded<long>(new UnboundedChannelOptions { SingleWriter = true });
             pacer = new Thread(() => Pace(due.Writer, start, period, end, cancellationToken)) { IsBackground = true, Name = "loadtest pacer", Priority = ThreadPriority.AboveNormal };
-            workers = Enumerable.Range(0, settings.Connections).Select(w => Task.Run(() => OpenLoopWorker(run, target, picker, w, due.Reader, measureStart))).ToArray();
+            workers = Enumerable.Range(0, settings.Connections).Select(w => Task.Run(() => OpenLoopWorker(run, target, picker, w, due.Reader, measureStart, cancellationToken))).ToArray();
             pacer.Start();
         }
         else
@@ -115,6 +115,11 @@ internal static partial class LoadRunner
         pacer?.Join();
         total.Add(run.Latency.GetIntervalHistogram());
         long last = Interlocked.Read(ref run.LastAnswer);
+        if (settings.IsOpenLoop && !cancellationToken.IsCancellationRequested)
+        {
+            // The schedule spans N periods, not N - 1: the window runs to the end of the schedule at least.
+            last = Math.Max(last, end);
+        }
         return new LoadResult
         {
             Settings = settings,
@@ -136,6 +141,7 @@ internal static partial class LoadRunner
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(settings.Timeout);
         Outcome outcome = await connection.SendAsync(new AssetPicker(settings.Assets, settings.Zipf), new Random(settings.Seed), timeout.Token);
+        cancellationToken.ThrowIfCancellationRequested();
         if (!outcome.Responded)
         {
             throw new LoadTestException($"{target.Description}: no answer to a first request: {outcome.Error}");
@@ -146,7 +152,7 @@ internal static partial class LoadRunner
     {
         await using ILoadConnection connection = target.Connect();
         var random = new Random(unchecked(run.Settings.Seed * 1_000_003 + worker));
-        var deadline = new CancellationTokenSource();
+        var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
             while (!cancellationToken.IsCancellationRequested)
@@ -161,9 +167,13 @@ internal static partial class LoadRunner
                 {
                     break;
                 }
-                deadline = Arm(deadline, run.Settings.Timeout);
+                deadline = Arm(deadline, run.Settings.Timeout, cancellationToken);
                 Outcome outcome = await connection.SendAsync(picker, random, deadline.Token);
                 long answered = Stopwatch.GetTimestamp();
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    break;   // stopped (Ctrl+C): a call cut short is not a failure of the target
+                }
                 run.Completed(outcome, measured, answered - sent, answered);
             }
         }
@@ -173,37 +183,48 @@ internal static partial class LoadRunner
         }
     }
 
-    private static async Task OpenLoopWorker(Run run, ILoadTarget target, AssetPicker picker, int worker, ChannelReader<long> due, long measureStart)
+    private static async Task OpenLoopWorker(Run run, ILoadTarget target, AssetPicker picker, int worker, ChannelReader<long> due, long measureStart, CancellationToken cancellationToken)
     {
         await using ILoadConnection connection = target.Connect();
         var random = new Random(unchecked(run.Settings.Seed * 1_000_003 + worker));
-        var deadline = new CancellationTokenSource();
+        var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         long timeoutTicks = Ticks(run.Settings.Timeout);
         try
         {
-            while (await due.WaitToReadAsync())
+            while (!cancellationToken.IsCancellationRequested)
             {
-                while (due.TryRead(out long scheduled))
+                // ReadAsync hands each due time to one waiting worker (WaitToReadAsync would wake them all).
+                long scheduled;
+                try
                 {
-                    bool measured = scheduled >= measureStart;
-                    long sent = Stopwatch.GetTimestamp();
-                    long late = Math.Max(0, sent - scheduled);
-                    if (late >= timeoutTicks)
-                    {
-                        // Queued behind busy connections past its timeout: never sent, and a failure.
-                        run.Completed(Outcome.Failed("not sent within --timeout (behind schedule)"), measured, 0, sent);
-                        continue;
-                    }
-                    if (measured)
-                    {
-                        run.SendLag.RecordValue(Math.Min(HighestNanoseconds, (long)(late * NanosecondsPerTick)));
-                    }
-                    deadline = Arm(deadline, TimeSpan.FromTicks((long)((timeoutTicks - late) * (TimeSpan.TicksPerSecond / (double)Stopwatch.Frequency))));
-                    Outcome outcome = await connection.SendAsync(picker, random, deadline.Token);
-                    long answered = Stopwatch.GetTimestamp();
-                    // From the due time, not the send: waiting for a free connection is part of what a caller sees.
-                    run.Completed(outcome, measured, answered - Math.Min(scheduled, sent), answered);
+                    scheduled = await due.ReadAsync(cancellationToken);
                 }
+                catch (Exception e) when (e is ChannelClosedException or OperationCanceledException)
+                {
+                    break;
+                }
+                bool measured = scheduled >= measureStart;
+                long sent = Stopwatch.GetTimestamp();
+                long late = Math.Max(0, sent - scheduled);
+                if (late >= timeoutTicks)
+                {
+                    // Queued behind busy connections past its timeout: never sent, and a failure.
+                    run.Completed(Outcome.Failed("not sent within --timeout (behind schedule)"), measured, 0, sent);
+                    continue;
+                }
+                if (measured)
+                {
+                    run.SendLag.RecordValue(Math.Min(HighestNanoseconds, (long)(late * NanosecondsPerTick)));
+                }
+                deadline = Arm(deadline, TimeSpan.FromTicks((long)((timeoutTicks - late) * (TimeSpan.TicksPerSecond / (double)Stopwatch.Frequency))), cancellationToken);
+                Outcome outcome = await connection.SendAsync(picker, random, deadline.Token);
+                long answered = Stopwatch.GetTimestamp();
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    break;
+                }
+                // From the due time, not the send: waiting for a free connection is part of what a caller sees.
+                run.Completed(outcome, measured, answered - Math.Min(scheduled, sent), answered);
             }
         }
         finally
@@ -222,8 +243,9 @@ internal static partial class LoadRunner
             {
                 break;
             }
-            long wait = due - Stopwatch.GetTimestamp();
-            if (wait > 0)
+            // One sleep is capped (and may end early), so sleep until the due time has really come.
+            long wait;
+            while ((wait = due - Stopwatch.GetTimestamp()) > 0 && !cancellationToken.IsCancellationRequested)
             {
                 SleepTicks(wait);
             }
@@ -259,12 +281,13 @@ internal static partial class LoadRunner
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static partial int USleep(uint microseconds);
 
-    private static CancellationTokenSource Arm(CancellationTokenSource deadline, TimeSpan timeout)
+    /// <summary>The source of a request's token: cancelled after <paramref name="timeout"/> or when the run is stopped.</summary>
+    private static CancellationTokenSource Arm(CancellationTokenSource deadline, TimeSpan timeout, CancellationToken stop)
     {
         if (!deadline.TryReset())
         {
             deadline.Dispose();
-            deadline = new CancellationTokenSource();
+            deadline = CancellationTokenSource.CreateLinkedTokenSource(stop);
         }
         deadline.CancelAfter(timeout);
         return deadline;
@@ -306,6 +329,10 @@ internal static partial class LoadRunner
             if (outcome.Predictions > 0)
             {
                 Interlocked.Add(ref Predictions, outcome.Predictions);
+            }
+            if (!outcome.Responded)
+            {
+                return;   // the window runs to the last answer: a timeout does not stretch it
             }
             long last;
             while ((last = Interlocked.Read(ref LastAnswer)) < at && Interlocked.CompareExchange(ref LastAnswer, at, last) != last)
