@@ -28,12 +28,28 @@ namespace MarketIntel.Cli
             "",
             "feature names: " + string.Join(", ", FeatureDefinition.Grammar));
 
+        private static string? CommandUsage(string command) => command switch
+        {
+            "demo" => DemoCommand.Usage,
+            "features" => FeaturesCommand.Usage,
+            "predict" => PredictCommand.Usage,
+            "serve" => ServeCommand.Usage,
+            "ingest" => IngestCommand.Usage,
+            "loadtest" => LoadTestCommand.Usage + "\n(options: docs/loadtest.md)",
+            _ => null,
+        };
+
         public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
         {
             if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
             {
                 stdout.WriteLine(Help);
                 return args.Length == 0 ? UsageOrInputError : 0;
+            }
+            if (args.Length == 2 && args[1] is "-h" or "--help" && CommandUsage(args[0]) is { } usage)
+            {
+                stdout.WriteLine("usage: " + usage);
+                return 0;
             }
             try
             {

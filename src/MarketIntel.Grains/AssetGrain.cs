@@ -32,6 +32,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
     private Model? _inputsModel;   // the model _inputs was worked out for
     private int[]? _inputs;        // its inputs' indices into the computed features; null: the pushed vector
     private List<Subscription>? _subscribers;
+    private IGrainTimer? _emptyTimer;  // set while an unknown asset's empty activation waits to be let go
 
     public AssetGrain(IOptions<GridOptions> options, SiloModelCache models, GridMetrics metrics, FeatureSpecCache specs, LocalPredictor local)
     {
@@ -47,6 +48,18 @@ public sealed class AssetGrain : Grain, IAssetGrain
     private string Asset => this.GetPrimaryKeyString();
 
     private bool HasBars => _lastTimestamp != long.MinValue;
+
+    private bool IsEmpty => !HasBars && _pushed is null && _assigned is null && _subscribers is null;
+
+    private void LetGoIfEmpty()
+    {
+        _emptyTimer?.Dispose();
+        _emptyTimer = null;
+        if (IsEmpty)
+        {
+            DeactivateOnIdle();
+        }
+    }
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -348,12 +361,18 @@ public sealed class AssetGrain : Grain, IAssetGrain
         return new PredictionResult(Asset, output, model, _inputs is null ? _pushedAt : _lastTimestamp);
     }
 
-    // An asset the grid knows nothing about: reported as not found, and its empty activation is let go.
+    // An asset the grid knows nothing about: reported as not found. Its empty activation is let go a while later, so
+    // junk symbols cost no memory for long. Not at once: requests queued behind the answer would each reactivate
+    // the grain, and under a burst for one unknown symbol Orleans rejects calls forwarded to an activation going away.
     private GridException Unknown(string what)
     {
-        if (!HasBars && _pushed is null && _assigned is null && _subscribers is null)
+        if (IsEmpty && _emptyTimer is null)
         {
-            DeactivateOnIdle();
+            _emptyTimer = this.RegisterGrainTimer(static grain =>
+            {
+                grain.LetGoIfEmpty();
+                return Task.CompletedTask;
+            }, this, _options.UnknownAssetLinger, Timeout.InfiniteTimeSpan);
         }
         return new GridException(GridErrorKind.NotFound, $"asset {Asset} {what}");
     }

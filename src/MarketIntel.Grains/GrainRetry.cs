@@ -2,9 +2,9 @@ namespace MarketIntel.Grains;
 
 /// <summary>
 /// Calls to asset grains that Orleans may reject in passing. An asset grain that knows nothing lets its empty
-/// activation go after answering (<c>DeactivateOnIdle</c>), so junk symbols cost no memory; calls queued behind that
-/// answer are forwarded to a new activation, and under concurrent load on the same symbol Orleans gives up after
-/// two forwards with <see cref="OrleansMessageRejectionException"/>. The rejected message was never processed, so
+/// activation go a few seconds after answering (<c>DeactivateOnIdle</c>), so junk symbols cost no memory for long;
+/// calls that arrive as it goes are forwarded to a new activation, and under concurrent load on the same symbol
+/// Orleans gives up after two forwards with <see cref="OrleansMessageRejectionException"/>. The rejected message was never processed, so
 /// sending it again is safe for every asset-grain method (bars and pushes are idempotent besides).
 /// </summary>
 public static class GrainRetry

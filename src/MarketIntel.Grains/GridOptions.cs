@@ -17,6 +17,13 @@ public sealed class GridOptions
     /// </summary>
     public int HistoryLength { get; set; } = 128;
 
+    /// <summary>
+    /// How long the empty activation of an unknown asset (one asked for but never fed) stays after its first
+    /// NOT_FOUND answer before it is let go. Letting it go at once made every request in a burst for the same
+    /// unknown symbol reactivate the grain.
+    /// </summary>
+    public TimeSpan UnknownAssetLinger { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Checks the options, naming the one at fault.</summary>
     public void Validate()
     {
@@ -31,6 +38,10 @@ public sealed class GridOptions
         if (HistoryLength is < 1 or > 1_000_000)
         {
             throw new ArgumentException($"Grid:HistoryLength {HistoryLength} must be between 1 and 1000000");
+        }
+        if (UnknownAssetLinger < TimeSpan.Zero || UnknownAssetLinger > TimeSpan.FromDays(1))
+        {
+            throw new ArgumentException($"Grid:UnknownAssetLinger {UnknownAssetLinger} must be between 00:00:00 and 1.00:00:00");
         }
     }
 }

@@ -112,11 +112,22 @@ public sealed class LoadTestTests : CliTestBase, IAsyncLifetime
     [Fact]
     public void Error_answers_are_counted_by_kind_and_still_timed()
     {
-        JsonElement r = LoadTest("--target", _server.Url("/status/404/{asset}"), "--requests", "300", "--warmup", "0", "--connections", "4");
+        JsonElement r = LoadTestExiting(1, "--target", _server.Url("/status/404/{asset}"), "--requests", "300", "--warmup", "0", "--connections", "4");
         Assert.Equal(300, r.GetProperty("requests").GetInt64());
         Assert.Equal(300, r.GetProperty("errors").GetInt64());
         Assert.Equal(300, r.GetProperty("errors_by_kind").GetProperty("HTTP 404").GetInt64());
         Assert.Equal(0, r.GetProperty("predictions").GetInt64());
+    }
+
+    [Fact]
+    public void A_fixed_url_is_reported_as_naming_no_asset()
+    {
+        var (code, stdout, stderr) = Run("loadtest", "--target", _server.Url("/fast/TTRC"), "--requests", "50", "--warmup", "0", "--connections", "2");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("assets none (the URL has no {asset})", stdout, StringComparison.Ordinal);
+        (code, stdout, _) = Run("loadtest", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("usage: marketintel loadtest --target", stdout, StringComparison.Ordinal);
     }
 
     [Fact]

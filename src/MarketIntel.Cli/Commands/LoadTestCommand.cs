@@ -66,6 +66,12 @@ internal static class LoadTestCommand
                 LoadReport.WriteJson(result, jsonPath);
                 stdout.WriteLine($"wrote {jsonPath}");
             }
+            if (result.Predictions == 0 && !stop.IsCancellationRequested)
+            {
+                // Figures of nothing but failures are rarely what a script wants to carry on with.
+                stderr.WriteLine("marketintel loadtest: no request succeeded (see the errors above)");
+                return 1;
+            }
             return 0;
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)

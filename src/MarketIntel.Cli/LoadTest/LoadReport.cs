@@ -15,10 +15,10 @@ internal static class LoadReport
         string load = s.Rate is { } rate
             ? $"open loop at {rate.ToString("#,0.##", Invariant)} requests/s over {s.Connections} connections"
             : $"closed loop, {s.Connections} connections";
-        string assets = s.Zipf is { } z ? $"Zipf s={z.ToString("0.###", Invariant)}" : "uniform";
+        string assets = s.Zipf is { } z ? $" (Zipf s={z.ToString("0.###", Invariant)})" : s.NamesAssets ? " (uniform)" : "";
         string window = s.Requests is { } n ? $"{n.ToString("#,0", Invariant)} requests" : $"{s.Duration.TotalSeconds.ToString("0.###", Invariant)} s";
         output.WriteLine($"target   {r.Target}");
-        output.WriteLine($"load     {load}; assets {s.AssetsDescription} ({assets}); {window} measured after a {s.Warmup.TotalSeconds.ToString("0.###", Invariant)} s warm-up");
+        output.WriteLine($"load     {load}; assets {s.AssetsDescription}{assets}; {window} measured after a {s.Warmup.TotalSeconds.ToString("0.###", Invariant)} s warm-up");
         output.WriteLine();
         output.WriteLine(string.Format(Invariant, "{0,12} {1,12} {2,8} {3,9} {4,9} {5,9} {6,9} {7,9}", "requests", "requests/s", "errors", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms"));
         output.WriteLine(string.Format(Invariant, "{0,12:#,0} {1,12:#,0.0} {2,8:#,0} {3,9:0.000} {4,9:0.000} {5,9:0.000} {6,9:0.000} {7,9:0.000}",
@@ -58,7 +58,7 @@ internal static class LoadReport
         {
             json.WriteNumber("rate", rate);
         }
-        json.WriteNumber("assets", s.Assets);
+        json.WriteNumber("assets", s.NamesAssets ? s.Assets : 0);
         if (s.Symbols is { } symbols)
         {
             json.WriteStartArray("symbols");

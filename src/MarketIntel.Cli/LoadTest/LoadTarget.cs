@@ -55,6 +55,6 @@ internal static class LoadTargets
         {
             throw new UsageException($"--target '{target}': https is not supported; load tests speak plain HTTP/1.1 (http://) or gRPC without TLS (grpc://)");
         }
-        throw new UsageException($"--target '{target}' must be grpc://HOST:PORT or an http://HOST:PORT/... URL template with {{asset}} where the symbol goes");
+        throw new UsageException($"--target '{target}' must be grpc://HOST:PORT or an http://HOST:PORT/... URL (a template with {{asset}} where the symbol goes, or a fixed URL)");
     }
 }

@@ -51,8 +51,11 @@ internal sealed record LoadTestSettings
     /// <summary>The symbol of asset <paramref name="index"/>: from <see cref="Symbols"/>, or <c>A{index}</c>.</summary>
     public string AssetName(int index) => Symbols is { } symbols ? symbols[index] : "A" + index.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>Whether requests name an asset: gRPC always does, an HTTP URL only with <c>{asset}</c> in it.</summary>
+    public bool NamesAssets => !Target.StartsWith("http", StringComparison.OrdinalIgnoreCase) || Target.Contains("{asset}", StringComparison.Ordinal);
+
     /// <summary>How the report names the assets.</summary>
-    public string AssetsDescription => Symbols is { } symbols
+    public string AssetsDescription => !NamesAssets ? "none (the URL has no {asset})" : Symbols is { } symbols
         ? (symbols.Count <= 5 ? string.Join(",", symbols) : string.Join(",", symbols.Take(4)) + $",... ({symbols.Count})")
         : $"A0..A{Assets - 1}";
 

@@ -30,6 +30,8 @@ public static class GridServer
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
         builder.Logging.AddFilter("Polly", LogLevel.Warning);
+        // gRPC logs every error status it returns at Information; a client polling an unknown asset would flood the log.
+        builder.Logging.AddFilter("Grpc.AspNetCore.Server", LogLevel.Warning);
         logging?.Invoke(builder.Logging);
 
         ServerOptions server = ReadOptions(builder.Configuration);
