@@ -42,10 +42,11 @@ public static class GradientBooster
         const float baseScore = 0.5f;
         var margin = new double[rows];
         Array.Fill(margin, BoostedTrees.BaseMargin(parameters, baseScore));
-        var grad = new double[rows];
-        var hess = new double[rows];
+        // Gradient and hessian of a row side by side in single precision, as XGBoost keeps them: histograms read
+        // rows in partition order, so one 8-byte pair per row is what matters; sums are kept in double.
+        var pairs = new float[rows * 2];
         var trees = new List<RegressionTree>(parameters.Rounds);
-        var grower = new TreeGrower(q, grad, hess, parameters, parallel);
+        var grower = new TreeGrower(q, pairs, parameters, parallel);
         var random = new Random(parameters.Seed);
         int[] all = Enumerable.Range(0, rows).ToArray();
 
@@ -56,13 +57,13 @@ public static class GradientBooster
                 if (parameters.IsBinary)
                 {
                     double p = 1 / (1 + Math.Exp(-margin[i]));
-                    grad[i] = p - y2[i];
-                    hess[i] = Math.Max(p * (1 - p), 1e-16);
+                    pairs[2 * i] = (float)(p - y2[i]);
+                    pairs[2 * i + 1] = (float)Math.Max(p * (1 - p), 1e-16);
                 }
                 else
                 {
-                    grad[i] = margin[i] - y2[i];
-                    hess[i] = 1;
+                    pairs[2 * i] = (float)(margin[i] - y2[i]);
+                    pairs[2 * i + 1] = 1;
                 }
             });
             int[] sample = parameters.Subsample < 1 ? all.Where(_ => random.NextDouble() < parameters.Subsample).ToArray() : (int[])all.Clone();
@@ -92,9 +93,37 @@ public static class GradientBooster
     }
 
     /// <summary>Grows one tree level by level over a row sample, reusing its buffers from tree to tree.</summary>
-    private sealed class TreeGrower(QuantizedMatrix q, double[] grad, double[] hess, BoostParameters p, ParallelOptions parallel)
+    private sealed class TreeGrower(QuantizedMatrix q, float[] pairs, BoostParameters p, ParallelOptions parallel)
     {
         private readonly int[] _offsets = Offsets(q);
+
+        // Histograms are ~124 KB (30 features x 258 bins x 2 doubles): allocated per node they landed on the large
+        // object heap and cost gen-2 collections. They are recycled instead.
+        private readonly Stack<double[]> _free = new();
+
+        private double[] Rent()
+        {
+            lock (_free)
+            {
+                if (_free.TryPop(out double[]? hist))
+                {
+                    Array.Clear(hist);
+                    return hist;
+                }
+            }
+            return new double[_offsets[^1] * 2];
+        }
+
+        private void Return(double[] hist)
+        {
+            if (hist.Length > 0)
+            {
+                lock (_free)
+                {
+                    _free.Push(hist);
+                }
+            }
+        }
 
         private static int[] Offsets(QuantizedMatrix q)
         {
@@ -116,9 +145,10 @@ public static class GradientBooster
             public double[] Hist = [];   // (g, h) per bin of every feature
         }
 
-        private readonly record struct Split(double Gain, int Feature, int Bin, bool DefaultLeft)
+        /// <summary>A candidate split, with the gradient sums of its left side (the right's are the node's minus them).</summary>
+        private readonly record struct Split(double Gain, int Feature, int Bin, bool DefaultLeft, double GLeft, double HLeft)
         {
-            public static readonly Split None = new(double.NegativeInfinity, -1, 0, false);
+            public static readonly Split None = new(double.NegativeInfinity, -1, 0, false, 0, 0);
         }
 
         public RegressionTree Grow(int[] rows, bool[] allowed)
@@ -127,37 +157,45 @@ public static class GradientBooster
             double g0 = 0, h0 = 0;
             foreach (int r in rows)
             {
-                g0 += grad[r];
-                h0 += hess[r];
+                g0 += pairs[2 * r];
+                h0 += pairs[2 * r + 1];
             }
             var root = new Node { Id = tree.Add(-1, g0, h0, Weight(g0, h0)), Start = 0, Count = rows.Length, G = g0, H = h0 };
             root.Hist = Histogram(rows, root.Start, root.Count, allowed);
             var level = new List<Node> { root };
             for (int depth = 0; depth < p.MaxDepth && level.Count > 0; depth++)
             {
-                var next = new List<Node>();
-                foreach (Node node in level)
+                // Each node's best split and row partition, all nodes of the level at once (their rows are disjoint).
+                var splits = new Split[level.Count];
+                var leftCounts = new int[level.Count];
+                Parallel.For(0, level.Count, parallel, k =>
                 {
+                    Node node = level[k];
                     Split best = BestSplit(node, allowed);
                     if (best.Feature < 0 || !(best.Gain > MinGain) || best.Gain < p.Gamma)
                     {
+                        splits[k] = Split.None;
+                        return;
+                    }
+                    splits[k] = best;
+                    leftCounts[k] = Partition(rows, node.Start, node.Count, best);
+                });
+
+                // Children in node order, so nodes are numbered level by level as XGBoost numbers them.
+                var next = new List<Node>();
+                var builds = new List<(Node Parent, Node Small, Node Large)>();
+                for (int k = 0; k < level.Count; k++)
+                {
+                    Node node = level[k];
+                    Split best = splits[k];
+                    if (best.Feature < 0)
+                    {
+                        Return(node.Hist);
+                        node.Hist = [];
                         continue;
                     }
-                    int leftCount = Partition(rows, node.Start, node.Count, best);
-                    var left = new Node { Start = node.Start, Count = leftCount };
-                    var right = new Node { Start = node.Start + leftCount, Count = node.Count - leftCount };
-                    // The smaller child's histogram is built; the larger one's is the parent's minus it.
-                    Node small = left.Count <= right.Count ? left : right;
-                    Node large = ReferenceEquals(small, left) ? right : left;
-                    small.Hist = Histogram(rows, small.Start, small.Count, allowed);
-                    large.Hist = node.Hist;
-                    for (int i = 0; i < large.Hist.Length; i++)
-                    {
-                        large.Hist[i] -= small.Hist[i];
-                    }
-                    (small.G, small.H) = Totals(small, rows);
-                    large.G = node.G - small.G;
-                    large.H = node.H - small.H;
+                    var left = new Node { Start = node.Start, Count = leftCounts[k], G = best.GLeft, H = best.HLeft };
+                    var right = new Node { Start = node.Start + leftCounts[k], Count = node.Count - leftCounts[k], G = node.G - best.GLeft, H = node.H - best.HLeft };
                     left.Id = tree.Add(node.Id, left.G, left.H, Weight(left.G, left.H));
                     right.Id = tree.Add(node.Id, right.G, right.H, Weight(right.G, right.H));
                     tree.Left[node.Id] = left.Id;
@@ -167,11 +205,37 @@ public static class GradientBooster
                     tree.Condition[node.Id] = q.Cuts[best.Feature][best.Bin - 1];
                     tree.DefaultLeft[node.Id] = best.DefaultLeft;
                     tree.Gain[node.Id] = (float)best.Gain;
-                    node.Hist = [];
                     next.Add(left);
                     next.Add(right);
+                    // Children at the last level can only be leaves: they need no histogram.
+                    if (depth + 1 < p.MaxDepth)
+                    {
+                        builds.Add(left.Count <= right.Count ? (node, left, right) : (node, right, left));
+                    }
+                    else
+                    {
+                        Return(node.Hist);
+                        node.Hist = [];
+                    }
+                }
+
+                // The smaller child's histogram is built; the larger one's is the parent's minus it.
+                foreach (var (parent, small, large) in builds)
+                {
+                    small.Hist = Histogram(rows, small.Start, small.Count, allowed);
+                    large.Hist = parent.Hist;
+                    parent.Hist = [];
+                    double[] l = large.Hist, sm = small.Hist;
+                    for (int i = 0; i < l.Length; i++)
+                    {
+                        l[i] -= sm[i];
+                    }
                 }
                 level = next;
+            }
+            foreach (Node leaf in level)
+            {
+                Return(leaf.Hist);
             }
             // Leaves hold their weight scaled by the learning rate.
             for (int n = 0; n < tree.Nodes; n++)
@@ -184,17 +248,6 @@ public static class GradientBooster
             return tree;
         }
 
-        private (double G, double H) Totals(Node node, int[] rows)
-        {
-            double g = 0, h = 0;
-            for (int i = node.Start; i < node.Start + node.Count; i++)
-            {
-                g += grad[rows[i]];
-                h += hess[rows[i]];
-            }
-            return (g, h);
-        }
-
         // Row by row, as XGBoost's hist does: each row's bins are contiguous and its gradient pair is read once.
         // Threads take blocks of rows into histograms of their own, summed at the end.
         private double[] Histogram(int[] rows, int start, int count, bool[] allowed)
@@ -205,7 +258,7 @@ public static class GradientBooster
             var parts = new double[blocks][];
             Parallel.For(0, blocks, parallel, b =>
             {
-                var hist = new double[size];
+                double[] hist = Rent();
                 int from = start + (int)((long)count * b / blocks), to = start + (int)((long)count * (b + 1) / blocks);
                 ushort[] bins = q.RowBins;
                 int features = q.Features;
@@ -213,7 +266,7 @@ public static class GradientBooster
                 for (int i = from; i < to; i++)
                 {
                     int r = rows[i];
-                    double g = grad[r], h = hess[r];
+                    double g = pairs[2 * r], h = pairs[2 * r + 1];
                     int row = r * features;
                     for (int f = 0; f < features; f++)
                     {
@@ -232,18 +285,18 @@ public static class GradientBooster
                 {
                     total[i] += part[i];
                 }
+                Return(part);
             }
             return total;
         }
 
         private Split BestSplit(Node node, bool[] allowed)
         {
-            var bests = new Split[q.Features];
-            Parallel.For(0, q.Features, parallel, f => bests[f] = allowed[f] ? BestSplit(node, f) : Split.None);
+            // A few thousand bins at most: cheaper in one thread than spread (the level's nodes run in parallel).
             Split best = Split.None;
-            foreach (Split s in bests)
+            for (int f = 0; f < q.Features; f++)
             {
-                if (s.Gain > best.Gain)
+                if (allowed[f] && BestSplit(node, f) is { } s && s.Gain > best.Gain)
                 {
                     best = s;
                 }
@@ -277,7 +330,7 @@ public static class GradientBooster
                     double gain = Score(gL, hL) + Score(gR, hR) - parent;
                     if (gain > best.Gain)
                     {
-                        best = new Split(gain, f, j, side == 0);
+                        best = new Split(gain, f, j, side == 0, gL, hL);
                     }
                 }
             }
