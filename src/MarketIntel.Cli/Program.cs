@@ -25,6 +25,7 @@ namespace MarketIntel.Cli
             "  " + ServeCommand.Usage,
             "  " + IngestCommand.Usage,
             "  " + LoadTestCommand.Usage,
+            "  " + TrainCommand.Usage,
             "",
             "feature names: " + string.Join(", ", FeatureDefinition.Grammar));
 
@@ -36,6 +37,7 @@ namespace MarketIntel.Cli
             "serve" => ServeCommand.Usage,
             "ingest" => IngestCommand.Usage,
             "loadtest" => LoadTestCommand.Usage + "\n(options: docs/loadtest.md)",
+            "train" => TrainCommand.Usage,
             _ => null,
         };
 
@@ -62,6 +64,7 @@ namespace MarketIntel.Cli
                     "serve" => ServeCommand.Run(rest, stdout),
                     "ingest" => IngestCommand.Run(rest, stdout, stderr),
                     "loadtest" => LoadTestCommand.Run(rest, stdout, stderr),
+                    "train" => TrainCommand.Run(rest, stdout, stderr),
                     _ => throw new UsageException($"unknown command '{args[0]}' (try 'marketintel --help')"),
                 };
             }

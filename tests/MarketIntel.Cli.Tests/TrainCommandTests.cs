@@ -1,0 +1,73 @@
+using System.Globalization;
+using MarketIntel.Inference;
+using MarketIntel.Training;
+
+namespace MarketIntel.Cli.Tests;
+
+/// <summary><c>marketintel train</c>: a CSV in, an XGBoost JSON model out that <c>predict</c> reads; bad input refused by name.</summary>
+public sealed class TrainCommandTests : CliTestBase
+{
+    /// <summary>A training CSV: label in the middle column, some feature cells empty (missing).</summary>
+    private (string Path, float[] X, float[] Y) WriteData(int rows)
+    {
+        var random = new Random(11);
+        var x = new float[rows * 3];
+        var y = new float[rows];
+        var lines = new List<string> { "a,up,b,c" };
+        for (int r = 0; r < rows; r++)
+        {
+            for (int f = 0; f < 3; f++)
+            {
+                x[r * 3 + f] = random.NextDouble() < 0.05 ? float.NaN : (float)Math.Round(random.NextDouble() * 4 - 2, 3);
+            }
+            y[r] = (float.IsNaN(x[r * 3]) ? 0.5 : x[r * 3]) + 0.5 * (float.IsNaN(x[r * 3 + 2]) ? 0 : x[r * 3 + 2]) + random.NextDouble() - 0.5 > 0 ? 1 : 0;
+            string Cell(int f) => float.IsNaN(x[r * 3 + f]) ? "" : x[r * 3 + f].ToString("R", CultureInfo.InvariantCulture);
+            lines.Add($"{Cell(0)},{y[r].ToString(CultureInfo.InvariantCulture)},{Cell(1)},{Cell(2)}");
+        }
+        string path = Path.Combine(Dir, "train.csv");
+        File.WriteAllLines(path, lines);
+        return (path, x, y);
+    }
+
+    [Fact]
+    public void Trains_the_same_model_as_the_library_and_predict_reads_it()
+    {
+        var (path, x, y) = WriteData(2000);
+        string model = Path.Combine(Dir, "model.json");
+        var (code, stdout, stderr) = Run("train", "--input", path, "--label", "up", "--max-depth", "4", "--rounds", "30", "--eta", "0.2", "--output", model);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("trained 30 rounds (binary:logistic, depth 4) on 2000 rows x 3 features", stdout, StringComparison.Ordinal);
+
+        BoostedTrees expected = GradientBooster.Train(x, ["a", "b", "c"], y, new BoostParameters { MaxDepth = 4, Rounds = 30, Eta = 0.2 });
+        using Model loaded = Model.LoadFile(model);
+        Assert.Equal(["a", "b", "c"], loaded.FeatureNames);
+        var output = new float[1];
+        for (int r = 0; r < 2000; r += 37)
+        {
+            loaded.Predict(x.AsSpan(r * 3, 3), output);
+            Assert.Equal(expected.Predict(x.AsSpan(r * 3, 3)), output[0], 5);
+        }
+
+        // predict matches columns by name, so the training file itself (label and all) is valid input.
+        string predictions = Path.Combine(Dir, "p.csv");
+        (code, _, stderr) = Run("predict", "--model", model, "--input", path, "--output", predictions);
+        Assert.True(code == 0, stderr);
+        Assert.Equal(2001, File.ReadAllLines(predictions).Length);
+    }
+
+    [Theory]
+    [InlineData("--label|nope", "no column 'nope' for --label (columns: a, up, b, c)")]
+    [InlineData("--label|a", "is not 0 or 1 (rows counted from the first data row)")]
+    [InlineData("--label|up|--max-depth|0", "max_depth 0 must be from 1 to 16")]
+    [InlineData("--label|up|--eta|fast", "option '--eta': 'fast' is not a number")]
+    [InlineData("--label|up|--objective|rank:pairwise", "objective 'rank:pairwise' is not binary:logistic or reg:squarederror")]
+    public void Bad_input_is_refused_naming_it_and_writes_nothing(string args, string message)
+    {
+        var (path, _, _) = WriteData(50);
+        string model = Path.Combine(Dir, "model.json");
+        var (code, _, stderr) = Run(["train", "--input", path, .. args.Split('|'), "--output", model]);
+        Assert.Equal(2, code);
+        Assert.Contains(message, stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(model));
+    }
+}
