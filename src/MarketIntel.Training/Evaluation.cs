@@ -1,0 +1,173 @@
+namespace MarketIntel.Training;
+
+/// <summary>Directional accuracy with its significance: how often the predicted direction was right, and how likely chance is.</summary>
+/// <param name="Correct">Rows whose predicted direction (p &gt; 0.5) matched the label.</param>
+/// <param name="Rows">Rows scored.</param>
+/// <param name="MajorityRate">The share of the more common label: what always predicting it would score.</param>
+/// <param name="PValueVsHalf">One-sided binomial p-value of at least <paramref name="Correct"/> hits if each were a coin flip.</param>
+/// <param name="PValueVsMajority">The same against hits at the majority rate: the bar a useful model must clear.</param>
+public sealed record DirectionalAccuracy(int Correct, int Rows, double MajorityRate, double PValueVsHalf, double PValueVsMajority)
+{
+    public double Accuracy => Rows == 0 ? double.NaN : (double)Correct / Rows;
+}
+
+/// <summary>Scores for predictions against labels.</summary>
+public static class Metrics
+{
+    /// <summary>Mean negative log-likelihood of binary labels under predicted probabilities (clipped to [1e-15, 1 - 1e-15]).</summary>
+    public static double LogLoss(ReadOnlySpan<double> probability, ReadOnlySpan<float> label)
+    {
+        Same(probability.Length, label.Length);
+        double sum = 0;
+        for (int i = 0; i < label.Length; i++)
+        {
+            double p = Math.Clamp(probability[i], 1e-15, 1 - 1e-15);
+            sum -= label[i] * Math.Log(p) + (1 - label[i]) * Math.Log(1 - p);
+        }
+        return sum / label.Length;
+    }
+
+    public static double Rmse(ReadOnlySpan<double> prediction, ReadOnlySpan<float> target)
+    {
+        Same(prediction.Length, target.Length);
+        double sum = 0;
+        for (int i = 0; i < target.Length; i++)
+        {
+            double d = prediction[i] - target[i];
+            sum += d * d;
+        }
+        return Math.Sqrt(sum / target.Length);
+    }
+
+    /// <summary>Area under the ROC curve: the chance a random positive scores above a random negative (ties count half).</summary>
+    public static double Auc(ReadOnlySpan<double> score, ReadOnlySpan<float> label)
+    {
+        Same(score.Length, label.Length);
+        int n = score.Length;
+        int[] order = Enumerable.Range(0, n).ToArray();
+        double[] s = score.ToArray();
+        Array.Sort(s, order);
+        double positives = 0, rankSum = 0;
+        for (int i = 0; i < n;)
+        {
+            int j = i;
+            while (j + 1 < n && s[j + 1] == s[i])
+            {
+                j++;
+            }
+            double averageRank = (i + j) / 2.0 + 1;   // tied scores share their ranks' mean
+            for (int k = i; k <= j; k++)
+            {
+                if (label[order[k]] == 1)
+                {
+                    positives++;
+                    rankSum += averageRank;
+                }
+            }
+            i = j + 1;
+        }
+        double negatives = n - positives;
+        return positives == 0 || negatives == 0 ? double.NaN : (rankSum - positives * (positives + 1) / 2) / (positives * negatives);
+    }
+
+    /// <summary>Hits of the predicted direction (probability above 0.5 means up) against 0/1 labels, with binomial p-values.</summary>
+    public static DirectionalAccuracy Direction(ReadOnlySpan<double> probability, ReadOnlySpan<float> label)
+    {
+        Same(probability.Length, label.Length);
+        int n = label.Length, correct = 0, ones = 0;
+        for (int i = 0; i < n; i++)
+        {
+            bool up = probability[i] > 0.5;
+            correct += up == (label[i] == 1) ? 1 : 0;
+            ones += label[i] == 1 ? 1 : 0;
+        }
+        double majority = n == 0 ? double.NaN : Math.Max(ones, n - ones) / (double)n;
+        return new DirectionalAccuracy(correct, n, majority, BinomialUpperTail(correct, n, 0.5), n == 0 ? double.NaN : BinomialUpperTail(correct, n, majority));
+    }
+
+    /// <summary>P(X &gt;= k) for X ~ Binomial(n, p), summed exactly in log space.</summary>
+    public static double BinomialUpperTail(int k, int n, double p)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        if (k <= 0)
+        {
+            return 1;
+        }
+        if (k > n)
+        {
+            return 0;
+        }
+        if (p <= 0)
+        {
+            return 0;
+        }
+        if (p >= 1)
+        {
+            return 1;
+        }
+        var logFactorial = new double[n + 1];
+        for (int i = 2; i <= n; i++)
+        {
+            logFactorial[i] = logFactorial[i - 1] + Math.Log(i);
+        }
+        double lp = Math.Log(p), lq = Math.Log(1 - p);
+        double max = double.NegativeInfinity;
+        var terms = new double[n - k + 1];
+        for (int i = k; i <= n; i++)
+        {
+            double t = logFactorial[n] - logFactorial[i] - logFactorial[n - i] + i * lp + (n - i) * lq;
+            terms[i - k] = t;
+            max = Math.Max(max, t);
+        }
+        double sum = 0;
+        foreach (double t in terms)
+        {
+            sum += Math.Exp(t - max);
+        }
+        return Math.Min(1, Math.Exp(max) * sum);
+    }
+
+    private static void Same(int a, int b)
+    {
+        if (a != b)
+        {
+            throw new ArgumentException($"{a} predictions for {b} labels");
+        }
+        if (a == 0)
+        {
+            throw new ArgumentException("nothing to score");
+        }
+    }
+}
+
+/// <summary>One walk-forward step: train on rows [TrainStart, TrainEnd), test on the rows right after, [TestStart, TestEnd).</summary>
+public sealed record Fold(int TrainStart, int TrainEnd, int TestStart, int TestEnd);
+
+/// <summary>
+/// Walk-forward splits of time-ordered rows: every test window lies after its training window, so no fold sees
+/// its future. Expanding windows train on everything before the test window; rolling windows on the last
+/// <c>trainSize</c> rows only. A gap of <c>horizon - 1</c> rows between them keeps labels that look k bars ahead
+/// from reaching into the test window.
+/// </summary>
+public static class WalkForward
+{
+    public static IReadOnlyList<Fold> Folds(int rows, int trainSize, int testSize, bool rolling, int horizon = 1)
+    {
+        if (trainSize < 1 || testSize < 1 || horizon < 1)
+        {
+            throw new ArgumentException($"walk-forward: train size {trainSize}, test size {testSize} and horizon {horizon} must all be at least 1");
+        }
+        int gap = horizon - 1;
+        var folds = new List<Fold>();
+        for (int testStart = trainSize + gap; testStart < rows; testStart += testSize)
+        {
+            int trainEnd = testStart - gap;
+            folds.Add(new Fold(rolling ? trainEnd - trainSize : 0, trainEnd, testStart, Math.Min(rows, testStart + testSize)));
+        }
+        if (folds.Count == 0)
+        {
+            throw new ArgumentException($"walk-forward: {rows} rows leave no test window after {trainSize} training rows and a gap of {gap}");
+        }
+        return folds;
+    }
+}
