@@ -26,6 +26,7 @@ namespace MarketIntel.Cli
             "  " + IngestCommand.Usage,
             "  " + LoadTestCommand.Usage,
             "  " + TrainCommand.Usage,
+            "  " + BacktestCommand.Usage,
             "",
             "feature names: " + string.Join(", ", FeatureDefinition.Grammar));
 
@@ -38,6 +39,7 @@ namespace MarketIntel.Cli
             "ingest" => IngestCommand.Usage,
             "loadtest" => LoadTestCommand.Usage + "\n(options: docs/loadtest.md)",
             "train" => TrainCommand.Usage,
+            "backtest" => BacktestCommand.Usage,
             _ => null,
         };
 
@@ -65,6 +67,7 @@ namespace MarketIntel.Cli
                     "ingest" => IngestCommand.Run(rest, stdout, stderr),
                     "loadtest" => LoadTestCommand.Run(rest, stdout, stderr),
                     "train" => TrainCommand.Run(rest, stdout, stderr),
+                    "backtest" => BacktestCommand.Run(rest, stdout),
                     _ => throw new UsageException($"unknown command '{args[0]}' (try 'marketintel --help')"),
                 };
             }
