@@ -70,7 +70,22 @@ public static class GradientBooster
             bool[] allowed = FeatureSample(features, parameters.ColsampleBytree, random);
             RegressionTree tree = grower.Grow(sample, allowed);
             trees.Add(tree);
-            Parallel.For(0, rows, parallel, i => margin[i] += tree.Predict(q, i));
+            if (sample.Length == rows)
+            {
+                // Every row went through the tree while it grew: each leaf's rows are a segment of the sample.
+                Parallel.ForEach(grower.Leaves, parallel, leaf =>
+                {
+                    float value = tree.Condition[leaf.Node];
+                    for (int i = leaf.Start; i < leaf.Start + leaf.Count; i++)
+                    {
+                        margin[sample[i]] += value;
+                    }
+                });
+            }
+            else
+            {
+                Parallel.For(0, rows, parallel, i => margin[i] += tree.Predict(q, i));
+            }
             roundDone?.Invoke(round + 1);
         }
         return new BoostedTrees(parameters, featureNames.ToArray(), baseScore, trees);
@@ -151,8 +166,12 @@ public static class GradientBooster
             public static readonly Split None = new(double.NegativeInfinity, -1, 0, false, 0, 0);
         }
 
+        /// <summary>The last tree's leaves: node, and the segment of the row array passed to <see cref="Grow"/> that reached it.</summary>
+        public List<(int Node, int Start, int Count)> Leaves { get; } = [];
+
         public RegressionTree Grow(int[] rows, bool[] allowed)
         {
+            Leaves.Clear();
             var tree = new RegressionTree();
             double g0 = 0, h0 = 0;
             foreach (int r in rows)
@@ -192,6 +211,7 @@ public static class GradientBooster
                     {
                         Return(node.Hist);
                         node.Hist = [];
+                        Leaves.Add((node.Id, node.Start, node.Count));
                         continue;
                     }
                     var left = new Node { Start = node.Start, Count = leftCounts[k], G = best.GLeft, H = best.HLeft };
@@ -236,6 +256,7 @@ public static class GradientBooster
             foreach (Node leaf in level)
             {
                 Return(leaf.Hist);
+                Leaves.Add((leaf.Id, leaf.Start, leaf.Count));
             }
             // Leaves hold their weight scaled by the learning rate.
             for (int n = 0; n < tree.Nodes; n++)
