@@ -40,6 +40,7 @@ public sealed class BacktestCommandTests : CliTestBase
     [InlineData("--horizon|1|--train-rows|9000", "leave no test window after 9000 training rows")]
     [InlineData("--horizon|1|--windows|sideways", "option '--windows': 'sideways' is not expanding or rolling")]
     [InlineData("--horizon|1|--cost-bps|-1", "option '--cost-bps': '-1' is not a number of at least 0")]
+    [InlineData("--horizon|1|--eta|2", "eta 2 must be above 0 and at most 1")]
     public void Bad_options_are_refused_naming_them(string args, string message)
     {
         var (code, _, stderr) = Run(["backtest", "--data", RepoPaths.Data("ttrc-daily.csv"), "--spec", "rsi_14", .. args.Split('|'), "--report", Path.Combine(Dir, "r")]);

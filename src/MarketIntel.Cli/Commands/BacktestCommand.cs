@@ -53,6 +53,14 @@ internal static class BacktestCommand
             Seed = options.OptionalInt("seed", 0, int.MaxValue) ?? 0,
         };
 
+        try
+        {
+            parameters.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
         FeatureSet spec = FeatureSet.Parse(specText);
         BarSeries bars = BarCsv.Read(data, options.Optional("close"));
         Dataset rows;
