@@ -82,6 +82,19 @@ internal sealed class CliArguments
             ? value
             : throw new UsageException($"option '--{name}': '{text}' is not a whole number from {min} to {max}");
     }
+
+    /// <summary>An optional finite number option (at least <paramref name="min"/> when given), or a usage error naming it.</summary>
+    public double? OptionalDouble(string name, double? min = null)
+    {
+        if (Optional(name) is not { } text)
+        {
+            return null;
+        }
+        return double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double value)
+            && double.IsFinite(value) && (min is null || value >= min)
+            ? value
+            : throw new UsageException($"option '--{name}': '{text}' is not a number" + (min is { } m ? $" of at least {m.ToString(System.Globalization.CultureInfo.InvariantCulture)}" : ""));
+    }
 }
 
 /// <summary>A command line that cannot be run as written; reported on one line with exit code 2.</summary>

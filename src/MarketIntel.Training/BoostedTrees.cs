@@ -19,7 +19,7 @@ public sealed class RegressionTree
 
     public int Nodes => Left.Count;
 
-    internal int Add(int parent, double g, double h, double weight)
+    internal int Add(int parent, double h, double weight)
     {
         Left.Add(-1);
         Right.Add(-1);
@@ -31,7 +31,6 @@ public sealed class RegressionTree
         Gain.Add(0);
         Hessian.Add((float)h);
         Weight.Add((float)weight);
-        _ = g;
         return Left.Count - 1;
     }
 

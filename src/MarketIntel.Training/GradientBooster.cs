@@ -179,8 +179,8 @@ public static class GradientBooster
                 g0 += pairs[2 * r];
                 h0 += pairs[2 * r + 1];
             }
-            var root = new Node { Id = tree.Add(-1, g0, h0, Weight(g0, h0)), Start = 0, Count = rows.Length, G = g0, H = h0 };
-            root.Hist = Histogram(rows, root.Start, root.Count, allowed);
+            var root = new Node { Id = tree.Add(-1, h0, Weight(g0, h0)), Start = 0, Count = rows.Length, G = g0, H = h0 };
+            root.Hist = Histogram(rows, root.Start, root.Count);
             var level = new List<Node> { root };
             for (int depth = 0; depth < p.MaxDepth && level.Count > 0; depth++)
             {
@@ -216,8 +216,8 @@ public static class GradientBooster
                     }
                     var left = new Node { Start = node.Start, Count = leftCounts[k], G = best.GLeft, H = best.HLeft };
                     var right = new Node { Start = node.Start + leftCounts[k], Count = node.Count - leftCounts[k], G = node.G - best.GLeft, H = node.H - best.HLeft };
-                    left.Id = tree.Add(node.Id, left.G, left.H, Weight(left.G, left.H));
-                    right.Id = tree.Add(node.Id, right.G, right.H, Weight(right.G, right.H));
+                    left.Id = tree.Add(node.Id, left.H, Weight(left.G, left.H));
+                    right.Id = tree.Add(node.Id, right.H, Weight(right.G, right.H));
                     tree.Left[node.Id] = left.Id;
                     tree.Right[node.Id] = right.Id;
                     tree.Feature[node.Id] = best.Feature;
@@ -242,7 +242,7 @@ public static class GradientBooster
                 // The smaller child's histogram is built; the larger one's is the parent's minus it.
                 foreach (var (parent, small, large) in builds)
                 {
-                    small.Hist = Histogram(rows, small.Start, small.Count, allowed);
+                    small.Hist = Histogram(rows, small.Start, small.Count);
                     large.Hist = parent.Hist;
                     parent.Hist = [];
                     double[] l = large.Hist, sm = small.Hist;
@@ -271,9 +271,9 @@ public static class GradientBooster
 
         // Row by row, as XGBoost's hist does: each row's bins are contiguous and its gradient pair is read once.
         // Threads take blocks of rows into histograms of their own, summed at the end.
-        private double[] Histogram(int[] rows, int start, int count, bool[] allowed)
+        // Features a tree may not split on are counted too: cheaper than skipping them.
+        private double[] Histogram(int[] rows, int start, int count)
         {
-            _ = allowed;   // features a tree may not split on are counted too: cheaper than skipping them
             int size = _offsets[^1] * 2;
             int blocks = Math.Min(parallel.MaxDegreeOfParallelism, Math.Max(1, count / 8192));
             var parts = new double[blocks][];

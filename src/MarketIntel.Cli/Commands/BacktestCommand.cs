@@ -32,16 +32,7 @@ internal static class BacktestCommand
         {
             throw new UsageException($"option '--windows': '{windows}' is not expanding or rolling");
         }
-        double Number(string name, double fallback, double min)
-        {
-            if (options.Optional(name) is not { } text)
-            {
-                return fallback;
-            }
-            return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v) && v >= min
-                ? v
-                : throw new UsageException($"option '--{name}': '{text}' is not a number of at least {min.ToString(CultureInfo.InvariantCulture)}");
-        }
+        double Number(string name, double fallback, double min) => options.OptionalDouble(name, min) ?? fallback;
         double costBps = Number("cost-bps", 1, 0);
         double periodsPerYear = Number("periods-per-year", 252, 1);
         var parameters = new BoostParameters

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using MarketIntel.Features.Io;
 using MarketIntel.Inference.Io;
 using MarketIntel.Training;
 
@@ -22,16 +23,7 @@ internal static class TrainCommand
         string input = options.Required("input");
         string labelName = options.Required("label");
         string output = options.Required("output");
-        double Number(string name, double fallback)
-        {
-            if (options.Optional(name) is not { } text)
-            {
-                return fallback;
-            }
-            return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v)
-                ? v
-                : throw new UsageException($"option '--{name}': '{text}' is not a number");
-        }
+        double Number(string name, double fallback) => options.OptionalDouble(name) ?? fallback;
         var parameters = new BoostParameters
         {
             Objective = options.Optional("objective") ?? "binary:logistic",
@@ -106,21 +98,7 @@ internal static class TrainCommand
         {
             stderr.Write("\r" + new string(' ', 60) + "\r");
         }
-        string full = Path.GetFullPath(output);
-        string temp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
-        try
-        {
-            using (var stream = File.Create(temp))
-            {
-                model.WriteXgboostJson(stream);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
+        AtomicFile.Write(output, model.WriteXgboostJson);
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"trained {parameters.Rounds} rounds ({parameters.Objective}, depth {parameters.MaxDepth}) on {table.Rows} rows x {names.Length} features in {clock.Elapsed.TotalSeconds:0.00} s; wrote {output}"));
         return 0;

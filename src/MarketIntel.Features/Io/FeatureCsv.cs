@@ -11,25 +11,8 @@ public static class FeatureCsv
     /// Writes the table to <paramref name="path"/> atomically: it goes to a temporary file beside the target
     /// first and is moved into place only when complete, so a failure never leaves a partial output file.
     /// </summary>
-    public static void Write(string path, IReadOnlyList<string> timestamps, IReadOnlyList<string> names, IReadOnlyList<double[]> columns)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        string full = Path.GetFullPath(path);
-        string temp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
-            {
-                Write(stream, timestamps, names, columns);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
-    }
+    public static void Write(string path, IReadOnlyList<string> timestamps, IReadOnlyList<string> names, IReadOnlyList<double[]> columns) =>
+        AtomicFile.Write(path, stream => Write(stream, timestamps, names, columns));
 
     /// <summary>Writes the table as UTF-8 to a stream; rows are formatted in parallel blocks and written in order.</summary>
     public static void Write(Stream stream, IReadOnlyList<string> timestamps, IReadOnlyList<string> names, IReadOnlyList<double[]> columns)

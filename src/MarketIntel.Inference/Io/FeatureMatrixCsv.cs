@@ -128,17 +128,7 @@ public static class FeatureMatrixCsv
             text.Append(values[i].ToString("R", CultureInfo.InvariantCulture));
             text.Append((i + 1) % k == 0 ? '\n' : ',');
         }
-        string full = Path.GetFullPath(path);
-        string temp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
-        try
-        {
-            File.WriteAllText(temp, text.ToString(), new UTF8Encoding(false));
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
+        byte[] bytes = new UTF8Encoding(false).GetBytes(text.ToString());
+        AtomicFile.Write(path, stream => stream.Write(bytes));
     }
 }
