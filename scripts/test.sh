@@ -7,12 +7,14 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the suite needs at run time (command -> package). The feature-engine tests need none:
 # their TTR references are committed fixtures. The load-test tests check `marketintel loadtest` against wrk.
-# Suites that start real servers add theirs here.
-declare -A NEEDS=([wrk]=wrk)
+# The storage and cluster tests start their own redis-server and PostgreSQL (initdb and pg_ctl into temp dirs).
+declare -A NEEDS=([wrk]=wrk [redis-server]=redis-server)
 missing=()
 for cmd in "${!NEEDS[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDS[$cmd]}")
 done
+# Debian keeps PostgreSQL's server binaries off PATH, in /usr/lib/postgresql/N/bin; the tests look there too.
+command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 # The training tests compare with XGBoost 1.7 through Debian's python3 (not a virtualenv's).
 /usr/bin/python3 -c "import xgboost, numpy" >/dev/null 2>&1 || missing+=(python3-xgboost python3-numpy)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -124,4 +124,7 @@ public enum GridErrorKind
     InvalidArgument,
     NotFound,
     FailedPrecondition,
+
+    /// <summary>A server the grid depends on (PostgreSQL in cluster mode) failed; the request may be retried.</summary>
+    Unavailable,
 }

@@ -27,6 +27,7 @@ namespace MarketIntel.Cli
             "  " + LoadTestCommand.Usage,
             "  " + TrainCommand.Usage,
             "  " + BacktestCommand.Usage,
+            "  " + DbCommand.Usage,
             "",
             "feature names: " + string.Join(", ", FeatureDefinition.Grammar));
 
@@ -40,6 +41,7 @@ namespace MarketIntel.Cli
             "loadtest" => LoadTestCommand.Usage + "\n(options: docs/loadtest.md)",
             "train" => TrainCommand.Usage,
             "backtest" => BacktestCommand.Usage,
+            "db" => DbCommand.Usage,
             _ => null,
         };
 
@@ -68,6 +70,7 @@ namespace MarketIntel.Cli
                     "loadtest" => LoadTestCommand.Run(rest, stdout, stderr),
                     "train" => TrainCommand.Run(rest, stdout, stderr),
                     "backtest" => BacktestCommand.Run(rest, stdout),
+                    "db" => DbCommand.Run(rest, stdout),
                     _ => throw new UsageException($"unknown command '{args[0]}' (try 'marketintel --help')"),
                 };
             }

@@ -9,7 +9,10 @@ namespace MarketIntel.Grains;
 /// <summary>
 /// One asset: validates each bar, updates the streaming features in O(1), keeps a bounded history, and
 /// predicts in process with the silo's shared copy of its model, on demand and, for subscribers, after every
-/// accepted bar. State lives in memory (embedded defaults); cluster mode will persist it.
+/// accepted bar. Accepted bars go to the <see cref="IBarArchive"/> before they are applied or acknowledged; what
+/// the archive cannot rebuild (assignment, pushed vector, extra features) is grain state. On embedded defaults
+/// both live in memory; in cluster mode in PostgreSQL, and an activation replays the archive to rebuild its
+/// features exactly.
 /// </summary>
 public sealed class AssetGrain : Grain, IAssetGrain
 {
@@ -18,6 +21,9 @@ public sealed class AssetGrain : Grain, IAssetGrain
     private readonly GridMetrics _metrics;
     private readonly FeatureSpecCache _specs;
     private readonly LocalPredictor _local;
+    private readonly IPersistentState<AssetState> _state;
+    private readonly IBarArchive _archive;
+    private readonly IAssetCache _cache;
     private PredictionSlot? _slot;
     private StoredBar[]? _history;  // allocated with the first bar: an asset fed only pushed vectors needs none
     private int _historyCount;
@@ -26,30 +32,41 @@ public sealed class AssetGrain : Grain, IAssetGrain
     private StreamingFeatureSet? _stream;
     private double[] _values = [];
     private long _lastTimestamp = long.MinValue;
-    private float[]? _pushed;
-    private long _pushedAt;        // when _pushed arrived, Unix ms
-    private ModelRef? _assigned;
+    private bool _replayNeeded;    // the spec grew while bars are archived: rebuild the streams from the archive
+    private bool _specChanged;     // the spec grew: persist it
     private Model? _inputsModel;   // the model _inputs was worked out for
     private int[]? _inputs;        // its inputs' indices into the computed features; null: the pushed vector
     private List<Subscription>? _subscribers;
     private IGrainTimer? _emptyTimer;  // set while an unknown asset's empty activation waits to be let go
 
-    public AssetGrain(IOptions<GridOptions> options, SiloModelCache models, GridMetrics metrics, FeatureSpecCache specs, LocalPredictor local)
+    public AssetGrain(
+        [PersistentState("asset", GridStorage.Name)] IPersistentState<AssetState> state,
+        IOptions<GridOptions> options, SiloModelCache models, GridMetrics metrics, FeatureSpecCache specs, LocalPredictor local,
+        IBarArchive archive, IAssetCache cache)
     {
         ArgumentNullException.ThrowIfNull(options);
+        _state = state;
         _options = options.Value;
         _models = models;
         _metrics = metrics;
         _specs = specs;
         _local = local;
+        _archive = archive;
+        _cache = cache;
         _spec = specs.Get(_options.Features);
     }
+
+    private float[]? Pushed => _state.State.Pushed;
+
+    private long PushedAt => _state.State.PushedAt;  // when Pushed arrived, Unix ms
+
+    private ModelRef? Assigned => _state.State.Assigned;
 
     private string Asset => this.GetPrimaryKeyString();
 
     private bool HasBars => _lastTimestamp != long.MinValue;
 
-    private bool IsEmpty => !HasBars && _pushed is null && _assigned is null && _subscribers is null;
+    private bool IsEmpty => !HasBars && Pushed is null && Assigned is null && _subscribers is null;
 
     private void LetGoIfEmpty()
     {
@@ -61,11 +78,40 @@ public sealed class AssetGrain : Grain, IAssetGrain
         }
     }
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        if (_state.State.Spec is { } spec)
+        {
+            _spec = _specs.Get(spec);
+        }
+        if (_archive.IsDurable)
+        {
+            await Replay(cancellationToken);
+        }
         _slot = _local.Register(Asset);
         _metrics.Activated();
-        return Task.CompletedTask;
+    }
+
+    // Rebuilds the streams, the history and the last timestamp from every archived bar: the same bars in the same
+    // order give the same features as the uninterrupted run.
+    private async Task Replay(CancellationToken cancellationToken)
+    {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        _stream = null;
+        _history = null;
+        _historyCount = _historyNext = 0;
+        _lastTimestamp = long.MinValue;
+        int count = 0;
+        await foreach (StoredBar bar in _archive.Read(Asset, cancellationToken))
+        {
+            Apply(bar);
+            count++;
+        }
+        _replayNeeded = false;
+        if (count > 0)
+        {
+            _metrics.Replayed(count, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        }
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -83,17 +129,14 @@ public sealed class AssetGrain : Grain, IAssetGrain
     {
         ArgumentNullException.ThrowIfNull(bars);
         AssetSymbol.Validate(Asset);
-        _slot?.Withdraw();
         // The model is resolved once per batch so that the features it needs are computed from the first bar on;
         // predictions after each bar are made only for subscribers.
         (ModelRef Ref, Model Loaded)? model = await TryResolveModel();
-        if (model is { } resolved)
-        {
-            Inputs(resolved.Loaded);
-        }
-        bool publish = HasSubscribers();
-        List<PredictionResult>? predictions = null;
-        int accepted = 0, ignored = 0;
+        // Validated against the state before the call plus the bars accepted earlier in it; nothing changes until
+        // the archive has them.
+        List<StoredBar>? accepted = null;
+        long last = _lastTimestamp;
+        int ignored = 0;
         var reasons = new List<string>();
         foreach (BarData bar in bars)
         {
@@ -102,11 +145,11 @@ public sealed class AssetGrain : Grain, IAssetGrain
                 reasons.Add("a bar is missing (null)");
                 continue;
             }
-            if (bar.Timestamp <= _lastTimestamp)
+            if (bar.Timestamp <= last)
             {
-                if (bar.Timestamp < _lastTimestamp && IsUnknownRecent(bar.Timestamp))
+                if (bar.Timestamp < last && IsUnknownRecent(bar.Timestamp, accepted))
                 {
-                    reasons.Add($"{Describe(bar)}: timestamp is before the last accepted bar ({_lastTimestamp}) and was never accepted");
+                    reasons.Add($"{Describe(bar)}: timestamp is before the last accepted bar ({last}) and was never accepted");
                 }
                 else
                 {
@@ -120,29 +163,73 @@ public sealed class AssetGrain : Grain, IAssetGrain
                 reasons.Add($"{Describe(bar)}: {problem}");
                 continue;
             }
-            Accept(bar);
-            accepted++;
-            if (publish && model is { } m && TryPredict(m.Ref, m.Loaded) is { } prediction)
-            {
-                (predictions ??= []).Add(prediction);
-            }
+            (accepted ??= []).Add(new StoredBar(bar.Timestamp, new Bar(bar.Open, bar.High, bar.Low, bar.Close, bar.Volume)));
+            last = bar.Timestamp;
         }
-        _metrics.Ingested(accepted, ignored, reasons.Count);
-        if (predictions is not null)
+        if (accepted is not null)
         {
-            Publish(predictions);
+            await Archive(accepted);
+            _slot?.Withdraw();
+            bool publish = HasSubscribers();
+            List<PredictionResult>? predictions = null;
+            foreach (StoredBar bar in accepted)
+            {
+                Apply(bar);
+                if (publish && model is { } m && TryPredict(m.Ref, m.Loaded) is { } prediction)
+                {
+                    (predictions ??= []).Add(prediction);
+                }
+            }
+            if (predictions is not null)
+            {
+                Publish(predictions);
+            }
+            PublishToCache(model, predictions is null ? null : predictions[^1]);
         }
-        return new IngestResult(accepted, ignored, reasons.Count, reasons);
+        _metrics.Ingested(accepted?.Count ?? 0, ignored, reasons.Count);
+        return new IngestResult(accepted?.Count ?? 0, ignored, reasons.Count, reasons);
+    }
+
+    private async Task Archive(List<StoredBar> bars)
+    {
+        try
+        {
+            await _archive.Append(Asset, bars);
+        }
+        catch (Exception e) when (e is not GridException and not OperationCanceledException)
+        {
+            // Nothing was applied: the caller may resend the same bars once the archive is back.
+            throw new GridException(GridErrorKind.Unavailable, $"{Asset}: the bar archive failed, no bar of this call was accepted ({e.GetType().Name}: {e.Message})");
+        }
+    }
+
+    // The latest features and prediction for readers outside the grid; skipped entirely when there is no cache.
+    private void PublishToCache((ModelRef Ref, Model Loaded)? model, PredictionResult? prediction)
+    {
+        if (_cache is NoAssetCache)
+        {
+            return;
+        }
+        if (prediction is null && model is { } m)
+        {
+            prediction = TryPredict(m.Ref, m.Loaded);
+        }
+        FeatureSnapshot? features = HasBars ? new FeatureSnapshot(Asset, _lastTimestamp, _spec.Names.ToArray(), _values.ToArray()) : null;
+        _cache.Publish(features, prediction);
     }
 
     // A timestamp older than the last accepted one is a replayed duplicate when the history holds it, or when
     // it is older than everything the history still holds (it cannot be checked there, and a replay starts from
     // the beginning); otherwise it would be a new bar out of order.
-    private bool IsUnknownRecent(long timestamp)
+    private bool IsUnknownRecent(long timestamp, List<StoredBar>? pending)
     {
-        if (_history is null || _historyCount == 0 || timestamp < Oldest().Timestamp)
+        if (pending is not null && pending.Exists(b => b.Timestamp == timestamp))
         {
             return false;
+        }
+        if (_history is null || _historyCount == 0 || timestamp < Oldest().Timestamp)
+        {
+            return pending is not null && timestamp >= pending[0].Timestamp;
         }
         for (int i = 0; i < _historyCount; i++)
         {
@@ -190,17 +277,16 @@ public sealed class AssetGrain : Grain, IAssetGrain
         return null;
     }
 
-    private void Accept(BarData bar)
+    private void Apply(StoredBar bar)
     {
         if (_stream is null)
         {
             StartStream();
         }
         _history ??= new StoredBar[_options.HistoryLength];
-        var values = new Bar(bar.Open, bar.High, bar.Low, bar.Close, bar.Volume);
-        _stream!.Update(values, _values);
+        _stream!.Update(bar.Bar, _values);
         _lastTimestamp = bar.Timestamp;
-        _history[_historyNext] = new StoredBar(bar.Timestamp, values);
+        _history[_historyNext] = bar;
         _historyNext = (_historyNext + 1) % _history.Length;
         _historyCount = Math.Min(_historyCount + 1, _history.Length);
     }
@@ -213,12 +299,23 @@ public sealed class AssetGrain : Grain, IAssetGrain
         {
             throw new GridException(GridErrorKind.InvalidArgument, $"{Asset}: a pushed feature vector must not be empty");
         }
+        _state.State.Pushed = values.ToArray();
+        _state.State.PushedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await _state.WriteStateAsync();
         _slot?.Withdraw();
-        _pushed = values.ToArray();
-        _pushedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        if (HasSubscribers() && await TryResolveModel() is { } model && TryPredict(model.Ref, model.Loaded) is { } prediction)
+        bool publish = HasSubscribers();
+        if (publish || _cache is not NoAssetCache)
         {
-            Publish([prediction]);
+            var model = await TryResolveModel();
+            PredictionResult? prediction = model is { } m ? TryPredict(m.Ref, m.Loaded) : null;
+            if (publish && prediction is not null)
+            {
+                Publish([prediction]);
+            }
+            if (_cache is not NoAssetCache)
+            {
+                _cache.Publish(null, prediction);
+            }
         }
     }
 
@@ -237,20 +334,48 @@ public sealed class AssetGrain : Grain, IAssetGrain
         AssetSymbol.Validate(Asset);
         Model loaded = await _models.Get(model);
         Inputs(loaded);
+        await CatchUp();
         _slot?.Withdraw();
-        _assigned = model;
+        if (!model.Equals(_state.State.Assigned))
+        {
+            _state.State.Assigned = model;
+            await _state.WriteStateAsync();
+        }
+    }
+
+    // After the spec grew: rebuilds the streams from the archive where there is one (exact from the first bar),
+    // and persists the spec so that later activations compute the same features.
+    private async Task CatchUp()
+    {
+        if (!_specChanged)
+        {
+            return;
+        }
+        if (_replayNeeded)
+        {
+            await Replay(CancellationToken.None);
+        }
+        _specChanged = false;
+        string? spec = _spec.Names.SequenceEqual(_specs.Get(_options.Features).Names) ? null : string.Join(',', _spec.Names);
+        if (spec != _state.State.Spec)
+        {
+            _state.State.Spec = spec;
+            await _state.WriteStateAsync();
+        }
     }
 
     public async Task<PredictionResult> Predict()
     {
-        if (!HasBars && _pushed is null && _assigned is null)
+        if (!HasBars && Pushed is null && Assigned is null)
         {
             throw Unknown("has no bars, no pushed features and no assigned model");
         }
-        ModelRef model = _assigned
+        ModelRef model = Assigned
             ?? await _models.GetDefault()
             ?? throw new GridException(GridErrorKind.FailedPrecondition, $"{Asset}: no model assigned and no default model registered");
         Model loaded = await _models.Get(model);
+        Inputs(loaded);
+        await CatchUp();
         var inputs = new float[loaded.FeatureCount];
         if (MissingInputs(model, loaded, inputs) is { } problem)
         {
@@ -258,7 +383,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
         }
         PredictionResult result = Run(model, loaded, inputs);
         // Nothing writes to inputs after this: later requests on this silo may predict from it directly.
-        _slot?.Publish(new PredictionSnapshot(_assigned, model, loaded, inputs, result.AsOf));
+        _slot?.Publish(new PredictionSnapshot(Assigned, model, loaded, inputs, result.AsOf));
         return result;
     }
 
@@ -309,8 +434,15 @@ public sealed class AssetGrain : Grain, IAssetGrain
     {
         try
         {
-            ModelRef? model = _assigned ?? await _models.GetDefault();
-            return model is null ? null : (model, await _models.Get(model));
+            ModelRef? model = Assigned ?? await _models.GetDefault();
+            if (model is null)
+            {
+                return null;
+            }
+            Model loaded = await _models.Get(model);
+            Inputs(loaded);
+            await CatchUp();
+            return (model, loaded);
         }
         catch (GridException)
         {
@@ -341,15 +473,15 @@ public sealed class AssetGrain : Grain, IAssetGrain
             }
             return null;
         }
-        if (_pushed is null)
+        if (Pushed is null)
         {
             return $"{Asset}: model {model} takes {loaded.FeatureCount} pushed features and none were pushed";
         }
-        if (_pushed.Length != loaded.FeatureCount)
+        if (Pushed.Length != loaded.FeatureCount)
         {
-            return $"{Asset}: model {model} takes {loaded.FeatureCount} features, the pushed vector has {_pushed.Length}";
+            return $"{Asset}: model {model} takes {loaded.FeatureCount} features, the pushed vector has {Pushed.Length}";
         }
-        _pushed.CopyTo(inputs);
+        Pushed.CopyTo(inputs);
         return null;
     }
 
@@ -358,7 +490,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
         var output = new float[loaded.OutputCount];
         loaded.Predict(inputs, output);
         _metrics.Predicted();
-        return new PredictionResult(Asset, output, model, _inputs is null ? _pushedAt : _lastTimestamp);
+        return new PredictionResult(Asset, output, model, _inputs is null ? PushedAt : _lastTimestamp);
     }
 
     // An asset the grid knows nothing about: reported as not found. Its empty activation is let go a while later, so
@@ -424,11 +556,17 @@ public sealed class AssetGrain : Grain, IAssetGrain
             return;
         }
         _spec = _specs.Get(string.Join(',', _spec.Names.Concat(missing)));
+        _specChanged = true;
         if (_stream is null || _history is null)
         {
             return; // no bars yet: the streams start with the first one
         }
         StartStream();
+        if (_archive.IsDurable)
+        {
+            _replayNeeded = true; // CatchUp replays every archived bar, not just the history
+            return;
+        }
         int start = _historyCount < _history.Length ? 0 : _historyNext;
         for (int i = 0; i < _historyCount; i++)
         {
@@ -444,7 +582,5 @@ public sealed class AssetGrain : Grain, IAssetGrain
     }
 }
 
-/// <summary>A bar as the history keeps it: a struct, so the history is one flat array.</summary>
-internal readonly record struct StoredBar(long Timestamp, Bar Bar);
 
 internal readonly record struct Subscription(IPredictionObserver Observer, long ExpiresAt);

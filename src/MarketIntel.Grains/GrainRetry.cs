@@ -6,6 +6,8 @@ namespace MarketIntel.Grains;
 /// calls that arrive as it goes are forwarded to a new activation, and under concurrent load on the same symbol
 /// Orleans gives up after two forwards with <see cref="OrleansMessageRejectionException"/>. The rejected message was never processed, so
 /// sending it again is safe for every asset-grain method (bars and pushes are idempotent besides).
+/// In a cluster, a silo that died leaves calls failing until membership declares it dead and its grains are
+/// placed elsewhere; those failures become <see cref="Abstractions.GridErrorKind.Unavailable"/> errors that clients retry.
 /// </summary>
 public static class GrainRetry
 {
@@ -21,6 +23,10 @@ public static class GrainRetry
             }
             catch (OrleansMessageRejectionException) when (attempt < Attempts)
             {
+            }
+            catch (Exception e) when (e is OrleansMessageRejectionException or SiloUnavailableException or TimeoutException)
+            {
+                throw new Abstractions.GridException(Abstractions.GridErrorKind.Unavailable, $"the silo holding this asset is unavailable ({e.GetType().Name}); retry shortly");
             }
         }
     }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 
@@ -28,6 +29,9 @@ public static class GridHosting
         silo.Services.AddSingleton<GridMetrics>();
         silo.Services.AddSingleton<FeatureSpecCache>();
         silo.Services.AddSingleton<LocalPredictor>();
+        // Cluster mode registers its archive, model store and cache first; these are the embedded defaults.
+        silo.Services.TryAddSingleton<IBarArchive, NoBarArchive>();
+        silo.Services.TryAddSingleton<IAssetCache, NoAssetCache>();
         if (inMemoryStorage)
         {
             silo.AddMemoryGrainStorage(GridStorage.Name);

@@ -11,6 +11,9 @@ public sealed class GridMetrics(SiloModelCache models)
     private long _barsRejected;
     private long _predictions;
     private long _activeAssets;
+    private long _replays;
+    private long _replayedBars;
+    private long _replayTicks;
 
     public long BarsAccepted => Interlocked.Read(ref _barsAccepted);
 
@@ -22,6 +25,15 @@ public sealed class GridMetrics(SiloModelCache models)
 
     /// <summary>Asset grains active on this silo.</summary>
     public long ActiveAssets => Interlocked.Read(ref _activeAssets);
+
+    /// <summary>Activations (or spec changes) that rebuilt an asset's features from the bar archive.</summary>
+    public long Replays => Interlocked.Read(ref _replays);
+
+    /// <summary>Bars read back from the archive by those replays.</summary>
+    public long ReplayedBars => Interlocked.Read(ref _replayedBars);
+
+    /// <summary>Time spent replaying, in total.</summary>
+    public TimeSpan ReplayTime => TimeSpan.FromTicks(Interlocked.Read(ref _replayTicks));
 
     /// <summary>Model versions loaded on this silo.</summary>
     public long LoadedModels => models.Count;
@@ -40,6 +52,13 @@ public sealed class GridMetrics(SiloModelCache models)
         {
             Interlocked.Add(ref _barsRejected, rejected);
         }
+    }
+
+    internal void Replayed(int bars, TimeSpan took)
+    {
+        Interlocked.Increment(ref _replays);
+        Interlocked.Add(ref _replayedBars, bars);
+        Interlocked.Add(ref _replayTicks, took.Ticks);
     }
 
     internal void Predicted() => Interlocked.Increment(ref _predictions);

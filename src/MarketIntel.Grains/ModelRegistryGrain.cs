@@ -17,10 +17,29 @@ public sealed class ModelRegistryState
     public ModelRef? Default { get; set; }
 }
 
-/// <summary>The model registry. Versions are immutable once registered: the same name and version with other bytes is refused.</summary>
-public sealed class ModelRegistryGrain([PersistentState("registry", GridStorage.Name)] IPersistentState<ModelRegistryState> state)
+/// <summary>
+/// The model registry. Versions are immutable once registered: the same name and version with other bytes is
+/// refused. It keeps everything in grain state, unless an <see cref="IModelStore"/> is registered (cluster mode:
+/// PostgreSQL tables), which it then reads at activation and writes through.
+/// </summary>
+public sealed class ModelRegistryGrain(
+    [PersistentState("registry", GridStorage.Name)] IPersistentState<ModelRegistryState> persisted,
+    IServiceProvider services)
     : Grain, IModelRegistryGrain
 {
+    private readonly IModelStore? _store = services.GetService(typeof(IModelStore)) as IModelStore;
+    private ModelRegistryState _loaded = new();
+
+    private ModelRegistryState State => _store is null ? persisted.State : _loaded;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (_store is not null)
+        {
+            _loaded = await _store.Load();
+        }
+    }
+
     public async Task<ModelInfo> Register(string name, string version, byte[] bytes)
     {
         if (string.IsNullOrWhiteSpace(name) || name.Contains('@', StringComparison.Ordinal))
@@ -33,10 +52,10 @@ public sealed class ModelRegistryGrain([PersistentState("registry", GridStorage.
         }
         ArgumentNullException.ThrowIfNull(bytes);
         var key = new ModelRef(name, version);
-        if (state.State.Bytes.TryGetValue(key, out byte[]? existing))
+        if (State.Bytes.TryGetValue(key, out byte[]? existing))
         {
             return existing.AsSpan().SequenceEqual(bytes)
-                ? state.State.Info[key]
+                ? State.Info[key]
                 : throw new GridException(GridErrorKind.FailedPrecondition, $"model {key} is already registered with other bytes; register a new version");
         }
         ModelInfo info;
@@ -49,29 +68,46 @@ public sealed class ModelRegistryGrain([PersistentState("registry", GridStorage.
         {
             throw new GridException(GridErrorKind.InvalidArgument, e.Message);
         }
-        state.State.Bytes[key] = bytes;
-        state.State.Info[key] = info;
-        await state.WriteStateAsync();
+        if (_store is not null && !await _store.Add(info, bytes))
+        {
+            // Another registry activation (a silo that has since gone) stored it first: take what is stored.
+            _loaded = await _store.Load();
+            throw new GridException(GridErrorKind.FailedPrecondition, $"model {key} is already registered with other bytes; register a new version");
+        }
+        State.Bytes[key] = bytes;
+        State.Info[key] = info;
+        if (_store is null)
+        {
+            await persisted.WriteStateAsync();
+        }
         return info;
     }
 
     public Task<byte[]> GetBytes(ModelRef model) =>
-        state.State.Bytes.TryGetValue(model, out byte[]? bytes) ? Task.FromResult(bytes) : throw NotFound(model);
+        State.Bytes.TryGetValue(model, out byte[]? bytes) ? Task.FromResult(bytes) : throw NotFound(model);
 
     public Task<ModelInfo> Describe(ModelRef model) =>
-        state.State.Info.TryGetValue(model, out ModelInfo? info) ? Task.FromResult(info) : throw NotFound(model);
+        State.Info.TryGetValue(model, out ModelInfo? info) ? Task.FromResult(info) : throw NotFound(model);
 
     public async Task SetDefault(ModelRef model)
     {
-        if (!state.State.Bytes.ContainsKey(model))
+        if (!State.Bytes.ContainsKey(model))
         {
             throw NotFound(model);
         }
-        state.State.Default = model;
-        await state.WriteStateAsync();
+        if (_store is not null)
+        {
+            await _store.SetDefault(model);
+        }
+        else
+        {
+            State.Default = model;
+            await persisted.WriteStateAsync();
+        }
+        State.Default = model;
     }
 
-    public Task<ModelRef?> GetDefault() => Task.FromResult(state.State.Default);
+    public Task<ModelRef?> GetDefault() => Task.FromResult(State.Default);
 
     private static GridException NotFound(ModelRef model) => new(GridErrorKind.NotFound, $"model {model} is not registered");
 }

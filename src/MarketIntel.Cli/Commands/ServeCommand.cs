@@ -5,10 +5,12 @@ using Microsoft.Extensions.Options;
 
 namespace MarketIntel.Cli.Commands;
 
-/// <summary><c>marketintel serve</c>: a silo on embedded defaults serving gRPC, HTTP, /metrics and the dashboard until SIGINT or SIGTERM.</summary>
+/// <summary><c>marketintel serve</c>: a silo serving gRPC, HTTP, /metrics and the dashboard until SIGINT or SIGTERM, on
+/// embedded defaults or, with <c>--cluster</c>, as a member of a cluster (Redis membership, PostgreSQL state).</summary>
 internal static class ServeCommand
 {
-    public const string Usage = "marketintel serve [--http-port P] [--grpc-port Q] [--model FILE]... [--features SPEC] [--listen ADDRESS] [--silo-port N] [--gateway-port M] [--no-dashboard]";
+    public const string Usage = "marketintel serve [--http-port P] [--grpc-port Q] [--model FILE]... [--features SPEC] [--listen ADDRESS] [--silo-port N] [--gateway-port M] [--no-dashboard]\n" +
+        "       [--cluster --redis HOST:PORT --postgres CONN [--cluster-id NAME] [--advertise ADDRESS]]";
 
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout)
     {
@@ -16,7 +18,11 @@ internal static class ServeCommand
         WebApplication app = GridServer.Build(overrides);
         // Build has read and checked the options; take them from the host rather than reading them again.
         var server = app.Services.GetRequiredService<IOptions<ServerOptions>>().Value;
-        app.Lifetime.ApplicationStarted.Register(() => stdout.WriteLine(Describe(server)));
+        var cluster = app.Services.GetService<Server.Cluster.ClusterModeOptions>();
+        var postgres = app.Configuration["Postgres:ConnectionString"];
+        string? mode = cluster is null ? null
+            : $"  cluster '{cluster.ClusterId}': membership and cache in Redis {Server.Cluster.ClusterModeOptions.Redact(cluster.Redis)}, state in PostgreSQL {Storage.Postgres.Hosting.PostgresOptions.Redact(postgres ?? "")}, silo port {server.SiloPort}";
+        app.Lifetime.ApplicationStarted.Register(() => stdout.WriteLine(Describe(server, mode)));
         // The host's console lifetime stops it cleanly on SIGINT and SIGTERM.
         app.Run();
         stdout.WriteLine("marketintel serve: stopped");
@@ -26,7 +32,7 @@ internal static class ServeCommand
     /// <summary>The command line as configuration keys, which take precedence over appsettings.json and the environment.</summary>
     public static Dictionary<string, string?> Overrides(ReadOnlySpan<string> args)
     {
-        var options = CliArguments.Parse(args, ["http-port", "grpc-port", "silo-port", "gateway-port", "listen", "features", "history"], ["no-dashboard"], ["model"]);
+        var options = CliArguments.Parse(args, ["http-port", "grpc-port", "silo-port", "gateway-port", "listen", "features", "history", "redis", "postgres", "cluster-id", "advertise"], ["no-dashboard", "cluster"], ["model"]);
         var overrides = new Dictionary<string, string?>(StringComparer.Ordinal);
         void Port(string flag, string key, int min)
         {
@@ -56,6 +62,21 @@ internal static class ServeCommand
         {
             overrides["Grid:Features"] = features;
         }
+        if (options.Flag("cluster"))
+        {
+            overrides["Cluster:Enabled"] = "true";
+        }
+        foreach (var (flag, key) in new[] { ("redis", "Cluster:Redis"), ("postgres", "Postgres:ConnectionString"), ("cluster-id", "Cluster:ClusterId"), ("advertise", "Cluster:AdvertisedAddress") })
+        {
+            if (options.Optional(flag) is { } value)
+            {
+                if (!options.Flag("cluster"))
+                {
+                    throw new UsageException($"--{flag} is a cluster-mode option: add --cluster");
+                }
+                overrides[key] = value;
+            }
+        }
         if (options.OptionalInt("history", 1, 1_000_000) is { } history)
         {
             overrides["Grid:HistoryLength"] = history.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -63,12 +84,13 @@ internal static class ServeCommand
         return overrides;
     }
 
-    public static string Describe(ServerOptions server)
+    public static string Describe(ServerOptions server, string? cluster = null)
     {
         string host = server.ListenAddress.Contains(':', StringComparison.Ordinal) ? $"[{server.ListenAddress}]" : server.ListenAddress;
         return string.Join('\n',
             $"marketintel serve: gRPC on grpc://{host}:{server.GrpcPort}",
             $"  HTTP on http://{host}:{server.HttpPort} (GET /predict/{{asset}}, GET|PUT /features/{{asset}}, /metrics{(server.Dashboard ? $", dashboard at {server.DashboardPath}" : "")})",
+            cluster ?? "  embedded defaults: state in memory (--cluster for Redis membership and PostgreSQL state)",
             $"  models: {(server.Models.Count == 0 ? "none yet (register through gRPC RegisterModel)" : string.Join(", ", server.Models))}",
             "  Ctrl+C or SIGTERM stops it");
     }

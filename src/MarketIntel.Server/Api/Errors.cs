@@ -12,6 +12,7 @@ internal static class Errors
         GridErrorKind.InvalidArgument => StatusCode.InvalidArgument,
         GridErrorKind.NotFound => StatusCode.NotFound,
         GridErrorKind.FailedPrecondition => StatusCode.FailedPrecondition,
+        GridErrorKind.Unavailable => StatusCode.Unavailable,
         _ => StatusCode.Internal,
     };
 
@@ -20,6 +21,7 @@ internal static class Errors
         GridErrorKind.InvalidArgument => StatusCodes.Status400BadRequest,
         GridErrorKind.NotFound => StatusCodes.Status404NotFound,
         GridErrorKind.FailedPrecondition => StatusCodes.Status409Conflict,
+        GridErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status500InternalServerError,
     };
 
@@ -28,6 +30,7 @@ internal static class Errors
         StatusCode.InvalidArgument => "INVALID_ARGUMENT",
         StatusCode.NotFound => "NOT_FOUND",
         StatusCode.FailedPrecondition => "FAILED_PRECONDITION",
+        StatusCode.Unavailable => "UNAVAILABLE",
         _ => "INTERNAL",
     };
 
@@ -81,6 +84,9 @@ internal sealed partial class GridErrorInterceptor(ILogger<GridErrorInterceptor>
                 return null;
             case GridException grid:
                 return new RpcException(new Status(Errors.GrpcStatus(grid.Kind), grid.Message));
+            // A silo that died or left mid-call: the grain is reactivated on another silo, so a retry succeeds.
+            case Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException or TimeoutException:
+                return new RpcException(new Status(StatusCode.Unavailable, $"a silo was unavailable ({e.Message}); retry"));
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
                 return new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled"));
             default:

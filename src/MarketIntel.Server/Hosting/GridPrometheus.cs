@@ -12,6 +12,9 @@ internal static class GridPrometheus
     private static readonly Counter Predictions = Metrics.CreateCounter("marketintel_predictions_total", "Predictions made, on demand and for subscribers after each bar");
     private static readonly Counter PredictionsLocal = Metrics.CreateCounter("marketintel_predictions_local_total", "Of those, predictions answered on the request's thread from a grain's published snapshot (no grain call)");
     private static readonly Gauge ActiveAssets = Metrics.CreateGauge("marketintel_active_assets", "Asset grains active on this silo");
+    private static readonly Counter Replays = Metrics.CreateCounter("marketintel_asset_replays_total", "Asset activations that rebuilt their features from the bar archive (cluster mode)");
+    private static readonly Counter ReplayedBars = Metrics.CreateCounter("marketintel_asset_replayed_bars_total", "Bars read back from the archive by those replays");
+    private static readonly Counter ReplaySeconds = Metrics.CreateCounter("marketintel_asset_replay_seconds_total", "Time spent replaying archived bars");
     private static readonly Gauge LoadedModels = Metrics.CreateGauge("marketintel_loaded_model_versions", "Model versions loaded on this silo");
 
     /// <summary>Request latency buckets from 50 µs to 2.5 s: the grid answers in well under a millisecond.</summary>
@@ -28,6 +31,9 @@ internal static class GridPrometheus
             Predictions.IncTo(metrics.Predictions);
             PredictionsLocal.IncTo(local.LocalHits);
             ActiveAssets.Set(metrics.ActiveAssets);
+            Replays.IncTo(metrics.Replays);
+            ReplayedBars.IncTo(metrics.ReplayedBars);
+            ReplaySeconds.IncTo(metrics.ReplayTime.TotalSeconds);
             LoadedModels.Set(metrics.LoadedModels);
         });
     }

@@ -2,6 +2,11 @@ using System.Net;
 using Microsoft.AspNetCore.Hosting;
 using MarketIntel.Grains;
 using MarketIntel.Server.Api;
+using MarketIntel.Server.Cluster;
+using MarketIntel.Storage.Postgres.Hosting;
+using MarketIntel.Storage.Postgres.Migrations;
+using Npgsql;
+using StackExchange.Redis;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
@@ -10,8 +15,9 @@ using Prometheus;
 
 namespace MarketIntel.Server.Hosting;
 
-/// <summary>A silo host on embedded defaults: one Orleans silo with localhost clustering and in-memory state,
-/// serving the gRPC API, the HTTP/JSON API, /metrics and the Orleans dashboard.</summary>
+/// <summary>A silo host serving the gRPC API, the HTTP/JSON API, /metrics and the Orleans dashboard: on embedded
+/// defaults one silo with localhost clustering and in-memory state; in cluster mode (section <c>Cluster</c>) a
+/// member of a cluster with membership and the asset cache in Redis and durable state in PostgreSQL.</summary>
 public static class GridServer
 {
     /// <summary>
@@ -35,6 +41,14 @@ public static class GridServer
         logging?.Invoke(builder.Logging);
 
         ServerOptions server = ReadOptions(builder.Configuration);
+        var cluster = new ClusterModeOptions();
+        builder.Configuration.GetSection(ClusterModeOptions.Section).Bind(cluster);
+        var postgres = new PostgresOptions();
+        builder.Configuration.GetSection(PostgresOptions.Section).Bind(postgres);
+        if (cluster.Enabled)
+        {
+            CheckDatabase(postgres);
+        }
         builder.Services.AddOptions<ServerOptions>().Bind(builder.Configuration.GetSection(ServerOptions.Section));
         builder.Services.AddSingleton<IValidateOptions<ServerOptions>, ServerOptionsValidator>();
 
@@ -58,13 +72,20 @@ public static class GridServer
 
         builder.UseOrleans(silo =>
         {
-            silo.UseLocalhostClustering(siloPort: server.SiloPort, gatewayPort: server.GatewayPort);
-            silo.Configure<ClusterOptions>(o =>
+            if (cluster.Enabled)
             {
-                o.ClusterId = "marketintel-embedded";
-                o.ServiceId = "marketintel";
-            });
-            silo.AddMarketIntelGrid(o => builder.Configuration.GetSection("Grid").Bind(o));
+                AddCluster(builder, silo, server, cluster, postgres);
+            }
+            else
+            {
+                silo.UseLocalhostClustering(siloPort: server.SiloPort, gatewayPort: server.GatewayPort);
+                silo.Configure<ClusterOptions>(o =>
+                {
+                    o.ClusterId = "marketintel-embedded";
+                    o.ServiceId = ServiceId;
+                });
+            }
+            silo.AddMarketIntelGrid(o => builder.Configuration.GetSection("Grid").Bind(o), inMemoryStorage: !cluster.Enabled);
             if (server.Dashboard)
             {
                 silo.AddDashboard();
@@ -94,6 +115,63 @@ public static class GridServer
 
     private const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
+    /// <summary>The Orleans service id: grain state rows in PostgreSQL are keyed by it.</summary>
+    public const string ServiceId = "marketintel";
+
+    // Membership in Redis, state in PostgreSQL, the asset cache in Redis.
+    private static void AddCluster(WebApplicationBuilder builder, ISiloBuilder silo, ServerOptions server, ClusterModeOptions cluster, PostgresOptions postgres)
+    {
+        silo.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(cluster.Redis));
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = cluster.ClusterId;
+            o.ServiceId = ServiceId;
+        });
+        silo.Configure<EndpointOptions>(o =>
+        {
+            IPAddress listen = IPAddress.Parse(server.ListenAddress);
+            o.AdvertisedIPAddress = cluster.AdvertisedAddress is { } advertised ? IPAddress.Parse(advertised) : listen;
+            o.SiloPort = server.SiloPort;
+            o.GatewayPort = server.GatewayPort;
+            o.SiloListeningEndpoint = new IPEndPoint(listen, server.SiloPort);
+            o.GatewayListeningEndpoint = server.GatewayPort == 0 ? null : new IPEndPoint(listen, server.GatewayPort);
+        });
+        // How fast a dead silo is noticed (probe timeouts, missed probes, votes): Orleans' defaults unless set.
+        silo.Configure<ClusterMembershipOptions>(builder.Configuration.GetSection("Orleans:ClusterMembership"));
+        silo.AddMarketIntelPostgres(postgres);
+        var redis = ConfigurationOptions.Parse(cluster.Redis);
+        // The cache must not stop the silo from starting, nor fail it later: it reconnects by itself.
+        redis.AbortOnConnectFail = false;
+        builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redis));
+        builder.Services.AddSingleton(cluster);
+        builder.Services.AddSingleton<RedisAssetCache>();
+        builder.Services.AddSingleton<IAssetCache>(sp => sp.GetRequiredService<RedisAssetCache>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RedisAssetCache>());
+    }
+
+    // A silo must not start against a database it cannot reach or whose schema is not this build's.
+    private static void CheckDatabase(PostgresOptions postgres)
+    {
+        try
+        {
+            using var database = NpgsqlDataSource.Create(postgres.ConnectionString);
+            Migrator.EnsureCurrentAsync(database).GetAwaiter().GetResult();
+        }
+        catch (SchemaException e)
+        {
+            throw new ServerConfigurationException($"{PostgresOptions.Section}:ConnectionString: {e.Message}");
+        }
+        catch (PostgresException e)
+        {
+            throw new ServerConfigurationException($"{PostgresOptions.Section}:ConnectionString: PostgreSQL refused: {e.MessageText}");
+        }
+        catch (Exception e) when (e is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
+        {
+            throw new ServerConfigurationException(
+                $"{PostgresOptions.Section}:ConnectionString: cannot reach PostgreSQL at {PostgresOptions.Redact(postgres.ConnectionString)}: {e.Message}");
+        }
+    }
+
     /// <summary>The server and grid options as configured, checked; throws naming every setting at fault.</summary>
     public static ServerOptions ReadOptions(IConfiguration configuration)
     {
@@ -111,6 +189,22 @@ public static class GridServer
         catch (InvalidOperationException e)
         {
             // A value of the wrong type, e.g. a port that is not a number: the binder's message names the key.
+            failures.Add(e.InnerException is null ? e.Message : $"{e.Message} ({e.InnerException.Message})");
+        }
+        try
+        {
+            var cluster = new ClusterModeOptions();
+            configuration.GetSection(ClusterModeOptions.Section).Bind(cluster);
+            failures.AddRange(cluster.Problems(server.ListenAddress));
+            if (cluster.Enabled)
+            {
+                var postgres = new PostgresOptions();
+                configuration.GetSection(PostgresOptions.Section).Bind(postgres);
+                failures.AddRange(postgres.Problems());
+            }
+        }
+        catch (InvalidOperationException e)
+        {
             failures.Add(e.InnerException is null ? e.Message : $"{e.Message} ({e.InnerException.Message})");
         }
         try

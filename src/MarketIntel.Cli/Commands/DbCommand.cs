@@ -1,0 +1,67 @@
+using MarketIntel.Storage.Postgres.Hosting;
+using MarketIntel.Storage.Postgres.Migrations;
+using Npgsql;
+
+namespace MarketIntel.Cli.Commands;
+
+/// <summary>
+/// <c>marketintel db migrate --postgres CONN</c>: brings the database's schema to this build's version (silos
+/// never migrate; they refuse to start on another version). <c>db status</c> tells the version without changing it.
+/// </summary>
+internal static class DbCommand
+{
+    public const string Usage = "marketintel db migrate|status --postgres CONN";
+
+    public static int Run(ReadOnlySpan<string> args, TextWriter stdout)
+    {
+        if (args.Length == 0 || args[0] is not ("migrate" or "status"))
+        {
+            throw new UsageException($"expected 'migrate' or 'status' after 'db' (usage: {Usage})");
+        }
+        string verb = args[0];
+        var options = CliArguments.Parse(args[1..], ["postgres"]);
+        string connection = options.Required("postgres");
+        var postgres = new PostgresOptions { ConnectionString = connection };
+        if (postgres.Problems().FirstOrDefault() is { } problem)
+        {
+            throw new UsageException($"--postgres: {problem}");
+        }
+        string where = PostgresOptions.Redact(connection);
+        try
+        {
+            using var database = NpgsqlDataSource.Create(connection);
+            int before = Migrator.CurrentVersionAsync(database).GetAwaiter().GetResult();
+            if (verb == "status")
+            {
+                stdout.WriteLine($"{where}: schema version {before}, this build's is {Migrator.LatestVersion}" +
+                    (before < Migrator.LatestVersion ? " (run 'marketintel db migrate')" : before > Migrator.LatestVersion ? " (the database is newer than this build)" : " (up to date)"));
+                return 0;
+            }
+            if (before > Migrator.LatestVersion)
+            {
+                throw new UsageException($"{where}: schema version {before} is newer than this build's {Migrator.LatestVersion}; use a newer marketintel");
+            }
+            var applied = Migrator.MigrateAsync(database).GetAwaiter().GetResult();
+            foreach (Migration m in applied)
+            {
+                stdout.WriteLine($"applied {m.Version:0000}_{m.Name}");
+            }
+            stdout.WriteLine(applied.Count == 0
+                ? $"{where}: schema already at version {Migrator.LatestVersion}, nothing to do"
+                : $"{where}: schema now at version {Migrator.LatestVersion}");
+            return 0;
+        }
+        catch (SchemaException e)
+        {
+            throw new UsageException($"{where}: {e.Message}");
+        }
+        catch (PostgresException e)
+        {
+            throw new UsageException($"{where}: PostgreSQL refused: {e.MessageText}");
+        }
+        catch (Exception e) when (e is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
+        {
+            throw new UsageException($"cannot reach PostgreSQL at {where}: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,179 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text.Json;
+using MarketIntel.Abstractions;
+using MarketIntel.Grains;
+using StackExchange.Redis;
+
+namespace MarketIntel.Server.Cluster;
+
+/// <summary>
+/// The latest features and prediction of every asset active on this silo, in Redis hashes that any client can
+/// read (<c>HGETALL marketintel:asset:SYMBOL</c>; fields in docs/operations.md). Grains hand their updates over
+/// without waiting; a flush loop writes what changed, the newest value per asset only, every
+/// <see cref="ClusterModeOptions.CacheFlushInterval"/> in one pipelined batch. While Redis is down the updates
+/// wait (one per asset, the newest) and are written when it is back: the grid never waits for Redis.
+/// </summary>
+internal sealed partial class RedisAssetCache(IConnectionMultiplexer redis, ClusterModeOptions options, ILogger<RedisAssetCache> logger)
+    : IAssetCache, IHostedService, IDisposable
+{
+    private static readonly Prometheus.Counter Writes = Prometheus.Metrics.CreateCounter(
+        "marketintel_cache_writes_total", "Asset entries written to the Redis cache");
+    private static readonly Prometheus.Counter Failures = Prometheus.Metrics.CreateCounter(
+        "marketintel_cache_write_failures_total", "Flushes of the Redis cache that failed (Redis unreachable); their entries are written later");
+    private static readonly Prometheus.Gauge Pending = Prometheus.Metrics.CreateGauge(
+        "marketintel_cache_pending_assets", "Assets whose latest values wait to be written to Redis");
+
+    private ConcurrentDictionary<string, Entry> _pending = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _loop;
+    private bool _failing;
+
+    /// <summary>Whether the last flush failed (Redis unreachable).</summary>
+    public bool Failing => Volatile.Read(ref _failing);
+
+    public void Publish(FeatureSnapshot? features, PredictionResult? prediction)
+    {
+        string? asset = features?.Asset ?? prediction?.Asset;
+        if (asset is null)
+        {
+            return;
+        }
+        _pending.AddOrUpdate(asset,
+            static (_, update) => update,
+            static (_, old, update) => new Entry(update.Features ?? old.Features, update.Prediction ?? old.Prediction),
+            new Entry(features, prediction));
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _loop = Task.Run(FlushLoop, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stop.CancelAsync();
+        if (_loop is not null)
+        {
+            await _loop.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+        await FlushOnce(); // what the last bars changed, best effort
+    }
+
+    private async Task FlushLoop()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_failing ? TimeSpan.FromSeconds(1) : options.CacheFlushInterval, _stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            await FlushOnce();
+        }
+    }
+
+    private async Task FlushOnce()
+    {
+        Pending.Set(_pending.Count);
+        if (_pending.IsEmpty)
+        {
+            return;
+        }
+        // Swap in an empty map so grains publishing meanwhile are not held up; put back what fails.
+        var batch = Interlocked.Exchange(ref _pending, new ConcurrentDictionary<string, Entry>(StringComparer.Ordinal));
+        try
+        {
+            IDatabase db = redis.GetDatabase();
+            IBatch writes = db.CreateBatch();
+            var tasks = new List<Task>(batch.Count);
+            foreach (var (asset, entry) in batch)
+            {
+                tasks.Add(writes.HashSetAsync(options.RedisKeyPrefix + "asset:" + asset, Fields(entry)));
+            }
+            writes.Execute();
+            await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(10));
+            Writes.Inc(batch.Count);
+            if (_failing)
+            {
+                LogRecovered(batch.Count);
+            }
+            Volatile.Write(ref _failing, false);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            Failures.Inc();
+            if (!_failing)
+            {
+                LogFailing(e);
+            }
+            Volatile.Write(ref _failing, true);
+            foreach (var (asset, entry) in batch)
+            {
+                // A newer update that arrived meanwhile wins over the one that failed to be written.
+                _pending.AddOrUpdate(asset,
+                    static (_, older) => older,
+                    static (_, newer, older) => new Entry(newer.Features ?? older.Features, newer.Prediction ?? older.Prediction),
+                    entry);
+            }
+        }
+    }
+
+    private static HashEntry[] Fields(Entry entry)
+    {
+        var fields = new List<HashEntry>(9) { new("updated_at", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()) };
+        if (entry.Features is { } features)
+        {
+            fields.Add(new("features_as_of", features.AsOf));
+            fields.Add(new("features", FeaturesJson(features)));
+        }
+        if (entry.Prediction is { } prediction)
+        {
+            fields.Add(new("prediction", prediction.Values.Count > 0 ? prediction.Values[0].ToString("R", CultureInfo.InvariantCulture) : ""));
+            fields.Add(new("outputs", JsonSerializer.Serialize(prediction.Values)));
+            fields.Add(new("model", prediction.Model.Name));
+            fields.Add(new("version", prediction.Model.Version));
+            fields.Add(new("prediction_as_of", prediction.AsOf));
+        }
+        return [.. fields];
+    }
+
+    // {"sma_20":101.5,"rsi_14":null,...}: undefined (warm-up) features are null.
+    private static string FeaturesJson(FeatureSnapshot features)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64 * features.Names.Count);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            for (int i = 0; i < features.Names.Count; i++)
+            {
+                double value = features.Values[i];
+                if (double.IsFinite(value))
+                {
+                    json.WriteNumber(features.Names[i], value);
+                }
+                else
+                {
+                    json.WriteNull(features.Names[i]);
+                }
+            }
+            json.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    public void Dispose() => _stop.Dispose();
+
+    private sealed record Entry(FeatureSnapshot? Features, PredictionResult? Prediction);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is unreachable: the asset cache keeps the latest value per asset and writes it when Redis is back")]
+    private partial void LogFailing(Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Redis is back: the asset cache wrote {Count} pending assets")]
+    private partial void LogRecovered(int count);
+}

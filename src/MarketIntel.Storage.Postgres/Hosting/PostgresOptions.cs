@@ -1,0 +1,71 @@
+namespace MarketIntel.Storage.Postgres.Hosting;
+
+/// <summary>How a silo uses PostgreSQL (configuration section <c>Postgres</c>).</summary>
+public sealed class PostgresOptions
+{
+    public const string Section = "Postgres";
+
+    /// <summary>An Npgsql connection string, e.g. <c>Host=db;Port=5432;Username=marketintel;Password=...;Database=marketintel</c>.</summary>
+    public string ConnectionString { get; set; } = "";
+
+    /// <summary>
+    /// The most bars one archive write carries. Concurrent appends from many asset grains are gathered into
+    /// writes of up to this many rows (one round trip and one commit each), and each grain's acknowledgement
+    /// waits for the write that holds its bars.
+    /// </summary>
+    public int ArchiveBatchRows { get; set; } = 20_000;
+
+    /// <summary>How many archive writes may be in flight at once (each on its own connection).</summary>
+    public int ArchiveWriters { get; set; } = 2;
+
+    /// <summary>Checks the options, naming the one at fault.</summary>
+    public IEnumerable<string> Problems()
+    {
+        if (string.IsNullOrWhiteSpace(ConnectionString))
+        {
+            yield return $"{Section}:ConnectionString must be set in cluster mode (--postgres CONN)";
+        }
+        else
+        {
+            string? problem = null;
+            try
+            {
+                _ = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString);
+            }
+            catch (ArgumentException e)
+            {
+                problem = $"{Section}:ConnectionString is not a valid connection string ({e.Message})";
+            }
+            if (problem is not null)
+            {
+                yield return problem;
+            }
+        }
+        if (ArchiveBatchRows is < 1 or > 1_000_000)
+        {
+            yield return $"{Section}:ArchiveBatchRows {ArchiveBatchRows} must be between 1 and 1000000";
+        }
+        if (ArchiveWriters is < 1 or > 64)
+        {
+            yield return $"{Section}:ArchiveWriters {ArchiveWriters} must be between 1 and 64";
+        }
+    }
+
+    /// <summary>The connection string with any password replaced, for logs and messages.</summary>
+    public static string Redact(string connectionString)
+    {
+        try
+        {
+            var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+            if (!string.IsNullOrEmpty(builder.Password))
+            {
+                builder.Password = "***";
+            }
+            return builder.ConnectionString;
+        }
+        catch (ArgumentException)
+        {
+            return "(unparseable connection string)";
+        }
+    }
+}

@@ -1,0 +1,147 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using MarketIntel.Features;
+using MarketIntel.Grains;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace MarketIntel.Storage.Postgres.Storage;
+
+/// <summary>
+/// The bar archive in the <c>bars</c> table, unique by asset and timestamp. Appends from every asset grain on the
+/// silo queue up and are written together, up to <c>batchRows</c> rows per statement, by a few writers: one
+/// round trip and one commit carry the bars of many grains (group commit), and each grain's call returns when
+/// the commit that holds its bars is done. A bar stored already is skipped (ON CONFLICT DO NOTHING), so a write
+/// repeated after a crash stores nothing twice.
+/// </summary>
+public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
+{
+    private readonly NpgsqlDataSource _database;
+    private readonly int _batchRows;
+    private readonly Channel<PendingAppend> _queue = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = false });
+    private readonly Task[] _writers;
+    private long _writes;
+    private long _rows;
+
+    public PostgresBarArchive(NpgsqlDataSource database, int batchRows, int writers)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchRows, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(writers, 1);
+        _database = database;
+        _batchRows = batchRows;
+        _writers = Enumerable.Range(0, writers).Select(_ => Task.Run(WriteLoop)).ToArray();
+    }
+
+    public bool IsDurable => true;
+
+    /// <summary>Statements written so far (each one commit).</summary>
+    public long Writes => Interlocked.Read(ref _writes);
+
+    /// <summary>Bars sent in those statements.</summary>
+    public long Rows => Interlocked.Read(ref _rows);
+
+    public Task Append(string asset, IReadOnlyList<StoredBar> bars)
+    {
+        ArgumentNullException.ThrowIfNull(bars);
+        if (bars.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+        var pending = new PendingAppend(asset, bars, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        return _queue.Writer.TryWrite(pending) ? pending.Done.Task : Task.FromException(new ObjectDisposedException(nameof(PostgresBarArchive)));
+    }
+
+    public async IAsyncEnumerable<StoredBar> Read(string asset, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await using var command = _database.CreateCommand("SELECT ts, open, high, low, close, volume FROM bars WHERE asset = $1 ORDER BY ts");
+        command.Parameters.AddWithValue(asset);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return new StoredBar(
+                reader.GetInt64(0),
+                new Bar(reader.GetDouble(1), reader.GetDouble(2), reader.GetDouble(3), reader.GetDouble(4), reader.GetDouble(5)));
+        }
+    }
+
+    private async Task WriteLoop()
+    {
+        var batch = new List<PendingAppend>();
+        var assets = new List<string>();
+        var timestamps = new List<long>();
+        var columns = new List<double>[5];
+        for (int c = 0; c < columns.Length; c++)
+        {
+            columns[c] = [];
+        }
+        ChannelReader<PendingAppend> reader = _queue.Reader;
+        while (await reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            int rows = 0;
+            while (rows < _batchRows && reader.TryRead(out PendingAppend? next))
+            {
+                batch.Add(next);
+                rows += next.Bars.Count;
+            }
+            if (batch.Count == 0)
+            {
+                continue;
+            }
+            assets.Clear();
+            timestamps.Clear();
+            foreach (var column in columns)
+            {
+                column.Clear();
+            }
+            foreach (PendingAppend append in batch)
+            {
+                foreach (StoredBar bar in append.Bars)
+                {
+                    assets.Add(append.Asset);
+                    timestamps.Add(bar.Timestamp);
+                    columns[0].Add(bar.Bar.Open);
+                    columns[1].Add(bar.Bar.High);
+                    columns[2].Add(bar.Bar.Low);
+                    columns[3].Add(bar.Bar.Close);
+                    columns[4].Add(bar.Bar.Volume);
+                }
+            }
+            try
+            {
+                await using var command = _database.CreateCommand(
+                    "INSERT INTO bars (asset, ts, open, high, low, close, volume) " +
+                    "SELECT * FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[]) " +
+                    "ON CONFLICT (asset, ts) DO NOTHING");
+                command.Parameters.Add(new NpgsqlParameter<List<string>> { TypedValue = assets, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+                command.Parameters.Add(new NpgsqlParameter<List<long>> { TypedValue = timestamps, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+                foreach (var column in columns)
+                {
+                    command.Parameters.Add(new NpgsqlParameter<List<double>> { TypedValue = column, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Double });
+                }
+                await command.ExecuteNonQueryAsync();
+                Interlocked.Increment(ref _writes);
+                Interlocked.Add(ref _rows, rows);
+                foreach (PendingAppend append in batch)
+                {
+                    append.Done.TrySetResult();
+                }
+            }
+            catch (Exception e)
+            {
+                foreach (PendingAppend append in batch)
+                {
+                    append.Done.TrySetException(e);
+                }
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await Task.WhenAll(_writers);
+    }
+
+    private sealed record PendingAppend(string Asset, IReadOnlyList<StoredBar> Bars, TaskCompletionSource Done);
+}

@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using MarketIntel.Tests;
+
+namespace MarketIntel.Cluster.Tests;
+
+/// <summary>`db migrate` and `serve --cluster` as an operator meets them.</summary>
+public sealed class ClusterCommandTests : IDisposable
+{
+    private readonly PostgresServer _postgres = PostgresServer.Start();
+    private readonly RedisServer _redis = RedisServer.Start();
+
+    private static (int Code, string Out, string Err) Marketintel(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "marketintel.dll"), .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        string stderr = process.StandardError.ReadToEnd();
+        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(60)), "marketintel did not exit");
+        return (process.ExitCode, stdout.Result, stderr);
+    }
+
+    [Fact]
+    public void Db_migrate_applies_the_schema_once_and_status_reports_it()
+    {
+        string database = _postgres.CreateDatabase("ops");
+        var status = Marketintel("db", "status", "--postgres", database);
+        Assert.Equal(0, status.Code);
+        Assert.Contains("schema version 0", status.Out, StringComparison.Ordinal);
+
+        var first = Marketintel("db", "migrate", "--postgres", database);
+        Assert.True(first.Code == 0, first.Err);
+        Assert.Contains("applied 0001_initial", first.Out, StringComparison.Ordinal);
+        var second = Marketintel("db", "migrate", "--postgres", database);
+        Assert.Contains("nothing to do", second.Out, StringComparison.Ordinal);
+        Assert.Contains("(up to date)", Marketintel("db", "status", "--postgres", database).Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Db_migrate_names_a_server_it_cannot_reach()
+    {
+        var result = Marketintel("db", "migrate", "--postgres", $"Host=127.0.0.1;Port={ServerProcess.FreePort()};Username=x;Password=secret;Timeout=3");
+        Assert.Equal(2, result.Code);
+        Assert.Contains("cannot reach PostgreSQL at", result.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", result.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_silo_refuses_to_start_on_a_database_that_was_never_migrated()
+    {
+        string database = _postgres.CreateDatabase("fresh");
+        var result = Marketintel("serve", "--cluster", "--redis", _redis.Endpoint, "--postgres", database, "--http-port", $"{ServerProcess.FreePort()}", "--grpc-port", $"{ServerProcess.FreePort()}");
+        Assert.Equal(2, result.Code);
+        Assert.Contains("run 'marketintel db migrate --postgres CONN' first", result.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Cluster_mode_needs_its_servers_named()
+    {
+        var result = Marketintel("serve", "--cluster");
+        Assert.Equal(2, result.Code);
+        Assert.Contains("Cluster:Redis must be set", result.Err, StringComparison.Ordinal);
+        Assert.Contains("Postgres:ConnectionString must be set", result.Err, StringComparison.Ordinal);
+        var stray = Marketintel("serve", "--redis", "127.0.0.1:1");
+        Assert.Equal(2, stray.Code);
+        Assert.Contains("--redis is a cluster-mode option: add --cluster", stray.Err, StringComparison.Ordinal);
+    }
+
+    public void Dispose()
+    {
+        _redis.Dispose();
+        _postgres.Dispose();
+    }
+}

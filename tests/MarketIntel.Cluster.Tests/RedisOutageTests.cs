@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using System.Net;
+using Grpc.Core;
+using MarketIntel.Api.V1;
+using MarketIntel.Tests;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace MarketIntel.Cluster.Tests;
+
+/// <summary>Redis holds membership and a cache, nothing the grid needs to answer: losing it loses no data.</summary>
+public sealed class RedisOutageTests : IDisposable
+{
+    private readonly PostgresServer _postgres = PostgresServer.Start();
+    private readonly RedisServer _redis = RedisServer.Start();
+    private readonly List<SiloProcess> _silos = [];
+
+    private static string ModelFile => Path.Combine(RepoPaths.Root, "src", "MarketIntel.Cli", "SampleData", "direction-d3-n60.json");
+
+    private static IngestBarsRequest Bars(string asset, int from, int count)
+    {
+        var request = new IngestBarsRequest { Asset = asset };
+        for (int i = from; i < from + count; i++)
+        {
+            double price = 100 + 5 * Math.Sin(i / 7.0) + i * 0.01;
+            request.Bars.Add(new Api.V1.Bar { Timestamp = 1_700_000_000_000L + i * 60_000L, Open = price, High = price + 1, Low = price - 1, Close = price + 0.5, Volume = 1000 + i });
+        }
+        return request;
+    }
+
+    private static async Task<IngestBarsReply> Send(SiloProcess silo, IngestBarsRequest request)
+    {
+        using var call = silo.Client.IngestBars(deadline: DateTime.UtcNow.AddSeconds(30));
+        await call.RequestStream.WriteAsync(request);
+        await call.RequestStream.CompleteAsync();
+        return await call;
+    }
+
+    private static async Task<HashEntry[]> Cached(IDatabase redis, string asset, Func<HashEntry[], bool> until)
+    {
+        var clock = Stopwatch.StartNew();
+        HashEntry[] entry = [];
+        while (clock.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            try
+            {
+                entry = await redis.HashGetAllAsync($"marketintel:asset:{asset}");
+                if (until(entry))
+                {
+                    return entry;
+                }
+            }
+            catch (RedisException)
+            {
+            }
+            await Task.Delay(100);
+        }
+        return entry;
+    }
+
+    private static string? Field(HashEntry[] entry, string name) => entry.FirstOrDefault(e => e.Name == name).Value;
+
+    [Fact]
+    public async Task With_Redis_down_the_grid_keeps_ingesting_and_predicting_and_the_cache_catches_up_when_it_returns()
+    {
+        string database = _postgres.CreateDatabase("grid");
+        await using (var data = NpgsqlDataSource.Create(database))
+        {
+            await Storage.Postgres.Migrations.Migrator.MigrateAsync(data);
+        }
+        var silos = new[] { SiloProcess.Start("a", _redis.Endpoint, database, "--model", ModelFile), SiloProcess.Start("b", _redis.Endpoint, database, "--model", ModelFile) };
+        _silos.AddRange(silos);
+        await Task.WhenAll(silos.Select(s => s.WaitReady(TimeSpan.FromSeconds(90))));
+        using var http = new HttpClient();
+
+        // The cache: an entry per asset that a non-.NET client reads with HGETALL.
+        Assert.Equal(200, (await Send(silos[0], Bars("RX", 0, 200))).Accepted);
+        using var redis = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { _redis.Endpoint }, AbortOnConnectFail = false });
+        var cached = await Cached(redis.GetDatabase(), "RX", e => Field(e, "features_as_of") == $"{1_700_000_000_000L + 199 * 60_000L}");
+        Assert.Equal($"{1_700_000_000_000L + 199 * 60_000L}", Field(cached, "features_as_of"));
+        Assert.Equal("direction-d3-n60", Field(cached, "model"));
+        Assert.Contains("\"rsi_14\":", Field(cached, "features"), StringComparison.Ordinal);
+        Assert.True(float.TryParse(Field(cached, "prediction"), System.Globalization.CultureInfo.InvariantCulture, out _));
+
+        _redis.Kill();
+        // Ingest is acknowledged (PostgreSQL has the bars) and predictions are served on both silos.
+        var clock = Stopwatch.StartNew();
+        for (int round = 0; clock.Elapsed < TimeSpan.FromSeconds(8); round++)
+        {
+            Assert.Equal(10, (await Send(silos[round % 2], Bars("RX", 200 + 10 * round, 10))).Accepted);
+            foreach (var silo in silos)
+            {
+                var response = await http.GetAsync($"http://127.0.0.1:{silo.HttpPort}/predict/RX");
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                var prediction = await silo.Client.PredictAsync(new PredictRequest { Asset = "RX" });
+                Assert.Equal(1_700_000_000_000L + (200 + 10 * round + 9) * 60_000L, prediction.AsOf);
+            }
+            await Task.Delay(200);
+        }
+        var last = await silos[0].Client.GetFeaturesAsync(new GetFeaturesRequest { Asset = "RX" });
+
+        // Back: what changed while it was down is written without any new bar.
+        _redis.Resume();
+        cached = await Cached(redis.GetDatabase(), "RX", e => Field(e, "features_as_of") == $"{last.AsOf}");
+        Assert.Equal($"{last.AsOf}", Field(cached, "features_as_of"));
+        foreach (var silo in silos)
+        {
+            Assert.False(silo.HasExited, silo.Output);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var silo in _silos)
+        {
+            silo.Dispose();
+        }
+        _redis.Dispose();
+        _postgres.Dispose();
+    }
+}

@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using System.Text;
+using Grpc.Net.Client;
+using MarketIntel.Api.V1;
+using MarketIntel.Tests;
+
+namespace MarketIntel.Cluster.Tests;
+
+/// <summary>
+/// One `marketintel serve --cluster` process on free loopback ports. Membership is tuned to notice a dead silo
+/// within a few seconds (Orleans' defaults take tens of seconds), through the environment as an operator would.
+/// </summary>
+internal sealed class SiloProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private GrpcChannel? _channel;
+
+    public int HttpPort { get; }
+
+    public int GrpcPort { get; }
+
+    public string Name { get; }
+
+    private SiloProcess(string name, Process process, int httpPort, int grpcPort)
+    {
+        Name = name;
+        _process = process;
+        HttpPort = httpPort;
+        GrpcPort = grpcPort;
+    }
+
+    public static SiloProcess Start(string name, string redis, string postgres, params string[] extra)
+    {
+        int http = ServerProcess.FreePort(), grpc = ServerProcess.FreePort(), silo = ServerProcess.FreePort();
+        string dll = Path.Combine(AppContext.BaseDirectory, "marketintel.dll");
+        var info = new ProcessStartInfo("dotnet",
+            [dll, "serve", "--cluster", "--redis", redis, "--postgres", postgres,
+             "--http-port", $"{http}", "--grpc-port", $"{grpc}", "--silo-port", $"{silo}", "--no-dashboard", .. extra])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        info.Environment["Orleans__ClusterMembership__ProbeTimeout"] = "00:00:01";
+        info.Environment["Orleans__ClusterMembership__NumMissedProbesLimit"] = "2";
+        info.Environment["Orleans__ClusterMembership__TableRefreshTimeout"] = "00:00:02";
+        info.Environment["Orleans__ClusterMembership__IAmAliveTablePublishTimeout"] = "00:00:05";
+        var process = Process.Start(info)!;
+        var silo_ = new SiloProcess(name, process, http, grpc);
+        process.OutputDataReceived += (_, e) => silo_.Log(e.Data);
+        process.ErrorDataReceived += (_, e) => silo_.Log(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return silo_;
+    }
+
+    private void Log(string? line)
+    {
+        if (line is not null)
+        {
+            lock (_output)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Waits until the silo answers /healthz.</summary>
+    public async Task WaitReady(TimeSpan timeout)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"silo {Name} exited with {_process.ExitCode}:\n{Output}");
+            }
+            try
+            {
+                if ((await http.GetAsync($"http://127.0.0.1:{HttpPort}/healthz")).IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+            await Task.Delay(200);
+        }
+        throw new TimeoutException($"silo {Name} not ready in {timeout.TotalSeconds} s:\n{Output}");
+    }
+
+    public Grid.GridClient Client => new(_channel ??= GrpcChannel.ForAddress($"http://127.0.0.1:{GrpcPort}"));
+
+    /// <summary>SIGKILL: no shutdown, no flush, no goodbye to the cluster.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            _process.WaitForExit();
+        }
+    }
+
+    /// <summary>SIGTERM: a clean stop.</summary>
+    public void Stop(TimeSpan timeout)
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+        ServerProcess.Run("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        if (!_process.WaitForExit(timeout))
+        {
+            Kill();
+        }
+    }
+
+    public void Dispose()
+    {
+        Kill();
+        _channel?.Dispose();
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,82 @@
+using MarketIntel.Features;
+using MarketIntel.Grains;
+using MarketIntel.Storage.Postgres.Storage;
+using Npgsql;
+
+namespace MarketIntel.Storage.Postgres.Tests;
+
+[Collection(PostgresGroup.Name)]
+public sealed class BarArchiveTests(PostgresFixture postgres) : IAsyncLifetime
+{
+    private readonly NpgsqlDataSource _database = postgres.NewMigratedDatabase();
+    private PostgresBarArchive _archive = null!;
+
+    public Task InitializeAsync()
+    {
+        _archive = new PostgresBarArchive(_database, batchRows: 5000, writers: 2);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _archive.DisposeAsync();
+        await _database.DisposeAsync();
+    }
+
+    private static List<StoredBar> Bars(long from, int count) =>
+        Enumerable.Range(0, count).Select(i => new StoredBar(from + i * 60_000, new Bar(10 + i, 11 + i, 9 + i, 10.5 + i, 100 * i))).ToList();
+
+    private async Task<List<StoredBar>> ReadAll(string asset)
+    {
+        var bars = new List<StoredBar>();
+        await foreach (var bar in _archive.Read(asset))
+        {
+            bars.Add(bar);
+        }
+        return bars;
+    }
+
+    [Fact]
+    public async Task Appended_bars_read_back_equal_and_in_timestamp_order()
+    {
+        var later = Bars(1_000_000, 3);
+        var earlier = Bars(0, 5);
+        await _archive.Append("X", later);
+        await _archive.Append("X", earlier);
+        Assert.Equal(earlier.Concat(later).ToList(), await ReadAll("X"));
+        Assert.Empty(await ReadAll("NOTHING"));
+    }
+
+    [Fact]
+    public async Task Appending_the_same_bars_again_stores_each_once()
+    {
+        var bars = Bars(0, 10);
+        await _archive.Append("Y", bars);
+        await _archive.Append("Y", bars.Take(4).ToList());
+        await _archive.Append("Y", bars);
+        Assert.Equal(bars, await ReadAll("Y"));
+    }
+
+    [Fact]
+    public async Task Concurrent_appends_of_many_assets_share_writes_and_all_arrive()
+    {
+        long writesBefore = _archive.Writes;
+        var appends = Enumerable.Range(0, 200).Select(i => _archive.Append($"G{i:000}", Bars(0, 50))).ToList();
+        await Task.WhenAll(appends);
+        long writes = _archive.Writes - writesBefore;
+        Assert.True(writes < 100, $"{writes} writes for 200 appends: appends waiting together should share a write");
+        await using var command = _database.CreateCommand("SELECT count(*), count(DISTINCT asset) FROM bars WHERE asset LIKE 'G%'");
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        Assert.Equal(200L * 50, reader.GetInt64(0));
+        Assert.Equal(200L, reader.GetInt64(1));
+    }
+
+    [Fact]
+    public async Task A_failed_write_fails_every_append_it_carried()
+    {
+        await using var broken = NpgsqlDataSource.Create("Host=127.0.0.1;Port=1;Username=nobody;Timeout=2");
+        await using var archive = new PostgresBarArchive(broken, batchRows: 100, writers: 1);
+        await Assert.ThrowsAnyAsync<Exception>(() => archive.Append("Z", Bars(0, 3)));
+    }
+}
