@@ -3,9 +3,14 @@ using BenchmarkDotNet.Running;
 // dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- --filter '*'
 // dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- grid-memory [--assets 5000] [--bars 1000]
 // dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- train-speed [--rows 200000] [--csv FILE]
+// dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- cluster-ingest --targets grpc://H:P,... (benchmarks/cluster/run.sh)
 if (args.Length > 0 && args[0] == "train-speed")
 {
     return MarketIntel.Benchmarks.TrainSpeed.Run(args);
+}
+if (args.Length > 0 && args[0] == "cluster-ingest")
+{
+    return await MarketIntel.Benchmarks.ClusterIngest.Run(args);
 }
 if (args.Length > 0 && args[0] == "grid-memory")
 {

@@ -56,6 +56,10 @@ public sealed class AssetGrain : Grain, IAssetGrain
         _spec = specs.Get(_options.Features);
     }
 
+    // Grain state is written where the grid has durable storage (cluster mode). On embedded defaults an asset
+    // grain holding anything is never collected, so a copy in memory storage would only cost memory.
+    private Task Persist() => _archive.IsDurable ? _state.WriteStateAsync() : Task.CompletedTask;
+
     private float[]? Pushed => _state.State.Pushed;
 
     private long PushedAt => _state.State.PushedAt;  // when Pushed arrived, Unix ms
@@ -301,7 +305,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
         }
         _state.State.Pushed = values.ToArray();
         _state.State.PushedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        await _state.WriteStateAsync();
+        await Persist();
         _slot?.Withdraw();
         bool publish = HasSubscribers();
         if (publish || _cache is not NoAssetCache)
@@ -339,7 +343,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
         if (!model.Equals(_state.State.Assigned))
         {
             _state.State.Assigned = model;
-            await _state.WriteStateAsync();
+            await Persist();
         }
     }
 
@@ -356,11 +360,12 @@ public sealed class AssetGrain : Grain, IAssetGrain
             await Replay(CancellationToken.None);
         }
         _specChanged = false;
-        string? spec = _spec.Names.SequenceEqual(_specs.Get(_options.Features).Names) ? null : string.Join(',', _spec.Names);
+        // Interned: every asset that a model extended the same way shares one copy of the spec.
+        string? spec = _spec.Names.SequenceEqual(_specs.Get(_options.Features).Names) ? null : string.Intern(string.Join(',', _spec.Names));
         if (spec != _state.State.Spec)
         {
             _state.State.Spec = spec;
-            await _state.WriteStateAsync();
+            await Persist();
         }
     }
 

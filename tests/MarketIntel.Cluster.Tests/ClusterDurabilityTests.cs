@@ -193,11 +193,26 @@ public sealed class ClusterDurabilityTests(ITestOutputHelper output) : IDisposab
         // The assets that lived on the killed silo were reactivated elsewhere from the archive.
         await AssertFeaturesEqualCleanReplay(silos[0], walks, "after the kill");
 
-        // Whole-cluster restart: every asset comes back with the same features.
+        // What the archive cannot rebuild is grain state: a model registered through the API, an assignment and a
+        // pushed vector (the model reads 10 pushed features, not computed ones).
+        var client = silos[2].Client;
+        await client.RegisterModelAsync(new RegisterModelRequest
+        {
+            Name = "pushed", Version = "v1",
+            Model = Google.Protobuf.ByteString.CopyFrom(File.ReadAllBytes(Path.Combine(RepoPaths.Root, "tests", "fixtures", "models", "xgb-cls-d4-n80.json"))),
+        });
+        await client.AssignModelAsync(new AssignModelRequest { Assets = { "P1" }, Name = "pushed", Version = "v1" });
+        await client.PushFeaturesAsync(new PushFeaturesRequest { Asset = "P1", Values = { 0.1f, -1f, 2f, 0.5f, 3f, -0.2f, 0f, 1.5f, -3f, 0.7f } });
+        Prediction before = await client.PredictAsync(new PredictRequest { Asset = "P1" });
+        Assert.Equal("pushed", before.Model);
+
+        // Whole-cluster restart: every asset comes back with the same features, the pushed asset with its model and vector.
         silos[0].Stop(TimeSpan.FromSeconds(30));
         silos[2].Stop(TimeSpan.FromSeconds(30));
         var restarted = await StartSilos(database, "silo4", "silo5");
         await AssertFeaturesEqualCleanReplay(restarted[1], walks, "after the restart");
+        Prediction after = await restarted[0].Client.PredictAsync(new PredictRequest { Asset = "P1" });
+        Assert.Equal((before.Model, before.Version, before.Value, before.AsOf), (after.Model, after.Version, after.Value, after.AsOf));
     }
 
     public void Dispose()

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Cluster mode's durable ingest on this machine: a real PostgreSQL (fsync on, synchronous commit: the defaults)
+# and redis-server in a temporary folder, then 1 silo and then 3 silos (`marketintel serve --cluster`, each on a
+# fresh database), the same bars pushed through IngestBars by the cluster-ingest driver; every acknowledgement
+# waits for PostgreSQL. Then, with 3 silos, one is SIGKILLed and the driver asks every asset for its features
+# through a survivor: the time until all answer covers failure detection and reactivation from the archive.
+#
+# usage: benchmarks/cluster/run.sh [ASSETS] [BARS] [CHUNK] [CONNECTIONS]   (defaults 300 2000 100 32)
+# needs: redis-server and PostgreSQL (Debian's postgresql; run as root it uses the 'postgres' user), curl
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+assets=${1:-300}; bars=${2:-2000}; chunk=${3:-100}; connections=${4:-32}
+pgbin=$(dirname "$(command -v pg_ctl 2>/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl | tail -1)")
+work=$(mktemp -d); chmod 755 "$work"
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  as_pg "$pgbin/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
+  [ -n "${redis_pid:-}" ] && kill "$redis_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+pg_port=$(free_port); redis_port=$(free_port)
+mkdir "$work/pg"; [ "$(id -u)" -eq 0 ] && chown postgres "$work/pg"
+as_pg "$pgbin/initdb" -D "$work/pg" -A trust -U marketintel >/dev/null
+as_pg "$pgbin/pg_ctl" -D "$work/pg" -o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1" -l "$work/pg/log" -w start >/dev/null
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --dir "$work" >/dev/null & redis_pid=$!
+
+dotnet build src/MarketIntel.Cli -c Release -v q --nologo -o "$work/cli" >/dev/null
+dotnet build benchmarks/MarketIntel.Benchmarks -c Release -v q --nologo -o "$work/bench" >/dev/null
+mi() { dotnet "$work/cli/marketintel.dll" "$@"; }
+drive() { dotnet "$work/bench/MarketIntel.Benchmarks.dll" cluster-ingest "$@"; }
+wait_for() { for _ in $(seq 1 300); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "no answer from $1" >&2; exit 1; }
+export Orleans__ClusterMembership__ProbeTimeout=00:00:01 Orleans__ClusterMembership__NumMissedProbesLimit=2 Orleans__ClusterMembership__TableRefreshTimeout=00:00:02
+
+# run_cluster N: N silos on a fresh database; sets targets, http_ports, pids
+run_cluster() {
+  local n=$1 db="grid$1"
+  psql -h 127.0.0.1 -p "$pg_port" -U marketintel -d postgres -qc "CREATE DATABASE $db" >/dev/null
+  local conn="Host=127.0.0.1;Port=$pg_port;Username=marketintel;Database=$db"
+  mi db migrate --postgres "$conn" >/dev/null
+  targets=""; http_ports=(); pids=()
+  for i in $(seq 1 "$n"); do
+    local http grpc silo; http=$(free_port); grpc=$(free_port); silo=$(free_port)
+    # dotnet itself in the background (not a shell function), so that $! is the silo's own process to kill
+    dotnet "$work/cli/marketintel.dll" serve --cluster --redis "127.0.0.1:$redis_port" --postgres "$conn" --cluster-id "bench$n" --no-dashboard \
+      --http-port "$http" --grpc-port "$grpc" --silo-port "$silo" > "$work/silo$n-$i.log" 2>&1 &
+    pids+=($!); http_ports+=("$http"); targets+="${targets:+,}grpc://127.0.0.1:$grpc"
+  done
+  for p in "${http_ports[@]}"; do wait_for "http://127.0.0.1:$p/healthz"; done
+}
+
+for n in 1 3; do
+  run_cluster "$n"
+  echo "-- $n silo(s)"
+  drive --targets "$targets" --assets "$assets" --bars "$bars" --chunk "$chunk" --connections "$connections"
+  if [ "$n" -eq 3 ]; then
+    kill -9 "${pids[1]}"; wait "${pids[1]}" 2>/dev/null || true
+    echo "-- silo 2 of 3 SIGKILLed"
+    drive --targets "${targets%%,*}" --assets "$assets" --probe
+    for p in "${http_ports[0]}" "${http_ports[2]}"; do
+      curl -s "http://127.0.0.1:$p/metrics" | awk -v p="$p" '/^marketintel_asset_replay(s|ed_bars|_seconds)_total/ {v[$1]=$2}
+        END { if (v["marketintel_asset_replays_total"] > 0) printf "   survivor :%s rebuilt %d assets from %d archived bars in %.3f s of replay (%.1f ms per asset)\n", p,
+          v["marketintel_asset_replays_total"], v["marketintel_asset_replayed_bars_total"], v["marketintel_asset_replay_seconds_total"],
+          1000 * v["marketintel_asset_replay_seconds_total"] / v["marketintel_asset_replays_total"] }'
+    done
+  fi
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+done
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}')"
