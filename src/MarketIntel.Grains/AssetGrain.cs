@@ -58,7 +58,25 @@ public sealed class AssetGrain : Grain, IAssetGrain
 
     // Grain state is written where the grid has durable storage (cluster mode). On embedded defaults an asset
     // grain holding anything is never collected, so a copy in memory storage would only cost memory.
-    private Task Persist() => _archive.IsDurable ? _state.WriteStateAsync() : Task.CompletedTask;
+    // A write that fails puts the state back as it was (before), so memory never holds what storage does not.
+    private async Task Persist(AssetState before)
+    {
+        if (!_archive.IsDurable)
+        {
+            return;
+        }
+        try
+        {
+            await _state.WriteStateAsync();
+        }
+        catch (Exception e) when (e is not Orleans.Storage.InconsistentStateException)
+        {
+            (_state.State.Assigned, _state.State.Pushed, _state.State.PushedAt, _state.State.Spec) = (before.Assigned, before.Pushed, before.PushedAt, before.Spec);
+            throw new GridException(GridErrorKind.Unavailable, $"{Asset}: the grain state could not be stored, nothing changed ({e.GetType().Name}: {e.Message})");
+        }
+    }
+
+    private AssetState Before() => new() { Assigned = Assigned, Pushed = Pushed, PushedAt = PushedAt, Spec = _state.State.Spec };
 
     private float[]? Pushed => _state.State.Pushed;
 
@@ -84,9 +102,12 @@ public sealed class AssetGrain : Grain, IAssetGrain
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (_state.State.Spec is { } spec)
+        if (_state.State.Spec is { } stored)
         {
-            _spec = _specs.Get(spec);
+            // The grid's spec as configured now, plus what models added for this asset.
+            var names = _spec.Names.ToList();
+            names.AddRange(stored.Split(',').Where(n => !names.Contains(n, StringComparer.Ordinal)));
+            _spec = _specs.Get(string.Join(',', names));
         }
         if (_archive.IsDurable)
         {
@@ -303,9 +324,10 @@ public sealed class AssetGrain : Grain, IAssetGrain
         {
             throw new GridException(GridErrorKind.InvalidArgument, $"{Asset}: a pushed feature vector must not be empty");
         }
+        AssetState before = Before();
         _state.State.Pushed = values.ToArray();
         _state.State.PushedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        await Persist();
+        await Persist(before);
         _slot?.Withdraw();
         bool publish = HasSubscribers();
         if (publish || _cache is not NoAssetCache)
@@ -342,8 +364,9 @@ public sealed class AssetGrain : Grain, IAssetGrain
         _slot?.Withdraw();
         if (!model.Equals(_state.State.Assigned))
         {
+            AssetState before = Before();
             _state.State.Assigned = model;
-            await Persist();
+            await Persist(before);
         }
     }
 
@@ -364,8 +387,9 @@ public sealed class AssetGrain : Grain, IAssetGrain
         string? spec = _spec.Names.SequenceEqual(_specs.Get(_options.Features).Names) ? null : string.Intern(string.Join(',', _spec.Names));
         if (spec != _state.State.Spec)
         {
+            AssetState before = Before();
             _state.State.Spec = spec;
-            await Persist();
+            await Persist(before);
         }
     }
 

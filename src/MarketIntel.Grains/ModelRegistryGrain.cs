@@ -68,7 +68,7 @@ public sealed class ModelRegistryGrain(
         {
             throw new GridException(GridErrorKind.InvalidArgument, e.Message);
         }
-        if (_store is not null && !await _store.Add(info, bytes))
+        if (_store is not null && !await Stored(() => _store.Add(info, bytes)))
         {
             // Another registry activation (a silo that has since gone) stored it first: take what is stored.
             _loaded = await _store.Load();
@@ -97,7 +97,11 @@ public sealed class ModelRegistryGrain(
         }
         if (_store is not null)
         {
-            await _store.SetDefault(model);
+            await Stored(async () =>
+            {
+                await _store.SetDefault(model);
+                return true;
+            });
         }
         else
         {
@@ -105,6 +109,19 @@ public sealed class ModelRegistryGrain(
             await persisted.WriteStateAsync();
         }
         State.Default = model;
+    }
+
+    // The store's failures (PostgreSQL down) as errors a client may retry; nothing changed in memory.
+    private static async Task<bool> Stored(Func<Task<bool>> write)
+    {
+        try
+        {
+            return await write();
+        }
+        catch (Exception e) when (e is not GridException)
+        {
+            throw new GridException(GridErrorKind.Unavailable, $"the model registry could not be stored ({e.GetType().Name}: {e.Message}); retry");
+        }
     }
 
     public Task<ModelRef?> GetDefault() => Task.FromResult(State.Default);

@@ -53,9 +53,18 @@ internal sealed class PostgresServer : IDisposable
 
     private void StartServer(bool durable)
     {
+        _durable = durable;
         string settings = $"-p {Port} -k {_dir} -c listen_addresses=127.0.0.1 -c max_connections=200" + (durable ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
         RunTool("pg_ctl", ["-D", DataDir, "-o", settings, "-l", Path.Combine(_dir, "server.log"), "-w", "-t", "60", "start"]);
     }
+
+    private bool _durable;
+
+    /// <summary>Stops the server (fast shutdown), as an outage.</summary>
+    public void Stop() => RunTool("pg_ctl", ["-D", DataDir, "-m", "fast", "-w", "stop"]);
+
+    /// <summary>Starts it again on the same port with the same data.</summary>
+    public void Restart() => StartServer(_durable);
 
     /// <summary>Creates an empty database and returns its connection string.</summary>
     public string CreateDatabase(string name)
