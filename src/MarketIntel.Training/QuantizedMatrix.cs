@@ -1,5 +1,3 @@
-using System.Numerics;
-
 namespace MarketIntel.Training;
 
 /// <summary>
@@ -84,24 +82,39 @@ public sealed class QuantizedMatrix
         var binBase = new int[features];
         var columnBins = new ushort[features][];
         var options = new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : -1 };
-        Parallel.For(0, features, options, () => (new uint[rows], new uint[rows]), (f, _, buffers) =>
+        Parallel.For(0, features, options, () => (new ulong[rows], new ulong[rows]), (f, _, buffers) =>
         {
+            // Each present value's sort key in the high half and its row in the low half: once sorted, the rows
+            // come in value order and each one's bin follows from a walk along the cuts, with no search.
             float[] column = columns[f];
-            uint[] keys = buffers.Item1;
+            ulong[] keys = buffers.Item1;
             int present = 0;
-            foreach (float v in column)
+            for (int r = 0; r < rows; r++)
             {
+                float v = column[r];
                 if (!float.IsNaN(v))
                 {
-                    keys[present++] = SortKey(v);
+                    keys[present++] = (ulong)SortKey(v) << 32 | (uint)r;
                 }
             }
             bool missing = present < rows;
-            RadixSort(keys.AsSpan(0, present), buffers.Item2.AsSpan(0, present));
+            Span<ulong> sorted = RadixSort(keys.AsSpan(0, present), buffers.Item2.AsSpan(0, present));
             // A byte holds the missing bin and 255 value bins, or 256 value bins when nothing is missing.
-            cuts[f] = CutPoints(keys.AsSpan(0, present), narrow && missing ? Math.Min(maxBin, 255) : maxBin);
+            float[] c = CutPoints(sorted, narrow && missing ? Math.Min(maxBin, 255) : maxBin);
+            cuts[f] = c;
             binBase[f] = missing ? 0 : 1;
-            columnBins[f] = BinColumn(column, cuts[f], binBase[f]);
+            var bins = new ushort[rows];   // missing rows stay 0, which only a feature with base 0 has
+            int below = 0;                 // the number of cuts <= the current value
+            foreach (ulong k in sorted)
+            {
+                float v = FromKey((uint)(k >> 32));
+                while (below < c.Length && c[below] <= v)
+                {
+                    below++;
+                }
+                bins[(int)(uint)k] = (ushort)(1 + below - binBase[f]);
+            }
+            columnBins[f] = bins;
             return buffers;
         }, _ => { });
 
@@ -145,19 +158,22 @@ public sealed class QuantizedMatrix
     private static float FromKey(uint key) =>
         BitConverter.UInt32BitsToSingle((key & 0x8000_0000u) != 0 ? key & 0x7FFF_FFFFu : ~key);
 
-    /// <summary>Least-significant-digit radix sort in three 11-bit passes: several times faster than a comparison sort.</summary>
-    private static void RadixSort(Span<uint> keys, Span<uint> scratch)
+    /// <summary>
+    /// Least-significant-digit radix sort by the high 32 bits, in three 11-bit passes: several times faster than
+    /// a comparison sort. Returns whichever buffer holds the result.
+    /// </summary>
+    private static Span<ulong> RadixSort(Span<ulong> keys, Span<ulong> scratch)
     {
         const int Bits = 11, Buckets = 1 << Bits;
         Span<int> counts = stackalloc int[3 * Buckets];
         counts.Clear();
-        foreach (uint k in keys)
+        foreach (ulong k in keys)
         {
-            counts[(int)(k & (Buckets - 1))]++;
-            counts[Buckets + (int)((k >> Bits) & (Buckets - 1))]++;
-            counts[2 * Buckets + (int)(k >> (2 * Bits))]++;
+            counts[(int)((k >> 32) & (Buckets - 1))]++;
+            counts[Buckets + (int)((k >> (32 + Bits)) & (Buckets - 1))]++;
+            counts[2 * Buckets + (int)(k >> (32 + 2 * Bits))]++;
         }
-        Span<uint> from = keys, to = scratch;
+        Span<ulong> from = keys, to = scratch;
         for (int pass = 0; pass < 3; pass++)
         {
             Span<int> count = counts.Slice(pass * Buckets, Buckets);
@@ -172,30 +188,27 @@ public sealed class QuantizedMatrix
                 count[d] = sum;
                 sum += c;
             }
-            int shift = pass * Bits;
-            foreach (uint k in from)
+            int shift = 32 + pass * Bits;
+            foreach (ulong k in from)
             {
                 to[count[(int)((k >> shift) & (Buckets - 1))]++] = k;
             }
-            Span<uint> t = from;
+            Span<ulong> t = from;
             from = to;
             to = t;
         }
-        if (from != keys)
-        {
-            from.CopyTo(keys);
-        }
+        return from;
     }
 
     /// <summary>Cut points: the distinct values after the first, or every (n/maxBin)-th value when there are more.</summary>
-    private static float[] CutPoints(ReadOnlySpan<uint> sortedKeys, int maxBin)
+    private static float[] CutPoints(ReadOnlySpan<ulong> sortedKeys, int maxBin)
     {
         // Keys of distinct floats differ, except +0 and -0, which are equal as floats and one value here.
         int n = sortedKeys.Length;
         var distinct = new List<float>(Math.Min(n, maxBin + 1));
         for (int i = 0; i < n && distinct.Count <= maxBin; i++)
         {
-            float v = FromKey(sortedKeys[i]);
+            float v = FromKey((uint)(sortedKeys[i] >> 32));
             if (distinct.Count == 0 || v != distinct[^1])
             {
                 distinct.Add(v);
@@ -205,41 +218,16 @@ public sealed class QuantizedMatrix
         {
             return distinct.Skip(1).ToArray();
         }
-        float first = FromKey(sortedKeys[0]);
+        float first = FromKey((uint)(sortedKeys[0] >> 32));
         var cuts = new List<float>(maxBin);
         for (int k = 1; k < maxBin; k++)
         {
-            float v = FromKey(sortedKeys[(int)((long)k * n / maxBin)]);
+            float v = FromKey((uint)(sortedKeys[(int)((long)k * n / maxBin)] >> 32));
             if (v > first && (cuts.Count == 0 || v > cuts[^1]))
             {
                 cuts.Add(v);
             }
         }
         return cuts.ToArray();
-    }
-
-    /// <summary>Each value's stored bin: a branch-free binary search over the cuts padded with NaN to 2^k - 1.</summary>
-    private static ushort[] BinColumn(float[] column, float[] cuts, int binBase)
-    {
-        int size = (int)BitOperations.RoundUpToPowerOf2((uint)cuts.Length + 1);
-        var padded = new float[size];
-        Array.Fill(padded, float.NaN);   // NaN <= v is false: padding never counts
-        cuts.CopyTo(padded, 0);
-        var bins = new ushort[column.Length];
-        for (int r = 0; r < column.Length; r++)
-        {
-            float v = column[r];
-            if (float.IsNaN(v))
-            {
-                continue;   // bin 0; only a feature with base 0 has missing values
-            }
-            int below = 0;   // the number of cuts <= v
-            for (int step = size >> 1; step > 0; step >>= 1)
-            {
-                below += padded[below + step - 1] <= v ? step : 0;
-            }
-            bins[r] = (ushort)(1 + below - binBase);
-        }
-        return bins;
     }
 }
