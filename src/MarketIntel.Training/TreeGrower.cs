@@ -7,8 +7,8 @@ namespace MarketIntel.Training;
 
 /// <summary>
 /// Grows one tree level by level over a row sample, reusing its buffers from tree to tree. Each level is a few
-/// parallel steps over all its nodes at once (best splits per node and feature; counting each block of rows that
-/// goes left; moving rows to their child's segment while building the smaller child's histogram; summing the
+/// parallel steps over all its nodes at once (best splits per node and feature; splitting each block of rows in
+/// place; copying them to their child's segment while building the smaller child's histogram; summing the
 /// blocks' histograms and subtracting them from the parent's for the larger child), so threads meet a few times
 /// per level rather than per node.
 /// </summary>
@@ -28,9 +28,10 @@ internal sealed class TreeGrower
     private readonly int _size;         // histogram slots, two doubles (g, h) each
 
     // Rows in segments, one per node, ordered within each segment as in the sample (a stable partition keeps rows
-    // ascending, so histograms read the bins and gradients forward). Each level moves rows from _src to _dst.
-    private int[] _src;
-    private int[] _dst;
+    // ascending, so histograms read the bins and gradients forward). Each level partitions blocks of _src into
+    // the same ranges of _dst, then copies them back to their children's segments.
+    private readonly int[] _src;
+    private readonly int[] _dst;
 
     // Histograms are ~124 KB (30 features x 258 bins x 2 doubles): allocated per node they landed on the large
     // object heap and cost gen-2 collections. They are recycled instead.
@@ -46,8 +47,8 @@ internal sealed class TreeGrower
     private int _allowedCount;
 
     private readonly Action<int, int> _findSplit;
-    private readonly Action<int, int> _countLeft;
-    private readonly Action<int, int> _scatter;
+    private readonly Action<int, int> _partition;
+    private readonly Action<int, int> _place;
     private readonly Action<int, int> _buildRoot;
     private readonly Action<int, int> _reduce;
 
@@ -70,8 +71,8 @@ internal sealed class TreeGrower
         _dst = new int[q.Rows];
         _allowed = new int[_features];
         _findSplit = FindSplit;
-        _countLeft = CountLeft;
-        _scatter = Scatter;
+        _partition = Partition;
+        _place = Place;
         _buildRoot = BuildRoot;
         _reduce = Reduce;
     }
@@ -213,7 +214,7 @@ internal sealed class TreeGrower
                 node.Best = best;
                 AddBlocks(node);
             }
-            _team.For(_blockCount, _countLeft);
+            _team.For(_blockCount, _partition);
 
             // Children in node order, so nodes are numbered level by level as XGBoost numbers them.
             _next.Clear();
@@ -275,8 +276,7 @@ internal sealed class TreeGrower
                     node.Hist = [];
                 }
             }
-            _team.For(_blockCount, _scatter);
-            (_src, _dst) = (_dst, _src);
+            _team.For(_blockCount, _place);
             if (_builds.Count > 0)
             {
                 foreach (Node small in _builds)
@@ -355,78 +355,59 @@ internal sealed class TreeGrower
     private void FindSplit(int item, int thread) =>
         _splits[item] = BestSplit(_level[item / _allowedCount], _allowed[item % _allowedCount]);
 
-    private void CountLeft(int item, int thread)
+    private void Partition(int item, int thread)
     {
         ref Block block = ref _blocks[item];
         Split split = block.Node.Best;
         ReadOnlySpan<int> rows = _src.AsSpan(block.From, block.To - block.From);
+        Span<int> into = _dst.AsSpan(block.From, block.To - block.From);
         block.Left = _q.Bytes is { } bytes
-            ? CountLeft(bytes, rows, split)
-            : CountLeft(_q.Shorts!, rows, split);
+            ? Partition(bytes, rows, into, split)
+            : Partition(_q.Shorts!, rows, into, split);
     }
 
-    private int CountLeft<TBin>(TBin[] bins, ReadOnlySpan<int> rows, Split split) where TBin : unmanaged, IBinaryInteger<TBin>
+    /// <summary>
+    /// Splits a block's rows within its own range of <see cref="_dst"/>: left rows forward from the front in order,
+    /// right rows backward from the back (so in reverse order). Returns the number of left rows.
+    /// </summary>
+    private int Partition<TBin>(TBin[] bins, ReadOnlySpan<int> rows, Span<int> into, Split split) where TBin : unmanaged, IBinaryInteger<TBin>
     {
         int features = _features, f = split.Feature, binBase = _q.BinBase(f);
         uint last = (uint)split.Bin;
         int missingLeft = split.DefaultLeft ? 1 : 0;
-        int left = 0;
+        int lp = 0, rp = rows.Length - 1;
+        // No branch on the side, which is random: the row is written at both ends and only its side's end moves
+        // on. Until the last row lp < rp, and the slot between them that gets the extra write is filled later.
         foreach (int r in rows)
         {
             int bin = int.CreateTruncating(bins[r * features + f]) + binBase;
-            // Bins 1..Bin go left; bin 0 (missing) goes the default way. No branch: the side is random.
-            left += ((uint)(bin - 1) < last ? 1 : 0) | (bin == 0 ? missingLeft : 0);
+            // Bins 1..Bin go left; bin 0 (missing) goes the default way.
+            int left = ((uint)(bin - 1) < last ? 1 : 0) | (bin == 0 ? missingLeft : 0);
+            into[lp] = r;
+            into[rp] = r;
+            lp += left;
+            rp -= left ^ 1;
         }
-        return left;
+        return lp;
     }
 
-    private void Scatter(int item, int thread)
+    /// <summary>Copies a partitioned block's rows to their child's segment in <see cref="_src"/> and builds its share of the smaller child's histogram.</summary>
+    private void Place(int item, int thread)
     {
         ref Block block = ref _blocks[item];
-        Split split = block.Node.Best;
-        ReadOnlySpan<int> rows = _src.AsSpan(block.From, block.To - block.From);
-        if (_q.Bytes is { } bytes)
+        int n = block.To - block.From, right = n - block.Left;
+        _dst.AsSpan(block.From, block.Left).CopyTo(_src.AsSpan(block.LeftAt, block.Left));
+        ReadOnlySpan<int> reversed = _dst.AsSpan(block.From + block.Left, right);
+        Span<int> to = _src.AsSpan(block.RightAt, right);
+        for (int i = 0; i < right; i++)
         {
-            Scatter(bytes, rows, split, block.LeftAt, block.Left, block.RightAt);
-        }
-        else
-        {
-            Scatter(_q.Shorts!, rows, split, block.LeftAt, block.Left, block.RightAt);
+            to[i] = reversed[right - 1 - i];
         }
         if (block.Build)
         {
             double[] part = Rent();
-            int right = rows.Length - block.Left;
-            Accumulate(block.SmallLeft ? _dst.AsSpan(block.LeftAt, block.Left) : _dst.AsSpan(block.RightAt, right), part);
+            Accumulate(block.SmallLeft ? _src.AsSpan(block.LeftAt, block.Left) : to, part);
             block.Part = part;
-        }
-    }
-
-    /// <summary>Moves a block's rows to their child's segment in <see cref="_dst"/>, keeping their order.</summary>
-    private void Scatter<TBin>(TBin[] bins, ReadOnlySpan<int> rows, Split split, int leftAt, int leftCount, int rightAt) where TBin : unmanaged, IBinaryInteger<TBin>
-    {
-        int features = _features, f = split.Feature, binBase = _q.BinBase(f);
-        uint last = (uint)split.Bin;
-        int missingLeft = split.DefaultLeft ? 1 : 0;
-        int[] dst = _dst;
-        int lp = leftAt, rp = rightAt, endL = leftAt + leftCount, endR = rightAt + rows.Length - leftCount;
-        int i = 0;
-        // Without a branch on the side: the row is written at both ends and only its side's end moves on; the
-        // other write lands on a slot a later row overwrites, as long as both sides still have room.
-        for (; i < rows.Length && lp < endL && rp < endR; i++)
-        {
-            int r = rows[i];
-            int bin = int.CreateTruncating(bins[r * features + f]) + binBase;
-            int left = ((uint)(bin - 1) < last ? 1 : 0) | (bin == 0 ? missingLeft : 0);
-            dst[lp] = r;
-            dst[rp] = r;
-            lp += left;
-            rp += left ^ 1;
-        }
-        // One side is full: the rest go to the other.
-        for (; i < rows.Length; i++)
-        {
-            dst[lp < endL ? lp++ : rp++] = rows[i];
         }
     }
 
