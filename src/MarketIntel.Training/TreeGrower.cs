@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace MarketIntel.Training;
 
@@ -16,7 +17,8 @@ internal sealed class TreeGrower
 {
     private const double MinGain = 1e-6;   // XGBoost's kRtEps: a split must gain more than this
     private const int BlockRows = 8192;    // rows in one work item of partitioning and histogram building
-    private const int SlotChunk = 1024;    // histogram slots in one work item of summing histograms
+    private const int SlotChunk = 1024;
+    private const int Ahead = 16;          // rows ahead to prefetch the bins (and gradients) of    // histogram slots in one work item of summing histograms
 
     private readonly QuantizedMatrix _q;
     private readonly float[] _pairs;
@@ -370,23 +372,32 @@ internal sealed class TreeGrower
     /// Splits a block's rows within its own range of <see cref="_dst"/>: left rows forward from the front in order,
     /// right rows backward from the back (so in reverse order). Returns the number of left rows.
     /// </summary>
-    private int Partition<TBin>(TBin[] bins, ReadOnlySpan<int> rows, Span<int> into, Split split) where TBin : unmanaged, IBinaryInteger<TBin>
+    private unsafe int Partition<TBin>(TBin[] bins, ReadOnlySpan<int> rows, Span<int> into, Split split) where TBin : unmanaged, IBinaryInteger<TBin>
     {
         int features = _features, f = split.Feature, binBase = _q.BinBase(f);
         uint last = (uint)split.Bin;
         int missingLeft = split.DefaultLeft ? 1 : 0;
         int lp = 0, rp = rows.Length - 1;
-        // No branch on the side, which is random: the row is written at both ends and only its side's end moves
-        // on. Until the last row lp < rp, and the slot between them that gets the extra write is filled later.
-        foreach (int r in rows)
+        fixed (TBin* bin0 = bins)
         {
-            int bin = int.CreateTruncating(bins[r * features + f]) + binBase;
-            // Bins 1..Bin go left; bin 0 (missing) goes the default way.
-            int left = ((uint)(bin - 1) < last ? 1 : 0) | (bin == 0 ? missingLeft : 0);
-            into[lp] = r;
-            into[rp] = r;
-            lp += left;
-            rp -= left ^ 1;
+            TBin* column = bin0 + f;
+            // No branch on the side, which is random: the row is written at both ends and only its side's end moves
+            // on. Until the last row lp < rp, and the slot between them that gets the extra write is filled later.
+            for (int i = 0; i < rows.Length; i++)
+            {
+                if (Sse.IsSupported && i + Ahead < rows.Length)
+                {
+                    Sse.Prefetch0(column + (nint)rows[i + Ahead] * features);
+                }
+                int r = rows[i];
+                int bin = int.CreateTruncating(column[(nint)r * features]) + binBase;
+                // Bins 1..Bin go left; bin 0 (missing) goes the default way.
+                int left = ((uint)(bin - 1) < last ? 1 : 0) | (bin == 0 ? missingLeft : 0);
+                into[lp] = r;
+                into[rp] = r;
+                lp += left;
+                rp -= left ^ 1;
+            }
         }
         return lp;
     }
@@ -471,23 +482,33 @@ internal sealed class TreeGrower
     /// contiguous and its gradient pair is read once. The pair is widened to doubles once and added to a bin in one
     /// 16-byte vector. Features a tree may not split on are counted too: cheaper than skipping them.
     /// </summary>
-    private void Accumulate<TBin>(TBin[] bins, ReadOnlySpan<int> rows, double[] hist) where TBin : unmanaged, IBinaryInteger<TBin>
+    private unsafe void Accumulate<TBin>(TBin[] bins, ReadOnlySpan<int> rows, double[] hist) where TBin : unmanaged, IBinaryInteger<TBin>
     {
         // Unchecked indexing: rows are row numbers of the matrix and a stored bin plus its feature's slot is inside
         // the histogram by construction; bounds checks here cost a tenth of the loop.
         int features = _features;
-        ref TBin bin0 = ref MemoryMarshal.GetArrayDataReference(bins);
         ref double hist0 = ref MemoryMarshal.GetArrayDataReference(hist);
-        ref double pair0 = ref Unsafe.As<float, double>(ref MemoryMarshal.GetArrayDataReference(_pairs));
         ref int stored0 = ref MemoryMarshal.GetArrayDataReference(_stored);
-        foreach (int r in rows)
+        fixed (TBin* bin0 = bins)
+        fixed (float* pairs = _pairs)
         {
-            Vector128<double> gh = Vector128.WidenLower(Vector128.CreateScalarUnsafe(Unsafe.Add(ref pair0, r)).AsSingle());
-            ref TBin row = ref Unsafe.Add(ref bin0, (nint)r * features);
-            for (int f = 0; f < features; f++)
+            for (int i = 0; i < rows.Length; i++)
             {
-                ref double cell = ref Unsafe.Add(ref hist0, Unsafe.Add(ref stored0, f) + 2 * int.CreateTruncating(Unsafe.Add(ref row, f)));
-                Vector128.StoreUnsafe(Vector128.LoadUnsafe(ref cell) + gh, ref cell);
+                // Below the root a node's rows are ascending with gaps the hardware prefetcher does not follow.
+                if (Sse.IsSupported && i + Ahead < rows.Length)
+                {
+                    int next = rows[i + Ahead];
+                    Sse.Prefetch0(bin0 + (nint)next * features);
+                    Sse.Prefetch0(pairs + 2 * (nint)next);
+                }
+                int r = rows[i];
+                Vector128<double> gh = Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(double*)(pairs + 2 * (nint)r)).AsSingle());
+                TBin* row = bin0 + (nint)r * features;
+                for (int f = 0; f < features; f++)
+                {
+                    ref double cell = ref Unsafe.Add(ref hist0, Unsafe.Add(ref stored0, f) + 2 * int.CreateTruncating(row[f]));
+                    Vector128.StoreUnsafe(Vector128.LoadUnsafe(ref cell) + gh, ref cell);
+                }
             }
         }
     }
