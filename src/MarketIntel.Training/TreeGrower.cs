@@ -46,6 +46,8 @@ internal sealed class TreeGrower
     private int _blockCount;
     private Split[] _splits = [];
     private readonly int[] _allowed;
+    private readonly double[][] _prefixG;   // per thread: a feature's cumulative sums, for split finding
+    private readonly double[][] _prefixH;
     private int _allowedCount;
 
     private readonly Action<int, int> _findSplit;
@@ -72,6 +74,14 @@ internal sealed class TreeGrower
         _src = new int[q.Rows];
         _dst = new int[q.Rows];
         _allowed = new int[_features];
+        int candidates = (q.Cuts.Max(c => c.Length) + 3) & ~3;
+        _prefixG = new double[team.Threads][];
+        _prefixH = new double[team.Threads][];
+        for (int t = 0; t < team.Threads; t++)
+        {
+            _prefixG[t] = new double[candidates];
+            _prefixH[t] = new double[candidates];
+        }
         _findSplit = FindSplit;
         _partition = Partition;
         _place = Place;
@@ -355,7 +365,7 @@ internal sealed class TreeGrower
     }
 
     private void FindSplit(int item, int thread) =>
-        _splits[item] = BestSplit(_level[item / _allowedCount], _allowed[item % _allowedCount]);
+        _splits[item] = BestSplit(_level[item / _allowedCount], _allowed[item % _allowedCount], thread);
 
     private void Partition(int item, int thread)
     {
@@ -514,59 +524,96 @@ internal sealed class TreeGrower
     }
 
     /// <summary>
-    /// The best split of a node on one feature: after each value bin, missing values left then right (a tie keeps
-    /// them left). The four child scores of a bin are one vector division. A bin with no rows repeats the previous
-    /// bin's candidates, which win ties, so it is skipped.
+    /// The best split of a node on one feature: after each value bin, missing values left then right; the first
+    /// best in that order wins, as in a plain scan. The cumulative sums come first, then four bins a vector: each
+    /// lane keeps its own first best and the lanes' bests are compared by gain, then by position.
     /// </summary>
-    private Split BestSplit(Node node, int f)
+    private Split BestSplit(Node node, int f, int thread)
     {
         int off = _start[f] * 2;
         double[] hist = node.Hist;
+        int n = _q.Cuts[f].Length;   // candidates: after value bins 1..n (all value bins left is no split)
+        if (n == 0)
+        {
+            return Split.None;
+        }
+        double[] gl = _prefixG[thread], hl = _prefixH[thread];
+        double g = 0, h = 0;
+        for (int j = 0; j < n; j++)
+        {
+            g += hist[off + 2 * (j + 1)];
+            h += hist[off + 2 * (j + 1) + 1];
+            gl[j] = g;
+            hl[j] = h;
+        }
+        int padded = (n + 3) & ~3;
+        for (int j = n; j < padded; j++)
+        {
+            gl[j] = 0;
+            hl[j] = double.NaN;   // fails every min_child_weight test: never chosen
+        }
         double gMissing = hist[off], hMissing = hist[off + 1];
-        double parent = Score(node.G, node.H);
-        double minChild = _p.MinChildWeight;
+        var gm = Vector256.Create(gMissing);
+        var hm = Vector256.Create(hMissing);
+        var gNode = Vector256.Create(node.G);
+        var hNode = Vector256.Create(node.H);
+        var parent = Vector256.Create(Score(node.G, node.H));
+        var minChild = Vector256.Create(_p.MinChildWeight);
         var lambda = Vector256.Create(_p.Lambda);
         var alpha = Vector256.Create(_p.Alpha);
-        Split best = Split.None;
-        double bestGain = double.NegativeInfinity;
-        int bestBin = 0;
-        bool bestLeft = false;
-        double bestG = 0, bestH = 0;
-        double gl = 0, hl = 0;
-        int valueBins = _q.Cuts[f].Length + 1;
-        for (int j = 1; j < valueBins; j++)
+        var none = Vector256.Create(double.NegativeInfinity);
+        Vector256<double> best = none, bestAt = Vector256<double>.Zero;
+        var at = Vector256.Create(2.0, 4, 6, 8);   // 2 x bin, + 1 for missing right: the scan's order
+        var step = Vector256.Create(8.0);
+        var one = Vector256.Create(1.0);
+        for (int j = 0; j < padded; j += 4)
         {
-            double gb = hist[off + j * 2], hb = hist[off + j * 2 + 1];
-            if (hb == 0 && gb == 0 && j > 1)
+            var gv = Vector256.Create<double>(gl.AsSpan(j, 4));
+            var hv = Vector256.Create<double>(hl.AsSpan(j, 4));
+            // Missing left.
+            Vector256<double> gL = gv + gm, hL = hv + hm, gR = gNode - gL, hR = hNode - hL;
+            Vector256<double> gain = Score(gL, hL, lambda, alpha) + Score(gR, hR, lambda, alpha) - parent;
+            Vector256<double> ok = Vector256.GreaterThanOrEqual(hL, minChild) & Vector256.GreaterThanOrEqual(hR, minChild);
+            Vector256<double> better = ok & Vector256.GreaterThan(gain, best);
+            best = Vector256.ConditionalSelect(better, gain, best);
+            bestAt = Vector256.ConditionalSelect(better, at, bestAt);
+            // Missing right.
+            gR = gNode - gv;
+            hR = hNode - hv;
+            gain = Score(gv, hv, lambda, alpha) + Score(gR, hR, lambda, alpha) - parent;
+            ok = Vector256.GreaterThanOrEqual(hv, minChild) & Vector256.GreaterThanOrEqual(hR, minChild);
+            better = ok & Vector256.GreaterThan(gain, best);
+            best = Vector256.ConditionalSelect(better, gain, best);
+            bestAt = Vector256.ConditionalSelect(better, at + one, bestAt);
+            at += step;
+        }
+        double bestGain = double.NegativeInfinity;
+        int bestPos = 0;
+        for (int lane = 0; lane < 4; lane++)
+        {
+            double lg = best.GetElement(lane);
+            int lp = (int)bestAt.GetElement(lane);
+            if (lp > 0 && (lg > bestGain || (lg == bestGain && lp < bestPos)))
             {
-                continue;
-            }
-            gl += gb;
-            hl += hb;
-            double gL0 = gl + gMissing, hL0 = hl + hMissing;
-            // Lanes: left with missing, left without, right without missing, right with.
-            var g = Vector256.Create(gL0, gl, node.G - gL0, node.G - gl);
-            var h = Vector256.Create(hL0, hl, node.H - hL0, node.H - hl);
-            Vector256<double> t = g - Vector256.Min(Vector256.Max(g, -alpha), alpha);   // L1 threshold
-            Vector256<double> score = t * t / (h + lambda);
-            if (hL0 >= minChild && h.GetElement(2) >= minChild)
-            {
-                double gain = score.GetElement(0) + score.GetElement(2) - parent;
-                if (gain > bestGain)
-                {
-                    (bestGain, bestBin, bestLeft, bestG, bestH) = (gain, j, true, gL0, hL0);
-                }
-            }
-            if (hl >= minChild && h.GetElement(3) >= minChild)
-            {
-                double gain = score.GetElement(1) + score.GetElement(3) - parent;
-                if (gain > bestGain)
-                {
-                    (bestGain, bestBin, bestLeft, bestG, bestH) = (gain, j, false, gl, hl);
-                }
+                (bestGain, bestPos) = (lg, lp);
             }
         }
-        return bestBin > 0 ? new Split(bestGain, f, bestBin, bestLeft, bestG, bestH) : best;
+        if (bestPos == 0)
+        {
+            return Split.None;
+        }
+        int bin = bestPos >> 1;
+        bool missingLeft = (bestPos & 1) == 0;
+        return missingLeft
+            ? new Split(bestGain, f, bin, true, gl[bin - 1] + gMissing, hl[bin - 1] + hMissing)
+            : new Split(bestGain, f, bin, false, gl[bin - 1], hl[bin - 1]);
+    }
+
+    /// <summary>The score of four children at once: as <see cref="Score(double, double)"/>, lane by lane.</summary>
+    private static Vector256<double> Score(Vector256<double> g, Vector256<double> h, Vector256<double> lambda, Vector256<double> alpha)
+    {
+        Vector256<double> t = g - Vector256.Min(Vector256.Max(g, -alpha), alpha);   // L1 threshold
+        return t * t / (h + lambda);
     }
 
     private double ThresholdL1(double g) => g > _p.Alpha ? g - _p.Alpha : g < -_p.Alpha ? g + _p.Alpha : 0;
