@@ -41,6 +41,10 @@ internal static class TrainSpeed
             }
         }
         var parameters = new BoostParameters { MaxDepth = 6, Rounds = rounds, Threads = threads };
+        // Cutting features into bins alone (Train does it again, inside the timed whole).
+        var cutClock = Stopwatch.StartNew();
+        QuantizedMatrix.Build(x, features, parameters.MaxBin, threads);
+        double cutSeconds = cutClock.Elapsed.TotalSeconds;
         var clock = Stopwatch.StartNew();
         BoostedTrees model = GradientBooster.Train(x, names, y, parameters);
         double seconds = clock.Elapsed.TotalSeconds;
@@ -50,7 +54,7 @@ internal static class TrainSpeed
             double p = Math.Clamp(model.Predict(x.AsSpan(r * features, features)), 1e-15, 1 - 1e-15);
             loss -= y[r] * Math.Log(p) + (1 - y[r]) * Math.Log(1 - p);
         }
-        Console.WriteLine($"trained {rows} rows x {features} features, depth 6, {rounds} rounds, {threads} threads in {seconds:F2} s (train log loss {loss / rows:F5})");
+        Console.WriteLine($"trained {rows} rows x {features} features, depth 6, {rounds} rounds, {threads} threads in {seconds:F2} s (train log loss {loss / rows:F5}; binning alone {cutSeconds:F2} s, first run)");
         return 0;
     }
 }

@@ -52,7 +52,7 @@ public sealed class RegressionTree
         int node = 0;
         while (Left[node] >= 0)
         {
-            int bin = matrix.Bins[Feature[node]][row];
+            int bin = matrix.Bin(row, Feature[node]);
             node = bin == 0 ? (DefaultLeft[node] ? Left[node] : Right[node]) : bin <= SplitBin[node] ? Left[node] : Right[node];
         }
         return Condition[node];

@@ -103,6 +103,40 @@ public sealed class GradientBoosterTests : IDisposable
         Assert.NotEqual(Json(1), Json(2));
     }
 
+    [Fact]
+    public void The_model_does_not_depend_on_the_thread_count()
+    {
+        // Partial histograms are per block of rows, not per thread, and summed in block order.
+        var (x, y, _, names) = Synthetic.Make(40_000, 8, seed: 4);
+        string Json(int threads)
+        {
+            var p = new BoostParameters { Rounds = 15, MaxDepth = 7, Threads = threads };
+            using var stream = new MemoryStream();
+            GradientBooster.Train(x, names, y, p).WriteXgboostJson(stream);
+            return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+        }
+        string one = Json(1);
+        Assert.Equal(one, Json(2));
+        Assert.Equal(one, Json(3));
+    }
+
+    [Fact]
+    public void Bins_of_one_or_two_bytes_give_the_same_model()
+    {
+        // Under 255 distinct values a feature, every value is its own bin whatever max_bin is: max_bin 256 stores
+        // bins as bytes, 1000 as ushorts, and the trees must be the same.
+        var (x, y, _, names) = Synthetic.Make(6000, 6, seed: 8);
+        float[] coarse = x.Select(v => float.IsNaN(v) ? v : MathF.Round(v * 20) / 20).ToArray();
+        string Json(int maxBin)
+        {
+            var p = new BoostParameters { Rounds = 20, MaxBin = maxBin, Threads = 2 };
+            using var stream = new MemoryStream();
+            GradientBooster.Train(coarse, names, y, p).WriteXgboostJson(stream);
+            return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+        }
+        Assert.Equal(Json(256), Json(1000));
+    }
+
     [Theory]
     [InlineData("max_depth 0 must be from 1 to 16")]
     [InlineData("eta 0 must be above 0")]
