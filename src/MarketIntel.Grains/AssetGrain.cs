@@ -34,6 +34,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
     private long _lastTimestamp = long.MinValue;
     private bool _replayNeeded;    // the spec grew while bars are archived: rebuild the streams from the archive
     private bool _specChanged;     // the spec grew: persist it
+    private bool _resync;          // a write failed: reload state and bars before the next change
     private Model? _inputsModel;   // the model _inputs was worked out for
     private int[]? _inputs;        // its inputs' indices into the computed features; null: the pushed vector
     private List<Subscription>? _subscribers;
@@ -72,7 +73,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
         catch (Exception e) when (e is not Orleans.Storage.InconsistentStateException)
         {
             (_state.State.Assigned, _state.State.Pushed, _state.State.PushedAt, _state.State.Spec) = (before.Assigned, before.Pushed, before.PushedAt, before.Spec);
-            throw new GridException(GridErrorKind.Unavailable, $"{Asset}: the grain state could not be stored, nothing changed ({e.GetType().Name}: {e.Message})");
+            throw Unavailable("the grain state could not be stored; the change may or may not have been kept: send it again", e);
         }
     }
 
@@ -102,41 +103,101 @@ public sealed class AssetGrain : Grain, IAssetGrain
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (_state.State.Spec is { } stored)
-        {
-            // The grid's spec as configured now, plus what models added for this asset.
-            var names = _spec.Names.ToList();
-            names.AddRange(stored.Split(',').Where(n => !names.Contains(n, StringComparer.Ordinal)));
-            _spec = _specs.Get(string.Join(',', names));
-        }
+        LoadSpec();
         if (_archive.IsDurable)
         {
-            await Replay(cancellationToken);
+            try
+            {
+                await Replay(cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                Exception cause = e.GetBaseException();
+                throw new GridException(GridErrorKind.Unavailable, $"{Asset}: its bars could not be read from the archive ({cause.GetType().Name}: {cause.Message}); retry");
+            }
         }
         _slot = _local.Register(Asset);
         _metrics.Activated();
     }
 
+    // The grid's spec as configured now, plus what models added for this asset (kept in its state).
+    private void LoadSpec()
+    {
+        _spec = _specs.Get(_options.Features);
+        if (_state.State.Spec is { } stored)
+        {
+            var names = _spec.Names.ToList();
+            names.AddRange(stored.Split(',').Where(n => !names.Contains(n, StringComparer.Ordinal)));
+            _spec = _specs.Get(string.Join(',', names));
+        }
+        _inputsModel = null;  // a model's input indices are worked out again for this spec
+    }
+
+    // After a failed write: state and bars as storage has them, before anything changes again.
+    private async Task Resync()
+    {
+        if (!_resync)
+        {
+            return;
+        }
+        try
+        {
+            await _state.ReadStateAsync();
+            LoadSpec();
+            await Replay(CancellationToken.None);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Unavailable("storage cannot be read back after a failed write", e);
+        }
+        _slot?.Withdraw();
+        _resync = false;
+    }
+
     // Rebuilds the streams, the history and the last timestamp from every archived bar: the same bars in the same
-    // order give the same features as the uninterrupted run.
+    // order give the same features as the uninterrupted run. Built aside and swapped in only when the whole archive
+    // was read, so a read that fails leaves the grain as it was.
     private async Task Replay(CancellationToken cancellationToken)
     {
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        _stream = null;
-        _history = null;
-        _historyCount = _historyNext = 0;
-        _lastTimestamp = long.MinValue;
+        StreamingFeatureSet? stream = null;
+        var values = new double[_spec.Count];
+        Array.Fill(values, double.NaN);
+        StoredBar[]? history = null;
+        int historyCount = 0, historyNext = 0;
+        long last = long.MinValue;
         int count = 0;
         await foreach (StoredBar bar in _archive.Read(Asset, cancellationToken))
         {
-            Apply(bar);
+            stream ??= _spec.CreateStream();
+            history ??= new StoredBar[_options.HistoryLength];
+            stream.Update(bar.Bar, values);
+            history[historyNext] = bar;
+            historyNext = (historyNext + 1) % history.Length;
+            historyCount = Math.Min(historyCount + 1, history.Length);
+            last = bar.Timestamp;
             count++;
         }
+        (_stream, _values, _history, _historyCount, _historyNext, _lastTimestamp) = (stream, values, history, historyCount, historyNext, last);
         _replayNeeded = false;
         if (count > 0)
         {
             _metrics.Replayed(count, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            if (_cache is not NoAssetCache)
+            {
+                // The silo that last held the asset may have died before writing its latest values to the cache.
+                _cache.Publish(new FeatureSnapshot(Asset, _lastTimestamp, _spec.Names.ToArray(), _values.ToArray()), null);
+            }
         }
+    }
+
+    // A dependency failed mid-call, and storage may now be ahead of this activation (a write can fail after its
+    // commit). Reads keep being answered from memory; the next change first reloads state and bars (Resync).
+    private GridException Unavailable(string what, Exception e)
+    {
+        _resync = true;
+        Exception cause = e.GetBaseException();
+        return new GridException(GridErrorKind.Unavailable, $"{Asset}: {what} ({cause.GetType().Name}: {cause.Message}); retry");
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -154,6 +215,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
     {
         ArgumentNullException.ThrowIfNull(bars);
         AssetSymbol.Validate(Asset);
+        await Resync();
         // The model is resolved once per batch so that the features it needs are computed from the first bar on;
         // predictions after each bar are made only for subscribers.
         (ModelRef Ref, Model Loaded)? model = await TryResolveModel();
@@ -223,8 +285,8 @@ public sealed class AssetGrain : Grain, IAssetGrain
         }
         catch (Exception e) when (e is not GridException and not OperationCanceledException)
         {
-            // Nothing was applied: the caller may resend the same bars once the archive is back.
-            throw new GridException(GridErrorKind.Unavailable, $"{Asset}: the bar archive failed, no bar of this call was accepted ({e.GetType().Name}: {e.Message})");
+            // Nothing was applied here, but the write may have committed before it failed: resending is safe either way.
+            throw Unavailable("the bar archive failed; this call's bars were not applied and may or may not be stored: resend them", e);
         }
     }
 
@@ -248,7 +310,8 @@ public sealed class AssetGrain : Grain, IAssetGrain
     // the beginning); otherwise it would be a new bar out of order.
     private bool IsUnknownRecent(long timestamp, List<StoredBar>? pending)
     {
-        if (pending is not null && pending.Exists(b => b.Timestamp == timestamp))
+        // pending is ascending: a binary search keeps a large call that repeats its own bars linear-logarithmic.
+        if (pending is not null && pending.BinarySearch(new StoredBar(timestamp, default), TimestampOrder.Instance) >= 0)
         {
             return false;
         }
@@ -324,6 +387,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
         {
             throw new GridException(GridErrorKind.InvalidArgument, $"{Asset}: a pushed feature vector must not be empty");
         }
+        await Resync();
         AssetState before = Before();
         _state.State.Pushed = values.ToArray();
         _state.State.PushedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
@@ -358,6 +422,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
     {
         ArgumentNullException.ThrowIfNull(model);
         AssetSymbol.Validate(Asset);
+        await Resync();
         Model loaded = await _models.Get(model);
         Inputs(loaded);
         await CatchUp();
@@ -380,9 +445,15 @@ public sealed class AssetGrain : Grain, IAssetGrain
         }
         if (_replayNeeded)
         {
-            await Replay(CancellationToken.None);
+            try
+            {
+                await Replay(CancellationToken.None);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw Unavailable("its bars could not be read from the archive to compute a model's new features", e);
+            }
         }
-        _specChanged = false;
         // Interned: every asset that a model extended the same way shares one copy of the spec.
         string? spec = _spec.Names.SequenceEqual(_specs.Get(_options.Features).Names) ? null : string.Intern(string.Join(',', _spec.Names));
         if (spec != _state.State.Spec)
@@ -391,6 +462,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
             _state.State.Spec = spec;
             await Persist(before);
         }
+        _specChanged = false;  // only once stored: a failed write is tried again on the next call
     }
 
     public async Task<PredictionResult> Predict()
@@ -473,7 +545,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
             await CatchUp();
             return (model, loaded);
         }
-        catch (GridException)
+        catch (GridException e) when (e.Kind != GridErrorKind.Unavailable)
         {
             return null;
         }
@@ -590,12 +662,12 @@ public sealed class AssetGrain : Grain, IAssetGrain
         {
             return; // no bars yet: the streams start with the first one
         }
-        StartStream();
         if (_archive.IsDurable)
         {
-            _replayNeeded = true; // CatchUp replays every archived bar, not just the history
+            _replayNeeded = true; // CatchUp replays every archived bar with the new spec, not just the history
             return;
         }
+        StartStream();
         int start = _historyCount < _history.Length ? 0 : _historyNext;
         for (int i = 0; i < _historyCount; i++)
         {
@@ -613,3 +685,10 @@ public sealed class AssetGrain : Grain, IAssetGrain
 
 
 internal readonly record struct Subscription(IPredictionObserver Observer, long ExpiresAt);
+
+internal sealed class TimestampOrder : IComparer<StoredBar>
+{
+    public static readonly TimestampOrder Instance = new();
+
+    public int Compare(StoredBar x, StoredBar y) => x.Timestamp.CompareTo(y.Timestamp);
+}

@@ -26,7 +26,7 @@ public static class GrainRetry
             }
             catch (Exception e) when (e is OrleansMessageRejectionException or SiloUnavailableException or TimeoutException)
             {
-                throw new Abstractions.GridException(Abstractions.GridErrorKind.Unavailable, $"the silo holding this asset is unavailable ({e.GetType().Name}); retry shortly");
+                throw new Abstractions.GridException(Abstractions.GridErrorKind.Unavailable, $"the asset's grain did not answer ({e.GetType().Name}: its silo may be down, or a server it waits for slow); retry shortly");
             }
         }
     }

@@ -36,7 +36,20 @@ public sealed class ModelRegistryGrain(
     {
         if (_store is not null)
         {
-            _loaded = await _store.Load();
+            _loaded = await Loaded(_store);
+        }
+    }
+
+    private static async Task<ModelRegistryState> Loaded(IModelStore store)
+    {
+        try
+        {
+            return await store.Load();
+        }
+        catch (Exception e) when (e is not GridException and not OperationCanceledException)
+        {
+            Exception cause = e.GetBaseException();
+            throw new GridException(GridErrorKind.Unavailable, $"the model registry could not be read ({cause.GetType().Name}: {cause.Message}); retry");
         }
     }
 
@@ -71,7 +84,7 @@ public sealed class ModelRegistryGrain(
         if (_store is not null && !await Stored(() => _store.Add(info, bytes)))
         {
             // Another registry activation (a silo that has since gone) stored it first: take what is stored.
-            _loaded = await _store.Load();
+            _loaded = await Loaded(_store);
             throw new GridException(GridErrorKind.FailedPrecondition, $"model {key} is already registered with other bytes; register a new version");
         }
         State.Bytes[key] = bytes;
@@ -120,7 +133,8 @@ public sealed class ModelRegistryGrain(
         }
         catch (Exception e) when (e is not GridException)
         {
-            throw new GridException(GridErrorKind.Unavailable, $"the model registry could not be stored ({e.GetType().Name}: {e.Message}); retry");
+            Exception cause = e.GetBaseException();
+            throw new GridException(GridErrorKind.Unavailable, $"the model registry could not be stored ({cause.GetType().Name}: {cause.Message}); retry");
         }
     }
 

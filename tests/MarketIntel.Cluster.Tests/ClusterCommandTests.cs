@@ -4,10 +4,20 @@ using MarketIntel.Tests;
 namespace MarketIntel.Cluster.Tests;
 
 /// <summary>`db migrate` and `serve --cluster` as an operator meets them.</summary>
-public sealed class ClusterCommandTests : IDisposable
+[Collection(ClusterGroup.Name)]
+public sealed class ClusterCommandTests(ClusterCommandTests.Shared shared) : IClassFixture<ClusterCommandTests.Shared>
 {
-    private readonly PostgresServer _postgres = PostgresServer.Start();
-    private readonly RedisServer _redis = RedisServer.Start();
+    /// <summary>One PostgreSQL and one Redis for the class; each test makes its own database.</summary>
+    public sealed class Shared : IDisposable
+    {
+        internal Servers Servers { get; } = new();
+
+        public void Dispose() => Servers.Dispose();
+    }
+
+    private PostgresServer Postgres => shared.Servers.Postgres;
+
+    private RedisServer Redis => shared.Servers.Redis;
 
     private static (int Code, string Out, string Err) Marketintel(params string[] args)
     {
@@ -15,14 +25,18 @@ public sealed class ClusterCommandTests : IDisposable
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         string stderr = process.StandardError.ReadToEnd();
-        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(60)), "marketintel did not exit");
+        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"marketintel {string.Join(' ', args)} did not exit within 60 s");
+        }
         return (process.ExitCode, stdout.Result, stderr);
     }
 
     [Fact]
     public void Db_migrate_applies_the_schema_once_and_status_reports_it()
     {
-        string database = _postgres.CreateDatabase("ops");
+        string database = Postgres.CreateDatabase("ops");
         var status = Marketintel("db", "status", "--postgres", database);
         Assert.Equal(0, status.Code);
         Assert.Contains("schema version 0", status.Out, StringComparison.Ordinal);
@@ -47,8 +61,8 @@ public sealed class ClusterCommandTests : IDisposable
     [Fact]
     public void A_silo_refuses_to_start_on_a_database_that_was_never_migrated()
     {
-        string database = _postgres.CreateDatabase("fresh");
-        var result = Marketintel("serve", "--cluster", "--redis", _redis.Endpoint, "--postgres", database, "--http-port", $"{ServerProcess.FreePort()}", "--grpc-port", $"{ServerProcess.FreePort()}");
+        string database = Postgres.CreateDatabase("fresh");
+        var result = Marketintel("serve", "--cluster", "--redis", Redis.Endpoint, "--postgres", database, "--http-port", $"{ServerProcess.FreePort()}", "--grpc-port", $"{ServerProcess.FreePort()}");
         Assert.Equal(2, result.Code);
         Assert.Contains("run 'marketintel db migrate --postgres CONN' first", result.Err, StringComparison.Ordinal);
     }
@@ -65,9 +79,16 @@ public sealed class ClusterCommandTests : IDisposable
         Assert.Contains("--redis is a cluster-mode option: add --cluster", stray.Err, StringComparison.Ordinal);
     }
 
-    public void Dispose()
+    [Fact]
+    public void A_silo_names_a_Redis_it_cannot_reach_in_one_line()
     {
-        _redis.Dispose();
-        _postgres.Dispose();
+        string database = Postgres.CreateDatabase("noredis");
+        Assert.Equal(0, Marketintel("db", "migrate", "--postgres", database).Code);
+        var result = Marketintel("serve", "--cluster", "--redis", $"127.0.0.1:{ServerProcess.FreePort()},password=hunter2", "--postgres", database,
+            "--http-port", $"{ServerProcess.FreePort()}", "--grpc-port", $"{ServerProcess.FreePort()}");
+        Assert.Equal(2, result.Code);
+        Assert.Contains("Cluster:Redis: cannot reach Redis at", result.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", result.Err + result.Out, StringComparison.Ordinal);
+        Assert.Single(result.Err.Trim().Split('\n'));
     }
 }

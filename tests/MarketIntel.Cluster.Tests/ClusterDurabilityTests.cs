@@ -13,21 +13,21 @@ namespace MarketIntel.Cluster.Tests;
 /// The durability promise with real servers and real silo processes: three silos on loopback sharing one Redis
 /// and one PostgreSQL, bars for many assets streamed through gRPC IngestBars, one silo SIGKILLed mid-stream.
 /// </summary>
+[Collection(ClusterGroup.Name)]
 public sealed class ClusterDurabilityTests(ITestOutputHelper output) : IDisposable
 {
     private const int Assets = 24;
     private const int BarsPerAsset = 1500;
     private const int Chunk = 50;
 
-    private readonly PostgresServer _postgres = PostgresServer.Start();
-    private readonly RedisServer _redis = RedisServer.Start();
+    private readonly Servers _servers = new();
     private readonly List<SiloProcess> _silos = [];
 
     private static string ModelFile => Path.Combine(RepoPaths.Root, "src", "MarketIntel.Cli", "SampleData", "direction-d3-n60.json");
 
     private string Database()
     {
-        string connection = _postgres.CreateDatabase("grid");
+        string connection = _servers.Postgres.CreateDatabase("grid");
         using var data = NpgsqlDataSource.Create(connection);
         Storage.Postgres.Migrations.Migrator.MigrateAsync(data).GetAwaiter().GetResult();
         return connection;
@@ -35,7 +35,7 @@ public sealed class ClusterDurabilityTests(ITestOutputHelper output) : IDisposab
 
     private async Task<SiloProcess[]> StartSilos(string database, params string[] names)
     {
-        var started = names.Select(n => SiloProcess.Start(n, _redis.Endpoint, database, "--model", ModelFile)).ToArray();
+        var started = names.Select(n => SiloProcess.Start(n, _servers.Redis.Endpoint, database, "--model", ModelFile)).ToArray();
         _silos.AddRange(started);
         await Task.WhenAll(started.Select(s => s.WaitReady(TimeSpan.FromSeconds(90))));
         return started;
@@ -221,7 +221,6 @@ public sealed class ClusterDurabilityTests(ITestOutputHelper output) : IDisposab
         {
             silo.Dispose();
         }
-        _redis.Dispose();
-        _postgres.Dispose();
+        _servers.Dispose();
     }
 }

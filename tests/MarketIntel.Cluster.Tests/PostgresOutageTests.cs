@@ -6,10 +6,10 @@ using Npgsql;
 namespace MarketIntel.Cluster.Tests;
 
 /// <summary>PostgreSQL is the source of truth: while it is down nothing is acknowledged, and nothing changes.</summary>
+[Collection(ClusterGroup.Name)]
 public sealed class PostgresOutageTests : IDisposable
 {
-    private readonly PostgresServer _postgres = PostgresServer.Start();
-    private readonly RedisServer _redis = RedisServer.Start();
+    private readonly Servers _servers = new();
     private SiloProcess? _silo;
 
     private static IngestBarsRequest Bars(int from, int count)
@@ -34,25 +34,34 @@ public sealed class PostgresOutageTests : IDisposable
     [Fact]
     public async Task Bars_sent_while_PostgreSQL_is_down_are_refused_as_unavailable_and_change_nothing_then_go_in_when_it_is_back()
     {
-        string database = _postgres.CreateDatabase("grid");
+        string database = _servers.Postgres.CreateDatabase("grid");
         await using (var data = NpgsqlDataSource.Create(database))
         {
             await Storage.Postgres.Migrations.Migrator.MigrateAsync(data);
         }
-        _silo = SiloProcess.Start("pg", _redis.Endpoint, database);
+        _silo = SiloProcess.Start("pg", _servers.Redis.Endpoint, database);
         await _silo.WaitReady(TimeSpan.FromSeconds(90));
         Assert.Equal(100, (await Send(Bars(0, 100))).Accepted);
         var before = await _silo.Client.GetFeaturesAsync(new GetFeaturesRequest { Asset = "PG" });
 
-        _postgres.Stop();
+        _servers.Postgres.Stop();
         var e = await Assert.ThrowsAsync<RpcException>(() => Send(Bars(100, 50)));
         Assert.Equal(StatusCode.Unavailable, e.StatusCode);
-        Assert.Contains("no bar of this call was accepted", e.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("this call's bars were not applied", e.Status.Detail, StringComparison.Ordinal);
         var during = await _silo.Client.GetFeaturesAsync(new GetFeaturesRequest { Asset = "PG" });
         Assert.Equal(before.AsOf, during.AsOf);
         Assert.Equal(before.Values, during.Values);
+        // An asset that must be activated (its state read) gets a retryable error in one line, over HTTP too.
+        using (var http = new HttpClient())
+        {
+            var response = await http.PutAsync($"http://127.0.0.1:{_silo.HttpPort}/features/NEWCOMER", new StringContent("[1,2,3]", System.Text.Encoding.UTF8, "application/json"));
+            string body = await response.Content.ReadAsStringAsync();
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Contains("\"code\":\"UNAVAILABLE\"", body, StringComparison.Ordinal);
+            Assert.DoesNotContain(" at ", body, StringComparison.Ordinal);  // no stack trace
+        }
 
-        _postgres.Restart();
+        _servers.Postgres.Restart();
         IngestBarsReply reply = null!;
         for (int attempt = 1; attempt <= 40; attempt++)
         {
@@ -75,7 +84,6 @@ public sealed class PostgresOutageTests : IDisposable
     public void Dispose()
     {
         _silo?.Dispose();
-        _redis.Dispose();
-        _postgres.Dispose();
+        _servers.Dispose();
     }
 }

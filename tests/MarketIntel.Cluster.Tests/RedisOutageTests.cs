@@ -9,10 +9,10 @@ using StackExchange.Redis;
 namespace MarketIntel.Cluster.Tests;
 
 /// <summary>Redis holds membership and a cache, nothing the grid needs to answer: losing it loses no data.</summary>
+[Collection(ClusterGroup.Name)]
 public sealed class RedisOutageTests : IDisposable
 {
-    private readonly PostgresServer _postgres = PostgresServer.Start();
-    private readonly RedisServer _redis = RedisServer.Start();
+    private readonly Servers _servers = new();
     private readonly List<SiloProcess> _silos = [];
 
     private static string ModelFile => Path.Combine(RepoPaths.Root, "src", "MarketIntel.Cli", "SampleData", "direction-d3-n60.json");
@@ -63,26 +63,26 @@ public sealed class RedisOutageTests : IDisposable
     [Fact]
     public async Task With_Redis_down_the_grid_keeps_ingesting_and_predicting_and_the_cache_catches_up_when_it_returns()
     {
-        string database = _postgres.CreateDatabase("grid");
+        string database = _servers.Postgres.CreateDatabase("grid");
         await using (var data = NpgsqlDataSource.Create(database))
         {
             await Storage.Postgres.Migrations.Migrator.MigrateAsync(data);
         }
-        var silos = new[] { SiloProcess.Start("a", _redis.Endpoint, database, "--model", ModelFile), SiloProcess.Start("b", _redis.Endpoint, database, "--model", ModelFile) };
+        var silos = new[] { SiloProcess.Start("a", _servers.Redis.Endpoint, database, "--model", ModelFile), SiloProcess.Start("b", _servers.Redis.Endpoint, database, "--model", ModelFile) };
         _silos.AddRange(silos);
         await Task.WhenAll(silos.Select(s => s.WaitReady(TimeSpan.FromSeconds(90))));
         using var http = new HttpClient();
 
         // The cache: an entry per asset that a non-.NET client reads with HGETALL.
         Assert.Equal(200, (await Send(silos[0], Bars("RX", 0, 200))).Accepted);
-        using var redis = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { _redis.Endpoint }, AbortOnConnectFail = false });
+        using var redis = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { _servers.Redis.Endpoint }, AbortOnConnectFail = false });
         var cached = await Cached(redis.GetDatabase(), "RX", e => Field(e, "features_as_of") == $"{1_700_000_000_000L + 199 * 60_000L}");
         Assert.Equal($"{1_700_000_000_000L + 199 * 60_000L}", Field(cached, "features_as_of"));
         Assert.Equal("direction-d3-n60", Field(cached, "model"));
         Assert.Contains("\"rsi_14\":", Field(cached, "features"), StringComparison.Ordinal);
         Assert.True(float.TryParse(Field(cached, "prediction"), System.Globalization.CultureInfo.InvariantCulture, out _));
 
-        _redis.Kill();
+        _servers.Redis.Kill();
         // Ingest is acknowledged (PostgreSQL has the bars) and predictions are served on both silos.
         var clock = Stopwatch.StartNew();
         for (int round = 0; clock.Elapsed < TimeSpan.FromSeconds(8); round++)
@@ -100,7 +100,7 @@ public sealed class RedisOutageTests : IDisposable
         var last = await silos[0].Client.GetFeaturesAsync(new GetFeaturesRequest { Asset = "RX" });
 
         // Back: what changed while it was down is written without any new bar.
-        _redis.Resume();
+        _servers.Redis.Resume();
         cached = await Cached(redis.GetDatabase(), "RX", e => Field(e, "features_as_of") == $"{last.AsOf}");
         Assert.Equal($"{last.AsOf}", Field(cached, "features_as_of"));
         foreach (var silo in silos)
@@ -115,7 +115,6 @@ public sealed class RedisOutageTests : IDisposable
         {
             silo.Dispose();
         }
-        _redis.Dispose();
-        _postgres.Dispose();
+        _servers.Dispose();
     }
 }

@@ -9,11 +9,15 @@ using Orleans.Storage;
 namespace MarketIntel.Storage.Postgres.Tests;
 
 [Collection(PostgresGroup.Name)]
-public sealed class GrainStorageTests(PostgresFixture postgres)
+public sealed class GrainStorageTests(PostgresFixture postgres) : IDisposable
 {
     private static readonly Serializer Serializer = new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<Serializer>();
 
-    private readonly PostgresGrainStorage _storage = new("svc", postgres.NewMigratedDatabase(), Serializer);
+    private readonly Npgsql.NpgsqlDataSource _database = postgres.NewMigratedDatabase();
+
+    private PostgresGrainStorage Storage => new("svc", _database, Serializer);
+
+    public void Dispose() => _database.Dispose();
 
     private static GrainId Asset(string symbol) => GrainId.Create("asset", symbol);
 
@@ -29,7 +33,7 @@ public sealed class GrainStorageTests(PostgresFixture postgres)
     public async Task A_grain_never_written_reads_as_a_new_state_without_an_etag()
     {
         var state = new GrainState<AssetState>();
-        await _storage.ReadStateAsync("asset", Asset("NEW"), state);
+        await Storage.ReadStateAsync("asset", Asset("NEW"), state);
         Assert.False(state.RecordExists);
         Assert.Null(state.ETag);
         Assert.Null(state.State!.Assigned);
@@ -39,9 +43,9 @@ public sealed class GrainStorageTests(PostgresFixture postgres)
     public async Task Written_state_reads_back_equal_with_the_etag_of_the_write()
     {
         var written = new GrainState<AssetState>(Sample());
-        await _storage.WriteStateAsync("asset", Asset("A"), written);
+        await Storage.WriteStateAsync("asset", Asset("A"), written);
         var read = new GrainState<AssetState>();
-        await _storage.ReadStateAsync("asset", Asset("A"), read);
+        await Storage.ReadStateAsync("asset", Asset("A"), read);
         Assert.True(read.RecordExists);
         Assert.Equal(written.ETag, read.ETag);
         Assert.Equal(new ModelRef("m", "v1"), read.State!.Assigned);
@@ -54,17 +58,17 @@ public sealed class GrainStorageTests(PostgresFixture postgres)
     public async Task A_write_with_a_stale_etag_fails_and_leaves_the_newer_state()
     {
         var first = new GrainState<AssetState>(Sample());
-        await _storage.WriteStateAsync("asset", Asset("B"), first);
+        await Storage.WriteStateAsync("asset", Asset("B"), first);
         var other = new GrainState<AssetState>();
-        await _storage.ReadStateAsync("asset", Asset("B"), other);  // a second activation reads the same version
+        await Storage.ReadStateAsync("asset", Asset("B"), other);  // a second activation reads the same version
 
         first.State!.Spec = "ema_5";
-        await _storage.WriteStateAsync("asset", Asset("B"), first);  // the first one writes: version 2
+        await Storage.WriteStateAsync("asset", Asset("B"), first);  // the first one writes: version 2
         other.State!.Spec = "stale";
-        await Assert.ThrowsAsync<InconsistentStateException>(() => _storage.WriteStateAsync("asset", Asset("B"), other));
+        await Assert.ThrowsAsync<InconsistentStateException>(() => Storage.WriteStateAsync("asset", Asset("B"), other));
 
         var read = new GrainState<AssetState>();
-        await _storage.ReadStateAsync("asset", Asset("B"), read);
+        await Storage.ReadStateAsync("asset", Asset("B"), read);
         Assert.Equal("ema_5", read.State!.Spec);
     }
 
@@ -73,36 +77,36 @@ public sealed class GrainStorageTests(PostgresFixture postgres)
     {
         var one = new GrainState<AssetState>(Sample());
         var two = new GrainState<AssetState>(new AssetState { Spec = "second" });
-        await _storage.WriteStateAsync("asset", Asset("C"), one);
-        await Assert.ThrowsAsync<InconsistentStateException>(() => _storage.WriteStateAsync("asset", Asset("C"), two));
+        await Storage.WriteStateAsync("asset", Asset("C"), one);
+        await Assert.ThrowsAsync<InconsistentStateException>(() => Storage.WriteStateAsync("asset", Asset("C"), two));
     }
 
     [Fact]
     public async Task Clearing_removes_the_row_and_needs_the_current_etag()
     {
         var state = new GrainState<AssetState>(Sample());
-        await _storage.WriteStateAsync("asset", Asset("D"), state);
+        await Storage.WriteStateAsync("asset", Asset("D"), state);
         var stale = new GrainState<AssetState> { ETag = state.ETag };
-        await _storage.WriteStateAsync("asset", Asset("D"), state);
-        await Assert.ThrowsAsync<InconsistentStateException>(() => _storage.ClearStateAsync("asset", Asset("D"), stale));
+        await Storage.WriteStateAsync("asset", Asset("D"), state);
+        await Assert.ThrowsAsync<InconsistentStateException>(() => Storage.ClearStateAsync("asset", Asset("D"), stale));
 
-        await _storage.ClearStateAsync("asset", Asset("D"), state);
+        await Storage.ClearStateAsync("asset", Asset("D"), state);
         Assert.Null(state.ETag);
         var read = new GrainState<AssetState>();
-        await _storage.ReadStateAsync("asset", Asset("D"), read);
+        await Storage.ReadStateAsync("asset", Asset("D"), read);
         Assert.False(read.RecordExists);
     }
 
     [Fact]
     public async Task States_are_kept_apart_by_grain_and_by_state_name()
     {
-        await _storage.WriteStateAsync("asset", Asset("E"), new GrainState<AssetState>(new AssetState { Spec = "e" }));
-        await _storage.WriteStateAsync("asset", Asset("F"), new GrainState<AssetState>(new AssetState { Spec = "f" }));
-        await _storage.WriteStateAsync("other", Asset("E"), new GrainState<AssetState>(new AssetState { Spec = "e-other" }));
+        await Storage.WriteStateAsync("asset", Asset("E"), new GrainState<AssetState>(new AssetState { Spec = "e" }));
+        await Storage.WriteStateAsync("asset", Asset("F"), new GrainState<AssetState>(new AssetState { Spec = "f" }));
+        await Storage.WriteStateAsync("other", Asset("E"), new GrainState<AssetState>(new AssetState { Spec = "e-other" }));
         foreach (var (name, symbol, expected) in new[] { ("asset", "E", "e"), ("asset", "F", "f"), ("other", "E", "e-other") })
         {
             var read = new GrainState<AssetState>();
-            await _storage.ReadStateAsync(name, Asset(symbol), read);
+            await Storage.ReadStateAsync(name, Asset(symbol), read);
             Assert.Equal(expected, read.State!.Spec);
         }
     }

@@ -35,6 +35,38 @@ internal static class Errors
     };
 
     public static GridException InvalidArgument(string message) => new(GridErrorKind.InvalidArgument, message);
+
+    /// <summary>
+    /// The grid error an exception stands for, looking through the wrappers Orleans adds (a grain activation that
+    /// failed arrives wrapped): a <see cref="GridException"/> itself, or UNAVAILABLE for a silo, PostgreSQL or the
+    /// network failing, which a retry may get past. Null for anything else (a bug: INTERNAL).
+    /// </summary>
+    public static GridException? AsGridError(Exception e)
+    {
+        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is GridException grid)
+            {
+                return grid;
+            }
+        }
+        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException or TimeoutException
+                or Orleans.Storage.InconsistentStateException or Npgsql.NpgsqlException or System.Net.Sockets.SocketException)
+            {
+                return new GridException(GridErrorKind.Unavailable, $"a server the grid depends on failed ({inner.GetType().Name}: {FirstLine(inner.Message)}); retry");
+            }
+        }
+        return null;
+    }
+
+    // Some wrappers put the whole inner exception, stack trace included, into their message: clients get one line.
+    private static string FirstLine(string message)
+    {
+        int end = message.IndexOfAny(['\r', '\n']);
+        return end < 0 ? message : message[..end];
+    }
 }
 
 /// <summary>Turns grid errors thrown by a service method into gRPC statuses with the grid's message.</summary>
@@ -82,11 +114,10 @@ internal sealed partial class GridErrorInterceptor(ILogger<GridErrorInterceptor>
         {
             case RpcException:
                 return null;
-            case GridException grid:
+            case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
+                return new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled"));
+            case var _ when Errors.AsGridError(e) is { } grid:
                 return new RpcException(new Status(Errors.GrpcStatus(grid.Kind), grid.Message));
-            // A silo that died or left mid-call: the grain is reactivated on another silo, so a retry succeeds.
-            case Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException or TimeoutException:
-                return new RpcException(new Status(StatusCode.Unavailable, $"a silo was unavailable ({e.Message}); retry"));
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
                 return new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled"));
             default:

@@ -67,10 +67,10 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
             {
                 result.Prediction = (await predictor.Predict(Mapping.Asset(asset, $"assets[{i}]"))).ToMessage();
             }
-            catch (GridException e)
+            catch (Exception e) when (Errors.AsGridError(e) is { } grid)
             {
-                result.ErrorCode = Errors.Code(e.Kind);
-                result.Error = e.Message;
+                result.ErrorCode = Errors.Code(grid.Kind);
+                result.Error = grid.Message;
             }
             return result;
         }));

@@ -51,9 +51,9 @@ internal static class HttpApi
         {
             result = await predictor.Predict(Mapping.Asset(asset));
         }
-        catch (GridException e)
+        catch (Exception e) when (Errors.AsGridError(e) is { } grid)
         {
-            await WriteError(http, e);
+            await WriteError(http, grid);
             return;
         }
         await WriteJson(http, StatusCodes.Status200OK, result, static (json, result) =>
@@ -85,9 +85,9 @@ internal static class HttpApi
             string symbol = Mapping.Asset(asset);
             snapshot = await GrainRetry.OnRejection(() => grains.GetGrain<IAssetGrain>(symbol).GetFeatures());
         }
-        catch (GridException e)
+        catch (Exception e) when (Errors.AsGridError(e) is { } grid)
         {
-            await WriteError(http, e);
+            await WriteError(http, grid);
             return;
         }
         // Names in the spec's order; undefined (warming-up) features are null, as JSON has no NaN.
@@ -119,9 +119,9 @@ internal static class HttpApi
             await GrainRetry.OnRejection(() => grains.GetGrain<IAssetGrain>(symbol).PushFeatures(values));
             http.Response.StatusCode = StatusCodes.Status204NoContent;
         }
-        catch (GridException e)
+        catch (Exception e) when (Errors.AsGridError(e) is { } grid)
         {
-            await WriteError(http, e);
+            await WriteError(http, grid);
         }
     }
 

@@ -11,7 +11,8 @@ namespace MarketIntel.Server.Cluster;
 /// <summary>
 /// The latest features and prediction of every asset active on this silo, in Redis hashes that any client can
 /// read (<c>HGETALL marketintel:asset:SYMBOL</c>; fields in docs/operations.md). Grains hand their updates over
-/// without waiting; a flush loop writes what changed, the newest value per asset only, every
+/// without waiting (and a silo that activates an asset from the archive publishes it again); a flush loop writes
+/// what changed, the newest value per asset only, every
 /// <see cref="ClusterModeOptions.CacheFlushInterval"/> in one pipelined batch. While Redis is down the updates
 /// wait (one per asset, the newest) and are written when it is back: the grid never waits for Redis.
 /// </summary>
@@ -25,7 +26,7 @@ internal sealed partial class RedisAssetCache(IConnectionMultiplexer redis, Clus
     private static readonly Prometheus.Gauge Pending = Prometheus.Metrics.CreateGauge(
         "marketintel_cache_pending_assets", "Assets whose latest values wait to be written to Redis");
 
-    private ConcurrentDictionary<string, Entry> _pending = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Entry> _pending = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
     private bool _failing;
@@ -85,42 +86,40 @@ internal sealed partial class RedisAssetCache(IConnectionMultiplexer redis, Clus
         {
             return;
         }
-        // Swap in an empty map so grains publishing meanwhile are not held up; put back what fails.
-        var batch = Interlocked.Exchange(ref _pending, new ConcurrentDictionary<string, Entry>(StringComparer.Ordinal));
+        // A snapshot: grains keep publishing meanwhile. An entry is removed after its write only if it is still the
+        // one written, so an update that arrived during the write is written next time instead of being lost.
+        var batch = _pending.ToArray();
         try
         {
             IDatabase db = redis.GetDatabase();
             IBatch writes = db.CreateBatch();
-            var tasks = new List<Task>(batch.Count);
+            var tasks = new List<Task>(batch.Length);
             foreach (var (asset, entry) in batch)
             {
                 tasks.Add(writes.HashSetAsync(options.RedisKeyPrefix + "asset:" + asset, Fields(entry)));
             }
             writes.Execute();
             await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(10));
-            Writes.Inc(batch.Count);
+            foreach (var written in batch)
+            {
+                _pending.TryRemove(written);
+            }
+            Writes.Inc(batch.Length);
             if (_failing)
             {
-                LogRecovered(batch.Count);
+                LogRecovered(batch.Length);
             }
             Volatile.Write(ref _failing, false);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e)
         {
+            // Whatever failed (Redis down, a timeout, anything else), the entries stay pending and the loop goes on.
             Failures.Inc();
             if (!_failing)
             {
                 LogFailing(e);
             }
             Volatile.Write(ref _failing, true);
-            foreach (var (asset, entry) in batch)
-            {
-                // A newer update that arrived meanwhile wins over the one that failed to be written.
-                _pending.AddOrUpdate(asset,
-                    static (_, older) => older,
-                    static (_, newer, older) => new Entry(newer.Features ?? older.Features, newer.Prediction ?? older.Prediction),
-                    entry);
-            }
         }
     }
 
@@ -171,7 +170,7 @@ internal sealed partial class RedisAssetCache(IConnectionMultiplexer redis, Clus
 
     private sealed record Entry(FeatureSnapshot? Features, PredictionResult? Prediction);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is unreachable: the asset cache keeps the latest value per asset and writes it when Redis is back")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Writing the asset cache to Redis failed: it keeps the latest value per asset and writes it when Redis is back")]
     private partial void LogFailing(Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Redis is back: the asset cache wrote {Count} pending assets")]

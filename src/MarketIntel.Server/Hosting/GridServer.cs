@@ -48,6 +48,7 @@ public static class GridServer
         if (cluster.Enabled)
         {
             CheckDatabase(postgres);
+            CheckRedis(cluster);
         }
         builder.Services.AddOptions<ServerOptions>().Bind(builder.Configuration.GetSection(ServerOptions.Section));
         builder.Services.AddSingleton<IValidateOptions<ServerOptions>, ServerOptionsValidator>();
@@ -147,6 +148,27 @@ public static class GridServer
         builder.Services.AddSingleton<RedisAssetCache>();
         builder.Services.AddSingleton<IAssetCache>(sp => sp.GetRequiredService<RedisAssetCache>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RedisAssetCache>());
+    }
+
+    // Membership needs Redis to join: without it Orleans' start fails with pages of traces; one line instead.
+    private static void CheckRedis(ClusterModeOptions cluster)
+    {
+        var options = ConfigurationOptions.Parse(cluster.Redis);
+        options.AbortOnConnectFail = true;
+        options.ConnectTimeout = 5000;
+        options.ConnectRetry = 1;
+        try
+        {
+            using var redis = ConnectionMultiplexer.Connect(options);
+            redis.GetDatabase().Ping();
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            string message = e.Message;
+            int end = message.IndexOfAny(['\r', '\n']);
+            throw new ServerConfigurationException(
+                $"{ClusterModeOptions.Section}:Redis: cannot reach Redis at {ClusterModeOptions.Redact(cluster.Redis)}: {(end < 0 ? message : message[..end])}");
+        }
     }
 
     // A silo must not start against a database it cannot reach or whose schema is not this build's.

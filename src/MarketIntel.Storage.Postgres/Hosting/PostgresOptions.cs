@@ -18,6 +18,12 @@ public sealed class PostgresOptions
     /// <summary>How many archive writes may be in flight at once (each on its own connection).</summary>
     public int ArchiveWriters { get; set; } = 2;
 
+    /// <summary>
+    /// How many assets may read their archived bars at once when they are activated (each read holds a pooled
+    /// connection), so that a burst of reactivations after a silo loss leaves connections for the archive writes.
+    /// </summary>
+    public int MaxConcurrentReplays { get; set; } = 8;
+
     /// <summary>Checks the options, naming the one at fault.</summary>
     public IEnumerable<string> Problems()
     {
@@ -44,6 +50,10 @@ public sealed class PostgresOptions
         if (ArchiveBatchRows is < 1 or > 1_000_000)
         {
             yield return $"{Section}:ArchiveBatchRows {ArchiveBatchRows} must be between 1 and 1000000";
+        }
+        if (MaxConcurrentReplays is < 1 or > 1024)
+        {
+            yield return $"{Section}:MaxConcurrentReplays {MaxConcurrentReplays} must be between 1 and 1024";
         }
         if (ArchiveWriters is < 1 or > 64)
         {

@@ -31,7 +31,7 @@ public static class PostgresSiloBuilderExtensions
             services.GetRequiredService<NpgsqlDataSource>(),
             services.GetRequiredService<Serializer>()));
         silo.Services.AddSingleton<PostgresBarArchive>(services =>
-            new PostgresBarArchive(services.GetRequiredService<NpgsqlDataSource>(), options.ArchiveBatchRows, options.ArchiveWriters));
+            new PostgresBarArchive(services.GetRequiredService<NpgsqlDataSource>(), options.ArchiveBatchRows, options.ArchiveWriters, options.MaxConcurrentReplays));
         silo.Services.AddSingleton<IBarArchive>(services => services.GetRequiredService<PostgresBarArchive>());
         silo.Services.AddSingleton<IModelStore>(services => new PostgresModelStore(services.GetRequiredService<NpgsqlDataSource>()));
         return silo;

@@ -20,11 +20,21 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
     private readonly int _batchRows;
     private readonly Channel<PendingAppend> _queue = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = false });
     private readonly Task[] _writers;
+    private readonly SemaphoreSlim _replays;
     private long _writes;
     private long _rows;
 
-    public PostgresBarArchive(NpgsqlDataSource database, int batchRows, int writers)
+    /// <param name="database">The database the <c>bars</c> table is in.</param>
+    /// <param name="batchRows">The most bars one write carries.</param>
+    /// <param name="writers">How many writes may be in flight at once.</param>
+    /// <param name="maxConcurrentReads">
+    /// How many assets may read their bars at once. After a silo dies, every asset it held is reactivated at once;
+    /// unbounded, their reads would take every pooled connection and stall the archive writes behind them.
+    /// </param>
+    public PostgresBarArchive(NpgsqlDataSource database, int batchRows, int writers, int maxConcurrentReads = 8)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxConcurrentReads, 1);
+        _replays = new SemaphoreSlim(maxConcurrentReads, maxConcurrentReads);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchRows, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(writers, 1);
         _database = database;
@@ -52,6 +62,22 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
     }
 
     public async IAsyncEnumerable<StoredBar> Read(string asset, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await _replays.WaitAsync(cancellationToken);
+        try
+        {
+            await foreach (StoredBar bar in ReadAll(asset, cancellationToken))
+            {
+                yield return bar;
+            }
+        }
+        finally
+        {
+            _replays.Release();
+        }
+    }
+
+    private async IAsyncEnumerable<StoredBar> ReadAll(string asset, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var command = _database.CreateCommand("SELECT ts, open, high, low, close, volume FROM bars WHERE asset = $1 ORDER BY ts");
         command.Parameters.AddWithValue(asset);
@@ -141,6 +167,7 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
     {
         _queue.Writer.TryComplete();
         await Task.WhenAll(_writers);
+        _replays.Dispose();
     }
 
     private sealed record PendingAppend(string Asset, IReadOnlyList<StoredBar> Bars, TaskCompletionSource Done);
