@@ -90,24 +90,7 @@ internal static class HttpApi
             await WriteError(http, grid);
             return;
         }
-        // Names in the spec's order; undefined (warming-up) features are null, as JSON has no NaN.
-        await WriteJson(http, StatusCodes.Status200OK, snapshot, static (json, snapshot) =>
-        {
-            json.WriteStartObject();
-            for (int i = 0; i < snapshot.Names.Count; i++)
-            {
-                double v = snapshot.Values[i];
-                if (double.IsFinite(v))
-                {
-                    json.WriteNumber(snapshot.Names[i], v);
-                }
-                else
-                {
-                    json.WriteNull(snapshot.Names[i]);
-                }
-            }
-            json.WriteEndObject();
-        });
+        await WriteJson(http, StatusCodes.Status200OK, snapshot, FeatureJson.Write);
     }
 
     private static async Task PutFeatures(string asset, HttpContext http, IGrainFactory grains)

@@ -142,26 +142,12 @@ internal sealed partial class RedisAssetCache(IConnectionMultiplexer redis, Clus
         return [.. fields];
     }
 
-    // {"sma_20":101.5,"rsi_14":null,...}: undefined (warm-up) features are null.
     private static string FeaturesJson(FeatureSnapshot features)
     {
         var buffer = new ArrayBufferWriter<byte>(64 * features.Names.Count);
         using (var json = new Utf8JsonWriter(buffer))
         {
-            json.WriteStartObject();
-            for (int i = 0; i < features.Names.Count; i++)
-            {
-                double value = features.Values[i];
-                if (double.IsFinite(value))
-                {
-                    json.WriteNumber(features.Names[i], value);
-                }
-                else
-                {
-                    json.WriteNull(features.Names[i]);
-                }
-            }
-            json.WriteEndObject();
+            Api.FeatureJson.Write(json, features);
         }
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
