@@ -57,6 +57,11 @@ for n in 1 3; do
   run_cluster "$n"
   echo "-- $n silo(s)"
   drive --targets "$targets" --assets "$assets" --bars "$bars" --chunk "$chunk" --connections "$connections"
+  for p in "${http_ports[@]}"; do
+    curl -s "http://127.0.0.1:$p/metrics" | awk -v p="$p" '/^marketintel_archive_(writes|rows)_total/ {v[$1]=$2}
+      END { if (v["marketintel_archive_writes_total"] > 0) printf "   silo :%s wrote %d bars in %d commits (%.0f bars per commit)\n", p,
+        v["marketintel_archive_rows_total"], v["marketintel_archive_writes_total"], v["marketintel_archive_rows_total"] / v["marketintel_archive_writes_total"] }'
+  done
   if [ "$n" -eq 3 ]; then
     kill -9 "${pids[1]}"; wait "${pids[1]}" 2>/dev/null || true
     echo "-- silo 2 of 3 SIGKILLed"

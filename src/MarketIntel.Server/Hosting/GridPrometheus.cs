@@ -15,13 +15,15 @@ internal static class GridPrometheus
     private static readonly Counter Replays = Metrics.CreateCounter("marketintel_asset_replays_total", "Asset activations that rebuilt their features from the bar archive (cluster mode)");
     private static readonly Counter ReplayedBars = Metrics.CreateCounter("marketintel_asset_replayed_bars_total", "Bars read back from the archive by those replays");
     private static readonly Counter ReplaySeconds = Metrics.CreateCounter("marketintel_asset_replay_seconds_total", "Time spent replaying archived bars");
+    private static readonly Counter ArchiveWrites = Metrics.CreateCounter("marketintel_archive_writes_total", "Statements (each one commit) that wrote accepted bars to PostgreSQL (cluster mode)");
+    private static readonly Counter ArchiveRows = Metrics.CreateCounter("marketintel_archive_rows_total", "Bars carried by those statements: divided by the writes, the group-commit batch size");
     private static readonly Gauge LoadedModels = Metrics.CreateGauge("marketintel_loaded_model_versions", "Model versions loaded on this silo");
 
     /// <summary>Request latency buckets from 50 µs to 2.5 s: the grid answers in well under a millisecond.</summary>
     public static readonly double[] LatencyBuckets =
         [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
-    public static void Publish(GridMetrics metrics, LocalPredictor local)
+    public static void Publish(GridMetrics metrics, LocalPredictor local, Storage.Postgres.Storage.PostgresBarArchive? archive)
     {
         Metrics.DefaultRegistry.AddBeforeCollectCallback(() =>
         {
@@ -34,6 +36,11 @@ internal static class GridPrometheus
             Replays.IncTo(metrics.Replays);
             ReplayedBars.IncTo(metrics.ReplayedBars);
             ReplaySeconds.IncTo(metrics.ReplayTime.TotalSeconds);
+            if (archive is not null)
+            {
+                ArchiveWrites.IncTo(archive.Writes);
+                ArchiveRows.IncTo(archive.Rows);
+            }
             LoadedModels.Set(metrics.LoadedModels);
         });
     }

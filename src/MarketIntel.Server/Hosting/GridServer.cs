@@ -99,7 +99,8 @@ public static class GridServer
         builder.Services.AddHostedService<ModelBootstrap>();
 
         WebApplication app = builder.Build();
-        GridPrometheus.Publish(app.Services.GetRequiredService<GridMetrics>(), app.Services.GetRequiredService<LocalPredictor>());
+        GridPrometheus.Publish(app.Services.GetRequiredService<GridMetrics>(), app.Services.GetRequiredService<LocalPredictor>(),
+            app.Services.GetService<Storage.Postgres.Storage.PostgresBarArchive>());
         app.UseHttpMetrics(o => o.RequestDuration.Histogram = Metrics.CreateHistogram(
             "http_request_duration_seconds",
             "HTTP and gRPC request latency by endpoint (gRPC methods appear as /marketintel.v1.Grid/Method)",
