@@ -29,6 +29,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
     private int _historyCount;
     private int _historyNext;
     private FeatureSet _spec;
+    private FeatureSet _streamSpec; // what _stream and _values were built for: _spec runs ahead until a replay catches up
     private StreamingFeatureSet? _stream;
     private double[] _values = [];
     private long _lastTimestamp = long.MinValue;
@@ -55,6 +56,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
         _archive = archive;
         _cache = cache;
         _spec = specs.Get(_options.Features);
+        _streamSpec = _spec;
     }
 
     // Grain state is written where the grid has durable storage (cluster mode). On embedded defaults an asset
@@ -160,8 +162,9 @@ public sealed class AssetGrain : Grain, IAssetGrain
     private async Task Replay(CancellationToken cancellationToken)
     {
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        FeatureSet spec = _spec;
         StreamingFeatureSet? stream = null;
-        var values = new double[_spec.Count];
+        var values = new double[spec.Count];
         Array.Fill(values, double.NaN);
         StoredBar[]? history = null;
         int historyCount = 0, historyNext = 0;
@@ -169,7 +172,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
         int count = 0;
         await foreach (StoredBar bar in _archive.Read(Asset, cancellationToken))
         {
-            stream ??= _spec.CreateStream();
+            stream ??= spec.CreateStream();
             history ??= new StoredBar[_options.HistoryLength];
             stream.Update(bar.Bar, values);
             history[historyNext] = bar;
@@ -178,7 +181,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
             last = bar.Timestamp;
             count++;
         }
-        (_stream, _values, _history, _historyCount, _historyNext, _lastTimestamp) = (stream, values, history, historyCount, historyNext, last);
+        (_streamSpec, _stream, _values, _history, _historyCount, _historyNext, _lastTimestamp) = (spec, stream, values, history, historyCount, historyNext, last);
         _replayNeeded = false;
         if (count > 0)
         {
@@ -186,7 +189,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
             if (_cache is not NoAssetCache)
             {
                 // The silo that last held the asset may have died before writing its latest values to the cache.
-                _cache.Publish(new FeatureSnapshot(Asset, _lastTimestamp, _spec.Names.ToArray(), _values.ToArray()), null);
+                _cache.Publish(new FeatureSnapshot(Asset, _lastTimestamp, _streamSpec.Names.ToArray(), _values.ToArray()), null);
             }
         }
     }
@@ -301,7 +304,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
         {
             prediction = TryPredict(m.Ref, m.Loaded);
         }
-        FeatureSnapshot? features = HasBars ? new FeatureSnapshot(Asset, _lastTimestamp, _spec.Names.ToArray(), _values.ToArray()) : null;
+        FeatureSnapshot? features = HasBars ? new FeatureSnapshot(Asset, _lastTimestamp, _streamSpec.Names.ToArray(), _values.ToArray()) : null;
         _cache.Publish(features, prediction);
     }
 
@@ -415,7 +418,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
         {
             throw Unknown("has no bars");
         }
-        return Task.FromResult(new FeatureSnapshot(Asset, _lastTimestamp, _spec.Names.ToArray(), _values.ToArray()));
+        return Task.FromResult(new FeatureSnapshot(Asset, _lastTimestamp, _streamSpec.Names.ToArray(), _values.ToArray()));
     }
 
     public async Task AssignModel(ModelRef model)
@@ -677,6 +680,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
 
     private void StartStream()
     {
+        _streamSpec = _spec;
         _stream = _spec.CreateStream();
         _values = new double[_spec.Count];
         Array.Fill(_values, double.NaN);
