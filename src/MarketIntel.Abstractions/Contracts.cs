@@ -80,6 +80,19 @@ public sealed class GridException : Exception
     /// <summary>Which status the API reports for it.</summary>
     [Id(0)]
     public GridErrorKind Kind { get; init; }
+
+    /// <summary>
+    /// A retryable error for a server the grid depends on failing: what could not be done, and the innermost
+    /// cause in one line (wrappers such as Orleans' put whole stack traces into their messages).
+    /// </summary>
+    public static GridException Unavailable(string what, Exception cause)
+    {
+        ArgumentNullException.ThrowIfNull(cause);
+        Exception inner = cause.GetBaseException();
+        string message = inner.Message;
+        int end = message.IndexOfAny(['\r', '\n']);
+        return new GridException(GridErrorKind.Unavailable, $"{what} ({inner.GetType().Name}: {(end < 0 ? message : message[..end])}); retry");
+    }
 }
 
 /// <summary>What makes an asset symbol acceptable: 1 to 64 characters, none of them white space or control characters.</summary>

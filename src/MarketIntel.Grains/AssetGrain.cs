@@ -114,8 +114,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                Exception cause = e.GetBaseException();
-                throw new GridException(GridErrorKind.Unavailable, $"{Asset}: its bars could not be read from the archive ({cause.GetType().Name}: {cause.Message}); retry");
+                throw GridException.Unavailable($"{Asset}: its bars could not be read from the archive", e);
             }
         }
         _slot = _local.Register(Asset);
@@ -157,31 +156,28 @@ public sealed class AssetGrain : Grain, IAssetGrain
     }
 
     // Rebuilds the streams, the history and the last timestamp from every archived bar: the same bars in the same
-    // order give the same features as the uninterrupted run. Built aside and swapped in only when the whole archive
-    // was read, so a read that fails leaves the grain as it was.
+    // order give the same features as the uninterrupted run. A read that fails puts back what the grain had.
     private async Task Replay(CancellationToken cancellationToken)
     {
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        FeatureSet spec = _spec;
-        StreamingFeatureSet? stream = null;
-        var values = new double[spec.Count];
-        Array.Fill(values, double.NaN);
-        StoredBar[]? history = null;
-        int historyCount = 0, historyNext = 0;
-        long last = long.MinValue;
+        var saved = (_streamSpec, _stream, _values, _history, _historyCount, _historyNext, _lastTimestamp);
+        // As before the first bar: no stream yet (Apply starts one with the spec as it is then), values undefined.
+        StartStream();
+        (_stream, _history, _historyCount, _historyNext, _lastTimestamp) = (null, null, 0, 0, long.MinValue);
         int count = 0;
-        await foreach (StoredBar bar in _archive.Read(Asset, cancellationToken))
+        try
         {
-            stream ??= spec.CreateStream();
-            history ??= new StoredBar[_options.HistoryLength];
-            stream.Update(bar.Bar, values);
-            history[historyNext] = bar;
-            historyNext = (historyNext + 1) % history.Length;
-            historyCount = Math.Min(historyCount + 1, history.Length);
-            last = bar.Timestamp;
-            count++;
+            await foreach (StoredBar bar in _archive.Read(Asset, cancellationToken))
+            {
+                Apply(bar);
+                count++;
+            }
         }
-        (_streamSpec, _stream, _values, _history, _historyCount, _historyNext, _lastTimestamp) = (spec, stream, values, history, historyCount, historyNext, last);
+        catch
+        {
+            (_streamSpec, _stream, _values, _history, _historyCount, _historyNext, _lastTimestamp) = saved;
+            throw;
+        }
         _replayNeeded = false;
         if (count > 0)
         {
@@ -199,8 +195,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
     private GridException Unavailable(string what, Exception e)
     {
         _resync = true;
-        Exception cause = e.GetBaseException();
-        return new GridException(GridErrorKind.Unavailable, $"{Asset}: {what} ({cause.GetType().Name}: {cause.Message}); retry");
+        return GridException.Unavailable($"{Asset}: {what}", e);
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)

@@ -48,8 +48,7 @@ public sealed class ModelRegistryGrain(
         }
         catch (Exception e) when (e is not GridException and not OperationCanceledException)
         {
-            Exception cause = e.GetBaseException();
-            throw new GridException(GridErrorKind.Unavailable, $"the model registry could not be read ({cause.GetType().Name}: {cause.Message}); retry");
+            throw GridException.Unavailable("the model registry could not be read", e);
         }
     }
 
@@ -133,8 +132,7 @@ public sealed class ModelRegistryGrain(
         }
         catch (Exception e) when (e is not GridException)
         {
-            Exception cause = e.GetBaseException();
-            throw new GridException(GridErrorKind.Unavailable, $"the model registry could not be stored ({cause.GetType().Name}: {cause.Message}); retry");
+            throw GridException.Unavailable("the model registry could not be stored", e);
         }
     }
 

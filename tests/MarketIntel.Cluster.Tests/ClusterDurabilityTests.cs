@@ -23,19 +23,9 @@ public sealed class ClusterDurabilityTests(ITestOutputHelper output) : IDisposab
     private readonly Servers _servers = new();
     private readonly List<SiloProcess> _silos = [];
 
-    private static string ModelFile => Path.Combine(RepoPaths.Root, "src", "MarketIntel.Cli", "SampleData", "direction-d3-n60.json");
-
-    private string Database()
-    {
-        string connection = _servers.Postgres.CreateDatabase("grid");
-        using var data = NpgsqlDataSource.Create(connection);
-        Storage.Postgres.Migrations.Migrator.MigrateAsync(data).GetAwaiter().GetResult();
-        return connection;
-    }
-
     private async Task<SiloProcess[]> StartSilos(string database, params string[] names)
     {
-        var started = names.Select(n => SiloProcess.Start(n, _servers.Redis.Endpoint, database, "--model", ModelFile)).ToArray();
+        var started = names.Select(n => SiloProcess.Start(n, _servers.Redis.Endpoint, database, "--model", SiloProcess.DemoModel)).ToArray();
         _silos.AddRange(started);
         await Task.WhenAll(started.Select(s => s.WaitReady(TimeSpan.FromSeconds(90))));
         return started;
@@ -84,10 +74,7 @@ public sealed class ClusterDurabilityTests(ITestOutputHelper output) : IDisposab
                 }
                 try
                 {
-                    using var call = silos[target].Client.IngestBars(deadline: DateTime.UtcNow.AddSeconds(30));
-                    await call.RequestStream.WriteAsync(request);
-                    await call.RequestStream.CompleteAsync();
-                    IngestBarsReply reply = await call;
+                    IngestBarsReply reply = await silos[target].Ingest(request);
                     Assert.Equal(0, reply.Rejected);
                     Assert.Equal(request.Bars.Count, reply.Accepted + reply.Ignored);
                     acknowledged(request.Bars.Count);
@@ -150,7 +137,7 @@ public sealed class ClusterDurabilityTests(ITestOutputHelper output) : IDisposab
     [Fact]
     public async Task A_silo_killed_mid_ingest_loses_no_acknowledged_bar_and_a_full_restart_brings_every_asset_back()
     {
-        string database = Database();
+        string database = _servers.MigratedDatabase("grid");
         var silos = await StartSilos(database, "silo1", "silo2", "silo3");
         var walks = Enumerable.Range(0, Assets).Select(Walk).ToArray();
         long acknowledged = 0;

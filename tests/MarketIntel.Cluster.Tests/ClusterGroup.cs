@@ -33,6 +33,15 @@ internal sealed class Servers : IDisposable
 
     public RedisServer Redis { get; }
 
+    /// <summary>A new database with the schema applied (as `marketintel db migrate` would), by connection string.</summary>
+    public string MigratedDatabase(string name)
+    {
+        string connection = Postgres.CreateDatabase(name);
+        using var data = Npgsql.NpgsqlDataSource.Create(connection);
+        Storage.Postgres.Migrations.Migrator.MigrateAsync(data).GetAwaiter().GetResult();
+        return connection;
+    }
+
     public void Dispose()
     {
         Redis.Dispose();

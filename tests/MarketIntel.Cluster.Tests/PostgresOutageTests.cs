@@ -23,22 +23,12 @@ public sealed class PostgresOutageTests : IDisposable
         return request;
     }
 
-    private async Task<IngestBarsReply> Send(IngestBarsRequest request)
-    {
-        using var call = _silo!.Client.IngestBars(deadline: DateTime.UtcNow.AddSeconds(60));
-        await call.RequestStream.WriteAsync(request);
-        await call.RequestStream.CompleteAsync();
-        return await call;
-    }
+    private Task<IngestBarsReply> Send(IngestBarsRequest request) => _silo!.Ingest(request, TimeSpan.FromSeconds(60));
 
     [Fact]
     public async Task Bars_sent_while_PostgreSQL_is_down_are_refused_as_unavailable_and_change_nothing_then_go_in_when_it_is_back()
     {
-        string database = _servers.Postgres.CreateDatabase("grid");
-        await using (var data = NpgsqlDataSource.Create(database))
-        {
-            await Storage.Postgres.Migrations.Migrator.MigrateAsync(data);
-        }
+        string database = _servers.MigratedDatabase("grid");
         _silo = SiloProcess.Start("pg", _servers.Redis.Endpoint, database);
         await _silo.WaitReady(TimeSpan.FromSeconds(90));
         Assert.Equal(100, (await Send(Bars(0, 100))).Accepted);

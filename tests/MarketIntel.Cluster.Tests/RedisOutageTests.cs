@@ -15,8 +15,6 @@ public sealed class RedisOutageTests : IDisposable
     private readonly Servers _servers = new();
     private readonly List<SiloProcess> _silos = [];
 
-    private static string ModelFile => Path.Combine(RepoPaths.Root, "src", "MarketIntel.Cli", "SampleData", "direction-d3-n60.json");
-
     private static IngestBarsRequest Bars(string asset, int from, int count)
     {
         var request = new IngestBarsRequest { Asset = asset };
@@ -26,14 +24,6 @@ public sealed class RedisOutageTests : IDisposable
             request.Bars.Add(new Api.V1.Bar { Timestamp = 1_700_000_000_000L + i * 60_000L, Open = price, High = price + 1, Low = price - 1, Close = price + 0.5, Volume = 1000 + i });
         }
         return request;
-    }
-
-    private static async Task<IngestBarsReply> Send(SiloProcess silo, IngestBarsRequest request)
-    {
-        using var call = silo.Client.IngestBars(deadline: DateTime.UtcNow.AddSeconds(30));
-        await call.RequestStream.WriteAsync(request);
-        await call.RequestStream.CompleteAsync();
-        return await call;
     }
 
     private static async Task<HashEntry[]> Cached(IDatabase redis, string asset, Func<HashEntry[], bool> until)
@@ -63,18 +53,14 @@ public sealed class RedisOutageTests : IDisposable
     [Fact]
     public async Task With_Redis_down_the_grid_keeps_ingesting_and_predicting_and_the_cache_catches_up_when_it_returns()
     {
-        string database = _servers.Postgres.CreateDatabase("grid");
-        await using (var data = NpgsqlDataSource.Create(database))
-        {
-            await Storage.Postgres.Migrations.Migrator.MigrateAsync(data);
-        }
-        var silos = new[] { SiloProcess.Start("a", _servers.Redis.Endpoint, database, "--model", ModelFile), SiloProcess.Start("b", _servers.Redis.Endpoint, database, "--model", ModelFile) };
+        string database = _servers.MigratedDatabase("grid");
+        var silos = new[] { SiloProcess.Start("a", _servers.Redis.Endpoint, database, "--model", SiloProcess.DemoModel), SiloProcess.Start("b", _servers.Redis.Endpoint, database, "--model", SiloProcess.DemoModel) };
         _silos.AddRange(silos);
         await Task.WhenAll(silos.Select(s => s.WaitReady(TimeSpan.FromSeconds(90))));
         using var http = new HttpClient();
 
         // The cache: an entry per asset that a non-.NET client reads with HGETALL.
-        Assert.Equal(200, (await Send(silos[0], Bars("RX", 0, 200))).Accepted);
+        Assert.Equal(200, (await silos[0].Ingest(Bars("RX", 0, 200))).Accepted);
         using var redis = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { _servers.Redis.Endpoint }, AbortOnConnectFail = false });
         var cached = await Cached(redis.GetDatabase(), "RX", e => Field(e, "features_as_of") == $"{1_700_000_000_000L + 199 * 60_000L}");
         Assert.Equal($"{1_700_000_000_000L + 199 * 60_000L}", Field(cached, "features_as_of"));
@@ -87,7 +73,7 @@ public sealed class RedisOutageTests : IDisposable
         var clock = Stopwatch.StartNew();
         for (int round = 0; clock.Elapsed < TimeSpan.FromSeconds(8); round++)
         {
-            Assert.Equal(10, (await Send(silos[round % 2], Bars("RX", 200 + 10 * round, 10))).Accepted);
+            Assert.Equal(10, (await silos[round % 2].Ingest(Bars("RX", 200 + 10 * round, 10))).Accepted);
             foreach (var silo in silos)
             {
                 var response = await http.GetAsync($"http://127.0.0.1:{silo.HttpPort}/predict/RX");

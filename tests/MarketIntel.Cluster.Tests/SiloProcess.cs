@@ -111,6 +111,18 @@ internal sealed class SiloProcess : IDisposable
 
     public Grid.GridClient Client => new(_channel ??= GrpcChannel.ForAddress($"http://127.0.0.1:{GrpcPort}"));
 
+    /// <summary>The demo's direction model: its 8 inputs include lag_1_rsi_14, which it adds to every asset's spec.</summary>
+    public static string DemoModel => Path.Combine(RepoPaths.Root, "src", "MarketIntel.Cli", "SampleData", "direction-d3-n60.json");
+
+    /// <summary>One IngestBars call carrying one message; the reply acknowledges its bars.</summary>
+    public async Task<IngestBarsReply> Ingest(IngestBarsRequest request, TimeSpan? deadline = null)
+    {
+        using var call = Client.IngestBars(deadline: DateTime.UtcNow + (deadline ?? TimeSpan.FromSeconds(30)));
+        await call.RequestStream.WriteAsync(request);
+        await call.RequestStream.CompleteAsync();
+        return await call;
+    }
+
     /// <summary>SIGKILL: no shutdown, no flush, no goodbye to the cluster.</summary>
     public void Kill()
     {

@@ -55,17 +55,10 @@ internal static class Errors
             if (inner is Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException or TimeoutException
                 or Orleans.Storage.InconsistentStateException or Npgsql.NpgsqlException or System.Net.Sockets.SocketException)
             {
-                return new GridException(GridErrorKind.Unavailable, $"a server the grid depends on failed ({inner.GetType().Name}: {FirstLine(inner.Message)}); retry");
+                return GridException.Unavailable("a server the grid depends on failed", inner);
             }
         }
         return null;
-    }
-
-    // Some wrappers put the whole inner exception, stack trace included, into their message: clients get one line.
-    private static string FirstLine(string message)
-    {
-        int end = message.IndexOfAny(['\r', '\n']);
-        return end < 0 ? message : message[..end];
     }
 }
 
