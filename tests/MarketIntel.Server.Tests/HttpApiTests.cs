@@ -145,6 +145,12 @@ public sealed class HttpApiTests(ServerFixture server)
         using (await Http.GetAsync(new Uri($"/predict/{asset}", UriKind.Relative)))
         {
         }
+        using (await Http.GetAsync(new Uri($"/predict/{Bars.NewAsset("never-seen")}", UriKind.Relative)))
+        {
+        }
+        using (await Http.SendAsync(new HttpRequestMessage(new HttpMethod("BREW"), new Uri("/no/such/path", UriKind.Relative))))
+        {
+        }
 
         string metrics = await Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
         Assert.True(Value(metrics, "marketintel_bars_accepted_total") >= 5, metrics);
@@ -154,6 +160,10 @@ public sealed class HttpApiTests(ServerFixture server)
         Assert.True(Value(metrics, "marketintel_loaded_model_versions") >= 1);
         Assert.Contains("http_request_duration_seconds_count{code=\"200\",method=\"GET\",endpoint=\"/predict/{asset}\"}", metrics, StringComparison.Ordinal);
         Assert.Contains("endpoint=\"/marketintel.v1.Grid/IngestBars\"", metrics, StringComparison.Ordinal);
+        Assert.Contains("http_requests_received_total{code=\"404\",method=\"GET\",endpoint=\"/predict/{asset}\"}", metrics, StringComparison.Ordinal);
+        // Unmatched paths and non-standard methods share one series, so clients cannot create series at will.
+        Assert.Contains("http_requests_received_total{code=\"404\",method=\"OTHER\",endpoint=\"\"}", metrics, StringComparison.Ordinal);
+        Assert.DoesNotContain("BREW", metrics, StringComparison.Ordinal);
     }
 
     [Fact]

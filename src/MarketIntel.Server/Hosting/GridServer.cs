@@ -101,10 +101,7 @@ public static class GridServer
         WebApplication app = builder.Build();
         GridPrometheus.Publish(app.Services.GetRequiredService<GridMetrics>(), app.Services.GetRequiredService<LocalPredictor>(),
             app.Services.GetService<Storage.Postgres.Storage.PostgresBarArchive>());
-        app.UseHttpMetrics(o => o.RequestDuration.Histogram = Metrics.CreateHistogram(
-            "http_request_duration_seconds",
-            "HTTP and gRPC request latency by endpoint (gRPC methods appear as /marketintel.v1.Grid/Method)",
-            new HistogramConfiguration { Buckets = GridPrometheus.LatencyBuckets, LabelNames = ["code", "method", "endpoint"] }));
+        app.UseMiddleware<RequestMetrics>();
         app.MapGrpcService<GridService>();
         app.MapGridHttpApi();
         app.MapMetrics("/metrics");
