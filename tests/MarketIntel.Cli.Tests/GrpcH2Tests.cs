@@ -18,7 +18,7 @@ public sealed class GrpcH2Tests
         // :status 200 (static index 8); content-type by indexed name 31 without indexing; grpc-status as a literal
         // name with incremental indexing (allowed, the table just stays empty).
         byte[] block = Bytes(0x88, 0x0F, 0x10, "application/grpc", 0x40, "grpc-status", "0");
-        Assert.Equal((200, 0), GrpcH2Connection.DecodeHeaders(block));
+        Assert.Equal((200, 0), Http2Frames.DecodeHeaders(block));
     }
 
     [Fact]
@@ -26,13 +26,13 @@ public sealed class GrpcH2Tests
     {
         // :status by indexed name (13 = 404's entry) with value 200, a table size update, then grpc-status 5 never indexed.
         byte[] block = Bytes(0x20, 0x0D, "200", 0x10, "grpc-status", "5", 0x00, "grpc-message", "asset X has no bars");
-        Assert.Equal((200, 5), GrpcH2Connection.DecodeHeaders(block));
+        Assert.Equal((200, 5), Http2Frames.DecodeHeaders(block));
     }
 
     [Fact]
     public void A_header_block_without_statuses_leaves_them_unknown()
     {
-        Assert.Equal((0, -1), GrpcH2Connection.DecodeHeaders(Bytes(0x00, "x-other", "1")));
+        Assert.Equal((0, -1), Http2Frames.DecodeHeaders(Bytes(0x00, "x-other", "1")));
     }
 
     [Theory]
@@ -42,13 +42,13 @@ public sealed class GrpcH2Tests
     [InlineData(new byte[] { 0x0F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF })]                     // an integer that never ends
     public void Blocks_this_client_cannot_read_are_bad_responses_not_guesses(byte[] block)
     {
-        Assert.Throws<BadResponseException>(() => GrpcH2Connection.DecodeHeaders(block));
+        Assert.Throws<BadResponseException>(() => Http2Frames.DecodeHeaders(block));
     }
 
     [Fact]
     public void The_request_header_block_is_post_http_path_authority_grpc_content_type_and_te()
     {
-        byte[] block = GrpcH2Connection.HeaderBlock("/marketintel.v1.Grid/Predict", "127.0.0.1:5081");
+        byte[] block = Http2Frames.HeaderBlock("/marketintel.v1.Grid/Predict", "127.0.0.1:5081");
         byte[] expected = Bytes(0x83, 0x86, 0x04, "/marketintel.v1.Grid/Predict", 0x01, "127.0.0.1:5081", 0x0F, 0x10, "application/grpc", 0x00, "te", "trailers");
         Assert.Equal(expected, block);
     }

@@ -64,6 +64,54 @@ public sealed class LoadTestGridTests : CliTestBase, IAsyncLifetime
     }
 
     [Fact]
+    public async Task With_streams_calls_share_connections_as_a_grpc_channel_multiplexes_them()
+    {
+        // 2 connections x 16 streams: 32 calls in flight, and the grid's Kestrel sees 2 connections (plus the first
+        // request's own), every call answered and counted once.
+        using var connections = new KestrelConnections(_grid!.GrpcPort);
+        long before = Predictions();
+        JsonElement r = await Task.Run(() => LoadTest("--target", Grpc, "--seed-assets", "200", "--features", "9", "--requests", "4000", "--warmup", "0", "--connections", "2", "--streams", "16"));
+        Assert.Equal(4000, r.GetProperty("requests").GetInt64());
+        Assert.Equal(0, r.GetProperty("errors").GetInt64());
+        Assert.Equal(4000, r.GetProperty("predictions").GetInt64());
+        Assert.Equal(16, r.GetProperty("streams").GetInt32());
+        Assert.Equal(4001, Predictions() - before);
+        // Seeding (Grpc.Net.Client, one connection) + the first request + the two shared connections.
+        Assert.Equal(4, connections.Opened);
+
+        // Batches over one frame each way, four at a time on one connection: flow control per stream and connection.
+        before = Predictions();
+        r = await Task.Run(() => LoadTest("--target", Grpc, "--seed-assets", "3000", "--features", "9", "--batch", "3000", "--requests", "40", "--warmup", "0", "--connections", "1", "--streams", "4"));
+        Assert.Equal(40, r.GetProperty("requests").GetInt64());
+        Assert.Equal(0, r.GetProperty("errors").GetInt64());
+        Assert.Equal(40 * 3000, r.GetProperty("predictions").GetInt64());
+        Assert.Equal(41 * 3000, Predictions() - before);
+
+        // Error statuses (trailers-only answers) on shared connections are counted by kind, never mixed up between streams.
+        r = await Task.Run(() => LoadTestExiting(1, "--target", Grpc, "--symbols", "NONE1,NONE2", "--requests", "2000", "--warmup", "0", "--connections", "2", "--streams", "8"));
+        Assert.Equal(["gRPC NotFound=2000"], r.GetProperty("errors_by_kind").EnumerateObject().Select(k => $"{k.Name}={k.Value}"));
+    }
+
+    [Fact]
+    public async Task Calls_on_a_shared_connection_fail_with_it_and_the_run_still_ends()
+    {
+        // A grid of its own, stopped mid-run: calls in flight fail, new connections are refused, and the run ends
+        // on time with what it measured.
+        InProcessGrid grid = await InProcessGrid.StartAsync(new Dictionary<string, string?>
+        {
+            ["MarketIntel:Models:0"] = RepoPaths.Fixture("models", "xgb-hist-d6-n60-nonames-nan.json"),
+        });
+        var run = Task.Run(() => LoadTestExiting(0, "--target", grid.GrpcTarget, "--seed-assets", "20", "--features", "9", "--duration", "3s", "--warmup", "0", "--connections", "2", "--streams", "8", "--timeout", "2s"));
+        await Task.Delay(1500);
+        await grid.DisposeAsync();
+        JsonElement r = await run.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(r.GetProperty("requests").GetInt64() > 0, r.ToString());
+        Assert.True(r.GetProperty("errors").GetInt64() > 0, r.ToString());
+        var kinds = r.GetProperty("errors_by_kind").EnumerateObject().Select(k => k.Name).ToList();
+        Assert.Contains("connection refused", kinds);
+    }
+
+    [Fact]
     public async Task Batches_larger_than_one_http2_frame_each_way_are_sent_and_read_whole()
     {
         // 3,000 assets a call: the request spans two DATA frames, the answer (about 200 KB) many, past the
@@ -129,5 +177,38 @@ public sealed class LoadTestGridTests : CliTestBase, IAsyncLifetime
         Assert.Equal(1, code);
         Assert.Contains("errors:  HTTP 404 x 20", stdout, StringComparison.Ordinal);
         Assert.Contains("no request succeeded", stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>Connections Kestrel accepted on one port while this lives (its <c>kestrel.active_connections</c> increments).</summary>
+    private sealed class KestrelConnections : IDisposable
+    {
+        private readonly System.Diagnostics.Metrics.MeterListener _listener = new();
+        private int _opened;
+
+        public KestrelConnections(int port)
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == "Microsoft.AspNetCore.Server.Kestrel" && instrument.Name == "kestrel.active_connections")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+            {
+                foreach (var tag in tags)
+                {
+                    if (tag.Key == "server.port" && Convert.ToInt32(tag.Value, CultureInfo.InvariantCulture) == port && value > 0)
+                    {
+                        Interlocked.Increment(ref _opened);
+                    }
+                }
+            });
+            _listener.Start();
+        }
+
+        public int Opened => Volatile.Read(ref _opened);
+
+        public void Dispose() => _listener.Dispose();
     }
 }

@@ -7,9 +7,10 @@ using MarketIntel.Api.V1;
 namespace MarketIntel.Cli.LoadTest;
 
 /// <summary>
-/// The grid's gRPC API: Predict, or PredictBatch of <see cref="LoadTestSettings.Batch"/> assets. Each connection is
-/// its own HTTP/2 connection with one call in flight (like <c>h2load -c C -m 1</c>), driven by
-/// <see cref="GrpcH2Connection"/>; seeding goes through Grpc.Net.Client.
+/// The grid's gRPC API: Predict, or PredictBatch of <see cref="LoadTestSettings.Batch"/> assets, over HTTP/2
+/// connections with <see cref="LoadTestSettings.Streams"/> calls in flight on each (like <c>h2load -c C -m M</c>):
+/// one worker's own <see cref="GrpcH2Connection"/> when M is 1, a <see cref="GrpcH2SharedConnection"/> for each
+/// M workers otherwise. Seeding goes through Grpc.Net.Client.
 /// </summary>
 internal sealed class GrpcLoadTarget : ILoadTarget
 {
@@ -18,6 +19,8 @@ internal sealed class GrpcLoadTarget : ILoadTarget
     private readonly byte[][] _encodedNames;
     private readonly EndPoint _endPoint;
     private readonly byte[] _headerBlock;
+    private readonly int _streams;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, GrpcH2SharedConnection> _shared = new();
 
     public GrpcLoadTarget(string target, LoadTestSettings settings)
     {
@@ -29,6 +32,7 @@ internal sealed class GrpcLoadTarget : ILoadTarget
         }
         _address = uri;
         Batch = settings.Batch;
+        _streams = settings.Streams;
         _names = new string[settings.Assets];
         _encodedNames = new byte[settings.Assets][];
         for (int i = 0; i < _names.Length; i++)
@@ -37,7 +41,7 @@ internal sealed class GrpcLoadTarget : ILoadTarget
             _encodedNames[i] = Encoding.UTF8.GetBytes(_names[i]);
         }
         _endPoint = HttpLoadTarget.Resolve(uri);
-        _headerBlock = GrpcH2Connection.HeaderBlock(Batch > 0 ? "/marketintel.v1.Grid/PredictBatch" : "/marketintel.v1.Grid/Predict", uri.Authority);
+        _headerBlock = Http2Frames.HeaderBlock(Batch > 0 ? "/marketintel.v1.Grid/PredictBatch" : "/marketintel.v1.Grid/Predict", uri.Authority);
         Description = $"{target} ({(Batch > 0 ? $"gRPC PredictBatch of {Batch} assets" : "gRPC Predict")})";
     }
 
@@ -45,7 +49,9 @@ internal sealed class GrpcLoadTarget : ILoadTarget
 
     public int Batch { get; }
 
-    public ILoadConnection Connect() => new GrpcH2Connection(_endPoint, _headerBlock, WriteRequest, Batch > 0);
+    public ILoadConnection Connect(int worker) => worker < 0 || _streams == 1
+        ? new GrpcH2Connection(_endPoint, _headerBlock, WriteRequest, Batch > 0)
+        : _shared.GetOrAdd(worker / _streams, _ => new GrpcH2SharedConnection(_endPoint, _headerBlock, WriteRequest, Batch > 0)).Open();
 
     /// <summary>
     /// PredictRequest and PredictBatchRequest both carry the asset symbols as field 1 (a string; repeated in the
@@ -102,5 +108,9 @@ internal sealed class GrpcLoadTarget : ILoadTarget
 
     public void Dispose()
     {
+        foreach (GrpcH2SharedConnection connection in _shared.Values)
+        {
+            connection.Dispose();
+        }
     }
 }

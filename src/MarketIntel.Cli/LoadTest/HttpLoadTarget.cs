@@ -53,7 +53,7 @@ internal sealed class HttpLoadTarget : ILoadTarget
 
     public int MaxRequestBytes { get; }
 
-    public ILoadConnection Connect() => new HttpLoadConnection(this);
+    public ILoadConnection Connect(int worker) => new HttpLoadConnection(this);
 
     /// <summary>Writes <c>GET path HTTP/1.1</c> and the headers for asset number <paramref name="asset"/>; returns the length.</summary>
     public int FormatRequest(Span<byte> buffer, int asset)

@@ -12,9 +12,10 @@ internal static class LoadReport
     public static void WriteTable(LoadResult r, TextWriter output)
     {
         LoadTestSettings s = r.Settings;
+        string over = s.Streams > 1 ? $"{s.Connections} connections x {s.Streams} streams" : $"{s.Connections} connections";
         string load = s.Rate is { } rate
-            ? $"open loop at {rate.ToString("#,0.##", Invariant)} requests/s over {s.Connections} connections"
-            : $"closed loop, {s.Connections} connections";
+            ? $"open loop at {rate.ToString("#,0.##", Invariant)} requests/s over {over}"
+            : $"closed loop, {over}";
         string assets = s.Zipf is { } z ? $" (Zipf s={z.ToString("0.###", Invariant)})" : s.NamesAssets ? " (uniform)" : "";
         string window = s.Requests is { } n ? $"{n.ToString("#,0", Invariant)} requests" : $"{s.Duration.TotalSeconds.ToString("0.###", Invariant)} s";
         output.WriteLine($"target   {r.Target}");
@@ -54,6 +55,7 @@ internal static class LoadReport
         json.WriteString("target", r.Target);
         json.WriteString("mode", s.IsOpenLoop ? "open" : "closed");
         json.WriteNumber("connections", s.Connections);
+        json.WriteNumber("streams", s.Streams);
         if (s.Rate is { } rate)
         {
             json.WriteNumber("rate", rate);

@@ -48,9 +48,10 @@ internal sealed class LoadResult
 internal readonly record struct ProgressSample(double ElapsedSeconds, bool WarmingUp, double RequestsPerSecond, double IntervalP99Ms, long Errors);
 
 /// <summary>
-/// Runs a load test. Closed loop: each connection sends its next request as soon as the previous answer arrives.
+/// Runs a load test with one worker per connection (per stream with <c>--streams</c>), each with one request in
+/// flight. Closed loop: each worker sends its next request as soon as the previous answer arrives.
 /// Open loop: a pacer releases requests on a fixed schedule (request i is due at start + i / rate) and any free
-/// connection sends it; latency counts from the due time, so when the target stalls, every request that should
+/// worker sends it; latency counts from the due time, so when the target stalls, every request that should
 /// have gone out during the stall is charged the wait it would have seen (no coordinated omission).
 /// </summary>
 internal static partial class LoadRunner
@@ -76,7 +77,7 @@ internal static partial class LoadRunner
             end = settings.Requests is { } n ? start + (long)((warmupCount + n) * period) : measureStart + Ticks(settings.Duration);
             var due = Channel.CreateUnbounded<long>(new UnboundedChannelOptions { SingleWriter = true });
             pacer = new Thread(() => Pace(due.Writer, start, period, end, cancellationToken)) { IsBackground = true, Name = "loadtest pacer", Priority = ThreadPriority.AboveNormal };
-            workers = Enumerable.Range(0, settings.Connections).Select(w => Task.Run(() => OpenLoopWorker(run, target, picker, w, due.Reader, measureStart, cancellationToken))).ToArray();
+            workers = Enumerable.Range(0, settings.Workers).Select(w => Task.Run(() => OpenLoopWorker(run, target, picker, w, due.Reader, measureStart, cancellationToken))).ToArray();
             pacer.Start();
         }
         else
@@ -84,7 +85,7 @@ internal static partial class LoadRunner
             measureStart = start + warmupTicks;
             end = settings.Requests is null ? measureStart + Ticks(settings.Duration) : long.MaxValue;
             run.Remaining = settings.Requests ?? long.MaxValue;
-            workers = Enumerable.Range(0, settings.Connections).Select(w => Task.Run(() => ClosedLoopWorker(run, target, picker, w, measureStart, end, cancellationToken))).ToArray();
+            workers = Enumerable.Range(0, settings.Workers).Select(w => Task.Run(() => ClosedLoopWorker(run, target, picker, w, measureStart, end, cancellationToken))).ToArray();
         }
 
         Task all = Task.WhenAll(workers);
@@ -137,7 +138,7 @@ internal static partial class LoadRunner
     /// <summary>Sends one request on a fresh connection; a target that does not answer at all stops the test before it starts.</summary>
     public static async Task PreflightAsync(ILoadTarget target, LoadTestSettings settings, CancellationToken cancellationToken)
     {
-        await using ILoadConnection connection = target.Connect();
+        await using ILoadConnection connection = target.Connect(-1);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(settings.Timeout);
         Outcome outcome = await connection.SendAsync(new AssetPicker(settings.Assets, settings.Zipf), new Random(settings.Seed), timeout.Token);
@@ -150,7 +151,7 @@ internal static partial class LoadRunner
 
     private static async Task ClosedLoopWorker(Run run, ILoadTarget target, AssetPicker picker, int worker, long measureStart, long end, CancellationToken cancellationToken)
     {
-        await using ILoadConnection connection = target.Connect();
+        await using ILoadConnection connection = target.Connect(worker);
         var random = new Random(unchecked(run.Settings.Seed * 1_000_003 + worker));
         var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
@@ -185,7 +186,7 @@ internal static partial class LoadRunner
 
     private static async Task OpenLoopWorker(Run run, ILoadTarget target, AssetPicker picker, int worker, ChannelReader<long> due, long measureStart, CancellationToken cancellationToken)
     {
-        await using ILoadConnection connection = target.Connect();
+        await using ILoadConnection connection = target.Connect(worker);
         var random = new Random(unchecked(run.Settings.Seed * 1_000_003 + worker));
         var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         long timeoutTicks = Ticks(run.Settings.Timeout);

@@ -15,7 +15,7 @@ internal readonly record struct Outcome(bool Responded, string? Error, int Predi
     public static Outcome Failed(string error) => new(false, error, 0);
 }
 
-/// <summary>One connection to the target, used by one worker at a time with one request in flight.</summary>
+/// <summary>A worker's connection to the target (or its stream on a shared one), with one request in flight.</summary>
 internal interface ILoadConnection : IAsyncDisposable
 {
     /// <summary>Sends one request for assets picked by <paramref name="picker"/> and waits for its answer.</summary>
@@ -28,7 +28,8 @@ internal interface ILoadTarget : IDisposable
     /// <summary>The target as the report shows it, with its protocol.</summary>
     string Description { get; }
 
-    ILoadConnection Connect();
+    /// <summary>The connection of worker <paramref name="worker"/> (0 .. connections x streams - 1); -1 for a connection of its own.</summary>
+    ILoadConnection Connect(int worker);
 
     /// <summary>Pushes one vector per asset through the grid's public API.</summary>
     Task SeedAsync(int assets, Func<int, float[]> vector, CancellationToken cancellationToken);
@@ -48,6 +49,10 @@ internal static class LoadTargets
             if (settings.Batch > 0)
             {
                 throw new UsageException("--batch applies to gRPC targets (PredictBatch); an HTTP target sends one request per URL");
+            }
+            if (settings.Streams > 1)
+            {
+                throw new UsageException("--streams applies to gRPC targets (HTTP/2); HTTP/1.1 carries one request at a time per connection");
             }
             return new HttpLoadTarget(target, settings);
         }

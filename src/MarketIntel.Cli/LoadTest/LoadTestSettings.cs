@@ -8,8 +8,14 @@ internal sealed record LoadTestSettings
     /// <summary><c>grpc://HOST:PORT</c> or an <c>http://HOST:PORT/path</c> template with <c>{asset}</c> where the symbol goes.</summary>
     public required string Target { get; init; }
 
-    /// <summary>Connections, each with one request in flight at a time (closed loop: as fast as answers come).</summary>
+    /// <summary>Connections, each with <see cref="Streams"/> requests in flight at a time (closed loop: as fast as answers come).</summary>
     public int Connections { get; init; } = 32;
+
+    /// <summary>gRPC only: calls in flight at once on each HTTP/2 connection, as a gRPC channel multiplexes them (1: one at a time).</summary>
+    public int Streams { get; init; } = 1;
+
+    /// <summary>Requests in flight at once: <see cref="Connections"/> x <see cref="Streams"/>, one worker each.</summary>
+    public int Workers => Connections * Streams;
 
     /// <summary>Open loop: requests per second on a fixed schedule; null for closed loop.</summary>
     public double? Rate { get; init; }
@@ -45,6 +51,9 @@ internal sealed record LoadTestSettings
 
     /// <summary>Seed of every random choice (assets picked, seeded vectors), so a run can be repeated.</summary>
     public int Seed { get; init; } = 1;
+
+    /// <summary>The most <c>--streams</c>: Kestrel's default limit of concurrent streams per HTTP/2 connection (more would be refused).</summary>
+    public const int MaxStreams = 100;
 
     public bool IsOpenLoop => Rate is not null;
 
@@ -123,6 +132,7 @@ internal sealed record LoadTestSettings
         {
             Target = target,
             Connections = options.OptionalInt("connections", 1, 10_000) ?? 32,
+            Streams = options.OptionalInt("streams", 1, MaxStreams) ?? 1,
             Rate = rate,
             Duration = ParseDuration(options, "duration") ?? TimeSpan.FromSeconds(10),
             Requests = requests,
@@ -136,6 +146,10 @@ internal sealed record LoadTestSettings
             Features = features,
             Seed = options.OptionalInt("seed", 0, int.MaxValue) ?? 1,
         };
+        if (settings.Workers > 10_000)
+        {
+            throw new UsageException($"--connections {settings.Connections} x --streams {settings.Streams} is {settings.Workers} requests in flight, more than 10,000");
+        }
         if (settings.Batch > settings.Assets)
         {
             throw new UsageException($"--batch {settings.Batch} is more than the {settings.Assets} assets to pick from");
