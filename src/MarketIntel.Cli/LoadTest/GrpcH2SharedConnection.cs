@@ -8,22 +8,18 @@ namespace MarketIntel.Cli.LoadTest;
 
 /// <summary>
 /// One HTTP/2 connection carrying the unary gRPC calls of several workers at once, each on its own stream, the way
-/// a gRPC channel multiplexes its calls (<c>--streams M</c>, like <c>h2load -m M</c>). Each worker holds a
-/// <see cref="Stream"/> handle with one call in flight. Workers take turns writing their frames; one reader task
-/// takes every frame off the socket and completes the call its stream belongs to, and the worker's next request
-/// is written from that thread. When the connection fails, every call on it fails with the reason, and the next
-/// call opens a new connection.
+/// a gRPC channel multiplexes its calls (<c>--streams M</c>, like <c>h2load -m M</c>). Each worker holds a handle
+/// with one call in flight. One reader per socket takes the frames off it and completes the call each stream
+/// belongs to; the worker's next request is then written on the reader's thread. Frames to send are gathered in
+/// one buffer and written together: while the reader works through frames it has already received, what the
+/// completed calls send next waits, and goes out in one write before the reader waits for the socket again (as a
+/// gRPC client's connection writes its frames). When the connection fails, every call on it fails with the
+/// reason, and the next call opens a new connection.
 /// </summary>
 internal sealed class GrpcH2SharedConnection(EndPoint endPoint, byte[] headerBlock, GrpcH2Connection.MessageWriter writeMessage, bool batch) : IDisposable
 {
-    private readonly SemaphoreSlim _sending = new(1, 1);   // one writer on the socket at a time
-    private readonly object _gate = new();                  // the fields below
-    private readonly Dictionary<int, Call> _calls = [];
-    private Socket? _socket;
-    private int _nextStream;
-    private long _sendWindow;
-    private long _streamSendWindowInitial;
-    private TaskCompletionSource _windowGrown = NewSignal();
+    private readonly SemaphoreSlim _connecting = new(1, 1);
+    private Link? _link;
     private int _handles;
 
     /// <summary>A worker's handle: one call at a time on the shared connection.</summary>
@@ -38,47 +34,21 @@ internal sealed class GrpcH2SharedConnection(EndPoint endPoint, byte[] headerBlo
         int total = 5 + GrpcH2Connection.WriteMessage(writeMessage, picker, random, ref call.Message);
         call.Start();
         using CancellationTokenRegistration registration = cancellationToken.UnsafeRegister(static c => ((Call)c!).TimedOut(), call);
-        Socket? socket = null;
+        Link? link = null;
         try
         {
+            link = Volatile.Read(ref _link);
+            if (link is null || !link.Open)
+            {
+                link = await ConnectAsync(cancellationToken);
+            }
             int offset = -1;   // -1: HEADERS not yet written
             while (true)
             {
-                await _sending.WaitAsync(cancellationToken);
-                Task? wait;
-                try
+                (bool flush, Task? wait) = link.Write(call, headerBlock, total, ref offset);
+                if (flush)
                 {
-                    if (offset < 0)
-                    {
-                        socket = _socket ?? await ConnectAsync(cancellationToken);
-                        lock (_gate)
-                        {
-                            if (call.IsDone)
-                            {
-                                break;   // timed out while waiting its turn
-                            }
-                            call.Id = _nextStream;
-                            call.Socket = socket;
-                            _nextStream += 2;
-                            call.Window = _streamSendWindowInitial;
-                            _calls.Add(call.Id, call);
-                            if (_nextStream > int.MaxValue - 2)
-                            {
-                                _socket = null;   // stream ids run out after about a billion calls: the next call opens a new connection
-                            }
-                        }
-                        offset = 0;
-                    }
-                    else if (call.IsDone)
-                    {
-                        break;   // failed with its connection, or timed out, while waiting for window
-                    }
-                    (int n, wait) = WriteFrames(call, total, ref offset);
-                    await SendAllAsync(socket!, call.Out, n, cancellationToken);
-                }
-                finally
-                {
-                    _sending.Release();
+                    await link.FlushAsync(cancellationToken);
                 }
                 if (wait is null)
                 {
@@ -89,283 +59,55 @@ internal sealed class GrpcH2SharedConnection(EndPoint endPoint, byte[] headerBlo
         }
         catch (Exception e) when (LoadSockets.IsRequestFailure(e, cancellationToken))
         {
-            if (socket is not null && e is not OperationCanceledException)
-            {
-                Fail(socket, LoadSockets.Failure(e));
-            }
             call.Complete(LoadSockets.Failure(e), call.Sequence);
         }
         Outcome outcome = await new ValueTask<Outcome>(call, call.Version);
-        lock (_gate)
-        {
-            // Still registered when it timed out: later frames of its stream are dropped.
-            if (_calls.TryGetValue(call.Id, out Call? registered) && registered == call)
-            {
-                _calls.Remove(call.Id);
-            }
-        }
+        link?.Forget(call);
         return outcome;
     }
 
-    /// <summary>
-    /// Writes the call's HEADERS (at offset 0) and as many DATA frames as both flow-control windows allow into its
-    /// buffer; returns the bytes to send, and what to wait for when the windows ran out before the message did.
-    /// </summary>
-    private (int Length, Task? Wait) WriteFrames(Call call, int total, ref int offset)
+    private async ValueTask<Link> ConnectAsync(CancellationToken cancellationToken)
     {
-        int need = FrameHeader + headerBlock.Length + (total / MaxFrame + 1) * FrameHeader + total;
-        if (call.Out.Length < need)
-        {
-            call.Out = new byte[need];
-        }
-        int n = 0;
-        if (offset == 0)
-        {
-            n += WriteFrameHeader(call.Out, headerBlock.Length, Headers, EndHeaders, call.Id);
-            headerBlock.CopyTo(call.Out, n);
-            n += headerBlock.Length;
-        }
-        while (offset < total)
-        {
-            int chunk = Math.Min(MaxFrame, total - offset);
-            lock (_gate)
-            {
-                if (_sendWindow < chunk || call.Window < chunk)
-                {
-                    return (n, _windowGrown.Task);
-                }
-                _sendWindow -= chunk;
-                call.Window -= chunk;
-            }
-            bool last = offset + chunk == total;
-            n += WriteFrameHeader(call.Out.AsSpan(n), chunk, Data, last ? EndStream : (byte)0, call.Id);
-            call.Message.AsSpan(offset, chunk).CopyTo(call.Out.AsSpan(n));
-            n += chunk;
-            offset += chunk;
-        }
-        return (n, null);
-    }
-
-    /// <summary>Opens the connection (the caller holds the turn to write) and starts its reader.</summary>
-    private async ValueTask<Socket> ConnectAsync(CancellationToken cancellationToken)
-    {
-        Socket socket = await LoadSockets.ConnectAsync(endPoint, cancellationToken);
-        var start = new byte[128];
+        await _connecting.WaitAsync(cancellationToken);
         try
         {
-            await SendAllAsync(socket, start, WriteConnectionStart(start), cancellationToken);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-        lock (_gate)
-        {
-            _socket = socket;
-            _nextStream = 1;
-            _sendWindow = 65_535;
-            _streamSendWindowInitial = 65_535;
-        }
-        _ = Task.Run(() => ReadAsync(socket), CancellationToken.None);
-        return socket;
-    }
-
-    /// <summary>Takes frames off the socket until it fails or closes, completing each call as its stream ends.</summary>
-    private async Task ReadAsync(Socket socket)
-    {
-        var frames = new Http2FrameReader(socket);
-        var control = new byte[FrameHeader + 8];
-        long received = 0;
-        try
-        {
-            while (true)
+            if (_link is { Open: true } open)
             {
-                (byte type, byte flags, int id, int length) = await frames.NextAsync(CancellationToken.None);
-                Call? ended = null;
-                long sequence = 0;
-                Outcome outcome = default;
-                int reply = 0;
-                switch (type)
-                {
-                    case Data or Headers or Continuation when id != 0:
-                        // Under the lock, so a call that timed out meanwhile is neither read into nor completed.
-                        lock (_gate)
-                        {
-                            if (_calls.TryGetValue(id, out Call? call))
-                            {
-                                if (type == Data)
-                                {
-                                    call.Answer.OnData(flags, frames.Payload);
-                                }
-                                else
-                                {
-                                    call.Answer.OnHeaders(type, flags, frames.Payload);
-                                }
-                                if ((flags & EndStream) != 0 && type != Continuation)
-                                {
-                                    (ended, sequence, outcome) = (call, call.Sequence, call.Answer.Outcome());
-                                    _calls.Remove(id);
-                                }
-                            }
-                        }
-                        if (type == Data && (received += length) > ReceiveWindow / 2)
-                        {
-                            reply = WriteWindowUpdate(control, 0, (int)received);
-                            received = 0;
-                        }
-                        break;
-                    case RstStream when id != 0:
-                        lock (_gate)
-                        {
-                            if (_calls.Remove(id, out Call? call))
-                            {
-                                (ended, sequence, outcome) = (call, call.Sequence, Outcome.Failed("gRPC stream reset by the server"));
-                            }
-                        }
-                        break;
-                    case Settings when (flags & Ack) == 0:
-                        if (InitialWindow(frames.Payload) is { } initial)
-                        {
-                            SetInitialWindow(initial);
-                        }
-                        reply = WriteFrameHeader(control, 0, Settings, Ack, 0);
-                        break;
-                    case Ping when (flags & Ack) == 0 && length == 8:
-                        WriteFrameHeader(control, 8, Ping, Ack, 0);   // PING ACK with the same data
-                        frames.Payload.CopyTo(control.AsSpan(FrameHeader));
-                        reply = FrameHeader + 8;
-                        break;
-                    case WindowUpdate when length == 4:
-                        Grow(id, BinaryPrimitives.ReadInt32BigEndian(frames.Payload) & int.MaxValue);
-                        break;
-                    case GoAway:
-                        throw new BadResponseException("the server closed the HTTP/2 connection (GOAWAY)");
-                }
-                if (reply > 0)
-                {
-                    await _sending.WaitAsync();
-                    try
-                    {
-                        await SendAllAsync(socket, control, reply, CancellationToken.None);
-                    }
-                    finally
-                    {
-                        _sending.Release();
-                    }
-                }
-                // Last: the worker's continuation runs here and may write its next request.
-                ended?.Complete(outcome, sequence);
+                return open;   // another worker connected meanwhile
             }
-        }
-        catch (Exception e)
-        {
-            Fail(socket, e switch
+            Socket socket = await LoadSockets.ConnectAsync(endPoint, cancellationToken);
+            var link = new Link(socket);
+            try
             {
-                SocketException or BadResponseException => LoadSockets.Failure(e),
-                ObjectDisposedException => Outcome.Failed("connection closed"),
-                _ => Outcome.Failed("bad response: " + e.Message),
-            });
-        }
-    }
-
-    /// <summary>SETTINGS_INITIAL_WINDOW_SIZE changed: every open stream's window moves by the difference.</summary>
-    private void SetInitialWindow(long initial)
-    {
-        lock (_gate)
-        {
-            long delta = initial - _streamSendWindowInitial;
-            _streamSendWindowInitial = initial;
-            foreach (Call call in _calls.Values)
-            {
-                call.Window += delta;
+                await link.StartAsync(cancellationToken);
             }
-            Signal();
-        }
-    }
-
-    private void Grow(int id, long increment)
-    {
-        lock (_gate)
-        {
-            if (id == 0)
+            catch
             {
-                _sendWindow += increment;
+                socket.Dispose();
+                throw;
             }
-            else if (_calls.TryGetValue(id, out Call? call))
-            {
-                call.Window += increment;
-            }
-            Signal();
+            Volatile.Write(ref _link, link);
+            return link;
         }
-    }
-
-    private void Signal()
-    {
-        TaskCompletionSource grown = _windowGrown;
-        _windowGrown = NewSignal();
-        grown.SetResult();
-    }
-
-    /// <summary>The connection failed: every call still on it fails with <paramref name="outcome"/>; the next call reconnects.</summary>
-    private void Fail(Socket socket, Outcome outcome)
-    {
-        (Call Call, long Sequence)[] calls;
-        lock (_gate)
+        finally
         {
-            if (_socket == socket)
-            {
-                _socket = null;
-            }
-            calls = [.. _calls.Values.Where(c => c.Socket == socket).Select(c => (c, c.Sequence))];
-            foreach ((Call call, _) in calls)
-            {
-                _calls.Remove(call.Id);
-            }
-            Signal();
-        }
-        socket.Dispose();
-        foreach ((Call call, long sequence) in calls)
-        {
-            call.Complete(outcome, sequence);
+            _connecting.Release();
         }
     }
-
-    private static async ValueTask SendAllAsync(Socket socket, byte[] buffer, int count, CancellationToken cancellationToken)
-    {
-        for (int sent = 0; sent < count;)
-        {
-            sent += await socket.SendAsync(buffer.AsMemory(sent, count - sent), SocketFlags.None, cancellationToken);
-        }
-    }
-
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private void Release()
     {
         if (Interlocked.Decrement(ref _handles) == 0)
         {
-            Socket? socket;
-            lock (_gate)
-            {
-                socket = _socket;
-                _socket = null;
-            }
-            LoadSockets.CloseGracefully(socket);
+            Interlocked.Exchange(ref _link, null)?.Close();
         }
     }
 
     /// <summary>Closes the connection if a handle was left open; the target calls it after the run.</summary>
     public void Dispose()
     {
-        Socket? socket;
-        lock (_gate)
-        {
-            socket = _socket;
-            _socket = null;
-        }
-        socket?.Dispose();
-        _sending.Dispose();
+        Interlocked.Exchange(ref _link, null)?.Close();
+        _connecting.Dispose();
     }
 
     /// <summary>A worker's handle on the shared connection.</summary>
@@ -381,6 +123,324 @@ internal sealed class GrpcH2SharedConnection(EndPoint endPoint, byte[] headerBlo
         }
     }
 
+    /// <summary>One socket: its calls by stream id, its flow-control windows, the frames waiting to be written, and its reader.</summary>
+    private sealed class Link(Socket socket)
+    {
+        private readonly object _gate = new();   // everything below
+        private readonly Dictionary<int, Call> _calls = [];
+        private byte[] _pending = new byte[64 * 1024];
+        private byte[] _writing = new byte[64 * 1024];
+        private int _pendingLength;
+        private bool _flushing;                   // a writer is sending: what is appended meanwhile goes with its next write
+        private bool _corked;                     // the reader is working through received frames: it writes when done
+        private bool _dead;
+        private long _nextStream = 1;
+        private long _sendWindow = 65_535;
+        private long _streamSendWindowInitial = 65_535;
+        private TaskCompletionSource _windowGrown = NewSignal();
+
+        /// <summary>Usable for new calls: not failed, and stream ids left (they run out after about a billion calls).</summary>
+        public bool Open
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return !_dead && _nextStream < int.MaxValue - 2;
+                }
+            }
+        }
+
+        public async ValueTask StartAsync(CancellationToken cancellationToken)
+        {
+            var start = new byte[128];
+            int n = WriteConnectionStart(start);
+            for (int sent = 0; sent < n;)
+            {
+                sent += await socket.SendAsync(start.AsMemory(sent, n - sent), SocketFlags.None, cancellationToken);
+            }
+            _ = Task.Run(ReadAsync, CancellationToken.None);
+        }
+
+        /// <summary>
+        /// Appends the call's HEADERS (registering it, when <paramref name="offset"/> is -1) and as many DATA frames
+        /// as both flow-control windows allow. Returns whether the caller must write the gathered frames, and what
+        /// to wait for when the windows ran out before the message did.
+        /// </summary>
+        public (bool Flush, Task? Wait) Write(Call call, byte[] headerBlock, int total, ref int offset)
+        {
+            lock (_gate)
+            {
+                if (_dead || call.IsDone)
+                {
+                    return (false, null);   // failed with the connection, or timed out, meanwhile
+                }
+                if (offset < 0)
+                {
+                    call.Id = (int)_nextStream;
+                    _nextStream += 2;
+                    call.Window = _streamSendWindowInitial;
+                    _calls.Add(call.Id, call);
+                    Span<byte> headers = Reserve(FrameHeader + headerBlock.Length);
+                    WriteFrameHeader(headers, headerBlock.Length, Headers, EndHeaders, call.Id);
+                    headerBlock.CopyTo(headers[FrameHeader..]);
+                    offset = 0;
+                }
+                Task? wait = null;
+                while (offset < total)
+                {
+                    int chunk = Math.Min(MaxFrame, total - offset);
+                    if (_sendWindow < chunk || call.Window < chunk)
+                    {
+                        wait = _windowGrown.Task;
+                        break;
+                    }
+                    _sendWindow -= chunk;
+                    call.Window -= chunk;
+                    Span<byte> frame = Reserve(FrameHeader + chunk);
+                    WriteFrameHeader(frame, chunk, Data, offset + chunk == total ? EndStream : (byte)0, call.Id);
+                    call.Message.AsSpan(offset, chunk).CopyTo(frame[FrameHeader..]);
+                    offset += chunk;
+                }
+                return (TakeFlush(), wait);
+            }
+        }
+
+        /// <summary>Writes what is gathered, and what is gathered meanwhile, until nothing is left; only the caller that got Flush from <see cref="Write"/> does.</summary>
+        public async ValueTask FlushAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                while (true)
+                {
+                    byte[] buffer;
+                    int n;
+                    lock (_gate)
+                    {
+                        if (_pendingLength == 0 || _dead)
+                        {
+                            _flushing = false;
+                            return;
+                        }
+                        (buffer, _pending, _writing) = (_pending, _writing, _pending);
+                        n = _pendingLength;
+                        _pendingLength = 0;
+                    }
+                    for (int sent = 0; sent < n;)
+                    {
+                        sent += await socket.SendAsync(buffer.AsMemory(sent, n - sent), SocketFlags.None, cancellationToken);
+                    }
+                }
+            }
+            catch (Exception e)
+            {
+                // A write cut off part-way leaves the connection unusable: every call on it ends.
+                Fail(e is OperationCanceledException ? Outcome.Failed("timeout") : LoadSockets.Failure(e));
+                throw;
+            }
+        }
+
+        /// <summary>The call has its outcome: frames still to come for its stream are dropped.</summary>
+        public void Forget(Call call)
+        {
+            lock (_gate)
+            {
+                if (_calls.TryGetValue(call.Id, out Call? registered) && registered == call)
+                {
+                    _calls.Remove(call.Id);
+                }
+            }
+        }
+
+        public void Close()
+        {
+            lock (_gate)
+            {
+                if (_dead)
+                {
+                    return;   // failed: the socket is already closed
+                }
+                _dead = true;
+            }
+            LoadSockets.CloseGracefully(socket);
+        }
+
+        private Span<byte> Reserve(int length)
+        {
+            if (_pendingLength + length > _pending.Length)
+            {
+                Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + length));
+            }
+            Span<byte> span = _pending.AsSpan(_pendingLength, length);
+            _pendingLength += length;
+            return span;
+        }
+
+        // Under the lock: whether the caller is now the one to write what is gathered.
+        private bool TakeFlush()
+        {
+            if (_flushing || _corked || _pendingLength == 0)
+            {
+                return false;
+            }
+            _flushing = true;
+            return true;
+        }
+
+        /// <summary>Takes frames off the socket until it fails or closes, completing each call as its stream ends.</summary>
+        private async Task ReadAsync()
+        {
+            var frames = new Http2FrameReader(socket);
+            long received = 0;
+            try
+            {
+                while (true)
+                {
+                    if (!frames.HasBufferedFrame)
+                    {
+                        // About to wait for the socket: first write what the calls completed so far queued.
+                        bool flush;
+                        lock (_gate)
+                        {
+                            _corked = false;
+                            flush = TakeFlush();
+                        }
+                        if (flush)
+                        {
+                            await FlushAsync(CancellationToken.None);
+                        }
+                        (byte, byte, int, int) next = await frames.NextAsync(CancellationToken.None);
+                        lock (_gate)
+                        {
+                            _corked = true;
+                        }
+                        Handle(frames, next, ref received);
+                    }
+                    else
+                    {
+                        Handle(frames, await frames.NextAsync(CancellationToken.None), ref received);
+                    }
+                }
+            }
+            catch (Exception e)
+            {
+                Fail(e switch
+                {
+                    SocketException or BadResponseException => LoadSockets.Failure(e),
+                    ObjectDisposedException => Outcome.Failed("connection closed"),
+                    _ => Outcome.Failed("bad response: " + e.Message),
+                });
+            }
+        }
+
+        /// <summary>One frame: answers go to their calls, control frames are answered (the answers gathered to be written).</summary>
+        private void Handle(Http2FrameReader frames, (byte Type, byte Flags, int Stream, int Length) frame, ref long received)
+        {
+            (byte type, byte flags, int id, int length) = frame;
+            Call? ended = null;
+            long sequence = 0;
+            Outcome outcome = default;
+            lock (_gate)
+            {
+                switch (type)
+                {
+                    case Data or Headers or Continuation when id != 0:
+                        if (_calls.TryGetValue(id, out Call? call))
+                        {
+                            if (type == Data)
+                            {
+                                call.Answer.OnData(flags, frames.Payload);
+                            }
+                            else
+                            {
+                                call.Answer.OnHeaders(type, flags, frames.Payload);
+                            }
+                            if ((flags & EndStream) != 0 && type != Continuation)
+                            {
+                                (ended, sequence, outcome) = (call, call.Sequence, call.Answer.Outcome());
+                                _calls.Remove(id);
+                            }
+                        }
+                        if (type == Data && (received += length) > ReceiveWindow / 2)
+                        {
+                            WriteWindowUpdate(Reserve(FrameHeader + 4), 0, (int)received);
+                            received = 0;
+                        }
+                        break;
+                    case RstStream when id != 0:
+                        if (_calls.Remove(id, out Call? reset))
+                        {
+                            (ended, sequence, outcome) = (reset, reset.Sequence, Outcome.Failed("gRPC stream reset by the server"));
+                        }
+                        break;
+                    case Settings when (flags & Ack) == 0:
+                        if (InitialWindow(frames.Payload) is { } initial)
+                        {
+                            // Every open stream's window moves by the difference.
+                            foreach (Call open in _calls.Values)
+                            {
+                                open.Window += initial - _streamSendWindowInitial;
+                            }
+                            _streamSendWindowInitial = initial;
+                            Signal();
+                        }
+                        WriteFrameHeader(Reserve(FrameHeader), 0, Settings, Ack, 0);
+                        break;
+                    case Ping when (flags & Ack) == 0 && length == 8:
+                        Span<byte> pong = Reserve(FrameHeader + 8);
+                        WriteFrameHeader(pong, 8, Ping, Ack, 0);   // PING ACK with the same data
+                        frames.Payload.CopyTo(pong[FrameHeader..]);
+                        break;
+                    case WindowUpdate when length == 4:
+                        long increment = BinaryPrimitives.ReadInt32BigEndian(frames.Payload) & int.MaxValue;
+                        if (id == 0)
+                        {
+                            _sendWindow += increment;
+                        }
+                        else if (_calls.TryGetValue(id, out Call? grown))
+                        {
+                            grown.Window += increment;
+                        }
+                        Signal();
+                        break;
+                    case GoAway:
+                        throw new BadResponseException("the server closed the HTTP/2 connection (GOAWAY)");
+                }
+            }
+            // Last, outside the lock: the worker's continuation runs here and gathers its next request.
+            ended?.Complete(outcome, sequence);
+        }
+
+        // Under the lock: wakes writers waiting for window (and, after a failure, lets them see it).
+        private void Signal()
+        {
+            TaskCompletionSource grown = _windowGrown;
+            _windowGrown = NewSignal();
+            grown.SetResult();
+        }
+
+        /// <summary>The connection failed: every call still on it fails with <paramref name="outcome"/>.</summary>
+        private void Fail(Outcome outcome)
+        {
+            (Call Call, long Sequence)[] calls;
+            lock (_gate)
+            {
+                _dead = true;
+                _pendingLength = 0;
+                calls = [.. _calls.Values.Select(c => (c, c.Sequence))];
+                _calls.Clear();
+                Signal();
+            }
+            socket.Dispose();
+            foreach ((Call call, long sequence) in calls)
+            {
+                call.Complete(outcome, sequence);
+            }
+        }
+
+        private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
     /// <summary>
     /// One worker's call, reused for each of its requests; completed once per request, by its answer, its connection
     /// failing or its timeout, whichever comes first. A completion names the request (<see cref="Sequence"/>) it is
@@ -390,10 +450,8 @@ internal sealed class GrpcH2SharedConnection(EndPoint endPoint, byte[] headerBlo
     {
         public readonly GrpcAnswer Answer = new(batch);
         public byte[] Message = new byte[16 * 1024];
-        public byte[] Out = new byte[16 * 1024];
         public int Id;
         public long Window;
-        public Socket? Socket;
         private ManualResetValueTaskSourceCore<Outcome> _core;   // continuations run where the call completes
         private long _state;                                      // the request's sequence number times 2, plus 1 once completed
 
@@ -408,7 +466,6 @@ internal sealed class GrpcH2SharedConnection(EndPoint endPoint, byte[] headerBlo
             _core.Reset();
             Answer.Reset();
             Id = 0;
-            Socket = null;
             Volatile.Write(ref _state, ((_state >> 1) + 1) << 1);
         }
 

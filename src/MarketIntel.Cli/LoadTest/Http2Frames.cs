@@ -239,6 +239,16 @@ internal sealed class Http2FrameReader(Socket socket)
     private int _end;
     private int _length;
 
+    /// <summary>Whether the next frame is already whole in the buffer, so <see cref="NextAsync"/> will not wait for the socket.</summary>
+    public bool HasBufferedFrame
+    {
+        get
+        {
+            int next = _start + _length;
+            return _end - next >= Http2Frames.FrameHeader && _end - next - Http2Frames.FrameHeader >= ((_in[next] << 16) | (_in[next + 1] << 8) | _in[next + 2]);
+        }
+    }
+
     /// <summary>The payload of the frame <see cref="NextAsync"/> returned last.</summary>
     public ReadOnlySpan<byte> Payload => _in.AsSpan(_start, _length);
 

@@ -50,8 +50,9 @@ internal static class LoadSockets
         {
             socket?.Shutdown(SocketShutdown.Both);
         }
-        catch (SocketException)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
+            // Already failed or closed: nothing left to close gracefully.
         }
         socket?.Dispose();
     }
