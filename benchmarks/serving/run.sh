@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The grid's serving speed next to the seed's stack (FastAPI + Redis + XGBoost), one after the other in one run,
 # on loopback, measured by `marketintel loadtest`: the same 300-tree depth-6 model of 40 features, the same 1000
-# assets with pushed feature vectors, the same loads — closed loop with 32 connections, and open loop at several
-# rates (latency from each request's scheduled send time). wrk runs once per stack as a cross-check of the
+# assets with pushed feature vectors, the same loads — closed loop with 32 connections (for the grid's gRPC also
+# 32 calls multiplexed over 2 connections, as a gRPC channel sends them), and open loop at several rates (latency
+# from each request's scheduled send time). wrk runs once per stack as a cross-check of the
 # closed-loop figure. Prints one row per measurement and the grid-over-seed ratios.
 #
 # usage: benchmarks/serving/run.sh [SECONDS] [RATES]     (default 10 s per measurement after a 2 s warm-up,
@@ -77,6 +78,8 @@ mi loadtest --target 'http://127.0.0.1:5080/predict/{asset}' --duration 8s --war
 mi loadtest --target grpc://127.0.0.1:5081 --duration 4s --warmup 0 >/dev/null
 measure grid-http 'http://127.0.0.1:5080/predict/{asset}'
 measure grid-grpc grpc://127.0.0.1:5081
+# The same 32 calls in flight as a gRPC channel sends them: multiplexed, 16 at a time on each of 2 connections.
+measure grid-grpc-mux grpc://127.0.0.1:5081 --connections 2 --streams 16
 measure grid-grpc-batch grpc://127.0.0.1:5081 --batch 100 --connections 8
 for rate in $rates; do measure "grid-http-r$rate" 'http://127.0.0.1:5080/predict/{asset}' --rate "$rate"; done
 wrk_check grid-wrk http://127.0.0.1:5080
@@ -105,6 +108,7 @@ def fmt(v, spec):
 print(f"1000 assets, 300-tree model, {seconds} s per row after a 2 s warm-up, loopback")
 print(f"{'':46} {'requests/s':>11} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'errors':>7}")
 rows = [("grid-http", "grid HTTP GET /predict, closed loop 32"), ("grid-grpc", "grid gRPC Predict, closed loop 32"),
+        ("grid-grpc-mux", "grid gRPC Predict, 32 on 2 conns x 16 streams"),
         ("grid-grpc-batch", "grid gRPC PredictBatch of 100, closed loop 8"), ("grid-wrk", "grid HTTP, wrk -t1 -c32 (cross-check)")]
 rows += [(f"grid-http-r{r}", f"grid HTTP, open loop {r}/s") for r in rates]
 rows += [("peer-http", "seed stack HTTP, closed loop 32"), ("peer-wrk", "seed stack HTTP, wrk -t1 -c32 (cross-check)")]
@@ -116,8 +120,10 @@ for name, label in rows:
 g, p = row("grid-http"), row("peer-http")
 if g and p:
     print()
-    print(f"closed loop, grid over seed stack: HTTP {g['throughput'] / p['throughput']:.1f}x, gRPC {row('grid-grpc')['throughput'] / p['throughput']:.1f}x the requests/s"
-          f" (wrk: {row('grid-wrk')['throughput'] / row('peer-wrk')['throughput']:.1f}x)" if row("grid-wrk") and row("peer-wrk") else "")
+    mux = row("grid-grpc-mux")
+    print(f"closed loop, grid over seed stack: HTTP {g['throughput'] / p['throughput']:.1f}x, gRPC {row('grid-grpc')['throughput'] / p['throughput']:.1f}x"
+          + (f" (multiplexed {mux['throughput'] / p['throughput']:.1f}x)" if mux else "") + " the requests/s"
+          + (f" (wrk: {row('grid-wrk')['throughput'] / row('peer-wrk')['throughput']:.1f}x)" if row("grid-wrk") and row("peer-wrk") else ""))
     for r in rates:
         gr, pr = row(f"grid-http-r{r}"), row(f"peer-http-r{r}")
         if gr and pr:
