@@ -134,6 +134,7 @@ internal sealed class GrpcH2SharedConnection(EndPoint endPoint, byte[] headerBlo
         private bool _flushing;                   // a writer is sending: what is appended meanwhile goes with its next write
         private bool _corked;                     // the reader is working through received frames: it writes when done
         private bool _dead;
+        private Outcome _failure = Outcome.Failed("connection closed");
         private long _nextStream = 1;
         private long _sendWindow = 65_535;
         private long _streamSendWindowInitial = 65_535;
@@ -173,7 +174,9 @@ internal sealed class GrpcH2SharedConnection(EndPoint endPoint, byte[] headerBlo
             {
                 if (_dead || call.IsDone)
                 {
-                    return (false, null);   // failed with the connection, or timed out, meanwhile
+                    // Timed out meanwhile, or the connection failed: a call it never carried fails the same way.
+                    call.Complete(_failure, call.Sequence);
+                    return (false, null);
                 }
                 if (offset < 0)
                 {
@@ -425,6 +428,10 @@ internal sealed class GrpcH2SharedConnection(EndPoint endPoint, byte[] headerBlo
             (Call Call, long Sequence)[] calls;
             lock (_gate)
             {
+                if (!_dead)
+                {
+                    _failure = outcome;
+                }
                 _dead = true;
                 _pendingLength = 0;
                 calls = [.. _calls.Values.Select(c => (c, c.Sequence))];
