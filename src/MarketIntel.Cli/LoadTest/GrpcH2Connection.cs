@@ -158,7 +158,7 @@ internal sealed class GrpcH2Connection(EndPoint endPoint, byte[] headerBlock, Gr
             }
             if ((flags & EndStream) != 0 && type != Continuation)
             {
-                return _answer.Outcome();
+                return _answer.ToOutcome();
             }
         }
     }

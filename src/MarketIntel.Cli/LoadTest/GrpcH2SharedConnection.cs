@@ -360,7 +360,7 @@ internal sealed class GrpcH2SharedConnection(EndPoint endPoint, byte[] headerBlo
                             }
                             if ((flags & EndStream) != 0 && type != Continuation)
                             {
-                                (ended, sequence, outcome) = (call, call.Sequence, call.Answer.Outcome());
+                                (ended, sequence, outcome) = (call, call.Sequence, call.Answer.ToOutcome());
                                 _calls.Remove(id);
                             }
                         }

@@ -343,19 +343,19 @@ internal sealed class GrpcAnswer(bool batch)
     }
 
     /// <summary>The call's outcome once its stream has ended.</summary>
-    public Outcome Outcome()
+    public Outcome ToOutcome()
     {
         if (_httpStatus != 200)
         {
-            return LoadTest.Outcome.Refused("HTTP " + _httpStatus.ToString(CultureInfo.InvariantCulture));
+            return Outcome.Refused("HTTP " + _httpStatus.ToString(CultureInfo.InvariantCulture));
         }
         if (_grpcStatus != 0)
         {
-            return _grpcStatus < 0 ? LoadTest.Outcome.Failed("bad response: no grpc-status") : LoadTest.Outcome.Refused("gRPC " + (StatusCode)_grpcStatus);
+            return _grpcStatus < 0 ? Outcome.Failed("bad response: no grpc-status") : Outcome.Refused("gRPC " + (StatusCode)_grpcStatus);
         }
         if (!batch)
         {
-            return LoadTest.Outcome.Ok(1);
+            return Outcome.Ok(1);
         }
         (int ok, string? failure) = CountBatchResults(_message.AsSpan(0, _messageLength));
         return failure is null ? LoadTest.Outcome.Ok(ok) : new Outcome(true, failure, ok);

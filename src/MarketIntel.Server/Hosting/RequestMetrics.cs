@@ -31,28 +31,23 @@ internal sealed class RequestMetrics(RequestDelegate next)
     private static readonly HashSet<string> Known =
         [HttpMethods.Get, HttpMethods.Post, HttpMethods.Put, HttpMethods.Delete, HttpMethods.Head, HttpMethods.Patch, HttpMethods.Options];
 
-    private static readonly double SecondsPerTick = 1.0 / Stopwatch.Frequency;
-
     public async Task InvokeAsync(HttpContext context)
     {
         long start = Stopwatch.GetTimestamp();
-        int code = StatusCodes.Status500InternalServerError;
+        bool threw = true;
         try
         {
             await next(context);
-            code = context.Response.StatusCode;
+            threw = false;
         }
         finally
         {
             // A handler that threw ends as a 500 unless it had already sent its status.
-            if (context.Response.HasStarted)
-            {
-                code = context.Response.StatusCode;
-            }
+            int code = threw && !context.Response.HasStarted ? StatusCodes.Status500InternalServerError : context.Response.StatusCode;
             // Methods other than the standard ones share a label, so a client cannot add series at will.
             string method = HttpMethods.GetCanonicalizedValue(context.Request.Method);
             Series series = For(context.GetEndpoint(), Known.Contains(method) ? method : "OTHER", code);
-            series.Duration.Observe((Stopwatch.GetTimestamp() - start) * SecondsPerTick);
+            series.Duration.Observe(Stopwatch.GetElapsedTime(start).TotalSeconds);
             series.Received.Inc();
         }
     }
