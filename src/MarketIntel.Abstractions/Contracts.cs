@@ -140,4 +140,13 @@ public enum GridErrorKind
 
     /// <summary>A server the grid depends on (PostgreSQL in cluster mode) failed; the request may be retried.</summary>
     Unavailable,
+
+    /// <summary>The request carries no valid API key.</summary>
+    Unauthenticated,
+
+    /// <summary>The request's key has a role that may not do this.</summary>
+    PermissionDenied,
+
+    /// <summary>The request is over a limit of the grid's (its message names the limit and its setting).</summary>
+    ResourceExhausted,
 }

@@ -7,7 +7,22 @@ namespace MarketIntel.Cli;
 /// <summary>A gRPC client for the grid from a <c>grpc://HOST:PORT</c> target (HTTP/2 without TLS).</summary>
 internal static class GridClient
 {
-    public static GrpcChannel Channel(string target)
+    /// <summary>The environment variable the commands that call the grid read their API key from (or --api-key).</summary>
+    public const string ApiKeyVariable = "MARKETINTEL_API_KEY";
+
+    /// <summary>The API key a command sends: <c>--api-key</c>, else <see cref="ApiKeyVariable"/>, else none.</summary>
+    public static string? ApiKey(CliArguments options)
+    {
+        string? key = options.Optional("api-key") ?? Environment.GetEnvironmentVariable(ApiKeyVariable);
+        if (key is not null && (key.Length == 0 || key.Any(c => c <= ' ' || c > '~')))
+        {
+            throw new UsageException($"--api-key (or {ApiKeyVariable}) must be a key as 'marketintel keys create' prints it");
+        }
+        return key;
+    }
+
+    /// <summary>A channel to the grid that sends <paramref name="apiKey"/>, when given, as <c>authorization: Bearer</c> on every call.</summary>
+    public static GrpcChannel Channel(string target, string? apiKey = null)
     {
         if (!target.StartsWith("grpc://", StringComparison.OrdinalIgnoreCase)
             || !Uri.TryCreate("http://" + target["grpc://".Length..], UriKind.Absolute, out Uri? uri)
@@ -15,11 +30,23 @@ internal static class GridClient
         {
             throw new UsageException($"--target '{target}' must look like grpc://HOST:PORT");
         }
-        return GrpcChannel.ForAddress(uri, new GrpcChannelOptions
+        var options = new GrpcChannelOptions
         {
             MaxReceiveMessageSize = 64 << 20,
             MaxSendMessageSize = 64 << 20,
-        });
+        };
+        if (apiKey is not null)
+        {
+            // grpc:// is HTTP/2 without TLS (loopback or a private network): the key is sent all the same.
+            options.Credentials = Grpc.Core.ChannelCredentials.Create(Grpc.Core.ChannelCredentials.Insecure,
+                Grpc.Core.CallCredentials.FromInterceptor((_, metadata) =>
+                {
+                    metadata.Add("authorization", "Bearer " + apiKey);
+                    return Task.CompletedTask;
+                }));
+            options.UnsafeUseInsecureChannelCallCredentials = true;
+        }
+        return GrpcChannel.ForAddress(uri, options);
     }
 
     public static Grid.GridClient Create(GrpcChannel channel) => new(channel);

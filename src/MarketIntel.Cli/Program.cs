@@ -28,6 +28,7 @@ namespace MarketIntel.Cli
             "  " + TrainCommand.Usage,
             "  " + BacktestCommand.Usage,
             "  " + DbCommand.Usage,
+            "  " + KeysCommand.Usage,
             "",
             "feature names: " + string.Join(", ", FeatureDefinition.Grammar));
 
@@ -42,6 +43,7 @@ namespace MarketIntel.Cli
             "train" => TrainCommand.Usage,
             "backtest" => BacktestCommand.Usage,
             "db" => DbCommand.Usage,
+            "keys" => KeysCommand.Usage,
             _ => null,
         };
 
@@ -71,6 +73,7 @@ namespace MarketIntel.Cli
                     "train" => TrainCommand.Run(rest, stdout, stderr),
                     "backtest" => BacktestCommand.Run(rest, stdout),
                     "db" => DbCommand.Run(rest, stdout),
+                    "keys" => KeysCommand.Run(rest, stdout, stderr),
                     _ => throw new UsageException($"unknown command '{args[0]}' (try 'marketintel --help')"),
                 };
             }

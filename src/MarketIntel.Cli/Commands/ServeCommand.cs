@@ -9,7 +9,7 @@ namespace MarketIntel.Cli.Commands;
 /// embedded defaults or, with <c>--cluster</c>, as a member of a cluster (Redis membership, PostgreSQL state).</summary>
 internal static class ServeCommand
 {
-    public const string Usage = "marketintel serve [--http-port P] [--grpc-port Q] [--model FILE]... [--features SPEC] [--listen ADDRESS] [--silo-port N] [--gateway-port M] [--no-dashboard]\n" +
+    public const string Usage = "marketintel serve [--http-port P] [--grpc-port Q] [--model FILE]... [--features SPEC] [--listen ADDRESS] [--silo-port N] [--gateway-port M] [--no-dashboard] [--api-keys FILE | --auth]\n" +
         "       [--cluster --redis HOST:PORT --postgres CONN [--cluster-id NAME] [--advertise ADDRESS]]";
 
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout)
@@ -22,7 +22,11 @@ internal static class ServeCommand
         var postgres = app.Configuration["Postgres:ConnectionString"];
         string? mode = cluster is null ? null
             : $"  cluster '{cluster.ClusterId}': membership and cache in Redis {Server.Cluster.ClusterModeOptions.Redact(cluster.Redis)}, state in PostgreSQL {Storage.Postgres.Hosting.PostgresOptions.Redact(postgres ?? "")}, silo port {server.SiloPort}";
-        app.Lifetime.ApplicationStarted.Register(() => stdout.WriteLine(Describe(server, mode)));
+        var auth = app.Services.GetRequiredService<IOptions<Server.Security.AuthOptions>>().Value;
+        var keys = app.Services.GetService<Server.Security.ApiKeyAuthenticator>();
+        app.Lifetime.ApplicationStarted.Register(() => stdout.WriteLine(Describe(server, mode,
+            keys is null ? "  API keys: off (loopback only; --api-keys FILE turns them on)"
+                : $"  API keys: on, {keys.ActiveKeys} active, from {(string.IsNullOrEmpty(auth.KeysFile) ? "PostgreSQL" : auth.KeysFile)} (send 'authorization: Bearer KEY')")));
         // The host's console lifetime stops it cleanly on SIGINT and SIGTERM.
         app.Run();
         stdout.WriteLine("marketintel serve: stopped");
@@ -32,7 +36,7 @@ internal static class ServeCommand
     /// <summary>The command line as configuration keys, which take precedence over appsettings.json and the environment.</summary>
     public static Dictionary<string, string?> Overrides(ReadOnlySpan<string> args)
     {
-        var options = CliArguments.Parse(args, ["http-port", "grpc-port", "silo-port", "gateway-port", "listen", "features", "history", "redis", "postgres", "cluster-id", "advertise"], ["no-dashboard", "cluster"], ["model"]);
+        var options = CliArguments.Parse(args, ["http-port", "grpc-port", "silo-port", "gateway-port", "listen", "features", "history", "redis", "postgres", "cluster-id", "advertise", "api-keys"], ["no-dashboard", "cluster", "auth"], ["model"]);
         var overrides = new Dictionary<string, string?>(StringComparer.Ordinal);
         void Port(string flag, string key, int min)
         {
@@ -66,6 +70,14 @@ internal static class ServeCommand
         {
             overrides["Cluster:Enabled"] = "true";
         }
+        if (options.Optional("api-keys") is { } keys)
+        {
+            overrides["Auth:KeysFile"] = Path.GetFullPath(keys);
+        }
+        if (options.Flag("auth"))
+        {
+            overrides["Auth:Enabled"] = "true";
+        }
         foreach (var (flag, key) in new[] { ("redis", "Cluster:Redis"), ("postgres", "Postgres:ConnectionString"), ("cluster-id", "Cluster:ClusterId"), ("advertise", "Cluster:AdvertisedAddress") })
         {
             if (options.Optional(flag) is { } value)
@@ -84,13 +96,14 @@ internal static class ServeCommand
         return overrides;
     }
 
-    public static string Describe(ServerOptions server, string? cluster = null)
+    public static string Describe(ServerOptions server, string? cluster = null, string? auth = null)
     {
         string host = server.ListenAddress.Contains(':', StringComparison.Ordinal) ? $"[{server.ListenAddress}]" : server.ListenAddress;
         return string.Join('\n',
             $"marketintel serve: gRPC on grpc://{host}:{server.GrpcPort}",
             $"  HTTP on http://{host}:{server.HttpPort} (GET /predict/{{asset}}, GET|PUT /features/{{asset}}, /metrics{(server.Dashboard ? $", dashboard at {server.DashboardPath}" : "")})",
             cluster ?? "  embedded defaults: state in memory (--cluster for Redis membership and PostgreSQL state)",
+            auth ?? "  API keys: off",
             $"  models: {(server.Models.Count == 0 ? "none yet (register through gRPC RegisterModel)" : string.Join(", ", server.Models))}",
             "  Ctrl+C or SIGTERM stops it");
     }

@@ -14,7 +14,8 @@ namespace MarketIntel.Cli.LoadTest;
 /// </summary>
 internal sealed class GrpcLoadTarget : ILoadTarget
 {
-    private readonly Uri _address;
+    private readonly string _target;
+    private readonly string? _apiKey;
     private readonly string[] _names;
     private readonly byte[][] _encodedNames;
     private readonly EndPoint _endPoint;
@@ -30,7 +31,8 @@ internal sealed class GrpcLoadTarget : ILoadTarget
         {
             throw new UsageException($"--target '{target}' must look like grpc://HOST:PORT");
         }
-        _address = uri;
+        _target = $"grpc://{uri.Authority}";
+        _apiKey = settings.ApiKey;
         Batch = settings.Batch;
         _streams = settings.Streams;
         _names = new string[settings.Assets];
@@ -41,7 +43,7 @@ internal sealed class GrpcLoadTarget : ILoadTarget
             _encodedNames[i] = Encoding.UTF8.GetBytes(_names[i]);
         }
         _endPoint = HttpLoadTarget.Resolve(uri);
-        _headerBlock = Http2Frames.HeaderBlock(Batch > 0 ? "/marketintel.v1.Grid/PredictBatch" : "/marketintel.v1.Grid/Predict", uri.Authority);
+        _headerBlock = Http2Frames.HeaderBlock(Batch > 0 ? "/marketintel.v1.Grid/PredictBatch" : "/marketintel.v1.Grid/Predict", uri.Authority, settings.ApiKey);
         Description = $"{target} ({(Batch > 0 ? $"gRPC PredictBatch of {Batch} assets" : "gRPC Predict")})";
     }
 
@@ -85,7 +87,7 @@ internal sealed class GrpcLoadTarget : ILoadTarget
 
     public async Task SeedAsync(int assets, Func<int, float[]> vector, CancellationToken cancellationToken)
     {
-        using GrpcChannel channel = GrpcChannel.ForAddress(_address);
+        using GrpcChannel channel = GridClient.Channel(_target, _apiKey);
         var client = new Grid.GridClient(channel);
         await Parallel.ForAsync(0, assets, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken }, async (i, ct) =>
         {
@@ -101,7 +103,7 @@ internal sealed class GrpcLoadTarget : ILoadTarget
             }
             catch (RpcException e)
             {
-                throw new LoadTestException($"seeding: PushFeatures({request.Asset}) to {_address.Authority} failed: {e.StatusCode}: {e.Status.Detail}");
+                throw new LoadTestException($"seeding: PushFeatures({request.Asset}) to {_target} failed: {e.StatusCode}: {e.Status.Detail}");
             }
         });
     }

@@ -77,9 +77,10 @@ internal static class Http2Frames
 
     /// <summary>
     /// The request's header block, the same for every call: <c>POST</c>, <c>http</c>, the method's path, the
-    /// authority, <c>content-type: application/grpc</c> and <c>te: trailers</c>, as HPACK literals without indexing.
+    /// authority, <c>content-type: application/grpc</c>, <c>te: trailers</c> and, given a key,
+    /// <c>authorization: Bearer KEY</c>, as HPACK literals without indexing.
     /// </summary>
-    public static byte[] HeaderBlock(string path, string authority)
+    public static byte[] HeaderBlock(string path, string authority, string? apiKey = null)
     {
         var block = new List<byte> { 0x83, 0x86 };            // :method POST, :scheme http (static table)
         void Literal(int nameIndex, string? name, string value)
@@ -109,6 +110,10 @@ internal static class Http2Frames
         Literal(1, null, authority);                           // :authority
         Literal(31, null, "application/grpc");                 // content-type
         Literal(0, "te", "trailers");
+        if (apiKey is not null)
+        {
+            Literal(23, null, "Bearer " + apiKey);             // authorization
+        }
         return block.ToArray();
     }
 

@@ -36,7 +36,8 @@ internal sealed class HttpLoadTarget : ILoadTarget
         _origin = uri;
         _pathParts = path.Split("{asset}").Select(Encoding.ASCII.GetBytes).ToArray();
         string hostHeader = uri.IsDefaultPort ? uri.Host : $"{uri.Host}:{uri.Port.ToString(CultureInfo.InvariantCulture)}";
-        _tail = Encoding.ASCII.GetBytes($" HTTP/1.1\r\nHost: {hostHeader}\r\nUser-Agent: marketintel-loadtest\r\nAccept: */*\r\n\r\n");
+        _tail = Encoding.ASCII.GetBytes($" HTTP/1.1\r\nHost: {hostHeader}\r\nUser-Agent: marketintel-loadtest\r\nAccept: */*\r\n" +
+            (settings.ApiKey is null ? "" : $"Authorization: Bearer {settings.ApiKey}\r\n") + "\r\n");
         EndPoint = Resolve(uri);
         _settings = settings;
         // Named symbols go into the URL escaped; A0..A{N-1} are formatted in place.
@@ -84,6 +85,10 @@ internal sealed class HttpLoadTarget : ILoadTarget
     public async Task SeedAsync(int assets, Func<int, float[]> vector, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { BaseAddress = _origin, Timeout = TimeSpan.FromSeconds(30) };
+        if (_settings.ApiKey is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _settings.ApiKey);
+        }
         await Parallel.ForAsync(0, assets, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken }, async (i, ct) =>
         {
             string path = "/features/" + Uri.EscapeDataString(_settings.AssetName(i));

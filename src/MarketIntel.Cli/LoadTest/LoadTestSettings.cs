@@ -52,6 +52,9 @@ internal sealed record LoadTestSettings
     /// <summary>Seed of every random choice (assets picked, seeded vectors), so a run can be repeated.</summary>
     public int Seed { get; init; } = 1;
 
+    /// <summary>The API key sent with every request (<c>--api-key</c> or MARKETINTEL_API_KEY), or null.</summary>
+    public string? ApiKey { get; init; }
+
     /// <summary>The most <c>--streams</c>: Kestrel's default limit of concurrent streams per HTTP/2 connection (more would be refused).</summary>
     public const int MaxStreams = 100;
 
@@ -145,6 +148,7 @@ internal sealed record LoadTestSettings
             SeedAssets = seedAssets,
             Features = features,
             Seed = options.OptionalInt("seed", 0, int.MaxValue) ?? 1,
+            ApiKey = GridClient.ApiKey(options),
         };
         if (settings.Workers > 10_000)
         {

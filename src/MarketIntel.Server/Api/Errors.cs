@@ -13,6 +13,9 @@ internal static class Errors
         GridErrorKind.NotFound => StatusCode.NotFound,
         GridErrorKind.FailedPrecondition => StatusCode.FailedPrecondition,
         GridErrorKind.Unavailable => StatusCode.Unavailable,
+        GridErrorKind.Unauthenticated => StatusCode.Unauthenticated,
+        GridErrorKind.PermissionDenied => StatusCode.PermissionDenied,
+        GridErrorKind.ResourceExhausted => StatusCode.ResourceExhausted,
         _ => StatusCode.Internal,
     };
 
@@ -22,6 +25,9 @@ internal static class Errors
         GridErrorKind.NotFound => StatusCodes.Status404NotFound,
         GridErrorKind.FailedPrecondition => StatusCodes.Status409Conflict,
         GridErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
+        GridErrorKind.Unauthenticated => StatusCodes.Status401Unauthorized,
+        GridErrorKind.PermissionDenied => StatusCodes.Status403Forbidden,
+        GridErrorKind.ResourceExhausted => StatusCodes.Status429TooManyRequests,
         _ => StatusCodes.Status500InternalServerError,
     };
 
@@ -31,6 +37,9 @@ internal static class Errors
         StatusCode.NotFound => "NOT_FOUND",
         StatusCode.FailedPrecondition => "FAILED_PRECONDITION",
         StatusCode.Unavailable => "UNAVAILABLE",
+        StatusCode.Unauthenticated => "UNAUTHENTICATED",
+        StatusCode.PermissionDenied => "PERMISSION_DENIED",
+        StatusCode.ResourceExhausted => "RESOURCE_EXHAUSTED",
         _ => "INTERNAL",
     };
 

@@ -3,6 +3,7 @@ using Grpc.Core;
 using MarketIntel.Abstractions;
 using MarketIntel.Api.V1;
 using MarketIntel.Grains;
+using MarketIntel.Server.Security;
 
 namespace MarketIntel.Server.Api;
 
@@ -18,6 +19,7 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
     private static readonly Prometheus.Counter StreamDrops = Prometheus.Metrics.CreateCounter(
         "marketintel_stream_predictions_dropped_total", "Predictions dropped because a StreamPredictions client fell more than the buffer behind");
 
+    [RequiresRole(ApiRole.Writer)]
     public override async Task<IngestBarsReply> IngestBars(IAsyncStreamReader<IngestBarsRequest> requestStream, ServerCallContext context)
     {
         var reply = new IngestBarsReply();
@@ -47,6 +49,7 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
         return reply;
     }
 
+    [RequiresRole(ApiRole.Writer)]
     public override async Task<PushFeaturesReply> PushFeatures(PushFeaturesRequest request, ServerCallContext context)
     {
         string asset = Mapping.Asset(request.Asset);
@@ -55,9 +58,11 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
         return new PushFeaturesReply();
     }
 
+    [RequiresRole(ApiRole.Reader)]
     public override async Task<Prediction> Predict(PredictRequest request, ServerCallContext context) =>
         (await predictor.Predict(Mapping.Asset(request.Asset))).ToMessage();
 
+    [RequiresRole(ApiRole.Reader)]
     public override async Task<PredictBatchReply> PredictBatch(PredictBatchRequest request, ServerCallContext context)
     {
         var results = await Task.WhenAll(request.Assets.Select(async (asset, i) =>
@@ -79,6 +84,7 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
         return reply;
     }
 
+    [RequiresRole(ApiRole.Reader)]
     public override async Task StreamPredictions(StreamPredictionsRequest request, IServerStreamWriter<Prediction> responseStream, ServerCallContext context)
     {
         if (request.Assets.Count == 0)
@@ -107,6 +113,7 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
         }
     }
 
+    [RequiresRole(ApiRole.Admin)]
     public override async Task<MarketIntel.Api.V1.ModelInfo> RegisterModel(RegisterModelRequest request, ServerCallContext context)
     {
         ModelRef model = Mapping.Model(request.Name, request.Version);
@@ -124,6 +131,7 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
         return info.ToMessage();
     }
 
+    [RequiresRole(ApiRole.Admin)]
     public override async Task<AssignModelReply> AssignModel(AssignModelRequest request, ServerCallContext context)
     {
         ModelRef model = Mapping.Model(request.Name, request.Version);
@@ -143,6 +151,7 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
         return new AssignModelReply();
     }
 
+    [RequiresRole(ApiRole.Reader)]
     public override async Task<MarketIntel.Api.V1.Features> GetFeatures(GetFeaturesRequest request, ServerCallContext context)
     {
         string asset = Mapping.Asset(request.Asset);

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using MarketIntel.Abstractions;
 using MarketIntel.Grains;
+using MarketIntel.Server.Security;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace MarketIntel.Server.Api;
@@ -20,10 +21,14 @@ internal static class HttpApi
         // The services are singletons: resolved once here rather than from a per-request scope on every call.
         var predictor = app.ServiceProvider.GetRequiredService<LocalPredictor>();
         var grains = app.ServiceProvider.GetRequiredService<IGrainFactory>();
-        app.MapGet("/predict/{asset}", (string asset, HttpContext http) => Predict(Symbol(asset, http), http, predictor));
-        app.MapGet("/features/{asset}", (string asset, HttpContext http) => GetFeatures(Symbol(asset, http), http, grains));
-        app.MapPut("/features/{asset}", (string asset, HttpContext http) => PutFeatures(Symbol(asset, http), http, grains));
-        app.MapGet("/healthz", () => Results.Text("ok\n"));
+        app.MapGet("/predict/{asset}", (string asset, HttpContext http) => Predict(Symbol(asset, http), http, predictor))
+            .WithMetadata(new RequiresRoleAttribute(ApiRole.Reader));
+        app.MapGet("/features/{asset}", (string asset, HttpContext http) => GetFeatures(Symbol(asset, http), http, grains))
+            .WithMetadata(new RequiresRoleAttribute(ApiRole.Reader));
+        app.MapPut("/features/{asset}", (string asset, HttpContext http) => PutFeatures(Symbol(asset, http), http, grains))
+            .WithMetadata(new RequiresRoleAttribute(ApiRole.Writer));
+        // The liveness probe answers without a key: it says nothing but that the process serves.
+        app.MapGet("/healthz", () => Results.Text("ok\n")).AllowAnonymous();
     }
 
     /// <summary>
@@ -186,7 +191,7 @@ internal static class HttpApi
     public static string FormatTime(long unixMs) =>
         DateTimeOffset.FromUnixTimeMilliseconds(unixMs).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
-    private static Task WriteError(HttpContext http, GridException e) =>
+    internal static Task WriteError(HttpContext http, GridException e) =>
         WriteJson(http, Errors.HttpStatus(e.Kind), e, static (json, e) =>
         {
             json.WriteStartObject();

@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Hosting;
 using MarketIntel.Grains;
 using MarketIntel.Server.Api;
 using MarketIntel.Server.Cluster;
+using MarketIntel.Server.Security;
+using MarketIntel.Abstractions;
 using MarketIntel.Storage.Postgres.Hosting;
 using MarketIntel.Storage.Postgres.Migrations;
 using Npgsql;
@@ -93,6 +95,7 @@ public static class GridServer
             }
         });
 
+        builder.AddGridSecurity();
         builder.Services.AddGrpc(o => o.Interceptors.Add<GridErrorInterceptor>());
         builder.Services.AddSingleton<PredictionFeed>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PredictionFeed>());
@@ -102,9 +105,11 @@ public static class GridServer
         GridPrometheus.Publish(app.Services.GetRequiredService<GridMetrics>(), app.Services.GetRequiredService<LocalPredictor>(),
             app.Services.GetService<Storage.Postgres.Storage.PostgresBarArchive>());
         app.UseMiddleware<RequestMetrics>();
+        app.UseGridSecurity();
         app.MapGrpcService<GridService>();
         app.MapGridHttpApi();
-        app.MapMetrics("/metrics");
+        // Prometheus scrapes with a reader key; the dashboard (which streams the server's log) is the admins'.
+        app.MapMetrics("/metrics").WithMetadata(new RequiresRoleAttribute(ApiRole.Reader));
         if (server.Dashboard)
         {
             app.MapOrleansDashboard(routePrefix: server.DashboardPath.TrimEnd('/'));
@@ -222,6 +227,18 @@ public static class GridServer
                 configuration.GetSection(PostgresOptions.Section).Bind(postgres);
                 failures.AddRange(postgres.Problems());
             }
+        }
+        catch (InvalidOperationException e)
+        {
+            failures.Add(e.InnerException is null ? e.Message : $"{e.Message} ({e.InnerException.Message})");
+        }
+        try
+        {
+            var auth = new AuthOptions();
+            configuration.GetSection(AuthOptions.Section).Bind(auth);
+            var cluster = new ClusterModeOptions();
+            configuration.GetSection(ClusterModeOptions.Section).Bind(cluster);
+            failures.AddRange(auth.Problems(server.ListenAddress, cluster.Enabled));
         }
         catch (InvalidOperationException e)
         {

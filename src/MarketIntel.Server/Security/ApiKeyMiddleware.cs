@@ -1,0 +1,158 @@
+using System.Text;
+using MarketIntel.Abstractions;
+using MarketIntel.Server.Api;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace MarketIntel.Server.Security;
+
+/// <summary>
+/// Lets a request through when it presents an active API key whose role covers the endpoint's
+/// <see cref="RequiresRoleAttribute"/> (admin where none is set; any key for a path that matches no endpoint), or
+/// when the endpoint allows anonymous access (<c>/healthz</c>). Keys come as <c>authorization: Bearer KEY</c> on
+/// gRPC and HTTP alike, or as HTTP Basic's password so that a browser can open the dashboard. Refusals are
+/// UNAUTHENTICATED / 401 without a valid key and PERMISSION_DENIED / 403 for a role that may not; admin calls other
+/// than page views, and every refusal of a known key, go to the audit log with the key's name.
+/// </summary>
+internal sealed class ApiKeyMiddleware(RequestDelegate next, ApiKeyAuthenticator keys, ILoggerFactory loggers)
+{
+    /// <summary>The key a request was let through with, under this <see cref="HttpContext.Items"/> key.</summary>
+    public const string KeyItem = "marketintel.api-key";
+
+    private static readonly Prometheus.Counter Denied = Prometheus.Metrics.CreateCounter(
+        "marketintel_auth_denied_total", "Requests refused for want of a valid API key (unauthenticated) or of a role (forbidden)",
+        new Prometheus.CounterConfiguration { LabelNames = ["reason"] });
+
+    private static readonly Prometheus.Counter.Child Unauthenticated = Denied.WithLabels("unauthenticated");
+    private static readonly Prometheus.Counter.Child Forbidden = Denied.WithLabels("forbidden");
+
+    private readonly ILogger _audit = loggers.CreateLogger(AuditLog.Category);
+
+    public async Task InvokeAsync(HttpContext http)
+    {
+        Endpoint? endpoint = http.GetEndpoint();
+        if (endpoint?.Metadata.GetMetadata<IAllowAnonymous>() is not null)
+        {
+            await next(http);
+            return;
+        }
+        ApiRole required = endpoint is null ? ApiRole.Reader : endpoint.Metadata.GetMetadata<RequiresRoleAttribute>()?.Role ?? ApiRole.Admin;
+        bool grpc = http.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true;
+        string action = grpc ? http.Request.Path.Value ?? "" : $"{http.Request.Method} {http.Request.Path.Value}";
+
+        ApiKeyRecord? key = Presented(http.Request.Headers.Authorization.ToString()) is { } presented ? keys.Authenticate(presented) : null;
+        if (key is null)
+        {
+            Unauthenticated.Inc();
+            http.Response.Headers.WWWAuthenticate = "Bearer realm=\"marketintel\", Basic realm=\"marketintel\"";
+            await Refuse(http, grpc, new GridException(GridErrorKind.Unauthenticated,
+                "a valid API key is required: send 'authorization: Bearer KEY' (keys come from 'marketintel keys create')"));
+            return;
+        }
+        if (key.Role < required)
+        {
+            Forbidden.Inc();
+            AuditLog.Refused(_audit, key.Name, key.Role.Name(), action, required.Name());
+            await Refuse(http, grpc, new GridException(GridErrorKind.PermissionDenied,
+                $"key '{key.Name}' has role {key.Role.Name()}; {action} needs {required.Name()}"));
+            return;
+        }
+        http.Items[KeyItem] = key;
+        if (required < ApiRole.Admin || (!grpc && (HttpMethods.IsGet(http.Request.Method) || HttpMethods.IsHead(http.Request.Method))))
+        {
+            await next(http);
+            return;
+        }
+        try
+        {
+            await next(http);
+        }
+        finally
+        {
+            string outcome = Outcome(http, grpc);
+            AuditLog.AdminAction(_audit, key.Name, action, outcome);
+        }
+    }
+
+    // The key of an authorization header: Bearer's token, or Basic's password (the user name is ignored).
+    internal static string? Presented(string header)
+    {
+        ReadOnlySpan<char> value = header.AsSpan().Trim();
+        if (value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return value["Bearer ".Length..].Trim().ToString();
+        }
+        if (value.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                string decoded = Encoding.UTF8.GetString(Convert.FromBase64String(value["Basic ".Length..].Trim().ToString()));
+                int colon = decoded.IndexOf(':', StringComparison.Ordinal);
+                return colon < 0 ? null : decoded[(colon + 1)..];
+            }
+            catch (FormatException)
+            {
+                return null;
+            }
+        }
+        return null;
+    }
+
+    private static Task Refuse(HttpContext http, bool grpc, GridException error)
+    {
+        if (!grpc)
+        {
+            return HttpApi.WriteError(http, error);
+        }
+        // A trailers-only gRPC answer: the status travels in the response headers and the stream ends there.
+        http.Response.StatusCode = StatusCodes.Status200OK;
+        http.Response.ContentType = "application/grpc";
+        http.Response.Headers["grpc-status"] = ((int)Errors.GrpcStatus(error.Kind)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        http.Response.Headers["grpc-message"] = GrpcMessage(error.Message);
+        return Task.CompletedTask;
+    }
+
+    // grpc-message is percent-encoded: printable ASCII but '%' as is, everything else as %XX of its UTF-8 bytes.
+    private static string GrpcMessage(string message)
+    {
+        var text = new StringBuilder(message.Length);
+        foreach (byte b in Encoding.UTF8.GetBytes(message))
+        {
+            if (b is >= 0x20 and <= 0x7e and not (byte)'%')
+            {
+                text.Append((char)b);
+            }
+            else
+            {
+                text.Append('%').Append(b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+        return text.ToString();
+    }
+
+    private static string Outcome(HttpContext http, bool grpc)
+    {
+        if (!grpc)
+        {
+            return http.Response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        string? status = http.Features.Get<IHttpResponseTrailersFeature>()?.Trailers["grpc-status"].ToString();
+        if (string.IsNullOrEmpty(status))
+        {
+            status = http.Response.Headers["grpc-status"].ToString();
+        }
+        return string.IsNullOrEmpty(status) ? "no status (the call was cut off)" : $"grpc-status {status}";
+    }
+}
+
+/// <summary>The audit log: who did what with an admin key, and who was refused. Its category can be routed apart.</summary>
+internal static partial class AuditLog
+{
+    public const string Category = "MarketIntel.Audit";
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "audit: key '{Key}' {Action}: {Outcome}")]
+    public static partial void AdminAction(ILogger logger, string key, string action, string outcome);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "audit: key '{Key}' (role {Role}) refused {Action}, which needs {Required}")]
+    public static partial void Refused(ILogger logger, string key, string role, string action, string required);
+}
