@@ -23,7 +23,7 @@ internal static class KeysCommand
     {
         if (args.Length == 0 || args[0] is not ("create" or "list" or "revoke"))
         {
-            throw new UsageException($"expected 'create', 'list' or 'revoke' after 'keys' (usage: {Usage})");
+            throw new UsageException("expected 'create', 'list' or 'revoke' after 'keys' (try 'marketintel keys --help')");
         }
         string verb = args[0];
         var options = CliArguments.Parse(args[1..], verb switch
