@@ -1,3 +1,4 @@
+using Grpc.Core;
 using Grpc.Net.Client;
 using MarketIntel.Api.V1;
 using MarketIntel.Features;
@@ -76,7 +77,18 @@ internal static class GridClient
                     Volume = series.Volume[j],
                 });
             }
-            await call.RequestStream.WriteAsync(message);
+            try
+            {
+                await call.RequestStream.WriteAsync(message);
+            }
+            catch (RpcException)
+            {
+                // The server answered before reading the whole stream (a refused key, a bad message): a write then
+                // fails as cancelled, and the answer's own status says why. An answer without an error cannot
+                // acknowledge bars that were never sent, so the write's failure stands then.
+                await call.ResponseAsync;
+                throw;
+            }
         }
         await call.RequestStream.CompleteAsync();
         return await call;

@@ -91,4 +91,76 @@ public sealed class ClusterCommandTests(ClusterCommandTests.Shared shared) : ICl
         Assert.DoesNotContain("hunter2", result.Err + result.Out, StringComparison.Ordinal);
         Assert.Single(result.Err.Trim().Split('\n'));
     }
+
+    [Fact]
+    public async Task Keys_in_PostgreSQL_open_a_silo_started_with_auth_and_a_revocation_reaches_it_without_a_restart()
+    {
+        string database = Postgres.CreateDatabase("keys");
+        Assert.Equal(0, Marketintel("db", "migrate", "--postgres", database).Code);
+        var created = Marketintel("keys", "create", "--postgres", database, "--name", "feed", "--role", "writer");
+        Assert.True(created.Code == 0, created.Err);
+        string key = created.Out.Trim();
+
+        using var silo = SiloProcess.Start("auth", Redis.Endpoint, database, "--auth");
+        await silo.WaitReady(TimeSpan.FromSeconds(60));
+        Assert.Contains("API keys: on, 1 active, from PostgreSQL", silo.Output, StringComparison.Ordinal);
+        var request = new Api.V1.IngestBarsRequest { Asset = "KEYED" };
+        request.Bars.Add(new Api.V1.Bar { Timestamp = 1_700_000_000_000L, Open = 10, High = 11, Low = 9, Close = 10.5, Volume = 100 });
+        using (var call = silo.Client.IngestBars())
+        {
+            // The refusal may come before the message is written; the call's own status says why either way.
+            try
+            {
+                await call.RequestStream.WriteAsync(request);
+                await call.RequestStream.CompleteAsync();
+            }
+            catch (Grpc.Core.RpcException)
+            {
+            }
+            var anonymous = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await call.ResponseAsync);
+            Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, anonymous.StatusCode);
+        }
+
+        var headers = new Grpc.Core.Metadata { { "authorization", "Bearer " + key } };
+        using (var call = silo.Client.IngestBars(headers))
+        {
+            await call.RequestStream.WriteAsync(request);
+            await call.RequestStream.CompleteAsync();
+            Assert.Equal(1, (await call).Accepted);
+        }
+
+        Assert.Equal(Grpc.Core.StatusCode.OK, await Read());
+        Assert.Equal(0, Marketintel("keys", "revoke", "--postgres", database, "--name", "feed").Code);
+        var clock = Stopwatch.StartNew();
+        async Task<Grpc.Core.StatusCode> Read()
+        {
+            try
+            {
+                await silo.Client.GetFeaturesAsync(new Api.V1.GetFeaturesRequest { Asset = "KEYED" }, headers, DateTime.UtcNow.AddSeconds(10));
+                return Grpc.Core.StatusCode.OK;
+            }
+            catch (Grpc.Core.RpcException e)
+            {
+                return e.StatusCode;
+            }
+        }
+        Grpc.Core.StatusCode status = Grpc.Core.StatusCode.OK;
+        while (clock.Elapsed < TimeSpan.FromSeconds(15) && status != Grpc.Core.StatusCode.Unauthenticated)
+        {
+            await Task.Delay(200);
+            status = await Read();
+        }
+        Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, status);
+    }
+
+    [Fact]
+    public void A_silo_listening_beyond_loopback_without_keys_refuses_to_start()
+    {
+        string database = Postgres.CreateDatabase("open");
+        Assert.Equal(0, Marketintel("db", "migrate", "--postgres", database).Code);
+        var result = Marketintel("serve", "--cluster", "--redis", Redis.Endpoint, "--postgres", database, "--listen", "0.0.0.0",
+            "--http-port", $"{ServerProcess.FreePort()}", "--grpc-port", $"{ServerProcess.FreePort()}");
+        Assert.Equal(2, result.Code);
+        Assert.Contains("MarketIntel:ListenAddress 0.0.0.0 is beyond loopback: turn API keys on with --auth", result.Err, StringComparison.Ordinal);
+    }
 }
