@@ -111,15 +111,14 @@ public static class AssetSymbol
         {
             return $"asset symbol '{symbol[..16]}...' is {symbol.Length} characters long; the limit is {MaxLength}";
         }
-        foreach (char c in symbol)
-        {
-            if (char.IsWhiteSpace(c) || char.IsControl(c))
-            {
-                return $"asset symbol '{symbol}' contains white space or a control character";
-            }
-        }
-        return null;
+        // Printable ASCII only: white space and control characters break logs and keys, and look-alike letters
+        // from other scripts (Cyrillic 'А' for Latin 'A') would make two assets that read the same.
+        int bad = symbol.AsSpan().IndexOfAnyExceptInRange('!', '~');
+        return bad < 0 ? null
+            : $"asset symbol '{Printable(symbol)}' has {(char.IsWhiteSpace(symbol[bad]) ? "white space" : char.IsControl(symbol[bad]) ? "a control character" : $"'{symbol[bad]}' (U+{(int)symbol[bad]:X4})")} at position {bad + 1}; symbols are printable ASCII without spaces";
     }
+
+    private static string Printable(string symbol) => new(symbol.Select(c => char.IsControl(c) ? '?' : c).ToArray());
 
     /// <summary>Throws an <see cref="GridErrorKind.InvalidArgument"/> error when <paramref name="symbol"/> is not acceptable.</summary>
     public static void Validate(string? symbol)

@@ -93,6 +93,17 @@ public sealed class AssetGrain : Grain, IAssetGrain
 
     private bool IsEmpty => !HasBars && Pushed is null && Assigned is null && _subscribers is null;
 
+    // A silo holds at most Grid:MaxActiveAssets assets: an asset about to get its first data beyond that is refused,
+    // so that a client inventing symbols meets a clear error before the silo runs out of memory.
+    private void RefuseIfNewAndFull()
+    {
+        if (!HasBars && Pushed is null && _metrics.ActiveAssets > _options.MaxActiveAssets)
+        {
+            throw new GridException(GridErrorKind.ResourceExhausted,
+                $"{Asset}: this silo holds {_metrics.ActiveAssets} active assets, over the limit of {_options.MaxActiveAssets} (setting Grid:MaxActiveAssets); add silos or raise the limit");
+        }
+    }
+
     private void LetGoIfEmpty()
     {
         _emptyTimer?.Dispose();
@@ -223,11 +234,18 @@ public sealed class AssetGrain : Grain, IAssetGrain
         long last = _lastTimestamp;
         int ignored = 0;
         var reasons = new List<string>();
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         foreach (BarData bar in bars)
         {
             if (bar is null)
             {
                 reasons.Add("a bar is missing (null)");
+                continue;
+            }
+            // A time far in the future would make every real bar after it "already seen"; checked before that test.
+            if (BarRules.CheckTimestamp(bar.Timestamp, now, _options.FutureTolerance) is { } badTime)
+            {
+                reasons.Add($"{Describe(bar)}: {badTime}");
                 continue;
             }
             if (bar.Timestamp <= last)
@@ -253,6 +271,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
         }
         if (accepted is not null)
         {
+            RefuseIfNewAndFull();
             await Archive(accepted);
             _slot?.Withdraw();
             bool publish = HasSubscribers();
@@ -331,37 +350,9 @@ public sealed class AssetGrain : Grain, IAssetGrain
 
     private static string Describe(BarData bar) => $"bar at {bar.Timestamp.ToString(CultureInfo.InvariantCulture)}";
 
-    /// <summary>Why a bar is invalid, or null when it is fine.</summary>
-    internal static string? Validate(BarData bar)
-    {
-        foreach (var (name, value) in new[] { ("open", bar.Open), ("high", bar.High), ("low", bar.Low), ("close", bar.Close), ("volume", bar.Volume) })
-        {
-            if (!double.IsFinite(value))
-            {
-                return $"{name} {value.ToString(CultureInfo.InvariantCulture)} is not a finite number";
-            }
-            if (name != "volume" && value <= 0)
-            {
-                return $"{name} {value.ToString(CultureInfo.InvariantCulture)} must be positive";
-            }
-        }
-        if (bar.Volume < 0)
-        {
-            return $"volume {bar.Volume.ToString(CultureInfo.InvariantCulture)} must not be negative";
-        }
-        if (bar.Low > bar.High)
-        {
-            return $"low {bar.Low.ToString(CultureInfo.InvariantCulture)} is above high {bar.High.ToString(CultureInfo.InvariantCulture)}";
-        }
-        foreach (var (name, value) in new[] { ("open", bar.Open), ("close", bar.Close) })
-        {
-            if (value < bar.Low || value > bar.High)
-            {
-                return $"{name} {value.ToString(CultureInfo.InvariantCulture)} is outside [low {bar.Low.ToString(CultureInfo.InvariantCulture)}, high {bar.High.ToString(CultureInfo.InvariantCulture)}]";
-            }
-        }
-        return null;
-    }
+    /// <summary>Why a bar is invalid, or null when it is fine: the rule the CSV reader applies too.</summary>
+    internal static string? Validate(BarData bar) =>
+        BarRules.Check(bar.Open, bar.High, bar.Low, bar.Close, bar.Volume)?.Message;
 
     private void Apply(StoredBar bar)
     {
@@ -385,7 +376,21 @@ public sealed class AssetGrain : Grain, IAssetGrain
         {
             throw new GridException(GridErrorKind.InvalidArgument, $"{Asset}: a pushed feature vector must not be empty");
         }
+        if (values.Count > _options.MaxFeatureVectorLength)
+        {
+            throw new GridException(GridErrorKind.ResourceExhausted,
+                $"{Asset}: a pushed feature vector of {values.Count} values is over the limit of {_options.MaxFeatureVectorLength} (setting Grid:MaxFeatureVectorLength)");
+        }
+        for (int i = 0; i < values.Count; i++)
+        {
+            // NaN is a missing value, which models send to the default child; an infinity is nobody's feature.
+            if (float.IsInfinity(values[i]))
+            {
+                throw new GridException(GridErrorKind.InvalidArgument, $"{Asset}: values[{i}] is {values[i].ToString(CultureInfo.InvariantCulture)}; features must be finite (NaN for missing)");
+            }
+        }
         await Resync();
+        RefuseIfNewAndFull();
         AssetState before = Before();
         _state.State.Pushed = values.ToArray();
         _state.State.PushedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();

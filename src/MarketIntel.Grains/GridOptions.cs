@@ -24,6 +24,21 @@ public sealed class GridOptions
     /// </summary>
     public TimeSpan UnknownAssetLinger { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How far ahead of the silo's clock a bar's time may be (clocks drift, and a bar may be stamped with its
+    /// close). A bar further ahead is rejected: accepted, it would make every real bar after it look old.
+    /// </summary>
+    public TimeSpan FutureTolerance { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// The most assets one silo holds. An active asset grain takes about 15 KiB (docs/performance.md), so the default
+    /// bounds them near 1.5 GiB; a new asset beyond it is refused with RESOURCE_EXHAUSTED.
+    /// </summary>
+    public int MaxActiveAssets { get; set; } = 100_000;
+
+    /// <summary>The most values a pushed feature vector may have.</summary>
+    public int MaxFeatureVectorLength { get; set; } = 10_000;
+
     /// <summary>Checks the options, naming the one at fault.</summary>
     public void Validate()
     {
@@ -42,6 +57,18 @@ public sealed class GridOptions
         if (UnknownAssetLinger < TimeSpan.Zero || UnknownAssetLinger > TimeSpan.FromDays(1))
         {
             throw new ArgumentException($"Grid:UnknownAssetLinger {UnknownAssetLinger} must be between 00:00:00 and 1.00:00:00");
+        }
+        if (MaxActiveAssets < 1)
+        {
+            throw new ArgumentException($"Grid:MaxActiveAssets {MaxActiveAssets} must be at least 1");
+        }
+        if (MaxFeatureVectorLength is < 1 or > 10_000_000)
+        {
+            throw new ArgumentException($"Grid:MaxFeatureVectorLength {MaxFeatureVectorLength} must be between 1 and 10000000");
+        }
+        if (FutureTolerance < TimeSpan.Zero || FutureTolerance > TimeSpan.FromDays(3650))
+        {
+            throw new ArgumentException($"Grid:FutureTolerance {FutureTolerance} must be between 00:00:00 and 3650.00:00:00");
         }
     }
 }

@@ -203,7 +203,7 @@ public sealed class LoadTestTests : CliTestBase, IAsyncLifetime
     [InlineData("--target|grpc://127.0.0.1:1|--assets|5|--batch|6", "--batch 6 is more than the 5 assets")]
     [InlineData("--target|http://127.0.0.1:1/p|--json|/no/such/folder/r.json", "folder '/no/such/folder' does not exist")]
     [InlineData("--target|http://127.0.0.1:1/p|--symbols|A,B|--assets|2", "either --assets (A0..A{N-1}) or --symbols")]
-    [InlineData("--target|http://127.0.0.1:1/p|--symbols|A,B C", "--symbols: asset symbol 'B C' contains white space")]
+    [InlineData("--target|http://127.0.0.1:1/p|--symbols|A,B C", "--symbols: asset symbol 'B C' has white space at position 2")]
     [InlineData("--target|http://127.0.0.1:1/p|--symbols|A,B|--seed-assets|3|--features|2", "--seed-assets 3 is more than the 2 symbols")]
     public void Bad_options_are_refused_naming_what_is_wrong(string args, string message)
     {

@@ -57,8 +57,8 @@ public sealed class AssetGrainTests(ClusterFixture fixture)
     [Theory]
     [InlineData(double.NaN, 2, 1, 1.5, 10, "open NaN is not a finite number")]
     [InlineData(1, 2, 1, -1.5, 10, "close -1.5 must be positive")]
-    [InlineData(1, 2, 3, 1.5, 10, "low 3 is above high 2")]
-    [InlineData(1, 2, 1, 2.5, 10, "close 2.5 is outside [low 1, high 2]")]
+    [InlineData(1, 2, 3, 1.5, 10, "high 2 is below low 3")]
+    [InlineData(1, 2, 1, 2.5, 10, "close 2.5 is outside the bar's range [low 1, high 2]")]
     [InlineData(1, 2, 1, 1.5, -10, "volume -10 must not be negative")]
     public async Task A_bad_bar_is_rejected_with_its_reason_and_leaves_the_state_untouched(double open, double high, double low, double close, double volume, string reason)
     {

@@ -65,6 +65,7 @@ public sealed class AuthFixture : IAsyncLifetime
             ["MarketIntel:Models:0"] = AuthFixture.DirectionModel,
             ["Auth:KeysFile"] = KeysFile,
             ["Auth:RefreshInterval"] = "00:00:00.2",
+            ["Limits:RequestsPerSecondPerKey"] = RequestsPerSecond.ToString(CultureInfo.InvariantCulture),
         }, logging => logging.SetMinimumLevel(LogLevel.Warning).AddFilter(AuditLogCategory, LogLevel.Information).AddProvider(new Capture(Log)));
         await _app.StartAsync();
         Http.BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}");
@@ -72,6 +73,9 @@ public sealed class AuthFixture : IAsyncLifetime
     }
 
     public const string AuditLogCategory = "MarketIntel.Audit";
+
+    /// <summary>Each key's request rate: well above what the other tests send, reachable by one that hurries.</summary>
+    public const int RequestsPerSecond = 500;
 
     /// <summary>gRPC call options carrying the named key (none for null).</summary>
     public static CallOptions As(string? key) =>

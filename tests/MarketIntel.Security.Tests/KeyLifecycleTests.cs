@@ -59,4 +59,32 @@ public sealed class KeyLifecycleTests(AuthFixture server)
         Assert.Contains("audit: key 'reader' (role reader) refused /marketintel.v1.Grid/RegisterModel, which needs admin", audit);
         Assert.DoesNotContain(server.Log, l => server.Keys.Values.Any(k => l.Message.Contains(k, StringComparison.Ordinal)));
     }
+
+    [Fact]
+    public async Task A_key_over_its_request_rate_is_refused_while_other_keys_are_served()
+    {
+        var client = new Grid.GridClient(server.Channel);
+        var hurried = AuthFixture.As(server.Keys["writer"]);
+        int refused = 0;
+        string? message = null;
+        await Parallel.ForAsync(0, 4 * AuthFixture.RequestsPerSecond, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (_, _) =>
+        {
+            try
+            {
+                await client.GetFeaturesAsync(new GetFeaturesRequest { Asset = "NEVER_INGESTED" }, hurried);
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted)
+            {
+                Interlocked.Increment(ref refused);
+                message = e.Status.Detail;
+            }
+            catch (RpcException)
+            {
+            }
+        });
+        Assert.True(refused > 0, "no request of the hurried key was refused");
+        Assert.Equal($"key 'writer' is over its limit of {AuthFixture.RequestsPerSecond} requests per second (setting Limits:RequestsPerSecondPerKey)", message);
+        var other = await Assert.ThrowsAsync<RpcException>(async () => await client.GetFeaturesAsync(new GetFeaturesRequest { Asset = "NEVER_INGESTED" }, AuthFixture.As(server.Keys["reader"])));
+        Assert.Equal(StatusCode.NotFound, other.StatusCode);
+    }
 }

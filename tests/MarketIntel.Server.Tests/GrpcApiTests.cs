@@ -61,7 +61,7 @@ public sealed class GrpcApiTests(ServerFixture server)
         Assert.All(reply.Rejections, r => Assert.Equal(dirty, r.Asset));
         Assert.Contains("close -1 must be positive", reply.Rejections[0].Reason, StringComparison.Ordinal);
         Assert.Contains($"bar at {Bars.Timestamp(30)}", reply.Rejections[0].Reason, StringComparison.Ordinal);
-        Assert.Contains("is above high", reply.Rejections[1].Reason, StringComparison.Ordinal);
+        Assert.Contains("is below low", reply.Rejections[1].Reason, StringComparison.Ordinal);
         Assert.Contains("volume NaN is not a finite number", reply.Rejections[2].Reason, StringComparison.Ordinal);
 
         var a = await Client.GetFeaturesAsync(new GetFeaturesRequest { Asset = clean });

@@ -126,6 +126,7 @@ public static class BarCsv
         private static readonly string[] FieldNames = ["open", "high", "low", "close", "volume"];
         private readonly int[] _index = [-1, -1, -1, -1, -1];
         private readonly bool[] _used;
+        private string[]? _fieldNames;
 
         private Columns(int width) => _used = new bool[width];
 
@@ -178,35 +179,21 @@ public static class BarCsv
         public void Assemble(ReadOnlySpan<double> cells, Span<double> bar, string source, int line, string[] names)
         {
             double close = cells[_index[Close]];
+            int given = 0;
             for (int f = 0; f < 5; f++)
             {
                 int c = _index[f];
                 bar[f] = c >= 0 ? cells[c] : f == Volume ? 1.0 : close;
-                if (c < 0)
-                {
-                    continue;
-                }
-                if (f == Volume ? bar[f] < 0 : bar[f] <= 0)
-                {
-                    string rule = f == Volume ? "must not be negative" : "must be positive";
-                    throw new DataFormatException(source, line, c + 1, $"{names[c]} {bar[f].ToString(CultureInfo.InvariantCulture)} {rule}");
-                }
+                given |= c >= 0 ? 1 << f : 0;
             }
-            double high = bar[High], low = bar[Low];
-            if (high < low)
+            // The header's own spelling in messages; a field the file lacks is named as the rule names it.
+            _fieldNames ??= Enumerable.Range(0, 5).Select(f => _index[f] >= 0 ? names[_index[f]] : BarRules.FieldNames[f]).ToArray();
+            if (BarRules.Check(bar[Open], bar[High], bar[Low], bar[Close], bar[Volume], _fieldNames, given) is { } problem)
             {
-                throw new DataFormatException(source, line, _index[High] + 1, $"high {Fmt(high)} is below low {Fmt(low)}");
-            }
-            foreach (int f in (ReadOnlySpan<int>)[Open, Close])
-            {
-                if (_index[f] >= 0 && (bar[f] > high || bar[f] < low))
-                {
-                    throw new DataFormatException(source, line, _index[f] + 1, $"{names[_index[f]]} {Fmt(bar[f])} is outside the bar's range [low {Fmt(low)}, high {Fmt(high)}]");
-                }
+                int column = _index[problem.Field] >= 0 ? _index[problem.Field] : _index[Close];
+                throw new DataFormatException(source, line, column + 1, problem.Message);
             }
         }
-
-        private static string Fmt(double v) => v.ToString(CultureInfo.InvariantCulture);
     }
 
     private readonly ref struct Line(ReadOnlySpan<char> text, int number)

@@ -3,18 +3,23 @@ using Grpc.Core;
 using MarketIntel.Abstractions;
 using MarketIntel.Api.V1;
 using MarketIntel.Grains;
+using MarketIntel.Server.Limits;
 using MarketIntel.Server.Security;
+using Microsoft.Extensions.Options;
 
 namespace MarketIntel.Server.Api;
 
 /// <summary>The gRPC API: validates, maps, calls a grain, maps back. Grid errors become statuses in <see cref="GridErrorInterceptor"/>.</summary>
-internal sealed class GridService(IGrainFactory grains, SiloModelCache models, LocalPredictor predictor, PredictionFeed feed) : Grid.GridBase
+internal sealed class GridService(IGrainFactory grains, SiloModelCache models, LocalPredictor predictor, PredictionFeed feed,
+    IOptions<LimitsOptions> limitOptions, StreamQuota streams, IHostApplicationLifetime lifetime) : Grid.GridBase
 {
     /// <summary>How many rejections an IngestBars reply lists (all are counted).</summary>
     public const int MaxListedRejections = 1000;
 
     /// <summary>How many predictions a StreamPredictions call holds for a client that reads slower than they come.</summary>
     public const int StreamBuffer = 100_000;
+
+    private readonly LimitsOptions _limits = limitOptions.Value;
 
     private static readonly Prometheus.Counter StreamDrops = Prometheus.Metrics.CreateCounter(
         "marketintel_stream_predictions_dropped_total", "Predictions dropped because a StreamPredictions client fell more than the buffer behind");
@@ -24,6 +29,7 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
     {
         var reply = new IngestBarsReply();
         int message = 0;
+        long bars = 0;
         await foreach (IngestBarsRequest request in requestStream.ReadAllAsync(context.CancellationToken))
         {
             message++;
@@ -32,8 +38,17 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
             {
                 continue;
             }
-            var bars = request.ToBars();
-            IngestResult result = await GrainRetry.OnRejection(() => grains.GetGrain<IAssetGrain>(asset).AddBars(bars));
+            if (request.Bars.Count > _limits.MaxBarsPerMessage)
+            {
+                throw Over.Limit($"message {message}: bars", request.Bars.Count, _limits.MaxBarsPerMessage, nameof(LimitsOptions.MaxBarsPerMessage));
+            }
+            bars += request.Bars.Count;
+            if (bars > _limits.MaxBarsPerStream)
+            {
+                throw Over.Limit($"message {message}: bars in this call", bars, _limits.MaxBarsPerStream, nameof(LimitsOptions.MaxBarsPerStream));
+            }
+            var batch = request.ToBars();
+            IngestResult result = await GrainRetry.OnRejection(() => grains.GetGrain<IAssetGrain>(asset).AddBars(batch));
             reply.Accepted += result.Accepted;
             reply.Ignored += result.Ignored;
             reply.Rejected += result.Rejected;
@@ -65,6 +80,10 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
     [RequiresRole(ApiRole.Reader)]
     public override async Task<PredictBatchReply> PredictBatch(PredictBatchRequest request, ServerCallContext context)
     {
+        if (request.Assets.Count > _limits.MaxAssetsPerBatch)
+        {
+            throw Over.Limit("assets", request.Assets.Count, _limits.MaxAssetsPerBatch, nameof(LimitsOptions.MaxAssetsPerBatch));
+        }
         var results = await Task.WhenAll(request.Assets.Select(async (asset, i) =>
         {
             var result = new PredictBatchResult { Asset = asset };
@@ -91,7 +110,12 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
         {
             throw Errors.InvalidArgument("assets: name at least one asset to stream");
         }
+        if (request.Assets.Count > _limits.MaxAssetsPerStream)
+        {
+            throw Over.Limit("assets", request.Assets.Count, _limits.MaxAssetsPerStream, nameof(LimitsOptions.MaxAssetsPerStream));
+        }
         var assets = request.Assets.Select((a, i) => Mapping.Asset(a, $"assets[{i}]")).ToArray();
+        using IDisposable place = streams.Enter(context.GetHttpContext().Items[ApiKeyMiddleware.KeyItem] as ApiKeyRecord);
         // Bounded, so a client that stops reading cannot exhaust memory: past StreamBuffer waiting predictions it
         // loses the oldest ones, and the drops are counted in /metrics.
         var channel = Channel.CreateBounded<PredictionResult>(
@@ -100,16 +124,18 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
         await using IAsyncDisposable watch = await feed.Watch(assets, channel.Writer);
         // The response headers go out at once, so a client knows the stream is open before the first prediction.
         await context.WriteResponseHeadersAsync(new Metadata());
+        // Streams end when the client goes or the silo stops: a stream never read must not hold up a shutdown.
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
         try
         {
-            await foreach (PredictionResult prediction in channel.Reader.ReadAllAsync(context.CancellationToken))
+            await foreach (PredictionResult prediction in channel.Reader.ReadAllAsync(ended.Token))
             {
-                await responseStream.WriteAsync(prediction.ToMessage(), context.CancellationToken);
+                await responseStream.WriteAsync(prediction.ToMessage(), ended.Token);
             }
         }
-        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (ended.IsCancellationRequested)
         {
-            // The client ended the stream.
+            // The client ended the stream, or the silo is stopping.
         }
     }
 

@@ -13,9 +13,6 @@ namespace MarketIntel.Server.Api;
 /// </summary>
 internal static class HttpApi
 {
-    /// <summary>The largest PUT /features body accepted.</summary>
-    public const int MaxFeatureBodyBytes = 1 << 20;
-
     public static void MapGridHttpApi(this IEndpointRouteBuilder app)
     {
         // The services are singletons: resolved once here rather than from a per-request scope on every call.
@@ -111,14 +108,22 @@ internal static class HttpApi
         {
             await WriteError(http, grid);
         }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            // Kestrel's limit (Limits:MaxRequestBodyBytes), met before reading or while reading a chunked body.
+            long? limit = http.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
+            string size = http.Request.ContentLength is { } n ? $"{n} bytes" : "the chunked body";
+            await WriteError(http, new GridException(GridErrorKind.ResourceExhausted,
+                $"body: {size} is over the limit of {limit} bytes (setting Limits:MaxRequestBodyBytes)"), StatusCodes.Status413PayloadTooLarge);
+        }
     }
 
     // The body as a vector: a JSON array of numbers, each within float range.
     private static async Task<float[]> ReadVector(HttpContext http)
     {
-        if (http.Request.ContentLength > MaxFeatureBodyBytes)
+        if (http.Request.ContentLength > http.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize)
         {
-            throw Errors.InvalidArgument($"body: {http.Request.ContentLength} bytes is over the limit of {MaxFeatureBodyBytes}");
+            throw new Microsoft.AspNetCore.Http.BadHttpRequestException("body too large", StatusCodes.Status413PayloadTooLarge);
         }
         JsonDocument document;
         try
@@ -191,8 +196,8 @@ internal static class HttpApi
     public static string FormatTime(long unixMs) =>
         DateTimeOffset.FromUnixTimeMilliseconds(unixMs).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
-    internal static Task WriteError(HttpContext http, GridException e) =>
-        WriteJson(http, Errors.HttpStatus(e.Kind), e, static (json, e) =>
+    internal static Task WriteError(HttpContext http, GridException e, int? status = null) =>
+        WriteJson(http, status ?? Errors.HttpStatus(e.Kind), e, static (json, e) =>
         {
             json.WriteStartObject();
             json.WriteString("error", e.Message);

@@ -67,8 +67,31 @@ internal static class Mapping
         }
         if (string.IsNullOrWhiteSpace(version))
         {
-            throw Errors.InvalidArgument($"version: model '{name}' needs a version");
+            throw Errors.InvalidArgument($"version: model '{Clip(name)}' needs a version");
         }
+        CheckModelPart("name", name);
+        CheckModelPart("version", version);
         return new ModelRef(name, version);
     }
+
+    /// <summary>The longest model name or version accepted: both travel in every prediction reply.</summary>
+    public const int MaxModelPartLength = 128;
+
+    // Names and versions appear in every prediction, in logs and in URLs: short, and letters, digits, '.', '_', '-'.
+    private static void CheckModelPart(string field, string value)
+    {
+        if (value.Length > MaxModelPartLength)
+        {
+            throw Errors.InvalidArgument($"{field}: '{Clip(value)}...' is {value.Length} characters long; the limit is {MaxModelPartLength}");
+        }
+        foreach (char c in value)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('.' or '_' or '-'))
+            {
+                throw Errors.InvalidArgument($"{field}: '{Clip(value)}' has '{(char.IsControl(c) ? '?' : c)}'; model names and versions are letters, digits, '.', '_' and '-'");
+            }
+        }
+    }
+
+    private static string Clip(string text) => new(text.Take(32).Select(c => char.IsControl(c) ? '?' : c).ToArray());
 }

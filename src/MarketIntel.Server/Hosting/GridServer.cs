@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting;
 using MarketIntel.Grains;
 using MarketIntel.Server.Api;
 using MarketIntel.Server.Cluster;
+using MarketIntel.Server.Limits;
 using MarketIntel.Server.Security;
 using MarketIntel.Abstractions;
 using MarketIntel.Storage.Postgres.Hosting;
@@ -65,9 +66,19 @@ public static class GridServer
             Environment.SetEnvironmentVariable(InlineCompletions, "1");
         }
 
+        var limits = new LimitsOptions();
+        builder.Configuration.GetSection(LimitsOptions.Section).Bind(limits);
+        builder.Services.AddSingleton(Options.Create(limits));
+        builder.Services.AddSingleton<StreamQuota>();
+
         IPAddress address = IPAddress.Parse(server.ListenAddress);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
+            // Applies to chunked bodies too, which a Content-Length check alone lets through.
+            kestrel.Limits.MaxRequestBodySize = limits.MaxRequestBodyBytes;
+            kestrel.Limits.MaxConcurrentConnections = limits.MaxConnections;
+            kestrel.Limits.MaxConcurrentUpgradedConnections = limits.MaxConnections;
+            kestrel.Limits.Http2.MaxStreamsPerConnection = limits.MaxStreamsPerConnection;
             kestrel.Listen(address, server.HttpPort, o => o.Protocols = HttpProtocols.Http1);
             // gRPC without TLS needs HTTP/2 with prior knowledge on a port of its own.
             kestrel.Listen(address, server.GrpcPort, o => o.Protocols = HttpProtocols.Http2);
@@ -96,7 +107,11 @@ public static class GridServer
         });
 
         builder.AddGridSecurity();
-        builder.Services.AddGrpc(o => o.Interceptors.Add<GridErrorInterceptor>());
+        builder.Services.AddGrpc(o =>
+        {
+            o.Interceptors.Add<GridErrorInterceptor>();
+            o.MaxReceiveMessageSize = limits.MaxGrpcMessageBytes;
+        });
         builder.Services.AddSingleton<PredictionFeed>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PredictionFeed>());
         builder.Services.AddHostedService<ModelBootstrap>();
@@ -105,6 +120,7 @@ public static class GridServer
         GridPrometheus.Publish(app.Services.GetRequiredService<GridMetrics>(), app.Services.GetRequiredService<LocalPredictor>(),
             app.Services.GetService<Storage.Postgres.Storage.PostgresBarArchive>());
         app.UseMiddleware<RequestMetrics>();
+        app.UseGridLimits();
         app.UseGridSecurity();
         app.MapGrpcService<GridService>();
         app.MapGridHttpApi();
@@ -239,6 +255,9 @@ public static class GridServer
             var cluster = new ClusterModeOptions();
             configuration.GetSection(ClusterModeOptions.Section).Bind(cluster);
             failures.AddRange(auth.Problems(server.ListenAddress, cluster.Enabled));
+            var limits = new LimitsOptions();
+            configuration.GetSection(LimitsOptions.Section).Bind(limits);
+            failures.AddRange(limits.Problems());
         }
         catch (InvalidOperationException e)
         {

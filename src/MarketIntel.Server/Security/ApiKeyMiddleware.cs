@@ -37,7 +37,7 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, ApiKeyAuthenticator
             return;
         }
         ApiRole required = endpoint is null ? ApiRole.Reader : endpoint.Metadata.GetMetadata<RequiresRoleAttribute>()?.Role ?? ApiRole.Admin;
-        bool grpc = http.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true;
+        bool grpc = IsGrpc(http);
         string action = grpc ? http.Request.Path.Value ?? "" : $"{http.Request.Method} {http.Request.Path.Value}";
 
         ApiKeyRecord? key = Presented(http.Request.Headers.Authorization.ToString()) is { } presented ? keys.Authenticate(presented) : null;
@@ -74,6 +74,9 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, ApiKeyAuthenticator
         }
     }
 
+    /// <summary>Whether a request is a gRPC call.</summary>
+    internal static bool IsGrpc(HttpContext http) => Limits.LimitsHosting.IsGrpc(http);
+
     // The key of an authorization header: Bearer's token, or Basic's password (the user name is ignored).
     internal static string? Presented(string header)
     {
@@ -98,7 +101,8 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, ApiKeyAuthenticator
         return null;
     }
 
-    private static Task Refuse(HttpContext http, bool grpc, GridException error)
+    /// <summary>Answers a request with a grid error, as gRPC (a trailers-only answer) or as HTTP/JSON.</summary>
+    internal static Task Refuse(HttpContext http, bool grpc, GridException error)
     {
         if (!grpc)
         {

@@ -1,4 +1,7 @@
+using System.Threading.RateLimiting;
 using MarketIntel.Abstractions;
+using MarketIntel.Server.Limits;
+using Microsoft.AspNetCore.RateLimiting;
 using MarketIntel.Storage.Postgres.Storage;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -33,6 +36,29 @@ public static class SecurityHosting
         }
         builder.Services.AddSingleton<ApiKeyAuthenticator>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ApiKeyAuthenticator>());
+        var limits = new LimitsOptions();
+        builder.Configuration.GetSection(LimitsOptions.Section).Bind(limits);
+        if (limits.RequestsPerSecondPerKey is { } rate)
+        {
+            builder.Services.AddRateLimiter(o =>
+            {
+                // One token bucket per key, refilled every 100 ms; a burst of one second's worth is allowed.
+                o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
+                    http.Items[ApiKeyMiddleware.KeyItem] is ApiKeyRecord key
+                        ? RateLimitPartition.GetTokenBucketLimiter(key.Name, _ => new TokenBucketRateLimiterOptions
+                        {
+                            TokenLimit = rate,
+                            TokensPerPeriod = Math.Max(1, rate / 10),
+                            ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
+                            QueueLimit = 0,
+                            AutoReplenishment = true,
+                        })
+                        : RateLimitPartition.GetNoLimiter(""));
+                o.OnRejected = (context, _) => new ValueTask(ApiKeyMiddleware.Refuse(context.HttpContext, ApiKeyMiddleware.IsGrpc(context.HttpContext),
+                    new GridException(GridErrorKind.ResourceExhausted,
+                        $"key '{(context.HttpContext.Items[ApiKeyMiddleware.KeyItem] as ApiKeyRecord)?.Name}' is over its limit of {rate} requests per second (setting {LimitsOptions.Section}:{nameof(LimitsOptions.RequestsPerSecondPerKey)})")));
+            });
+        }
         return auth;
     }
 
@@ -43,6 +69,10 @@ public static class SecurityHosting
         if (app.Services.GetService<ApiKeyAuthenticator>() is not null)
         {
             app.UseMiddleware<ApiKeyMiddleware>();
+            if (app.Services.GetRequiredService<IOptions<LimitsOptions>>().Value.RequestsPerSecondPerKey is not null)
+            {
+                app.UseRateLimiter();
+            }
         }
     }
 }

@@ -1,0 +1,77 @@
+namespace MarketIntel.Server.Limits;
+
+/// <summary>
+/// What one client may cost the silo (configuration section <c>Limits</c>). A request over a limit is refused with
+/// RESOURCE_EXHAUSTED (HTTP 429, or 413 for a body) and a message naming the limit and its setting; other clients
+/// are served on. Limits inside the grid itself (active assets, pushed vector length, bar times) are under
+/// <c>Grid</c>; model structure limits under <c>Models</c>.
+/// </summary>
+public sealed class LimitsOptions
+{
+    public const string Section = "Limits";
+
+    /// <summary>The most assets one PredictBatch call may name.</summary>
+    public int MaxAssetsPerBatch { get; set; } = 10_000;
+
+    /// <summary>The most assets one StreamPredictions call may watch.</summary>
+    public int MaxAssetsPerStream { get; set; } = 10_000;
+
+    /// <summary>The most bars one IngestBars message may carry (the CLI sends 500).</summary>
+    public int MaxBarsPerMessage { get; set; } = 10_000;
+
+    /// <summary>The most bars one IngestBars call may carry in all (the CLI sends 5,000 per call).</summary>
+    public long MaxBarsPerStream { get; set; } = 10_000_000;
+
+    /// <summary>The most StreamPredictions calls open at once on this silo, from all clients together.</summary>
+    public int MaxPredictionStreams { get; set; } = 10_000;
+
+    /// <summary>The most StreamPredictions calls one API key may hold open at once on this silo (with keys on).</summary>
+    public int MaxPredictionStreamsPerKey { get; set; } = 1_000;
+
+    /// <summary>The largest HTTP request body, chunked or not (PUT /features).</summary>
+    public long MaxRequestBodyBytes { get; set; } = 1 << 20;
+
+    /// <summary>The largest gRPC message received: a RegisterModel call carries the whole model.</summary>
+    public int MaxGrpcMessageBytes { get; set; } = 64 << 20;
+
+    /// <summary>The most calls in flight on one HTTP/2 connection.</summary>
+    public int MaxStreamsPerConnection { get; set; } = 100;
+
+    /// <summary>The most connections open at once on each of the HTTP and gRPC ports; more wait in the accept queue.</summary>
+    public long MaxConnections { get; set; } = 10_000;
+
+    /// <summary>Requests per second each API key may make (a token bucket; unset: no limit). Only with keys on.</summary>
+    public int? RequestsPerSecondPerKey { get; set; }
+
+    /// <summary>Every problem with these settings, each naming its setting.</summary>
+    public IEnumerable<string> Problems()
+    {
+        foreach (var (name, value, max) in new (string, long, long)[]
+        {
+            (nameof(MaxAssetsPerBatch), MaxAssetsPerBatch, 10_000_000),
+            (nameof(MaxAssetsPerStream), MaxAssetsPerStream, 10_000_000),
+            (nameof(MaxBarsPerMessage), MaxBarsPerMessage, 10_000_000),
+            (nameof(MaxBarsPerStream), MaxBarsPerStream, long.MaxValue),
+            (nameof(MaxPredictionStreams), MaxPredictionStreams, 1_000_000),
+            (nameof(MaxPredictionStreamsPerKey), MaxPredictionStreamsPerKey, 1_000_000),
+            (nameof(MaxRequestBodyBytes), MaxRequestBodyBytes, 1L << 30),
+            (nameof(MaxGrpcMessageBytes), MaxGrpcMessageBytes, 1L << 30),
+            (nameof(MaxStreamsPerConnection), MaxStreamsPerConnection, 10_000),
+            (nameof(MaxConnections), MaxConnections, 10_000_000),
+            (nameof(RequestsPerSecondPerKey), RequestsPerSecondPerKey ?? 1, 100_000_000),
+        })
+        {
+            if (value < 1 || value > max)
+            {
+                yield return $"{Section}:{name} {value} must be between 1 and {max}";
+            }
+        }
+    }
+}
+
+/// <summary>Refusals of requests over a limit, in the words every API uses.</summary>
+internal static class Over
+{
+    public static MarketIntel.Abstractions.GridException Limit(string what, long count, long limit, string setting) =>
+        new(MarketIntel.Abstractions.GridErrorKind.ResourceExhausted, $"{what}: {count} is over the limit of {limit} (setting {LimitsOptions.Section}:{setting})");
+}

@@ -1,0 +1,228 @@
+using System.Globalization;
+using System.Net;
+using Grpc.Core;
+using Grpc.Net.Client;
+using MarketIntel.Api.V1;
+using MarketIntel.Server.Hosting;
+using MarketIntel.Server.Tests;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging;
+
+namespace MarketIntel.Security.Tests;
+
+/// <summary>
+/// Each limit tripped once against a real server with small limits: refused with RESOURCE_EXHAUSTED (429, or 413
+/// for a body) and a message naming the limit and its setting, while the server goes on serving.
+/// </summary>
+public sealed class LimitsTests(LimitsTests.Server server) : IClassFixture<LimitsTests.Server>
+{
+    /// <summary>A grid on loopback (no keys) with limits small enough to reach in a test.</summary>
+    public class Server : IAsyncLifetime
+    {
+        /// <summary>Grid:MaxActiveAssets: small only for the server whose test fills it.</summary>
+        protected virtual int MaxActiveAssets => 100_000;
+
+        private WebApplication? _app;
+
+        public HttpClient Http { get; } = new();
+
+        public Grid.GridClient Grpc { get; private set; } = null!;
+
+        private GrpcChannel? _channel;
+
+        public async Task InitializeAsync()
+        {
+            int[] ports = FreePorts.Pick(3);
+            _app = GridServer.Build(new Dictionary<string, string?>
+            {
+                ["MarketIntel:HttpPort"] = ports[0].ToString(CultureInfo.InvariantCulture),
+                ["MarketIntel:GrpcPort"] = ports[1].ToString(CultureInfo.InvariantCulture),
+                ["MarketIntel:SiloPort"] = ports[2].ToString(CultureInfo.InvariantCulture),
+                ["MarketIntel:Models:0"] = AuthFixture.DirectionModel,
+                ["Limits:MaxAssetsPerBatch"] = "50",
+                ["Limits:MaxAssetsPerStream"] = "50",
+                ["Limits:MaxBarsPerMessage"] = "100",
+                ["Limits:MaxBarsPerStream"] = "250",
+                ["Limits:MaxPredictionStreams"] = "3",
+                ["Limits:MaxRequestBodyBytes"] = "4096",
+                ["Grid:MaxFeatureVectorLength"] = "100",
+                ["Grid:MaxActiveAssets"] = MaxActiveAssets.ToString(CultureInfo.InvariantCulture),
+            }, logging => logging.SetMinimumLevel(LogLevel.Warning));
+            await _app.StartAsync();
+            Http.BaseAddress = new Uri($"http://127.0.0.1:{ports[0]}");
+            _channel = GrpcChannel.ForAddress($"http://127.0.0.1:{ports[1]}");
+            Grpc = new Grid.GridClient(_channel);
+            await Bars.Ingest(Grpc, "LIVE", Bars.Range(0, 60));
+        }
+
+        public async Task DisposeAsync()
+        {
+            _channel?.Dispose();
+            Http.Dispose();
+            if (_app is not null)
+            {
+                await _app.StopAsync();
+                await _app.DisposeAsync();
+            }
+        }
+    }
+
+    private Grid.GridClient Grpc => server.Grpc;
+
+    private static async Task<RpcException> Refused(Func<Task> call)
+    {
+        var e = await Assert.ThrowsAsync<RpcException>(call);
+        Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
+        return e;
+    }
+
+    private async Task StillServes() => Assert.Equal("LIVE", (await Grpc.PredictAsync(new PredictRequest { Asset = "LIVE" })).Asset);
+
+    [Fact]
+    public async Task The_HTTP_body_limit_leaves_gRPC_model_uploads_to_the_gRPC_message_limit()
+    {
+        var model = Bars.File(AuthFixture.PushedModel);
+        Assert.True(model.Length > 4096);
+        var info = await Grpc.RegisterModelAsync(new RegisterModelRequest { Name = "big-enough", Version = "1", Model = model });
+        Assert.Equal("big-enough", info.Name);
+    }
+
+    [Fact]
+    public async Task A_batch_over_the_limit_is_refused_naming_the_setting()
+    {
+        var request = new PredictBatchRequest();
+        request.Assets.AddRange(Enumerable.Range(0, 51).Select(i => $"B{i}"));
+        var e = await Refused(async () => await Grpc.PredictBatchAsync(request));
+        Assert.Equal("assets: 51 is over the limit of 50 (setting Limits:MaxAssetsPerBatch)", e.Status.Detail);
+        await StillServes();
+    }
+
+    [Fact]
+    public async Task Bars_over_the_message_and_the_call_limits_are_refused()
+    {
+        var big = await Refused(async () => await Bars.Ingest(Grpc, Bars.NewAsset("bigmsg"), Bars.Range(0, 101), perMessage: 101));
+        Assert.Equal("message 1: bars: 101 is over the limit of 100 (setting Limits:MaxBarsPerMessage)", big.Status.Detail);
+        var many = await Refused(async () => await Bars.Ingest(Grpc, Bars.NewAsset("bigcall"), Bars.Range(0, 249).Concat(Bars.Range(0, 2)), perMessage: 100));
+        Assert.Equal("message 3: bars in this call: 251 is over the limit of 250 (setting Limits:MaxBarsPerStream)", many.Status.Detail);
+        await StillServes();
+    }
+
+    [Fact]
+    public async Task Streams_over_the_silo_limit_are_refused_and_a_place_frees_when_one_ends()
+    {
+        var open = new List<AsyncServerStreamingCall<Prediction>>();
+        for (int i = 0; i < 3; i++)
+        {
+            var call = Grpc.StreamPredictions(new StreamPredictionsRequest { Assets = { "LIVE" } });
+            await call.ResponseHeadersAsync;
+            open.Add(call);
+        }
+        var e = await Refused(async () =>
+        {
+            using var fourth = Grpc.StreamPredictions(new StreamPredictionsRequest { Assets = { "LIVE" } });
+            await fourth.ResponseStream.MoveNext();
+        });
+        Assert.Contains("(setting Limits:MaxPredictionStreams)", e.Status.Detail, StringComparison.Ordinal);
+        open[0].Dispose();
+        // The server frees the place once it sees the cancellation.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            using var again = Grpc.StreamPredictions(new StreamPredictionsRequest { Assets = { "LIVE" } });
+            using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+            try
+            {
+                await again.ResponseStream.MoveNext(wait.Token);
+            }
+            catch (RpcException r) when (r.StatusCode == StatusCode.Cancelled)
+            {
+                break;
+            }
+            catch (RpcException r) when (r.StatusCode == StatusCode.ResourceExhausted && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+        }
+        foreach (var call in open)
+        {
+            call.Dispose();
+        }
+        var tooMany = new StreamPredictionsRequest();
+        tooMany.Assets.AddRange(Enumerable.Range(0, 51).Select(i => $"S{i}"));
+        await Refused(async () =>
+        {
+            using var call = Grpc.StreamPredictions(tooMany);
+            await call.ResponseStream.MoveNext();
+        });
+    }
+
+    [Fact]
+    public async Task A_body_over_the_limit_is_refused_with_413_whether_it_states_its_length_or_is_chunked()
+    {
+        string vector = "[" + string.Join(",", Enumerable.Repeat("1.0", 2000)) + "]";
+        using (var sized = await server.Http.PutAsync(new Uri("/features/BODY", UriKind.Relative), new StringContent(vector)))
+        {
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, sized.StatusCode);
+            Assert.Contains("is over the limit of 4096 bytes (setting Limits:MaxRequestBodyBytes)", await sized.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        using var chunked = new HttpRequestMessage(HttpMethod.Put, "/features/BODY") { Content = new StreamContent(new MemoryStream(System.Text.Encoding.ASCII.GetBytes(vector))) };
+        chunked.Headers.TransferEncodingChunked = true;
+        using var response = await server.Http.SendAsync(chunked);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("the chunked body is over the limit of 4096 bytes", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        await StillServes();
+    }
+
+    [Fact]
+    public async Task Pushed_vectors_over_the_length_limit_or_with_infinities_are_refused_by_both_apis()
+    {
+        var request = new PushFeaturesRequest { Asset = "VEC" };
+        request.Values.AddRange(Enumerable.Repeat(1f, 101));
+        var e = await Refused(async () => await Grpc.PushFeaturesAsync(request));
+        Assert.Contains("a pushed feature vector of 101 values is over the limit of 100 (setting Grid:MaxFeatureVectorLength)", e.Status.Detail, StringComparison.Ordinal);
+        using (var http = await server.Http.PutAsync(new Uri("/features/VEC", UriKind.Relative), new StringContent("[" + string.Join(",", Enumerable.Repeat("1", 101)) + "]")))
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, http.StatusCode);
+        }
+        var infinite = await Assert.ThrowsAsync<RpcException>(async () => await Grpc.PushFeaturesAsync(new PushFeaturesRequest { Asset = "VEC", Values = { 1f, float.PositiveInfinity } }));
+        Assert.Equal(StatusCode.InvalidArgument, infinite.StatusCode);
+        Assert.Contains("values[1] is ∞; features must be finite (NaN for missing)".Replace("∞", float.PositiveInfinity.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal), infinite.Status.Detail, StringComparison.Ordinal);
+        await Grpc.PushFeaturesAsync(new PushFeaturesRequest { Asset = "VEC", Values = { 1f, float.NaN } });
+    }
+}
+
+/// <summary>The active-asset limit, on a server of its own: filling it would refuse the other tests' new assets.</summary>
+public sealed class ActiveAssetLimitTests(ActiveAssetLimitTests.FullServer server) : IClassFixture<ActiveAssetLimitTests.FullServer>
+{
+    /// <summary>The small-limits grid holding at most 40 assets.</summary>
+    public sealed class FullServer : LimitsTests.Server
+    {
+        protected override int MaxActiveAssets => 40;
+    }
+
+    private Grid.GridClient Grpc => server.Grpc;
+
+    private async Task StillServes() => Assert.Equal("LIVE", (await Grpc.PredictAsync(new PredictRequest { Asset = "LIVE" })).Asset);
+
+    [Fact]
+    public async Task A_client_inventing_assets_is_refused_at_the_silo_limit_and_known_assets_go_on()
+    {
+        RpcException? refused = null;
+        for (int i = 0; i < 100 && refused is null; i++)
+        {
+            try
+            {
+                await Grpc.PushFeaturesAsync(new PushFeaturesRequest { Asset = $"NEW{i}", Values = { 1f } });
+            }
+            catch (RpcException e)
+            {
+                refused = e;
+            }
+        }
+        Assert.NotNull(refused);
+        Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
+        Assert.Contains("over the limit of 40 (setting Grid:MaxActiveAssets)", refused.Status.Detail, StringComparison.Ordinal);
+        await StillServes();
+        await Grpc.PushFeaturesAsync(new PushFeaturesRequest { Asset = "NEW0", Values = { 2f } });
+    }
+}
