@@ -35,7 +35,7 @@ public sealed class BarCsvTests
     [InlineData("t1,1,2,-0.5,1.5,100\n", "x.csv:2:4: low -0.5 must be positive")]
     [InlineData("t1,1,2,0.5,1.5,-1\n", "x.csv:2:6: volume -1 must not be negative")]
     [InlineData("t1,1,1,2,1.5,100\n", "x.csv:2:3: high 1 is below low 2")]
-    [InlineData("t1,1,1e308,0.5,1.5,100\n", "x.csv:2:3: high 1E+308 is above the largest price accepted, 1000000000000")]
+    [InlineData("t1,1,1e308,0.5,1.5,100\n", "x.csv:2:3: HIGH 1E+308 is above the largest price accepted, 1000000000000")]
     [InlineData("t1,1,2,0.5,1.5,1e300\n", "x.csv:2:6: volume 1E+300 is above the largest volume accepted, 1E+18")]
     [InlineData("t1,1,2,0.5,2.5,100\n", "x.csv:2:5: Close 2.5 is outside the bar's range [low 0.5, high 2]")]
     [InlineData("t1,1,2,0.5\n", "x.csv:2:5: short row: 4 cells, the header has 6")]
