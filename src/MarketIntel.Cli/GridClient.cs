@@ -5,7 +5,7 @@ using MarketIntel.Features;
 
 namespace MarketIntel.Cli;
 
-/// <summary>A gRPC client for the grid from a <c>grpc://HOST:PORT</c> target (HTTP/2 without TLS).</summary>
+/// <summary>A gRPC client for the grid from a <c>grpc://HOST:PORT</c> or <c>grpcs://HOST:PORT</c> target.</summary>
 internal static class GridClient
 {
     /// <summary>The environment variable the commands that call the grid read their API key from (or --api-key).</summary>
@@ -22,30 +22,50 @@ internal static class GridClient
         return key;
     }
 
-    /// <summary>A channel to the grid that sends <paramref name="apiKey"/>, when given, as <c>authorization: Bearer</c> on every call.</summary>
-    public static GrpcChannel Channel(string target, string? apiKey = null)
+    /// <summary>The certificate file a command trusts for TLS besides the system's roots: <c>--tls-ca</c>, or none.</summary>
+    public static string? TrustedCa(CliArguments options)
     {
-        if (!target.StartsWith("grpc://", StringComparison.OrdinalIgnoreCase)
-            || !Uri.TryCreate("http://" + target["grpc://".Length..], UriKind.Absolute, out Uri? uri)
+        string? file = options.Optional("tls-ca");
+        return file is null || File.Exists(file) ? file : throw new UsageException($"--tls-ca: '{file}' does not exist");
+    }
+
+    /// <summary>
+    /// A channel to the grid at <c>grpc://HOST:PORT</c> (HTTP/2 without TLS) or <c>grpcs://HOST:PORT</c> (TLS, trusting
+    /// the system's roots and <paramref name="trustedCa"/>), sending <paramref name="apiKey"/>, when given, as
+    /// <c>authorization: Bearer</c> on every call.
+    /// </summary>
+    public static GrpcChannel Channel(string target, string? apiKey = null, string? trustedCa = null)
+    {
+        bool tls = target.StartsWith("grpcs://", StringComparison.OrdinalIgnoreCase);
+        string rest = tls ? target["grpcs://".Length..] : target.StartsWith("grpc://", StringComparison.OrdinalIgnoreCase) ? target["grpc://".Length..] : "";
+        if (rest.Length == 0 || !Uri.TryCreate((tls ? "https://" : "http://") + rest, UriKind.Absolute, out Uri? uri)
             || uri.AbsolutePath != "/" || uri.IsDefaultPort)
         {
-            throw new UsageException($"--target '{target}' must look like grpc://HOST:PORT");
+            throw new UsageException($"--target '{target}' must look like grpc://HOST:PORT or grpcs://HOST:PORT");
         }
         var options = new GrpcChannelOptions
         {
             MaxReceiveMessageSize = 64 << 20,
             MaxSendMessageSize = 64 << 20,
         };
+        if (tls && trustedCa is not null)
+        {
+            options.HttpHandler = new SocketsHttpHandler
+            {
+                EnableMultipleHttp2Connections = true,
+                SslOptions = { RemoteCertificateValidationCallback = TlsTrust.Validator(trustedCa) },
+            };
+        }
         if (apiKey is not null)
         {
             // grpc:// is HTTP/2 without TLS (loopback or a private network): the key is sent all the same.
-            options.Credentials = Grpc.Core.ChannelCredentials.Create(Grpc.Core.ChannelCredentials.Insecure,
+            options.Credentials = Grpc.Core.ChannelCredentials.Create(tls ? Grpc.Core.ChannelCredentials.SecureSsl : Grpc.Core.ChannelCredentials.Insecure,
                 Grpc.Core.CallCredentials.FromInterceptor((_, metadata) =>
                 {
                     metadata.Add("authorization", "Bearer " + apiKey);
                     return Task.CompletedTask;
                 }));
-            options.UnsafeUseInsecureChannelCallCredentials = true;
+            options.UnsafeUseInsecureChannelCallCredentials = !tls;
         }
         return GrpcChannel.ForAddress(uri, options);
     }

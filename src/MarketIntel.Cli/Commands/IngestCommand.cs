@@ -14,11 +14,11 @@ namespace MarketIntel.Cli.Commands;
 /// </summary>
 internal static class IngestCommand
 {
-    public const string Usage = "marketintel ingest --target grpc://HOST:PORT --asset SYMBOL --file BARS.csv [--close COLUMN] [--chunk 5000] [--retries 10] [--api-key KEY]";
+    public const string Usage = "marketintel ingest --target grpc[s]://HOST:PORT --asset SYMBOL --file BARS.csv [--close COLUMN] [--chunk 5000] [--retries 10] [--api-key KEY] [--tls-ca CA.pem]";
 
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout, TextWriter stderr)
     {
-        var options = CliArguments.Parse(args, ["target", "asset", "file", "close", "chunk", "retries", "api-key"]);
+        var options = CliArguments.Parse(args, ["target", "asset", "file", "close", "chunk", "retries", "api-key", "tls-ca"]);
         string target = options.Required("target");
         string asset = options.Required("asset");
         string file = options.Required("file");
@@ -31,7 +31,7 @@ internal static class IngestCommand
 
         BarSeries series = BarCsv.Read(file, options.Optional("close"));
         long[] timestamps = BarTimestamps.Parse(series.Timestamps, file);
-        using var channel = GridClient.Channel(target, GridClient.ApiKey(options));
+        using var channel = GridClient.Channel(target, GridClient.ApiKey(options), GridClient.TrustedCa(options));
         var client = GridClient.Create(channel);
         var clock = Stopwatch.StartNew();
         var totals = new IngestBarsReply();

@@ -10,6 +10,7 @@ namespace MarketIntel.Cli.Commands;
 internal static class ServeCommand
 {
     public const string Usage = "marketintel serve [--http-port P] [--grpc-port Q] [--model FILE]... [--features SPEC] [--listen ADDRESS] [--silo-port N] [--gateway-port M] [--no-dashboard] [--api-keys FILE | --auth]\n" +
+        "       [--tls-cert CERT.pem --tls-key KEY.pem | --tls-cert CERT.pfx] (a password in Tls__Password)\n" +
         "       [--cluster --redis HOST:PORT --postgres CONN [--cluster-id NAME] [--advertise ADDRESS]]";
 
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout)
@@ -26,7 +27,8 @@ internal static class ServeCommand
         var keys = app.Services.GetService<Server.Security.ApiKeyAuthenticator>();
         app.Lifetime.ApplicationStarted.Register(() => stdout.WriteLine(Describe(server, mode,
             keys is null ? "  API keys: off (loopback only; --api-keys FILE turns them on)"
-                : $"  API keys: on, {keys.ActiveKeys} active, from {(string.IsNullOrEmpty(auth.KeysFile) ? "PostgreSQL" : auth.KeysFile)} (send 'authorization: Bearer KEY')")));
+                : $"  API keys: on, {keys.ActiveKeys} active, from {(string.IsNullOrEmpty(auth.KeysFile) ? "PostgreSQL" : auth.KeysFile)} (send 'authorization: Bearer KEY')",
+            app.Services.GetRequiredService<IOptions<Server.Security.TlsOptions>>().Value.IsOn)));
         // The host's console lifetime stops it cleanly on SIGINT and SIGTERM.
         app.Run();
         stdout.WriteLine("marketintel serve: stopped");
@@ -36,7 +38,7 @@ internal static class ServeCommand
     /// <summary>The command line as configuration keys, which take precedence over appsettings.json and the environment.</summary>
     public static Dictionary<string, string?> Overrides(ReadOnlySpan<string> args)
     {
-        var options = CliArguments.Parse(args, ["http-port", "grpc-port", "silo-port", "gateway-port", "listen", "features", "history", "redis", "postgres", "cluster-id", "advertise", "api-keys"], ["no-dashboard", "cluster", "auth"], ["model"]);
+        var options = CliArguments.Parse(args, ["http-port", "grpc-port", "silo-port", "gateway-port", "listen", "features", "history", "redis", "postgres", "cluster-id", "advertise", "api-keys", "tls-cert", "tls-key"], ["no-dashboard", "cluster", "auth"], ["model"]);
         var overrides = new Dictionary<string, string?>(StringComparer.Ordinal);
         void Port(string flag, string key, int min)
         {
@@ -78,6 +80,14 @@ internal static class ServeCommand
         {
             overrides["Auth:Enabled"] = "true";
         }
+        if (options.Optional("tls-cert") is { } certificate)
+        {
+            overrides["Tls:CertificateFile"] = Path.GetFullPath(certificate);
+        }
+        if (options.Optional("tls-key") is { } keyFile)
+        {
+            overrides["Tls:KeyFile"] = Path.GetFullPath(keyFile);
+        }
         foreach (var (flag, key) in new[] { ("redis", "Cluster:Redis"), ("postgres", "Postgres:ConnectionString"), ("cluster-id", "Cluster:ClusterId"), ("advertise", "Cluster:AdvertisedAddress") })
         {
             if (options.Optional(flag) is { } value)
@@ -96,12 +106,12 @@ internal static class ServeCommand
         return overrides;
     }
 
-    public static string Describe(ServerOptions server, string? cluster = null, string? auth = null)
+    public static string Describe(ServerOptions server, string? cluster = null, string? auth = null, bool tls = false)
     {
         string host = server.ListenAddress.Contains(':', StringComparison.Ordinal) ? $"[{server.ListenAddress}]" : server.ListenAddress;
         return string.Join('\n',
-            $"marketintel serve: gRPC on grpc://{host}:{server.GrpcPort}",
-            $"  HTTP on http://{host}:{server.HttpPort} (GET /predict/{{asset}}, GET|PUT /features/{{asset}}, /metrics{(server.Dashboard ? $", dashboard at {server.DashboardPath}" : "")})",
+            $"marketintel serve: gRPC on grpc{(tls ? "s" : "")}://{host}:{server.GrpcPort}",
+            $"  HTTP on http{(tls ? "s" : "")}://{host}:{server.HttpPort} (GET /predict/{{asset}}, GET|PUT /features/{{asset}}, /metrics{(server.Dashboard ? $", dashboard at {server.DashboardPath}" : "")})",
             cluster ?? "  embedded defaults: state in memory (--cluster for Redis membership and PostgreSQL state)",
             auth ?? "  API keys: off",
             $"  models: {(server.Models.Count == 0 ? "none yet (register through gRPC RegisterModel)" : string.Join(", ", server.Models))}",

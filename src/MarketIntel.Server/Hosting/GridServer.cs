@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Hosting;
 using MarketIntel.Grains;
 using MarketIntel.Server.Api;
@@ -71,6 +72,11 @@ public static class GridServer
         builder.Services.AddSingleton(Options.Create(limits));
         builder.Services.AddSingleton<StreamQuota>();
 
+        var tls = new TlsOptions();
+        builder.Configuration.GetSection(TlsOptions.Section).Bind(tls);
+        builder.Services.AddSingleton(Options.Create(tls));
+        X509Certificate2? certificate = tls.IsOn ? tls.Load() : null;
+
         IPAddress address = IPAddress.Parse(server.ListenAddress);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -79,9 +85,23 @@ public static class GridServer
             kestrel.Limits.MaxConcurrentConnections = limits.MaxConnections;
             kestrel.Limits.MaxConcurrentUpgradedConnections = limits.MaxConnections;
             kestrel.Limits.Http2.MaxStreamsPerConnection = limits.MaxStreamsPerConnection;
-            kestrel.Listen(address, server.HttpPort, o => o.Protocols = HttpProtocols.Http1);
-            // gRPC without TLS needs HTTP/2 with prior knowledge on a port of its own.
-            kestrel.Listen(address, server.GrpcPort, o => o.Protocols = HttpProtocols.Http2);
+            kestrel.Listen(address, server.HttpPort, o =>
+            {
+                o.Protocols = HttpProtocols.Http1;
+                if (certificate is not null)
+                {
+                    o.UseHttps(certificate);
+                }
+            });
+            // gRPC without TLS needs HTTP/2 with prior knowledge on a port of its own; with TLS, ALPN offers h2.
+            kestrel.Listen(address, server.GrpcPort, o =>
+            {
+                o.Protocols = HttpProtocols.Http2;
+                if (certificate is not null)
+                {
+                    o.UseHttps(certificate);
+                }
+            });
         });
 
         builder.UseOrleans(silo =>
@@ -258,6 +278,9 @@ public static class GridServer
             var limits = new LimitsOptions();
             configuration.GetSection(LimitsOptions.Section).Bind(limits);
             failures.AddRange(limits.Problems());
+            var tls = new TlsOptions();
+            configuration.GetSection(TlsOptions.Section).Bind(tls);
+            failures.AddRange(tls.Problems());
         }
         catch (InvalidOperationException e)
         {

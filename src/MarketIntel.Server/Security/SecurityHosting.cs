@@ -9,7 +9,7 @@ using Npgsql;
 namespace MarketIntel.Server.Security;
 
 /// <summary>Puts API keys in front of the grid's endpoints when <see cref="AuthOptions"/> turns them on.</summary>
-public static class SecurityHosting
+public static partial class SecurityHosting
 {
     /// <summary>
     /// Binds section <c>Auth</c> and, when keys are on, registers their store (the key file, else the cluster's
@@ -66,6 +66,12 @@ public static class SecurityHosting
     public static void UseGridSecurity(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        var listen = app.Services.GetRequiredService<IOptions<Hosting.ServerOptions>>().Value.ListenAddress;
+        if (!app.Services.GetRequiredService<IOptions<TlsOptions>>().Value.IsOn
+            && System.Net.IPAddress.TryParse(listen, out var address) && !System.Net.IPAddress.IsLoopback(address))
+        {
+            ClearText(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SecurityHosting)), listen);
+        }
         if (app.Services.GetService<ApiKeyAuthenticator>() is not null)
         {
             app.UseMiddleware<ApiKeyMiddleware>();
@@ -75,4 +81,7 @@ public static class SecurityHosting
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Listening on {Address} without TLS: API keys and data cross the network in clear text; serve with --tls-cert unless the network is private")]
+    private static partial void ClearText(ILogger logger, string address);
 }

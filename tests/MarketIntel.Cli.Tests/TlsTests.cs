@@ -1,0 +1,95 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using MarketIntel.Tests;
+
+namespace MarketIntel.Cli.Tests;
+
+/// <summary>
+/// The grid behind TLS with a certificate of a test CA's own: ingest over grpcs:// with the key and the CA named,
+/// HTTPS for the JSON API, and clients that do not trust the CA refused.
+/// </summary>
+public sealed class TlsTests : CliTestBase
+{
+    // A CA and a server certificate for 127.0.0.1 and localhost signed by it, as PEM files.
+    private (string Ca, string Certificate, string Key) MakeCertificates()
+    {
+        using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var caRequest = new CertificateRequest("CN=MarketIntel test CA", caKey, HashAlgorithmName.SHA256);
+        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign, true));
+        using X509Certificate2 ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+
+        using var serverKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=127.0.0.1", serverKey, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        names.AddDnsName("localhost");
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        using X509Certificate2 server = request.Create(ca, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddHours(12), [1, 2, 3, 4]);
+
+        string caFile = Path.Combine(Dir, "ca.pem"), certificateFile = Path.Combine(Dir, "server.pem"), keyFile = Path.Combine(Dir, "server.key");
+        File.WriteAllText(caFile, ca.ExportCertificatePem());
+        File.WriteAllText(certificateFile, server.ExportCertificatePem());
+        File.WriteAllText(keyFile, serverKey.ExportPkcs8PrivateKeyPem());
+        return (caFile, certificateFile, keyFile);
+    }
+
+    [Fact]
+    public async Task Ingest_and_HTTPS_reach_a_grid_behind_TLS_and_a_client_that_does_not_trust_its_CA_is_refused()
+    {
+        var (ca, certificate, key) = MakeCertificates();
+        string keys = Path.Combine(Dir, "keys.json");
+        string writer = Run("keys", "create", "--file", keys, "--name", "feed", "--role", "writer").Out.Trim();
+        await using var grid = await InProcessGrid.StartAsync(new Dictionary<string, string?>
+        {
+            ["Tls:CertificateFile"] = certificate,
+            ["Tls:KeyFile"] = key,
+            ["Auth:KeysFile"] = keys,
+            ["MarketIntel:Models:0"] = Path.Combine(RepoPaths.Root, "src", "MarketIntel.Cli", "SampleData", "direction-d3-n60.json"),
+        });
+        string target = grid.GrpcTarget.Replace("grpc://", "grpcs://", StringComparison.Ordinal);
+        string bars = RepoPaths.Data("msft-daily.csv");
+
+        var ingest = Run("ingest", "--target", target, "--asset", "MSFT", "--file", bars, "--api-key", writer, "--tls-ca", ca);
+        Assert.True(ingest.Code == 0, ingest.Err);
+        Assert.Contains("accepted 249", ingest.Out, StringComparison.Ordinal);
+
+        var untrusted = Run("ingest", "--target", target, "--asset", "MSFT", "--file", bars, "--api-key", writer, "--retries", "0");
+        Assert.Equal(2, untrusted.Code);
+        var plain = Run("ingest", "--target", grid.GrpcTarget, "--asset", "MSFT", "--file", bars, "--api-key", writer, "--retries", "0");
+        Assert.Equal(2, plain.Code);
+
+        var roots = new X509Certificate2Collection();
+        roots.ImportFromPemFile(ca);
+        using var handler = new HttpClientHandler
+        {
+            ServerCertificateCustomValidationCallback = (_, cert, _, errors) =>
+            {
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                return (errors & ~System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors) == 0 && cert is not null && chain.Build(cert);
+            },
+        };
+        using var https = new HttpClient(handler);
+        https.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", writer);
+        string body = await https.GetStringAsync(new Uri(grid.Http("/predict/MSFT").Replace("http://", "https://", StringComparison.Ordinal)));
+        Assert.Contains("\"asset\":\"MSFT\"", body, StringComparison.Ordinal);
+        using var strict = new HttpClient();
+        await Assert.ThrowsAsync<HttpRequestException>(() => strict.GetAsync(new Uri(grid.Http("/healthz").Replace("http://", "https://", StringComparison.Ordinal))));
+    }
+
+    [Fact]
+    public void A_certificate_that_cannot_be_loaded_stops_the_start_naming_the_setting()
+    {
+        var (_, certificate, _) = MakeCertificates();
+        var (code, _, err) = Run("serve", "--tls-cert", certificate, "--http-port", "1", "--grpc-port", "2");
+        Assert.Equal(2, code);
+        Assert.Contains("Tls:KeyFile: a PEM certificate needs its private key (--tls-key FILE)", err, StringComparison.Ordinal);
+        var missing = Run("serve", "--tls-cert", Path.Combine(Dir, "none.pfx"));
+        Assert.Contains($"Tls:CertificateFile '{Path.Combine(Dir, "none.pfx")}' does not exist", missing.Err, StringComparison.Ordinal);
+    }
+}
