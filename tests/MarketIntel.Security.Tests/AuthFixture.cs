@@ -66,7 +66,7 @@ public sealed class AuthFixture : IAsyncLifetime
             ["Auth:KeysFile"] = KeysFile,
             ["Auth:RefreshInterval"] = "00:00:00.2",
             ["Limits:RequestsPerSecondPerKey"] = RequestsPerSecond.ToString(CultureInfo.InvariantCulture),
-        }, logging => logging.SetMinimumLevel(LogLevel.Warning).AddFilter(AuditLogCategory, LogLevel.Information).AddProvider(new Capture(Log)));
+        }, logging => logging.SetMinimumLevel(LogLevel.Information).AddProvider(new Capture(Log)));
         await _app.StartAsync();
         Http.BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}");
         Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{GrpcPort}");
