@@ -42,3 +42,42 @@ public sealed class ShutdownTests
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"stopping took {clock.Elapsed.TotalSeconds:F1} s");
     }
 }
+
+public sealed class MetricsPortTests
+{
+    [Fact]
+    public async Task Metrics_on_a_port_of_their_own_are_not_served_on_the_HTTP_port_and_still_need_a_key()
+    {
+        int[] ports = FreePorts.Pick(4);
+        string keys = Path.Combine(Directory.CreateTempSubdirectory("marketintel-metrics-").FullName, "keys.json");
+        var (key, record) = MarketIntel.Abstractions.ApiKeys.Create("prometheus", MarketIntel.Abstractions.ApiRole.Reader, DateTimeOffset.UtcNow);
+        await new MarketIntel.Server.Security.FileApiKeyStore(keys).Add(record);
+        var app = GridServer.Build(new Dictionary<string, string?>
+        {
+            ["MarketIntel:HttpPort"] = ports[0].ToString(CultureInfo.InvariantCulture),
+            ["MarketIntel:GrpcPort"] = ports[1].ToString(CultureInfo.InvariantCulture),
+            ["MarketIntel:SiloPort"] = ports[2].ToString(CultureInfo.InvariantCulture),
+            ["MarketIntel:MetricsPort"] = ports[3].ToString(CultureInfo.InvariantCulture),
+            ["Auth:KeysFile"] = keys,
+        }, logging => logging.SetMinimumLevel(LogLevel.Warning));
+        await app.StartAsync();
+        try
+        {
+            using var http = new HttpClient();
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+            string metrics = await http.GetStringAsync(new Uri($"http://127.0.0.1:{ports[3]}/metrics"));
+            Assert.Contains("marketintel_active_assets", metrics, StringComparison.Ordinal);
+            using var onHttp = await http.GetAsync(new Uri($"http://127.0.0.1:{ports[0]}/metrics"));
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, onHttp.StatusCode);
+            using var anonymous = new HttpClient();
+            using var refused = await anonymous.GetAsync(new Uri($"http://127.0.0.1:{ports[3]}/metrics"));
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            Directory.Delete(Path.GetDirectoryName(keys)!, recursive: true);
+        }
+    }
+}

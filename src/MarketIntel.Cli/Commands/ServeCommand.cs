@@ -9,7 +9,7 @@ namespace MarketIntel.Cli.Commands;
 /// embedded defaults or, with <c>--cluster</c>, as a member of a cluster (Redis membership, PostgreSQL state).</summary>
 internal static class ServeCommand
 {
-    public const string Usage = "marketintel serve [--http-port P] [--grpc-port Q] [--model FILE]... [--features SPEC] [--listen ADDRESS] [--silo-port N] [--gateway-port M] [--no-dashboard] [--api-keys FILE | --auth]\n" +
+    public const string Usage = "marketintel serve [--http-port P] [--grpc-port Q] [--model FILE]... [--features SPEC] [--listen ADDRESS] [--silo-port N] [--gateway-port M] [--no-dashboard] [--metrics-port P] [--api-keys FILE | --auth]\n" +
         "       [--tls-cert CERT.pem --tls-key KEY.pem | --tls-cert CERT.pfx] (a password in Tls__Password)\n" +
         "       [--cluster --redis HOST:PORT --postgres CONN [--cluster-id NAME] [--advertise ADDRESS]]";
 
@@ -38,7 +38,7 @@ internal static class ServeCommand
     /// <summary>The command line as configuration keys, which take precedence over appsettings.json and the environment.</summary>
     public static Dictionary<string, string?> Overrides(ReadOnlySpan<string> args)
     {
-        var options = CliArguments.Parse(args, ["http-port", "grpc-port", "silo-port", "gateway-port", "listen", "features", "history", "redis", "postgres", "cluster-id", "advertise", "api-keys", "tls-cert", "tls-key"], ["no-dashboard", "cluster", "auth"], ["model"]);
+        var options = CliArguments.Parse(args, ["http-port", "grpc-port", "silo-port", "gateway-port", "metrics-port", "listen", "features", "history", "redis", "postgres", "cluster-id", "advertise", "api-keys", "tls-cert", "tls-key"], ["no-dashboard", "cluster", "auth"], ["model"]);
         var overrides = new Dictionary<string, string?>(StringComparer.Ordinal);
         void Port(string flag, string key, int min)
         {
@@ -51,6 +51,7 @@ internal static class ServeCommand
         Port("grpc-port", "MarketIntel:GrpcPort", 1);
         Port("silo-port", "MarketIntel:SiloPort", 1);
         Port("gateway-port", "MarketIntel:GatewayPort", 0);
+        Port("metrics-port", "MarketIntel:MetricsPort", 1);
         if (options.Optional("listen") is { } listen)
         {
             overrides["MarketIntel:ListenAddress"] = listen;
@@ -111,7 +112,7 @@ internal static class ServeCommand
         string host = server.ListenAddress.Contains(':', StringComparison.Ordinal) ? $"[{server.ListenAddress}]" : server.ListenAddress;
         return string.Join('\n',
             $"marketintel serve: gRPC on grpc{(tls ? "s" : "")}://{host}:{server.GrpcPort}",
-            $"  HTTP on http{(tls ? "s" : "")}://{host}:{server.HttpPort} (GET /predict/{{asset}}, GET|PUT /features/{{asset}}, /metrics{(server.Dashboard ? $", dashboard at {server.DashboardPath}" : "")})",
+            $"  HTTP on http{(tls ? "s" : "")}://{host}:{server.HttpPort} (GET /predict/{{asset}}, GET|PUT /features/{{asset}}, {(server.MetricsPort > 0 ? $"/metrics on port {server.MetricsPort}" : "/metrics")}{(server.Dashboard ? $", dashboard at {server.DashboardPath}" : "")})",
             cluster ?? "  embedded defaults: state in memory (--cluster for Redis membership and PostgreSQL state)",
             auth ?? "  API keys: off",
             $"  models: {(server.Models.Count == 0 ? "none yet (register through gRPC RegisterModel)" : string.Join(", ", server.Models))}",

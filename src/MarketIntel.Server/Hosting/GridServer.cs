@@ -93,6 +93,17 @@ public static class GridServer
                     o.UseHttps(certificate);
                 }
             });
+            if (server.MetricsPort > 0)
+            {
+                kestrel.Listen(address, server.MetricsPort, o =>
+                {
+                    o.Protocols = HttpProtocols.Http1;
+                    if (certificate is not null)
+                    {
+                        o.UseHttps(certificate);
+                    }
+                });
+            }
             // gRPC without TLS needs HTTP/2 with prior knowledge on a port of its own; with TLS, ALPN offers h2.
             kestrel.Listen(address, server.GrpcPort, o =>
             {
@@ -145,7 +156,11 @@ public static class GridServer
         app.MapGrpcService<GridService>();
         app.MapGridHttpApi();
         // Prometheus scrapes with a reader key; the dashboard (which streams the server's log) is the admins'.
-        app.MapMetrics("/metrics").WithMetadata(new RequiresRoleAttribute(ApiRole.Reader));
+        var metrics = app.MapMetrics("/metrics").WithMetadata(new RequiresRoleAttribute(ApiRole.Reader));
+        if (server.MetricsPort > 0)
+        {
+            metrics.RequireHost($"*:{server.MetricsPort.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        }
         if (server.Dashboard)
         {
             app.MapOrleansDashboard(routePrefix: server.DashboardPath.TrimEnd('/'));

@@ -26,6 +26,9 @@ public sealed class ServerOptions
     /// <summary>Model files (XGBoost JSON or ONNX) registered at start; the last becomes the default.</summary>
     public IList<string> Models { get; } = [];
 
+    /// <summary>A port of its own for <c>/metrics</c> (so a network policy can open it to Prometheus alone); 0 serves it on the HTTP port.</summary>
+    public int MetricsPort { get; set; }
+
     /// <summary>Serve the Orleans dashboard at <see cref="DashboardPath"/>.</summary>
     public bool Dashboard { get; set; } = true;
 
@@ -48,7 +51,8 @@ public sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         CheckPort(failures, "GrpcPort", options.GrpcPort, allowZero: false);
         CheckPort(failures, "SiloPort", options.SiloPort, allowZero: false);
         CheckPort(failures, "GatewayPort", options.GatewayPort, allowZero: true);
-        var ports = new[] { ("HttpPort", options.HttpPort), ("GrpcPort", options.GrpcPort), ("SiloPort", options.SiloPort), ("GatewayPort", options.GatewayPort) }
+        CheckPort(failures, "MetricsPort", options.MetricsPort, allowZero: true);
+        var ports = new[] { ("HttpPort", options.HttpPort), ("GrpcPort", options.GrpcPort), ("SiloPort", options.SiloPort), ("GatewayPort", options.GatewayPort), ("MetricsPort", options.MetricsPort) }
             .Where(p => p.Item2 > 0).GroupBy(p => p.Item2).Where(g => g.Count() > 1);
         foreach (var clash in ports)
         {
