@@ -47,4 +47,13 @@ public sealed class AuthOptionsTests
     {
         Assert.Contains("Auth:Enabled: embedded mode keeps keys in a file: start with --api-keys FILE", Refused(new() { ["Auth:Enabled"] = "true" }).Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Tokens_need_an_audience_and_a_key_file_needs_its_issuer()
+    {
+        var e = Refused(new() { ["Auth:Jwt:SigningKeyFile"] = "/no/such/issuer.pem" });
+        Assert.Contains("Auth:Jwt:Audience must be set", e.Message, StringComparison.Ordinal);
+        Assert.Contains("Auth:Jwt:Issuer must be set with Auth:Jwt:SigningKeyFile", e.Message, StringComparison.Ordinal);
+        Assert.Contains("Auth:Jwt:SigningKeyFile '/no/such/issuer.pem' is not a PEM public key (no such file)", e.Message, StringComparison.Ordinal);
+    }
 }

@@ -26,8 +26,12 @@ internal static class ServeCommand
         var auth = app.Services.GetRequiredService<IOptions<Server.Security.AuthOptions>>().Value;
         var keys = app.Services.GetService<Server.Security.ApiKeyAuthenticator>();
         app.Lifetime.ApplicationStarted.Register(() => stdout.WriteLine(Describe(server, mode,
-            keys is null ? "  API keys: off (loopback only; --api-keys FILE turns them on)"
-                : $"  API keys: on, {keys.ActiveKeys} active, from {(string.IsNullOrEmpty(auth.KeysFile) ? "PostgreSQL" : auth.KeysFile)} (send 'authorization: Bearer KEY')",
+            !auth.IsOn ? "  API keys: off (loopback only; --api-keys FILE turns them on)"
+                : "  " + string.Join("; ", new[]
+                {
+                    keys is null ? null : $"API keys: on, {keys.ActiveKeys} active, from {(string.IsNullOrEmpty(auth.KeysFile) ? "PostgreSQL" : auth.KeysFile)} (send 'authorization: Bearer KEY')",
+                    auth.Jwt.IsOn ? $"JWTs from {auth.Jwt.Issuer ?? auth.Jwt.Authority} for audience {auth.Jwt.Audience}, role in claim {auth.Jwt.RoleClaim}" : null,
+                }.OfType<string>()),
             app.Services.GetRequiredService<IOptions<Server.Security.TlsOptions>>().Value.IsOn)));
         // The host's console lifetime stops it cleanly on SIGINT and SIGTERM.
         app.Run();

@@ -115,7 +115,7 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
             throw Over.Limit("assets", request.Assets.Count, _limits.MaxAssetsPerStream, nameof(LimitsOptions.MaxAssetsPerStream));
         }
         var assets = request.Assets.Select((a, i) => Mapping.Asset(a, $"assets[{i}]")).ToArray();
-        using IDisposable place = streams.Enter(context.GetHttpContext().Items[ApiKeyMiddleware.KeyItem] as ApiKeyRecord);
+        using IDisposable place = streams.Enter(context.GetHttpContext().Items[ApiKeyMiddleware.KeyItem] as Caller);
         // Bounded, so a client that stops reading cannot exhaust memory: past StreamBuffer waiting predictions it
         // loses the oldest ones, and the drops are counted in /metrics.
         var channel = Channel.CreateBounded<PredictionResult>(

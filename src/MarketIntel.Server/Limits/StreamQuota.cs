@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using MarketIntel.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace MarketIntel.Server.Limits;
@@ -17,7 +16,7 @@ internal sealed class StreamQuota(IOptions<LimitsOptions> options)
     public int Open => Volatile.Read(ref _open);
 
     /// <summary>Takes a place for a stream of <paramref name="key"/> (null without keys); dispose it when the stream ends.</summary>
-    public IDisposable Enter(ApiKeyRecord? key)
+    public IDisposable Enter(Security.Caller? key)
     {
         LimitsOptions limits = options.Value;
         if (Interlocked.Increment(ref _open) > limits.MaxPredictionStreams)

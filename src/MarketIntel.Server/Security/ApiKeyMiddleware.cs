@@ -14,10 +14,14 @@ namespace MarketIntel.Server.Security;
 /// UNAUTHENTICATED / 401 without a valid key and PERMISSION_DENIED / 403 for a role that may not; admin calls other
 /// than page views, and every refusal of a known key, go to the audit log with the key's name.
 /// </summary>
-internal sealed class ApiKeyMiddleware(RequestDelegate next, ApiKeyAuthenticator keys, ILoggerFactory loggers)
+internal sealed class ApiKeyMiddleware(RequestDelegate next, IServiceProvider services, ILoggerFactory loggers)
 {
-    /// <summary>The key a request was let through with, under this <see cref="HttpContext.Items"/> key.</summary>
-    public const string KeyItem = "marketintel.api-key";
+    /// <summary>The <see cref="Caller"/> a request was let through as, under this <see cref="HttpContext.Items"/> key.</summary>
+    public const string KeyItem = "marketintel.caller";
+
+    // Either may be off: keys from a file or PostgreSQL, tokens from an OIDC issuer.
+    private readonly ApiKeyAuthenticator? _keys = services.GetService<ApiKeyAuthenticator>();
+    private readonly JwtValidator? _tokens = services.GetService<JwtValidator>();
 
     private static readonly Prometheus.Counter Denied = Prometheus.Metrics.CreateCounter(
         "marketintel_auth_denied_total", "Requests refused for want of a valid API key (unauthenticated) or of a role (forbidden)",
@@ -40,7 +44,7 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, ApiKeyAuthenticator
         bool grpc = IsGrpc(http);
         string action = grpc ? http.Request.Path.Value ?? "" : $"{http.Request.Method} {http.Request.Path.Value}";
 
-        ApiKeyRecord? key = Presented(http.Request.Headers.Authorization.ToString()) is { } presented ? keys.Authenticate(presented) : null;
+        Caller? key = Presented(http.Request.Headers.Authorization.ToString()) is { } presented ? await Identify(presented) : null;
         if (key is null)
         {
             Unauthenticated.Inc();
@@ -49,12 +53,13 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, ApiKeyAuthenticator
                 "a valid API key is required: send 'authorization: Bearer KEY' (keys come from 'marketintel keys create')"));
             return;
         }
-        if (key.Role < required)
+        if (key.Role is not { } role || role < required)
         {
             Forbidden.Inc();
-            AuditLog.Refused(_audit, key.Name, key.Role.Name(), action, required.Name());
+            string held = key.Role?.Name() ?? "none";
+            AuditLog.Refused(_audit, key.Name, held, action, required.Name());
             await Refuse(http, grpc, new GridException(GridErrorKind.PermissionDenied,
-                $"key '{key.Name}' has role {key.Role.Name()}; {action} needs {required.Name()}"));
+                $"key '{key.Name}' has role {held}; {action} needs {required.Name()}"));
             return;
         }
         http.Items[KeyItem] = key;
@@ -76,6 +81,16 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, ApiKeyAuthenticator
 
     /// <summary>Whether a request is a gRPC call.</summary>
     internal static bool IsGrpc(HttpContext http) => Limits.LimitsHosting.IsGrpc(http);
+
+    // An API key (mik_...) checked against the stored hashes, or a JWT checked against the issuer's keys.
+    private async ValueTask<Caller?> Identify(string presented)
+    {
+        if (_tokens is not null && JwtValidator.LooksLikeJwt(presented))
+        {
+            return await _tokens.Validate(presented);
+        }
+        return _keys?.Authenticate(presented) is { } record ? new Caller(record.Name, record.Role) : null;
+    }
 
     // The key of an authorization header: Bearer's token, or Basic's password (the user name is ignored).
     internal static string? Presented(string header)

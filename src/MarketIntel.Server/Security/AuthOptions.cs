@@ -22,8 +22,11 @@ public sealed class AuthOptions
     /// <summary>How often the keys are read again: a key created or revoked takes effect on every silo within this.</summary>
     public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>Whether calls need a key.</summary>
-    public bool IsOn => Enabled || !string.IsNullOrEmpty(KeysFile);
+    /// <summary>JWT bearer tokens from an OIDC issuer, accepted beside API keys (section <c>Auth:Jwt</c>).</summary>
+    public JwtOptions Jwt { get; set; } = new();
+
+    /// <summary>Whether calls need a key or a token.</summary>
+    public bool IsOn => Enabled || !string.IsNullOrEmpty(KeysFile) || Jwt.IsOn;
 
     /// <summary>Every problem with these settings for a silo listening on <paramref name="listenAddress"/>, each naming its setting.</summary>
     public IEnumerable<string> Problems(string listenAddress, bool clusterMode)
@@ -50,9 +53,13 @@ public sealed class AuthOptions
                 yield return problem;
             }
         }
-        else if (Enabled && !clusterMode)
+        else if (Enabled && !clusterMode && !Jwt.IsOn)
         {
             yield return $"{Section}:Enabled: embedded mode keeps keys in a file: start with --api-keys FILE (create one with 'marketintel keys create --file FILE --name NAME --role admin')";
+        }
+        foreach (string problem in Jwt.Problems())
+        {
+            yield return problem;
         }
         if (!IsOn && IPAddress.TryParse(listenAddress, out IPAddress? address) && !IPAddress.IsLoopback(address))
         {

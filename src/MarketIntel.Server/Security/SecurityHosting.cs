@@ -25,17 +25,24 @@ public static partial class SecurityHosting
         {
             return auth;
         }
+        if (auth.Jwt.IsOn)
+        {
+            builder.Services.AddSingleton(new JwtValidator(auth.Jwt));
+        }
         if (!string.IsNullOrEmpty(auth.KeysFile))
         {
             builder.Services.AddSingleton<IApiKeyStore>(new FileApiKeyStore(auth.KeysFile));
         }
-        else
+        else if (auth.Enabled && builder.Configuration.GetValue<bool>("Cluster:Enabled"))
         {
             // Cluster mode: the silo's own PostgreSQL data source, registered by AddMarketIntelPostgres.
             builder.Services.AddSingleton<IApiKeyStore>(sp => new PostgresApiKeyStore(sp.GetRequiredService<NpgsqlDataSource>()));
         }
-        builder.Services.AddSingleton<ApiKeyAuthenticator>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<ApiKeyAuthenticator>());
+        if (!string.IsNullOrEmpty(auth.KeysFile) || (auth.Enabled && builder.Configuration.GetValue<bool>("Cluster:Enabled")))
+        {
+            builder.Services.AddSingleton<ApiKeyAuthenticator>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<ApiKeyAuthenticator>());
+        }
         var limits = new LimitsOptions();
         builder.Configuration.GetSection(LimitsOptions.Section).Bind(limits);
         if (limits.RequestsPerSecondPerKey is { } rate)
@@ -44,7 +51,7 @@ public static partial class SecurityHosting
             {
                 // One token bucket per key, refilled every 100 ms; a burst of one second's worth is allowed.
                 o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
-                    http.Items[ApiKeyMiddleware.KeyItem] is ApiKeyRecord key
+                    http.Items[ApiKeyMiddleware.KeyItem] is Caller key
                         ? RateLimitPartition.GetTokenBucketLimiter(key.Name, _ => new TokenBucketRateLimiterOptions
                         {
                             TokenLimit = rate,
@@ -56,7 +63,7 @@ public static partial class SecurityHosting
                         : RateLimitPartition.GetNoLimiter(""));
                 o.OnRejected = (context, _) => new ValueTask(ApiKeyMiddleware.Refuse(context.HttpContext, ApiKeyMiddleware.IsGrpc(context.HttpContext),
                     new GridException(GridErrorKind.ResourceExhausted,
-                        $"key '{(context.HttpContext.Items[ApiKeyMiddleware.KeyItem] as ApiKeyRecord)?.Name}' is over its limit of {rate} requests per second (setting {LimitsOptions.Section}:{nameof(LimitsOptions.RequestsPerSecondPerKey)})")));
+                        $"key '{(context.HttpContext.Items[ApiKeyMiddleware.KeyItem] as Caller)?.Name}' is over its limit of {rate} requests per second (setting {LimitsOptions.Section}:{nameof(LimitsOptions.RequestsPerSecondPerKey)})")));
             });
         }
         return auth;
@@ -72,7 +79,7 @@ public static partial class SecurityHosting
         {
             ClearText(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SecurityHosting)), listen);
         }
-        if (app.Services.GetService<ApiKeyAuthenticator>() is not null)
+        if (app.Services.GetRequiredService<IOptions<AuthOptions>>().Value.IsOn)
         {
             app.UseMiddleware<ApiKeyMiddleware>();
             if (app.Services.GetRequiredService<IOptions<LimitsOptions>>().Value.RequestsPerSecondPerKey is not null)
