@@ -66,7 +66,7 @@ public sealed class JwtOptions
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
             {
-                problem = $"{Section}:SigningKeyFile '{SigningKeyFile}' is not a PEM public key ({(e is FileNotFoundException ? "no such file" : e.GetType().Name)})";
+                problem = $"{Section}:SigningKeyFile '{SigningKeyFile}' is not a PEM public key ({(e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e.GetType().Name)})";
             }
             if (problem is not null)
             {
