@@ -226,3 +226,57 @@ public sealed class ActiveAssetLimitTests(ActiveAssetLimitTests.FullServer serve
         await Grpc.PushFeaturesAsync(new PushFeaturesRequest { Asset = "NEW0", Values = { 2f } });
     }
 }
+
+/// <summary>Slowloris: clients that trickle their headers are cut off, and the others are served meanwhile.</summary>
+public sealed class SlowClientTests
+{
+    [Fact]
+    public async Task Connections_that_never_finish_their_headers_are_closed_after_the_timeout_while_others_are_served()
+    {
+        int[] ports = FreePorts.Pick(3);
+        var app = GridServer.Build(new Dictionary<string, string?>
+        {
+            ["MarketIntel:HttpPort"] = ports[0].ToString(CultureInfo.InvariantCulture),
+            ["MarketIntel:GrpcPort"] = ports[1].ToString(CultureInfo.InvariantCulture),
+            ["MarketIntel:SiloPort"] = ports[2].ToString(CultureInfo.InvariantCulture),
+            ["Limits:RequestHeadersTimeout"] = "00:00:01",
+        }, logging => logging.SetMinimumLevel(LogLevel.Warning));
+        await app.StartAsync();
+        var slow = new List<System.Net.Sockets.Socket>();
+        try
+        {
+            for (int i = 0; i < 50; i++)
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                await socket.ConnectAsync(System.Net.IPAddress.Loopback, ports[0]);
+                await socket.SendAsync("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "u8.ToArray());
+                slow.Add(socket);
+            }
+            using var http = new HttpClient();
+            Assert.Equal("ok\n", await http.GetStringAsync(new Uri($"http://127.0.0.1:{ports[0]}/healthz")));
+
+            // Each slow connection is answered (408) and closed by the server within a few seconds.
+            var buffer = new byte[4096];
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            foreach (var socket in slow)
+            {
+                int n;
+                do
+                {
+                    n = await socket.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, wait.Token);
+                }
+                while (n > 0);
+            }
+            Assert.False(wait.IsCancellationRequested);
+        }
+        finally
+        {
+            foreach (var socket in slow)
+            {
+                socket.Dispose();
+            }
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+}

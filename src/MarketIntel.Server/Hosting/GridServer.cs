@@ -85,6 +85,8 @@ public static class GridServer
             kestrel.Limits.MaxConcurrentConnections = limits.MaxConnections;
             kestrel.Limits.MaxConcurrentUpgradedConnections = limits.MaxConnections;
             kestrel.Limits.Http2.MaxStreamsPerConnection = limits.MaxStreamsPerConnection;
+            kestrel.Limits.RequestHeadersTimeout = limits.RequestHeadersTimeout;
+            kestrel.Limits.KeepAliveTimeout = limits.KeepAliveTimeout;
             kestrel.Listen(address, server.HttpPort, o =>
             {
                 o.Protocols = HttpProtocols.Http1;

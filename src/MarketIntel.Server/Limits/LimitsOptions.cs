@@ -40,6 +40,12 @@ public sealed class LimitsOptions
     /// <summary>The most connections open at once on each of the HTTP and gRPC ports; more wait in the accept queue.</summary>
     public long MaxConnections { get; set; } = 10_000;
 
+    /// <summary>How long a client may take to send a request's headers (slowloris clients are cut off after it).</summary>
+    public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long an idle connection stays open between requests.</summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(130);
+
     /// <summary>Requests per second each API key may make (a token bucket; unset: no limit). Only with keys on.</summary>
     public int? RequestsPerSecondPerKey { get; set; }
 
@@ -64,6 +70,13 @@ public sealed class LimitsOptions
             if (value < 1 || value > max)
             {
                 yield return $"{Section}:{name} {value} must be between 1 and {max}";
+            }
+        }
+        foreach (var (name, value) in new[] { (nameof(RequestHeadersTimeout), RequestHeadersTimeout), (nameof(KeepAliveTimeout), KeepAliveTimeout) })
+        {
+            if (value < TimeSpan.FromMilliseconds(100) || value > TimeSpan.FromHours(1))
+            {
+                yield return $"{Section}:{name} {value} must be between 00:00:00.1 and 01:00:00";
             }
         }
     }
