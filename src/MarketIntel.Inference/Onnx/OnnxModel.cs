@@ -22,7 +22,7 @@ public sealed class OnnxModel : Model
         _output = output;
     }
 
-    internal static OnnxModel Create(byte[] bytes, string source)
+    internal static OnnxModel Create(byte[] bytes, string source, ModelLimits limits)
     {
         InferenceSession session;
         try

@@ -76,9 +76,14 @@ public sealed class XgboostModel : Model
         XgboostObjectives.Transform(Objective, margins, output);
     }
 
-    /// <summary>Parses XGBoost JSON; <paramref name="source"/> names the model in errors.</summary>
-    public static XgboostModel Parse(ReadOnlySpan<byte> json, string source)
+    /// <summary>
+    /// Parses XGBoost JSON; <paramref name="source"/> names the model in errors. A model over
+    /// <paramref name="limits"/> (default <see cref="ModelLimits.Default"/>) is refused.
+    /// </summary>
+    public static XgboostModel Parse(ReadOnlySpan<byte> json, string source, ModelLimits? limits = null)
     {
+        limits ??= ModelLimits.Default;
+        limits.Validate();
         JsonDocument document;
         try
         {
