@@ -1,10 +1,68 @@
+using System.Globalization;
 using System.Text;
+using System.Text.Json.Nodes;
+using MarketIntel.Inference.Xgboost;
 
 namespace MarketIntel.Inference.Tests;
 
 /// <summary>Models are client input: each cost a model can drive has a ceiling, and a model over one is refused naming it.</summary>
 public sealed class ModelLimitTests
 {
+    private const string TreesPlaceholder = "\"trees-go-here\"";
+
+    /// <summary>
+    /// The logistic fixture with its trees replaced by <paramref name="trees"/> (JSON text, all of class 0).
+    /// Written as text: half a million nodes as JSON nodes would take the test far longer than the model.
+    /// </summary>
+    private static byte[] WithTrees(IReadOnlyList<string> trees)
+    {
+        var model = JsonNode.Parse(Fixtures.ModelBytes("xgb-logistic-d3-n60"))!;
+        var booster = model["learner"]!["gradient_booster"]!["model"]!;
+        booster["trees"] = "trees-go-here";
+        booster["tree_info"] = new JsonArray(trees.Select(_ => (JsonNode)0).ToArray());
+        booster["gbtree_model_param"]!["num_trees"] = trees.Count.ToString(CultureInfo.InvariantCulture);
+        string text = model.ToJsonString();
+        return Encoding.UTF8.GetBytes(text.Replace(TreesPlaceholder, "[" + string.Join(',', trees) + "]", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// A tree as XGBoost writes it: node arrays, a leaf where left is -1 (its value in split_conditions);
+    /// every split is on feature 0 at 0.5 and leaf i is worth i / 1000.
+    /// </summary>
+    private static string Tree(int[] left, int[] right)
+    {
+        int n = left.Length;
+        var json = new StringBuilder();
+        json.Append("{\"left_children\":[").AppendJoin(',', left)
+            .Append("],\"right_children\":[").AppendJoin(',', right)
+            .Append("],\"split_indices\":[").AppendJoin(',', Enumerable.Repeat(0, n))
+            .Append("],\"split_conditions\":[").AppendJoin(',', Enumerable.Range(0, n).Select(i => left[i] < 0 ? (i / 1000.0).ToString(CultureInfo.InvariantCulture) : "0.5"))
+            .Append("],\"default_left\":[").AppendJoin(',', Enumerable.Repeat(1, n))
+            .Append("]}");
+        return json.ToString();
+    }
+
+    private static string Leaf() => Tree([-1], [-1]);
+
+    /// <summary>
+    /// A chain <paramref name="depth"/> splits deep: split 2k sends x &lt; 0.5 to leaf 2k+1 and the rest on to
+    /// node 2k+2, children numbered after their parent as XGBoost numbers them; the last node is a leaf.
+    /// </summary>
+    private static byte[] Chain(int depth)
+    {
+        int n = (2 * depth) + 1;
+        var left = new int[n];
+        var right = new int[n];
+        Array.Fill(left, -1);
+        Array.Fill(right, -1);
+        for (int k = 0; k < depth; k++)
+        {
+            left[2 * k] = (2 * k) + 1;
+            right[2 * k] = (2 * k) + 2;
+        }
+        return WithTrees([Tree(left, right)]);
+    }
+
     private static ModelFormatException Refused(byte[] bytes, ModelLimits? limits = null) =>
         Assert.Throws<ModelFormatException>(() => Model.Load(bytes, "m.json", limits));
 
@@ -49,6 +107,59 @@ public sealed class ModelLimitTests
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => Model.Load(bytes, "m.json", ModelLimits.Default with { MaxTrees = 0 }));
         Assert.Equal("MaxTrees", e.ParamName);
         Assert.Throws<ArgumentOutOfRangeException>(() => Model.Load(bytes, "m.json", ModelLimits.Default with { OnnxRunBudget = TimeSpan.Zero }));
+    }
+
+    [Fact]
+    public void A_chain_half_a_million_splits_deep_is_refused_naming_the_depth_limit_instead_of_overflowing_the_stack()
+    {
+        // Before: the depth was measured by recursion, one frame per level, and this chain crashed the process.
+        var e = Refused(Chain(500_000));
+        Assert.Equal("m.json: tree 0 is 500,000 splits deep, over the limit of 1,024 on a tree's depth", e.Message);
+    }
+
+    [Fact]
+    public void Under_limits_that_allow_it_the_deep_chain_loads_and_predicts_by_the_flat_walk()
+    {
+        var limits = ModelLimits.Default with { MaxTreeDepth = 1_000_000 };
+        using var model = (XgboostModel)Model.Load(Chain(500_000), "m.json", limits);
+        Assert.Equal(0, model.Ensemble.CompleteTrees);
+        // Below 0.5 the walk ends at leaf 1; above, it runs the whole chain to leaf 1,000,000.
+        float[] below = new float[8], above = Enumerable.Repeat(1f, 8).ToArray();
+        float[] margins = new float[2];
+        model.Ensemble.ReferenceMargins(below, margins.AsSpan(0, 1));
+        model.Ensemble.ReferenceMargins(above, margins.AsSpan(1, 1));
+        Assert.Equal(1000 - 0.001, margins[1] - margins[0], 0.01);
+        float[] fast = new float[1], reference = new float[1];
+        foreach (float[] row in (float[][])[below, above])
+        {
+            model.Predict(row, fast);
+            model.PredictReference(row, reference);
+            Assert.Equal(reference[0], fast[0]);
+        }
+    }
+
+    [Fact]
+    public void A_tree_with_more_nodes_than_the_limit_is_refused()
+    {
+        var e = Refused(Chain(10), ModelLimits.Default with { MaxTreeNodes = 20 });
+        Assert.Equal("m.json: tree 0 has 21 nodes, over the limit of 20 nodes in one tree", e.Message);
+    }
+
+    [Fact]
+    public void Trees_with_more_nodes_together_than_the_limit_are_refused()
+    {
+        byte[] bytes = Fixtures.ModelBytes("xgb-logistic-d3-n60");
+        var e = Refused(bytes, ModelLimits.Default with { MaxTotalNodes = 100 });
+        Assert.Matches(@"^m\.json: trees 0\.\.\d+ have \d+ nodes, over the limit of 100 nodes in all trees$", e.Message);
+    }
+
+    [Fact]
+    public void More_trees_than_the_default_limit_of_ten_thousand_are_refused()
+    {
+        var e = Refused(WithTrees(Enumerable.Repeat(Leaf(), 10_001).ToArray()));
+        Assert.Equal("m.json: 10,001 trees, over the limit of 10,000 trees in a model", e.Message);
+        using Model atTheLimit = Model.Load(WithTrees(Enumerable.Repeat(Leaf(), 10_000).ToArray()), "m.json");
+        Assert.Equal(10_000, ((XgboostModel)atTheLimit).TreeCount);
     }
 
     [Fact]
