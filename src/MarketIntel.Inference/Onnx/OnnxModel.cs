@@ -24,10 +24,14 @@ public sealed class OnnxModel : Model
 
     internal static OnnxModel Create(byte[] bytes, string source, ModelLimits limits)
     {
+        // Before ONNX Runtime sees the bytes: it would read any external data file the model names.
+        OnnxModelCheck.Run(bytes, source, limits);
         InferenceSession session;
         try
         {
             using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+            // Only the ONNX protobuf that was just checked, never ONNX Runtime's own format.
+            options.AddSessionConfigEntry("session.load_model_format", "ONNX");
             session = new InferenceSession(bytes, options);
         }
         catch (OnnxRuntimeException e)
