@@ -7,7 +7,8 @@ namespace MarketIntel.Inference;
 /// drive (its size, its trees, its graph, the time and output of running it) has a ceiling here, and
 /// <see cref="Model.Load(ReadOnlySpan{byte}, string, ModelLimits?)"/> refuses a model over any of them with a
 /// <see cref="ModelFormatException"/> naming the limit. The defaults are generous for the tabular models this
-/// project serves; a host may bind its own from configuration.
+/// project serves; a host may bind its own from configuration. ONNX Runtime's memory budget is process-wide,
+/// so it is not here but in <see cref="Onnx.OnnxRuntimeMemory"/>.
 /// </summary>
 public sealed record ModelLimits
 {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.ML.OnnxRuntime;
 
 namespace MarketIntel.Inference.Onnx;
@@ -11,7 +12,8 @@ namespace MarketIntel.Inference.Onnx;
 /// runs it on rows of zeros, one row and a full batch, each run stopped once it passes
 /// <see cref="ModelLimits.OnnxRunBudget"/>: a model that cannot run, runs too long, or gives more than
 /// <see cref="ModelLimits.MaxOutputWidth"/> values a row, or a number of rows other than it was given, is
-/// refused while being registered rather than failing each prediction.
+/// refused while being registered rather than failing each prediction. Memory for runs comes from the
+/// process's budget, <see cref="OnnxRuntimeMemory"/>.
 /// </summary>
 public sealed class OnnxModel : Model
 {
@@ -32,12 +34,21 @@ public sealed class OnnxModel : Model
     {
         // Before ONNX Runtime sees the bytes: it would read any external data file the model names.
         OnnxModelCheck.Run(bytes, source, limits);
+        OnnxRuntimeMemory.EnsureRegistered();
         InferenceSession session;
         try
         {
             using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
             // Only the ONNX protobuf that was just checked, never ONNX Runtime's own format.
             options.AddSessionConfigEntry("session.load_model_format", "ONNX");
+            // Runs allocate from the process's budgeted arena (OnnxRuntimeMemory), not an unbounded one of their own.
+            options.AddSessionConfigEntry("session.use_env_allocators", "1");
+            // Constant folding runs nodes while loading, allocating outside that arena (a ConstantOfShape of a
+            // constant shape took 1.5 GB): unfolded, such a node runs with the model, inside the budget.
+            options.AddSessionConfigEntry("optimization.disable_specified_optimizers", "ConstantFolding");
+            // Expanding the model's functions (one inside another) may not make more nodes than the model may have.
+            options.AddSessionConfigEntry("session.function_expansion_node_limit", limits.MaxOnnxNodes.ToString(CultureInfo.InvariantCulture));
+            options.AddSessionConfigEntry("session.function_expansion_byte_limit", limits.MaxModelBytes.ToString(CultureInfo.InvariantCulture));
             session = new InferenceSession(bytes, options);
         }
         catch (OnnxRuntimeException e)
@@ -121,6 +132,8 @@ public sealed class OnnxModel : Model
     {
         using var value = OrtValue.CreateTensorValueFromMemory(new float[rows * features], [rows, features]);
         using var runOptions = new RunOptions();
+        // A hostile probe may take most of the arena; hand it back afterwards rather than keep it for predictions.
+        runOptions.AddRunConfigEntry("memory.enable_memory_arena_shrinkage", "cpu:0");
         using var budget = new CancellationTokenSource(limits.OnnxRunBudget);
         // Disposed before runOptions (declared after it), and disposing waits for a callback in flight.
         using var stop = budget.Token.Register(() => runOptions.Terminate = true);
@@ -134,6 +147,10 @@ public sealed class OnnxModel : Model
             if (budget.IsCancellationRequested)
             {
                 throw new ModelFormatException(source, $"running it on {rows} row(s) of zeros took longer than the {ModelLimits.Duration(limits.OnnxRunBudget)} budget for a run while loading, so it was stopped");
+            }
+            if (OnnxErrors.IsOutOfMemory(e.Message))
+            {
+                throw new ModelFormatException(source, $"running it on {rows} row(s) of zeros needed more memory than ONNX Runtime may use ({OnnxRuntimeMemory.Describe()} for all models): {OnnxErrors.Sanitize(e.Message)}");
             }
             throw new ModelFormatException(source, $"ONNX Runtime could not run it on {rows} row(s) of zeros ({OnnxErrors.Sanitize(e.Message)})");
         }
