@@ -18,6 +18,12 @@ public sealed record ModelLimits
     /// <summary>The largest model, in bytes, of either format: 64 MiB (the XGBoost fixtures are under 2 MiB).</summary>
     public long MaxModelBytes { get; init; } = 64L << 20;
 
+    /// <summary>
+    /// The most features a row may have, either format: 65,536. Each prediction allocates in proportion (an
+    /// XGBoost row is expanded to 64 bytes a feature; an ONNX batch is 4096 rows).
+    /// </summary>
+    public int MaxFeatures { get; init; } = 1 << 16;
+
     /// <summary>XGBoost: the most trees in a model, over all classes: 10,000.</summary>
     public int MaxTrees { get; init; } = 10_000;
 
@@ -54,7 +60,7 @@ public sealed record ModelLimits
     {
         foreach (var (name, value) in new (string, long)[]
         {
-            (nameof(MaxModelBytes), MaxModelBytes), (nameof(MaxTrees), MaxTrees), (nameof(MaxTreeNodes), MaxTreeNodes),
+            (nameof(MaxModelBytes), MaxModelBytes), (nameof(MaxFeatures), MaxFeatures), (nameof(MaxTrees), MaxTrees), (nameof(MaxTreeNodes), MaxTreeNodes),
             (nameof(MaxTotalNodes), MaxTotalNodes), (nameof(MaxTreeDepth), MaxTreeDepth), (nameof(MaxOnnxNodes), MaxOnnxNodes),
             (nameof(MaxOutputWidth), MaxOutputWidth), (nameof(OnnxRunBudget), OnnxRunBudget.Ticks),
         })

@@ -101,6 +101,18 @@ public sealed class ModelLimitTests
     }
 
     [Fact]
+    public void More_features_than_the_limit_are_refused_in_either_format()
+    {
+        var limits = ModelLimits.Default with { MaxFeatures = 7 };
+        Assert.Equal(
+            "m.json: learner.learner_model_param.num_feature is 8, over the limit of 7 features",
+            Refused(Fixtures.ModelBytes("xgb-logistic-d3-n60"), limits).Message);
+        var onnx = Assert.Throws<ModelFormatException>(() => Model.Load(Fixtures.ModelBytes("onnx-mlp-8"), "m.onnx", limits));
+        Assert.Equal("m.onnx: input 'features' takes 8 features, over the limit of 7", onnx.Message);
+        Assert.Equal(65_536, ModelLimits.Default.MaxFeatures);
+    }
+
+    [Fact]
     public void A_limit_that_is_not_positive_is_a_configuration_error()
     {
         byte[] bytes = Fixtures.ModelBytes("xgb-logistic-d3-n60");

@@ -18,7 +18,10 @@ internal static partial class OnnxErrors
     public static string Sanitize(string message)
     {
         ArgumentNullException.ThrowIfNull(message);
-        string text = ErrorCodePrefix().Replace(message, " ");
+        // ONNX Runtime quotes the model's own names, which a client chooses and may make megabytes long; the
+        // patterns below backtrack, so they only ever see the start, where the useful part is.
+        string text = message.Length <= 4 * MaxLength ? message : message[..(4 * MaxLength)];
+        text = ErrorCodePrefix().Replace(text, " ");
         text = WithoutSourceLocations(text);
         text = AbsolutePath().Replace(text, "<path>");
         if (FileTalk().IsMatch(text))

@@ -9,8 +9,8 @@ namespace MarketIntel.Inference.Onnx;
 /// Runtime's Run is safe to call from many threads.
 ///
 /// The model comes from a client, so loading it checks its protobuf first (<see cref="OnnxModelCheck"/>), then
-/// runs it on rows of zeros, one row and a full batch, each run stopped once it passes
-/// <see cref="ModelLimits.OnnxRunBudget"/>: a model that cannot run, runs too long, or gives more than
+/// runs it on rows of zeros, one row and a full batch (fewer rows when they are wide), each run stopped once it
+/// passes <see cref="ModelLimits.OnnxRunBudget"/>: a model that cannot run, runs too long, or gives more than
 /// <see cref="ModelLimits.MaxOutputWidth"/> values a row, or a number of rows other than it was given, is
 /// refused while being registered rather than failing each prediction. Memory for runs comes from the
 /// process's budget, <see cref="OnnxRuntimeMemory"/>.
@@ -67,6 +67,10 @@ public sealed class OnnxModel : Model
                 throw new ModelFormatException(source, $"input '{input}' must be a float tensor [N, F] with a fixed F, it is {Describe(meta)}");
             }
             int features = meta.Dimensions[1];
+            if (features > limits.MaxFeatures)
+            {
+                throw new ModelFormatException(source, $"input '{input}' takes {ModelLimits.Count(features)} features, over the limit of {ModelLimits.Count(limits.MaxFeatures)}");
+            }
             var output = session.OutputMetadata.FirstOrDefault(o => o.Value.IsTensor && o.Value.ElementType == typeof(float));
             if (output.Key is null)
             {
@@ -102,8 +106,10 @@ public sealed class OnnxModel : Model
         {
             throw new ModelFormatException(source, $"output '{output}' declares {ModelLimits.Count(dims[1])} values a row, over the limit of {ModelLimits.Count(limits.MaxOutputWidth)}");
         }
+        // The batch probe is as many rows as a batch runs at once, or as fit in 4 MiB of input for wide rows.
+        int batch = Math.Clamp((1 << 20) / features, 2, MaxRowsPerRun);
         int width = -1;
-        foreach (int rows in inputRows < 0 ? (int[])[1, MaxRowsPerRun] : [1])
+        foreach (int rows in inputRows < 0 ? (int[])[1, batch] : [1])
         {
             long[] shape = Probe(session, input, output, rows, features, source, limits);
             int k = shape.Length == 1 ? 1 : shape.Length == 2 ? (int)Math.Min(shape[1], int.MaxValue) : -1;

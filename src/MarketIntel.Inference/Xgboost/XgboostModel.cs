@@ -112,6 +112,10 @@ public sealed class XgboostModel : Model
                 ?? throw Error($"objective '{objectiveName}' is not supported (supported: {string.Join(", ", XgboostObjectives.Supported)})");
 
             int features = Count(param, "num_feature", 1);
+            if (features > limits.MaxFeatures)
+            {
+                throw Error($"learner.learner_model_param.num_feature is {ModelLimits.Count(features)}, over the limit of {ModelLimits.Count(limits.MaxFeatures)} features");
+            }
             int numClass = Count(param, "num_class", 0);
             if (param.TryGetProperty("num_target", out JsonElement targets) && Number(targets, "learner.learner_model_param.num_target") > 1)
             {
