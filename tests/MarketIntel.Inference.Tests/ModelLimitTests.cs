@@ -113,6 +113,17 @@ public sealed class ModelLimitTests
     }
 
     [Fact]
+    public void More_classes_than_values_a_row_may_have_are_refused_before_anything_is_sized_by_them()
+    {
+        // Two billion classes: the base scores alone would be 8 GB.
+        var model = JsonNode.Parse(Fixtures.ModelBytes("xgb-multi3-d4-n40-nan"))!;
+        model["learner"]!["learner_model_param"]!["num_class"] = "2000000000";
+        Assert.Equal(
+            "m.json: learner.learner_model_param.num_class is 2,000,000,000, over the limit of 1,024 values a row",
+            Refused(Encoding.UTF8.GetBytes(model.ToJsonString())).Message);
+    }
+
+    [Fact]
     public void A_limit_that_is_not_positive_is_a_configuration_error()
     {
         byte[] bytes = Fixtures.ModelBytes("xgb-logistic-d3-n60");

@@ -131,6 +131,11 @@ public sealed class XgboostModel : Model
                 throw Error($"objective '{objectiveName}' with num_class = {numClass} is not a supported combination");
             }
             int classes = multi ? numClass : 1;
+            if (classes > limits.MaxOutputWidth)
+            {
+                // Checked before anything is sized by it: the base scores and every row's margins are.
+                throw Error($"learner.learner_model_param.num_class is {ModelLimits.Count(classes)}, over the limit of {ModelLimits.Count(limits.MaxOutputWidth)} values a row");
+            }
             float[] baseScores = BaseScores(param, classes);
 
             JsonElement booster = Get(learner, "gradient_booster", "learner.gradient_booster");
