@@ -51,14 +51,18 @@ public interface IModelRegistryGrain : IGrainWithIntegerKey
     Task<ModelInfo> Register(string name, string version, byte[] bytes);
 
     /// <summary>The registered bytes of a version.</summary>
+    /// <remarks>Reads interleave with a registration that is validating its model, so they do not wait for it.</remarks>
+    [AlwaysInterleave]
     Task<byte[]> GetBytes(ModelRef model);
 
     /// <summary>A registered version's description.</summary>
+    [AlwaysInterleave]
     Task<ModelInfo> Describe(ModelRef model);
 
     /// <summary>Makes a registered version the default for assets with no assignment.</summary>
     Task SetDefault(ModelRef model);
 
     /// <summary>The default model, or null when none is set.</summary>
+    [AlwaysInterleave]
     Task<ModelRef?> GetDefault();
 }

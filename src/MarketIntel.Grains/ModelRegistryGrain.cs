@@ -70,16 +70,10 @@ public sealed class ModelRegistryGrain(
                 ? State.Info[key]
                 : throw new GridException(GridErrorKind.FailedPrecondition, $"model {key} is already registered with other bytes; register a new version");
         }
-        ModelInfo info;
-        try
-        {
-            using Model model = Model.Load(bytes, key.ToString());
-            info = new ModelInfo(key, model.Kind, model.FeatureNames?.ToArray(), model.FeatureCount, model.OutputNames.ToArray());
-        }
-        catch (ModelFormatException e)
-        {
-            throw new GridException(GridErrorKind.InvalidArgument, e.Message);
-        }
+        // Validation runs a client's model under a time budget (seconds): on the thread pool, so this turn yields
+        // and the registry's reads ([AlwaysInterleave]) go on meanwhile. Validate touches nothing of the grain;
+        // other registrations and SetDefault still wait, so the check above and the insert below stay one step.
+        ModelInfo info = await Task.Run(() => Validate(bytes, key));
         if (_store is not null && !await Stored(() => _store.Add(info, bytes)))
         {
             // Another registry activation (a silo that has since gone) stored it first: take what is stored.
@@ -95,6 +89,23 @@ public sealed class ModelRegistryGrain(
         return info;
     }
 
+    // Loads the model to learn its shape and prove it loads; a model refused is the caller's INVALID_ARGUMENT.
+    private static ModelInfo Validate(byte[] bytes, ModelRef key)
+    {
+        try
+        {
+            using Model model = Model.Load(bytes, key.ToString());
+            return new ModelInfo(key, model.Kind, model.FeatureNames?.ToArray(), model.FeatureCount, model.OutputNames.ToArray());
+        }
+        catch (ModelFormatException e)
+        {
+            throw new GridException(GridErrorKind.InvalidArgument, e.Message);
+        }
+    }
+
+    // The reads below interleave with a Register awaiting its validation or its state write. Turns still run
+    // one at a time, so a read sees the dictionaries either before a registration's insert or after it, never
+    // halfway; with grain storage (no IModelStore) it may see a version whose state write is still in flight.
     public Task<byte[]> GetBytes(ModelRef model) =>
         State.Bytes.TryGetValue(model, out byte[]? bytes) ? Task.FromResult(bytes) : throw NotFound(model);
 

@@ -39,38 +39,57 @@ public abstract class Model : IDisposable
     /// <summary>Predicts many rows stored one after another (row-major); outputs likewise, <see cref="OutputCount"/> per row.</summary>
     public abstract void PredictBatch(ReadOnlySpan<float> rows, Span<float> outputs);
 
-    /// <summary>Loads a model from its bytes: XGBoost JSON (starts with '{') or ONNX. <paramref name="source"/> names it in errors.</summary>
-    public static Model Load(ReadOnlySpan<byte> bytes, string source)
+    /// <summary>
+    /// Loads a model from its bytes: XGBoost JSON (starts with '{') or ONNX. <paramref name="source"/> names it in
+    /// errors. The bytes may come from anyone: a model over any of <paramref name="limits"/> (default
+    /// <see cref="ModelLimits.Default"/>), malformed, or asking for anything outside itself is refused with a
+    /// <see cref="ModelFormatException"/>.
+    /// </summary>
+    public static Model Load(ReadOnlySpan<byte> bytes, string source, ModelLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(source);
+        limits ??= ModelLimits.Default;
+        limits.Validate();
+        if (bytes.IsEmpty)
+        {
+            throw new ModelFormatException(source, "empty model file");
+        }
+        CheckSize(bytes.Length, source, limits);
         int first = 0;
         while (first < bytes.Length && bytes[first] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n' or 0xEF or 0xBB or 0xBF)
         {
             first++;
         }
-        if (bytes.IsEmpty)
-        {
-            throw new ModelFormatException(source, "empty model file");
-        }
         return first < bytes.Length && bytes[first] == (byte)'{'
-            ? XgboostModel.Parse(bytes, source)
-            : OnnxModel.Create(bytes.ToArray(), source);
+            ? XgboostModel.Parse(bytes, source, limits)
+            : OnnxModel.Create(bytes.ToArray(), source, limits);
     }
 
-    /// <summary>Loads a model file (<c>.json</c> XGBoost, or <c>.onnx</c>).</summary>
-    public static Model LoadFile(string path)
+    /// <summary>Loads a model file (<c>.json</c> XGBoost, or <c>.onnx</c>) under <paramref name="limits"/>, as <see cref="Load"/> does.</summary>
+    public static Model LoadFile(string path, ModelLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(path);
+        limits ??= ModelLimits.Default;
         byte[] bytes;
         try
         {
+            // The size first, so an oversized file is refused without reading it.
+            CheckSize(new FileInfo(path).Length, path, limits);
             bytes = File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new ModelFormatException(path, e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e.Message);
         }
-        return Load(bytes, path);
+        return Load(bytes, path, limits);
+    }
+
+    private static void CheckSize(long length, string source, ModelLimits limits)
+    {
+        if (length > limits.MaxModelBytes)
+        {
+            throw new ModelFormatException(source, $"the model is {ModelLimits.Count(length)} bytes, over the limit of {ModelLimits.Count(limits.MaxModelBytes)} bytes on a model's size");
+        }
     }
 
     /// <summary>Checks the shapes of a batch call and returns the number of rows.</summary>

@@ -39,6 +39,9 @@ internal static class Fixtures
 
     public static Model Load(string name) => Model.Load(ModelBytes(name), name);
 
+    /// <summary>A hostile model from tests/fixtures/models/hostile (made by make_hostile_onnx.py).</summary>
+    public static string Hostile(string name) => Path.Combine(Dir, "hostile", name + ".onnx");
+
     public static string Input(string name) => Path.Combine(Dir, name + "-input.csv");
 
     /// <summary>The expected outputs, row-major, with their column count.</summary>

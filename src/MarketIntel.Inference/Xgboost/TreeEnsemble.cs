@@ -14,7 +14,37 @@ internal sealed record RawTree(int[] Left, int[] Right, int[] Feature, float[] T
     /// <summary>The leaf value as added to the margin: dart scales each tree's output by its weight, in float.</summary>
     public float LeafValue(int node) => Weight == 1.0f ? Threshold[node] : Threshold[node] * Weight;
 
-    public int Depth(int node = 0) => IsLeaf(node) ? 0 : 1 + Math.Max(Depth(Left[node]), Depth(Right[node]));
+    private int _measuredDepth = -1;
+
+    /// <summary>
+    /// Splits on the longest path from the root to a leaf. Measured with a stack of our own rather than by
+    /// recursion, because a tree is client input and may be a chain as long as it likes. Needs a tree, as the
+    /// reader checks: every node reachable from the root through exactly one parent.
+    /// </summary>
+    public int Depth => _measuredDepth >= 0 ? _measuredDepth : _measuredDepth = MeasureDepth();
+
+    private int MeasureDepth()
+    {
+        var pending = new Stack<(int Node, int Depth)>();
+        pending.Push((0, 0));
+        int deepest = 0;
+        for (int visited = 0; pending.Count > 0; visited++)
+        {
+            if (visited >= Nodes)
+            {
+                throw new InvalidOperationException("the nodes do not form a tree: a node is reached twice");
+            }
+            var (node, depth) = pending.Pop();
+            if (IsLeaf(node))
+            {
+                deepest = Math.Max(deepest, depth);
+                continue;
+            }
+            pending.Push((Left[node], depth + 1));
+            pending.Push((Right[node], depth + 1));
+        }
+        return deepest;
+    }
 }
 
 /// <summary>
@@ -97,7 +127,7 @@ internal sealed partial class TreeEnsemble
         {
             RawTree tree = _trees[t];
             _class[t] = tree.Class;
-            int depth = tree.Depth();
+            int depth = tree.Depth;
             if (depth <= MaxCompleteDepth)
             {
                 _depth[t] = depth;

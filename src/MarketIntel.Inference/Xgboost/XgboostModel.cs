@@ -76,9 +76,14 @@ public sealed class XgboostModel : Model
         XgboostObjectives.Transform(Objective, margins, output);
     }
 
-    /// <summary>Parses XGBoost JSON; <paramref name="source"/> names the model in errors.</summary>
-    public static XgboostModel Parse(ReadOnlySpan<byte> json, string source)
+    /// <summary>
+    /// Parses XGBoost JSON; <paramref name="source"/> names the model in errors. A model with more trees, nodes
+    /// or depth than <paramref name="limits"/> allows (default <see cref="ModelLimits.Default"/>) is refused.
+    /// </summary>
+    public static XgboostModel Parse(ReadOnlySpan<byte> json, string source, ModelLimits? limits = null)
     {
+        limits ??= ModelLimits.Default;
+        limits.Validate();
         JsonDocument document;
         try
         {
@@ -90,11 +95,11 @@ public sealed class XgboostModel : Model
         }
         using (document)
         {
-            return new Reader(source).Read(document.RootElement);
+            return new Reader(source, limits).Read(document.RootElement);
         }
     }
 
-    private sealed class Reader(string source)
+    private sealed class Reader(string source, ModelLimits limits)
     {
         private ModelFormatException Error(string problem) => new(source, problem);
 
@@ -107,6 +112,10 @@ public sealed class XgboostModel : Model
                 ?? throw Error($"objective '{objectiveName}' is not supported (supported: {string.Join(", ", XgboostObjectives.Supported)})");
 
             int features = Count(param, "num_feature", 1);
+            if (features > limits.MaxFeatures)
+            {
+                throw Error($"learner.learner_model_param.num_feature is {ModelLimits.Count(features)}, over the limit of {ModelLimits.Count(limits.MaxFeatures)} features");
+            }
             int numClass = Count(param, "num_class", 0);
             if (param.TryGetProperty("num_target", out JsonElement targets) && Number(targets, "learner.learner_model_param.num_target") > 1)
             {
@@ -122,6 +131,11 @@ public sealed class XgboostModel : Model
                 throw Error($"objective '{objectiveName}' with num_class = {numClass} is not a supported combination");
             }
             int classes = multi ? numClass : 1;
+            if (classes > limits.MaxOutputWidth)
+            {
+                // Checked before anything is sized by it: the base scores and every row's margins are.
+                throw Error($"learner.learner_model_param.num_class is {ModelLimits.Count(classes)}, over the limit of {ModelLimits.Count(limits.MaxOutputWidth)} values a row");
+            }
             float[] baseScores = BaseScores(param, classes);
 
             JsonElement booster = Get(learner, "gradient_booster", "learner.gradient_booster");
@@ -148,6 +162,10 @@ public sealed class XgboostModel : Model
                 throw Error("model.trees is not an array");
             }
             int treeCount = treesJson.GetArrayLength();
+            if (treeCount > limits.MaxTrees)
+            {
+                throw Error($"{ModelLimits.Count(treeCount)} trees, over the limit of {ModelLimits.Count(limits.MaxTrees)} trees in a model");
+            }
             if (treeInfo.Length != treeCount)
             {
                 throw Error($"tree_info has {treeInfo.Length} entries for {treeCount} trees");
@@ -158,13 +176,20 @@ public sealed class XgboostModel : Model
             }
             var trees = new List<RawTree>(treeCount);
             int t = 0;
+            long totalNodes = 0;
             foreach (JsonElement tree in treesJson.EnumerateArray())
             {
                 if (treeInfo[t] < 0 || treeInfo[t] >= classes)
                 {
                     throw Error($"tree {t}: tree_info class {treeInfo[t]} is outside 0..{classes - 1}");
                 }
-                trees.Add(Tree(tree, t, features, treeInfo[t], weights?[t] ?? 1.0f));
+                RawTree raw = Tree(tree, t, features, treeInfo[t], weights?[t] ?? 1.0f);
+                totalNodes += raw.Nodes;
+                if (totalNodes > limits.MaxTotalNodes)
+                {
+                    throw Error($"trees 0..{t} have {ModelLimits.Count(totalNodes)} nodes, over the limit of {ModelLimits.Count(limits.MaxTotalNodes)} nodes in all trees");
+                }
+                trees.Add(raw);
                 t++;
             }
 
@@ -205,6 +230,10 @@ public sealed class XgboostModel : Model
             if (n == 0)
             {
                 throw Error($"{at} has no nodes");
+            }
+            if (n > limits.MaxTreeNodes)
+            {
+                throw Error($"{at} has {ModelLimits.Count(n)} nodes, over the limit of {ModelLimits.Count(limits.MaxTreeNodes)} nodes in one tree");
             }
             foreach (var (name, length) in new[] { ("right_children", right.Length), ("split_indices", feature.Length), ("split_conditions", threshold.Length), ("default_left", defaults.Length) })
             {
@@ -262,7 +291,12 @@ public sealed class XgboostModel : Model
                     throw Error($"{at}, node {i} is not reachable from the root");
                 }
             }
-            return new RawTree(left, right, feature, threshold, defaults.Select(d => d != 0).ToArray(), cls, weight);
+            var raw = new RawTree(left, right, feature, threshold, defaults.Select(d => d != 0).ToArray(), cls, weight);
+            if (raw.Depth > limits.MaxTreeDepth)
+            {
+                throw Error($"{at} is {ModelLimits.Count(raw.Depth)} splits deep, over the limit of {ModelLimits.Count(limits.MaxTreeDepth)} on a tree's depth");
+            }
+            return raw;
         }
 
         private float[] BaseScores(JsonElement param, int classes)
