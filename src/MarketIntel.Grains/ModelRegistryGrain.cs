@@ -28,6 +28,7 @@ public sealed class ModelRegistryGrain(
     : Grain, IModelRegistryGrain
 {
     private readonly IModelStore? _store = services.GetService(typeof(IModelStore)) as IModelStore;
+    private readonly ModelLimits _limits = services.GetService(typeof(ModelLimits)) as ModelLimits ?? ModelLimits.Default;
     private ModelRegistryState _loaded = new();
 
     private ModelRegistryState State => _store is null ? persisted.State : _loaded;
@@ -73,7 +74,7 @@ public sealed class ModelRegistryGrain(
         // Validation runs a client's model under a time budget (seconds): on the thread pool, so this turn yields
         // and the registry's reads ([AlwaysInterleave]) go on meanwhile. Validate touches nothing of the grain;
         // other registrations and SetDefault still wait, so the check above and the insert below stay one step.
-        ModelInfo info = await Task.Run(() => Validate(bytes, key));
+        ModelInfo info = await Task.Run(() => Validate(bytes, key, _limits));
         if (_store is not null && !await Stored(() => _store.Add(info, bytes)))
         {
             // Another registry activation (a silo that has since gone) stored it first: take what is stored.
@@ -90,11 +91,11 @@ public sealed class ModelRegistryGrain(
     }
 
     // Loads the model to learn its shape and prove it loads; a model refused is the caller's INVALID_ARGUMENT.
-    private static ModelInfo Validate(byte[] bytes, ModelRef key)
+    private static ModelInfo Validate(byte[] bytes, ModelRef key, ModelLimits limits)
     {
         try
         {
-            using Model model = Model.Load(bytes, key.ToString());
+            using Model model = Model.Load(bytes, key.ToString(), limits);
             return new ModelInfo(key, model.Kind, model.FeatureNames?.ToArray(), model.FeatureCount, model.OutputNames.ToArray());
         }
         catch (ModelFormatException e)

@@ -10,7 +10,7 @@ namespace MarketIntel.Grains;
 /// the registry's default model, refreshed at most every <see cref="DefaultRefresh"/>, so predictions do not all
 /// queue on the one registry grain.
 /// </summary>
-public sealed class SiloModelCache(IGrainFactory grains) : IDisposable
+public sealed class SiloModelCache(IGrainFactory grains, ModelLimits? limits = null) : IDisposable
 {
     /// <summary>How long a silo uses the default model it last read before asking the registry again.</summary>
     public static readonly TimeSpan DefaultRefresh = TimeSpan.FromSeconds(1);
@@ -30,7 +30,7 @@ public sealed class SiloModelCache(IGrainFactory grains) : IDisposable
         try
         {
             byte[] bytes = await grains.GetGrain<IModelRegistryGrain>(0).GetBytes(model);
-            return Model.Load(bytes, model.ToString());
+            return Model.Load(bytes, model.ToString(), limits ?? ModelLimits.Default);
         }
         catch
         {

@@ -46,6 +46,7 @@ public sealed class LimitsTests(LimitsTests.Server server) : IClassFixture<Limit
                 ["Limits:MaxPredictionStreams"] = "3",
                 ["Limits:MaxRequestBodyBytes"] = "4096",
                 ["Grid:MaxFeatureVectorLength"] = "100",
+                ["Models:MaxTrees"] = "70",
                 ["Grid:MaxActiveAssets"] = MaxActiveAssets.ToString(CultureInfo.InvariantCulture),
             }, logging => logging.SetMinimumLevel(LogLevel.Warning));
             await _app.StartAsync();
@@ -85,6 +86,20 @@ public sealed class LimitsTests(LimitsTests.Server server) : IClassFixture<Limit
         Assert.True(model.Length > 4096);
         var info = await Grpc.RegisterModelAsync(new RegisterModelRequest { Name = "big-enough", Version = "1", Model = model });
         Assert.Equal("big-enough", info.Name);
+    }
+
+    [Fact]
+    public async Task A_model_over_a_configured_model_limit_is_refused_as_invalid()
+    {
+        var e = await Assert.ThrowsAsync<RpcException>(async () => await Grpc.RegisterModelAsync(new RegisterModelRequest
+        {
+            Name = "many-trees",
+            Version = "1",
+            Model = Bars.File(MarketIntel.Tests.RepoPaths.Fixture("models", "xgb-cls-d4-n80.json")),
+        }));
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.Contains("80 trees, over the limit of 70 trees in a model", e.Status.Detail, StringComparison.Ordinal);
+        await StillServes();
     }
 
     [Fact]

@@ -70,6 +70,12 @@ public static class GridServer
         var limits = new LimitsOptions();
         builder.Configuration.GetSection(LimitsOptions.Section).Bind(limits);
         builder.Services.AddSingleton(Options.Create(limits));
+        // Models are client input: the registry and every silo's model cache load them under these ceilings.
+        builder.Services.AddSingleton(ModelLimitsFrom(builder.Configuration));
+        if (builder.Configuration[$"{ModelsSection}:OnnxMemoryBytes"] is { } onnxMemory)
+        {
+            Inference.Onnx.OnnxRuntimeMemory.Configure(long.Parse(onnxMemory, System.Globalization.CultureInfo.InvariantCulture));
+        }
         builder.Services.AddSingleton<StreamQuota>();
 
         var tls = new TlsOptions();
@@ -171,6 +177,12 @@ public static class GridServer
     }
 
     private const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
+    /// <summary>The configuration section of the model limits (<see cref="Inference.ModelLimits"/>) and ONNX Runtime's memory budget.</summary>
+    public const string ModelsSection = "Models";
+
+    private static Inference.ModelLimits ModelLimitsFrom(IConfiguration configuration) =>
+        configuration.GetSection(ModelsSection).Get<Inference.ModelLimits>() ?? Inference.ModelLimits.Default;
 
     /// <summary>The Orleans service id: grain state rows in PostgreSQL are keyed by it.</summary>
     public const string ServiceId = "marketintel";
@@ -298,6 +310,19 @@ public static class GridServer
             var tls = new TlsOptions();
             configuration.GetSection(TlsOptions.Section).Bind(tls);
             failures.AddRange(tls.Problems());
+            try
+            {
+                ModelLimitsFrom(configuration).Validate();
+            }
+            catch (ArgumentOutOfRangeException e)
+            {
+                failures.Add($"{ModelsSection}:{e.ParamName} must be positive");
+            }
+            if (configuration[$"{ModelsSection}:OnnxMemoryBytes"] is { } onnxMemory
+                && (!long.TryParse(onnxMemory, System.Globalization.CultureInfo.InvariantCulture, out long bytes) || bytes < 1L << 20 || bytes > uint.MaxValue))
+            {
+                failures.Add($"{ModelsSection}:OnnxMemoryBytes '{onnxMemory}' must be a number of bytes from 1048576 (1 MiB) to 4294967295");
+            }
         }
         catch (InvalidOperationException e)
         {
