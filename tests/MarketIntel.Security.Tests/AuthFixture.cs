@@ -24,17 +24,13 @@ public sealed class AuthFixture : IAsyncLifetime
 
     public static string PushedModel { get; } = RepoPaths.Fixture("models", "xgb-logistic-d3-n60.json");
 
-    private WebApplication? _app;
+    private InProcessGrid? _grid;
 
     public string KeysFile { get; } = Path.Combine(Directory.CreateTempSubdirectory("marketintel-auth-").FullName, "keys.json");
 
     public Dictionary<string, string> Keys { get; } = [];
 
     public ConcurrentQueue<(string Category, LogLevel Level, string Message)> Log { get; } = new();
-
-    public int HttpPort { get; private set; }
-
-    public int GrpcPort { get; private set; }
 
     public GrpcChannel Channel { get; private set; } = null!;
 
@@ -43,7 +39,8 @@ public sealed class AuthFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var store = new FileApiKeyStore(KeysFile);
-        foreach (var (name, role) in new[] { ("reader", ApiRole.Reader), ("writer", ApiRole.Writer), ("admin", ApiRole.Admin), ("revoked", ApiRole.Admin) })
+        // "hurried" is the rate-limit test's own, so that emptying its bucket leaves the other tests' keys alone.
+        foreach (var (name, role) in new[] { ("reader", ApiRole.Reader), ("writer", ApiRole.Writer), ("admin", ApiRole.Admin), ("revoked", ApiRole.Admin), ("hurried", ApiRole.Reader) })
         {
             var (key, record) = ApiKeys.Create(name, role, DateTimeOffset.UtcNow);
             await store.Add(record);
@@ -55,27 +52,22 @@ public sealed class AuthFixture : IAsyncLifetime
         // A known id with another secret.
         Keys["forged"] = Keys["admin"][..^4] + "AAAA";
 
-        int[] ports = FreePorts.Pick(3);
-        (HttpPort, GrpcPort) = (ports[0], ports[1]);
-        _app = GridServer.Build(new Dictionary<string, string?>
+        _grid = await InProcessGrid.StartAsync(new Dictionary<string, string?>
         {
-            ["MarketIntel:HttpPort"] = Text(HttpPort),
-            ["MarketIntel:GrpcPort"] = Text(GrpcPort),
-            ["MarketIntel:SiloPort"] = Text(ports[2]),
+            ["MarketIntel:Dashboard"] = "true",
             ["MarketIntel:Models:0"] = AuthFixture.DirectionModel,
             ["Auth:KeysFile"] = KeysFile,
             ["Auth:RefreshInterval"] = "00:00:00.2",
             ["Limits:RequestsPerSecondPerKey"] = RequestsPerSecond.ToString(CultureInfo.InvariantCulture),
         }, logging => logging.SetMinimumLevel(LogLevel.Information).AddProvider(new Capture(Log)));
-        await _app.StartAsync();
-        Http.BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}");
-        Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{GrpcPort}");
+        Http.BaseAddress = new Uri(_grid.Http(""));
+        Channel = _grid.Channel();
     }
 
     public const string AuditLogCategory = "MarketIntel.Audit";
 
     /// <summary>Each key's request rate: well above what the other tests send, reachable by one that hurries.</summary>
-    public const int RequestsPerSecond = 500;
+    public const int RequestsPerSecond = 100;
 
     /// <summary>gRPC call options carrying the named key (none for null).</summary>
     public static CallOptions As(string? key) =>
@@ -85,15 +77,12 @@ public sealed class AuthFixture : IAsyncLifetime
     {
         Channel.Dispose();
         Http.Dispose();
-        if (_app is not null)
+        if (_grid is not null)
         {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
+            await _grid.DisposeAsync();
         }
         Directory.Delete(Path.GetDirectoryName(KeysFile)!, recursive: true);
     }
-
-    private static string Text(int port) => port.ToString(CultureInfo.InvariantCulture);
 
     private sealed class Capture(ConcurrentQueue<(string, LogLevel, string)> lines) : ILoggerProvider
     {

@@ -26,7 +26,7 @@ public sealed class JwtTests(JwtTests.Server server) : IClassFixture<JwtTests.Se
     /// <summary>A grid accepting tokens of one issuer, and nothing else.</summary>
     public sealed class Server : IAsyncLifetime
     {
-        private WebApplication? _app;
+        private InProcessGrid? _grid;
         private GrpcChannel? _channel;
 
         public RSA Key { get; } = RSA.Create(2048);
@@ -38,29 +38,23 @@ public sealed class JwtTests(JwtTests.Server server) : IClassFixture<JwtTests.Se
             string folder = Directory.CreateTempSubdirectory("marketintel-jwt-").FullName;
             string publicKey = Path.Combine(folder, "issuer.pem");
             await File.WriteAllTextAsync(publicKey, Key.ExportSubjectPublicKeyInfoPem());
-            int[] ports = FreePorts.Pick(3);
-            _app = GridServer.Build(new Dictionary<string, string?>
+            _grid = await InProcessGrid.StartAsync(new Dictionary<string, string?>
             {
-                ["MarketIntel:HttpPort"] = ports[0].ToString(CultureInfo.InvariantCulture),
-                ["MarketIntel:GrpcPort"] = ports[1].ToString(CultureInfo.InvariantCulture),
-                ["MarketIntel:SiloPort"] = ports[2].ToString(CultureInfo.InvariantCulture),
                 ["MarketIntel:Models:0"] = AuthFixture.DirectionModel,
                 ["Auth:Jwt:SigningKeyFile"] = publicKey,
                 ["Auth:Jwt:Issuer"] = Issuer,
                 ["Auth:Jwt:Audience"] = Audience,
-            }, logging => logging.SetMinimumLevel(LogLevel.Warning));
-            await _app.StartAsync();
-            _channel = GrpcChannel.ForAddress($"http://127.0.0.1:{ports[1]}");
+            });
+            _channel = _grid.Channel();
             Grpc = new Grid.GridClient(_channel);
         }
 
         public async Task DisposeAsync()
         {
             _channel?.Dispose();
-            if (_app is not null)
+            if (_grid is not null)
             {
-                await _app.StopAsync();
-                await _app.DisposeAsync();
+                await _grid.DisposeAsync();
             }
             Key.Dispose();
         }

@@ -64,10 +64,10 @@ public sealed class KeyLifecycleTests(AuthFixture server)
     public async Task A_key_over_its_request_rate_is_refused_while_other_keys_are_served()
     {
         var client = new Grid.GridClient(server.Channel);
-        var hurried = AuthFixture.As(server.Keys["writer"]);
+        var hurried = AuthFixture.As(server.Keys["hurried"]);
         int refused = 0;
         string? message = null;
-        await Parallel.ForAsync(0, 4 * AuthFixture.RequestsPerSecond, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (_, _) =>
+        await Parallel.ForAsync(0, 6 * AuthFixture.RequestsPerSecond, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (_, _) =>
         {
             try
             {
@@ -83,7 +83,7 @@ public sealed class KeyLifecycleTests(AuthFixture server)
             }
         });
         Assert.True(refused > 0, "no request of the hurried key was refused");
-        Assert.Equal($"key 'writer' is over its limit of {AuthFixture.RequestsPerSecond} requests per second (setting Limits:RequestsPerSecondPerKey)", message);
+        Assert.Equal($"key 'hurried' is over its limit of {AuthFixture.RequestsPerSecond} requests per second (setting Limits:RequestsPerSecondPerKey)", message);
         var other = await Assert.ThrowsAsync<RpcException>(async () => await client.GetFeaturesAsync(new GetFeaturesRequest { Asset = "NEVER_INGESTED" }, AuthFixture.As(server.Keys["reader"])));
         Assert.Equal(StatusCode.NotFound, other.StatusCode);
     }

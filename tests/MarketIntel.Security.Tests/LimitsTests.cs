@@ -22,22 +22,17 @@ public sealed class LimitsTests(LimitsTests.Server server) : IClassFixture<Limit
         /// <summary>Grid:MaxActiveAssets: small only for the server whose test fills it.</summary>
         protected virtual int MaxActiveAssets => 100_000;
 
-        private WebApplication? _app;
+        private InProcessGrid? _grid;
+        private GrpcChannel? _channel;
 
         public HttpClient Http { get; } = new();
 
         public Grid.GridClient Grpc { get; private set; } = null!;
 
-        private GrpcChannel? _channel;
-
         public async Task InitializeAsync()
         {
-            int[] ports = FreePorts.Pick(3);
-            _app = GridServer.Build(new Dictionary<string, string?>
+            _grid = await InProcessGrid.StartAsync(new Dictionary<string, string?>
             {
-                ["MarketIntel:HttpPort"] = ports[0].ToString(CultureInfo.InvariantCulture),
-                ["MarketIntel:GrpcPort"] = ports[1].ToString(CultureInfo.InvariantCulture),
-                ["MarketIntel:SiloPort"] = ports[2].ToString(CultureInfo.InvariantCulture),
                 ["MarketIntel:Models:0"] = AuthFixture.DirectionModel,
                 ["Limits:MaxAssetsPerBatch"] = "50",
                 ["Limits:MaxAssetsPerStream"] = "50",
@@ -48,10 +43,9 @@ public sealed class LimitsTests(LimitsTests.Server server) : IClassFixture<Limit
                 ["Grid:MaxFeatureVectorLength"] = "100",
                 ["Models:MaxTrees"] = "70",
                 ["Grid:MaxActiveAssets"] = MaxActiveAssets.ToString(CultureInfo.InvariantCulture),
-            }, logging => logging.SetMinimumLevel(LogLevel.Warning));
-            await _app.StartAsync();
-            Http.BaseAddress = new Uri($"http://127.0.0.1:{ports[0]}");
-            _channel = GrpcChannel.ForAddress($"http://127.0.0.1:{ports[1]}");
+            });
+            Http.BaseAddress = new Uri(_grid.Http(""));
+            _channel = _grid.Channel();
             Grpc = new Grid.GridClient(_channel);
             await Bars.Ingest(Grpc, "LIVE", Bars.Range(0, 60));
         }
@@ -60,10 +54,9 @@ public sealed class LimitsTests(LimitsTests.Server server) : IClassFixture<Limit
         {
             _channel?.Dispose();
             Http.Dispose();
-            if (_app is not null)
+            if (_grid is not null)
             {
-                await _app.StopAsync();
-                await _app.DisposeAsync();
+                await _grid.DisposeAsync();
             }
         }
     }
@@ -248,27 +241,19 @@ public sealed class SlowClientTests
     [Fact]
     public async Task Connections_that_never_finish_their_headers_are_closed_after_the_timeout_while_others_are_served()
     {
-        int[] ports = FreePorts.Pick(3);
-        var app = GridServer.Build(new Dictionary<string, string?>
-        {
-            ["MarketIntel:HttpPort"] = ports[0].ToString(CultureInfo.InvariantCulture),
-            ["MarketIntel:GrpcPort"] = ports[1].ToString(CultureInfo.InvariantCulture),
-            ["MarketIntel:SiloPort"] = ports[2].ToString(CultureInfo.InvariantCulture),
-            ["Limits:RequestHeadersTimeout"] = "00:00:01",
-        }, logging => logging.SetMinimumLevel(LogLevel.Warning));
-        await app.StartAsync();
+        await using var grid = await InProcessGrid.StartAsync(new Dictionary<string, string?> { ["Limits:RequestHeadersTimeout"] = "00:00:01" });
         var slow = new List<System.Net.Sockets.Socket>();
         try
         {
             for (int i = 0; i < 50; i++)
             {
                 var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-                await socket.ConnectAsync(System.Net.IPAddress.Loopback, ports[0]);
+                await socket.ConnectAsync(System.Net.IPAddress.Loopback, grid.HttpPort);
                 await socket.SendAsync("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "u8.ToArray());
                 slow.Add(socket);
             }
             using var http = new HttpClient();
-            Assert.Equal("ok\n", await http.GetStringAsync(new Uri($"http://127.0.0.1:{ports[0]}/healthz")));
+            Assert.Equal("ok\n", await http.GetStringAsync(new Uri(grid.Http("/healthz"))));
 
             // Each slow connection is answered (408) and closed by the server within a few seconds.
             var buffer = new byte[4096];
@@ -290,8 +275,6 @@ public sealed class SlowClientTests
             {
                 socket.Dispose();
             }
-            await app.StopAsync();
-            await app.DisposeAsync();
         }
     }
 }

@@ -12,15 +12,8 @@ public sealed class ShutdownTests
     [Fact]
     public async Task Prediction_streams_that_are_never_read_do_not_hold_up_a_shutdown()
     {
-        int[] ports = FreePorts.Pick(3);
-        var app = GridServer.Build(new Dictionary<string, string?>
-        {
-            ["MarketIntel:HttpPort"] = ports[0].ToString(CultureInfo.InvariantCulture),
-            ["MarketIntel:GrpcPort"] = ports[1].ToString(CultureInfo.InvariantCulture),
-            ["MarketIntel:SiloPort"] = ports[2].ToString(CultureInfo.InvariantCulture),
-        }, logging => logging.SetMinimumLevel(LogLevel.Warning));
-        await app.StartAsync();
-        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{ports[1]}");
+        var grid = await InProcessGrid.StartAsync();
+        using var channel = grid.Channel();
         var client = new Grid.GridClient(channel);
         var streams = new List<Grpc.Core.AsyncServerStreamingCall<Prediction>>();
         for (int i = 0; i < 20; i++)
@@ -31,9 +24,9 @@ public sealed class ShutdownTests
         }
 
         var clock = Stopwatch.StartNew();
-        await app.StopAsync();
+        await grid.App.StopAsync();
         clock.Stop();
-        await app.DisposeAsync();
+        await grid.DisposeAsync();
         foreach (var call in streams)
         {
             call.Dispose();
@@ -48,35 +41,30 @@ public sealed class MetricsPortTests
     [Fact]
     public async Task Metrics_on_a_port_of_their_own_are_not_served_on_the_HTTP_port_and_still_need_a_key()
     {
-        int[] ports = FreePorts.Pick(4);
+        int metricsPort = FreePorts.Pick(1)[0];
         string keys = Path.Combine(Directory.CreateTempSubdirectory("marketintel-metrics-").FullName, "keys.json");
         var (key, record) = MarketIntel.Abstractions.ApiKeys.Create("prometheus", MarketIntel.Abstractions.ApiRole.Reader, DateTimeOffset.UtcNow);
         await new MarketIntel.Server.Security.FileApiKeyStore(keys).Add(record);
-        var app = GridServer.Build(new Dictionary<string, string?>
+        var grid = await InProcessGrid.StartAsync(new Dictionary<string, string?>
         {
-            ["MarketIntel:HttpPort"] = ports[0].ToString(CultureInfo.InvariantCulture),
-            ["MarketIntel:GrpcPort"] = ports[1].ToString(CultureInfo.InvariantCulture),
-            ["MarketIntel:SiloPort"] = ports[2].ToString(CultureInfo.InvariantCulture),
-            ["MarketIntel:MetricsPort"] = ports[3].ToString(CultureInfo.InvariantCulture),
+            ["MarketIntel:MetricsPort"] = metricsPort.ToString(CultureInfo.InvariantCulture),
             ["Auth:KeysFile"] = keys,
-        }, logging => logging.SetMinimumLevel(LogLevel.Warning));
-        await app.StartAsync();
+        });
         try
         {
             using var http = new HttpClient();
             http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
-            string metrics = await http.GetStringAsync(new Uri($"http://127.0.0.1:{ports[3]}/metrics"));
+            string metrics = await http.GetStringAsync(new Uri($"http://127.0.0.1:{metricsPort}/metrics"));
             Assert.Contains("marketintel_active_assets", metrics, StringComparison.Ordinal);
-            using var onHttp = await http.GetAsync(new Uri($"http://127.0.0.1:{ports[0]}/metrics"));
+            using var onHttp = await http.GetAsync(new Uri(grid.Http("/metrics")));
             Assert.Equal(System.Net.HttpStatusCode.NotFound, onHttp.StatusCode);
             using var anonymous = new HttpClient();
-            using var refused = await anonymous.GetAsync(new Uri($"http://127.0.0.1:{ports[3]}/metrics"));
+            using var refused = await anonymous.GetAsync(new Uri($"http://127.0.0.1:{metricsPort}/metrics"));
             Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
         }
         finally
         {
-            await app.StopAsync();
-            await app.DisposeAsync();
+            await grid.DisposeAsync();
             Directory.Delete(Path.GetDirectoryName(keys)!, recursive: true);
         }
     }

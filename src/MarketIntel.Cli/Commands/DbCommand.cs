@@ -27,7 +27,7 @@ internal static class DbCommand
             throw new UsageException($"--postgres: {problem}");
         }
         string where = PostgresOptions.Redact(connection);
-        try
+        return PostgresErrors.Run(where, () =>
         {
             using var database = NpgsqlDataSource.Create(connection);
             int before = Migrator.CurrentVersionAsync(database).GetAwaiter().GetResult();
@@ -50,18 +50,6 @@ internal static class DbCommand
                 ? $"{where}: schema already at version {Migrator.LatestVersion}, nothing to do"
                 : $"{where}: schema now at version {Migrator.LatestVersion}");
             return 0;
-        }
-        catch (SchemaException e)
-        {
-            throw new UsageException($"{where}: {e.Message}");
-        }
-        catch (PostgresException e)
-        {
-            throw new UsageException($"{where}: PostgreSQL refused: {e.MessageText}");
-        }
-        catch (Exception e) when (e is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
-        {
-            throw new UsageException($"cannot reach PostgreSQL at {where}: {e.Message}");
-        }
+        });
     }
 }

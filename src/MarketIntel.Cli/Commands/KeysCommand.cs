@@ -58,32 +58,23 @@ internal static class KeysCommand
         }
         try
         {
-            if (database is not null)
+            return PostgresErrors.Run(where, () =>
             {
-                Migrator.EnsureCurrentAsync(database).GetAwaiter().GetResult();
-            }
-            return verb switch
-            {
-                "create" => Create(store, options, where, stdout, stderr),
-                "revoke" => Revoke(store, options, where, stdout),
-                _ => List(store, file is not null && !File.Exists(file), stdout),
-            };
+                if (database is not null)
+                {
+                    Migrator.EnsureCurrentAsync(database).GetAwaiter().GetResult();
+                }
+                return verb switch
+                {
+                    "create" => Create(store, options, where, stdout, stderr),
+                    "revoke" => Revoke(store, options, where, stdout),
+                    _ => List(store, file is not null && !File.Exists(file), stdout),
+                };
+            });
         }
         catch (ApiKeyException e)
         {
             throw new UsageException(e.Message);
-        }
-        catch (SchemaException e)
-        {
-            throw new UsageException($"{where}: {e.Message}");
-        }
-        catch (PostgresException e)
-        {
-            throw new UsageException($"{where}: PostgreSQL refused: {e.MessageText}");
-        }
-        catch (Exception e) when (e is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
-        {
-            throw new UsageException($"cannot reach PostgreSQL at {where}: {e.Message}");
         }
         finally
         {

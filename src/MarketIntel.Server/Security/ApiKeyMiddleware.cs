@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Http.Features;
 namespace MarketIntel.Server.Security;
 
 /// <summary>
-/// Lets a request through when it presents an active API key whose role covers the endpoint's
+/// Lets a request through when it presents an active API key (or a valid JWT, <see cref="JwtValidator"/>) whose role covers the endpoint's
 /// <see cref="RequiresRoleAttribute"/> (admin where none is set; any key for a path that matches no endpoint), or
 /// when the endpoint allows anonymous access (<c>/healthz</c>). Keys come as <c>authorization: Bearer KEY</c> on
 /// gRPC and HTTP alike, or as HTTP Basic's password so that a browser can open the dashboard. Refusals are
@@ -42,7 +42,7 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, IServiceProvider se
         }
         ApiRole required = endpoint is null ? ApiRole.Reader : endpoint.Metadata.GetMetadata<RequiresRoleAttribute>()?.Role ?? ApiRole.Admin;
         bool grpc = IsGrpc(http);
-        string action = grpc ? http.Request.Path.Value ?? "" : $"{http.Request.Method} {http.Request.Path.Value}";
+        string action = Printable(grpc ? http.Request.Path.Value ?? "" : $"{http.Request.Method} {http.Request.Path.Value}");
 
         Caller? key = Presented(http.Request.Headers.Authorization.ToString()) is { } presented ? await Identify(presented) : null;
         if (key is null)
@@ -77,6 +77,13 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, IServiceProvider se
             string outcome = Outcome(http, grpc);
             AuditLog.AdminAction(_audit, key.Name, action, outcome);
         }
+    }
+
+    // The path comes from the client and goes into the log and the answer: no control characters, no novel.
+    private static string Printable(string action)
+    {
+        string clipped = action.Length > 200 ? action[..200] + "..." : action;
+        return clipped.Any(char.IsControl) ? new string(clipped.Select(c => char.IsControl(c) ? '?' : c).ToArray()) : clipped;
     }
 
     /// <summary>Whether a request is a gRPC call.</summary>

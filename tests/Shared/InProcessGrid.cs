@@ -3,9 +3,9 @@ using MarketIntel.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
 
-namespace MarketIntel.Cli.Tests;
+namespace MarketIntel.Tests;
 
-/// <summary>The grid's real host started in the test process on free loopback ports (dashboard off).</summary>
+/// <summary>The grid's real host started in the test process on free loopback ports (dashboard off unless the settings turn it on).</summary>
 internal sealed class InProcessGrid : IAsyncDisposable
 {
     private InProcessGrid(WebApplication app, int httpPort, int grpcPort)
@@ -25,8 +25,12 @@ internal sealed class InProcessGrid : IAsyncDisposable
 
     public string Http(string path) => $"http://127.0.0.1:{HttpPort.ToString(CultureInfo.InvariantCulture)}{path}";
 
+    /// <summary>A gRPC channel to the grid (HTTP/2 without TLS); the caller disposes it.</summary>
+    public Grpc.Net.Client.GrpcChannel Channel() => Grpc.Net.Client.GrpcChannel.ForAddress($"http://127.0.0.1:{GrpcPort.ToString(CultureInfo.InvariantCulture)}");
+
     /// <param name="settings">More configuration keys, e.g. <c>MarketIntel:Models:0</c>.</param>
-    public static async Task<InProcessGrid> StartAsync(IReadOnlyDictionary<string, string?>? settings = null)
+    /// <param name="logging">The host's logging, instead of warnings and above.</param>
+    public static async Task<InProcessGrid> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, Action<ILoggingBuilder>? logging = null)
     {
         int[] ports = FreePorts.Pick(3);
         var configuration = new Dictionary<string, string?>
@@ -40,7 +44,7 @@ internal sealed class InProcessGrid : IAsyncDisposable
         {
             configuration[key] = value;
         }
-        WebApplication app = GridServer.Build(configuration, logging => logging.SetMinimumLevel(LogLevel.Warning));
+        WebApplication app = GridServer.Build(configuration, logging ?? (builder => builder.SetMinimumLevel(LogLevel.Warning)));
         await app.StartAsync();
         return new InProcessGrid(app, ports[0], ports[1]);
     }
