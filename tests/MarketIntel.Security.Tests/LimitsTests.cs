@@ -278,3 +278,54 @@ public sealed class SlowClientTests
         }
     }
 }
+
+/// <summary>A prediction stream whose client never reads is cut off once it has stalled with predictions waiting.</summary>
+public sealed class StalledStreamTests
+{
+    [Fact]
+    public async Task A_stream_client_that_stops_reading_is_cut_off_and_others_are_served()
+    {
+        await using var grid = await InProcessGrid.StartAsync(new Dictionary<string, string?>
+        {
+            ["MarketIntel:Models:0"] = AuthFixture.DirectionModel,
+            ["Limits:StreamBufferPredictions"] = "10",
+            ["Limits:StreamStallTimeout"] = "00:00:01",
+        });
+        using var channel = grid.Channel();
+        var client = new Grid.GridClient(channel);
+        using var stalled = client.StreamPredictions(new StreamPredictionsRequest { Assets = { "STALL" } });
+        await stalled.ResponseHeadersAsync;
+
+        // Far more predictions than the client's HTTP/2 window and the buffer hold, spread over more than the
+        // stall timeout, one bar a message so that each is published apart.
+        var deadline = DateTime.UtcNow.AddSeconds(3);
+        int sent = 0;
+        while (DateTime.UtcNow < deadline || sent < 3000)
+        {
+            await Bars.Ingest(client, "STALL", Bars.Range(sent % 249, 1).Select(b => { b.Timestamp = Bars.Timestamp(0) + sent * 60_000L; return b; }), perMessage: 1);
+            sent++;
+            if (sent > 20_000)
+            {
+                break;
+            }
+        }
+
+        // The server ends the stream: with the client's window shut it can send no status, so the stream is reset
+        // (CANCELLED at the client) unless the window opened in time for the RESOURCE_EXHAUSTED trailers.
+        int read = 0;
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var e = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await stalled.ResponseStream.MoveNext(wait.Token))
+            {
+                read++;
+            }
+        });
+        Assert.False(wait.IsCancellationRequested, "the stream was not ended by the server");
+        Assert.Contains(e.StatusCode, new[] { StatusCode.Cancelled, StatusCode.ResourceExhausted });
+        Assert.True(read < sent, $"read {read} of {sent}");
+        string metrics = await new HttpClient().GetStringAsync(new Uri(grid.Http("/metrics")));
+        Assert.Contains("marketintel_stream_stalled_total 1", metrics, StringComparison.Ordinal);
+        Assert.Equal("STALL", (await client.PredictAsync(new PredictRequest { Asset = "STALL" })).Asset);
+    }
+}

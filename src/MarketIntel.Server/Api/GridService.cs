@@ -16,10 +16,10 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
     /// <summary>How many rejections an IngestBars reply lists (all are counted).</summary>
     public const int MaxListedRejections = 1000;
 
-    /// <summary>How many predictions a StreamPredictions call holds for a client that reads slower than they come.</summary>
-    public const int StreamBuffer = 100_000;
-
     private readonly LimitsOptions _limits = limitOptions.Value;
+
+    private static readonly Prometheus.Counter StreamsStalled = Prometheus.Metrics.CreateCounter(
+        "marketintel_stream_stalled_total", "StreamPredictions calls cut off because their client stopped reading (Limits:StreamStallTimeout)");
 
     private static readonly Prometheus.Counter StreamDrops = Prometheus.Metrics.CreateCounter(
         "marketintel_stream_predictions_dropped_total", "Predictions dropped because a StreamPredictions client fell more than the buffer behind");
@@ -116,26 +116,44 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
         }
         var assets = request.Assets.Select((a, i) => Mapping.Asset(a, $"assets[{i}]")).ToArray();
         using IDisposable place = streams.Enter(context.GetHttpContext().Items[ApiKeyMiddleware.KeyItem] as Caller);
-        // Bounded, so a client that stops reading cannot exhaust memory: past StreamBuffer waiting predictions it
-        // loses the oldest ones, and the drops are counted in /metrics.
+        // Streams end when the client goes or the silo stops (a stream never read must not hold up a shutdown), or
+        // when the client has taken nothing for Limits:StreamStallTimeout while predictions wait for it.
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+        long lastTaken = Environment.TickCount64;
+        int stalled = 0;
+        // Bounded, so a client that stops reading cannot exhaust memory: past the buffer it loses the oldest
+        // predictions, the drops are counted in /metrics, and a client that stays stalled is cut off.
         var channel = Channel.CreateBounded<PredictionResult>(
-            new BoundedChannelOptions(StreamBuffer) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
-            _ => StreamDrops.Inc());
+            new BoundedChannelOptions(_limits.StreamBufferPredictions) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
+            _ =>
+            {
+                StreamDrops.Inc();
+                if (Environment.TickCount64 - Volatile.Read(ref lastTaken) > _limits.StreamStallTimeout.TotalMilliseconds
+                    && Interlocked.Exchange(ref stalled, 1) == 0)
+                {
+                    StreamsStalled.Inc();
+                    ended.Cancel();
+                }
+            });
         await using IAsyncDisposable watch = await feed.Watch(assets, channel.Writer);
         // The response headers go out at once, so a client knows the stream is open before the first prediction.
         await context.WriteResponseHeadersAsync(new Metadata());
-        // Streams end when the client goes or the silo stops: a stream never read must not hold up a shutdown.
-        using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
         try
         {
             await foreach (PredictionResult prediction in channel.Reader.ReadAllAsync(ended.Token))
             {
                 await responseStream.WriteAsync(prediction.ToMessage(), ended.Token);
+                Volatile.Write(ref lastTaken, Environment.TickCount64);
             }
         }
         catch (OperationCanceledException) when (ended.IsCancellationRequested)
         {
-            // The client ended the stream, or the silo is stopping.
+            // The client ended the stream, or the silo is stopping, or the client stalled (answered below).
+        }
+        if (Volatile.Read(ref stalled) == 1)
+        {
+            throw new GridException(GridErrorKind.ResourceExhausted,
+                $"this stream's client took no prediction for {_limits.StreamStallTimeout} while {_limits.StreamBufferPredictions} waited (settings Limits:StreamStallTimeout, Limits:StreamBufferPredictions)");
         }
     }
 

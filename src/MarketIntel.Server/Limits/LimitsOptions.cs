@@ -22,8 +22,18 @@ public sealed class LimitsOptions
     /// <summary>The most bars one IngestBars call may carry in all (the CLI sends 5,000 per call).</summary>
     public long MaxBarsPerStream { get; set; } = 10_000_000;
 
-    /// <summary>The most StreamPredictions calls open at once on this silo, from all clients together.</summary>
-    public int MaxPredictionStreams { get; set; } = 10_000;
+    /// <summary>
+    /// The most StreamPredictions calls open at once on this silo, from all clients together. With
+    /// <see cref="StreamBufferPredictions"/> this bounds what slow readers can make the silo hold: about
+    /// 2,000 x 4,096 predictions of some 150 bytes, 1.2 GB, in the worst case.
+    /// </summary>
+    public int MaxPredictionStreams { get; set; } = 2_000;
+
+    /// <summary>How many predictions a StreamPredictions call holds for a client that reads slower than they come; older ones are dropped.</summary>
+    public int StreamBufferPredictions { get; set; } = 4_096;
+
+    /// <summary>A StreamPredictions client that takes nothing for this long while its buffer overflows is cut off (RESOURCE_EXHAUSTED).</summary>
+    public TimeSpan StreamStallTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The most StreamPredictions calls one API key may hold open at once on this silo (with keys on).</summary>
     public int MaxPredictionStreamsPerKey { get; set; } = 1_000;
@@ -60,6 +70,7 @@ public sealed class LimitsOptions
             (nameof(MaxBarsPerStream), MaxBarsPerStream, long.MaxValue),
             (nameof(MaxPredictionStreams), MaxPredictionStreams, 1_000_000),
             (nameof(MaxPredictionStreamsPerKey), MaxPredictionStreamsPerKey, 1_000_000),
+            (nameof(StreamBufferPredictions), StreamBufferPredictions, 10_000_000),
             (nameof(MaxRequestBodyBytes), MaxRequestBodyBytes, 1L << 30),
             (nameof(MaxGrpcMessageBytes), MaxGrpcMessageBytes, 1L << 30),
             (nameof(MaxStreamsPerConnection), MaxStreamsPerConnection, 10_000),
@@ -72,7 +83,7 @@ public sealed class LimitsOptions
                 yield return $"{Section}:{name} {value} must be between 1 and {max}";
             }
         }
-        foreach (var (name, value) in new[] { (nameof(RequestHeadersTimeout), RequestHeadersTimeout), (nameof(KeepAliveTimeout), KeepAliveTimeout) })
+        foreach (var (name, value) in new[] { (nameof(RequestHeadersTimeout), RequestHeadersTimeout), (nameof(KeepAliveTimeout), KeepAliveTimeout), (nameof(StreamStallTimeout), StreamStallTimeout) })
         {
             if (value < TimeSpan.FromMilliseconds(100) || value > TimeSpan.FromHours(1))
             {
