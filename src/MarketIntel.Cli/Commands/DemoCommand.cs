@@ -48,6 +48,9 @@ internal static class DemoCommand
             ["MarketIntel:HttpPort"] = httpPort.ToString(CultureInfo.InvariantCulture),
             ["MarketIntel:GrpcPort"] = grpcPort.ToString(CultureInfo.InvariantCulture),
             ["MarketIntel:SiloPort"] = free[2].ToString(CultureInfo.InvariantCulture),
+            // The replay sends every bar of the bundled files at once, faster than the live stream is read: the
+            // stream holds them all rather than dropping the oldest, as a live client far behind would see.
+            ["Limits:StreamBufferPredictions"] = "100000",
         }, logging => logging.SetMinimumLevel(LogLevel.Warning));
         await app.StartAsync();
         try
