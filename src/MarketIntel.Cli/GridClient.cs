@@ -14,7 +14,8 @@ internal static class GridClient
     /// <summary>The API key a command sends: <c>--api-key</c>, else <see cref="ApiKeyVariable"/>, else none.</summary>
     public static string? ApiKey(CliArguments options)
     {
-        string? key = options.Optional("api-key") ?? Environment.GetEnvironmentVariable(ApiKeyVariable);
+        // An empty variable is an unset one (a script's "MARKETINTEL_API_KEY=" turns it off).
+        string? key = options.Optional("api-key") ?? (Environment.GetEnvironmentVariable(ApiKeyVariable) is { Length: > 0 } set ? set : null);
         if (key is not null && (key.Length == 0 || key.Any(c => c <= ' ' || c > '~')))
         {
             throw new UsageException($"--api-key (or {ApiKeyVariable}) must be a key as 'marketintel keys create' prints it");

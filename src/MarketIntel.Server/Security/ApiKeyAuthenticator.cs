@@ -11,16 +11,38 @@ namespace MarketIntel.Server.Security;
 /// </summary>
 public sealed partial class ApiKeyAuthenticator(IApiKeyStore store, IOptions<AuthOptions> options, ILogger<ApiKeyAuthenticator> logger) : BackgroundService
 {
-    private FrozenDictionary<string, ApiKeyRecord> _active = FrozenDictionary<string, ApiKeyRecord>.Empty;
+    // The most keys remembered as checked; past it the memory starts afresh (a client cycling through invented
+    // keys never matches one, so only real keys are remembered).
+    private const int MaxVerified = 10_000;
+
+    private Snapshot _snapshot = new(FrozenDictionary<string, (ApiKeyRecord, Caller)>.Empty);
 
     /// <summary>How many keys are active now.</summary>
-    public int ActiveKeys => Volatile.Read(ref _active).Count;
+    public int ActiveKeys => Volatile.Read(ref _snapshot).Active.Count;
 
-    /// <summary>The active key a request presented, or null when <paramref name="key"/> is not one (unknown, revoked, malformed).</summary>
-    public ApiKeyRecord? Authenticate(ReadOnlySpan<char> key)
+    /// <summary>
+    /// Who presented <paramref name="key"/>, or null when it is not an active key (unknown, revoked, malformed). A
+    /// key is hashed the first time it is seen after each reading of the store; after that it is found by its text,
+    /// with no hashing and no allocation, until the next reading.
+    /// </summary>
+    public Caller? Authenticate(ReadOnlySpan<char> key)
     {
+        Snapshot snapshot = Volatile.Read(ref _snapshot);
+        if (snapshot.Verified.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(key, out Caller? known))
+        {
+            return known;
+        }
         string? id = ApiKeys.IdOf(key);
-        return id is not null && Volatile.Read(ref _active).TryGetValue(id, out ApiKeyRecord? record) && ApiKeys.Matches(key, record) ? record : null;
+        if (id is null || !snapshot.Active.TryGetValue(id, out var entry) || !ApiKeys.Matches(key, entry.Record))
+        {
+            return null;
+        }
+        if (snapshot.Verified.Count >= MaxVerified)
+        {
+            snapshot.Verified.Clear();
+        }
+        snapshot.Verified.TryAdd(key.ToString(), entry.Caller);
+        return entry.Caller;
     }
 
     /// <summary>Reads the keys before the silo serves: a store that cannot be read stops the start.</summary>
@@ -54,7 +76,14 @@ public sealed partial class ApiKeyAuthenticator(IApiKeyStore store, IOptions<Aut
     public async Task Refresh(CancellationToken cancellationToken = default)
     {
         var keys = await store.List(cancellationToken);
-        Volatile.Write(ref _active, keys.Where(k => k.IsActive).ToFrozenDictionary(k => k.Id, StringComparer.Ordinal));
+        // A new snapshot forgets the keys checked so far, so a revoked key is refused from this reading on.
+        Volatile.Write(ref _snapshot, new Snapshot(keys.Where(k => k.IsActive)
+            .ToFrozenDictionary(k => k.Id, k => (k, new Caller(k.Name, k.Role)), StringComparer.Ordinal)));
+    }
+
+    private sealed record Snapshot(FrozenDictionary<string, (ApiKeyRecord Record, Caller Caller)> Active)
+    {
+        public System.Collections.Concurrent.ConcurrentDictionary<string, Caller> Verified { get; } = new(StringComparer.Ordinal);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "API keys are on but none is active: every call but /healthz will be refused until a key is created")]

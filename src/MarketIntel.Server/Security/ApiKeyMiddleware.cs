@@ -42,9 +42,7 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, IServiceProvider se
         }
         ApiRole required = endpoint is null ? ApiRole.Reader : endpoint.Metadata.GetMetadata<RequiresRoleAttribute>()?.Role ?? ApiRole.Admin;
         bool grpc = IsGrpc(http);
-        string action = Printable(grpc ? http.Request.Path.Value ?? "" : $"{http.Request.Method} {http.Request.Path.Value}");
-
-        Caller? key = Presented(http.Request.Headers.Authorization.ToString()) is { } presented ? await Identify(presented) : null;
+        Caller? key = await Identify(http.Request.Headers.Authorization.ToString());
         if (key is null)
         {
             Unauthenticated.Inc();
@@ -55,6 +53,7 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, IServiceProvider se
         }
         if (key.Role is not { } role || role < required)
         {
+            string action = Action(http, grpc);
             Forbidden.Inc();
             string held = key.Role?.Name() ?? "none";
             AuditLog.Refused(_audit, key.Name, held, action, required.Name());
@@ -74,14 +73,16 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, IServiceProvider se
         }
         finally
         {
-            string outcome = Outcome(http, grpc);
+            string action = Action(http, grpc), outcome = Outcome(http, grpc);
             AuditLog.AdminAction(_audit, key.Name, action, outcome);
         }
     }
 
-    // The path comes from the client and goes into the log and the answer: no control characters, no novel.
-    private static string Printable(string action)
+    // What a request asks, for the audit log and refusals. The path comes from the client and goes into the log
+    // and the answer: no control characters, no novel.
+    private static string Action(HttpContext http, bool grpc)
     {
+        string action = grpc ? http.Request.Path.Value ?? "" : $"{http.Request.Method} {http.Request.Path.Value}";
         string clipped = action.Length > 200 ? action[..200] + "..." : action;
         return clipped.Any(char.IsControl) ? new string(clipped.Select(c => char.IsControl(c) ? '?' : c).ToArray()) : clipped;
     }
@@ -89,24 +90,26 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, IServiceProvider se
     /// <summary>Whether a request is a gRPC call.</summary>
     internal static bool IsGrpc(HttpContext http) => Limits.LimitsHosting.IsGrpc(http);
 
-    // An API key (mik_...) checked against the stored hashes, or a JWT checked against the issuer's keys.
-    private async ValueTask<Caller?> Identify(string presented)
-    {
-        if (_tokens is not null && JwtValidator.LooksLikeJwt(presented))
-        {
-            return await _tokens.Validate(presented);
-        }
-        return _keys?.Authenticate(presented) is { } record ? new Caller(record.Name, record.Role) : null;
-    }
-
-    // The key of an authorization header: Bearer's token, or Basic's password (the user name is ignored).
-    internal static string? Presented(string header)
+    // An API key (mik_...) checked against the stored hashes, or a JWT checked against the issuer's keys. The
+    // common case, a known key as a bearer token, reads the header in place and allocates nothing.
+    private async ValueTask<Caller?> Identify(string header)
     {
         ReadOnlySpan<char> value = header.AsSpan().Trim();
         if (value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
-            return value["Bearer ".Length..].Trim().ToString();
+            ReadOnlySpan<char> token = value["Bearer ".Length..].Trim();
+            if (_tokens is not null && JwtValidator.LooksLikeJwt(token))
+            {
+                return await _tokens.Validate(token.ToString());
+            }
+            return _keys?.Authenticate(token);
         }
+        return Basic(value) is { } password ? _keys?.Authenticate(password) : null;
+    }
+
+    // HTTP Basic's password (the user name is ignored), so that a browser can send a key.
+    private static string? Basic(ReadOnlySpan<char> value)
+    {
         if (value.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
         {
             try

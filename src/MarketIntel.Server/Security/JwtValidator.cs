@@ -115,7 +115,7 @@ public sealed class JwtValidator
     }
 
     /// <summary>Whether <paramref name="token"/> looks like a JWT (three base64url parts) rather than an API key.</summary>
-    public static bool LooksLikeJwt(string token) => token.Count(c => c == '.') == 2;
+    public static bool LooksLikeJwt(ReadOnlySpan<char> token) => token.Count('.') == 2;
 
     /// <summary>The caller a valid token names, or null for a token that is not valid here.</summary>
     public async Task<Caller?> Validate(string token)
