@@ -38,6 +38,8 @@ public static class GridServer
         }
         builder.Logging.AddFilter("Orleans", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // Kestrel warns once per connection refused over Limits:MaxConnections: thousands of lines in a flood.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel.Connections", LogLevel.Error);
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
         builder.Logging.AddFilter("Polly", LogLevel.Warning);
         // gRPC logs every error status it returns at Information; a client polling an unknown asset would flood the log.
