@@ -8,12 +8,13 @@ using Npgsql;
 
 namespace MarketIntel.Server.Security;
 
-/// <summary>Puts API keys in front of the grid's endpoints when <see cref="AuthOptions"/> turns them on.</summary>
+/// <summary>Puts API keys and tokens in front of the grid's endpoints when <see cref="AuthOptions"/> turns them on, with the per-key request rate.</summary>
 public static partial class SecurityHosting
 {
     /// <summary>
-    /// Binds section <c>Auth</c> and, when keys are on, registers their store (the key file, else the cluster's
-    /// PostgreSQL) and the authenticator that holds them. The options were checked by <c>GridServer.ReadOptions</c>.
+    /// Binds section <c>Auth</c> and, when it is on, registers the key store (the key file, else the cluster's
+    /// PostgreSQL), the authenticator that holds the keys, the token validator and the per-key rate limiter. The
+    /// options were checked by <c>GridServer.ReadOptions</c>.
     /// </summary>
     public static AuthOptions AddGridSecurity(this WebApplicationBuilder builder)
     {
@@ -29,16 +30,19 @@ public static partial class SecurityHosting
         {
             builder.Services.AddSingleton(new JwtValidator(auth.Jwt));
         }
+        // Keys from the key file in either mode, else from the cluster's PostgreSQL when --auth turns them on there
+        // (with only tokens configured, there is no key store).
+        bool clusterKeys = auth.Enabled && builder.Configuration.GetValue<bool>("Cluster:Enabled");
         if (!string.IsNullOrEmpty(auth.KeysFile))
         {
             builder.Services.AddSingleton<IApiKeyStore>(new FileApiKeyStore(auth.KeysFile));
         }
-        else if (auth.Enabled && builder.Configuration.GetValue<bool>("Cluster:Enabled"))
+        else if (clusterKeys)
         {
-            // Cluster mode: the silo's own PostgreSQL data source, registered by AddMarketIntelPostgres.
+            // The silo's own PostgreSQL data source, registered by AddMarketIntelPostgres.
             builder.Services.AddSingleton<IApiKeyStore>(sp => new PostgresApiKeyStore(sp.GetRequiredService<NpgsqlDataSource>()));
         }
-        if (!string.IsNullOrEmpty(auth.KeysFile) || (auth.Enabled && builder.Configuration.GetValue<bool>("Cluster:Enabled")))
+        if (!string.IsNullOrEmpty(auth.KeysFile) || clusterKeys)
         {
             builder.Services.AddSingleton<ApiKeyAuthenticator>();
             builder.Services.AddHostedService(sp => sp.GetRequiredService<ApiKeyAuthenticator>());
