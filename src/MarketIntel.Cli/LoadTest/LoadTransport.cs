@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 
@@ -31,10 +32,13 @@ internal sealed class LoadTransport : IDisposable
     }
 
     /// <summary>Reads what has arrived into <paramref name="buffer"/> (waiting for at least one byte); 0 at the end of the stream.</summary>
+    // Inlined into the clients' read loops, so the plain path is the socket's own call behind a null check.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
         _tls is null ? _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken) : _tls.ReadAsync(buffer, cancellationToken);
 
     /// <summary>Sends all of <paramref name="data"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         if (_tls is not null)
