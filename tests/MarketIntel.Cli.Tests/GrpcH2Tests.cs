@@ -52,4 +52,12 @@ public sealed class GrpcH2Tests
         byte[] expected = Bytes(0x83, 0x86, 0x04, "/marketintel.v1.Grid/Predict", 0x01, "127.0.0.1:5081", 0x0F, 0x10, "application/grpc", 0x00, "te", "trailers");
         Assert.Equal(expected, block);
     }
+
+    [Fact]
+    public void Over_tls_the_request_header_block_says_scheme_https_since_kestrel_refuses_a_scheme_its_connection_lacks()
+    {
+        byte[] block = Http2Frames.HeaderBlock("/marketintel.v1.Grid/Predict", "127.0.0.1:5081", tls: true);
+        byte[] expected = Bytes(0x83, 0x87, 0x04, "/marketintel.v1.Grid/Predict", 0x01, "127.0.0.1:5081", 0x0F, 0x10, "application/grpc", 0x00, "te", "trailers");
+        Assert.Equal(expected, block);
+    }
 }

@@ -187,11 +187,15 @@ public sealed class LoadTestTests : CliTestBase, IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("--target|ftp://x:1/", "--target 'ftp://x:1/' must be grpc://")]
-    [InlineData("--target|https://x:1/{asset}", "https is not supported")]
+    [InlineData("--target|ftp://x:1/", "--target 'ftp://x:1/' must be grpc[s]://HOST:PORT or an http[s]://HOST:PORT/... URL")]
     [InlineData("--target|grpc://127.0.0.1", "must look like grpc://HOST:PORT")]
+    [InlineData("--target|grpcs://127.0.0.1", "must look like grpcs://HOST:PORT")]
+    [InlineData("--target|https://{asset}.example:1/p", "is not an https://HOST:PORT/path URL template")]
     [InlineData("--target|http://127.0.0.1:1/p/{asset}|--batch|5", "--batch applies to gRPC targets")]
     [InlineData("--target|http://127.0.0.1:1/p/{asset}|--streams|4", "--streams applies to gRPC targets")]
+    [InlineData("--target|https://127.0.0.1:1/p/{asset}|--streams|4", "--streams applies to gRPC targets")]
+    [InlineData("--target|https://127.0.0.1:1/p/{asset}|--tls-ca|/no/such/ca.pem", "--tls-ca: '/no/such/ca.pem' does not exist")]
+    [InlineData("--target|grpcs://127.0.0.1:1|--tls-ca|/no/such/ca.pem", "--tls-ca: '/no/such/ca.pem' does not exist")]
     [InlineData("--target|grpc://127.0.0.1:1|--streams|101", "--streams")]
     [InlineData("--target|grpc://127.0.0.1:1|--connections|200|--streams|100", "more than 10,000")]
     [InlineData("--target|http://127.0.0.1:1/p|--rate|0", "option '--rate': '0'")]
@@ -210,6 +214,28 @@ public sealed class LoadTestTests : CliTestBase, IAsyncLifetime
         var (code, _, stderr) = Run(["loadtest", .. args.Split('|')]);
         Assert.Equal(2, code);
         Assert.Contains(message, stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_tls_ca_that_holds_no_certificate_or_goes_with_a_target_without_tls_is_refused_naming_it()
+    {
+        string notPem = Path.Combine(Dir, "not-a-ca.pem");
+        File.WriteAllText(notPem, "just text\n");
+        foreach (string target in new[] { "https://127.0.0.1:1/p/{asset}", "grpcs://127.0.0.1:1" })
+        {
+            var (code, _, stderr) = Run("loadtest", "--target", target, "--tls-ca", notPem);
+            Assert.Equal(2, code);
+            Assert.Contains($"--tls-ca: '{notPem}' holds no PEM certificate", stderr, StringComparison.Ordinal);
+        }
+
+        // Nothing would check the CA without TLS: a forgotten "s" is refused rather than taken for a checked server.
+        string ca = TestCertificates.Make(Dir).Ca;
+        foreach (string target in new[] { "http://127.0.0.1:1/p/{asset}", "grpc://127.0.0.1:1" })
+        {
+            var (code, _, stderr) = Run("loadtest", "--target", target, "--tls-ca", ca);
+            Assert.Equal(2, code);
+            Assert.Contains($"--tls-ca applies to https:// and grpcs:// targets; '{target}' does not use TLS", stderr, StringComparison.Ordinal);
+        }
     }
 
     private readonly record struct WrkResult(double Throughput, double P50Ms, double P90Ms, long Requests);

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using MarketIntel.Tests;
 
@@ -11,35 +9,10 @@ namespace MarketIntel.Cli.Tests;
 /// </summary>
 public sealed class TlsTests : CliTestBase
 {
-    // A CA and a server certificate for 127.0.0.1 and localhost signed by it, as PEM files.
-    private (string Ca, string Certificate, string Key) MakeCertificates()
-    {
-        using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var caRequest = new CertificateRequest("CN=MarketIntel test CA", caKey, HashAlgorithmName.SHA256);
-        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign, true));
-        using X509Certificate2 ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
-
-        using var serverKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=127.0.0.1", serverKey, HashAlgorithmName.SHA256);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        names.AddDnsName("localhost");
-        request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
-        using X509Certificate2 server = request.Create(ca, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddHours(12), [1, 2, 3, 4]);
-
-        string caFile = Path.Combine(Dir, "ca.pem"), certificateFile = Path.Combine(Dir, "server.pem"), keyFile = Path.Combine(Dir, "server.key");
-        File.WriteAllText(caFile, ca.ExportCertificatePem());
-        File.WriteAllText(certificateFile, server.ExportCertificatePem());
-        File.WriteAllText(keyFile, serverKey.ExportPkcs8PrivateKeyPem());
-        return (caFile, certificateFile, keyFile);
-    }
-
     [Fact]
     public async Task Ingest_and_HTTPS_reach_a_grid_behind_TLS_and_a_client_that_does_not_trust_its_CA_is_refused()
     {
-        var (ca, certificate, key) = MakeCertificates();
+        var (ca, certificate, key) = TestCertificates.Make(Dir);
         string keys = Path.Combine(Dir, "keys.json");
         string writer = Run("keys", "create", "--file", keys, "--name", "feed", "--role", "writer").Out.Trim();
         await using var grid = await InProcessGrid.StartAsync(new Dictionary<string, string?>
@@ -85,7 +58,7 @@ public sealed class TlsTests : CliTestBase
     [Fact]
     public void A_certificate_that_cannot_be_loaded_stops_the_start_naming_the_setting()
     {
-        var (_, certificate, _) = MakeCertificates();
+        var (_, certificate, _) = TestCertificates.Make(Dir);
         var (code, _, err) = Run("serve", "--tls-cert", certificate, "--http-port", "1", "--grpc-port", "2");
         Assert.Equal(2, code);
         Assert.Contains("Tls:KeyFile: a PEM certificate needs its private key (--tls-key FILE)", err, StringComparison.Ordinal);

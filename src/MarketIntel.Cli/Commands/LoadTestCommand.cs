@@ -9,9 +9,9 @@ namespace MarketIntel.Cli.Commands;
 /// </summary>
 internal static class LoadTestCommand
 {
-    public const string Usage = "marketintel loadtest --target grpc://HOST:PORT|'http://HOST:PORT/predict/{asset}' [--connections 32] [--streams 1] [--rate R] "
+    public const string Usage = "marketintel loadtest --target grpc[s]://HOST:PORT|'http[s]://HOST:PORT/predict/{asset}' [--connections 32] [--streams 1] [--rate R] "
         + "[--duration 10s | --requests N] [--warmup 2s] [--timeout 10s] [--assets 1000 | --symbols A,B,...] [--zipf S] [--batch K] "
-        + "[--seed-assets N --features F] [--seed 1] [--json FILE] [--api-key KEY]";
+        + "[--seed-assets N --features F] [--seed 1] [--json FILE] [--api-key KEY] [--tls-ca CA.pem]";
 
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout, TextWriter stderr)
     {
@@ -24,7 +24,7 @@ internal static class LoadTestCommand
             Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
         }
         var options = CliArguments.Parse(args,
-            ["target", "connections", "streams", "rate", "duration", "requests", "warmup", "timeout", "assets", "symbols", "zipf", "batch", "seed-assets", "features", "seed", "json", "api-key"]);
+            ["target", "connections", "streams", "rate", "duration", "requests", "warmup", "timeout", "assets", "symbols", "zipf", "batch", "seed-assets", "features", "seed", "json", "api-key", "tls-ca"]);
         LoadTestSettings settings = LoadTestSettings.Parse(options);
         string? jsonPath = options.Optional("json");
         if (jsonPath is not null && Path.GetDirectoryName(Path.GetFullPath(jsonPath)) is { } folder && !Directory.Exists(folder))

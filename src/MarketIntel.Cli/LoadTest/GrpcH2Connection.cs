@@ -1,19 +1,18 @@
 using System.Buffers.Binary;
 using System.Net;
-using System.Net.Sockets;
 using static MarketIntel.Cli.LoadTest.Http2Frames;
 
 namespace MarketIntel.Cli.LoadTest;
 
 /// <summary>
-/// One HTTP/2 connection (prior knowledge, no TLS) carrying unary gRPC calls, one at a time, written and read
-/// directly on a socket by the worker that owns it (<c>--streams 1</c>; <see cref="GrpcH2SharedConnection"/> carries
-/// several at once). Grpc.Net.Client spent more CPU per call than the grid's server did (26 µs against 19 µs on the
-/// 2-core VM), so on a machine shared with the server the load generator, not the server, set the figure. This
-/// client sends a header block computed once per target and a hand-encoded request message, and reads only what
-/// it needs from the answer (<see cref="GrpcAnswer"/>).
+/// One HTTP/2 connection (prior knowledge without TLS, or ALPN h2 over TLS) carrying unary gRPC calls, one at a
+/// time, written and read directly on its <see cref="LoadTransport"/> by the worker that owns it (<c>--streams 1</c>;
+/// <see cref="GrpcH2SharedConnection"/> carries several at once). Grpc.Net.Client spent more CPU per call than the
+/// grid's server did (26 µs against 19 µs on the 2-core VM), so on a machine shared with the server the load
+/// generator, not the server, set the figure. This client sends a header block computed once per target and a
+/// hand-encoded request message, and reads only what it needs from the answer (<see cref="GrpcAnswer"/>).
 /// </summary>
-internal sealed class GrpcH2Connection(EndPoint endPoint, byte[] headerBlock, GrpcH2Connection.MessageWriter writeMessage, bool batch) : ILoadConnection
+internal sealed class GrpcH2Connection(EndPoint endPoint, LoadTls? tls, byte[] headerBlock, GrpcH2Connection.MessageWriter writeMessage, bool batch) : ILoadConnection
 {
     /// <summary>Writes one request message (protobuf, without the gRPC prefix); returns its length, or -1 when it does not fit.</summary>
     public delegate int MessageWriter(AssetPicker picker, Random random, Span<byte> destination);
@@ -21,7 +20,7 @@ internal sealed class GrpcH2Connection(EndPoint endPoint, byte[] headerBlock, Gr
     private readonly GrpcAnswer _answer = new(batch);
     private byte[] _out = new byte[64 * 1024];
     private byte[] _message = new byte[16 * 1024];
-    private Socket? _socket;
+    private LoadTransport? _transport;
     private Http2FrameReader? _frames;
     private int _nextStream;
     private long _sendWindow;                          // connection-level, what the server lets us send
@@ -32,7 +31,7 @@ internal sealed class GrpcH2Connection(EndPoint endPoint, byte[] headerBlock, Gr
     {
         try
         {
-            if (_socket is null)
+            if (_transport is null)
             {
                 await ConnectAsync(cancellationToken);
             }
@@ -74,8 +73,8 @@ internal sealed class GrpcH2Connection(EndPoint endPoint, byte[] headerBlock, Gr
 
     private async ValueTask ConnectAsync(CancellationToken cancellationToken)
     {
-        _socket = await LoadSockets.ConnectAsync(endPoint, cancellationToken);
-        _frames = new Http2FrameReader(_socket);
+        _transport = await LoadTransport.ConnectAsync(endPoint, tls, cancellationToken);
+        _frames = new Http2FrameReader(_transport);
         _nextStream = 1;
         _sendWindow = 65_535;
         _streamSendWindowInitial = 65_535;
@@ -201,25 +200,20 @@ internal sealed class GrpcH2Connection(EndPoint endPoint, byte[] headerBlock, Gr
         }
     }
 
-    private async ValueTask SendAllAsync(int count, CancellationToken cancellationToken)
-    {
-        for (int sent = 0; sent < count;)
-        {
-            sent += await _socket!.SendAsync(_out.AsMemory(sent, count - sent), SocketFlags.None, cancellationToken);
-        }
-    }
+    private ValueTask SendAllAsync(int count, CancellationToken cancellationToken) =>
+        _transport!.SendAsync(_out.AsMemory(0, count), cancellationToken);
 
     private void Close()
     {
-        _socket?.Dispose();
-        _socket = null;
+        _transport?.Dispose();
+        _transport = null;
         _frames = null;
     }
 
     public ValueTask DisposeAsync()
     {
-        LoadSockets.CloseGracefully(_socket);
-        _socket = null;
+        _transport?.CloseGracefully();
+        _transport = null;
         return ValueTask.CompletedTask;
     }
 }

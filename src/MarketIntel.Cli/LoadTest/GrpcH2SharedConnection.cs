@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Net;
-using System.Net.Sockets;
 using System.Threading.Tasks.Sources;
 using static MarketIntel.Cli.LoadTest.Http2Frames;
 
@@ -16,7 +15,7 @@ namespace MarketIntel.Cli.LoadTest;
 /// gRPC client's connection writes its frames). When the connection fails, every call on it fails with the
 /// reason, and the next call opens a new connection.
 /// </summary>
-internal sealed class GrpcH2SharedConnection(EndPoint endPoint, byte[] headerBlock, GrpcH2Connection.MessageWriter writeMessage, bool batch) : IDisposable
+internal sealed class GrpcH2SharedConnection(EndPoint endPoint, LoadTls? tls, byte[] headerBlock, GrpcH2Connection.MessageWriter writeMessage, bool batch) : IDisposable
 {
     private readonly SemaphoreSlim _connecting = new(1, 1);
     private Link? _link;
@@ -75,15 +74,15 @@ internal sealed class GrpcH2SharedConnection(EndPoint endPoint, byte[] headerBlo
             {
                 return open;   // another worker connected meanwhile
             }
-            Socket socket = await LoadSockets.ConnectAsync(endPoint, cancellationToken);
-            var link = new Link(socket);
+            LoadTransport transport = await LoadTransport.ConnectAsync(endPoint, tls, cancellationToken);
+            var link = new Link(transport);
             try
             {
                 await link.StartAsync(cancellationToken);
             }
             catch
             {
-                socket.Dispose();
+                transport.Dispose();
                 throw;
             }
             Volatile.Write(ref _link, link);
@@ -123,8 +122,12 @@ internal sealed class GrpcH2SharedConnection(EndPoint endPoint, byte[] headerBlo
         }
     }
 
-    /// <summary>One socket: its calls by stream id, its flow-control windows, the frames waiting to be written, and its reader.</summary>
-    private sealed class Link(Socket socket)
+    /// <summary>
+    /// One connection: its calls by stream id, its flow-control windows, the frames waiting to be written, and its
+    /// reader. At most one write (the one flusher) and one read (the reader) are under way at a time, which is what
+    /// an SslStream allows.
+    /// </summary>
+    private sealed class Link(LoadTransport transport)
     {
         private readonly object _gate = new();   // everything below
         private readonly Dictionary<int, Call> _calls = [];
@@ -156,10 +159,7 @@ internal sealed class GrpcH2SharedConnection(EndPoint endPoint, byte[] headerBlo
         {
             var start = new byte[128];
             int n = WriteConnectionStart(start);
-            for (int sent = 0; sent < n;)
-            {
-                sent += await socket.SendAsync(start.AsMemory(sent, n - sent), SocketFlags.None, cancellationToken);
-            }
+            await transport.SendAsync(start.AsMemory(0, n), cancellationToken);
             _ = Task.Run(ReadAsync, CancellationToken.None);
         }
 
@@ -229,10 +229,7 @@ internal sealed class GrpcH2SharedConnection(EndPoint endPoint, byte[] headerBlo
                         n = _pendingLength;
                         _pendingLength = 0;
                     }
-                    for (int sent = 0; sent < n;)
-                    {
-                        sent += await socket.SendAsync(buffer.AsMemory(sent, n - sent), SocketFlags.None, cancellationToken);
-                    }
+                    await transport.SendAsync(buffer.AsMemory(0, n), cancellationToken);
                 }
             }
             catch (Exception e)
@@ -265,7 +262,7 @@ internal sealed class GrpcH2SharedConnection(EndPoint endPoint, byte[] headerBlo
                 }
                 _dead = true;
             }
-            LoadSockets.CloseGracefully(socket);
+            transport.CloseGracefully();
         }
 
         private Span<byte> Reserve(int length)
@@ -293,7 +290,7 @@ internal sealed class GrpcH2SharedConnection(EndPoint endPoint, byte[] headerBlo
         /// <summary>Takes frames off the socket until it fails or closes, completing each call as its stream ends.</summary>
         private async Task ReadAsync()
         {
-            var frames = new Http2FrameReader(socket);
+            var frames = new Http2FrameReader(transport);
             long received = 0;
             try
             {
@@ -329,7 +326,7 @@ internal sealed class GrpcH2SharedConnection(EndPoint endPoint, byte[] headerBlo
             {
                 Fail(e switch
                 {
-                    SocketException or BadResponseException => LoadSockets.Failure(e),
+                    _ when LoadSockets.IsConnectionFailure(e) => LoadSockets.Failure(e),
                     ObjectDisposedException => Outcome.Failed("connection closed"),
                     _ => Outcome.Failed("bad response: " + e.Message),
                 });
@@ -438,7 +435,7 @@ internal sealed class GrpcH2SharedConnection(EndPoint endPoint, byte[] headerBlo
                 _calls.Clear();
                 Signal();
             }
-            socket.Dispose();
+            transport.Dispose();
             foreach ((Call call, long sequence) in calls)
             {
                 call.Complete(outcome, sequence);

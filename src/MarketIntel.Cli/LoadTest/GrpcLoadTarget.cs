@@ -10,12 +10,15 @@ namespace MarketIntel.Cli.LoadTest;
 /// The grid's gRPC API: Predict, or PredictBatch of <see cref="LoadTestSettings.Batch"/> assets, over HTTP/2
 /// connections with <see cref="LoadTestSettings.Streams"/> calls in flight on each (like <c>h2load -c C -m M</c>):
 /// one worker's own <see cref="GrpcH2Connection"/> when M is 1, a <see cref="GrpcH2SharedConnection"/> for each
-/// M workers otherwise. Seeding goes through Grpc.Net.Client.
+/// M workers otherwise. <c>grpcs://</c> runs the same clients over TLS, offering only <c>h2</c> with ALPN. Seeding goes
+/// through Grpc.Net.Client.
 /// </summary>
 internal sealed class GrpcLoadTarget : ILoadTarget
 {
     private readonly string _target;
     private readonly string? _apiKey;
+    private readonly string? _trustedCa;
+    private readonly LoadTls? _tls;
     private readonly string[] _names;
     private readonly byte[][] _encodedNames;
     private readonly EndPoint _endPoint;
@@ -25,14 +28,18 @@ internal sealed class GrpcLoadTarget : ILoadTarget
 
     public GrpcLoadTarget(string target, LoadTestSettings settings)
     {
-        string rest = target["grpc://".Length..].TrimEnd('/');
-        if (!Uri.TryCreate("http://" + rest, UriKind.Absolute, out Uri? uri) || uri.AbsolutePath != "/"
+        bool tls = target.StartsWith("grpcs://", StringComparison.OrdinalIgnoreCase);
+        string scheme = tls ? "grpcs" : "grpc";
+        string rest = target[(scheme.Length + 3)..].TrimEnd('/');
+        if (!Uri.TryCreate((tls ? "https://" : "http://") + rest, UriKind.Absolute, out Uri? uri) || uri.AbsolutePath != "/"
             || !rest.EndsWith(":" + uri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal))
         {
-            throw new UsageException($"--target '{target}' must look like grpc://HOST:PORT");
+            throw new UsageException($"--target '{target}' must look like {scheme}://HOST:PORT");
         }
-        _target = $"grpc://{uri.Authority}";
+        _target = $"{scheme}://{uri.Authority}";
         _apiKey = settings.ApiKey;
+        _trustedCa = settings.TrustedCa;
+        _tls = tls ? new LoadTls(uri.IdnHost, System.Net.Security.SslApplicationProtocol.Http2, settings.TrustedCa) : null;
         Batch = settings.Batch;
         _streams = settings.Streams;
         _names = new string[settings.Assets];
@@ -43,7 +50,7 @@ internal sealed class GrpcLoadTarget : ILoadTarget
             _encodedNames[i] = Encoding.UTF8.GetBytes(_names[i]);
         }
         _endPoint = HttpLoadTarget.Resolve(uri);
-        _headerBlock = Http2Frames.HeaderBlock(Batch > 0 ? "/marketintel.v1.Grid/PredictBatch" : "/marketintel.v1.Grid/Predict", uri.Authority, settings.ApiKey);
+        _headerBlock = Http2Frames.HeaderBlock(Batch > 0 ? "/marketintel.v1.Grid/PredictBatch" : "/marketintel.v1.Grid/Predict", uri.Authority, settings.ApiKey, tls);
         Description = $"{target} ({(Batch > 0 ? $"gRPC PredictBatch of {Batch} assets" : "gRPC Predict")})";
     }
 
@@ -52,8 +59,8 @@ internal sealed class GrpcLoadTarget : ILoadTarget
     public int Batch { get; }
 
     public ILoadConnection Connect(int worker) => worker < 0 || _streams == 1
-        ? new GrpcH2Connection(_endPoint, _headerBlock, WriteRequest, Batch > 0)
-        : _shared.GetOrAdd(worker / _streams, _ => new GrpcH2SharedConnection(_endPoint, _headerBlock, WriteRequest, Batch > 0)).Open();
+        ? new GrpcH2Connection(_endPoint, _tls, _headerBlock, WriteRequest, Batch > 0)
+        : _shared.GetOrAdd(worker / _streams, _ => new GrpcH2SharedConnection(_endPoint, _tls, _headerBlock, WriteRequest, Batch > 0)).Open();
 
     /// <summary>
     /// PredictRequest and PredictBatchRequest both carry the asset symbols as field 1 (a string; repeated in the
@@ -87,7 +94,7 @@ internal sealed class GrpcLoadTarget : ILoadTarget
 
     public async Task SeedAsync(int assets, Func<int, float[]> vector, CancellationToken cancellationToken)
     {
-        using GrpcChannel channel = GridClient.Channel(_target, _apiKey);
+        using GrpcChannel channel = GridClient.Channel(_target, _apiKey, _trustedCa);
         var client = new Grid.GridClient(channel);
         await Parallel.ForAsync(0, assets, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken }, async (i, ct) =>
         {
@@ -103,7 +110,8 @@ internal sealed class GrpcLoadTarget : ILoadTarget
             }
             catch (RpcException e)
             {
-                throw new LoadTestException($"seeding: PushFeatures({request.Asset}) to {_target} failed: {e.StatusCode}: {e.Status.Detail}");
+                string reason = LoadTls.SeedingFailure(e, _trustedCa) is { } tlsFailure ? tlsFailure : $"{e.StatusCode}: {e.Status.Detail}";
+                throw new LoadTestException($"seeding: PushFeatures({request.Asset}) to {_target} failed: {reason}");
             }
         });
     }

@@ -1,13 +1,12 @@
 using System.Buffers.Binary;
 using System.Globalization;
-using System.Net.Sockets;
 using System.Text;
 using Grpc.Core;
 
 namespace MarketIntel.Cli.LoadTest;
 
 /// <summary>
-/// The parts of HTTP/2 (prior knowledge, no TLS) and gRPC framing the load test's two gRPC clients share: frame
+/// The parts of HTTP/2 (prior knowledge without TLS, or ALPN h2 over TLS) and gRPC framing the load test's two gRPC clients share: frame
 /// and settings encoding, the request header block, and reading statuses from header blocks coded against the
 /// static HPACK table. The clients ask the server for no dynamic table (SETTINGS_HEADER_TABLE_SIZE 0), so answers
 /// decode against the static table alone; a Huffman-coded status they cannot read is reported as a bad response.
@@ -76,13 +75,14 @@ internal static class Http2Frames
     }
 
     /// <summary>
-    /// The request's header block, the same for every call: <c>POST</c>, <c>http</c>, the method's path, the
-    /// authority, <c>content-type: application/grpc</c>, <c>te: trailers</c> and, given a key,
+    /// The request's header block, the same for every call: <c>POST</c>, <c>http</c> (<c>https</c> over TLS), the
+    /// method's path, the authority, <c>content-type: application/grpc</c>, <c>te: trailers</c> and, given a key,
     /// <c>authorization: Bearer KEY</c>, as HPACK literals without indexing.
     /// </summary>
-    public static byte[] HeaderBlock(string path, string authority, string? apiKey = null)
+    public static byte[] HeaderBlock(string path, string authority, string? apiKey = null, bool tls = false)
     {
-        var block = new List<byte> { 0x83, 0x86 };            // :method POST, :scheme http (static table)
+        // :method POST, and :scheme http or https (static table): Kestrel refuses a scheme its connection does not have.
+        var block = new List<byte> { 0x83, tls ? (byte)0x87 : (byte)0x86 };
         void Literal(int nameIndex, string? name, string value)
         {
             block.Add((byte)(nameIndex < 15 ? nameIndex : 15));
@@ -236,8 +236,8 @@ internal static class Http2Frames
     }
 }
 
-/// <summary>Frames read off one connection's socket; a frame's payload stays readable until the next is read.</summary>
-internal sealed class Http2FrameReader(Socket socket)
+/// <summary>Frames read off one connection; a frame's payload stays readable until the next is read.</summary>
+internal sealed class Http2FrameReader(LoadTransport transport)
 {
     private readonly byte[] _in = new byte[4 * (Http2Frames.MaxFrame + Http2Frames.FrameHeader)];
     private int _start;
@@ -289,7 +289,7 @@ internal sealed class Http2FrameReader(Socket socket)
                 _end -= _start;
                 _start = 0;
             }
-            int n = await socket.ReceiveAsync(_in.AsMemory(_end), SocketFlags.None, cancellationToken);
+            int n = await transport.ReceiveAsync(_in.AsMemory(_end), cancellationToken);
             if (n == 0)
             {
                 throw new BadResponseException("connection closed mid-response");

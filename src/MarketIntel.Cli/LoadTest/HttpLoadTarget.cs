@@ -11,7 +11,8 @@ namespace MarketIntel.Cli.LoadTest;
 /// connections, written straight onto a socket and read with a small response parser (status line, headers,
 /// Content-Length or chunked bodies, <c>Connection: close</c>). The request is formatted into a buffer the
 /// connection owns, so the load generator allocates nothing per request and costs the machine little — on a
-/// machine shared with the server that matters for the server's figures.
+/// machine shared with the server that matters for the server's figures. <c>https://</c> runs the same client over
+/// TLS, offering <c>http/1.1</c> with ALPN.
 /// </summary>
 internal sealed class HttpLoadTarget : ILoadTarget
 {
@@ -24,14 +25,15 @@ internal sealed class HttpLoadTarget : ILoadTarget
     public HttpLoadTarget(string template, LoadTestSettings settings)
     {
         Template = template;
+        bool tls = template.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
         // The path keeps {asset} placeholders, so split off the origin by hand and validate it with Uri.
-        int pathStart = template.IndexOfAny(['/', '?'], "http://".Length);
+        int pathStart = template.IndexOfAny(['/', '?'], (tls ? "https://" : "http://").Length);
         string origin = pathStart < 0 ? template : template[..pathStart];
         string path = pathStart < 0 ? "/" : template[pathStart] == '?' ? "/" + template[pathStart..] : template[pathStart..];
-        if (!Uri.TryCreate(origin, UriKind.Absolute, out Uri? uri) || uri.Scheme != Uri.UriSchemeHttp || origin.Contains('{', StringComparison.Ordinal)
-            || uri.UserInfo.Length > 0 || path.Any(c => c <= ' ' || c > '~' || c == '#'))
+        if (!Uri.TryCreate(origin, UriKind.Absolute, out Uri? uri) || uri.Scheme != (tls ? Uri.UriSchemeHttps : Uri.UriSchemeHttp)
+            || origin.Contains('{', StringComparison.Ordinal) || uri.UserInfo.Length > 0 || path.Any(c => c <= ' ' || c > '~' || c == '#'))
         {
-            throw new UsageException($"--target '{template}' is not an http://HOST:PORT/path URL template ({{asset}} may appear in the path or query)");
+            throw new UsageException($"--target '{template}' is not an {(tls ? "https" : "http")}://HOST:PORT/path URL template ({{asset}} may appear in the path or query)");
         }
         _origin = uri;
         _pathParts = path.Split("{asset}").Select(Encoding.ASCII.GetBytes).ToArray();
@@ -39,6 +41,7 @@ internal sealed class HttpLoadTarget : ILoadTarget
         _tail = Encoding.ASCII.GetBytes($" HTTP/1.1\r\nHost: {hostHeader}\r\nUser-Agent: marketintel-loadtest\r\nAccept: */*\r\n" +
             (settings.ApiKey is null ? "" : $"Authorization: Bearer {settings.ApiKey}\r\n") + "\r\n");
         EndPoint = Resolve(uri);
+        Tls = tls ? new LoadTls(uri.IdnHost, System.Net.Security.SslApplicationProtocol.Http11, settings.TrustedCa) : null;
         _settings = settings;
         // Named symbols go into the URL escaped; A0..A{N-1} are formatted in place.
         _symbols = settings.Symbols?.Select(s => Encoding.ASCII.GetBytes(Uri.EscapeDataString(s))).ToArray();
@@ -51,6 +54,9 @@ internal sealed class HttpLoadTarget : ILoadTarget
     public string Description => $"{Template} (HTTP/1.1)";
 
     public EndPoint EndPoint { get; }
+
+    /// <summary>TLS for an <c>https://</c> target; null for <c>http://</c>.</summary>
+    public LoadTls? Tls { get; }
 
     public int MaxRequestBytes { get; }
 
@@ -84,7 +90,12 @@ internal sealed class HttpLoadTarget : ILoadTarget
     /// <summary>Seeds through the grid's <c>PUT /features/{asset}</c> on the target's host and port.</summary>
     public async Task SeedAsync(int assets, Func<int, float[]> vector, CancellationToken cancellationToken)
     {
-        using var http = new HttpClient { BaseAddress = _origin, Timeout = TimeSpan.FromSeconds(30) };
+        using var handler = new SocketsHttpHandler();
+        if (_settings.TrustedCa is { } trustedCa)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = TlsTrust.Validator(trustedCa);
+        }
+        using var http = new HttpClient(handler) { BaseAddress = _origin, Timeout = TimeSpan.FromSeconds(30) };
         if (_settings.ApiKey is not null)
         {
             http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _settings.ApiKey);
@@ -99,7 +110,7 @@ internal sealed class HttpLoadTarget : ILoadTarget
             }
             catch (HttpRequestException e)
             {
-                throw new LoadTestException($"seeding: PUT {new Uri(_origin, path)} failed: {e.Message}");
+                throw new LoadTestException($"seeding: PUT {new Uri(_origin, path)} failed: {LoadTls.SeedingFailure(e, _settings.TrustedCa) ?? e.Message}");
             }
             catch (TaskCanceledException) when (!ct.IsCancellationRequested)
             {
@@ -141,13 +152,13 @@ internal sealed class HttpLoadTarget : ILoadTarget
     }
 }
 
-/// <summary>One keep-alive HTTP/1.1 connection; reconnects on the next request after any failure.</summary>
+/// <summary>One keep-alive HTTP/1.1 connection (over TLS for https://); reconnects on the next request after any failure.</summary>
 internal sealed class HttpLoadConnection(HttpLoadTarget target) : ILoadConnection
 {
     private const int BufferBytes = 16 * 1024;
     private readonly byte[] _request = new byte[target.MaxRequestBytes];
     private readonly byte[] _buffer = new byte[BufferBytes];
-    private Socket? _socket;
+    private LoadTransport? _transport;
     private int _start;
     private int _end;
     private long _answerBytes;   // bytes received since the current request went out
@@ -157,24 +168,20 @@ internal sealed class HttpLoadConnection(HttpLoadTarget target) : ILoadConnectio
         int length = target.FormatRequest(_request, picker.Next(random));
         // A kept-alive connection the server closed while it sat idle fails before any byte of the answer; the
         // request is then sent once more on a new connection, as HTTP clients do.
-        for (bool reused = _socket is not null; ; reused = false)
+        for (bool reused = _transport is not null; ; reused = false)
         {
             try
             {
-                if (_socket is null)
+                if (_transport is null)
                 {
-                    _socket = await LoadSockets.ConnectAsync(target.EndPoint, cancellationToken);
+                    _transport = await LoadTransport.ConnectAsync(target.EndPoint, target.Tls, cancellationToken);
                     _start = _end = 0;
                 }
                 _answerBytes = 0;
-                for (int sent = 0; sent < length;)
-                {
-                    sent += await _socket.SendAsync(_request.AsMemory(sent, length - sent), SocketFlags.None, cancellationToken);
-                }
+                await _transport.SendAsync(_request.AsMemory(0, length), cancellationToken);
                 return await ReadResponseAsync(cancellationToken);
             }
-            catch (Exception e) when (reused && (e is ClosedBeforeAnswerException
-                || (e is SocketException { SocketErrorCode: SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown } && _answerBytes == 0)))
+            catch (Exception e) when (reused && (e is ClosedBeforeAnswerException || (ClosedByPeer(e) && _answerBytes == 0)))
             {
                 Close();
             }
@@ -338,23 +345,31 @@ internal sealed class HttpLoadConnection(HttpLoadTarget target) : ILoadConnectio
             _end -= _start;
             _start = 0;
         }
-        int n = await _socket!.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, cancellationToken);
+        int n = await _transport!.ReceiveAsync(_buffer.AsMemory(_end), cancellationToken);
         _end += n;
         _answerBytes += n;
         return n > 0;
     }
 
+    /// <summary>Whether <paramref name="e"/> says the server closed the connection (directly on the socket, or under an SslStream).</summary>
+    private static bool ClosedByPeer(Exception e) => e switch
+    {
+        SocketException s => s.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown,
+        IOException { InnerException: SocketException s } => ClosedByPeer(s),
+        _ => false,
+    };
+
     private void Close()
     {
-        _socket?.Dispose();
-        _socket = null;
+        _transport?.Dispose();
+        _transport = null;
         _start = _end = 0;
     }
 
     public ValueTask DisposeAsync()
     {
-        LoadSockets.CloseGracefully(_socket);
-        _socket = null;
+        _transport?.CloseGracefully();
+        _transport = null;
         return ValueTask.CompletedTask;
     }
 

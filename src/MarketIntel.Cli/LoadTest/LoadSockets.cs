@@ -24,12 +24,20 @@ internal static class LoadSockets
 
     /// <summary>Whether <paramref name="e"/> ends one request (the connection is then dropped), not the run.</summary>
     public static bool IsRequestFailure(Exception e, CancellationToken requestToken) =>
-        e is SocketException or BadResponseException || (e is OperationCanceledException && requestToken.IsCancellationRequested);
+        IsConnectionFailure(e) || (e is OperationCanceledException && requestToken.IsCancellationRequested);
+
+    /// <summary>
+    /// Whether <paramref name="e"/> is the connection failing: a socket error, an answer this client cannot read, or
+    /// (over TLS, where the socket sits under an SslStream) the stream's I/O error.
+    /// </summary>
+    public static bool IsConnectionFailure(Exception e) => e is SocketException or IOException or BadResponseException;
 
     /// <summary>A request that ended with <paramref name="e"/> (see <see cref="IsRequestFailure"/>), as the report counts it.</summary>
     public static Outcome Failure(Exception e) => Outcome.Failed(e switch
     {
         SocketException s => ErrorKind(s),
+        IOException { InnerException: SocketException s } => ErrorKind(s),
+        IOException io => "connection failed: " + io.Message,
         BadResponseException b => b.Message,
         _ => "timeout",
     });

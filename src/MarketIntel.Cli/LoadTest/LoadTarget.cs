@@ -40,11 +40,11 @@ internal static class LoadTargets
     public static ILoadTarget Create(LoadTestSettings settings)
     {
         string target = settings.Target;
-        if (target.StartsWith("grpc://", StringComparison.OrdinalIgnoreCase))
+        if (target.StartsWith("grpc://", StringComparison.OrdinalIgnoreCase) || target.StartsWith("grpcs://", StringComparison.OrdinalIgnoreCase))
         {
             return new GrpcLoadTarget(target, settings);
         }
-        if (target.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+        if (target.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || target.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
         {
             if (settings.Batch > 0)
             {
@@ -56,10 +56,6 @@ internal static class LoadTargets
             }
             return new HttpLoadTarget(target, settings);
         }
-        if (target.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new UsageException($"--target '{target}': https is not supported; load tests speak plain HTTP/1.1 (http://) or gRPC without TLS (grpc://)");
-        }
-        throw new UsageException($"--target '{target}' must be grpc://HOST:PORT or an http://HOST:PORT/... URL (a template with {{asset}} where the symbol goes, or a fixed URL)");
+        throw new UsageException($"--target '{target}' must be grpc[s]://HOST:PORT or an http[s]://HOST:PORT/... URL (a template with {{asset}} where the symbol goes, or a fixed URL)");
     }
 }

@@ -5,7 +5,7 @@ namespace MarketIntel.Cli.LoadTest;
 /// <summary>What one load test does: where it sends, how hard, for how long, and over which assets.</summary>
 internal sealed record LoadTestSettings
 {
-    /// <summary><c>grpc://HOST:PORT</c> or an <c>http://HOST:PORT/path</c> template with <c>{asset}</c> where the symbol goes.</summary>
+    /// <summary><c>grpc[s]://HOST:PORT</c> or an <c>http[s]://HOST:PORT/path</c> template with <c>{asset}</c> where the symbol goes.</summary>
     public required string Target { get; init; }
 
     /// <summary>Connections, each with <see cref="Streams"/> requests in flight at a time (closed loop: as fast as answers come).</summary>
@@ -54,6 +54,12 @@ internal sealed record LoadTestSettings
 
     /// <summary>The API key sent with every request (<c>--api-key</c> or MARKETINTEL_API_KEY), or null.</summary>
     public string? ApiKey { get; init; }
+
+    /// <summary>A PEM file of a CA that https:// and grpcs:// targets trust besides the system's roots (<c>--tls-ca</c>), or null.</summary>
+    public string? TrustedCa { get; init; }
+
+    /// <summary>Whether the target is https:// or grpcs://.</summary>
+    public bool IsTls => Target.StartsWith("https://", StringComparison.OrdinalIgnoreCase) || Target.StartsWith("grpcs://", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The most <c>--streams</c>: Kestrel's default limit of concurrent streams per HTTP/2 connection (more would be refused).</summary>
     public const int MaxStreams = 100;
@@ -149,7 +155,13 @@ internal sealed record LoadTestSettings
             Features = features,
             Seed = options.OptionalInt("seed", 0, int.MaxValue) ?? 1,
             ApiKey = GridClient.ApiKey(options),
+            TrustedCa = GridClient.TrustedCa(options),
         };
+        if (settings.TrustedCa is not null && !settings.IsTls)
+        {
+            // Without TLS nothing would check it: refused, so that a forgotten "s" is not taken for a checked server.
+            throw new UsageException($"--tls-ca applies to https:// and grpcs:// targets; '{target}' does not use TLS");
+        }
         if (settings.Workers > 10_000)
         {
             throw new UsageException($"--connections {settings.Connections} x --streams {settings.Streams} is {settings.Workers} requests in flight, more than 10,000");
