@@ -49,6 +49,10 @@ internal static class GridClient
             MaxReceiveMessageSize = 64 << 20,
             MaxSendMessageSize = 64 << 20,
         };
+        if (!tls && trustedCa is not null)
+        {
+            throw new UsageException($"--tls-ca applies to grpcs:// targets; '{target}' is not one");
+        }
         if (tls && trustedCa is not null)
         {
             options.HttpHandler = new SocketsHttpHandler
