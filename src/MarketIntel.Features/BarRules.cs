@@ -27,6 +27,19 @@ public static class BarRules
 
     private const int Open = 0, High = 1, Low = 2, Close = 3, Volume = 4;
 
+    /// <summary>The field a column name stands for (any case), or -1 for none.</summary>
+    public static int FieldIndex(string name)
+    {
+        for (int f = 0; f < FieldNames.Count; f++)
+        {
+            if (string.Equals(FieldNames[f], name, StringComparison.OrdinalIgnoreCase))
+            {
+                return f;
+            }
+        }
+        return -1;
+    }
+
     /// <summary>
     /// The first problem of a bar (open, high, low, close, volume), or null when it is valid. <paramref name="names"/>
     /// names the fields in messages (a CSV file's header as written); each value is checked alone only where

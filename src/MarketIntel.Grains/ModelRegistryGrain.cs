@@ -28,7 +28,7 @@ public sealed class ModelRegistryGrain(
     : Grain, IModelRegistryGrain
 {
     private readonly IModelStore? _store = services.GetService(typeof(IModelStore)) as IModelStore;
-    private readonly ModelLimits _limits = services.GetService(typeof(ModelLimits)) as ModelLimits ?? ModelLimits.Default;
+    private readonly ModelLimits? _limits = services.GetService(typeof(ModelLimits)) as ModelLimits;
     private ModelRegistryState _loaded = new();
 
     private ModelRegistryState State => _store is null ? persisted.State : _loaded;
@@ -91,7 +91,7 @@ public sealed class ModelRegistryGrain(
     }
 
     // Loads the model to learn its shape and prove it loads; a model refused is the caller's INVALID_ARGUMENT.
-    private static ModelInfo Validate(byte[] bytes, ModelRef key, ModelLimits limits)
+    private static ModelInfo Validate(byte[] bytes, ModelRef key, ModelLimits? limits)
     {
         try
         {

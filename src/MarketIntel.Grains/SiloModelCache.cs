@@ -30,7 +30,7 @@ public sealed class SiloModelCache(IGrainFactory grains, ModelLimits? limits = n
         try
         {
             byte[] bytes = await grains.GetGrain<IModelRegistryGrain>(0).GetBytes(model);
-            return Model.Load(bytes, model.ToString(), limits ?? ModelLimits.Default);
+            return Model.Load(bytes, model.ToString(), limits);
         }
         catch
         {

@@ -1,4 +1,3 @@
-using System.Security.Cryptography.X509Certificates;
 using MarketIntel.Tests;
 
 namespace MarketIntel.Cli.Tests;
@@ -34,19 +33,7 @@ public sealed class TlsTests : CliTestBase
         var plain = Run("ingest", "--target", grid.GrpcTarget, "--asset", "MSFT", "--file", bars, "--api-key", writer, "--retries", "0");
         Assert.Equal(2, plain.Code);
 
-        var roots = new X509Certificate2Collection();
-        roots.ImportFromPemFile(ca);
-        using var handler = new HttpClientHandler
-        {
-            ServerCertificateCustomValidationCallback = (_, cert, _, errors) =>
-            {
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.AddRange(roots);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                return (errors & ~System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors) == 0 && cert is not null && chain.Build(cert);
-            },
-        };
+        using var handler = new SocketsHttpHandler { SslOptions = { RemoteCertificateValidationCallback = TlsTrust.Validator(ca) } };
         using var https = new HttpClient(handler);
         https.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", writer);
         string body = await https.GetStringAsync(new Uri(grid.Http("/predict/MSFT").Replace("http://", "https://", StringComparison.Ordinal)));

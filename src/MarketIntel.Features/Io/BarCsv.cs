@@ -123,7 +123,6 @@ public static class BarCsv
     private sealed class Columns
     {
         private const int Open = 0, High = 1, Low = 2, Close = 3, Volume = 4;
-        private static readonly string[] FieldNames = ["open", "high", "low", "close", "volume"];
         private readonly int[] _index = [-1, -1, -1, -1, -1];
         private readonly bool[] _used;
         private string[]? _fieldNames;
@@ -150,7 +149,7 @@ public static class BarCsv
                     }
                     continue;
                 }
-                int field = Array.FindIndex(FieldNames, f => string.Equals(f, name, StringComparison.OrdinalIgnoreCase));
+                int field = BarRules.FieldIndex(name);
                 if (field >= 0)
                 {
                     found.Set(field, c, source, name);

@@ -121,10 +121,6 @@ internal static class HttpApi
     // The body as a vector: a JSON array of numbers, each within float range.
     private static async Task<float[]> ReadVector(HttpContext http)
     {
-        if (http.Request.ContentLength > http.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize)
-        {
-            throw new Microsoft.AspNetCore.Http.BadHttpRequestException("body too large", StatusCodes.Status413PayloadTooLarge);
-        }
         JsonDocument document;
         try
         {

@@ -95,34 +95,22 @@ public static class GridServer
             kestrel.Limits.Http2.MaxStreamsPerConnection = limits.MaxStreamsPerConnection;
             kestrel.Limits.RequestHeadersTimeout = limits.RequestHeadersTimeout;
             kestrel.Limits.KeepAliveTimeout = limits.KeepAliveTimeout;
-            kestrel.Listen(address, server.HttpPort, o =>
+            // Every port speaks TLS when a certificate is configured.
+            void Port(int port, HttpProtocols protocols) => kestrel.Listen(address, port, o =>
             {
-                o.Protocols = HttpProtocols.Http1;
+                o.Protocols = protocols;
                 if (certificate is not null)
                 {
                     o.UseHttps(certificate);
                 }
             });
+            Port(server.HttpPort, HttpProtocols.Http1);
             if (server.MetricsPort > 0)
             {
-                kestrel.Listen(address, server.MetricsPort, o =>
-                {
-                    o.Protocols = HttpProtocols.Http1;
-                    if (certificate is not null)
-                    {
-                        o.UseHttps(certificate);
-                    }
-                });
+                Port(server.MetricsPort, HttpProtocols.Http1);
             }
             // gRPC without TLS needs HTTP/2 with prior knowledge on a port of its own; with TLS, ALPN offers h2.
-            kestrel.Listen(address, server.GrpcPort, o =>
-            {
-                o.Protocols = HttpProtocols.Http2;
-                if (certificate is not null)
-                {
-                    o.UseHttps(certificate);
-                }
-            });
+            Port(server.GrpcPort, HttpProtocols.Http2);
         });
 
         builder.UseOrleans(silo =>
@@ -147,7 +135,7 @@ public static class GridServer
             }
         });
 
-        builder.AddGridSecurity();
+        builder.AddGridSecurity(limits);
         builder.Services.AddGrpc(o =>
         {
             o.Interceptors.Add<GridErrorInterceptor>();
@@ -269,6 +257,7 @@ public static class GridServer
     {
         var server = new ServerOptions();
         var failures = new List<string>();
+        bool clusterMode = false;
         try
         {
             configuration.GetSection(ServerOptions.Section).Bind(server);
@@ -288,6 +277,7 @@ public static class GridServer
             var cluster = new ClusterModeOptions();
             configuration.GetSection(ClusterModeOptions.Section).Bind(cluster);
             failures.AddRange(cluster.Problems(server.ListenAddress));
+            clusterMode = cluster.Enabled;
             if (cluster.Enabled)
             {
                 var postgres = new PostgresOptions();
@@ -303,9 +293,7 @@ public static class GridServer
         {
             var auth = new AuthOptions();
             configuration.GetSection(AuthOptions.Section).Bind(auth);
-            var cluster = new ClusterModeOptions();
-            configuration.GetSection(ClusterModeOptions.Section).Bind(cluster);
-            failures.AddRange(auth.Problems(server.ListenAddress, cluster.Enabled));
+            failures.AddRange(auth.Problems(server.ListenAddress, clusterMode));
             var limits = new LimitsOptions();
             configuration.GetSection(LimitsOptions.Section).Bind(limits);
             failures.AddRange(limits.Problems());

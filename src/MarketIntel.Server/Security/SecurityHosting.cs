@@ -16,8 +16,9 @@ public static partial class SecurityHosting
     /// PostgreSQL), the authenticator that holds the keys, the token validator and the per-key rate limiter. The
     /// options were checked by <c>GridServer.ReadOptions</c>.
     /// </summary>
-    public static AuthOptions AddGridSecurity(this WebApplicationBuilder builder)
+    public static AuthOptions AddGridSecurity(this WebApplicationBuilder builder, LimitsOptions limits)
     {
+        ArgumentNullException.ThrowIfNull(limits);
         ArgumentNullException.ThrowIfNull(builder);
         var auth = new AuthOptions();
         builder.Configuration.GetSection(AuthOptions.Section).Bind(auth);
@@ -47,8 +48,6 @@ public static partial class SecurityHosting
             builder.Services.AddSingleton<ApiKeyAuthenticator>();
             builder.Services.AddHostedService(sp => sp.GetRequiredService<ApiKeyAuthenticator>());
         }
-        var limits = new LimitsOptions();
-        builder.Configuration.GetSection(LimitsOptions.Section).Bind(limits);
         if (limits.RequestsPerSecondPerKey is { } rate)
         {
             builder.Services.AddRateLimiter(o =>
