@@ -32,7 +32,9 @@ internal sealed class SiloProcess : IDisposable
 
     public static SiloProcess Start(string name, string redis, string postgres, params string[] extra)
     {
-        int http = ServerProcess.FreePort(), grpc = ServerProcess.FreePort(), silo = ServerProcess.FreePort();
+        // Picked together, so the three are distinct (one at a time, the system may hand out the same port twice).
+        int[] ports = MarketIntel.Server.Hosting.FreePorts.Pick(3);
+        int http = ports[0], grpc = ports[1], silo = ports[2];
         string dll = Path.Combine(AppContext.BaseDirectory, "marketintel.dll");
         var info = new ProcessStartInfo("dotnet",
             [dll, "serve", "--cluster", "--redis", redis, "--postgres", postgres,
