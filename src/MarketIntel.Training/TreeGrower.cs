@@ -17,8 +17,8 @@ internal sealed class TreeGrower
 {
     private const double MinGain = 1e-6;   // XGBoost's kRtEps: a split must gain more than this
     private const int BlockRows = 8192;    // rows in one work item of partitioning and histogram building
-    private const int SlotChunk = 1024;
-    private const int Ahead = 16;          // rows ahead to prefetch the bins (and gradients) of    // histogram slots in one work item of summing histograms
+    private const int SlotChunk = 1024;    // histogram slots in one work item of summing histograms
+    private const int Ahead = 16;          // rows ahead to prefetch the bins (and gradients) of
 
     private readonly QuantizedMatrix _q;
     private readonly float[] _pairs;
@@ -449,10 +449,12 @@ internal sealed class TreeGrower
         }
     }
 
+    // Without hardware vectors Vector256 runs in software, slower than the plain loop: it then does all the work,
+    // as in the rest of the code base's vector paths.
     private static void Add(Span<double> total, ReadOnlySpan<double> part)
     {
         int i = 0;
-        for (; i + Vector256<double>.Count <= total.Length; i += Vector256<double>.Count)
+        for (; Vector256.IsHardwareAccelerated && i + Vector256<double>.Count <= total.Length; i += Vector256<double>.Count)
         {
             (Vector256.Create(total.Slice(i)) + Vector256.Create(part.Slice(i))).CopyTo(total.Slice(i));
         }
@@ -465,7 +467,7 @@ internal sealed class TreeGrower
     private static void Subtract(Span<double> total, ReadOnlySpan<double> part)
     {
         int i = 0;
-        for (; i + Vector256<double>.Count <= total.Length; i += Vector256<double>.Count)
+        for (; Vector256.IsHardwareAccelerated && i + Vector256<double>.Count <= total.Length; i += Vector256<double>.Count)
         {
             (Vector256.Create(total.Slice(i)) - Vector256.Create(part.Slice(i))).CopyTo(total.Slice(i));
         }
@@ -524,9 +526,8 @@ internal sealed class TreeGrower
     }
 
     /// <summary>
-    /// The best split of a node on one feature: after each value bin, missing values left then right; the first
-    /// best in that order wins, as in a plain scan. The cumulative sums come first, then four bins a vector: each
-    /// lane keeps its own first best and the lanes' bests are compared by gain, then by position.
+    /// The best split of a node on one feature: the cumulative sums of its histogram, then the scan of
+    /// <see cref="SplitScan"/> over them (four bins a vector where vectors are hardware-accelerated).
     /// </summary>
     private Split BestSplit(Node node, int f, int thread)
     {
@@ -553,51 +554,8 @@ internal sealed class TreeGrower
             hl[j] = double.NaN;   // fails every min_child_weight test: never chosen
         }
         double gMissing = hist[off], hMissing = hist[off + 1];
-        var gm = Vector256.Create(gMissing);
-        var hm = Vector256.Create(hMissing);
-        var gNode = Vector256.Create(node.G);
-        var hNode = Vector256.Create(node.H);
-        var parent = Vector256.Create(Score(node.G, node.H));
-        var minChild = Vector256.Create(_p.MinChildWeight);
-        var lambda = Vector256.Create(_p.Lambda);
-        var alpha = Vector256.Create(_p.Alpha);
-        var none = Vector256.Create(double.NegativeInfinity);
-        Vector256<double> best = none, bestAt = Vector256<double>.Zero;
-        var at = Vector256.Create(2.0, 4, 6, 8);   // 2 x bin, + 1 for missing right: the scan's order
-        var step = Vector256.Create(8.0);
-        var one = Vector256.Create(1.0);
-        for (int j = 0; j < padded; j += 4)
-        {
-            var gv = Vector256.Create<double>(gl.AsSpan(j, 4));
-            var hv = Vector256.Create<double>(hl.AsSpan(j, 4));
-            // Missing left.
-            Vector256<double> gL = gv + gm, hL = hv + hm, gR = gNode - gL, hR = hNode - hL;
-            Vector256<double> gain = Score(gL, hL, lambda, alpha) + Score(gR, hR, lambda, alpha) - parent;
-            Vector256<double> ok = Vector256.GreaterThanOrEqual(hL, minChild) & Vector256.GreaterThanOrEqual(hR, minChild);
-            Vector256<double> better = ok & Vector256.GreaterThan(gain, best);
-            best = Vector256.ConditionalSelect(better, gain, best);
-            bestAt = Vector256.ConditionalSelect(better, at, bestAt);
-            // Missing right.
-            gR = gNode - gv;
-            hR = hNode - hv;
-            gain = Score(gv, hv, lambda, alpha) + Score(gR, hR, lambda, alpha) - parent;
-            ok = Vector256.GreaterThanOrEqual(hv, minChild) & Vector256.GreaterThanOrEqual(hR, minChild);
-            better = ok & Vector256.GreaterThan(gain, best);
-            best = Vector256.ConditionalSelect(better, gain, best);
-            bestAt = Vector256.ConditionalSelect(better, at + one, bestAt);
-            at += step;
-        }
-        double bestGain = double.NegativeInfinity;
-        int bestPos = 0;
-        for (int lane = 0; lane < 4; lane++)
-        {
-            double lg = best.GetElement(lane);
-            int lp = (int)bestAt.GetElement(lane);
-            if (lp > 0 && (lg > bestGain || (lg == bestGain && lp < bestPos)))
-            {
-                (bestGain, bestPos) = (lg, lp);
-            }
-        }
+        var scan = new SplitScan(gMissing, hMissing, node.G, node.H, _p.MinChildWeight, _p.Lambda, _p.Alpha);
+        (double bestGain, int bestPos) = Vector256.IsHardwareAccelerated ? scan.Vector(gl, hl, n) : scan.Scalar(gl, hl, n);
         if (bestPos == 0)
         {
             return Split.None;
@@ -609,20 +567,5 @@ internal sealed class TreeGrower
             : new Split(bestGain, f, bin, false, gl[bin - 1], hl[bin - 1]);
     }
 
-    /// <summary>The score of four children at once: as <see cref="Score(double, double)"/>, lane by lane.</summary>
-    private static Vector256<double> Score(Vector256<double> g, Vector256<double> h, Vector256<double> lambda, Vector256<double> alpha)
-    {
-        Vector256<double> t = g - Vector256.Min(Vector256.Max(g, -alpha), alpha);   // L1 threshold
-        return t * t / (h + lambda);
-    }
-
-    private double ThresholdL1(double g) => g > _p.Alpha ? g - _p.Alpha : g < -_p.Alpha ? g + _p.Alpha : 0;
-
-    private double Score(double g, double h)
-    {
-        double t = ThresholdL1(g);
-        return t * t / (h + _p.Lambda);
-    }
-
-    private double Weight(double g, double h) => -ThresholdL1(g) / (h + _p.Lambda);
+    private double Weight(double g, double h) => -SplitScan.ThresholdL1(g, _p.Alpha) / (h + _p.Lambda);
 }
