@@ -1,4 +1,6 @@
 using MarketIntel.Abstractions;
+using MarketIntel.Api.V1;
+using MarketIntel.Server.Api;
 using MarketIntel.Server.Application;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -20,8 +22,7 @@ public sealed class GridOperationsTests(ServerFixture server)
     [Fact]
     public async Task A_model_registered_as_default_or_set_as_default_serves_the_very_next_prediction()
     {
-        string asset = Bars.NewAsset("ops-default");
-        await Bars.Ingest(server.Grpc, asset, Bars.Range(0, 60));
+        string asset = await AssetWithBars("ops-default");
         ModelRef started = await Default();
         byte[] bytes = await File.ReadAllBytesAsync(ServerFixture.DirectionModel);
         try
@@ -46,10 +47,8 @@ public sealed class GridOperationsTests(ServerFixture server)
     [Fact]
     public async Task An_assignment_that_also_makes_the_default_moves_assigned_and_unassigned_assets_at_once()
     {
-        string assigned = Bars.NewAsset("ops-assigned");
-        string unassigned = Bars.NewAsset("ops-unassigned");
-        await Bars.Ingest(server.Grpc, assigned, Bars.Range(0, 60));
-        await Bars.Ingest(server.Grpc, unassigned, Bars.Range(0, 60));
+        string assigned = await AssetWithBars("ops-assigned");
+        string unassigned = await AssetWithBars("ops-unassigned");
         ModelRef started = await Default();
         var next = new ModelRef(started.Name, "ops-assign");
         await Operations.RegisterModel(next, await File.ReadAllBytesAsync(ServerFixture.DirectionModel), makeDefault: false);
@@ -64,6 +63,15 @@ public sealed class GridOperationsTests(ServerFixture server)
         {
             await Operations.SetDefault(started);
         }
+    }
+
+    // A new asset with enough bars for the fixture's model to predict.
+    private async Task<string> AssetWithBars(string prefix)
+    {
+        string asset = Bars.NewAsset(prefix);
+        IngestResult added = await Operations.AddBars(asset, new IngestBarsRequest { Bars = { Bars.Range(0, 60) } }.ToBars());
+        Assert.Equal(60, added.Accepted);
+        return asset;
     }
 
     private async Task<ModelRef> Default()
