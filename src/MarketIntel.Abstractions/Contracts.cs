@@ -16,10 +16,7 @@ public sealed record IngestResult(
     [property: Id(0)] int Accepted,
     [property: Id(1)] int Ignored,
     [property: Id(2)] int Rejected,
-    [property: Id(3)] IReadOnlyList<string> Reasons)
-{
-    public static IngestResult Empty { get; } = new(0, 0, 0, []);
-}
+    [property: Id(3)] IReadOnlyList<string> Reasons);
 
 /// <summary>A model version registered with the grid.</summary>
 [GenerateSerializer, Immutable]

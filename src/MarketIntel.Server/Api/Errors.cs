@@ -120,8 +120,6 @@ internal sealed partial class GridErrorInterceptor(ILogger<GridErrorInterceptor>
                 return new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled"));
             case var _ when Errors.AsGridError(e) is { } grid:
                 return new RpcException(new Status(Errors.GrpcStatus(grid.Kind), grid.Message));
-            case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
-                return new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled"));
             default:
                 LogUnexpected(e, context.Method);
                 return new RpcException(new Status(StatusCode.Internal, $"internal error: {e.GetType().Name}"));

@@ -2,15 +2,18 @@ using System.Threading.Channels;
 using Grpc.Core;
 using MarketIntel.Abstractions;
 using MarketIntel.Api.V1;
-using MarketIntel.Grains;
+using MarketIntel.Server.Application;
 using MarketIntel.Server.Limits;
 using MarketIntel.Server.Security;
 using Microsoft.Extensions.Options;
 
 namespace MarketIntel.Server.Api;
 
-/// <summary>The gRPC API: validates, maps, calls a grain, maps back. Grid errors become statuses in <see cref="GridErrorInterceptor"/>.</summary>
-internal sealed class GridService(IGrainFactory grains, SiloModelCache models, LocalPredictor predictor, PredictionFeed feed,
+/// <summary>
+/// The gRPC API: validates, maps, calls <see cref="GridOperations"/>, maps back. Grid errors become statuses in
+/// <see cref="GridErrorInterceptor"/>.
+/// </summary>
+internal sealed class GridService(GridOperations operations, PredictionFeed feed,
     IOptions<LimitsOptions> limitOptions, StreamQuota streams, IHostApplicationLifetime lifetime) : Grid.GridBase
 {
     /// <summary>How many rejections an IngestBars reply lists (all are counted).</summary>
@@ -48,7 +51,7 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
                 throw Over.Limit($"message {message}: bars in this call", bars, _limits.MaxBarsPerStream, nameof(LimitsOptions.MaxBarsPerStream));
             }
             var batch = request.ToBars();
-            IngestResult result = await GrainRetry.OnRejection(() => grains.GetGrain<IAssetGrain>(asset).AddBars(batch));
+            IngestResult result = await operations.AddBars(asset, batch);
             reply.Accepted += result.Accepted;
             reply.Ignored += result.Ignored;
             reply.Rejected += result.Rejected;
@@ -68,14 +71,13 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
     public override async Task<PushFeaturesReply> PushFeatures(PushFeaturesRequest request, ServerCallContext context)
     {
         string asset = Mapping.Asset(request.Asset);
-        float[] values = request.Values.ToArray();
-        await GrainRetry.OnRejection(() => grains.GetGrain<IAssetGrain>(asset).PushFeatures(values));
+        await operations.PushFeatures(asset, request.Values.ToArray());
         return new PushFeaturesReply();
     }
 
     [RequiresRole(ApiRole.Reader)]
     public override async Task<Prediction> Predict(PredictRequest request, ServerCallContext context) =>
-        (await predictor.Predict(Mapping.Asset(request.Asset))).ToMessage();
+        (await operations.Predict(Mapping.Asset(request.Asset))).ToMessage();
 
     [RequiresRole(ApiRole.Reader)]
     public override async Task<PredictBatchReply> PredictBatch(PredictBatchRequest request, ServerCallContext context)
@@ -89,7 +91,7 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
             var result = new PredictBatchResult { Asset = asset };
             try
             {
-                result.Prediction = (await predictor.Predict(Mapping.Asset(asset, $"assets[{i}]"))).ToMessage();
+                result.Prediction = (await operations.Predict(Mapping.Asset(asset, $"assets[{i}]"))).ToMessage();
             }
             catch (Exception e) when (Errors.AsGridError(e) is { } grid)
             {
@@ -165,14 +167,7 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
         {
             throw Errors.InvalidArgument($"model: model {model} has no bytes");
         }
-        var registry = grains.GetGrain<IModelRegistryGrain>(0);
-        MarketIntel.Abstractions.ModelInfo info = await registry.Register(model.Name, model.Version, request.Model.ToByteArray());
-        if (request.MakeDefault)
-        {
-            await registry.SetDefault(model);
-            models.InvalidateDefault();
-        }
-        return info.ToMessage();
+        return (await operations.RegisterModel(model, request.Model.ToByteArray(), request.MakeDefault)).ToMessage();
     }
 
     [RequiresRole(ApiRole.Admin)]
@@ -184,14 +179,7 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
             throw Errors.InvalidArgument("assets: name at least one asset, or set make_default");
         }
         var assets = request.Assets.Select((a, i) => Mapping.Asset(a, $"assets[{i}]")).ToArray();
-        // Checked first, so an unknown version fails the call before any asset changes.
-        await grains.GetGrain<IModelRegistryGrain>(0).Describe(model);
-        await Task.WhenAll(assets.Select(a => grains.GetGrain<IAssetGrain>(a).AssignModel(model)));
-        if (request.MakeDefault)
-        {
-            await grains.GetGrain<IModelRegistryGrain>(0).SetDefault(model);
-            models.InvalidateDefault();
-        }
+        await operations.AssignModel(model, assets, request.MakeDefault);
         return new AssignModelReply();
     }
 
@@ -199,7 +187,7 @@ internal sealed class GridService(IGrainFactory grains, SiloModelCache models, L
     public override async Task<MarketIntel.Api.V1.Features> GetFeatures(GetFeaturesRequest request, ServerCallContext context)
     {
         string asset = Mapping.Asset(request.Asset);
-        FeatureSnapshot snapshot = await GrainRetry.OnRejection(() => grains.GetGrain<IAssetGrain>(asset).GetFeatures());
+        FeatureSnapshot snapshot = await operations.GetFeatures(asset);
         var reply = new MarketIntel.Api.V1.Features { Asset = snapshot.Asset, AsOf = snapshot.AsOf };
         reply.Names.AddRange(snapshot.Names);
         reply.Values.AddRange(snapshot.Values);

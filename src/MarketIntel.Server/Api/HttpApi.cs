@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using MarketIntel.Abstractions;
-using MarketIntel.Grains;
+using MarketIntel.Server.Application;
 using MarketIntel.Server.Security;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -15,14 +15,13 @@ internal static class HttpApi
 {
     public static void MapGridHttpApi(this IEndpointRouteBuilder app)
     {
-        // The services are singletons: resolved once here rather than from a per-request scope on every call.
-        var predictor = app.ServiceProvider.GetRequiredService<LocalPredictor>();
-        var grains = app.ServiceProvider.GetRequiredService<IGrainFactory>();
-        app.MapGet("/predict/{asset}", (string asset, HttpContext http) => Predict(Symbol(asset, http), http, predictor))
+        // A singleton: resolved once here rather than from a per-request scope on every call.
+        var operations = app.ServiceProvider.GetRequiredService<GridOperations>();
+        app.MapGet("/predict/{asset}", (string asset, HttpContext http) => Predict(Symbol(asset, http), http, operations))
             .WithMetadata(new RequiresRoleAttribute(ApiRole.Reader));
-        app.MapGet("/features/{asset}", (string asset, HttpContext http) => GetFeatures(Symbol(asset, http), http, grains))
+        app.MapGet("/features/{asset}", (string asset, HttpContext http) => GetFeatures(Symbol(asset, http), http, operations))
             .WithMetadata(new RequiresRoleAttribute(ApiRole.Reader));
-        app.MapPut("/features/{asset}", (string asset, HttpContext http) => PutFeatures(Symbol(asset, http), http, grains))
+        app.MapPut("/features/{asset}", (string asset, HttpContext http) => PutFeatures(Symbol(asset, http), http, operations))
             .WithMetadata(new RequiresRoleAttribute(ApiRole.Writer));
         // The liveness probe answers without a key: it says nothing but that the process serves.
         app.MapGet("/healthz", () => Results.Text("ok\n")).AllowAnonymous();
@@ -46,12 +45,12 @@ internal static class HttpApi
         return Uri.UnescapeDataString(path[(path.LastIndexOf('/') + 1)..]);
     }
 
-    private static async Task Predict(string asset, HttpContext http, LocalPredictor predictor)
+    private static async Task Predict(string asset, HttpContext http, GridOperations operations)
     {
         PredictionResult result;
         try
         {
-            result = await predictor.Predict(Mapping.Asset(asset));
+            result = await operations.Predict(Mapping.Asset(asset));
         }
         catch (Exception e) when (Errors.AsGridError(e) is { } grid)
         {
@@ -79,13 +78,12 @@ internal static class HttpApi
         });
     }
 
-    private static async Task GetFeatures(string asset, HttpContext http, IGrainFactory grains)
+    private static async Task GetFeatures(string asset, HttpContext http, GridOperations operations)
     {
         FeatureSnapshot snapshot;
         try
         {
-            string symbol = Mapping.Asset(asset);
-            snapshot = await GrainRetry.OnRejection(() => grains.GetGrain<IAssetGrain>(symbol).GetFeatures());
+            snapshot = await operations.GetFeatures(Mapping.Asset(asset));
         }
         catch (Exception e) when (Errors.AsGridError(e) is { } grid)
         {
@@ -95,13 +93,12 @@ internal static class HttpApi
         await WriteJson(http, StatusCodes.Status200OK, snapshot, FeatureJson.Write);
     }
 
-    private static async Task PutFeatures(string asset, HttpContext http, IGrainFactory grains)
+    private static async Task PutFeatures(string asset, HttpContext http, GridOperations operations)
     {
         try
         {
             string symbol = Mapping.Asset(asset);
-            float[] values = await ReadVector(http);
-            await GrainRetry.OnRejection(() => grains.GetGrain<IAssetGrain>(symbol).PushFeatures(values));
+            await operations.PushFeatures(symbol, await ReadVector(http));
             http.Response.StatusCode = StatusCodes.Status204NoContent;
         }
         catch (Exception e) when (Errors.AsGridError(e) is { } grid)

@@ -141,6 +141,7 @@ public static class GridServer
             o.Interceptors.Add<GridErrorInterceptor>();
             o.MaxReceiveMessageSize = limits.MaxGrpcMessageBytes;
         });
+        builder.Services.AddSingleton<Application.GridOperations>();
         builder.Services.AddSingleton<PredictionFeed>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PredictionFeed>());
         builder.Services.AddHostedService<ModelBootstrap>();

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using MarketIntel.Abstractions;
-using MarketIntel.Grains;
 using MarketIntel.Inference;
+using MarketIntel.Server.Application;
 using Microsoft.Extensions.Options;
 
 namespace MarketIntel.Server.Hosting;
@@ -10,7 +10,7 @@ namespace MarketIntel.Server.Hosting;
 /// Registers the configured model files once the silo runs (name: the file name; version: the start of the
 /// bytes' SHA-256, so registering the same file again is a no-op) and makes the last one the default.
 /// </summary>
-internal sealed partial class ModelBootstrap(IOptions<ServerOptions> options, IGrainFactory grains, SiloModelCache models, ILogger<ModelBootstrap> logger) : IHostedService
+internal sealed partial class ModelBootstrap(IOptions<ServerOptions> options, GridOperations operations, ILogger<ModelBootstrap> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -21,14 +21,13 @@ internal sealed partial class ModelBootstrap(IOptions<ServerOptions> options, IG
             byte[] bytes = await File.ReadAllBytesAsync(path, cancellationToken);
             Model.Load(bytes, path).Dispose();
             ModelRef model = ModelFor(path, bytes);
-            await grains.GetGrain<IModelRegistryGrain>(0).Register(model.Name, model.Version, bytes);
+            await operations.RegisterModel(model, bytes, makeDefault: false);
             LogRegistered(model, path);
             last = model;
         }
         if (last is not null)
         {
-            await grains.GetGrain<IModelRegistryGrain>(0).SetDefault(last);
-            models.InvalidateDefault();
+            await operations.SetDefault(last);
             LogDefault(last);
         }
     }
