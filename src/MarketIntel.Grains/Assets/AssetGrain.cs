@@ -18,7 +18,8 @@ namespace MarketIntel.Grains.Assets;
 /// shared copy of the model. Accepted bars go to the <see cref="IBarArchive"/> before they are applied or
 /// acknowledged; what the archive cannot rebuild (assignment, pushed vector, extra features) is grain state. On
 /// embedded defaults both live in memory; in cluster mode in PostgreSQL, and an activation replays the archive to
-/// rebuild its features exactly.
+/// rebuild its features exactly. What comes next (shadow models, outcome scoring, drift counts) joins as components
+/// of the same kind, fed where the publisher sends out each change.
 /// </summary>
 public sealed class AssetGrain : Grain, IAssetGrain
 {
