@@ -12,6 +12,11 @@ public sealed class FeatureSpecCache
 {
     private readonly ConcurrentDictionary<string, FeatureSet> _specs = new(StringComparer.Ordinal);
 
+    public FeatureSpecCache() => Parser = Get;
+
     /// <summary>The parsed spec; throws <see cref="FeatureSpecException"/> for a bad one (which is not cached).</summary>
     public FeatureSet Get(string spec) => _specs.GetOrAdd(spec, FeatureSet.Parse);
+
+    /// <summary><see cref="Get"/> as one delegate for the whole silo, rather than one per asset that takes it.</summary>
+    public Func<string, FeatureSet> Parser { get; }
 }

@@ -1,3 +1,4 @@
+using MarketIntel.Grains.Assets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;

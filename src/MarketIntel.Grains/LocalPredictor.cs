@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using MarketIntel.Abstractions;
+using MarketIntel.Grains.Assets;
 using MarketIntel.Inference;
 
 namespace MarketIntel.Grains;
@@ -43,11 +44,9 @@ public sealed class LocalPredictor(IGrainFactory grains, SiloModelCache models, 
 
     private PredictionResult Compute(string asset, PredictionSnapshot snapshot)
     {
-        var output = new float[snapshot.Loaded.OutputCount];
-        snapshot.Loaded.Predict(snapshot.Inputs, output);
-        metrics.Predicted();
+        PredictionResult result = ModelRun.Predict(asset, snapshot.Model, snapshot.Loaded, snapshot.Inputs, snapshot.AsOf, metrics);
         Interlocked.Increment(ref _localHits);
-        return new PredictionResult(asset, output, snapshot.Model, snapshot.AsOf);
+        return result;
     }
 
     internal PredictionSlot Register(string asset)

@@ -95,6 +95,3 @@ public sealed class AssetState
     [Id(3)]
     public string? Spec { get; set; }
 }
-
-/// <summary>A bar with its timestamp (Unix ms), as the history and the archive keep it.</summary>
-public readonly record struct StoredBar(long Timestamp, Bar Bar);

@@ -1,0 +1,262 @@
+namespace MarketIntel.Features.Series;
+
+/// <summary>Where a bar's timestamp stands against an asset's series.</summary>
+public enum BarOrder
+{
+    /// <summary>After the last accepted bar: a new bar.</summary>
+    New,
+
+    /// <summary>A timestamp already accepted (or too old to check): a replayed duplicate, ignored.</summary>
+    Duplicate,
+
+    /// <summary>Before the last accepted bar and never accepted: a new bar out of order, refused.</summary>
+    OutOfOrder,
+}
+
+/// <summary>
+/// One asset's bars as the grid serves them: the streaming features of a spec (O(1) per bar), a bounded ring of the
+/// latest bars, and the last accepted timestamp. The spec may grow when a model asks for features not computed yet;
+/// the new features are then rebuilt from the ring, or, where every bar is archived, by the next
+/// <see cref="Replay"/> of the archive, which is exact from the first bar. Not thread-safe: one owner (the asset's
+/// grain) calls it, and <see cref="Replay"/> continues on the caller's context.
+/// </summary>
+public sealed class AssetSeries
+{
+    private readonly int _historyLength;
+    private readonly bool _archived;
+    private readonly Func<string, FeatureSet> _specs;
+    private StoredBar[]? _history;  // allocated with the first bar: an asset fed only pushed vectors needs none
+    private int _historyCount;
+    private int _historyNext;
+    private FeatureSet _spec;
+    private FeatureSet _valuesSpec; // what _stream and _values were built for: _spec runs ahead until a replay catches up
+    private StreamingFeatureSet? _stream;
+    private double[] _values = [];
+    private long _lastTimestamp = long.MinValue;
+
+    /// <param name="spec">The features computed from the first bar.</param>
+    /// <param name="historyLength">How many of the latest bars the ring keeps.</param>
+    /// <param name="archived">
+    /// Whether every accepted bar is archived and can be replayed: a grown spec then waits for <see cref="Replay"/>
+    /// instead of being rebuilt from the ring.
+    /// </param>
+    /// <param name="specs">Parses a spec; a silo passes its cache so that assets share parsed specs (default: <see cref="FeatureSet.Parse"/>).</param>
+    public AssetSeries(FeatureSet spec, int historyLength, bool archived, Func<string, FeatureSet>? specs = null)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentOutOfRangeException.ThrowIfLessThan(historyLength, 1);
+        _spec = spec;
+        _valuesSpec = spec;
+        _historyLength = historyLength;
+        _archived = archived;
+        _specs = specs ?? FeatureSet.Parse;
+    }
+
+    /// <summary>The features wanted: <see cref="ValuesSpec"/> plus any added since, until a replay computes them.</summary>
+    public FeatureSet Spec => _spec;
+
+    /// <summary>The features <see cref="Values"/> holds, in this order.</summary>
+    public FeatureSet ValuesSpec => _valuesSpec;
+
+    /// <summary>The features' latest values (NaN while undefined); empty before the first bar.</summary>
+    public ReadOnlySpan<double> Values => _values;
+
+    /// <summary>The last accepted bar's timestamp (Unix ms); <see cref="long.MinValue"/> before the first.</summary>
+    public long LastTimestamp => _lastTimestamp;
+
+    /// <summary>Whether any bar has been applied.</summary>
+    public bool HasBars => _lastTimestamp != long.MinValue;
+
+    /// <summary>Whether the spec grew while bars are archived: <see cref="Replay"/> computes the new features.</summary>
+    public bool ReplayNeeded { get; private set; }
+
+    /// <summary>How many bars the ring holds.</summary>
+    public int HistoryCount => _historyCount;
+
+    /// <summary>The bars the ring holds, oldest first.</summary>
+    internal IEnumerable<StoredBar> History()
+    {
+        for (int i = 0; i < _historyCount; i++)
+        {
+            yield return _history![(Start + i) % _history.Length];
+        }
+    }
+
+    private int Start => _historyCount < _history!.Length ? 0 : _historyNext;
+
+    /// <summary>Consumes the next bar, which must be newer than <see cref="LastTimestamp"/>.</summary>
+    public void Apply(StoredBar bar)
+    {
+        if (bar.Timestamp <= _lastTimestamp)
+        {
+            throw new ArgumentException($"bar at {bar.Timestamp} is not after the last one ({_lastTimestamp})", nameof(bar));
+        }
+        if (_stream is null)
+        {
+            StartStream();
+        }
+        _history ??= new StoredBar[_historyLength];
+        _stream!.Update(bar.Bar, _values);
+        _lastTimestamp = bar.Timestamp;
+        _history[_historyNext] = bar;
+        _historyNext = (_historyNext + 1) % _history.Length;
+        _historyCount = Math.Min(_historyCount + 1, _history.Length);
+    }
+
+    /// <summary>
+    /// Where a bar at <paramref name="timestamp"/> stands, given <paramref name="pending"/>: the bars accepted earlier in
+    /// the same call, ascending, not applied yet. An older timestamp is a duplicate when the ring or the pending bars
+    /// hold it, or when it is older than everything the ring holds (it cannot be checked there, and a replay starts
+    /// from the beginning); otherwise it would be a new bar out of order.
+    /// </summary>
+    public BarOrder Order(long timestamp, IReadOnlyList<StoredBar>? pending = null)
+    {
+        bool anyPending = pending is { Count: > 0 };
+        long last = anyPending ? pending![^1].Timestamp : _lastTimestamp;
+        if (timestamp > last)
+        {
+            return BarOrder.New;
+        }
+        if (timestamp == last || (anyPending && Contains(pending!, timestamp)))
+        {
+            return BarOrder.Duplicate;
+        }
+        if (_history is null || _historyCount == 0 || timestamp < _history[Start].Timestamp)
+        {
+            return anyPending && timestamp >= pending![0].Timestamp ? BarOrder.OutOfOrder : BarOrder.Duplicate;
+        }
+        for (int i = 0; i < _historyCount; i++)
+        {
+            if (_history[i].Timestamp == timestamp)
+            {
+                return BarOrder.Duplicate;
+            }
+        }
+        return BarOrder.OutOfOrder;
+    }
+
+    // Pending bars are ascending: a binary search keeps a large call that repeats its own bars linear-logarithmic.
+    private static bool Contains(IReadOnlyList<StoredBar> bars, long timestamp)
+    {
+        int lo = 0, hi = bars.Count - 1;
+        while (lo <= hi)
+        {
+            int mid = lo + ((hi - lo) >> 1);
+            long t = bars[mid].Timestamp;
+            if (t == timestamp)
+            {
+                return true;
+            }
+            if (t < timestamp)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Adds those of <paramref name="names"/> the spec lacks, at its end, so indices into <see cref="Values"/> worked
+    /// out before stay valid. Returns whether the spec grew. With bars already applied, the new features are rebuilt
+    /// from the ring (exact once it covers each new feature's warm-up), or wait for <see cref="Replay"/> where bars
+    /// are archived.
+    /// </summary>
+    public bool EnsureFeatures(IEnumerable<string> names)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        var current = new HashSet<string>(_spec.Names, StringComparer.Ordinal);
+        List<string>? missing = null;
+        foreach (string name in names)
+        {
+            if (current.Add(name))
+            {
+                (missing ??= []).Add(name);
+            }
+        }
+        if (missing is null)
+        {
+            return false;
+        }
+        _spec = _specs(string.Join(',', _spec.Names.Concat(missing)));
+        Follow();
+        return true;
+    }
+
+    /// <summary>
+    /// Replaces the spec (after the asset's stored spec was read again). With bars already applied, its features are
+    /// computed as when the spec grows: by the next <see cref="Replay"/> where bars are archived, else from the ring.
+    /// </summary>
+    public void Respecify(FeatureSet spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        bool same = spec.Names.SequenceEqual(_valuesSpec.Names, StringComparer.Ordinal);
+        _spec = spec;
+        if (!same)
+        {
+            Follow();
+        }
+    }
+
+    // The values follow a changed spec: from the first bar when none has come, else by replay or from the ring.
+    private void Follow()
+    {
+        if (_stream is null || _history is null)
+        {
+            return;
+        }
+        if (_archived)
+        {
+            ReplayNeeded = true;
+            return;
+        }
+        StartStream();
+        int start = Start;
+        for (int i = 0; i < _historyCount; i++)
+        {
+            _stream!.Update(_history[(start + i) % _history.Length].Bar, _values);
+        }
+    }
+
+    /// <summary>
+    /// Rebuilds the features, the ring and the last timestamp from every bar of the asset, oldest first (its archive):
+    /// the same bars in the same order give the same features as the uninterrupted run. A read that fails puts back
+    /// what the series had and rethrows. Returns how many bars were read.
+    /// </summary>
+    public async Task<int> Replay(IAsyncEnumerable<StoredBar> bars)
+    {
+        ArgumentNullException.ThrowIfNull(bars);
+        var saved = (_valuesSpec, _stream, _values, _history, _historyCount, _historyNext, _lastTimestamp);
+        // As before the first bar: no stream yet (the first bar starts one with the spec as it is then), values undefined.
+        StartStream();
+        (_stream, _history, _historyCount, _historyNext, _lastTimestamp) = (null, null, 0, 0, long.MinValue);
+        int count = 0;
+        try
+        {
+            // No ConfigureAwait(false): the caller is a grain, whose state may only be touched in its own turn.
+            await foreach (StoredBar bar in bars)
+            {
+                Apply(bar);
+                count++;
+            }
+        }
+        catch
+        {
+            (_valuesSpec, _stream, _values, _history, _historyCount, _historyNext, _lastTimestamp) = saved;
+            throw;
+        }
+        ReplayNeeded = false;
+        return count;
+    }
+
+    private void StartStream()
+    {
+        _valuesSpec = _spec;
+        _stream = _spec.CreateStream();
+        _values = new double[_spec.Count];
+        Array.Fill(_values, double.NaN);
+    }
+}

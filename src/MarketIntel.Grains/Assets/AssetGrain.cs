@@ -1,0 +1,417 @@
+using System.Diagnostics;
+using System.Globalization;
+using MarketIntel.Abstractions;
+using MarketIntel.Features;
+using MarketIntel.Features.Series;
+using MarketIntel.Inference;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Utilities;
+
+namespace MarketIntel.Grains.Assets;
+
+/// <summary>
+/// One asset. The grain orchestrates its components and ties them to Orleans and storage: the
+/// <see cref="AssetSeries"/> (streaming features, recent history, spec growth, replay), <see cref="BarIntake"/>
+/// (which bars of a call are accepted), the <see cref="ModelBinding"/> (a model's inputs) and the
+/// <see cref="AssetPublisher"/> (local read path, cache, subscribers), and it predicts in process with the silo's
+/// shared copy of the model. Accepted bars go to the <see cref="IBarArchive"/> before they are applied or
+/// acknowledged; what the archive cannot rebuild (assignment, pushed vector, extra features) is grain state. On
+/// embedded defaults both live in memory; in cluster mode in PostgreSQL, and an activation replays the archive to
+/// rebuild its features exactly. What comes next (shadow models, outcome scoring, drift counts) joins as components
+/// of the same kind, fed where the publisher sends out each change.
+/// </summary>
+public sealed class AssetGrain : Grain, IAssetGrain
+{
+    private readonly string _asset;
+    private readonly GridOptions _options;
+    private readonly SiloModelCache _models;
+    private readonly GridMetrics _metrics;
+    private readonly FeatureSpecCache _specs;
+    private readonly IPersistentState<AssetState> _state;
+    private readonly IBarArchive _archive;
+    private readonly AssetSeries _series;
+    private readonly ModelBinding _binding;
+    private readonly AssetPublisher _publisher;
+    private FeatureSet _storedSpec;    // the spec as grain state holds it: the series' runs ahead once a model adds features
+    private bool _resync;              // a write failed: reload state and bars before the next change
+    private IGrainTimer? _emptyTimer;  // set while an unknown asset's empty activation waits to be let go
+
+    public AssetGrain(
+        [PersistentState("asset", GridStorage.Name)] IPersistentState<AssetState> state,
+        IOptions<GridOptions> options, SiloModelCache models, GridMetrics metrics, FeatureSpecCache specs, LocalPredictor local,
+        IBarArchive archive, IAssetCache cache, ILogger<ObserverManager<IPredictionObserver>> observerLog)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(specs);
+        ArgumentNullException.ThrowIfNull(archive);
+        _asset = this.GetPrimaryKeyString();
+        _state = state;
+        _options = options.Value;
+        _models = models;
+        _metrics = metrics;
+        _specs = specs;
+        _archive = archive;
+        _storedSpec = specs.Get(_options.Features);
+        _series = new AssetSeries(_storedSpec, _options.HistoryLength, archive.IsDurable, specs.Parser);
+        _binding = new ModelBinding(_asset, _series);
+        _publisher = new AssetPublisher(_asset, _series, local, cache, observerLog);
+    }
+
+    // Grain state is written where the grid has durable storage (cluster mode). On embedded defaults an asset
+    // grain holding anything is never collected, so a copy in memory storage would only cost memory.
+    // A write that fails puts the state back as it was (before), so memory never holds what storage does not.
+    private async Task Persist(AssetState before)
+    {
+        if (!_archive.IsDurable)
+        {
+            return;
+        }
+        try
+        {
+            await _state.WriteStateAsync();
+        }
+        catch (Exception e) when (e is not Orleans.Storage.InconsistentStateException)
+        {
+            (_state.State.Assigned, _state.State.Pushed, _state.State.PushedAt, _state.State.Spec) = (before.Assigned, before.Pushed, before.PushedAt, before.Spec);
+            throw Unavailable("the grain state could not be stored; the change may or may not have been kept: send it again", e);
+        }
+    }
+
+    private AssetState Before() => new() { Assigned = Assigned, Pushed = Pushed, PushedAt = PushedAt, Spec = _state.State.Spec };
+
+    private float[]? Pushed => _state.State.Pushed;
+
+    private long PushedAt => _state.State.PushedAt;  // when Pushed arrived, Unix ms
+
+    private ModelRef? Assigned => _state.State.Assigned;
+
+    private bool HasBars => _series.HasBars;
+
+    private bool IsEmpty => !HasBars && Pushed is null && Assigned is null && !_publisher.HasSubscribers;
+
+    // A silo holds at most Grid:MaxActiveAssets assets: an asset about to get its first data beyond that is refused,
+    // so that a client inventing symbols meets a clear error before the silo runs out of memory.
+    private void RefuseIfNewAndFull()
+    {
+        if (!HasBars && Pushed is null && _metrics.ActiveAssets > _options.MaxActiveAssets)
+        {
+            throw new GridException(GridErrorKind.ResourceExhausted,
+                $"{_asset}: this silo holds {_metrics.ActiveAssets} active assets, over the limit of {_options.MaxActiveAssets} (setting Grid:MaxActiveAssets); add silos or raise the limit");
+        }
+    }
+
+    private void LetGoIfEmpty()
+    {
+        _emptyTimer?.Dispose();
+        _emptyTimer = null;
+        if (IsEmpty)
+        {
+            DeactivateOnIdle();
+        }
+    }
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        LoadSpec();
+        if (_archive.IsDurable)
+        {
+            try
+            {
+                await Replay(cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw GridException.Unavailable($"{_asset}: its bars could not be read from the archive", e);
+            }
+        }
+        _publisher.Open();
+        _metrics.Activated();
+    }
+
+    // The grid's spec as configured now, plus what models added for this asset (kept in its state).
+    private void LoadSpec()
+    {
+        FeatureSet spec = _specs.Get(_options.Features);
+        if (_state.State.Spec is { } stored)
+        {
+            var names = spec.Names.ToList();
+            names.AddRange(stored.Split(',').Where(n => !names.Contains(n, StringComparer.Ordinal)));
+            spec = _specs.Get(string.Join(',', names));
+        }
+        _series.Respecify(spec);
+        _storedSpec = spec;
+        _binding.Reset();  // a model's input indices are worked out again for this spec
+    }
+
+    // After a failed write: state and bars as storage has them, before anything changes again.
+    private async Task Resync()
+    {
+        if (!_resync)
+        {
+            return;
+        }
+        try
+        {
+            await _state.ReadStateAsync();
+            LoadSpec();
+            await Replay(CancellationToken.None);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Unavailable("storage cannot be read back after a failed write", e);
+        }
+        _publisher.Withdraw();
+        _resync = false;
+    }
+
+    // Rebuilds the series from every archived bar; a read that fails leaves it as it was.
+    private async Task Replay(CancellationToken cancellationToken)
+    {
+        long started = Stopwatch.GetTimestamp();
+        int count = await _series.Replay(_archive.Read(_asset, cancellationToken));
+        if (count > 0)
+        {
+            _metrics.Replayed(count, Stopwatch.GetElapsedTime(started));
+            _publisher.Replayed();
+        }
+    }
+
+    // A dependency failed mid-call, and storage may now be ahead of this activation (a write can fail after its
+    // commit). Reads keep being answered from memory; the next change first reloads state and bars (Resync).
+    private GridException Unavailable(string what, Exception e)
+    {
+        _resync = true;
+        return GridException.Unavailable($"{_asset}: {what}", e);
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _publisher.Close();
+        _metrics.Deactivated();
+        return Task.CompletedTask;
+    }
+
+    public async Task<IngestResult> AddBars(IReadOnlyList<BarData> bars)
+    {
+        ArgumentNullException.ThrowIfNull(bars);
+        AssetSymbol.Validate(_asset);
+        await Resync();
+        // The model is resolved once per batch so that the features it needs are computed from the first bar on;
+        // predictions after each bar are made only for subscribers.
+        (ModelRef Ref, Model Loaded)? model = await TryResolveModel();
+        // Sorted against the state before the call plus the bars accepted earlier in it; nothing changes until
+        // the archive has them.
+        Intake intake = BarIntake.Sort(bars, _series, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), _options.FutureTolerance);
+        if (intake.Accepted is { } accepted)
+        {
+            RefuseIfNewAndFull();
+            await Archive(accepted);
+            _publisher.Withdraw();
+            bool observed = _publisher.ObserversWaiting();
+            List<PredictionResult>? predictions = null;
+            foreach (StoredBar bar in accepted)
+            {
+                _series.Apply(bar);
+                if (observed && model is { } m && TryPredict(m.Ref, m.Loaded) is { } prediction)
+                {
+                    (predictions ??= []).Add(prediction);
+                }
+            }
+            PredictionResult? latest = predictions is not null ? predictions[^1]
+                : _publisher.CacheWaiting && model is { } c ? TryPredict(c.Ref, c.Loaded) : null;
+            _publisher.BarsApplied(predictions, latest);
+        }
+        _metrics.Ingested(intake.AcceptedCount, intake.Ignored, intake.Rejected);
+        return intake.ToResult();
+    }
+
+    private async Task Archive(List<StoredBar> bars)
+    {
+        try
+        {
+            await _archive.Append(_asset, bars);
+        }
+        catch (Exception e) when (e is not GridException and not OperationCanceledException)
+        {
+            // Nothing was applied here, but the write may have committed before it failed: resending is safe either way.
+            throw Unavailable("the bar archive failed; this call's bars were not applied and may or may not be stored: resend them", e);
+        }
+    }
+
+    public async Task PushFeatures(IReadOnlyList<float> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        AssetSymbol.Validate(_asset);
+        if (values.Count == 0)
+        {
+            throw new GridException(GridErrorKind.InvalidArgument, $"{_asset}: a pushed feature vector must not be empty");
+        }
+        if (values.Count > _options.MaxFeatureVectorLength)
+        {
+            throw new GridException(GridErrorKind.ResourceExhausted,
+                $"{_asset}: a pushed feature vector of {values.Count} values is over the limit of {_options.MaxFeatureVectorLength} (setting Grid:MaxFeatureVectorLength)");
+        }
+        for (int i = 0; i < values.Count; i++)
+        {
+            // NaN is a missing value, which models send to the default child; an infinity is nobody's feature.
+            if (float.IsInfinity(values[i]))
+            {
+                throw new GridException(GridErrorKind.InvalidArgument, $"{_asset}: values[{i}] is {values[i].ToString(CultureInfo.InvariantCulture)}; features must be finite (NaN for missing)");
+            }
+        }
+        await Resync();
+        RefuseIfNewAndFull();
+        AssetState before = Before();
+        _state.State.Pushed = values.ToArray();
+        _state.State.PushedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await Persist(before);
+        _publisher.Withdraw();
+        if (_publisher.ObserversWaiting() || _publisher.CacheWaiting)
+        {
+            var model = await TryResolveModel();
+            _publisher.Pushed(model is { } m ? TryPredict(m.Ref, m.Loaded) : null);
+        }
+    }
+
+    public Task<FeatureSnapshot> GetFeatures()
+    {
+        if (!HasBars)
+        {
+            throw Unknown("has no bars");
+        }
+        return Task.FromResult(_publisher.Features());
+    }
+
+    public async Task AssignModel(ModelRef model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        AssetSymbol.Validate(_asset);
+        await Resync();
+        Model loaded = await _models.Get(model);
+        _binding.Bind(loaded);
+        await CatchUp();
+        _publisher.Withdraw();
+        if (!model.Equals(_state.State.Assigned))
+        {
+            AssetState before = Before();
+            _state.State.Assigned = model;
+            await Persist(before);
+        }
+    }
+
+    // After the spec grew: computes the new features from the archive where there is one (exact from the first
+    // bar), and persists the spec so that later activations compute the same features.
+    private async Task CatchUp()
+    {
+        if (_series.ReplayNeeded)
+        {
+            try
+            {
+                await Replay(CancellationToken.None);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw Unavailable("its bars could not be read from the archive to compute a model's new features", e);
+            }
+        }
+        if (ReferenceEquals(_series.Spec, _storedSpec))
+        {
+            return;
+        }
+        // Interned: every asset that a model extended the same way shares one copy of the spec.
+        string? spec = _series.Spec.Names.SequenceEqual(_specs.Get(_options.Features).Names) ? null : string.Intern(string.Join(',', _series.Spec.Names));
+        if (spec != _state.State.Spec)
+        {
+            AssetState before = Before();
+            _state.State.Spec = spec;
+            await Persist(before);
+        }
+        _storedSpec = _series.Spec;  // only once stored: a failed write is tried again on the next call
+    }
+
+    public async Task<PredictionResult> Predict()
+    {
+        if (!HasBars && Pushed is null && Assigned is null)
+        {
+            throw Unknown("has no bars, no pushed features and no assigned model");
+        }
+        ModelRef model = Assigned
+            ?? await _models.GetDefault()
+            ?? throw new GridException(GridErrorKind.FailedPrecondition, $"{_asset}: no model assigned and no default model registered");
+        Model loaded = await _models.Get(model);
+        _binding.Bind(loaded);
+        await CatchUp();
+        var inputs = new float[loaded.FeatureCount];
+        if (!_binding.TryFill(loaded, Pushed, inputs))
+        {
+            throw new GridException(GridErrorKind.FailedPrecondition, _binding.WhyNot(model, loaded, Pushed));
+        }
+        PredictionResult result = Run(model, loaded, inputs);
+        // Nothing writes to inputs after this: later requests on this silo may predict from it directly.
+        _publisher.Offer(new PredictionSnapshot(Assigned, model, loaded, inputs, result.AsOf));
+        return result;
+    }
+
+    public Task Subscribe(IPredictionObserver observer, TimeSpan lease)
+    {
+        ArgumentNullException.ThrowIfNull(observer);
+        AssetSymbol.Validate(_asset);
+        _publisher.Subscribe(observer, lease);
+        return Task.CompletedTask;
+    }
+
+    public Task Unsubscribe(IPredictionObserver observer)
+    {
+        _publisher.Unsubscribe(observer);
+        return Task.CompletedTask;
+    }
+
+    // The model predictions after bars use, or null when the asset has none (no assignment, no default, or a
+    // model that cannot be loaded): subscribers then get nothing rather than ingestion failing.
+    private async Task<(ModelRef Ref, Model Loaded)?> TryResolveModel()
+    {
+        try
+        {
+            ModelRef? model = Assigned ?? await _models.GetDefault();
+            if (model is null)
+            {
+                return null;
+            }
+            Model loaded = await _models.Get(model);
+            _binding.Bind(loaded);
+            await CatchUp();
+            return (model, loaded);
+        }
+        catch (GridException e) when (e.Kind != GridErrorKind.Unavailable)
+        {
+            return null;
+        }
+    }
+
+    // The prediction from the latest features, or null when the model's inputs are not available yet.
+    private PredictionResult? TryPredict(ModelRef model, Model loaded)
+    {
+        Span<float> inputs = loaded.FeatureCount <= 256 ? stackalloc float[loaded.FeatureCount] : new float[loaded.FeatureCount];
+        return _binding.TryFill(loaded, Pushed, inputs) ? Run(model, loaded, inputs) : null;
+    }
+
+    private PredictionResult Run(ModelRef model, Model loaded, ReadOnlySpan<float> inputs) =>
+        ModelRun.Predict(_asset, model, loaded, inputs, _binding.AsOf(PushedAt), _metrics);
+
+    // An asset the grid knows nothing about: reported as not found. Its empty activation is let go a while later, so
+    // junk symbols cost no memory for long. Not at once: requests queued behind the answer would each reactivate
+    // the grain, and under a burst for one unknown symbol Orleans rejects calls forwarded to an activation going away.
+    private GridException Unknown(string what)
+    {
+        if (IsEmpty && _emptyTimer is null)
+        {
+            _emptyTimer = this.RegisterGrainTimer(static grain =>
+            {
+                grain.LetGoIfEmpty();
+                return Task.CompletedTask;
+            }, this, _options.UnknownAssetLinger, Timeout.InfiniteTimeSpan);
+        }
+        return new GridException(GridErrorKind.NotFound, $"asset {_asset} {what}");
+    }
+}

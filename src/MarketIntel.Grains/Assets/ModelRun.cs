@@ -1,0 +1,19 @@
+using MarketIntel.Abstractions;
+using MarketIntel.Inference;
+
+namespace MarketIntel.Grains.Assets;
+
+/// <summary>
+/// One prediction from a model's filled inputs: the same computation whether the asset grain makes it or the silo's
+/// read path (<see cref="LocalPredictor"/>) makes it from a published snapshot, counted once either way.
+/// </summary>
+internal static class ModelRun
+{
+    public static PredictionResult Predict(string asset, ModelRef model, Model loaded, ReadOnlySpan<float> inputs, long asOf, GridMetrics metrics)
+    {
+        var output = new float[loaded.OutputCount];
+        loaded.Predict(inputs, output);
+        metrics.Predicted();
+        return new PredictionResult(asset, output, model, asOf);
+    }
+}
