@@ -1,3 +1,4 @@
+using MarketIntel.Abstractions.Storage;
 using MarketIntel.Grains.Assets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;

@@ -1,4 +1,5 @@
 using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Storage;
 using MarketIntel.Inference;
 
 namespace MarketIntel.Grains;
@@ -45,7 +46,14 @@ public sealed class ModelRegistryGrain(
     {
         try
         {
-            return await store.Load();
+            ModelCatalog catalog = await store.Load();
+            var state = new ModelRegistryState { Default = catalog.Default };
+            foreach (StoredModel model in catalog.Versions)
+            {
+                state.Bytes[model.Info.Model] = model.Bytes;
+                state.Info[model.Info.Model] = model.Info;
+            }
+            return state;
         }
         catch (Exception e) when (e is not GridException and not OperationCanceledException)
         {
@@ -75,7 +83,7 @@ public sealed class ModelRegistryGrain(
         // and the registry's reads ([AlwaysInterleave]) go on meanwhile. Validate touches nothing of the grain;
         // other registrations and SetDefault still wait, so the check above and the insert below stay one step.
         ModelInfo info = await Task.Run(() => Validate(bytes, key, _limits));
-        if (_store is not null && !await Stored(() => _store.Add(info, bytes)))
+        if (_store is not null && !await Stored(() => _store.Add(new StoredModel(info, bytes))))
         {
             // Another registry activation (a silo that has since gone) stored it first: take what is stored.
             _loaded = await Loaded(_store);
@@ -151,10 +159,4 @@ public sealed class ModelRegistryGrain(
     public Task<ModelRef?> GetDefault() => Task.FromResult(State.Default);
 
     private static GridException NotFound(ModelRef model) => new(GridErrorKind.NotFound, $"model {model} is not registered");
-}
-
-/// <summary>The grain storage provider the grid's grains use.</summary>
-public static class GridStorage
-{
-    public const string Name = "grid";
 }

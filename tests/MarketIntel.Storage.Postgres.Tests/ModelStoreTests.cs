@@ -1,4 +1,5 @@
 using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Storage;
 using MarketIntel.Storage.Postgres.Storage;
 
 namespace MarketIntel.Storage.Postgres.Tests;
@@ -12,28 +13,32 @@ public sealed class ModelStoreTests(PostgresFixture postgres) : IDisposable
 
     public void Dispose() => _database.Dispose();
 
-    private static ModelInfo Info(string version) =>
-        new(new ModelRef("dir", version), "xgboost", ["rsi_14", "sma_20"], 2, ["p"]);
+    private static StoredModel Version(string version, byte[] bytes) =>
+        new(new ModelInfo(new ModelRef("dir", version), "xgboost", ["rsi_14", "sma_20"], 2, ["p"]), bytes);
+
+    private static StoredModel Stored(ModelCatalog catalog, string version) =>
+        Assert.Single(catalog.Versions, v => v.Info.Model == new ModelRef("dir", version));
 
     [Fact]
     public async Task Versions_and_the_default_read_back_as_stored()
     {
-        Assert.True(await Store.Add(Info("v1"), [1, 2, 3]));
-        Assert.True(await Store.Add(Info("v2"), [4, 5]));
+        Assert.True(await Store.Add(Version("v1", [1, 2, 3])));
+        Assert.True(await Store.Add(Version("v2", [4, 5])));
         await Store.SetDefault(new ModelRef("dir", "v2"));
-        var state = await Store.Load();
-        Assert.Equal(new byte[] { 1, 2, 3 }, state.Bytes[new ModelRef("dir", "v1")]);
-        Assert.Equal(["rsi_14", "sma_20"], state.Info[new ModelRef("dir", "v2")].FeatureNames);
-        Assert.Equal(new ModelRef("dir", "v2"), state.Default);
+        var catalog = await Store.Load();
+        Assert.Equal(2, catalog.Versions.Count);
+        Assert.Equal(new byte[] { 1, 2, 3 }, Stored(catalog, "v1").Bytes);
+        Assert.Equal(["rsi_14", "sma_20"], Stored(catalog, "v2").Info.FeatureNames);
+        Assert.Equal(new ModelRef("dir", "v2"), catalog.Default);
     }
 
     [Fact]
     public async Task A_version_is_immutable_the_same_bytes_again_are_fine_other_bytes_are_refused()
     {
-        Assert.True(await Store.Add(Info("v1"), [9, 9]));
-        Assert.True(await Store.Add(Info("v1"), [9, 9]));
-        Assert.False(await Store.Add(Info("v1"), [9, 8]));
-        Assert.Equal(new byte[] { 9, 9 }, (await Store.Load()).Bytes[new ModelRef("dir", "v1")]);
+        Assert.True(await Store.Add(Version("v1", [9, 9])));
+        Assert.True(await Store.Add(Version("v1", [9, 9])));
+        Assert.False(await Store.Add(Version("v1", [9, 8])));
+        Assert.Equal(new byte[] { 9, 9 }, Stored(await Store.Load(), "v1").Bytes);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Storage;
 using MarketIntel.Grains;
 using StackExchange.Redis;
 
@@ -147,7 +148,7 @@ internal sealed partial class RedisAssetCache(IConnectionMultiplexer redis, Clus
         var buffer = new ArrayBufferWriter<byte>(64 * features.Names.Count);
         using (var json = new Utf8JsonWriter(buffer))
         {
-            Api.FeatureJson.Write(json, features);
+            FeatureJson.Write(json, features);
         }
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }

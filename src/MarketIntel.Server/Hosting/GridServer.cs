@@ -7,6 +7,7 @@ using MarketIntel.Server.Cluster;
 using MarketIntel.Server.Limits;
 using MarketIntel.Server.Security;
 using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Storage;
 using MarketIntel.Storage.Postgres.Hosting;
 using MarketIntel.Storage.Postgres.Migrations;
 using Npgsql;

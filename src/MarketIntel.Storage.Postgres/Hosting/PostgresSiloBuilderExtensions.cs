@@ -1,4 +1,4 @@
-using MarketIntel.Grains;
+using MarketIntel.Abstractions.Storage;
 using MarketIntel.Storage.Postgres.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
