@@ -11,8 +11,10 @@ namespace MarketIntel.Grains;
 public static class GridHosting
 {
     /// <summary>
-    /// Registers the grid's options (validated at start), the silo's shared model cache and, unless the caller
-    /// configures its own provider named <see cref="GridStorage.Name"/>, in-memory grain storage (embedded defaults).
+    /// Registers the grid's options (validated at start), the silo's shared model cache, the embedded defaults of
+    /// the storage contracts a provider has not registered before (no archive, the model registry in memory, no
+    /// cache) and, unless the caller configures its own provider named <see cref="GridStorage.Name"/>, in-memory
+    /// grain storage.
     /// </summary>
     public static ISiloBuilder AddMarketIntelGrid(this ISiloBuilder silo, Action<GridOptions>? configure = null, bool inMemoryStorage = true)
     {
@@ -33,6 +35,7 @@ public static class GridHosting
         silo.Services.AddSingleton<LocalPredictor>();
         // Cluster mode registers its archive, model store and cache first; these are the embedded defaults.
         silo.Services.TryAddSingleton<IBarArchive, NoBarArchive>();
+        silo.Services.TryAddSingleton<IModelStore, InMemoryModelStore>();
         silo.Services.TryAddSingleton<IAssetCache, NoAssetCache>();
         if (inMemoryStorage)
         {
