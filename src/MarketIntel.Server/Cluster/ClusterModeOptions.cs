@@ -4,7 +4,9 @@ namespace MarketIntel.Server.Cluster;
 
 /// <summary>
 /// Cluster mode (configuration section <c>Cluster</c>): silos on many machines form one Orleans cluster with
-/// membership in Redis and durable state in PostgreSQL (section <c>Postgres</c>).
+/// membership in Redis and durable state in PostgreSQL (section <c>Postgres</c>). The Redis settings, which the
+/// membership and the asset cache share, are the cache's (<see cref="MarketIntel.Cache.Redis.Hosting.RedisCacheOptions"/>,
+/// keys <c>Cluster:Redis</c>, <c>Cluster:RedisKeyPrefix</c>, <c>Cluster:CacheFlushInterval</c>).
 /// </summary>
 public sealed class ClusterModeOptions
 {
@@ -12,9 +14,6 @@ public sealed class ClusterModeOptions
 
     /// <summary>Run as a member of a cluster instead of on embedded defaults.</summary>
     public bool Enabled { get; set; }
-
-    /// <summary>Redis for membership and the asset cache, as a StackExchange.Redis configuration (<c>HOST:PORT[,password=...]</c>).</summary>
-    public string Redis { get; set; } = "";
 
     /// <summary>The cluster's name: silos with the same name (and Redis) form one cluster.</summary>
     public string ClusterId { get; set; } = "marketintel";
@@ -25,38 +24,12 @@ public sealed class ClusterModeOptions
     /// </summary>
     public string? AdvertisedAddress { get; set; }
 
-    /// <summary>The prefix of the cache's Redis keys (<c>{prefix}asset:{SYMBOL}</c>, docs/operations.md).</summary>
-    public string RedisKeyPrefix { get; set; } = "marketintel:";
-
-    /// <summary>How often the asset cache writes what changed to Redis.</summary>
-    public TimeSpan CacheFlushInterval { get; set; } = TimeSpan.FromMilliseconds(100);
-
     /// <summary>Problems with the settings, each naming its key.</summary>
     public IEnumerable<string> Problems(string listenAddress)
     {
         if (!Enabled)
         {
             yield break;
-        }
-        if (string.IsNullOrWhiteSpace(Redis))
-        {
-            yield return $"{Section}:Redis must be set in cluster mode (--redis HOST:PORT)";
-        }
-        else
-        {
-            string? problem = null;
-            try
-            {
-                StackExchange.Redis.ConfigurationOptions.Parse(Redis);
-            }
-            catch (ArgumentException e)
-            {
-                problem = $"{Section}:Redis '{Redact(Redis)}' is not a Redis configuration ({e.Message})";
-            }
-            if (problem is not null)
-            {
-                yield return problem;
-            }
         }
         if (string.IsNullOrWhiteSpace(ClusterId))
         {
@@ -70,13 +43,5 @@ public sealed class ClusterModeOptions
         {
             yield return $"{Section}:AdvertisedAddress must be set when listening on {listenAddress}: other silos need an address to reach this one";
         }
-        if (CacheFlushInterval < TimeSpan.FromMilliseconds(1) || CacheFlushInterval > TimeSpan.FromMinutes(1))
-        {
-            yield return $"{Section}:CacheFlushInterval {CacheFlushInterval} must be between 00:00:00.001 and 00:01:00";
-        }
     }
-
-    /// <summary>A Redis configuration with any password hidden, for logs and messages.</summary>
-    public static string Redact(string redis) =>
-        System.Text.RegularExpressions.Regex.Replace(redis, "(password=)[^,]*", "$1***", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
 }

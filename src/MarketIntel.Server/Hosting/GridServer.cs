@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting;
 using MarketIntel.Grains;
 using MarketIntel.Server.Api;
 using MarketIntel.Server.Cluster;
+using MarketIntel.Cache.Redis.Hosting;
 using MarketIntel.Server.Limits;
 using MarketIntel.Server.Security;
 using MarketIntel.Abstractions;
@@ -55,7 +56,7 @@ public static class GridServer
         if (cluster.Enabled)
         {
             CheckDatabase(postgres);
-            CheckRedis(cluster);
+            CheckRedis(builder.Configuration.GetSection(RedisCacheOptions.Section).Get<RedisCacheOptions>() ?? new());
         }
         builder.Services.AddOptions<ServerOptions>().Bind(builder.Configuration.GetSection(ServerOptions.Section));
         builder.Services.AddSingleton<IValidateOptions<ServerOptions>, ServerOptionsValidator>();
@@ -182,7 +183,8 @@ public static class GridServer
     // Membership in Redis, state in PostgreSQL, the asset cache in Redis.
     private static void AddCluster(WebApplicationBuilder builder, ISiloBuilder silo, ServerOptions server, ClusterModeOptions cluster, PostgresOptions postgres)
     {
-        silo.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(cluster.Redis));
+        var redis = builder.Configuration.GetSection(RedisCacheOptions.Section).Get<RedisCacheOptions>() ?? new();
+        silo.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis.Redis));
         silo.Configure<ClusterOptions>(o =>
         {
             o.ClusterId = cluster.ClusterId;
@@ -200,18 +202,12 @@ public static class GridServer
         // How fast a dead silo is noticed (probe timeouts, missed probes, votes): Orleans' defaults unless set.
         silo.Configure<ClusterMembershipOptions>(builder.Configuration.GetSection("Orleans:ClusterMembership"));
         silo.AddMarketIntelPostgres(postgres);
-        var redis = ConfigurationOptions.Parse(cluster.Redis);
-        // The cache must not stop the silo from starting, nor fail it later: it reconnects by itself.
-        redis.AbortOnConnectFail = false;
-        builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redis));
+        silo.AddMarketIntelRedisCache(o => o.Bind(builder.Configuration.GetSection(RedisCacheOptions.Section)));
         builder.Services.AddSingleton(cluster);
-        builder.Services.AddSingleton<RedisAssetCache>();
-        builder.Services.AddSingleton<IAssetCache>(sp => sp.GetRequiredService<RedisAssetCache>());
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<RedisAssetCache>());
     }
 
     // Membership needs Redis to join: without it Orleans' start fails with pages of traces; one line instead.
-    private static void CheckRedis(ClusterModeOptions cluster)
+    private static void CheckRedis(RedisCacheOptions cluster)
     {
         var options = ConfigurationOptions.Parse(cluster.Redis);
         options.AbortOnConnectFail = true;
@@ -227,7 +223,7 @@ public static class GridServer
             string message = e.Message;
             int end = message.IndexOfAny(['\r', '\n']);
             throw new ServerConfigurationException(
-                $"{ClusterModeOptions.Section}:Redis: cannot reach Redis at {ClusterModeOptions.Redact(cluster.Redis)}: {(end < 0 ? message : message[..end])}");
+                $"{RedisCacheOptions.Section}:Redis: cannot reach Redis at {RedisCacheOptions.Redact(cluster.Redis)}: {(end < 0 ? message : message[..end])}");
         }
     }
 
@@ -282,6 +278,12 @@ public static class GridServer
             clusterMode = cluster.Enabled;
             if (cluster.Enabled)
             {
+                var redis = new RedisCacheOptions();
+                configuration.GetSection(RedisCacheOptions.Section).Bind(redis);
+                if (new RedisCacheOptionsValidator().Validate(null, redis) is { Failed: true } result)
+                {
+                    failures.AddRange(result.Failures);
+                }
                 var postgres = new PostgresOptions();
                 configuration.GetSection(PostgresOptions.Section).Bind(postgres);
                 failures.AddRange(postgres.Problems());
