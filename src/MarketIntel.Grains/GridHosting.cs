@@ -11,24 +11,20 @@ namespace MarketIntel.Grains;
 public static class GridHosting
 {
     /// <summary>
-    /// Registers the grid's options (validated at start), the silo's shared model cache, the embedded defaults of
-    /// the storage contracts a provider has not registered before (no archive, the model registry in memory, no
-    /// cache) and, unless the caller configures its own provider named <see cref="GridStorage.Name"/>, in-memory
-    /// grain storage.
+    /// Registers the grid's options (checked at start by <see cref="GridOptionsValidator"/>), the silo's shared
+    /// model cache, the embedded defaults of the storage contracts a provider has not registered before (no
+    /// archive, the model registry in memory, no cache) and, unless the caller configures its own provider named
+    /// <see cref="GridStorage.Name"/>, in-memory grain storage.
     /// </summary>
-    public static ISiloBuilder AddMarketIntelGrid(this ISiloBuilder silo, Action<GridOptions>? configure = null, bool inMemoryStorage = true)
+    public static ISiloBuilder AddMarketIntelGrid(this ISiloBuilder silo, Action<GridOptions> configure, bool inMemoryStorage = true) =>
+        silo.AddMarketIntelGrid(options => options.Configure(configure), inMemoryStorage);
+
+    /// <inheritdoc cref="AddMarketIntelGrid(ISiloBuilder, Action{GridOptions}, bool)"/>
+    /// <remarks><paramref name="configureOptions"/> binds or sets the options; a host that registered them already passes none.</remarks>
+    public static ISiloBuilder AddMarketIntelGrid(this ISiloBuilder silo, Action<OptionsBuilder<GridOptions>>? configureOptions = null, bool inMemoryStorage = true)
     {
         ArgumentNullException.ThrowIfNull(silo);
-        var options = silo.Services.AddOptions<GridOptions>();
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-        options.Validate(o =>
-        {
-            o.Validate();
-            return true;
-        }).ValidateOnStart();
+        silo.Services.AddMarketIntelGridOptions(configureOptions);
         silo.Services.AddSingleton<SiloModelCache>();
         silo.Services.AddSingleton<GridMetrics>();
         silo.Services.AddSingleton<FeatureSpecCache>();
@@ -45,5 +41,18 @@ public static class GridHosting
                 o.ClassSpecificCollectionAge[typeof(AssetGrain).FullName!] = TimeSpan.FromDays(3650));
         }
         return silo;
+    }
+
+    /// <summary>
+    /// The grid's options, checked at start by <see cref="GridOptionsValidator"/>; <paramref name="configureOptions"/>
+    /// binds or sets them. Calling it again adds no second validator.
+    /// </summary>
+    public static IServiceCollection AddMarketIntelGridOptions(this IServiceCollection services, Action<OptionsBuilder<GridOptions>>? configureOptions = null)
+    {
+        var options = services.AddOptions<GridOptions>();
+        configureOptions?.Invoke(options);
+        options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GridOptions>, GridOptionsValidator>());
+        return services;
     }
 }

@@ -12,16 +12,14 @@ public static class RedisSiloBuilderExtensions
 {
     /// <summary>
     /// The <see cref="IAssetCache"/> in Redis hashes, with its options (checked at start by
-    /// <see cref="RedisCacheOptionsValidator"/>); <paramref name="configureOptions"/> binds or sets them. Call before
+    /// <see cref="RedisCacheOptionsValidator"/>); <paramref name="configureOptions"/> binds or sets them (a host that
+    /// registered them already passes none). Call before
     /// <c>AddMarketIntelGrid</c>, whose embedded default (no cache) it replaces.
     /// </summary>
     public static ISiloBuilder AddMarketIntelRedisCache(this ISiloBuilder silo, Action<OptionsBuilder<RedisCacheOptions>>? configureOptions = null)
     {
         ArgumentNullException.ThrowIfNull(silo);
-        var options = silo.Services.AddOptions<RedisCacheOptions>();
-        configureOptions?.Invoke(options);
-        options.ValidateOnStart();
-        silo.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisCacheOptions>, RedisCacheOptionsValidator>());
+        silo.Services.AddMarketIntelRedisCacheOptions(configureOptions);
         // The cache's own connection: it must not stop the silo from starting, nor fail it later, so it does not
         // abort when Redis is down and reconnects by itself.
         silo.Services.AddKeyedSingleton<IConnectionMultiplexer>(RedisAssetCache.ConnectionKey, (services, _) =>
@@ -34,5 +32,18 @@ public static class RedisSiloBuilderExtensions
         silo.Services.AddSingleton<IAssetCache>(services => services.GetRequiredService<RedisAssetCache>());
         silo.Services.AddHostedService(services => services.GetRequiredService<RedisAssetCache>());
         return silo;
+    }
+
+    /// <summary>
+    /// The cache's options, checked at start by <see cref="RedisCacheOptionsValidator"/>; <paramref name="configureOptions"/>
+    /// binds or sets them. Calling it again adds no second validator.
+    /// </summary>
+    public static IServiceCollection AddMarketIntelRedisCacheOptions(this IServiceCollection services, Action<OptionsBuilder<RedisCacheOptions>>? configureOptions = null)
+    {
+        var options = services.AddOptions<RedisCacheOptions>();
+        configureOptions?.Invoke(options);
+        options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisCacheOptions>, RedisCacheOptionsValidator>());
+        return services;
     }
 }

@@ -19,7 +19,7 @@ internal static class ServeCommand
         WebApplication app = GridServer.Build(overrides);
         // Build has read and checked the options; take them from the host rather than reading them again.
         var server = app.Services.GetRequiredService<IOptions<ServerOptions>>().Value;
-        var cluster = app.Services.GetService<Server.Cluster.ClusterModeOptions>();
+        var cluster = app.Services.GetRequiredService<IOptions<Server.Cluster.ClusterModeOptions>>().Value is { Enabled: true } on ? on : null;
         var postgres = app.Configuration["Postgres:ConnectionString"];
         var redis = app.Services.GetRequiredService<IOptions<Cache.Redis.Hosting.RedisCacheOptions>>().Value.Redis;
         string? mode = cluster is null ? null

@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.Options;
 
 namespace MarketIntel.Server.Cluster;
 
@@ -23,25 +24,32 @@ public sealed class ClusterModeOptions
     /// 0.0.0.0 or behind NAT.
     /// </summary>
     public string? AdvertisedAddress { get; set; }
+}
 
-    /// <summary>Problems with the settings, each naming its key.</summary>
-    public IEnumerable<string> Problems(string listenAddress)
+/// <summary>Checks <see cref="ClusterModeOptions"/> at start for a silo listening on <paramref name="listenAddress"/>, naming every setting at fault.</summary>
+public sealed class ClusterModeOptionsValidator(string listenAddress) : IValidateOptions<ClusterModeOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ClusterModeOptions options)
     {
-        if (!Enabled)
+        ArgumentNullException.ThrowIfNull(options);
+        if (!options.Enabled)
         {
-            yield break;
+            return ValidateOptionsResult.Success;
         }
-        if (string.IsNullOrWhiteSpace(ClusterId))
+        const string section = ClusterModeOptions.Section;
+        var failures = new List<string>();
+        if (string.IsNullOrWhiteSpace(options.ClusterId))
         {
-            yield return $"{Section}:ClusterId must not be empty";
+            failures.Add($"{section}:ClusterId must not be empty");
         }
-        if (AdvertisedAddress is not null && !IPAddress.TryParse(AdvertisedAddress, out _))
+        if (options.AdvertisedAddress is not null && !IPAddress.TryParse(options.AdvertisedAddress, out _))
         {
-            yield return $"{Section}:AdvertisedAddress '{AdvertisedAddress}' is not an IP address";
+            failures.Add($"{section}:AdvertisedAddress '{options.AdvertisedAddress}' is not an IP address");
         }
-        if (AdvertisedAddress is null && IPAddress.TryParse(listenAddress, out IPAddress? listen) && (listen.Equals(IPAddress.Any) || listen.Equals(IPAddress.IPv6Any)))
+        if (options.AdvertisedAddress is null && IPAddress.TryParse(listenAddress, out IPAddress? listen) && (listen.Equals(IPAddress.Any) || listen.Equals(IPAddress.IPv6Any)))
         {
-            yield return $"{Section}:AdvertisedAddress must be set when listening on {listenAddress}: other silos need an address to reach this one";
+            failures.Add($"{section}:AdvertisedAddress must be set when listening on {listenAddress}: other silos need an address to reach this one");
         }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }
