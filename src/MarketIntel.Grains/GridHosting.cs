@@ -1,3 +1,4 @@
+using MarketIntel.Abstractions.Hosting;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Grains.Assets;
 using Microsoft.Extensions.DependencyInjection;
@@ -45,14 +46,11 @@ public static class GridHosting
 
     /// <summary>
     /// The grid's options, checked at start by <see cref="GridOptionsValidator"/>; <paramref name="configureOptions"/>
-    /// binds or sets them. Calling it again adds no second validator.
+    /// binds or sets them.
     /// </summary>
     public static IServiceCollection AddMarketIntelGridOptions(this IServiceCollection services, Action<OptionsBuilder<GridOptions>>? configureOptions = null)
     {
-        var options = services.AddOptions<GridOptions>();
-        configureOptions?.Invoke(options);
-        options.ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GridOptions>, GridOptionsValidator>());
+        services.AddCheckedOptions(new GridOptionsValidator(), configureOptions);
         return services;
     }
 }

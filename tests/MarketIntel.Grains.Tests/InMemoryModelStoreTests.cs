@@ -1,45 +1,12 @@
-using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Storage;
+using MarketIntel.Tests;
 
 namespace MarketIntel.Grains.Tests;
 
-/// <summary>The embedded defaults' model store keeps the rules PostgreSQL's tables keep (Storage.Postgres.Tests' ModelStoreTests).</summary>
-public sealed class InMemoryModelStoreTests
+/// <summary>The embedded defaults' model store keeps the rules PostgreSQL's tables keep.</summary>
+public sealed class InMemoryModelStoreTests : ModelStoreContract
 {
-    private readonly InMemoryModelStore _store = new();
+    protected override IModelStore Store { get; } = new InMemoryModelStore();
 
-    private static StoredModel Version(string version, byte[] bytes) =>
-        new(new ModelInfo(new ModelRef("dir", version), "xgboost", ["rsi_14", "sma_20"], 2, ["p"]), bytes);
-
-    private static StoredModel Stored(ModelCatalog catalog, string version) =>
-        Assert.Single(catalog.Versions, v => v.Info.Model == new ModelRef("dir", version));
-
-    [Fact]
-    public async Task Versions_and_the_default_read_back_as_stored()
-    {
-        Assert.True(await _store.Add(Version("v1", [1, 2, 3])));
-        Assert.True(await _store.Add(Version("v2", [4, 5])));
-        await _store.SetDefault(new ModelRef("dir", "v2"));
-        var catalog = await _store.Load();
-        Assert.Equal(2, catalog.Versions.Count);
-        Assert.Equal(new byte[] { 1, 2, 3 }, Stored(catalog, "v1").Bytes);
-        Assert.Equal(["rsi_14", "sma_20"], Stored(catalog, "v2").Info.FeatureNames);
-        Assert.Equal(new ModelRef("dir", "v2"), catalog.Default);
-    }
-
-    [Fact]
-    public async Task A_version_is_immutable_the_same_bytes_again_are_fine_other_bytes_are_refused()
-    {
-        Assert.True(await _store.Add(Version("v1", [9, 9])));
-        Assert.True(await _store.Add(Version("v1", [9, 9])));
-        Assert.False(await _store.Add(Version("v1", [9, 8])));
-        Assert.Equal(new byte[] { 9, 9 }, Stored(await _store.Load(), "v1").Bytes);
-    }
-
-    [Fact]
-    public async Task The_default_must_be_a_stored_version()
-    {
-        await Assert.ThrowsAsync<InvalidOperationException>(() => _store.SetDefault(new ModelRef("nope", "v0")));
-        Assert.Null((await _store.Load()).Default);
-    }
+    protected override Type UnknownDefaultRefusal => typeof(InvalidOperationException);
 }

@@ -1,50 +1,18 @@
-using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Storage.Postgres.Storage;
+using MarketIntel.Tests;
 
 namespace MarketIntel.Storage.Postgres.Tests;
 
+/// <summary>The model registry's tables keep the model store's rules; the default's foreign key refuses an unknown version.</summary>
 [Collection(PostgresGroup.Name)]
-public sealed class ModelStoreTests(PostgresFixture postgres) : IDisposable
+public sealed class ModelStoreTests(PostgresFixture postgres) : ModelStoreContract, IDisposable
 {
     private readonly Npgsql.NpgsqlDataSource _database = postgres.NewMigratedDatabase();
 
-    private PostgresModelStore Store => new(_database);
+    protected override IModelStore Store => new PostgresModelStore(_database);
+
+    protected override Type UnknownDefaultRefusal => typeof(Npgsql.PostgresException);
 
     public void Dispose() => _database.Dispose();
-
-    private static StoredModel Version(string version, byte[] bytes) =>
-        new(new ModelInfo(new ModelRef("dir", version), "xgboost", ["rsi_14", "sma_20"], 2, ["p"]), bytes);
-
-    private static StoredModel Stored(ModelCatalog catalog, string version) =>
-        Assert.Single(catalog.Versions, v => v.Info.Model == new ModelRef("dir", version));
-
-    [Fact]
-    public async Task Versions_and_the_default_read_back_as_stored()
-    {
-        Assert.True(await Store.Add(Version("v1", [1, 2, 3])));
-        Assert.True(await Store.Add(Version("v2", [4, 5])));
-        await Store.SetDefault(new ModelRef("dir", "v2"));
-        var catalog = await Store.Load();
-        Assert.Equal(2, catalog.Versions.Count);
-        Assert.Equal(new byte[] { 1, 2, 3 }, Stored(catalog, "v1").Bytes);
-        Assert.Equal(["rsi_14", "sma_20"], Stored(catalog, "v2").Info.FeatureNames);
-        Assert.Equal(new ModelRef("dir", "v2"), catalog.Default);
-    }
-
-    [Fact]
-    public async Task A_version_is_immutable_the_same_bytes_again_are_fine_other_bytes_are_refused()
-    {
-        Assert.True(await Store.Add(Version("v1", [9, 9])));
-        Assert.True(await Store.Add(Version("v1", [9, 9])));
-        Assert.False(await Store.Add(Version("v1", [9, 8])));
-        Assert.Equal(new byte[] { 9, 9 }, Stored(await Store.Load(), "v1").Bytes);
-    }
-
-    [Fact]
-    public async Task The_default_must_be_a_stored_version()
-    {
-        await Assert.ThrowsAsync<Npgsql.PostgresException>(() => Store.SetDefault(new ModelRef("nope", "v0")));
-        Assert.Null((await Store.Load()).Default);
-    }
 }

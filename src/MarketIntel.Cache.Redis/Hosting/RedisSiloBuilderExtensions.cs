@@ -1,6 +1,6 @@
+using MarketIntel.Abstractions.Hosting;
 using MarketIntel.Abstractions.Storage;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -12,9 +12,9 @@ public static class RedisSiloBuilderExtensions
 {
     /// <summary>
     /// The <see cref="IAssetCache"/> in Redis hashes, with its options (checked at start by
-    /// <see cref="RedisCacheOptionsValidator"/>); <paramref name="configureOptions"/> binds or sets them (a host that
-    /// registered them already passes none). Call before
-    /// <c>AddMarketIntelGrid</c>, whose embedded default (no cache) it replaces.
+    /// <see cref="RedisCacheOptionsValidator"/>), which <paramref name="configureOptions"/> binds or sets (a host that
+    /// registered them already passes none). Call before <c>AddMarketIntelGrid</c>, whose embedded default (no cache)
+    /// it replaces.
     /// </summary>
     public static ISiloBuilder AddMarketIntelRedisCache(this ISiloBuilder silo, Action<OptionsBuilder<RedisCacheOptions>>? configureOptions = null)
     {
@@ -36,14 +36,11 @@ public static class RedisSiloBuilderExtensions
 
     /// <summary>
     /// The cache's options, checked at start by <see cref="RedisCacheOptionsValidator"/>; <paramref name="configureOptions"/>
-    /// binds or sets them. Calling it again adds no second validator.
+    /// binds or sets them.
     /// </summary>
     public static IServiceCollection AddMarketIntelRedisCacheOptions(this IServiceCollection services, Action<OptionsBuilder<RedisCacheOptions>>? configureOptions = null)
     {
-        var options = services.AddOptions<RedisCacheOptions>();
-        configureOptions?.Invoke(options);
-        options.ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisCacheOptions>, RedisCacheOptionsValidator>());
+        services.AddCheckedOptions(new RedisCacheOptionsValidator(), configureOptions);
         return services;
     }
 }

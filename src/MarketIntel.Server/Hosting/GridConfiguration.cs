@@ -5,7 +5,7 @@ using MarketIntel.Server.Cluster;
 using MarketIntel.Server.Limits;
 using MarketIntel.Server.Security;
 using MarketIntel.Storage.Postgres.Hosting;
-using Microsoft.Extensions.DependencyInjection.Extensions;
+using MarketIntel.Abstractions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace MarketIntel.Server.Hosting;
@@ -101,11 +101,8 @@ public static class GridConfiguration
     }
 
     private static void AddChecked<TOptions>(this IServiceCollection services, IConfiguration configuration, string section, IValidateOptions<TOptions> validator)
-        where TOptions : class
-    {
-        services.AddOptions<TOptions>().BindChecked(configuration.GetSection(section)).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton(validator));
-    }
+        where TOptions : class =>
+        services.AddCheckedOptions(validator, o => o.BindChecked(configuration.GetSection(section)));
 }
 
 /// <summary>ONNX Runtime's memory budget for the whole process (configuration key <c>Models:OnnxMemoryBytes</c>; unset: its default).</summary>

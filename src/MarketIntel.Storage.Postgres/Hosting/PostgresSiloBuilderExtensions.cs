@@ -1,7 +1,7 @@
+using MarketIntel.Abstractions.Hosting;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Storage.Postgres.Storage;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
@@ -40,14 +40,11 @@ public static class PostgresSiloBuilderExtensions
 
     /// <summary>
     /// The PostgreSQL options, checked at start by <see cref="PostgresOptionsValidator"/>; <paramref name="configureOptions"/>
-    /// binds or sets them. Calling it again adds no second validator.
+    /// binds or sets them.
     /// </summary>
     public static IServiceCollection AddMarketIntelPostgresOptions(this IServiceCollection services, Action<OptionsBuilder<PostgresOptions>>? configureOptions = null)
     {
-        var options = services.AddOptions<PostgresOptions>();
-        configureOptions?.Invoke(options);
-        options.ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgresOptions>, PostgresOptionsValidator>());
+        services.AddCheckedOptions(new PostgresOptionsValidator(), configureOptions);
         return services;
     }
 }
