@@ -18,9 +18,6 @@ namespace MarketIntel.Server.Hosting;
 /// </summary>
 public static class GridConfiguration
 {
-    /// <summary>The section of the grid's options (<see cref="GridOptions"/>).</summary>
-    public const string GridSection = GridOptions.Section;
-
     /// <summary>The section of the model limits (<see cref="ModelLimits"/>) and ONNX Runtime's memory budget (<see cref="OnnxMemoryOptions"/>).</summary>
     public const string ModelsSection = "Models";
 
@@ -47,7 +44,7 @@ public static class GridConfiguration
         services.AddChecked(configuration, TlsOptions.Section, new TlsOptionsValidator());
         services.AddChecked(configuration, ModelsSection, new ModelLimitsValidator());
         services.AddChecked(configuration, ModelsSection, new OnnxMemoryOptionsValidator());
-        services.AddMarketIntelGridOptions(o => o.BindChecked(configuration.GetSection(GridSection)));
+        services.AddMarketIntelGridOptions(o => o.BindChecked(configuration.GetSection(GridOptions.Section)));
         return services;
     }
 
