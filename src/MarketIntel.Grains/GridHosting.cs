@@ -1,3 +1,5 @@
+using MarketIntel.Abstractions.Hosting;
+using MarketIntel.Abstractions.Storage;
 using MarketIntel.Grains.Assets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -10,28 +12,27 @@ namespace MarketIntel.Grains;
 public static class GridHosting
 {
     /// <summary>
-    /// Registers the grid's options (validated at start), the silo's shared model cache and, unless the caller
-    /// configures its own provider named <see cref="GridStorage.Name"/>, in-memory grain storage (embedded defaults).
+    /// Registers the grid's options (checked at start by <see cref="GridOptionsValidator"/>), the silo's shared
+    /// model cache, the embedded defaults of the storage contracts a provider has not registered before (no
+    /// archive, the model registry in memory, no cache) and, unless the caller configures its own provider named
+    /// <see cref="GridStorage.Name"/>, in-memory grain storage.
     /// </summary>
-    public static ISiloBuilder AddMarketIntelGrid(this ISiloBuilder silo, Action<GridOptions>? configure = null, bool inMemoryStorage = true)
+    public static ISiloBuilder AddMarketIntelGrid(this ISiloBuilder silo, Action<GridOptions> configure, bool inMemoryStorage = true) =>
+        silo.AddMarketIntelGrid(options => options.Configure(configure), inMemoryStorage);
+
+    /// <inheritdoc cref="AddMarketIntelGrid(ISiloBuilder, Action{GridOptions}, bool)"/>
+    /// <remarks><paramref name="configureOptions"/> binds or sets the options; a host that registered them already passes none.</remarks>
+    public static ISiloBuilder AddMarketIntelGrid(this ISiloBuilder silo, Action<OptionsBuilder<GridOptions>>? configureOptions = null, bool inMemoryStorage = true)
     {
         ArgumentNullException.ThrowIfNull(silo);
-        var options = silo.Services.AddOptions<GridOptions>();
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-        options.Validate(o =>
-        {
-            o.Validate();
-            return true;
-        }).ValidateOnStart();
+        silo.Services.AddMarketIntelGridOptions(configureOptions);
         silo.Services.AddSingleton<SiloModelCache>();
         silo.Services.AddSingleton<GridMetrics>();
         silo.Services.AddSingleton<FeatureSpecCache>();
         silo.Services.AddSingleton<LocalPredictor>();
         // Cluster mode registers its archive, model store and cache first; these are the embedded defaults.
         silo.Services.TryAddSingleton<IBarArchive, NoBarArchive>();
+        silo.Services.TryAddSingleton<IModelStore, InMemoryModelStore>();
         silo.Services.TryAddSingleton<IAssetCache, NoAssetCache>();
         if (inMemoryStorage)
         {
@@ -41,5 +42,15 @@ public static class GridHosting
                 o.ClassSpecificCollectionAge[typeof(AssetGrain).FullName!] = TimeSpan.FromDays(3650));
         }
         return silo;
+    }
+
+    /// <summary>
+    /// The grid's options, checked at start by <see cref="GridOptionsValidator"/>; <paramref name="configureOptions"/>
+    /// binds or sets them.
+    /// </summary>
+    public static IServiceCollection AddMarketIntelGridOptions(this IServiceCollection services, Action<OptionsBuilder<GridOptions>>? configureOptions = null)
+    {
+        services.AddCheckedOptions(new GridOptionsValidator(), configureOptions);
+        return services;
     }
 }

@@ -1,10 +1,14 @@
 using MarketIntel.Features;
+using Microsoft.Extensions.Options;
 
 namespace MarketIntel.Grains;
 
-/// <summary>How every asset grain computes and keeps its features.</summary>
+/// <summary>How every asset grain computes and keeps its features (configuration section <c>Grid</c> in the host).</summary>
 public sealed class GridOptions
 {
+    /// <summary>The configuration section a host binds these options from.</summary>
+    public const string Section = "Grid";
+
     /// <summary>The feature spec every asset computes (plus whatever its model needs).</summary>
     public string Features { get; set; } =
         "sma_20,ema_20,wma_10,rsi_14,atr_14,macd_12_26_9,macdsignal_12_26_9,bbpctb_20_2,bbwidth_20_2,roc_10," +
@@ -38,37 +42,43 @@ public sealed class GridOptions
 
     /// <summary>The most values a pushed feature vector may have.</summary>
     public int MaxFeatureVectorLength { get; set; } = 10_000;
+}
 
-    /// <summary>Checks the options, naming the one at fault.</summary>
-    public void Validate()
+/// <summary>Checks <see cref="GridOptions"/> at start (section <c>Grid</c>), naming every setting at fault.</summary>
+public sealed class GridOptionsValidator : IValidateOptions<GridOptions>
+{
+    public ValidateOptionsResult Validate(string? name, GridOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        var failures = new List<string>();
         try
         {
-            FeatureSet.Parse(Features);
+            FeatureSet.Parse(options.Features);
         }
         catch (FeatureSpecException e)
         {
-            throw new ArgumentException($"Grid:Features: {e.Message}", e);
+            failures.Add($"Grid:Features: {e.Message}");
         }
-        if (HistoryLength is < 1 or > 1_000_000)
+        if (options.HistoryLength is < 1 or > 1_000_000)
         {
-            throw new ArgumentException($"Grid:HistoryLength {HistoryLength} must be between 1 and 1000000");
+            failures.Add($"Grid:HistoryLength {options.HistoryLength} must be between 1 and 1000000");
         }
-        if (UnknownAssetLinger < TimeSpan.Zero || UnknownAssetLinger > TimeSpan.FromDays(1))
+        if (options.UnknownAssetLinger < TimeSpan.Zero || options.UnknownAssetLinger > TimeSpan.FromDays(1))
         {
-            throw new ArgumentException($"Grid:UnknownAssetLinger {UnknownAssetLinger} must be between 00:00:00 and 1.00:00:00");
+            failures.Add($"Grid:UnknownAssetLinger {options.UnknownAssetLinger} must be between 00:00:00 and 1.00:00:00");
         }
-        if (MaxActiveAssets < 1)
+        if (options.MaxActiveAssets < 1)
         {
-            throw new ArgumentException($"Grid:MaxActiveAssets {MaxActiveAssets} must be at least 1");
+            failures.Add($"Grid:MaxActiveAssets {options.MaxActiveAssets} must be at least 1");
         }
-        if (MaxFeatureVectorLength is < 1 or > 10_000_000)
+        if (options.MaxFeatureVectorLength is < 1 or > 10_000_000)
         {
-            throw new ArgumentException($"Grid:MaxFeatureVectorLength {MaxFeatureVectorLength} must be between 1 and 10000000");
+            failures.Add($"Grid:MaxFeatureVectorLength {options.MaxFeatureVectorLength} must be between 1 and 10000000");
         }
-        if (FutureTolerance < TimeSpan.Zero || FutureTolerance > TimeSpan.FromDays(3650))
+        if (options.FutureTolerance < TimeSpan.Zero || options.FutureTolerance > TimeSpan.FromDays(3650))
         {
-            throw new ArgumentException($"Grid:FutureTolerance {FutureTolerance} must be between 00:00:00 and 3650.00:00:00");
+            failures.Add($"Grid:FutureTolerance {options.FutureTolerance} must be between 00:00:00 and 3650.00:00:00");
         }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -1,56 +1,35 @@
 using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Storage;
 using MarketIntel.Inference;
 
 namespace MarketIntel.Grains;
 
-/// <summary>The registry's state: every version's bytes and description, and the default.</summary>
-[GenerateSerializer]
-public sealed class ModelRegistryState
-{
-    [Id(0)]
-    public Dictionary<ModelRef, byte[]> Bytes { get; set; } = [];
-
-    [Id(1)]
-    public Dictionary<ModelRef, ModelInfo> Info { get; set; } = [];
-
-    [Id(2)]
-    public ModelRef? Default { get; set; }
-}
-
 /// <summary>
 /// The model registry. Versions are immutable once registered: the same name and version with other bytes is
-/// refused. It keeps everything in grain state, unless an <see cref="IModelStore"/> is registered (cluster mode:
-/// PostgreSQL tables), which it then reads at activation and writes through.
+/// refused. Versions and the default live in the silo's <see cref="IModelStore"/> (in memory on embedded
+/// defaults, PostgreSQL tables in cluster mode): read at activation, and written there before a change is answered.
 /// </summary>
-public sealed class ModelRegistryGrain(
-    [PersistentState("registry", GridStorage.Name)] IPersistentState<ModelRegistryState> persisted,
-    IServiceProvider services)
-    : Grain, IModelRegistryGrain
+public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider services) : Grain, IModelRegistryGrain
 {
-    private readonly IModelStore? _store = services.GetService(typeof(IModelStore)) as IModelStore;
     private readonly ModelLimits? _limits = services.GetService(typeof(ModelLimits)) as ModelLimits;
-    private ModelRegistryState _loaded = new();
+    private Dictionary<ModelRef, StoredModel> _versions = [];
+    private ModelRef? _default;
 
-    private ModelRegistryState State => _store is null ? persisted.State : _loaded;
+    public override Task OnActivateAsync(CancellationToken cancellationToken) => Load();
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    private async Task Load()
     {
-        if (_store is not null)
-        {
-            _loaded = await Loaded(_store);
-        }
-    }
-
-    private static async Task<ModelRegistryState> Loaded(IModelStore store)
-    {
+        ModelCatalog catalog;
         try
         {
-            return await store.Load();
+            catalog = await store.Load();
         }
         catch (Exception e) when (e is not GridException and not OperationCanceledException)
         {
             throw GridException.Unavailable("the model registry could not be read", e);
         }
+        _versions = catalog.Versions.ToDictionary(v => v.Info.Model);
+        _default = catalog.Default;
     }
 
     public async Task<ModelInfo> Register(string name, string version, byte[] bytes)
@@ -65,29 +44,22 @@ public sealed class ModelRegistryGrain(
         }
         ArgumentNullException.ThrowIfNull(bytes);
         var key = new ModelRef(name, version);
-        if (State.Bytes.TryGetValue(key, out byte[]? existing))
+        if (_versions.TryGetValue(key, out StoredModel? existing))
         {
-            return existing.AsSpan().SequenceEqual(bytes)
-                ? State.Info[key]
-                : throw new GridException(GridErrorKind.FailedPrecondition, $"model {key} is already registered with other bytes; register a new version");
+            return existing.Bytes.AsSpan().SequenceEqual(bytes) ? existing.Info : throw RegisteredWithOtherBytes(key);
         }
         // Validation runs a client's model under a time budget (seconds): on the thread pool, so this turn yields
         // and the registry's reads ([AlwaysInterleave]) go on meanwhile. Validate touches nothing of the grain;
         // other registrations and SetDefault still wait, so the check above and the insert below stay one step.
-        ModelInfo info = await Task.Run(() => Validate(bytes, key, _limits));
-        if (_store is not null && !await Stored(() => _store.Add(info, bytes)))
+        var model = new StoredModel(await Task.Run(() => Validate(bytes, key, _limits)), bytes);
+        if (!await Stored(() => store.Add(model)))
         {
             // Another registry activation (a silo that has since gone) stored it first: take what is stored.
-            _loaded = await Loaded(_store);
-            throw new GridException(GridErrorKind.FailedPrecondition, $"model {key} is already registered with other bytes; register a new version");
+            await Load();
+            throw RegisteredWithOtherBytes(key);
         }
-        State.Bytes[key] = bytes;
-        State.Info[key] = info;
-        if (_store is null)
-        {
-            await persisted.WriteStateAsync();
-        }
-        return info;
+        _versions[key] = model;
+        return model.Info;
     }
 
     // Loads the model to learn its shape and prove it loads; a model refused is the caller's INVALID_ARGUMENT.
@@ -104,35 +76,27 @@ public sealed class ModelRegistryGrain(
         }
     }
 
-    // The reads below interleave with a Register awaiting its validation or its state write. Turns still run
-    // one at a time, so a read sees the dictionaries either before a registration's insert or after it, never
-    // halfway; with grain storage (no IModelStore) it may see a version whose state write is still in flight.
+    // The reads below interleave with a Register awaiting its validation or its store write. Turns still run one
+    // at a time, so a read sees the versions either before a registration's insert or after it, never halfway,
+    // and never a version before the store holds it.
     public Task<byte[]> GetBytes(ModelRef model) =>
-        State.Bytes.TryGetValue(model, out byte[]? bytes) ? Task.FromResult(bytes) : throw NotFound(model);
+        _versions.TryGetValue(model, out StoredModel? stored) ? Task.FromResult(stored.Bytes) : throw NotFound(model);
 
     public Task<ModelInfo> Describe(ModelRef model) =>
-        State.Info.TryGetValue(model, out ModelInfo? info) ? Task.FromResult(info) : throw NotFound(model);
+        _versions.TryGetValue(model, out StoredModel? stored) ? Task.FromResult(stored.Info) : throw NotFound(model);
 
     public async Task SetDefault(ModelRef model)
     {
-        if (!State.Bytes.ContainsKey(model))
+        if (!_versions.ContainsKey(model))
         {
             throw NotFound(model);
         }
-        if (_store is not null)
+        await Stored(async () =>
         {
-            await Stored(async () =>
-            {
-                await _store.SetDefault(model);
-                return true;
-            });
-        }
-        else
-        {
-            State.Default = model;
-            await persisted.WriteStateAsync();
-        }
-        State.Default = model;
+            await store.SetDefault(model);
+            return true;
+        });
+        _default = model;
     }
 
     // The store's failures (PostgreSQL down) as errors a client may retry; nothing changed in memory.
@@ -148,13 +112,10 @@ public sealed class ModelRegistryGrain(
         }
     }
 
-    public Task<ModelRef?> GetDefault() => Task.FromResult(State.Default);
+    public Task<ModelRef?> GetDefault() => Task.FromResult(_default);
 
     private static GridException NotFound(ModelRef model) => new(GridErrorKind.NotFound, $"model {model} is not registered");
-}
 
-/// <summary>The grain storage provider the grid's grains use.</summary>
-public static class GridStorage
-{
-    public const string Name = "grid";
+    private static GridException RegisteredWithOtherBytes(ModelRef model) =>
+        new(GridErrorKind.FailedPrecondition, $"model {model} is already registered with other bytes; register a new version");
 }

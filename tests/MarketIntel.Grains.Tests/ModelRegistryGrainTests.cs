@@ -1,5 +1,8 @@
 using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Storage;
 using MarketIntel.Tests;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
 
 namespace MarketIntel.Grains.Tests;
 
@@ -49,5 +52,18 @@ public sealed class ModelRegistryGrainTests(ClusterFixture fixture)
         Assert.Contains(problem, e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("onnxruntime_src", e.Message, StringComparison.Ordinal);
         await Assert.ThrowsAsync<GridException>(() => registry.GetBytes(new ModelRef(name, "1")));
+    }
+
+    [Fact]
+    public async Task On_embedded_defaults_a_registration_is_kept_in_the_silos_in_memory_model_store()
+    {
+        var registry = fixture.Grains.GetGrain<IModelRegistryGrain>(0);
+        ModelInfo info = await registry.Register(Unique("kept"), "1", File.ReadAllBytes(RepoPaths.Fixture("models", "xgb-logistic-d3-n60.json")));
+        // The registry is one activation on one of the two silos; its store is that silo's.
+        var stores = fixture.Cluster.GetActiveSilos().Cast<InProcessSiloHandle>()
+            .Select(silo => silo.SiloHost.Services.GetRequiredService<IModelStore>()).ToList();
+        Assert.All(stores, store => Assert.IsType<InMemoryModelStore>(store));
+        var catalogs = await Task.WhenAll(stores.Select(store => store.Load()));
+        Assert.Single(catalogs, catalog => catalog.Versions.Any(v => v.Info.Model == info.Model));
     }
 }

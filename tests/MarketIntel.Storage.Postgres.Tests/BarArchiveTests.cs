@@ -1,5 +1,4 @@
 using MarketIntel.Features;
-using MarketIntel.Grains;
 using MarketIntel.Storage.Postgres.Storage;
 using Npgsql;
 

@@ -22,7 +22,7 @@ internal static class DbCommand
         var options = CliArguments.Parse(args[1..], ["postgres"]);
         string connection = options.Required("postgres");
         var postgres = new PostgresOptions { ConnectionString = connection };
-        if (postgres.Problems().FirstOrDefault() is { } problem)
+        if (new PostgresOptionsValidator().Validate(null, postgres).Failures?.FirstOrDefault() is { } problem)
         {
             throw new UsageException($"--postgres: {problem}");
         }

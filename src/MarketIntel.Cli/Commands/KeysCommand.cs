@@ -48,7 +48,7 @@ internal static class KeysCommand
         }
         else
         {
-            if (new PostgresOptions { ConnectionString = connection! }.Problems().FirstOrDefault() is { } problem)
+            if (new PostgresOptionsValidator().Validate(null, new PostgresOptions { ConnectionString = connection! }).Failures?.FirstOrDefault() is { } problem)
             {
                 throw new UsageException($"--postgres: {problem}");
             }

@@ -19,10 +19,11 @@ internal static class ServeCommand
         WebApplication app = GridServer.Build(overrides);
         // Build has read and checked the options; take them from the host rather than reading them again.
         var server = app.Services.GetRequiredService<IOptions<ServerOptions>>().Value;
-        var cluster = app.Services.GetService<Server.Cluster.ClusterModeOptions>();
+        var cluster = app.Services.GetRequiredService<IOptions<Server.Cluster.ClusterModeOptions>>().Value is { Enabled: true } on ? on : null;
         var postgres = app.Configuration["Postgres:ConnectionString"];
+        var redis = app.Services.GetRequiredService<IOptions<Cache.Redis.Hosting.RedisCacheOptions>>().Value.Redis;
         string? mode = cluster is null ? null
-            : $"  cluster '{cluster.ClusterId}': membership and cache in Redis {Server.Cluster.ClusterModeOptions.Redact(cluster.Redis)}, state in PostgreSQL {Storage.Postgres.Hosting.PostgresOptions.Redact(postgres ?? "")}, silo port {server.SiloPort}";
+            : $"  cluster '{cluster.ClusterId}': membership and cache in Redis {Cache.Redis.Hosting.RedisCacheOptions.Redact(redis)}, state in PostgreSQL {Storage.Postgres.Hosting.PostgresOptions.Redact(postgres ?? "")}, silo port {server.SiloPort}";
         var auth = app.Services.GetRequiredService<IOptions<Server.Security.AuthOptions>>().Value;
         var keys = app.Services.GetService<Server.Security.ApiKeyAuthenticator>();
         app.Lifetime.ApplicationStarted.Register(() => stdout.WriteLine(Describe(server, mode,

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Storage;
 using MarketIntel.Features;
 using MarketIntel.Features.Series;
 using MarketIntel.Inference;

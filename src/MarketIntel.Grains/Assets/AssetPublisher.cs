@@ -1,4 +1,5 @@
 using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Storage;
 using MarketIntel.Features.Series;
 using Microsoft.Extensions.Logging;
 

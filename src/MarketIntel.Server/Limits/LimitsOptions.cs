@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace MarketIntel.Server.Limits;
 
 /// <summary>
@@ -58,38 +60,45 @@ public sealed class LimitsOptions
 
     /// <summary>Requests per second each API key may make (a token bucket; unset: no limit). Only with keys on.</summary>
     public int? RequestsPerSecondPerKey { get; set; }
+}
 
-    /// <summary>Every problem with these settings, each naming its setting.</summary>
-    public IEnumerable<string> Problems()
+/// <summary>Checks <see cref="LimitsOptions"/> at start, naming every setting at fault.</summary>
+public sealed class LimitsOptionsValidator : IValidateOptions<LimitsOptions>
+{
+    public ValidateOptionsResult Validate(string? name, LimitsOptions options)
     {
-        foreach (var (name, value, max) in new (string, long, long)[]
+        ArgumentNullException.ThrowIfNull(options);
+        const string section = LimitsOptions.Section;
+        var failures = new List<string>();
+        foreach (var (setting, value, max) in new (string, long, long)[]
         {
-            (nameof(MaxAssetsPerBatch), MaxAssetsPerBatch, 10_000_000),
-            (nameof(MaxAssetsPerStream), MaxAssetsPerStream, 10_000_000),
-            (nameof(MaxBarsPerMessage), MaxBarsPerMessage, 10_000_000),
-            (nameof(MaxBarsPerStream), MaxBarsPerStream, long.MaxValue),
-            (nameof(MaxPredictionStreams), MaxPredictionStreams, 1_000_000),
-            (nameof(MaxPredictionStreamsPerKey), MaxPredictionStreamsPerKey, 1_000_000),
-            (nameof(StreamBufferPredictions), StreamBufferPredictions, 10_000_000),
-            (nameof(MaxRequestBodyBytes), MaxRequestBodyBytes, 1L << 30),
-            (nameof(MaxGrpcMessageBytes), MaxGrpcMessageBytes, 1L << 30),
-            (nameof(MaxStreamsPerConnection), MaxStreamsPerConnection, 10_000),
-            (nameof(MaxConnections), MaxConnections, 10_000_000),
-            (nameof(RequestsPerSecondPerKey), RequestsPerSecondPerKey ?? 1, 100_000_000),
+            (nameof(options.MaxAssetsPerBatch), options.MaxAssetsPerBatch, 10_000_000),
+            (nameof(options.MaxAssetsPerStream), options.MaxAssetsPerStream, 10_000_000),
+            (nameof(options.MaxBarsPerMessage), options.MaxBarsPerMessage, 10_000_000),
+            (nameof(options.MaxBarsPerStream), options.MaxBarsPerStream, long.MaxValue),
+            (nameof(options.MaxPredictionStreams), options.MaxPredictionStreams, 1_000_000),
+            (nameof(options.MaxPredictionStreamsPerKey), options.MaxPredictionStreamsPerKey, 1_000_000),
+            (nameof(options.StreamBufferPredictions), options.StreamBufferPredictions, 10_000_000),
+            (nameof(options.MaxRequestBodyBytes), options.MaxRequestBodyBytes, 1L << 30),
+            (nameof(options.MaxGrpcMessageBytes), options.MaxGrpcMessageBytes, 1L << 30),
+            (nameof(options.MaxStreamsPerConnection), options.MaxStreamsPerConnection, 10_000),
+            (nameof(options.MaxConnections), options.MaxConnections, 10_000_000),
+            (nameof(options.RequestsPerSecondPerKey), options.RequestsPerSecondPerKey ?? 1, 100_000_000),
         })
         {
             if (value < 1 || value > max)
             {
-                yield return $"{Section}:{name} {value} must be between 1 and {max}";
+                failures.Add($"{section}:{setting} {value} must be between 1 and {max}");
             }
         }
-        foreach (var (name, value) in new[] { (nameof(RequestHeadersTimeout), RequestHeadersTimeout), (nameof(KeepAliveTimeout), KeepAliveTimeout), (nameof(StreamStallTimeout), StreamStallTimeout) })
+        foreach (var (setting, value) in new[] { (nameof(options.RequestHeadersTimeout), options.RequestHeadersTimeout), (nameof(options.KeepAliveTimeout), options.KeepAliveTimeout), (nameof(options.StreamStallTimeout), options.StreamStallTimeout) })
         {
             if (value < TimeSpan.FromMilliseconds(100) || value > TimeSpan.FromHours(1))
             {
-                yield return $"{Section}:{name} {value} must be between 00:00:00.1 and 01:00:00";
+                failures.Add($"{section}:{setting} {value} must be between 00:00:00.1 and 01:00:00");
             }
         }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }
 

@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.Options;
 
 namespace MarketIntel.Server.Security;
 
@@ -27,45 +28,78 @@ public sealed class AuthOptions
 
     /// <summary>Whether calls need a key or a token.</summary>
     public bool IsOn => Enabled || !string.IsNullOrEmpty(KeysFile) || Jwt.IsOn;
+}
 
-    /// <summary>Every problem with these settings for a silo listening on <paramref name="listenAddress"/>, each naming its setting.</summary>
-    public IEnumerable<string> Problems(string listenAddress, bool clusterMode)
+/// <summary>
+/// Checks <see cref="AuthOptions"/> at start (with <c>Auth:Jwt</c>) for a silo listening on
+/// <paramref name="listenAddress"/>, in cluster mode or not, naming every setting at fault.
+/// </summary>
+public sealed class AuthOptionsValidator(string listenAddress, bool clusterMode) : IValidateOptions<AuthOptions>
+{
+    public ValidateOptionsResult Validate(string? name, AuthOptions options)
     {
-        if (RefreshInterval < TimeSpan.FromMilliseconds(100) || RefreshInterval > TimeSpan.FromHours(1))
+        ArgumentNullException.ThrowIfNull(options);
+        const string section = AuthOptions.Section;
+        var failures = new List<string>();
+        if (options.RefreshInterval < TimeSpan.FromMilliseconds(100) || options.RefreshInterval > TimeSpan.FromHours(1))
         {
-            yield return $"{Section}:RefreshInterval {RefreshInterval} must be between 00:00:00.1 and 01:00:00";
+            failures.Add($"{section}:RefreshInterval {options.RefreshInterval} must be between 00:00:00.1 and 01:00:00");
         }
-        if (!string.IsNullOrEmpty(KeysFile))
+        if (!string.IsNullOrEmpty(options.KeysFile))
         {
-            string? problem = null;
             try
             {
-                _ = FileApiKeyStore.Parse(File.ReadAllBytes(KeysFile), KeysFile);
+                _ = FileApiKeyStore.Parse(File.ReadAllBytes(options.KeysFile), options.KeysFile);
             }
             catch (Exception e) when (e is MarketIntel.Abstractions.ApiKeyException or IOException or UnauthorizedAccessException)
             {
-                problem = e is FileNotFoundException or DirectoryNotFoundException
-                    ? $"{Section}:KeysFile '{KeysFile}' does not exist; create a key with 'marketintel keys create --file {KeysFile} --name NAME --role admin'"
-                    : $"{Section}:KeysFile: {e.Message}";
-            }
-            if (problem is not null)
-            {
-                yield return problem;
+                failures.Add(e is FileNotFoundException or DirectoryNotFoundException
+                    ? $"{section}:KeysFile '{options.KeysFile}' does not exist; create a key with 'marketintel keys create --file {options.KeysFile} --name NAME --role admin'"
+                    : $"{section}:KeysFile: {e.Message}");
             }
         }
-        else if (Enabled && !clusterMode && !Jwt.IsOn)
+        else if (options.Enabled && !clusterMode && !options.Jwt.IsOn)
         {
-            yield return $"{Section}:Enabled: embedded mode keeps keys in a file: start with --api-keys FILE (create one with 'marketintel keys create --file FILE --name NAME --role admin')";
+            failures.Add($"{section}:Enabled: embedded mode keeps keys in a file: start with --api-keys FILE (create one with 'marketintel keys create --file FILE --name NAME --role admin')");
         }
-        foreach (string problem in Jwt.Problems())
+        if (options.Jwt.IsOn)
         {
-            yield return problem;
+            CheckJwt(options.Jwt, failures);
         }
-        if (!IsOn && IPAddress.TryParse(listenAddress, out IPAddress? address) && !IPAddress.IsLoopback(address))
+        if (!options.IsOn && IPAddress.TryParse(listenAddress, out IPAddress? address) && !IPAddress.IsLoopback(address))
         {
-            yield return clusterMode
+            failures.Add(clusterMode
                 ? $"MarketIntel:ListenAddress {listenAddress} is beyond loopback: turn API keys on with --auth (keys in PostgreSQL: 'marketintel keys create --postgres CONN --name NAME --role admin') or --api-keys FILE"
-                : $"MarketIntel:ListenAddress {listenAddress} is beyond loopback: turn API keys on with --api-keys FILE (create one with 'marketintel keys create --file FILE --name NAME --role admin')";
+                : $"MarketIntel:ListenAddress {listenAddress} is beyond loopback: turn API keys on with --api-keys FILE (create one with 'marketintel keys create --file FILE --name NAME --role admin')");
+        }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void CheckJwt(JwtOptions jwt, List<string> failures)
+    {
+        const string section = JwtOptions.Section;
+        if (string.IsNullOrEmpty(jwt.Audience))
+        {
+            failures.Add($"{section}:Audience must be set: a token for another service must not open this one");
+        }
+        if (!string.IsNullOrEmpty(jwt.SigningKeyFile) && string.IsNullOrEmpty(jwt.Issuer))
+        {
+            failures.Add($"{section}:Issuer must be set with {section}:SigningKeyFile");
+        }
+        if (!string.IsNullOrEmpty(jwt.Authority) && !Uri.TryCreate(jwt.Authority, UriKind.Absolute, out _))
+        {
+            failures.Add($"{section}:Authority '{jwt.Authority}' is not a URL");
+        }
+        if (!string.IsNullOrEmpty(jwt.SigningKeyFile))
+        {
+            try
+            {
+                _ = JwtValidator.LoadKey(jwt.SigningKeyFile);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+            {
+                failures.Add($"{section}:SigningKeyFile '{jwt.SigningKeyFile}' is not a PEM public key ({(e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e.GetType().Name)})");
+            }
         }
     }
 }

@@ -37,43 +37,6 @@ public sealed class JwtOptions
 
     /// <summary>Whether JWTs are accepted.</summary>
     public bool IsOn => !string.IsNullOrEmpty(Authority) || !string.IsNullOrEmpty(SigningKeyFile);
-
-    /// <summary>Every problem with these settings, each naming its setting.</summary>
-    public IEnumerable<string> Problems()
-    {
-        if (!IsOn)
-        {
-            yield break;
-        }
-        if (string.IsNullOrEmpty(Audience))
-        {
-            yield return $"{Section}:Audience must be set: a token for another service must not open this one";
-        }
-        if (!string.IsNullOrEmpty(SigningKeyFile) && string.IsNullOrEmpty(Issuer))
-        {
-            yield return $"{Section}:Issuer must be set with {Section}:SigningKeyFile";
-        }
-        if (!string.IsNullOrEmpty(Authority) && !Uri.TryCreate(Authority, UriKind.Absolute, out _))
-        {
-            yield return $"{Section}:Authority '{Authority}' is not a URL";
-        }
-        if (!string.IsNullOrEmpty(SigningKeyFile))
-        {
-            string? problem = null;
-            try
-            {
-                _ = JwtValidator.LoadKey(SigningKeyFile);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
-            {
-                problem = $"{Section}:SigningKeyFile '{SigningKeyFile}' is not a PEM public key ({(e is FileNotFoundException or DirectoryNotFoundException ? "no such file" : e.GetType().Name)})";
-            }
-            if (problem is not null)
-            {
-                yield return problem;
-            }
-        }
-    }
 }
 
 /// <summary>Checks a JWT and says who sent it with which role; validated tokens are remembered until they expire.</summary>

@@ -14,7 +14,7 @@ public static partial class SecurityHosting
     /// <summary>
     /// Binds section <c>Auth</c> and, when it is on, registers the key store (the key file, else the cluster's
     /// PostgreSQL), the authenticator that holds the keys, the token validator and the per-key rate limiter. The
-    /// options were checked by <c>GridServer.ReadOptions</c>.
+    /// options are registered and were checked with the host's others (<c>GridConfiguration</c>).
     /// </summary>
     public static AuthOptions AddGridSecurity(this WebApplicationBuilder builder, LimitsOptions limits)
     {
@@ -22,7 +22,6 @@ public static partial class SecurityHosting
         ArgumentNullException.ThrowIfNull(builder);
         var auth = new AuthOptions();
         builder.Configuration.GetSection(AuthOptions.Section).Bind(auth);
-        builder.Services.AddSingleton(Options.Create(auth));
         if (!auth.IsOn)
         {
             return auth;

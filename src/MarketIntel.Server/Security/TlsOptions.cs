@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Options;
 
 namespace MarketIntel.Server.Security;
 
@@ -59,36 +60,34 @@ public sealed class TlsOptions
         }
     }
 
-    /// <summary>Every problem with these settings, each naming its setting.</summary>
-    public IEnumerable<string> Problems()
-    {
-        if (!IsOn)
-        {
-            if (!string.IsNullOrEmpty(KeyFile))
-            {
-                yield return $"{Section}:KeyFile is set without {Section}:CertificateFile (--tls-cert FILE)";
-            }
-            yield break;
-        }
-        string? problem = null;
-        try
-        {
-            Load().Dispose();
-        }
-        catch (TlsSettingException e)
-        {
-            problem = e.Message;
-        }
-        if (problem is not null)
-        {
-            yield return problem;
-        }
-    }
-
     private static string FirstLine(string text)
     {
         int end = text.IndexOfAny(['\r', '\n']);
         return end < 0 ? text : text[..end];
+    }
+}
+
+/// <summary>Checks <see cref="TlsOptions"/> at start by loading the certificate, naming the setting at fault.</summary>
+public sealed class TlsOptionsValidator : IValidateOptions<TlsOptions>
+{
+    public ValidateOptionsResult Validate(string? name, TlsOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (!options.IsOn)
+        {
+            return string.IsNullOrEmpty(options.KeyFile)
+                ? ValidateOptionsResult.Success
+                : ValidateOptionsResult.Fail($"{TlsOptions.Section}:KeyFile is set without {TlsOptions.Section}:CertificateFile (--tls-cert FILE)");
+        }
+        try
+        {
+            options.Load().Dispose();
+            return ValidateOptionsResult.Success;
+        }
+        catch (TlsSettingException e)
+        {
+            return ValidateOptionsResult.Fail(e.Message);
+        }
     }
 }
 

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace MarketIntel.Storage.Postgres.Hosting;
 
 /// <summary>How a silo uses PostgreSQL (configuration section <c>Postgres</c>).</summary>
@@ -24,43 +26,6 @@ public sealed class PostgresOptions
     /// </summary>
     public int MaxConcurrentReplays { get; set; } = 8;
 
-    /// <summary>Checks the options, naming the one at fault.</summary>
-    public IEnumerable<string> Problems()
-    {
-        if (string.IsNullOrWhiteSpace(ConnectionString))
-        {
-            yield return $"{Section}:ConnectionString must be set in cluster mode (--postgres CONN)";
-        }
-        else
-        {
-            string? problem = null;
-            try
-            {
-                _ = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString);
-            }
-            catch (ArgumentException e)
-            {
-                problem = $"{Section}:ConnectionString is not a valid connection string ({e.Message})";
-            }
-            if (problem is not null)
-            {
-                yield return problem;
-            }
-        }
-        if (ArchiveBatchRows is < 1 or > 1_000_000)
-        {
-            yield return $"{Section}:ArchiveBatchRows {ArchiveBatchRows} must be between 1 and 1000000";
-        }
-        if (MaxConcurrentReplays is < 1 or > 1024)
-        {
-            yield return $"{Section}:MaxConcurrentReplays {MaxConcurrentReplays} must be between 1 and 1024";
-        }
-        if (ArchiveWriters is < 1 or > 64)
-        {
-            yield return $"{Section}:ArchiveWriters {ArchiveWriters} must be between 1 and 64";
-        }
-    }
-
     /// <summary>The connection string with any password replaced, for logs and messages.</summary>
     public static string Redact(string connectionString)
     {
@@ -77,5 +42,44 @@ public sealed class PostgresOptions
         {
             return "(unparseable connection string)";
         }
+    }
+}
+
+/// <summary>Checks <see cref="PostgresOptions"/> at start, naming every setting at fault.</summary>
+public sealed class PostgresOptionsValidator : IValidateOptions<PostgresOptions>
+{
+    public ValidateOptionsResult Validate(string? name, PostgresOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        const string section = PostgresOptions.Section;
+        var failures = new List<string>();
+        if (string.IsNullOrWhiteSpace(options.ConnectionString))
+        {
+            failures.Add($"{section}:ConnectionString must be set in cluster mode (--postgres CONN)");
+        }
+        else
+        {
+            try
+            {
+                _ = new Npgsql.NpgsqlConnectionStringBuilder(options.ConnectionString);
+            }
+            catch (ArgumentException e)
+            {
+                failures.Add($"{section}:ConnectionString is not a valid connection string ({e.Message})");
+            }
+        }
+        if (options.ArchiveBatchRows is < 1 or > 1_000_000)
+        {
+            failures.Add($"{section}:ArchiveBatchRows {options.ArchiveBatchRows} must be between 1 and 1000000");
+        }
+        if (options.MaxConcurrentReplays is < 1 or > 1024)
+        {
+            failures.Add($"{section}:MaxConcurrentReplays {options.MaxConcurrentReplays} must be between 1 and 1024");
+        }
+        if (options.ArchiveWriters is < 1 or > 64)
+        {
+            failures.Add($"{section}:ArchiveWriters {options.ArchiveWriters} must be between 1 and 64");
+        }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -1,4 +1,5 @@
-using MarketIntel.Grains;
+using MarketIntel.Abstractions.Hosting;
+using MarketIntel.Abstractions.Storage;
 using MarketIntel.Storage.Postgres.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -13,27 +14,37 @@ namespace MarketIntel.Storage.Postgres.Hosting;
 public static class PostgresSiloBuilderExtensions
 {
     /// <summary>
-    /// Grain storage (the provider the grid's grains use), the bar archive and the model registry on the database
-    /// of <paramref name="options"/>. The schema must have been migrated (<c>marketintel db migrate</c>); call
-    /// before <c>AddMarketIntelGrid(..., inMemoryStorage: false)</c>.
+    /// Grain storage (the provider the grid's grains use), the bar archive and the model registry's store on the
+    /// database of the <see cref="PostgresOptions"/>, which <paramref name="configureOptions"/> binds or sets (a host
+    /// that registered them already passes none). The schema must have been migrated (<c>marketintel db migrate</c>);
+    /// call before <c>AddMarketIntelGrid(..., inMemoryStorage: false)</c>, whose embedded defaults these replace.
     /// </summary>
-    public static ISiloBuilder AddMarketIntelPostgres(this ISiloBuilder silo, PostgresOptions options)
+    public static ISiloBuilder AddMarketIntelPostgres(this ISiloBuilder silo, Action<OptionsBuilder<PostgresOptions>>? configureOptions = null)
     {
         ArgumentNullException.ThrowIfNull(silo);
-        ArgumentNullException.ThrowIfNull(options);
-        if (options.Problems().FirstOrDefault() is { } problem)
-        {
-            throw new ArgumentException(problem, nameof(options));
-        }
-        silo.Services.AddSingleton(_ => NpgsqlDataSource.Create(options.ConnectionString));
+        silo.Services.AddMarketIntelPostgresOptions(configureOptions);
+        silo.Services.AddSingleton(services => NpgsqlDataSource.Create(services.GetRequiredService<IOptions<PostgresOptions>>().Value.ConnectionString));
         silo.Services.AddGrainStorage(GridStorage.Name, static (services, _) => new PostgresGrainStorage(
             services.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId,
             services.GetRequiredService<NpgsqlDataSource>(),
             services.GetRequiredService<Serializer>()));
-        silo.Services.AddSingleton<PostgresBarArchive>(services =>
-            new PostgresBarArchive(services.GetRequiredService<NpgsqlDataSource>(), options.ArchiveBatchRows, options.ArchiveWriters, options.MaxConcurrentReplays));
+        silo.Services.AddSingleton(services =>
+        {
+            PostgresOptions options = services.GetRequiredService<IOptions<PostgresOptions>>().Value;
+            return new PostgresBarArchive(services.GetRequiredService<NpgsqlDataSource>(), options.ArchiveBatchRows, options.ArchiveWriters, options.MaxConcurrentReplays);
+        });
         silo.Services.AddSingleton<IBarArchive>(services => services.GetRequiredService<PostgresBarArchive>());
         silo.Services.AddSingleton<IModelStore>(services => new PostgresModelStore(services.GetRequiredService<NpgsqlDataSource>()));
         return silo;
+    }
+
+    /// <summary>
+    /// The PostgreSQL options, checked at start by <see cref="PostgresOptionsValidator"/>; <paramref name="configureOptions"/>
+    /// binds or sets them.
+    /// </summary>
+    public static IServiceCollection AddMarketIntelPostgresOptions(this IServiceCollection services, Action<OptionsBuilder<PostgresOptions>>? configureOptions = null)
+    {
+        services.AddCheckedOptions(new PostgresOptionsValidator(), configureOptions);
+        return services;
     }
 }

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using MarketIntel.Features;
-using MarketIntel.Grains;
+using MarketIntel.Abstractions.Storage;
 using Npgsql;
 using NpgsqlTypes;
 

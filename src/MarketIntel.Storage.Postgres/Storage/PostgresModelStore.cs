@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using MarketIntel.Abstractions;
-using MarketIntel.Grains;
+using MarketIntel.Abstractions.Storage;
 using Npgsql;
 
 namespace MarketIntel.Storage.Postgres.Storage;
@@ -11,9 +11,10 @@ namespace MarketIntel.Storage.Postgres.Storage;
 /// </summary>
 public sealed class PostgresModelStore(NpgsqlDataSource database) : IModelStore
 {
-    public async Task<ModelRegistryState> Load()
+    public async Task<ModelCatalog> Load()
     {
-        var state = new ModelRegistryState();
+        var versions = new List<StoredModel>();
+        ModelRef? defaultModel = null;
         await using (var command = database.CreateCommand("SELECT name, version, kind, feature_names, feature_count, output_names, bytes FROM models"))
         await using (var reader = await command.ExecuteReaderAsync())
         {
@@ -21,8 +22,7 @@ public sealed class PostgresModelStore(NpgsqlDataSource database) : IModelStore
             {
                 var model = new ModelRef(reader.GetString(0), reader.GetString(1));
                 string[]? features = reader.IsDBNull(3) ? null : (string[])reader[3];
-                state.Info[model] = new ModelInfo(model, reader.GetString(2), features, reader.GetInt32(4), (string[])reader[5]);
-                state.Bytes[model] = (byte[])reader[6];
+                versions.Add(new StoredModel(new ModelInfo(model, reader.GetString(2), features, reader.GetInt32(4), (string[])reader[5]), (byte[])reader[6]));
             }
         }
         await using (var command = database.CreateCommand("SELECT name, version FROM model_default WHERE id = 1"))
@@ -30,16 +30,16 @@ public sealed class PostgresModelStore(NpgsqlDataSource database) : IModelStore
         {
             if (await reader.ReadAsync())
             {
-                state.Default = new ModelRef(reader.GetString(0), reader.GetString(1));
+                defaultModel = new ModelRef(reader.GetString(0), reader.GetString(1));
             }
         }
-        return state;
+        return new ModelCatalog(versions, defaultModel);
     }
 
-    public async Task<bool> Add(ModelInfo info, byte[] bytes)
+    public async Task<bool> Add(StoredModel model)
     {
-        ArgumentNullException.ThrowIfNull(info);
-        ArgumentNullException.ThrowIfNull(bytes);
+        ArgumentNullException.ThrowIfNull(model);
+        (ModelInfo info, byte[] bytes) = model;
         await using var command = database.CreateCommand(
             "INSERT INTO models (name, version, kind, feature_names, feature_count, output_names, sha256, bytes) " +
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name, version) DO NOTHING");

@@ -1,15 +1,15 @@
 using System.Text.Json;
-using MarketIntel.Abstractions;
 
-namespace MarketIntel.Server.Api;
+namespace MarketIntel.Abstractions;
 
 /// <summary>
 /// An asset's features as one JSON object of name to value, in the spec's order:
 /// <c>{"sma_20":101.5,"rsi_14":null,...}</c>. Undefined (warming-up) features are null, as JSON has no NaN. The
-/// HTTP API and the Redis cache write the same shape.
+/// HTTP API and the Redis cache write the same shape, which users' scripts read: one definition for both.
 /// </summary>
-internal static class FeatureJson
+public static class FeatureJson
 {
+    /// <summary>Writes the snapshot's features as one JSON object.</summary>
     public static void Write(Utf8JsonWriter json, FeatureSnapshot features)
     {
         json.WriteStartObject();

@@ -3,22 +3,31 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using MarketIntel.Abstractions;
-using MarketIntel.Grains;
+using MarketIntel.Abstractions.Storage;
+using MarketIntel.Cache.Redis.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
-namespace MarketIntel.Server.Cluster;
+namespace MarketIntel.Cache.Redis;
 
 /// <summary>
 /// The latest features and prediction of every asset active on this silo, in Redis hashes that any client can
 /// read (<c>HGETALL marketintel:asset:SYMBOL</c>; fields in docs/operations.md). Grains hand their updates over
 /// without waiting (and a silo that activates an asset from the archive publishes it again); a flush loop writes
 /// what changed, the newest value per asset only, every
-/// <see cref="ClusterModeOptions.CacheFlushInterval"/> in one pipelined batch. While Redis is down the updates
+/// <see cref="RedisCacheOptions.CacheFlushInterval"/> in one pipelined batch. While Redis is down the updates
 /// wait (one per asset, the newest) and are written when it is back: the grid never waits for Redis.
 /// </summary>
-internal sealed partial class RedisAssetCache(IConnectionMultiplexer redis, ClusterModeOptions options, ILogger<RedisAssetCache> logger)
+internal sealed partial class RedisAssetCache(
+    [FromKeyedServices(RedisAssetCache.ConnectionKey)] IConnectionMultiplexer redis, IOptions<RedisCacheOptions> configured, ILogger<RedisAssetCache> logger)
     : IAssetCache, IHostedService, IDisposable
 {
+    /// <summary>The service key of the cache's own Redis connection.</summary>
+    public const string ConnectionKey = "marketintel-asset-cache";
+
     private static readonly Prometheus.Counter Writes = Prometheus.Metrics.CreateCounter(
         "marketintel_cache_writes_total", "Asset entries written to the Redis cache");
     private static readonly Prometheus.Counter Failures = Prometheus.Metrics.CreateCounter(
@@ -27,12 +36,10 @@ internal sealed partial class RedisAssetCache(IConnectionMultiplexer redis, Clus
         "marketintel_cache_pending_assets", "Assets whose latest values wait to be written to Redis");
 
     private readonly ConcurrentDictionary<string, Entry> _pending = new(StringComparer.Ordinal);
+    private readonly RedisCacheOptions _options = configured.Value;
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
     private bool _failing;
-
-    /// <summary>Whether the last flush failed (Redis unreachable).</summary>
-    public bool Failing => Volatile.Read(ref _failing);
 
     public void Publish(FeatureSnapshot? features, PredictionResult? prediction)
     {
@@ -69,7 +76,7 @@ internal sealed partial class RedisAssetCache(IConnectionMultiplexer redis, Clus
         {
             try
             {
-                await Task.Delay(_failing ? TimeSpan.FromSeconds(1) : options.CacheFlushInterval, _stop.Token);
+                await Task.Delay(_failing ? TimeSpan.FromSeconds(1) : _options.CacheFlushInterval, _stop.Token);
             }
             catch (OperationCanceledException)
             {
@@ -96,7 +103,7 @@ internal sealed partial class RedisAssetCache(IConnectionMultiplexer redis, Clus
             var tasks = new List<Task>(batch.Length);
             foreach (var (asset, entry) in batch)
             {
-                tasks.Add(writes.HashSetAsync(options.RedisKeyPrefix + "asset:" + asset, Fields(entry)));
+                tasks.Add(writes.HashSetAsync(_options.RedisKeyPrefix + "asset:" + asset, Fields(entry)));
             }
             writes.Execute();
             await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(10));
@@ -147,7 +154,7 @@ internal sealed partial class RedisAssetCache(IConnectionMultiplexer redis, Clus
         var buffer = new ArrayBufferWriter<byte>(64 * features.Names.Count);
         using (var json = new Utf8JsonWriter(buffer))
         {
-            Api.FeatureJson.Write(json, features);
+            FeatureJson.Write(json, features);
         }
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }

@@ -1,0 +1,137 @@
+using MarketIntel.Cache.Redis.Hosting;
+using MarketIntel.Grains;
+using MarketIntel.Inference;
+using MarketIntel.Server.Cluster;
+using MarketIntel.Server.Limits;
+using MarketIntel.Server.Security;
+using MarketIntel.Storage.Postgres.Hosting;
+using MarketIntel.Abstractions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace MarketIntel.Server.Hosting;
+
+/// <summary>
+/// Every setting the host reads, bound one way: each options class from its configuration section with
+/// <c>AddOptions().Bind().ValidateOnStart()</c> and its <see cref="IValidateOptions{TOptions}"/> validator, which
+/// names each setting at fault. <see cref="GridServer.ReadOptions"/> runs the same registrations on their own before
+/// the host is composed, so a bad configuration is reported whole, in one <see cref="ServerConfigurationException"/>.
+/// </summary>
+public static class GridConfiguration
+{
+    /// <summary>The section of the model limits (<see cref="ModelLimits"/>) and ONNX Runtime's memory budget (<see cref="OnnxMemoryOptions"/>).</summary>
+    public const string ModelsSection = "Models";
+
+    /// <summary>
+    /// Registers every options class of the host, bound from <paramref name="configuration"/> and checked at start;
+    /// PostgreSQL's and the Redis cache's only in cluster mode, where they are needed.
+    /// </summary>
+    public static IServiceCollection AddGridConfiguration(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        // Two checks depend on other sections: the listen address (a plain string, read as it is) and the mode
+        // (a value that is not a boolean is reported by ClusterModeOptions' own binding, and counts as off here).
+        string listen = configuration[$"{ServerOptions.Section}:{nameof(ServerOptions.ListenAddress)}"] ?? new ServerOptions().ListenAddress;
+        bool clusterMode = IsClusterMode(configuration);
+        services.AddChecked(configuration, ServerOptions.Section, new ServerOptionsValidator());
+        services.AddChecked(configuration, ClusterModeOptions.Section, new ClusterModeOptionsValidator(listen));
+        if (clusterMode)
+        {
+            services.AddMarketIntelRedisCacheOptions(o => o.BindChecked(configuration.GetSection(RedisCacheOptions.Section)));
+            services.AddMarketIntelPostgresOptions(o => o.BindChecked(configuration.GetSection(PostgresOptions.Section)));
+        }
+        services.AddChecked(configuration, AuthOptions.Section, new AuthOptionsValidator(listen, clusterMode));
+        services.AddChecked(configuration, LimitsOptions.Section, new LimitsOptionsValidator());
+        services.AddChecked(configuration, TlsOptions.Section, new TlsOptionsValidator());
+        services.AddChecked(configuration, ModelsSection, new ModelLimitsValidator());
+        services.AddChecked(configuration, ModelsSection, new OnnxMemoryOptionsValidator());
+        services.AddMarketIntelGridOptions(o => o.BindChecked(configuration.GetSection(GridOptions.Section)));
+        return services;
+    }
+
+    /// <summary>Whether the configuration turns cluster mode on.</summary>
+    public static bool IsClusterMode(IConfiguration configuration) =>
+        bool.TryParse(configuration?[$"{ClusterModeOptions.Section}:{nameof(ClusterModeOptions.Enabled)}"], out bool on) && on;
+
+    /// <summary>
+    /// Binds like <see cref="OptionsBuilderConfigurationExtensions.Bind{TOptions}(OptionsBuilder{TOptions}, IConfiguration)"/>,
+    /// but a value of the wrong type (a port that is not a number) fails validation with the binder's message, which
+    /// names the key, instead of throwing past the other checks: a start lists it with every other setting at fault.
+    /// </summary>
+    public static OptionsBuilder<TOptions> BindChecked<TOptions>(this OptionsBuilder<TOptions> options, IConfiguration section)
+        where TOptions : class
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.Configure(o =>
+        {
+            try
+            {
+                section.Bind(o);
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new OptionsValidationException(options.Name, typeof(TOptions),
+                    [e.InnerException is null ? e.Message : $"{e.Message} ({e.InnerException.Message})"]);
+            }
+        });
+    }
+
+    /// <summary>The options of a section as configured, for composing the host once <see cref="GridServer.ReadOptions"/> has checked them.</summary>
+    internal static TOptions Bound<TOptions>(this IConfiguration configuration, string section)
+        where TOptions : class, new() =>
+        configuration.GetSection(section).Get<TOptions>() ?? new TOptions();
+
+    /// <summary>Runs every options check registered with ValidateOnStart; throws one exception naming every failure.</summary>
+    internal static void Validate(IServiceProvider services)
+    {
+        try
+        {
+            services.GetRequiredService<IStartupValidator>().Validate();
+        }
+        catch (OptionsValidationException e)
+        {
+            throw new ServerConfigurationException([.. e.Failures]);
+        }
+        catch (AggregateException e) when (e.InnerExceptions.All(inner => inner is OptionsValidationException))
+        {
+            throw new ServerConfigurationException([.. e.InnerExceptions.Cast<OptionsValidationException>().SelectMany(inner => inner.Failures)]);
+        }
+    }
+
+    private static void AddChecked<TOptions>(this IServiceCollection services, IConfiguration configuration, string section, IValidateOptions<TOptions> validator)
+        where TOptions : class =>
+        services.AddCheckedOptions(validator, o => o.BindChecked(configuration.GetSection(section)));
+}
+
+/// <summary>ONNX Runtime's memory budget for the whole process (configuration key <c>Models:OnnxMemoryBytes</c>; unset: its default).</summary>
+public sealed class OnnxMemoryOptions
+{
+    /// <summary>The budget in bytes, from 1 MiB to 4 GiB - 1 (<see cref="Inference.Onnx.OnnxRuntimeMemory"/>).</summary>
+    public long? OnnxMemoryBytes { get; set; }
+}
+
+/// <summary>Checks <see cref="OnnxMemoryOptions"/> at start.</summary>
+public sealed class OnnxMemoryOptionsValidator : IValidateOptions<OnnxMemoryOptions>
+{
+    public ValidateOptionsResult Validate(string? name, OnnxMemoryOptions options) =>
+        options?.OnnxMemoryBytes is { } bytes && (bytes < 1L << 20 || bytes > uint.MaxValue)
+            ? ValidateOptionsResult.Fail($"{GridConfiguration.ModelsSection}:OnnxMemoryBytes '{bytes}' must be a number of bytes from 1048576 (1 MiB) to 4294967295")
+            : ValidateOptionsResult.Success;
+}
+
+/// <summary>Checks the <see cref="ModelLimits"/> a host binds (section <c>Models</c>): each must be positive.</summary>
+public sealed class ModelLimitsValidator : IValidateOptions<ModelLimits>
+{
+    public ValidateOptionsResult Validate(string? name, ModelLimits options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        try
+        {
+            options.Validate();
+            return ValidateOptionsResult.Success;
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            return ValidateOptionsResult.Fail($"{GridConfiguration.ModelsSection}:{e.ParamName} must be positive");
+        }
+    }
+}

@@ -1,0 +1,47 @@
+using MarketIntel.Grains;
+using MarketIntel.Inference;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+
+namespace MarketIntel.Server.Hosting;
+
+/// <summary>The silo in the host: the grid's grains on embedded defaults, or on the providers <see cref="GridClusterHosting.AddGridCluster"/> registered.</summary>
+public static class GridSiloHosting
+{
+    /// <summary>The Orleans service id: grain state rows in PostgreSQL are keyed by it.</summary>
+    public const string ServiceId = "marketintel";
+
+    /// <summary>
+    /// Adds the silo with the grid's grains and the model limits they load models under. On embedded defaults it
+    /// clusters on localhost and keeps state in memory; in cluster mode, call <see cref="GridClusterHosting.AddGridCluster"/>
+    /// first, whose providers replace those defaults.
+    /// </summary>
+    public static WebApplicationBuilder AddGridSilo(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        bool clusterMode = GridConfiguration.IsClusterMode(builder.Configuration);
+        var server = builder.Configuration.Bound<ServerOptions>(ServerOptions.Section);
+        // Models are client input: the registry and every silo's model cache load them under these ceilings.
+        builder.Services.AddSingleton(services => services.GetRequiredService<IOptions<ModelLimits>>().Value);
+        // Process-wide and fixed when the first ONNX model loads, so set while composing, before anything runs.
+        if (builder.Configuration.Bound<OnnxMemoryOptions>(GridConfiguration.ModelsSection).OnnxMemoryBytes is { } onnxMemory)
+        {
+            Inference.Onnx.OnnxRuntimeMemory.Configure(onnxMemory);
+        }
+        builder.UseOrleans(silo =>
+        {
+            if (!clusterMode)
+            {
+                silo.UseLocalhostClustering(siloPort: server.SiloPort, gatewayPort: server.GatewayPort);
+                silo.Configure<ClusterOptions>(o =>
+                {
+                    o.ClusterId = "marketintel-embedded";
+                    o.ServiceId = ServiceId;
+                });
+            }
+            // The grid's options were registered with the host's others (GridConfiguration).
+            silo.AddMarketIntelGrid(inMemoryStorage: !clusterMode);
+        });
+        return builder;
+    }
+}

@@ -1,0 +1,55 @@
+using MarketIntel.Abstractions;
+using MarketIntel.Grains;
+using MarketIntel.Server.Security;
+using Microsoft.Extensions.Options;
+using Orleans.Dashboard;
+using Prometheus;
+
+namespace MarketIntel.Server.Hosting;
+
+/// <summary>What operators watch: the log's levels, the Prometheus metrics at <c>/metrics</c>, the Orleans dashboard.</summary>
+public static class GridTelemetryHosting
+{
+    /// <summary>Sets the log levels of the frameworks' chatty categories and adds the Orleans dashboard to the silo when it is on.</summary>
+    public static WebApplicationBuilder AddGridTelemetry(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Logging.AddFilter("Orleans", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // Kestrel warns once per connection refused over Limits:MaxConnections: thousands of lines in a flood.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel.Connections", LogLevel.Error);
+        builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+        builder.Logging.AddFilter("Polly", LogLevel.Warning);
+        // gRPC logs every error status it returns at Information; a client polling an unknown asset would flood the log.
+        builder.Logging.AddFilter("Grpc.AspNetCore.Server", LogLevel.Warning);
+        if (builder.Configuration.Bound<ServerOptions>(ServerOptions.Section).Dashboard)
+        {
+            builder.UseOrleans(silo => silo.AddDashboard());
+        }
+        return builder;
+    }
+
+    /// <summary>
+    /// Counts every request (first in the pipeline, so refusals are counted too), publishes the grid's metrics and
+    /// maps <c>/metrics</c> (a reader's key; on its own port when one is set) and the dashboard (an admin's).
+    /// </summary>
+    public static WebApplication UseGridTelemetry(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        GridPrometheus.Publish(app.Services.GetRequiredService<GridMetrics>(), app.Services.GetRequiredService<LocalPredictor>(),
+            app.Services.GetService<Storage.Postgres.Storage.PostgresBarArchive>());
+        app.UseMiddleware<RequestMetrics>();
+        var server = app.Services.GetRequiredService<IOptions<ServerOptions>>().Value;
+        // Prometheus scrapes with a reader key; the dashboard (which streams the server's log) is the admins'.
+        var metrics = app.MapMetrics("/metrics").WithMetadata(new RequiresRoleAttribute(ApiRole.Reader));
+        if (server.MetricsPort > 0)
+        {
+            metrics.RequireHost($"*:{server.MetricsPort.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        }
+        if (server.Dashboard)
+        {
+            app.MapOrleansDashboard(routePrefix: server.DashboardPath.TrimEnd('/'));
+        }
+        return app;
+    }
+}

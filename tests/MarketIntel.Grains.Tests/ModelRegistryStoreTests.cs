@@ -1,0 +1,115 @@
+using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Storage;
+using MarketIntel.Tests;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+
+namespace MarketIntel.Grains.Tests;
+
+/// <summary>
+/// The registry keeps versions and the default in the silo's <see cref="IModelStore"/> and nowhere else: what the
+/// store holds is what it serves, every change reaches the store before it is answered, and a store that fails
+/// makes changes UNAVAILABLE without changing what the registry serves.
+/// </summary>
+public sealed class ModelRegistryStoreTests(ModelRegistryStoreTests.StoreCluster fixture) : IClassFixture<ModelRegistryStoreTests.StoreCluster>
+{
+    private static readonly byte[] ModelBytes = File.ReadAllBytes(RepoPaths.Fixture("models", "xgb-logistic-d3-n60.json"));
+
+    private static readonly ModelRef Seeded = new("seeded", "1");
+
+    /// <summary>A one-silo cluster whose model store was filled before the registry first activated.</summary>
+    public sealed class StoreCluster : IAsyncLifetime
+    {
+        // The silo runs in this process: its configurator reaches the store through this field.
+        internal static readonly SwitchableStore Store = new();
+
+        public TestCluster Cluster { get; private set; } = null!;
+
+        public IModelRegistryGrain Registry => Cluster.Client.GetGrain<IModelRegistryGrain>(0);
+
+        public async Task InitializeAsync()
+        {
+            await Store.Add(new StoredModel(new ModelInfo(Seeded, "xgboost", ["rsi_14"], 1, ["p"]), ModelBytes));
+            await Store.SetDefault(Seeded);
+            var builder = new TestClusterBuilder(1);
+            builder.AddSiloBuilderConfigurator<Configurator>();
+            Cluster = builder.Build();
+            await Cluster.DeployAsync();
+        }
+
+        public async Task DisposeAsync()
+        {
+            await Cluster.StopAllSilosAsync();
+            await Cluster.DisposeAsync();
+        }
+
+        private sealed class Configurator : ISiloConfigurator
+        {
+            public void Configure(ISiloBuilder siloBuilder)
+            {
+                siloBuilder.Services.AddSingleton<IModelStore>(Store);
+                siloBuilder.AddMarketIntelGrid(o => o.Features = "sma_5");
+            }
+        }
+    }
+
+    /// <summary>The in-memory store, made to fail on demand as a database that went away would.</summary>
+    internal sealed class SwitchableStore : IModelStore
+    {
+        private readonly InMemoryModelStore _inner = new();
+
+        public bool Failing { get; set; }
+
+        public Task<ModelCatalog> Load() => Failing ? throw new IOException("store down") : _inner.Load();
+
+        public Task<bool> Add(StoredModel model) => Failing ? throw new IOException("store down") : _inner.Add(model);
+
+        public Task SetDefault(ModelRef model) => Failing ? throw new IOException("store down") : _inner.SetDefault(model);
+    }
+
+    private static string Unique(string name) => $"{name}-{Guid.NewGuid():N}";
+
+    [Fact]
+    public async Task The_registry_serves_what_its_store_held_when_it_activated()
+    {
+        Assert.Equal(Seeded, await fixture.Registry.GetDefault());
+        Assert.Equal(ModelBytes, await fixture.Registry.GetBytes(Seeded));
+        Assert.Equal(["rsi_14"], (await fixture.Registry.Describe(Seeded)).FeatureNames);
+    }
+
+    [Fact]
+    public async Task A_registration_reaches_the_store_and_the_same_bytes_again_change_nothing_while_other_bytes_are_refused()
+    {
+        string name = Unique("direction");
+        ModelInfo info = await fixture.Registry.Register(name, "1", ModelBytes);
+        StoredModel stored = Assert.Single((await StoreCluster.Store.Load()).Versions, v => v.Info.Model == info.Model);
+        Assert.Equal(ModelBytes, stored.Bytes);
+
+        Assert.Equal(info.Model, (await fixture.Registry.Register(name, "1", ModelBytes)).Model);
+        Assert.Single((await StoreCluster.Store.Load()).Versions, v => v.Info.Model == info.Model);
+        var refused = await Assert.ThrowsAsync<GridException>(() => fixture.Registry.Register(name, "1", [.. ModelBytes, (byte)' ']));
+        Assert.Equal(GridErrorKind.FailedPrecondition, refused.Kind);
+        Assert.Equal(ModelBytes, await fixture.Registry.GetBytes(info.Model));
+    }
+
+    [Fact]
+    public async Task A_failing_store_makes_changes_unavailable_and_the_registry_serves_what_it_served()
+    {
+        string name = Unique("outage");
+        StoreCluster.Store.Failing = true;
+        try
+        {
+            var register = await Assert.ThrowsAsync<GridException>(() => fixture.Registry.Register(name, "1", ModelBytes));
+            Assert.Equal(GridErrorKind.Unavailable, register.Kind);
+            var setDefault = await Assert.ThrowsAsync<GridException>(() => fixture.Registry.SetDefault(Seeded));
+            Assert.Equal(GridErrorKind.Unavailable, setDefault.Kind);
+        }
+        finally
+        {
+            StoreCluster.Store.Failing = false;
+        }
+        var missing = await Assert.ThrowsAsync<GridException>(() => fixture.Registry.GetBytes(new ModelRef(name, "1")));
+        Assert.Equal(GridErrorKind.NotFound, missing.Kind);
+        Assert.Equal(Seeded, await fixture.Registry.GetDefault());
+    }
+}

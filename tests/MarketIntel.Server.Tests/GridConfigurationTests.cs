@@ -1,0 +1,45 @@
+using MarketIntel.Server.Hosting;
+using Microsoft.Extensions.Configuration;
+
+namespace MarketIntel.Server.Tests;
+
+/// <summary>The host's settings are checked whole, one way, before anything is composed from them.</summary>
+public sealed class GridConfigurationTests
+{
+    [Fact]
+    public void Every_setting_at_fault_is_named_in_one_refusal_a_value_of_the_wrong_type_included()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["MarketIntel:HttpPort"] = "eighty",
+            ["Cluster:Enabled"] = "true",
+            ["Cluster:CacheFlushInterval"] = "00:05:00",
+            ["Limits:MaxConnections"] = "0",
+            ["Tls:KeyFile"] = "/no/such/key.pem",
+            ["Models:MaxTrees"] = "0",
+            ["Models:OnnxMemoryBytes"] = "1024",
+            ["Grid:HistoryLength"] = "0",
+            ["Grid:MaxActiveAssets"] = "0",
+        }).Build();
+        var e = Assert.Throws<ServerConfigurationException>(() => GridServer.ReadOptions(configuration));
+        foreach (string setting in new[]
+        {
+            "MarketIntel:HttpPort", "Cluster:Redis must be set", "Cluster:CacheFlushInterval 00:05:00", "Postgres:ConnectionString must be set",
+            "Limits:MaxConnections 0", "Tls:KeyFile is set without Tls:CertificateFile", "Models:MaxTrees must be positive",
+            "Models:OnnxMemoryBytes '1024'", "Grid:HistoryLength 0", "Grid:MaxActiveAssets 0",
+        })
+        {
+            Assert.Contains(setting, e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Cluster_mode_settings_are_not_checked_on_embedded_defaults()
+    {
+        GridServer.ReadOptions(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Cluster:CacheFlushInterval"] = "00:05:00",
+            ["Postgres:ArchiveWriters"] = "0",
+        }).Build());
+    }
+}
