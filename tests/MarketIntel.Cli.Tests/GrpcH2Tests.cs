@@ -1,4 +1,4 @@
-using MarketIntel.Cli.LoadTest;
+using MarketIntel.LoadTest;
 
 namespace MarketIntel.Cli.Tests;
 

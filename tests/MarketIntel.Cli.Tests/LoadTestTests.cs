@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using MarketIntel.Cli.Commands;
-using MarketIntel.Cli.LoadTest;
+using MarketIntel.LoadTest;
 using MarketIntel.Server.Hosting;
 
 namespace MarketIntel.Cli.Tests;

@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.Net;
-using static MarketIntel.Cli.LoadTest.Http2Frames;
+using static MarketIntel.LoadTest.Http2Frames;
 
-namespace MarketIntel.Cli.LoadTest;
+namespace MarketIntel.LoadTest;
 
 /// <summary>
 /// One HTTP/2 connection (prior knowledge without TLS, or ALPN h2 over TLS) carrying unary gRPC calls, one at a

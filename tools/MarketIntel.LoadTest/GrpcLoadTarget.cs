@@ -3,8 +3,9 @@ using System.Text;
 using Grpc.Core;
 using Grpc.Net.Client;
 using MarketIntel.Api.V1;
+using MarketIntel.CommandLine;
 
-namespace MarketIntel.Cli.LoadTest;
+namespace MarketIntel.LoadTest;
 
 /// <summary>
 /// The grid's gRPC API: Predict, or PredictBatch of <see cref="LoadTestSettings.Batch"/> assets, over HTTP/2
@@ -94,7 +95,7 @@ internal sealed class GrpcLoadTarget : ILoadTarget
 
     public async Task SeedAsync(int assets, Func<int, float[]> vector, CancellationToken cancellationToken)
     {
-        using GrpcChannel channel = GridClient.Channel(_target, _apiKey, _trustedCa);
+        using GrpcChannel channel = GridChannel.Create(_target, _apiKey, _trustedCa);
         var client = new Grid.GridClient(channel);
         await Parallel.ForAsync(0, assets, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken }, async (i, ct) =>
         {

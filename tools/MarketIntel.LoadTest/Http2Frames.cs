@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using Grpc.Core;
 
-namespace MarketIntel.Cli.LoadTest;
+namespace MarketIntel.LoadTest;
 
 /// <summary>
 /// The parts of HTTP/2 (prior knowledge without TLS, or ALPN h2 over TLS) and gRPC framing the load test's two gRPC clients share: frame
@@ -363,7 +363,7 @@ internal sealed class GrpcAnswer(bool batch)
             return Outcome.Ok(1);
         }
         (int ok, string? failure) = CountBatchResults(_message.AsSpan(0, _messageLength));
-        return failure is null ? LoadTest.Outcome.Ok(ok) : new Outcome(true, failure, ok);
+        return failure is null ? Outcome.Ok(ok) : new Outcome(true, failure, ok);
     }
 
     /// <summary>Successful entries of a PredictBatchReply, and the error code of the first failed one.</summary>

@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Threading.Tasks.Sources;
-using static MarketIntel.Cli.LoadTest.Http2Frames;
+using static MarketIntel.LoadTest.Http2Frames;
 
-namespace MarketIntel.Cli.LoadTest;
+namespace MarketIntel.LoadTest;
 
 /// <summary>
 /// One HTTP/2 connection carrying the unary gRPC calls of several workers at once, each on its own stream, the way

@@ -4,10 +4,10 @@ using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using HdrHistogram;
 
-namespace MarketIntel.Cli.LoadTest;
+namespace MarketIntel.LoadTest;
 
 /// <summary>What a load test measured. Latencies are in nanoseconds.</summary>
-internal sealed class LoadResult
+public sealed class LoadResult
 {
     public required LoadTestSettings Settings { get; init; }
 
@@ -45,7 +45,7 @@ internal sealed class LoadResult
 }
 
 /// <summary>One line of live progress, once a second.</summary>
-internal readonly record struct ProgressSample(double ElapsedSeconds, bool WarmingUp, double RequestsPerSecond, double IntervalP99Ms, long Errors);
+public readonly record struct ProgressSample(double ElapsedSeconds, bool WarmingUp, double RequestsPerSecond, double IntervalP99Ms, long Errors);
 
 /// <summary>
 /// Runs a load test with one worker per connection (per stream with <c>--streams</c>), each with one request in
@@ -54,7 +54,7 @@ internal readonly record struct ProgressSample(double ElapsedSeconds, bool Warmi
 /// worker sends it; latency counts from the due time, so when the target stalls, every request that should
 /// have gone out during the stall is charged the wait it would have seen (no coordinated omission).
 /// </summary>
-internal static partial class LoadRunner
+public static partial class LoadRunner
 {
     private const long HighestNanoseconds = 3_600_000_000_000;
 
