@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using Grpc.Core;
-using Grpc.Net.Client;
 using MarketIntel.Api.V1;
+using MarketIntel.CommandLine;
 
 namespace MarketIntel.Benchmarks;
 
@@ -18,14 +18,15 @@ internal static class ClusterIngest
 {
     public static async Task<int> Run(string[] args)
     {
-        string[] targets = Text(args, "--targets", "grpc://127.0.0.1:5081").Split(',');
-        int assets = Argument(args, "--assets", 200);
-        int bars = Argument(args, "--bars", 2000);
-        int chunk = Argument(args, "--chunk", 100);
-        int connections = Argument(args, "--connections", 32);
-        var channels = targets.Select(t => GrpcChannel.ForAddress("http://" + t["grpc://".Length..])).ToArray();
+        var options = CliArguments.Parse(args.AsSpan(1), ["targets", "assets", "bars", "chunk", "connections"], ["probe"]);
+        string[] targets = (options.Optional("targets") ?? "grpc://127.0.0.1:5081").Split(',');
+        int assets = options.OptionalInt("assets", 1, 10_000_000) ?? 200;
+        int bars = options.OptionalInt("bars", 1, 10_000_000) ?? 2000;
+        int chunk = options.OptionalInt("chunk", 1, 1_000_000) ?? 100;
+        int connections = options.OptionalInt("connections", 1, 10_000) ?? 32;
+        var channels = targets.Select(t => GridChannel.Create(t)).ToArray();
         var clients = channels.Select(c => new Grid.GridClient(c)).ToArray();
-        return args.Contains("--probe") ? await Probe(clients[0], assets) : await Ingest(clients, assets, bars, chunk, connections);
+        return options.Flag("probe") ? await Probe(clients[0], assets) : await Ingest(clients, assets, bars, chunk, connections);
     }
 
     private static async Task<int> Ingest(Grid.GridClient[] clients, int assets, int bars, int chunk, int connections)
@@ -110,16 +111,4 @@ internal static class ClusterIngest
     }
 
     private static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? 0 : sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];
-
-    private static int Argument(string[] args, string name, int fallback)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-    }
-
-    private static string Text(string[] args, string name, string fallback)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-    }
 }

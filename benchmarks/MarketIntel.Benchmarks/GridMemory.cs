@@ -1,5 +1,6 @@
 using System.Globalization;
 using MarketIntel.Abstractions;
+using MarketIntel.CommandLine;
 using MarketIntel.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -17,12 +18,13 @@ internal static class GridMemory
 {
     public static async Task<int> Run(string[] args)
     {
-        int assets = Argument(args, "--assets", 5000);
-        int bars = Argument(args, "--bars", 1000);
-        int history = Argument(args, "--history", new Grains.GridOptions().HistoryLength);
-        string features = Text(args, "--features", new Grains.GridOptions().Features);
-        bool model = !args.Contains("--no-model");
-        int pushed = Argument(args, "--pushed", 0); // > 0: push a vector of that many features instead of bars
+        var options = CliArguments.Parse(args.AsSpan(1), ["assets", "bars", "history", "features", "pushed"], ["no-model"]);
+        int assets = options.OptionalInt("assets", 1, 10_000_000) ?? 5000;
+        int bars = options.OptionalInt("bars", 0, 10_000_000) ?? 1000;
+        int history = options.OptionalInt("history", 1, 10_000_000) ?? new Grains.GridOptions().HistoryLength;
+        string features = options.Optional("features") ?? new Grains.GridOptions().Features;
+        bool model = !options.Flag("no-model");
+        int pushed = options.OptionalInt("pushed", 0, 100_000) ?? 0; // > 0: push a vector of that many features instead of bars
         int[] ports = FreePorts.Pick(3);
         var settings = new Dictionary<string, string?>
         {
@@ -105,17 +107,5 @@ internal static class GridMemory
             GC.WaitForPendingFinalizers();
         }
         return GC.GetTotalMemory(forceFullCollection: true);
-    }
-
-    private static string Text(string[] args, string name, string fallback)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-    }
-
-    private static int Argument(string[] args, string name, int fallback)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
     }
 }

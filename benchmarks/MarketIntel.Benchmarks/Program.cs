@@ -1,20 +1,30 @@
 using BenchmarkDotNet.Running;
+using MarketIntel.CommandLine;
 
 // dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- --filter '*'
 // dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- grid-memory [--assets 5000] [--bars 1000]
 // dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- train-speed [--rows 200000] [--csv FILE]
 // dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- cluster-ingest --targets grpc://H:P,... (benchmarks/cluster/run.sh)
-if (args.Length > 0 && args[0] == "train-speed")
+// The harnesses read their options with the marketintel command's parser: a bad one is named on one line, exit code 2.
+try
 {
-    return MarketIntel.Benchmarks.TrainSpeed.Run(args);
+    if (args.Length > 0 && args[0] == "train-speed")
+    {
+        return MarketIntel.Benchmarks.TrainSpeed.Run(args);
+    }
+    if (args.Length > 0 && args[0] == "cluster-ingest")
+    {
+        return await MarketIntel.Benchmarks.ClusterIngest.Run(args);
+    }
+    if (args.Length > 0 && args[0] == "grid-memory")
+    {
+        return await MarketIntel.Benchmarks.GridMemory.Run(args);
+    }
 }
-if (args.Length > 0 && args[0] == "cluster-ingest")
+catch (UsageException e)
 {
-    return await MarketIntel.Benchmarks.ClusterIngest.Run(args);
-}
-if (args.Length > 0 && args[0] == "grid-memory")
-{
-    return await MarketIntel.Benchmarks.GridMemory.Run(args);
+    Console.Error.WriteLine($"{args[0]}: {e.Message}");
+    return 2;
 }
 BenchmarkSwitcher.FromAssembly(typeof(MarketIntel.Benchmarks.FeatureBenchmarks).Assembly).Run(args);
 return 0;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using MarketIntel.CommandLine;
 using MarketIntel.Training;
 
 namespace MarketIntel.Benchmarks;
@@ -13,8 +14,11 @@ internal static class TrainSpeed
 {
     public static int Run(string[] args)
     {
-        int Arg(string name, int fallback) => Array.IndexOf(args, name) is int i and >= 0 ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-        int rows = Arg("--rows", 200_000), features = Arg("--features", 30), rounds = Arg("--rounds", 200), threads = Arg("--threads", 2);
+        var options = CliArguments.Parse(args.AsSpan(1), ["rows", "features", "rounds", "threads", "csv"]);
+        int rows = options.OptionalInt("rows", 1, 100_000_000) ?? 200_000;
+        int features = options.OptionalInt("features", 1, 10_000) ?? 30;
+        int rounds = options.OptionalInt("rounds", 1, 100_000) ?? 200;
+        int threads = options.OptionalInt("threads", 1, 1024) ?? 2;
         var random = new Random(42);
         var x = new float[rows * features];
         var y = new float[rows];
@@ -30,9 +34,9 @@ internal static class TrainSpeed
             y[r] = signal + random.NextDouble() - 0.5 > 0 ? 1 : 0;
         }
         string[] names = Enumerable.Range(0, features).Select(f => "f" + f.ToString(CultureInfo.InvariantCulture)).ToArray();
-        if (Array.IndexOf(args, "--csv") is int c and >= 0)
+        if (options.Optional("csv") is { } csv)
         {
-            using var w = new StreamWriter(args[c + 1]);
+            using var w = new StreamWriter(csv);
             w.WriteLine("label," + string.Join(",", names));
             for (int r = 0; r < rows; r++)
             {

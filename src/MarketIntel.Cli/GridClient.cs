@@ -1,80 +1,19 @@
 using Grpc.Core;
 using Grpc.Net.Client;
 using MarketIntel.Api.V1;
+using MarketIntel.CommandLine;
 using MarketIntel.Features;
 
 namespace MarketIntel.Cli;
 
-/// <summary>A gRPC client for the grid from a <c>grpc://HOST:PORT</c> or <c>grpcs://HOST:PORT</c> target.</summary>
+/// <summary>
+/// The commands' gRPC client of the grid (<c>ingest</c>, <c>demo</c>): it needs only the API's contracts
+/// (MarketIntel.Api.V1, from src/MarketIntel.Api.Contracts) and a channel from <see cref="GridChannel"/>, not the
+/// server (the CLI references that for the commands that run the grid or its stores: <c>serve</c>, <c>demo</c>,
+/// <c>db</c>, <c>keys</c>).
+/// </summary>
 internal static class GridClient
 {
-    /// <summary>The environment variable the commands that call the grid read their API key from (or --api-key).</summary>
-    public const string ApiKeyVariable = "MARKETINTEL_API_KEY";
-
-    /// <summary>The API key a command sends: <c>--api-key</c>, else <see cref="ApiKeyVariable"/>, else none.</summary>
-    public static string? ApiKey(CliArguments options)
-    {
-        // An empty variable is an unset one (a script's "MARKETINTEL_API_KEY=" turns it off).
-        string? key = options.Optional("api-key") ?? (Environment.GetEnvironmentVariable(ApiKeyVariable) is { Length: > 0 } set ? set : null);
-        if (key is not null && (key.Length == 0 || key.Any(c => c <= ' ' || c > '~')))
-        {
-            throw new UsageException($"--api-key (or {ApiKeyVariable}) must be a key as 'marketintel keys create' prints it");
-        }
-        return key;
-    }
-
-    /// <summary>The certificate file a command trusts for TLS besides the system's roots: <c>--tls-ca</c>, or none.</summary>
-    public static string? TrustedCa(CliArguments options)
-    {
-        string? file = options.Optional("tls-ca");
-        return file is null || File.Exists(file) ? file : throw new UsageException($"--tls-ca: '{file}' does not exist");
-    }
-
-    /// <summary>
-    /// A channel to the grid at <c>grpc://HOST:PORT</c> (HTTP/2 without TLS) or <c>grpcs://HOST:PORT</c> (TLS, trusting
-    /// the system's roots and <paramref name="trustedCa"/>), sending <paramref name="apiKey"/>, when given, as
-    /// <c>authorization: Bearer</c> on every call.
-    /// </summary>
-    public static GrpcChannel Channel(string target, string? apiKey = null, string? trustedCa = null)
-    {
-        bool tls = target.StartsWith("grpcs://", StringComparison.OrdinalIgnoreCase);
-        string rest = tls ? target["grpcs://".Length..] : target.StartsWith("grpc://", StringComparison.OrdinalIgnoreCase) ? target["grpc://".Length..] : "";
-        if (rest.Length == 0 || !Uri.TryCreate((tls ? "https://" : "http://") + rest, UriKind.Absolute, out Uri? uri)
-            || uri.AbsolutePath != "/" || uri.IsDefaultPort)
-        {
-            throw new UsageException($"--target '{target}' must look like grpc://HOST:PORT or grpcs://HOST:PORT");
-        }
-        var options = new GrpcChannelOptions
-        {
-            MaxReceiveMessageSize = 64 << 20,
-            MaxSendMessageSize = 64 << 20,
-        };
-        if (!tls && trustedCa is not null)
-        {
-            throw new UsageException($"--tls-ca applies to grpcs:// targets; '{target}' is not one");
-        }
-        if (tls && trustedCa is not null)
-        {
-            options.HttpHandler = new SocketsHttpHandler
-            {
-                EnableMultipleHttp2Connections = true,
-                SslOptions = { RemoteCertificateValidationCallback = TlsTrust.Validator(trustedCa) },
-            };
-        }
-        if (apiKey is not null)
-        {
-            // grpc:// is HTTP/2 without TLS (loopback or a private network): the key is sent all the same.
-            options.Credentials = Grpc.Core.ChannelCredentials.Create(tls ? Grpc.Core.ChannelCredentials.SecureSsl : Grpc.Core.ChannelCredentials.Insecure,
-                Grpc.Core.CallCredentials.FromInterceptor((_, metadata) =>
-                {
-                    metadata.Add("authorization", "Bearer " + apiKey);
-                    return Task.CompletedTask;
-                }));
-            options.UnsafeUseInsecureChannelCallCredentials = !tls;
-        }
-        return GrpcChannel.ForAddress(uri, options);
-    }
-
     public static Grid.GridClient Create(GrpcChannel channel) => new(channel);
 
     /// <summary>How many bars one IngestBars message carries.</summary>

@@ -1,3 +1,4 @@
+using MarketIntel.CommandLine;
 using MarketIntel.Storage.Postgres.Migrations;
 using Npgsql;
 

@@ -1,9 +1,11 @@
 using MarketIntel.Cli;
 using MarketIntel.Cli.Commands;
+using MarketIntel.CommandLine;
 using MarketIntel.Features;
 using MarketIntel.Features.Io;
 using MarketIntel.Abstractions;
 using MarketIntel.Inference;
+using MarketIntel.LoadTest;
 using MarketIntel.Server.Hosting;
 
 return Cli.Run(args, Console.Out, Console.Error);
@@ -78,7 +80,7 @@ namespace MarketIntel.Cli
                 };
             }
             catch (Exception e) when (e is UsageException or FeatureSpecException or ModelFormatException or DataFormatException or IOException or UnauthorizedAccessException
-                or ServerConfigurationException or IngestException or GridException or LoadTest.LoadTestException)
+                or ServerConfigurationException or IngestException or GridException or LoadTestException)
             {
                 stderr.WriteLine($"marketintel {args[0]}: {e.Message}");
                 return UsageOrInputError;

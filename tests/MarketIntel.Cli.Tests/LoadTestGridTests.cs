@@ -47,6 +47,7 @@ public sealed class LoadTestGridTests : CliTestBase, IAsyncLifetime
     [Fact]
     public async Task Grpc_predict_and_predict_batch_answer_every_request_and_the_grid_counts_the_same()
     {
+        using var connections = new KestrelConnections(_grid!.GrpcPort);
         long before = Predictions();
         JsonElement r = await Task.Run(() => LoadTest("--target", Grpc, "--seed-assets", "200", "--features", "9", "--requests", "3000", "--warmup", "0", "--connections", "8", "--zipf", "1"));
         Assert.Equal(3000, r.GetProperty("requests").GetInt64());
@@ -54,6 +55,9 @@ public sealed class LoadTestGridTests : CliTestBase, IAsyncLifetime
         Assert.Equal(3000, r.GetProperty("predictions").GetInt64());
         // The first request (which checks the target answers) is one more prediction.
         Assert.Equal(3001, Predictions() - before);
+        // One stream per connection (the default): a connection for each of the 8 workers, besides seeding's
+        // (Grpc.Net.Client) and the first request's.
+        Assert.Equal(10, connections.Opened);
 
         before = Predictions();
         r = await Task.Run(() => LoadTest("--target", Grpc, "--assets", "200", "--batch", "25", "--requests", "400", "--warmup", "0", "--connections", "4"));

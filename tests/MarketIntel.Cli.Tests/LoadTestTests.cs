@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using MarketIntel.Cli.Commands;
-using MarketIntel.Cli.LoadTest;
+using MarketIntel.LoadTest;
 using MarketIntel.Server.Hosting;
 
 namespace MarketIntel.Cli.Tests;
@@ -267,6 +267,32 @@ public sealed class LoadTestTests : CliTestBase, IAsyncLifetime
                 Ms(Line("90%").Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]),
                 long.Parse(Line("requests in").Split(' ')[0], CultureInfo.InvariantCulture));
         }
+    }
+}
+
+/// <summary>The open loop's pacer where it cannot call usleep (off Linux): it never wakes early, nor a timer tick late.</summary>
+[Collection(RunsAlone.Name)]
+public sealed class PortableSleepTests
+{
+    [Theory]
+    [InlineData(0.05)]
+    [InlineData(0.5)]
+    [InlineData(3)]
+    [InlineData(20)]
+    public void The_portable_sleep_waits_at_least_as_long_as_asked_and_not_a_timer_tick_more(double milliseconds)
+    {
+        long ticks = (long)(milliseconds / 1000 * Stopwatch.Frequency);
+        var elapsed = new List<double>();
+        for (int i = 0; i < 5; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            LoadRunner.SleepPortably(ticks);
+            elapsed.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+        Assert.All(elapsed, e => Assert.True(e >= milliseconds, $"woke after {e:0.000} ms of {milliseconds} ms"));
+        // Thread.Sleep(1) alone sleeps 1 ms or more for a 50 µs wait; the best of five runs stays well under that. (A
+        // busy machine may delay any one run.)
+        Assert.True(elapsed.Min() < milliseconds + 0.9, $"best of five took {elapsed.Min():0.000} ms for {milliseconds} ms");
     }
 }
 

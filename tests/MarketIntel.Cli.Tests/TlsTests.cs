@@ -1,3 +1,4 @@
+using MarketIntel.CommandLine;
 using MarketIntel.Tests;
 
 namespace MarketIntel.Cli.Tests;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using MarketIntel.CommandLine;
 using MarketIntel.Features;
 using MarketIntel.Features.Io;
 using MarketIntel.Training;

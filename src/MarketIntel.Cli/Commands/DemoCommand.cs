@@ -3,6 +3,7 @@ using System.Globalization;
 using Google.Protobuf;
 using Grpc.Core;
 using MarketIntel.Api.V1;
+using MarketIntel.CommandLine;
 using MarketIntel.Features;
 using MarketIntel.Features.Io;
 using MarketIntel.Server.Hosting;
@@ -68,7 +69,7 @@ internal static class DemoCommand
         stdout.WriteLine($"MarketIntel grid demo: a silo on embedded defaults started in {clock.ElapsedMilliseconds} ms");
         stdout.WriteLine($"  gRPC grpc://127.0.0.1:{grpcPort}, HTTP http://127.0.0.1:{httpPort} (/predict/{{asset}}, /features/{{asset}}, /metrics, /dashboard)");
 
-        using var channel = GridClient.Channel($"grpc://127.0.0.1:{grpcPort}");
+        using var channel = GridChannel.Create($"grpc://127.0.0.1:{grpcPort}");
         var client = GridClient.Create(channel);
         byte[] modelBytes = System.Text.Encoding.UTF8.GetBytes(Resource(ModelResource));
         var info = await client.RegisterModelAsync(new RegisterModelRequest { Name = "direction", Version = "d3-n60", Model = ByteString.CopyFrom(modelBytes), MakeDefault = true });

@@ -1,3 +1,4 @@
+using MarketIntel.CommandLine;
 using MarketIntel.Features;
 using MarketIntel.Features.Io;
 

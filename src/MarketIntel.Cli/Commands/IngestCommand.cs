@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Grpc.Core;
 using MarketIntel.Api.V1;
+using MarketIntel.CommandLine;
 using MarketIntel.Features;
 using MarketIntel.Features.Io;
 
@@ -31,7 +32,7 @@ internal static class IngestCommand
 
         BarSeries series = BarCsv.Read(file, options.Optional("close"));
         long[] timestamps = BarTimestamps.Parse(series.Timestamps, file);
-        using var channel = GridClient.Channel(target, GridClient.ApiKey(options), GridClient.TrustedCa(options));
+        using var channel = GridChannel.Create(target, GridChannel.ApiKey(options), GridChannel.TrustedCa(options));
         var client = GridClient.Create(channel);
         var clock = Stopwatch.StartNew();
         var totals = new IngestBarsReply();

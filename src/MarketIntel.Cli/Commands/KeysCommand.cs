@@ -1,5 +1,6 @@
 using System.Globalization;
 using MarketIntel.Abstractions;
+using MarketIntel.CommandLine;
 using MarketIntel.Server.Security;
 using MarketIntel.Storage.Postgres.Hosting;
 using MarketIntel.Storage.Postgres.Migrations;

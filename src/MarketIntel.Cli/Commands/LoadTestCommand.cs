@@ -1,5 +1,6 @@
 using System.Globalization;
-using MarketIntel.Cli.LoadTest;
+using MarketIntel.CommandLine;
+using MarketIntel.LoadTest;
 
 namespace MarketIntel.Cli.Commands;
 
@@ -25,7 +26,7 @@ internal static class LoadTestCommand
         }
         var options = CliArguments.Parse(args,
             ["target", "connections", "streams", "rate", "duration", "requests", "warmup", "timeout", "assets", "symbols", "zipf", "batch", "seed-assets", "features", "seed", "json", "api-key", "tls-ca"]);
-        LoadTestSettings settings = LoadTestSettings.Parse(options);
+        LoadTestSettings settings = LoadTestOptions.Parse(options);
         string? jsonPath = options.Optional("json");
         if (jsonPath is not null && Path.GetDirectoryName(Path.GetFullPath(jsonPath)) is { } folder && !Directory.Exists(folder))
         {

@@ -1,3 +1,4 @@
+using MarketIntel.CommandLine;
 using MarketIntel.Inference;
 using MarketIntel.Inference.Io;
 

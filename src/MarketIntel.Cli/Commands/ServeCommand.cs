@@ -1,3 +1,4 @@
+using MarketIntel.CommandLine;
 using MarketIntel.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using MarketIntel.CommandLine;
 using MarketIntel.Features.Io;
 using MarketIntel.Inference.Io;
 using MarketIntel.Training;

@@ -1,11 +1,11 @@
-namespace MarketIntel.Cli.LoadTest;
+namespace MarketIntel.LoadTest;
 
 /// <summary>
 /// Picks the asset of the next request: uniform over <c>0 .. N-1</c>, or Zipf with exponent s, where asset k
 /// (0-based) is requested with probability proportional to 1 / (k + 1)^s — a few hot symbols and a long tail.
 /// Thread-safe: callers bring their own <see cref="Random"/>.
 /// </summary>
-internal sealed class AssetPicker
+public sealed class AssetPicker
 {
     private readonly int _count;
     private readonly double[]? _cumulative;

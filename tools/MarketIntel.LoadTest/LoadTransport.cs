@@ -4,8 +4,9 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Security.Authentication;
 using System.Security.Cryptography;
+using MarketIntel.CommandLine;
 
-namespace MarketIntel.Cli.LoadTest;
+namespace MarketIntel.LoadTest;
 
 /// <summary>
 /// One connection of the load test as its clients send and receive on it: the socket itself for <c>http://</c> and

@@ -1,10 +1,12 @@
-namespace MarketIntel.Cli.LoadTest;
+using MarketIntel.CommandLine;
+
+namespace MarketIntel.LoadTest;
 
 /// <summary>How one request ended.</summary>
 /// <param name="Responded">The target answered (any status): its latency is recorded.</param>
 /// <param name="Error">Null on success; otherwise what went wrong, as a short kind such as <c>HTTP 404</c> or <c>timeout</c>.</param>
 /// <param name="Predictions">Predictions the answer carried (one for Predict, up to the batch size for PredictBatch).</param>
-internal readonly record struct Outcome(bool Responded, string? Error, int Predictions)
+public readonly record struct Outcome(bool Responded, string? Error, int Predictions)
 {
     public static Outcome Ok(int predictions) => new(true, null, predictions);
 
@@ -16,14 +18,14 @@ internal readonly record struct Outcome(bool Responded, string? Error, int Predi
 }
 
 /// <summary>A worker's connection to the target (or its stream on a shared one), with one request in flight.</summary>
-internal interface ILoadConnection : IAsyncDisposable
+public interface ILoadConnection : IAsyncDisposable
 {
     /// <summary>Sends one request for assets picked by <paramref name="picker"/> and waits for its answer.</summary>
     ValueTask<Outcome> SendAsync(AssetPicker picker, Random random, CancellationToken cancellationToken);
 }
 
 /// <summary>A system under load: makes connections, and can push the feature vectors a test needs first.</summary>
-internal interface ILoadTarget : IDisposable
+public interface ILoadTarget : IDisposable
 {
     /// <summary>The target as the report shows it, with its protocol.</summary>
     string Description { get; }
@@ -35,7 +37,7 @@ internal interface ILoadTarget : IDisposable
     Task SeedAsync(int assets, Func<int, float[]> vector, CancellationToken cancellationToken);
 }
 
-internal static class LoadTargets
+public static class LoadTargets
 {
     public static ILoadTarget Create(LoadTestSettings settings)
     {

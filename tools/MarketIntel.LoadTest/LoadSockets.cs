@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace MarketIntel.Cli.LoadTest;
+namespace MarketIntel.LoadTest;
 
 /// <summary>What the HTTP/1.1 and HTTP/2 connections of the load test do alike with their sockets.</summary>
 internal static class LoadSockets

@@ -1,14 +1,15 @@
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 
-namespace MarketIntel.Cli;
+namespace MarketIntel.CommandLine;
 
 /// <summary>
 /// Trust for a server certificate issued by a CA of the operator's own (or self-signed), named with
 /// <c>--tls-ca FILE</c>: the chain must end in that certificate, and the name must match as usual.
 /// </summary>
-internal static class TlsTrust
+public static class TlsTrust
 {
+    /// <summary>A certificate check that trusts the CA in <paramref name="caFile"/> (PEM) besides the system's roots; a usage error when the file holds no certificate.</summary>
     public static RemoteCertificateValidationCallback Validator(string caFile)
     {
         X509Certificate2Collection roots = [];

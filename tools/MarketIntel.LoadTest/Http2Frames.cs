@@ -2,14 +2,16 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 using Grpc.Core;
+using MarketIntel.Api.V1;
 
-namespace MarketIntel.Cli.LoadTest;
+namespace MarketIntel.LoadTest;
 
 /// <summary>
-/// The parts of HTTP/2 (prior knowledge without TLS, or ALPN h2 over TLS) and gRPC framing the load test's two gRPC clients share: frame
-/// and settings encoding, the request header block, and reading statuses from header blocks coded against the
-/// static HPACK table. The clients ask the server for no dynamic table (SETTINGS_HEADER_TABLE_SIZE 0), so answers
-/// decode against the static table alone; a Huffman-coded status they cannot read is reported as a bad response.
+/// The parts of HTTP/2 (prior knowledge without TLS, or ALPN h2 over TLS) and gRPC framing the load test's gRPC
+/// client (<see cref="GrpcH2Connection"/>) uses: frame and settings encoding, the request header block, and reading
+/// statuses from header blocks coded against the static HPACK table. The client asks the server for no dynamic table
+/// (SETTINGS_HEADER_TABLE_SIZE 0), so answers decode against the static table alone; a Huffman-coded status it cannot
+/// read is reported as a bad response.
 /// </summary>
 internal static class Http2Frames
 {
@@ -363,11 +365,11 @@ internal sealed class GrpcAnswer(bool batch)
             return Outcome.Ok(1);
         }
         (int ok, string? failure) = CountBatchResults(_message.AsSpan(0, _messageLength));
-        return failure is null ? LoadTest.Outcome.Ok(ok) : new Outcome(true, failure, ok);
+        return failure is null ? Outcome.Ok(ok) : new Outcome(true, failure, ok);
     }
 
     /// <summary>Successful entries of a PredictBatchReply, and the error code of the first failed one.</summary>
-    private static (int Ok, string? Failure) CountBatchResults(ReadOnlySpan<byte> grpcMessage)
+    internal static (int Ok, string? Failure) CountBatchResults(ReadOnlySpan<byte> grpcMessage)
     {
         if (grpcMessage.Length < 5)
         {
@@ -379,7 +381,7 @@ internal sealed class GrpcAnswer(bool batch)
         var reader = new ProtoReader(reply);
         while (reader.Next(out int field, out ReadOnlySpan<byte> result))
         {
-            if (field != 1)
+            if (field != PredictBatchReply.ResultsFieldNumber)
             {
                 continue;
             }
@@ -387,7 +389,7 @@ internal sealed class GrpcAnswer(bool batch)
             ReadOnlySpan<byte> code = default;
             while (inner.Next(out int f, out ReadOnlySpan<byte> v))
             {
-                if (f == 3)
+                if (f == PredictBatchResult.ErrorCodeFieldNumber)
                 {
                     code = v;
                 }

@@ -3,8 +3,9 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
+using MarketIntel.CommandLine;
 
-namespace MarketIntel.Cli.LoadTest;
+namespace MarketIntel.LoadTest;
 
 /// <summary>
 /// An HTTP/1.1 URL template such as <c>http://127.0.0.1:5080/predict/{asset}</c>: GET requests on keep-alive
@@ -445,4 +446,4 @@ internal class BadResponseException(string message) : Exception(message);
 internal sealed class ClosedBeforeAnswerException() : BadResponseException("connection closed before the answer");
 
 /// <summary>A load test that cannot start or go on (nothing listening, seeding refused); one line, exit code 2.</summary>
-internal sealed class LoadTestException(string message) : Exception(message);
+public sealed class LoadTestException(string message) : Exception(message);

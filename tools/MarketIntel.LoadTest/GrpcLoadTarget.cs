@@ -1,17 +1,18 @@
 using System.Net;
 using System.Text;
+using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 using MarketIntel.Api.V1;
+using MarketIntel.CommandLine;
 
-namespace MarketIntel.Cli.LoadTest;
+namespace MarketIntel.LoadTest;
 
 /// <summary>
 /// The grid's gRPC API: Predict, or PredictBatch of <see cref="LoadTestSettings.Batch"/> assets, over HTTP/2
 /// connections with <see cref="LoadTestSettings.Streams"/> calls in flight on each (like <c>h2load -c C -m M</c>):
-/// one worker's own <see cref="GrpcH2Connection"/> when M is 1, a <see cref="GrpcH2SharedConnection"/> for each
-/// M workers otherwise. <c>grpcs://</c> runs the same clients over TLS, offering only <c>h2</c> with ALPN. Seeding goes
-/// through Grpc.Net.Client.
+/// one <see cref="GrpcH2Connection"/> for each M workers (a worker's own when M is 1). <c>grpcs://</c> runs the same
+/// client over TLS, offering only <c>h2</c> with ALPN. Seeding goes through Grpc.Net.Client.
 /// </summary>
 internal sealed class GrpcLoadTarget : ILoadTarget
 {
@@ -23,8 +24,10 @@ internal sealed class GrpcLoadTarget : ILoadTarget
     private readonly byte[][] _encodedNames;
     private readonly EndPoint _endPoint;
     private readonly byte[] _headerBlock;
+    private readonly uint _assetTag;
     private readonly int _streams;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, GrpcH2SharedConnection> _shared = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, GrpcH2Connection> _connections = new();
+    private int _ownConnections;
 
     public GrpcLoadTarget(string target, LoadTestSettings settings)
     {
@@ -50,7 +53,12 @@ internal sealed class GrpcLoadTarget : ILoadTarget
             _encodedNames[i] = Encoding.UTF8.GetBytes(_names[i]);
         }
         _endPoint = HttpLoadTarget.Resolve(uri);
-        _headerBlock = Http2Frames.HeaderBlock(Batch > 0 ? "/marketintel.v1.Grid/PredictBatch" : "/marketintel.v1.Grid/Predict", uri.Authority, settings.ApiKey, tls);
+        // The method's path and the request's field from the generated code, so that a change to the .proto breaks
+        // the build here rather than the requests: the asset symbol of a PredictRequest, or the repeated asset
+        // symbols of a PredictBatchRequest, each a length-delimited string.
+        _headerBlock = Http2Frames.HeaderBlock(Batch > 0 ? MethodPath(nameof(Grid.GridClient.PredictBatch)) : MethodPath(nameof(Grid.GridClient.Predict)),
+            uri.Authority, settings.ApiKey, tls);
+        _assetTag = WireFormat.MakeTag(Batch > 0 ? PredictBatchRequest.AssetsFieldNumber : PredictRequest.AssetFieldNumber, WireFormat.WireType.LengthDelimited);
         Description = $"{target} ({(Batch > 0 ? $"gRPC PredictBatch of {Batch} assets" : "gRPC Predict")})";
     }
 
@@ -58,43 +66,50 @@ internal sealed class GrpcLoadTarget : ILoadTarget
 
     public int Batch { get; }
 
-    public ILoadConnection Connect(int worker) => worker < 0 || _streams == 1
-        ? new GrpcH2Connection(_endPoint, _tls, _headerBlock, WriteRequest, Batch > 0)
-        : _shared.GetOrAdd(worker / _streams, _ => new GrpcH2SharedConnection(_endPoint, _tls, _headerBlock, WriteRequest, Batch > 0)).Open();
+    /// <summary>Workers 0..M-1 share connection 0, M..2M-1 connection 1, and so on; a connection of its own (worker -1) gets a key below 0.</summary>
+    public ILoadConnection Connect(int worker) =>
+        _connections.GetOrAdd(worker < 0 ? Interlocked.Decrement(ref _ownConnections) : worker / _streams,
+            _ => new GrpcH2Connection(_endPoint, _tls, _headerBlock, WriteRequest, Batch > 0)).Open();
+
+    /// <summary><c>/marketintel.v1.Grid/METHOD</c>: the path a gRPC call of <paramref name="method"/> is sent to.</summary>
+    internal static string MethodPath(string method) => $"/{Grid.Descriptor.FullName}/{method}";
 
     /// <summary>
-    /// PredictRequest and PredictBatchRequest both carry the asset symbols as field 1 (a string; repeated in the
-    /// batch), so both are written the same way: one asset, or <see cref="Batch"/> of them.
+    /// The request message, encoded by hand: the asset symbol of a PredictRequest, or <see cref="Batch"/> of them as
+    /// the repeated field of a PredictBatchRequest, written the same way (a tag, a length, the UTF-8 symbol).
     /// </summary>
-    private int WriteRequest(AssetPicker picker, Random random, Span<byte> destination)
+    internal int WriteRequest(AssetPicker picker, Random random, Span<byte> destination)
     {
         int n = 0;
         for (int i = 0; i < Math.Max(1, Batch); i++)
         {
             byte[] name = _encodedNames[picker.Next(random)];
-            if (n + 2 + 5 + name.Length > destination.Length)
+            if (n + 5 + 5 + name.Length > destination.Length)
             {
                 return -1;
             }
-            destination[n++] = 0x0A;   // field 1, length-delimited
-            for (uint length = (uint)name.Length; ; length >>= 7)
-            {
-                if (length < 0x80)
-                {
-                    destination[n++] = (byte)length;
-                    break;
-                }
-                destination[n++] = (byte)(length | 0x80);
-            }
+            n += WriteVarint(destination[n..], _assetTag);
+            n += WriteVarint(destination[n..], (uint)name.Length);
             name.CopyTo(destination[n..]);
             n += name.Length;
         }
         return n;
     }
 
+    private static int WriteVarint(Span<byte> destination, uint value)
+    {
+        int n = 0;
+        for (; value >= 0x80; value >>= 7)
+        {
+            destination[n++] = (byte)(value | 0x80);
+        }
+        destination[n++] = (byte)value;
+        return n;
+    }
+
     public async Task SeedAsync(int assets, Func<int, float[]> vector, CancellationToken cancellationToken)
     {
-        using GrpcChannel channel = GridClient.Channel(_target, _apiKey, _trustedCa);
+        using GrpcChannel channel = GridChannel.Create(_target, _apiKey, _trustedCa);
         var client = new Grid.GridClient(channel);
         await Parallel.ForAsync(0, assets, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken }, async (i, ct) =>
         {
@@ -118,7 +133,7 @@ internal sealed class GrpcLoadTarget : ILoadTarget
 
     public void Dispose()
     {
-        foreach (GrpcH2SharedConnection connection in _shared.Values)
+        foreach (GrpcH2Connection connection in _connections.Values)
         {
             connection.Dispose();
         }

@@ -4,10 +4,10 @@ using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using HdrHistogram;
 
-namespace MarketIntel.Cli.LoadTest;
+namespace MarketIntel.LoadTest;
 
 /// <summary>What a load test measured. Latencies are in nanoseconds.</summary>
-internal sealed class LoadResult
+public sealed class LoadResult
 {
     public required LoadTestSettings Settings { get; init; }
 
@@ -45,7 +45,7 @@ internal sealed class LoadResult
 }
 
 /// <summary>One line of live progress, once a second.</summary>
-internal readonly record struct ProgressSample(double ElapsedSeconds, bool WarmingUp, double RequestsPerSecond, double IntervalP99Ms, long Errors);
+public readonly record struct ProgressSample(double ElapsedSeconds, bool WarmingUp, double RequestsPerSecond, double IntervalP99Ms, long Errors);
 
 /// <summary>
 /// Runs a load test with one worker per connection (per stream with <c>--streams</c>), each with one request in
@@ -54,7 +54,7 @@ internal readonly record struct ProgressSample(double ElapsedSeconds, bool Warmi
 /// worker sends it; latency counts from the due time, so when the target stalls, every request that should
 /// have gone out during the stall is charged the wait it would have seen (no coordinated omission).
 /// </summary>
-internal static partial class LoadRunner
+public static partial class LoadRunner
 {
     private const long HighestNanoseconds = 3_600_000_000_000;
 
@@ -255,26 +255,64 @@ internal static partial class LoadRunner
         writer.Complete();
     }
 
+    // usleep is called through libc by name, which only Linux is sure to resolve (Windows has no libc; macOS keeps
+    // its C library in libSystem): elsewhere, and should the call fail, the pacer sleeps portably.
+    private static bool s_usleep = OperatingSystem.IsLinux();
+
     private static void SleepTicks(long ticks)
     {
         long microseconds = (long)(ticks * NanosecondsPerTick / 1000);
         if (microseconds < 20)
         {
             // Closer than a sleep can resolve: a short spin.
-            long until = Stopwatch.GetTimestamp() + ticks;
-            while (Stopwatch.GetTimestamp() < until)
+            Spin(ticks);
+            return;
+        }
+        if (s_usleep)
+        {
+            try
+            {
+                // Thread.Sleep has millisecond resolution; usleep wakes within tens of microseconds.
+                _ = USleep((uint)Math.Min(microseconds, 100_000));
+                return;
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+            {
+                s_usleep = false;
+            }
+        }
+        SleepPortably(ticks);
+    }
+
+    /// <summary>
+    /// Waits about <paramref name="ticks"/> (at most 100 ms) without usleep. Thread.Sleep only sleeps whole
+    /// milliseconds, and longer than asked (a timer tick, 15.6 ms by default on Windows): it sleeps while more than
+    /// two milliseconds remain, and the rest is yielded away, so requests are not bunched at the next timer tick.
+    /// </summary>
+    internal static void SleepPortably(long ticks)
+    {
+        long until = Stopwatch.GetTimestamp() + Math.Min(ticks, Ticks(TimeSpan.FromMilliseconds(100)));
+        long left;
+        while ((left = until - Stopwatch.GetTimestamp()) > 0)
+        {
+            long milliseconds = (long)(left * NanosecondsPerTick / 1e6);
+            if (milliseconds > 2)
+            {
+                Thread.Sleep((int)(milliseconds - 2));
+            }
+            else if (!Thread.Yield())
             {
                 Thread.SpinWait(20);
             }
         }
-        else if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+    }
+
+    private static void Spin(long ticks)
+    {
+        long until = Stopwatch.GetTimestamp() + ticks;
+        while (Stopwatch.GetTimestamp() < until)
         {
-            // Thread.Sleep has millisecond resolution; usleep wakes within tens of microseconds.
-            _ = USleep((uint)Math.Min(microseconds, 100_000));
-        }
-        else
-        {
-            Thread.Sleep((int)Math.Min(100, Math.Max(1, microseconds / 1000)));
+            Thread.SpinWait(20);
         }
     }
 

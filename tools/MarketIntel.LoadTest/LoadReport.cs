@@ -2,10 +2,10 @@ using HdrHistogram;
 using System.Globalization;
 using System.Text.Json;
 
-namespace MarketIntel.Cli.LoadTest;
+namespace MarketIntel.LoadTest;
 
 /// <summary>A load test's result as a table for people and as JSON for scripts.</summary>
-internal static class LoadReport
+public static class LoadReport
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
