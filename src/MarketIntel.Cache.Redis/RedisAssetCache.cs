@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text.Json;
 using MarketIntel.Abstractions;
@@ -22,18 +23,14 @@ namespace MarketIntel.Cache.Redis;
 /// wait (one per asset, the newest) and are written when it is back: the grid never waits for Redis.
 /// </summary>
 internal sealed partial class RedisAssetCache(
-    [FromKeyedServices(RedisAssetCache.ConnectionKey)] IConnectionMultiplexer redis, IOptions<RedisCacheOptions> configured, ILogger<RedisAssetCache> logger)
+    [FromKeyedServices(RedisAssetCache.ConnectionKey)] IConnectionMultiplexer redis, IOptions<RedisCacheOptions> configured, ILogger<RedisAssetCache> logger,
+    IMeterFactory meters)
     : IAssetCache, IHostedService, IDisposable
 {
     /// <summary>The service key of the cache's own Redis connection.</summary>
     public const string ConnectionKey = "marketintel-asset-cache";
 
-    private static readonly Prometheus.Counter Writes = Prometheus.Metrics.CreateCounter(
-        "marketintel_cache_writes_total", "Asset entries written to the Redis cache");
-    private static readonly Prometheus.Counter Failures = Prometheus.Metrics.CreateCounter(
-        "marketintel_cache_write_failures_total", "Flushes of the Redis cache that failed (Redis unreachable); their entries are written later");
-    private static readonly Prometheus.Gauge Pending = Prometheus.Metrics.CreateGauge(
-        "marketintel_cache_pending_assets", "Assets whose latest values wait to be written to Redis");
+    private readonly CacheMetrics _metrics = new(meters);
 
     private readonly ConcurrentDictionary<string, Entry> _pending = new(StringComparer.Ordinal);
     private readonly RedisCacheOptions _options = configured.Value;
@@ -88,7 +85,7 @@ internal sealed partial class RedisAssetCache(
 
     private async Task FlushOnce()
     {
-        Pending.Set(_pending.Count);
+        _metrics.Pending(_pending.Count);
         if (_pending.IsEmpty)
         {
             return;
@@ -111,7 +108,7 @@ internal sealed partial class RedisAssetCache(
             {
                 _pending.TryRemove(written);
             }
-            Writes.Inc(batch.Length);
+            _metrics.Written(batch.Length);
             if (_failing)
             {
                 LogRecovered(batch.Length);
@@ -121,7 +118,7 @@ internal sealed partial class RedisAssetCache(
         catch (Exception e)
         {
             // Whatever failed (Redis down, a timeout, anything else), the entries stay pending and the loop goes on.
-            Failures.Inc();
+            _metrics.Failed();
             if (!_failing)
             {
                 LogFailing(e);
@@ -168,4 +165,35 @@ internal sealed partial class RedisAssetCache(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Redis is back: the asset cache wrote {Count} pending assets")]
     private partial void LogRecovered(int count);
+}
+
+/// <summary>The asset cache's totals, on its meter.</summary>
+internal sealed class CacheMetrics
+{
+    /// <summary>The name of the cache's meter.</summary>
+    public const string MeterName = "MarketIntel.Cache";
+
+    private long _written;
+    private long _failed;
+    private long _pending;
+
+    public CacheMetrics(IMeterFactory meters)
+    {
+        Meter meter = meters.Create(MeterName);
+        meter.CreateObservableCounter("marketintel_cache_writes_total", () => Interlocked.Read(ref _written), unit: null,
+            "Asset entries written to the Redis cache");
+        meter.CreateObservableCounter("marketintel_cache_write_failures_total", () => Interlocked.Read(ref _failed), unit: null,
+            "Flushes of the Redis cache that failed (Redis unreachable); their entries are written later");
+        meter.CreateObservableGauge("marketintel_cache_pending_assets", () => Interlocked.Read(ref _pending), unit: null,
+            "Assets whose latest values wait to be written to Redis");
+    }
+
+    /// <summary>Entries a flush wrote.</summary>
+    public void Written(int entries) => Interlocked.Add(ref _written, entries);
+
+    /// <summary>A flush that failed.</summary>
+    public void Failed() => Interlocked.Increment(ref _failed);
+
+    /// <summary>The assets waiting as a flush starts.</summary>
+    public void Pending(int assets) => Interlocked.Exchange(ref _pending, assets);
 }

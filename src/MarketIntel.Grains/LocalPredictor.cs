@@ -20,9 +20,7 @@ public sealed class LocalPredictor(IGrainFactory grains, SiloModelCache models, 
     private readonly ConcurrentDictionary<string, PredictionSlot> _slots = new(StringComparer.Ordinal);
 
     /// <summary>How many predictions were answered from a snapshot, without a grain call.</summary>
-    public long LocalHits => Interlocked.Read(ref _localHits);
-
-    private long _localHits;
+    public long LocalHits => metrics.PredictionsLocal;
 
     /// <summary>The asset's prediction with its model (or the default), as <see cref="IAssetGrain.Predict"/> gives it.</summary>
     public ValueTask<PredictionResult> Predict(string asset)
@@ -45,7 +43,7 @@ public sealed class LocalPredictor(IGrainFactory grains, SiloModelCache models, 
     private PredictionResult Compute(string asset, PredictionSnapshot snapshot)
     {
         PredictionResult result = ModelRun.Predict(asset, snapshot.Model, snapshot.Loaded, snapshot.Inputs, snapshot.AsOf, metrics);
-        Interlocked.Increment(ref _localHits);
+        metrics.PredictedLocally();
         return result;
     }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using Grpc.Core;
 using MarketIntel.Api.V1;
+using MarketIntel.Server.Tests;
 using MarketIntel.Tests;
 using Npgsql;
 using StackExchange.Redis;
@@ -93,6 +94,16 @@ public sealed class RedisOutageTests : IDisposable
         {
             Assert.False(silo.HasExited, silo.Output);
         }
+
+        // The silos' metrics tell the same story: failed flushes while Redis was down, the entries written, and
+        // the archive's commits with the bars they carried.
+        var scrapes = await Task.WhenAll(silos.Select(s => Scrape.From(http, $"http://127.0.0.1:{s.HttpPort}/metrics")));
+        double Total(string name) => scrapes.Sum(s => s.Value(name));
+        Assert.True(Total("marketintel_cache_write_failures_total") >= 1, scrapes[0].Text);
+        Assert.True(Total("marketintel_cache_writes_total") >= 2);
+        Assert.Equal("gauge", scrapes[0].Type("marketintel_cache_pending_assets"));
+        Assert.True(Total("marketintel_archive_writes_total") >= 1);
+        Assert.True(Total("marketintel_archive_rows_total") >= Math.Max(200, Total("marketintel_archive_writes_total")));
     }
 
     public void Dispose()

@@ -117,6 +117,21 @@ public sealed class AccessMatrixTests(AuthFixture server)
     }
 
     [Fact]
+    public async Task Refusals_are_counted_on_metrics_by_reason()
+    {
+        Assert.Equal(HttpStatusCode.Unauthorized, await CallHttp("GET /predict/AUTHED", null));
+        Assert.Equal(HttpStatusCode.Forbidden, await CallHttp("PUT /features/AUTH_PUSHED", server.Keys["reader"]));
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", server.Keys["reader"]);
+        using var response = await server.Http.SendAsync(request);
+        Scrape scrape = Scrape.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("counter", scrape.Type("marketintel_auth_denied_total"));
+        Assert.True(scrape.Value("marketintel_auth_denied_total", "reason=\"unauthenticated\"") >= 1, scrape.Text);
+        Assert.True(scrape.Value("marketintel_auth_denied_total", "reason=\"forbidden\"") >= 1, scrape.Text);
+    }
+
+    [Fact]
     public async Task A_browser_may_send_the_key_as_the_basic_password()
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/dashboard/");

@@ -1,5 +1,7 @@
+using System.Diagnostics.Metrics;
 using MarketIntel.Features;
 using MarketIntel.Storage.Postgres.Storage;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace MarketIntel.Storage.Postgres.Tests;
@@ -81,5 +83,33 @@ public sealed class BarArchiveTests(PostgresFixture postgres) : IAsyncLifetime
         {
             await Assert.ThrowsAnyAsync<NpgsqlException>(() => append);
         }
+    }
+
+    [Fact]
+    public async Task The_archive_publishes_its_writes_and_the_bars_they_carried_on_its_meter()
+    {
+        await using var host = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        IMeterFactory meters = host.GetRequiredService<IMeterFactory>();
+        await using var archive = new PostgresBarArchive(_database, batchRows: 5000, writers: 1, meters: meters);
+        await archive.Append("M1", Bars(0, 7));
+        await archive.Append("M2", Bars(0, 5));
+
+        var observed = new Dictionary<string, long>();
+        using (var listener = new MeterListener())
+        {
+            listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Scope == meters && instrument.Meter.Name == PostgresBarArchive.MeterName)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => observed[instrument.Name] = value);
+            listener.Start();
+            listener.RecordObservableInstruments();
+        }
+        Assert.Equal(archive.Writes, observed["marketintel_archive_writes_total"]);
+        Assert.InRange(archive.Writes, 1, 2);
+        Assert.Equal(12, observed["marketintel_archive_rows_total"]);
     }
 }

@@ -14,18 +14,12 @@ namespace MarketIntel.Server.Api;
 /// <see cref="GridErrorInterceptor"/>.
 /// </summary>
 internal sealed class GridService(GridOperations operations, PredictionFeed feed,
-    IOptions<LimitsOptions> limitOptions, StreamQuota streams, IHostApplicationLifetime lifetime) : Grid.GridBase
+    IOptions<LimitsOptions> limitOptions, StreamQuota streams, StreamMetrics streamMetrics, IHostApplicationLifetime lifetime) : Grid.GridBase
 {
     /// <summary>How many rejections an IngestBars reply lists (all are counted).</summary>
     public const int MaxListedRejections = 1000;
 
     private readonly LimitsOptions _limits = limitOptions.Value;
-
-    private static readonly Prometheus.Counter StreamsStalled = Prometheus.Metrics.CreateCounter(
-        "marketintel_stream_stalled_total", "StreamPredictions calls cut off because their client stopped reading (Limits:StreamStallTimeout)");
-
-    private static readonly Prometheus.Counter StreamDrops = Prometheus.Metrics.CreateCounter(
-        "marketintel_stream_predictions_dropped_total", "Predictions dropped because a StreamPredictions client fell more than the buffer behind");
 
     [RequiresRole(ApiRole.Writer)]
     public override async Task<IngestBarsReply> IngestBars(IAsyncStreamReader<IngestBarsRequest> requestStream, ServerCallContext context)
@@ -129,11 +123,11 @@ internal sealed class GridService(GridOperations operations, PredictionFeed feed
             new BoundedChannelOptions(_limits.StreamBufferPredictions) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
             _ =>
             {
-                StreamDrops.Inc();
+                streamMetrics.Dropped();
                 if (Environment.TickCount64 - Volatile.Read(ref lastTaken) > _limits.StreamStallTimeout.TotalMilliseconds
                     && Interlocked.Exchange(ref stalled, 1) == 0)
                 {
-                    StreamsStalled.Inc();
+                    streamMetrics.Stalled();
                     ended.Cancel();
                 }
             });

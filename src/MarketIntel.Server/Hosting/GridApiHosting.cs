@@ -51,6 +51,7 @@ public static class GridApiHosting
             Port(server.GrpcPort, HttpProtocols.Http2);
         });
         builder.Services.AddSingleton<StreamQuota>();
+        builder.Services.AddSingleton<StreamMetrics>();
         builder.AddGridSecurity(limits);
         builder.Services.AddGrpc(o =>
         {

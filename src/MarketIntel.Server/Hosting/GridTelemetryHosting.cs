@@ -1,6 +1,9 @@
 using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Storage;
 using MarketIntel.Grains;
+using MarketIntel.Server.Api;
 using MarketIntel.Server.Security;
+using MarketIntel.Server.Telemetry;
 using Microsoft.Extensions.Options;
 using Orleans.Dashboard;
 using Prometheus;
@@ -10,10 +13,18 @@ namespace MarketIntel.Server.Hosting;
 /// <summary>What operators watch: the log's levels, the Prometheus metrics at <c>/metrics</c>, the Orleans dashboard.</summary>
 public static class GridTelemetryHosting
 {
-    /// <summary>Sets the log levels of the frameworks' chatty categories and adds the Orleans dashboard to the silo when it is on.</summary>
+    /// <summary>
+    /// Sets the log levels of the frameworks' chatty categories, registers the export of the components' meters
+    /// (<see cref="PrometheusExport"/>; every other meter, Orleans' among them, goes through prometheus-net's meter
+    /// adapter) and adds the Orleans dashboard to the silo when it is on.
+    /// </summary>
     public static WebApplicationBuilder AddGridTelemetry(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        // Before the first scrape, which starts the adapter.
+        PrometheusExport.ExcludeFromMeterAdapter();
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton<PrometheusExport>();
         builder.Logging.AddFilter("Orleans", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         // Kestrel warns once per connection refused over Limits:MaxConnections: thousands of lines in a flood.
@@ -30,14 +41,18 @@ public static class GridTelemetryHosting
     }
 
     /// <summary>
-    /// Counts every request (first in the pipeline, so refusals are counted too), publishes the grid's metrics and
-    /// maps <c>/metrics</c> (a reader's key; on its own port when one is set) and the dashboard (an admin's).
+    /// Starts publishing the components' meters, counts every request (first in the pipeline, so refusals are counted
+    /// too) and maps <c>/metrics</c> (a reader's key; on its own port when one is set) and the dashboard (an admin's).
     /// </summary>
     public static WebApplication UseGridTelemetry(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        GridPrometheus.Publish(app.Services.GetRequiredService<GridMetrics>(), app.Services.GetRequiredService<LocalPredictor>(),
-            app.Services.GetService<Storage.Postgres.Storage.PostgresBarArchive>());
+        // Resolved now: the export listens before the first request is measured, and the components' totals are on
+        // /metrics from the first scrape rather than from their first use.
+        app.Services.GetRequiredService<PrometheusExport>();
+        app.Services.GetRequiredService<GridMetrics>();
+        app.Services.GetRequiredService<StreamMetrics>();
+        app.Services.GetService<IBarArchive>();
         app.UseMiddleware<RequestMetrics>();
         var server = app.Services.GetRequiredService<IOptions<ServerOptions>>().Value;
         // Prometheus scrapes with a reader key; the dashboard (which streams the server's log) is the admins'.

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Text;
 using MarketIntel.Abstractions;
 using MarketIntel.Server.Api;
@@ -14,7 +15,7 @@ namespace MarketIntel.Server.Security;
 /// UNAUTHENTICATED / 401 without a valid key and PERMISSION_DENIED / 403 for a role that may not; admin calls other
 /// than page views, and every refusal of a known key, go to the audit log with the key's name.
 /// </summary>
-internal sealed class ApiKeyMiddleware(RequestDelegate next, IServiceProvider services, ILoggerFactory loggers)
+internal sealed class ApiKeyMiddleware(RequestDelegate next, IServiceProvider services, ILoggerFactory loggers, IMeterFactory meters)
 {
     /// <summary>The <see cref="Caller"/> a request was let through as, under this <see cref="HttpContext.Items"/> key.</summary>
     public const string KeyItem = "marketintel.caller";
@@ -23,12 +24,7 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, IServiceProvider se
     private readonly ApiKeyAuthenticator? _keys = services.GetService<ApiKeyAuthenticator>();
     private readonly JwtValidator? _tokens = services.GetService<JwtValidator>();
 
-    private static readonly Prometheus.Counter Denied = Prometheus.Metrics.CreateCounter(
-        "marketintel_auth_denied_total", "Requests refused for want of a valid API key (unauthenticated) or of a role (forbidden)",
-        new Prometheus.CounterConfiguration { LabelNames = ["reason"] });
-
-    private static readonly Prometheus.Counter.Child Unauthenticated = Denied.WithLabels("unauthenticated");
-    private static readonly Prometheus.Counter.Child Forbidden = Denied.WithLabels("forbidden");
+    private readonly Refusals _refusals = new(meters);
 
     private readonly ILogger _audit = loggers.CreateLogger(AuditLog.Category);
 
@@ -45,7 +41,7 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, IServiceProvider se
         Caller? key = await Identify(http.Request.Headers.Authorization.ToString());
         if (key is null)
         {
-            Unauthenticated.Inc();
+            _refusals.Unauthenticated();
             http.Response.Headers.WWWAuthenticate = "Bearer realm=\"marketintel\", Basic realm=\"marketintel\"";
             await Refuse(http, grpc, new GridException(GridErrorKind.Unauthenticated,
                 "a valid API key is required: send 'authorization: Bearer KEY' (keys come from 'marketintel keys create')"));
@@ -54,7 +50,7 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, IServiceProvider se
         if (key.Role is not { } role || role < required)
         {
             string action = Action(http, grpc);
-            Forbidden.Inc();
+            _refusals.Forbidden();
             string held = key.Role?.Name() ?? "none";
             AuditLog.Refused(_audit, key.Name, held, action, required.Name());
             await Refuse(http, grpc, new GridException(GridErrorKind.PermissionDenied,
@@ -172,6 +168,30 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, IServiceProvider se
         }
         return string.IsNullOrEmpty(status) ? "no status (the call was cut off)" : $"grpc-status {status}";
     }
+}
+
+/// <summary>Requests <see cref="ApiKeyMiddleware"/> refused, by reason, on this silo's meter.</summary>
+internal sealed class Refusals
+{
+    /// <summary>The name of this component's meter.</summary>
+    public const string MeterName = "MarketIntel.Security";
+
+    private long _unauthenticated;
+    private long _forbidden;
+
+    public Refusals(IMeterFactory meters) =>
+        meters.Create(MeterName).CreateObservableCounter("marketintel_auth_denied_total", () => new Measurement<long>[]
+            {
+                new(Interlocked.Read(ref _unauthenticated), new KeyValuePair<string, object?>("reason", "unauthenticated")),
+                new(Interlocked.Read(ref _forbidden), new KeyValuePair<string, object?>("reason", "forbidden")),
+            },
+            unit: null, "Requests refused for want of a valid API key (unauthenticated) or of a role (forbidden)");
+
+    /// <summary>A request without a valid key or token.</summary>
+    public void Unauthenticated() => Interlocked.Increment(ref _unauthenticated);
+
+    /// <summary>A request whose key's role may not call the endpoint.</summary>
+    public void Forbidden() => Interlocked.Increment(ref _forbidden);
 }
 
 /// <summary>The audit log: who did what with an admin key, and who was refused. Its category can be routed apart.</summary>

@@ -31,7 +31,8 @@ public static class PostgresSiloBuilderExtensions
         silo.Services.AddSingleton(services =>
         {
             PostgresOptions options = services.GetRequiredService<IOptions<PostgresOptions>>().Value;
-            return new PostgresBarArchive(services.GetRequiredService<NpgsqlDataSource>(), options.ArchiveBatchRows, options.ArchiveWriters, options.MaxConcurrentReplays);
+            return new PostgresBarArchive(services.GetRequiredService<NpgsqlDataSource>(), options.ArchiveBatchRows, options.ArchiveWriters, options.MaxConcurrentReplays,
+                services.GetService<System.Diagnostics.Metrics.IMeterFactory>());
         });
         silo.Services.AddSingleton<IBarArchive>(services => services.GetRequiredService<PostgresBarArchive>());
         silo.Services.AddSingleton<IModelStore>(services => new PostgresModelStore(services.GetRequiredService<NpgsqlDataSource>()));

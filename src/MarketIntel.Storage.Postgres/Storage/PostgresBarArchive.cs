@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using MarketIntel.Features;
@@ -16,6 +17,9 @@ namespace MarketIntel.Storage.Postgres.Storage;
 /// </summary>
 public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
 {
+    /// <summary>The name of the archive's meter, on which it publishes <see cref="Writes"/> and <see cref="Rows"/>.</summary>
+    public const string MeterName = "MarketIntel.Archive";
+
     private readonly NpgsqlDataSource _database;
     private readonly int _batchRows;
     private readonly Channel<PendingAppend> _queue = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = false });
@@ -31,7 +35,8 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
     /// How many assets may read their bars at once. After a silo dies, every asset it held is reactivated at once;
     /// unbounded, their reads would take every pooled connection and stall the archive writes behind them.
     /// </param>
-    public PostgresBarArchive(NpgsqlDataSource database, int batchRows, int writers, int maxConcurrentReads = 8)
+    /// <param name="meters">Makes the meter the archive publishes its totals on; none, and they are kept but not published.</param>
+    public PostgresBarArchive(NpgsqlDataSource database, int batchRows, int writers, int maxConcurrentReads = 8, IMeterFactory? meters = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxConcurrentReads, 1);
         _replays = new SemaphoreSlim(maxConcurrentReads, maxConcurrentReads);
@@ -40,6 +45,14 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
         _database = database;
         _batchRows = batchRows;
         _writers = Enumerable.Range(0, writers).Select(_ => Task.Run(WriteLoop)).ToArray();
+        if (meters is not null)
+        {
+            Meter meter = meters.Create(MeterName);
+            meter.CreateObservableCounter("marketintel_archive_writes_total", () => Writes, unit: null,
+                "Statements (each one commit) that wrote accepted bars to PostgreSQL (cluster mode)");
+            meter.CreateObservableCounter("marketintel_archive_rows_total", () => Rows, unit: null,
+                "Bars carried by those statements: divided by the writes, the group-commit batch size");
+        }
     }
 
     public bool IsDurable => true;
