@@ -30,6 +30,10 @@ public static class GridTelemetryHosting
         // Kestrel warns once per connection refused over Limits:MaxConnections: thousands of lines in a flood.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel.Connections", LogLevel.Error);
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+        // A start that fails (a start-up probe's ServerConfigurationException, say) is logged here with its stack
+        // trace and then thrown to the caller, which reports it (serve: one line naming the setting). Critical still
+        // shows: a background service that fails later and stops the host.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         builder.Logging.AddFilter("Polly", LogLevel.Warning);
         // gRPC logs every error status it returns at Information; a client polling an unknown asset would flood the log.
         builder.Logging.AddFilter("Grpc.AspNetCore.Server", LogLevel.Warning);
