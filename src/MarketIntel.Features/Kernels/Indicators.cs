@@ -187,15 +187,12 @@ internal struct LogReturnKernel(int n) : IBarKernel
 /// <summary>Stochastic fast %K (emitD false) or fast %D = SMA(fast %K, d).</summary>
 internal struct StochKernel(int n, int d, bool emitD) : IBarKernel
 {
-    private RollingMax _high = new(n);
-    private RollingMax _negLow = new(n);
+    private RollingRange _range = new(n);
     private RollingMoments _fastD = new(d);
 
     public double Next(in Bar bar)
     {
-        double hmax = _high.Push(bar.High);
-        double lmin = -_negLow.Push(-bar.Low);
-        if (!_high.IsFull)
+        if (!_range.Push(bar, out double hmax, out double lmin))
         {
             return double.NaN;
         }
@@ -325,14 +322,11 @@ internal struct AdxKernel(int n) : IBarKernel
 
 internal struct WprKernel(int n) : IBarKernel
 {
-    private RollingMax _high = new(n);
-    private RollingMax _negLow = new(n);
+    private RollingRange _range = new(n);
 
     public double Next(in Bar bar)
     {
-        double hmax = _high.Push(bar.High);
-        double lmin = -_negLow.Push(-bar.Low);
-        if (!_high.IsFull)
+        if (!_range.Push(bar, out double hmax, out double lmin))
         {
             return double.NaN;
         }

@@ -266,6 +266,24 @@ internal struct RollingSum
 /// maxima are computed once when it completes, plus the head of the current block, whose running maximum is kept.
 /// Exact: only comparisons, no arithmetic.
 /// </summary>
+/// <summary>
+/// The highest high and the lowest low of the last n bars (the range stochastics and Williams %R divide by): two
+/// rolling maxima, the low's on negated values.
+/// </summary>
+internal struct RollingRange(int n)
+{
+    private RollingMax _high = new(n);
+    private RollingMax _negLow = new(n);
+
+    /// <summary>Adds a bar; true once n bars are in, with the window's highest high and lowest low.</summary>
+    public bool Push(in Bar bar, out double high, out double low)
+    {
+        high = _high.Push(bar.High);
+        low = -_negLow.Push(-bar.Low);
+        return _high.IsFull;
+    }
+}
+
 internal struct RollingMax
 {
     private readonly double[] _ring;

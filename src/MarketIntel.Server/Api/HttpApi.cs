@@ -45,52 +45,48 @@ internal static class HttpApi
         return Uri.UnescapeDataString(path[(path.LastIndexOf('/') + 1)..]);
     }
 
-    private static async Task Predict(string asset, HttpContext http, GridOperations operations)
+    private static Task Predict(string asset, HttpContext http, GridOperations operations) =>
+        Answer(http, asset, operations, static (grid, symbol) => grid.Predict(symbol), WritePrediction);
+
+    private static Task GetFeatures(string asset, HttpContext http, GridOperations operations) =>
+        Answer(http, asset, operations, static (grid, symbol) => new ValueTask<FeatureSnapshot>(grid.GetFeatures(symbol)), FeatureJson.Write);
+
+    // Runs one grid operation for the asset and writes its result as JSON with 200, or its error. The delegates are
+    // static (cached by the compiler), so the prediction path allocates nothing here.
+    private static async Task Answer<T>(HttpContext http, string asset, GridOperations operations,
+        Func<GridOperations, string, ValueTask<T>> call, Action<Utf8JsonWriter, T> write)
     {
-        PredictionResult result;
+        T result;
         try
         {
-            result = await operations.Predict(Mapping.Asset(asset));
+            result = await call(operations, Mapping.Asset(asset));
         }
         catch (Exception e) when (Errors.AsGridError(e) is { } grid)
         {
             await WriteError(http, grid);
             return;
         }
-        await WriteJson(http, StatusCodes.Status200OK, result, static (json, result) =>
-        {
-            json.WriteStartObject();
-            json.WriteString("asset", result.Asset);
-            WriteNumber(json, "prediction", result.Values.Count > 0 ? result.Values[0] : float.NaN);
-            if (result.Values.Count > 1)
-            {
-                json.WriteStartArray("values");
-                foreach (float v in result.Values)
-                {
-                    WriteNumber(json, null, v);
-                }
-                json.WriteEndArray();
-            }
-            json.WriteString("model", result.Model.Name);
-            json.WriteString("version", result.Model.Version);
-            json.WriteString("asOf", FormatTime(result.AsOf));
-            json.WriteEndObject();
-        });
+        await WriteJson(http, StatusCodes.Status200OK, result, write);
     }
 
-    private static async Task GetFeatures(string asset, HttpContext http, GridOperations operations)
+    private static void WritePrediction(Utf8JsonWriter json, PredictionResult result)
     {
-        FeatureSnapshot snapshot;
-        try
+        json.WriteStartObject();
+        json.WriteString("asset", result.Asset);
+        WriteNumber(json, "prediction", result.Values.Count > 0 ? result.Values[0] : float.NaN);
+        if (result.Values.Count > 1)
         {
-            snapshot = await operations.GetFeatures(Mapping.Asset(asset));
+            json.WriteStartArray("values");
+            foreach (float v in result.Values)
+            {
+                WriteNumber(json, null, v);
+            }
+            json.WriteEndArray();
         }
-        catch (Exception e) when (Errors.AsGridError(e) is { } grid)
-        {
-            await WriteError(http, grid);
-            return;
-        }
-        await WriteJson(http, StatusCodes.Status200OK, snapshot, FeatureJson.Write);
+        json.WriteString("model", result.Model.Name);
+        json.WriteString("version", result.Model.Version);
+        json.WriteString("asOf", FormatTime(result.AsOf));
+        json.WriteEndObject();
     }
 
     private static async Task PutFeatures(string asset, HttpContext http, GridOperations operations)
