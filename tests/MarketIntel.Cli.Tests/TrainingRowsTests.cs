@@ -141,6 +141,18 @@ public sealed class TrainingRowsTests : CliTestBase
     }
 
     [Fact]
+    public void Skip_incomplete_with_every_row_incomplete_writes_the_header_alone()
+    {
+        string input = Path.Combine(Dir, "x.csv"), output = Path.Combine(Dir, "P.csv");
+        File.WriteAllLines(input, ["x0,x1,x2,x3,x4,x5,x6,x7", ",1,1,1,1,1,1,1", "1,1,1,1,1,1,1,"]);
+        var (code, stdout, err) = Run("predict", "--model", RepoPaths.Fixture("models", "onnx-mlp-8.onnx"), "--input", input, "--output", output, "--skip-incomplete");
+        Assert.True(code == 0, err);
+        Assert.Contains("wrote 0 predictions (prediction) to", stdout, StringComparison.Ordinal);
+        Assert.Contains("skipped 2 rows with a missing model input", stdout, StringComparison.Ordinal);
+        Assert.Equal(["prediction"], File.ReadAllLines(output));
+    }
+
+    [Fact]
     public void A_numeric_key_is_used_when_named_with_key_and_an_unknown_key_is_an_error()
     {
         string model = Path.Combine(Dir, "M.json");

@@ -11,8 +11,8 @@ internal static class PredictCommand
 
     /// <summary>What <c>predict --help</c> adds under the usage line.</summary>
     public const string Details = "  the key column (--key, else a first column named timestamp or holding non-numbers) is written first, so predictions join back;"
-        + "\n  a row with an empty model input (the warm-up rows of features) is predicted with that value missing, as a tree's default"
-        + "\n  branch takes it, unless --skip-incomplete leaves the row out";
+        + "\n  a row with an empty model input (the warm-up rows of features) is predicted with that value missing (trees take"
+        + "\n  the default branch, ONNX gets NaN), unless --skip-incomplete leaves the row out";
 
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout)
     {
