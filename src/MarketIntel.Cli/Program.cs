@@ -37,12 +37,12 @@ namespace MarketIntel.Cli
         private static string? CommandUsage(string command) => command switch
         {
             "demo" => DemoCommand.Usage,
-            "features" => FeaturesCommand.Usage,
-            "predict" => PredictCommand.Usage,
+            "features" => FeaturesCommand.Usage + "\n" + FeaturesCommand.Details,
+            "predict" => PredictCommand.Usage + "\n" + PredictCommand.Details,
             "serve" => ServeCommand.Usage,
             "ingest" => IngestCommand.Usage,
             "loadtest" => LoadTestCommand.Usage + "\n(options: docs/loadtest.md)",
-            "train" => TrainCommand.Usage,
+            "train" => TrainCommand.Usage + "\n" + TrainCommand.Details,
             "backtest" => BacktestCommand.Usage,
             "db" => DbCommand.Usage,
             "keys" => KeysCommand.Usage,

@@ -2,16 +2,6 @@ using MarketIntel.Features;
 
 namespace MarketIntel.Training;
 
-/// <summary>What a row's label says about the bars after it.</summary>
-public enum LabelKind
-{
-    /// <summary>1 when the close <c>k</c> bars later is above this bar's close, else 0 (a flat move is 0).</summary>
-    Direction,
-
-    /// <summary>ln(close[t+k] / close[t]).</summary>
-    LogReturn,
-}
-
 /// <summary>
 /// Training rows made from a bar series: the features of a spec at each bar t (the batch form, equal to what an
 /// asset grain computes online from bars up to t) and a label from the close <c>k</c> bars later. A row whose
@@ -70,7 +60,7 @@ public sealed class Dataset
             throw new ArgumentException($"horizon {horizon}: the series has {bars.Count} bars, so no bar has a close {horizon} bars later", nameof(horizon));
         }
         double[][] columns = spec.Compute(bars);
-        double[] close = bars.Close;
+        var label = new LabelDefinition(kind, horizon);
         int last = bars.Count - horizon;   // bars 0 .. last-1 have a close `horizon` bars later
         var keep = new List<int>(last);
         for (int t = 0; t < last; t++)
@@ -103,12 +93,7 @@ public sealed class Dataset
             {
                 features[r * width + f] = (float)columns[f][t];
             }
-            labels[r] = kind switch
-            {
-                LabelKind.Direction => close[t + horizon] > close[t] ? 1f : 0f,
-                LabelKind.LogReturn => (float)Math.Log(close[t + horizon] / close[t]),
-                _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown label kind"),
-            };
+            labels[r] = (float)label.At(bars.Close, t);
             timestamps[r] = bars.Timestamps[t];
         }
         return new Dataset(spec.Names.ToArray(), features, labels, barIndex, timestamps, horizon, kind);

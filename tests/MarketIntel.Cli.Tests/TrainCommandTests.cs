@@ -57,7 +57,7 @@ public sealed class TrainCommandTests : CliTestBase
 
     [Theory]
     [InlineData("--label|nope", "no column 'nope' for --label (columns: a, up, b, c)")]
-    [InlineData("--label|a", "is not 0 or 1 (rows counted from the first data row)")]
+    [InlineData("--label|a", "is not 0 or 1 (rows counted from the first data row, counting only rows with a label)")]
     [InlineData("--label|up|--max-depth|0", "max_depth 0 must be from 1 to 16")]
     [InlineData("--label|up|--eta|fast", "option '--eta': 'fast' is not a number")]
     [InlineData("--label|up|--objective|rank:pairwise", "objective 'rank:pairwise' is not binary:logistic or reg:squarederror")]

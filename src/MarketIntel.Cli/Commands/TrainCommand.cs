@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using MarketIntel.CommandLine;
+using MarketIntel.Features;
 using MarketIntel.Features.Io;
 using MarketIntel.Inference.Io;
 using MarketIntel.Training;
@@ -8,18 +9,22 @@ using MarketIntel.Training;
 namespace MarketIntel.Cli.Commands;
 
 /// <summary>
-/// <c>marketintel train</c>: histogram gradient boosting on a CSV (a header, the label column, every other column a
-/// feature, empty = missing), written as an XGBoost JSON model that <c>predict</c>, <c>serve</c> and XGBoost load.
+/// <c>marketintel train</c>: histogram gradient boosting on a CSV (a header, the label column, an optional key column,
+/// every other column a feature, empty = missing), written as an XGBoost JSON model that <c>predict</c>, <c>serve</c> and XGBoost load.
 /// </summary>
 internal static class TrainCommand
 {
-    public const string Usage = "marketintel train --input TRAIN.csv --label COLUMN [--objective binary:logistic|reg:squarederror] [--max-depth 6] [--eta 0.3] "
+    public const string Usage = "marketintel train --input TRAIN.csv --label COLUMN [--key COLUMN] [--objective binary:logistic|reg:squarederror] [--max-depth 6] [--eta 0.3] "
         + "[--rounds 100] [--min-child-weight 1] [--lambda 1] [--alpha 0] [--gamma 0] [--subsample 1] [--colsample-bytree 1] [--max-bin 256] "
         + "[--seed 0] [--threads N] --output MODEL.json";
 
+    /// <summary>What <c>train --help</c> adds under the usage line.</summary>
+    public const string Details = "  the key column (--key, else a first column named timestamp or holding non-numbers) is not a feature;"
+        + "\n  nor are other label columns (up_K, and logret_K when its last row is empty: a column that looks ahead); rows whose label is empty (the last K rows of features --label) are skipped";
+
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout, TextWriter stderr)
     {
-        var options = CliArguments.Parse(args, ["input", "label", "output", "objective", "max-depth", "eta", "rounds", "min-child-weight", "lambda", "alpha",
+        var options = CliArguments.Parse(args, ["input", "label", "key", "output", "objective", "max-depth", "eta", "rounds", "min-child-weight", "lambda", "alpha",
             "gamma", "subsample", "colsample-bytree", "max-bin", "seed", "threads"]);
         string input = options.Required("input");
         string labelName = options.Required("label");
@@ -51,35 +56,39 @@ internal static class TrainCommand
         }
 
         // The whole input is read and checked before training starts and before anything is written.
-        FeatureMatrix table = FeatureMatrixCsv.Read(input);
+        FeatureMatrix table = FeatureMatrixCsv.Read(input, options.Optional("key"));
         int label = Array.IndexOf(table.Names, labelName);
         if (label < 0)
         {
             throw new UsageException($"{input}: no column '{labelName}' for --label (columns: {string.Join(", ", table.Names)})");
         }
-        if (table.Names.Length < 2)
-        {
-            throw new UsageException($"{input}: no feature columns besides the label '{labelName}'");
-        }
-        if (table.Rows == 0)
-        {
-            throw new UsageException($"{input}: no data rows");
-        }
         int width = table.Names.Length;
-        string[] names = table.Names.Where((_, c) => c != label).ToArray();
-        var x = new float[table.Rows * names.Length];
-        var y = new float[table.Rows];
-        for (int r = 0; r < table.Rows; r++)
+        // Other label columns look ahead of their row: as features they would leak the future into the model. up_K
+        // is never a feature name; logret_K is also the past log return feature, so that name counts as a label only
+        // when the column looks ahead as features --label writes it: empty on the last row.
+        bool IsOtherLabel(int c) => c != label && LabelDefinition.TryParse(table.Names[c], out LabelDefinition other)
+            && (other.Kind == LabelKind.Direction || (table.Rows > 0 && float.IsNaN(table.Values[((table.Rows - 1) * width) + c])));
+        int[] featureColumns = Enumerable.Range(0, width).Where(c => c != label && !IsOtherLabel(c)).ToArray();
+        string[] leftOut = Enumerable.Range(0, width).Where(IsOtherLabel).Select(c => table.Names[c]).ToArray();
+        if (featureColumns.Length == 0)
         {
-            ReadOnlySpan<float> row = table.Values.AsSpan(r * width, width);
-            y[r] = row[label];
-            int k = r * names.Length;
-            for (int c = 0; c < width; c++)
+            throw new UsageException($"{input}: no feature columns besides the label '{labelName}'{(table.KeyName is { } key ? $", the key '{key}'" : "")} and other label columns");
+        }
+        string[] names = featureColumns.Select(c => table.Names[c]).ToArray();
+        var labelled = Enumerable.Range(0, table.Rows).Where(r => !float.IsNaN(table.Values[(r * width) + label])).ToArray();
+        if (labelled.Length == 0)
+        {
+            throw new UsageException(table.Rows == 0 ? $"{input}: no data rows" : $"{input}: no row has a value in the label column '{labelName}'");
+        }
+        var x = new float[labelled.Length * names.Length];
+        var y = new float[labelled.Length];
+        for (int i = 0; i < labelled.Length; i++)
+        {
+            ReadOnlySpan<float> row = table.Values.AsSpan(labelled[i] * width, width);
+            y[i] = row[label];
+            for (int f = 0; f < featureColumns.Length; f++)
             {
-                if (c != label)
-                {
-                    x[k++] = row[c];
-                }
+                x[(i * names.Length) + f] = row[featureColumns[f]];
             }
         }
 
@@ -93,7 +102,7 @@ internal static class TrainCommand
         catch (ArgumentException e)
         {
             string what = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
-            throw new UsageException($"{input}: {what} (rows counted from the first data row)");
+            throw new UsageException($"{input}: {what} (rows counted from the first data row{(labelled.Length < table.Rows ? ", counting only rows with a label" : "")})");
         }
         if (live)
         {
@@ -101,7 +110,15 @@ internal static class TrainCommand
         }
         AtomicFile.Write(output, model.WriteXgboostJson);
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"trained {parameters.Rounds} rounds ({parameters.Objective}, depth {parameters.MaxDepth}) on {table.Rows} rows x {names.Length} features in {clock.Elapsed.TotalSeconds:0.00} s; wrote {output}"));
+            $"trained {parameters.Rounds} rounds ({parameters.Objective}, depth {parameters.MaxDepth}) on {labelled.Length} rows x {names.Length} features in {clock.Elapsed.TotalSeconds:0.00} s; wrote {output}"));
+        if (leftOut.Length > 0)
+        {
+            stdout.WriteLine($"left out the other label columns {string.Join(", ", leftOut)} (they look ahead)");
+        }
+        if (labelled.Length < table.Rows)
+        {
+            stdout.WriteLine($"skipped {table.Rows - labelled.Length} rows with no {labelName} (the last rows of features --label have no bar that far ahead)");
+        }
         return 0;
     }
 
