@@ -25,6 +25,15 @@ public sealed partial class ApiDocTests
         }
     }
 
+    [Fact]
+    public void The_index_points_to_metrics_on_their_own_port_and_leaves_out_a_dashboard_that_is_off()
+    {
+        var index = Api.HttpApi.Index(new ServerOptions { MetricsPort = 9464, Dashboard = false, GrpcPort = 6001 });
+        Assert.Equal(":9464/metrics", index.Metrics);
+        Assert.Null(index.Dashboard);
+        Assert.Equal(6001, index.GrpcPort);
+    }
+
     [GeneratedRegex("\"model\":\"(?<name>[^\"]+)\",\"version\":\"(?<version>[^\"]+)\"")]
     private static partial Regex ModelExample();
 }
