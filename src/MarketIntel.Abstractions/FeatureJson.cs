@@ -1,18 +1,27 @@
+using System.Globalization;
 using System.Text.Json;
 
 namespace MarketIntel.Abstractions;
 
 /// <summary>
-/// An asset's features as one JSON object of name to value, in the spec's order:
-/// <c>{"sma_20":101.5,"rsi_14":null,...}</c>. Undefined (warming-up) features are null, as JSON has no NaN. The
-/// HTTP API and the Redis cache write the same shape, which users' scripts read: one definition for both.
+/// An asset's features as one JSON object: <c>asOf</c>, the time of the bar they were computed from, then feature
+/// name to value in the spec's order: <c>{"asOf":"2001-09-27T00:00:00.000Z","sma_20":101.5,"rsi_14":null,...}</c>.
+/// Undefined (warming-up) features are null, as JSON has no NaN. No feature can be called <c>asOf</c>: feature
+/// names are lower case by the grammar. The HTTP API and the Redis cache write the same shape, which users' scripts
+/// read: one definition for both.
 /// </summary>
 public static class FeatureJson
 {
-    /// <summary>Writes the snapshot's features as one JSON object.</summary>
+    /// <summary>The name of the property that carries the snapshot's time.</summary>
+    public const string AsOfProperty = "asOf";
+
+    /// <summary>Writes the snapshot's time and features as one JSON object.</summary>
     public static void Write(Utf8JsonWriter json, FeatureSnapshot features)
     {
+        ArgumentNullException.ThrowIfNull(json);
+        ArgumentNullException.ThrowIfNull(features);
         json.WriteStartObject();
+        json.WriteString(AsOfProperty, FormatTime(features.AsOf));
         for (int i = 0; i < features.Names.Count; i++)
         {
             double value = features.Values[i];
@@ -27,4 +36,8 @@ public static class FeatureJson
         }
         json.WriteEndObject();
     }
+
+    /// <summary>A bar timestamp (Unix ms) as ISO 8601 UTC with milliseconds: the <c>asOf</c> of every JSON answer.</summary>
+    public static string FormatTime(long unixMs) =>
+        DateTimeOffset.FromUnixTimeMilliseconds(unixMs).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 }

@@ -37,7 +37,10 @@ public sealed class CliArguments
             bool isFlag = flags?.Contains(name) == true;
             if (!known.Contains(name) && !isFlag && repeatable?.Contains(name) != true)
             {
-                throw new UsageException($"unknown option '--{name}'");
+                // Naming what the command does take answers the mistake on the spot (a typo, an option of
+                // another command) without a trip to --help.
+                var accepted = known.Concat(flags ?? []).Concat(repeatable ?? []).Select(o => "--" + o);
+                throw new UsageException($"unknown option '--{name}' (this command takes {string.Join(", ", accepted)})");
             }
             if (isFlag)
             {

@@ -1,4 +1,8 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Globalization;
+using MarketIntel.Abstractions;
 
 namespace MarketIntel.Grains;
 
@@ -11,16 +15,31 @@ public sealed class GridMetrics
     /// <summary>The name of the grid's meter.</summary>
     public const string MeterName = "MarketIntel.Grid";
 
+    /// <summary>Inference latency buckets: one tree model on one row takes microseconds, a large ONNX graph milliseconds.</summary>
+    public static readonly double[] InferenceBuckets =
+        [0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1];
+
+    /// <summary>Bar age buckets, in seconds: from live intraday feeds (a second) to daily bars (a day and more).</summary>
+    public static readonly double[] BarAgeBuckets = [1, 5, 15, 60, 300, 900, 3600, 14_400, 86_400, 259_200];
+
+    private static readonly string[] BarAgeBounds = [.. BarAgeBuckets.Select(b => b.ToString(CultureInfo.InvariantCulture)), "+Inf"];
+
     private readonly SiloModelCache _models;
     private long _barsAccepted;
     private long _barsIgnored;
     private long _barsRejected;
     private long _predictions;
     private long _predictionsLocal;
-    private long _activeAssets;
+    private long _activations;
+    private long _assetsWithData;
     private long _replays;
     private long _replayedBars;
     private long _replayTicks;
+    private readonly Histogram<double> _inference;
+    // Each model version's label, made once: a prediction records its latency without building a string.
+    private readonly ConcurrentDictionary<ModelRef, KeyValuePair<string, object?>> _modelTags = new();
+    // When each asset on this silo last accepted bars (Stopwatch ticks), for the bar age distribution.
+    private readonly ConcurrentDictionary<string, long> _lastBarAt = new(StringComparer.Ordinal);
 
     public GridMetrics(SiloModelCache models, IMeterFactory meters)
     {
@@ -34,7 +53,17 @@ public sealed class GridMetrics
             "Predictions made, on demand and for subscribers after each bar");
         meter.CreateObservableCounter("marketintel_predictions_local_total", () => PredictionsLocal, unit: null,
             "Of those, predictions answered on the request's thread from a grain's published snapshot (no grain call)");
-        meter.CreateObservableGauge("marketintel_active_assets", () => ActiveAssets, unit: null, "Asset grains active on this silo");
+        meter.CreateObservableGauge("marketintel_active_assets", () => AssetsWithData, unit: null,
+            "Asset grains on this silo that hold bars or a pushed vector (an unknown asset looked up is not one)");
+        // Its _count is the predictions per model version: one instrument answers both of a model owner's first questions.
+        _inference = meter.CreateHistogram("marketintel_inference_duration_seconds", "s",
+            "Time the model took for one prediction, by model version (name@version); _count is the predictions per version", tags: null,
+            new InstrumentAdvice<double> { HistogramBucketBoundaries = InferenceBuckets });
+        // The distribution of ages now, as cumulative bucket gauges (histogram_quantile reads them directly): a series
+        // per bucket rather than per asset, and unlike a histogram observed at each scrape its totals do not depend on
+        // how many Prometheus servers scrape the silo or how often.
+        meter.CreateObservableGauge("marketintel_bar_age_seconds_bucket", BarAgeDistribution, unit: "s",
+            "Assets on this silo whose last accepted bar arrived at most le seconds ago (cumulative; le=+Inf counts every asset with bars)");
         meter.CreateObservableCounter("marketintel_asset_replays_total", () => Replays, unit: null,
             "Asset activations that rebuilt their features from the bar archive (cluster mode)");
         meter.CreateObservableCounter("marketintel_asset_replayed_bars_total", () => ReplayedBars, unit: null, "Bars read back from the archive by those replays");
@@ -53,8 +82,11 @@ public sealed class GridMetrics
     /// <summary>Of <see cref="Predictions"/>, those answered from a grain's published snapshot without a grain call.</summary>
     public long PredictionsLocal => Interlocked.Read(ref _predictionsLocal);
 
-    /// <summary>Asset grains active on this silo.</summary>
-    public long ActiveAssets => Interlocked.Read(ref _activeAssets);
+    /// <summary>Asset grains active on this silo, empty ones (an unknown asset just looked up) included: what Grid:MaxActiveAssets bounds.</summary>
+    public long ActiveAssets => Interlocked.Read(ref _activations);
+
+    /// <summary>Of those, the assets that hold bars or a pushed vector: <c>marketintel_active_assets</c>.</summary>
+    public long AssetsWithData => Interlocked.Read(ref _assetsWithData);
 
     /// <summary>Activations (or spec changes) that rebuilt an asset's features from the bar archive.</summary>
     public long Replays => Interlocked.Read(ref _replays);
@@ -91,12 +123,58 @@ public sealed class GridMetrics
         Interlocked.Add(ref _replayTicks, took.Ticks);
     }
 
-    internal void Predicted() => Interlocked.Increment(ref _predictions);
+    internal void Predicted(ModelRef model, TimeSpan took)
+    {
+        Interlocked.Increment(ref _predictions);
+        if (!_modelTags.TryGetValue(model, out var tag))
+        {
+            tag = _modelTags.GetOrAdd(model, static m => new("model", m.ToString()));
+        }
+        _inference.Record(took.TotalSeconds, tag);
+    }
 
     /// <summary>Of the predictions counted, one made from a grain's published snapshot on the caller's thread.</summary>
     internal void PredictedLocally() => Interlocked.Increment(ref _predictionsLocal);
 
-    internal void Activated() => Interlocked.Increment(ref _activeAssets);
+    internal void Activated() => Interlocked.Increment(ref _activations);
 
-    internal void Deactivated() => Interlocked.Decrement(ref _activeAssets);
+    internal void Deactivated() => Interlocked.Decrement(ref _activations);
+
+    /// <summary>An asset came to hold data (true) or no longer does (false: it lost its data or deactivated).</summary>
+    internal void HoldsData(string asset, bool holds)
+    {
+        if (holds)
+        {
+            Interlocked.Increment(ref _assetsWithData);
+        }
+        else
+        {
+            Interlocked.Decrement(ref _assetsWithData);
+            _lastBarAt.TryRemove(asset, out _);
+        }
+    }
+
+    /// <summary>The asset accepted bars just now.</summary>
+    internal void BarsArrived(string asset) => _lastBarAt[asset] = Stopwatch.GetTimestamp();
+
+    // Counts per bucket over every asset's age, at the moment of the scrape.
+    private IEnumerable<Measurement<long>> BarAgeDistribution()
+    {
+        var counts = new long[BarAgeBounds.Length];
+        long now = Stopwatch.GetTimestamp();
+        foreach (long arrived in _lastBarAt.Values)
+        {
+            double age = Stopwatch.GetElapsedTime(arrived, now).TotalSeconds;
+            int bucket = Array.FindIndex(BarAgeBuckets, b => age <= b);
+            counts[bucket < 0 ? BarAgeBuckets.Length : bucket]++;
+        }
+        var measurements = new Measurement<long>[counts.Length];
+        long cumulative = 0;
+        for (int i = 0; i < counts.Length; i++)
+        {
+            cumulative += counts[i];
+            measurements[i] = new Measurement<long>(cumulative, new KeyValuePair<string, object?>("le", BarAgeBounds[i]));
+        }
+        return measurements;
+    }
 }

@@ -55,11 +55,13 @@ public sealed class HttpApiTests(ServerFixture server)
         await Bars.Ingest(server.Grpc, asset, Bars.Range(0, 30));
 
         using var json = JsonDocument.Parse(await Http.GetStringAsync(new Uri($"/features/{asset}", UriKind.Relative)));
-        var names = json.RootElement.EnumerateObject().Select(p => p.Name).ToArray();
+        // asOf comes first, then the features in the spec's order.
+        var features = json.RootElement.EnumerateObject().Skip(1).ToArray();
+        var names = features.Select(p => p.Name).ToArray();
         double[][] batch = FeatureSet.Parse(string.Join(",", names)).Compute(Slice(Bars.Msft, 30));
         Assert.Contains("sma_20", names);
         Assert.Contains("lag_1_rsi_14", names);
-        foreach (var (property, i) in json.RootElement.EnumerateObject().Select((p, i) => (p, i)))
+        foreach (var (property, i) in features.Select((p, i) => (p, i)))
         {
             double expected = batch[i][29];
             if (double.IsNaN(expected))
@@ -72,6 +74,56 @@ public sealed class HttpApiTests(ServerFixture server)
             }
         }
         Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("macdsignal_12_26_9").ValueKind);
+    }
+
+    [Fact]
+    public async Task Features_carry_asOf_the_last_bar_in_the_format_of_predict()
+    {
+        string asset = Bars.NewAsset("asof");
+        await Bars.Ingest(server.Grpc, asset, Bars.Range(0, 30));
+
+        string features = await Http.GetStringAsync(new Uri($"/features/{asset}", UriKind.Relative));
+        string prediction = await Http.GetStringAsync(new Uri($"/predict/{asset}", UriKind.Relative));
+        using var json = JsonDocument.Parse(features);
+        using var predicted = JsonDocument.Parse(prediction);
+        string asOf = json.RootElement.GetProperty("asOf").GetString()!;
+        Assert.Equal("asOf", json.RootElement.EnumerateObject().First().Name);
+        Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(Bars.Timestamp(29)), DateTimeOffset.Parse(asOf, System.Globalization.CultureInfo.InvariantCulture));
+        // The same text, not merely the same instant: scripts compare the two strings.
+        Assert.Equal(predicted.RootElement.GetProperty("asOf").GetString(), asOf);
+        Assert.Matches(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$", asOf);
+    }
+
+    [Fact]
+    public async Task Errors_keep_apostrophes_and_quotes_readable_and_stay_valid_json()
+    {
+        string unknown = Bars.NewAsset("o'neil\"q");
+        using var notFound = await Http.GetAsync(new Uri($"/predict/{Uri.EscapeDataString(unknown)}", UriKind.Relative));
+        string body = await notFound.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.NotFound, notFound.StatusCode);
+        Assert.Contains("o'neil", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("\\u0027", body, StringComparison.Ordinal);
+        using var json = JsonDocument.Parse(body);
+        Assert.Contains(unknown, json.RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_root_is_an_index_of_the_api_metrics_and_dashboard()
+    {
+        using var response = await Http.GetAsync(new Uri("/", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var http = json.RootElement.GetProperty("http").EnumerateObject().Select(p => p.Name).ToArray();
+        Assert.Equal(["GET /predict/{asset}", "GET /features/{asset}", "PUT /features/{asset}", "GET /healthz"], http);
+        Assert.Equal("/metrics", json.RootElement.GetProperty("metrics").GetString());
+        string dashboard = json.RootElement.GetProperty("dashboard").GetString()!;
+        Assert.Contains($"port {server.GrpcPort}", json.RootElement.GetProperty("grpc").GetString(), StringComparison.Ordinal);
+        // Each path it points to is there.
+        using var metrics = await Http.GetAsync(new Uri(json.RootElement.GetProperty("metrics").GetString()!, UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, metrics.StatusCode);
+        using var board = await Http.GetAsync(new Uri(dashboard + "/", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, board.StatusCode);
     }
 
     [Fact]

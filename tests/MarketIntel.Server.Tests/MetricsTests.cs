@@ -29,6 +29,8 @@ public sealed class MetricsTests(ServerFixture server)
         ("marketintel_asset_replays_total", "counter", []),
         ("marketintel_asset_replayed_bars_total", "counter", []),
         ("marketintel_asset_replay_seconds_total", "counter", []),
+        ("marketintel_inference_duration_seconds", "histogram", ["model"]),
+        ("marketintel_bar_age_seconds_bucket", "gauge", ["le"]),
     ];
 
     [Fact]
@@ -63,6 +65,68 @@ public sealed class MetricsTests(ServerFixture server)
             .Where(s => s.Labels.Take(3).SequenceEqual([("code", "200"), ("method", "GET"), ("endpoint", "/healthz")]))
             .Select(s => s.Labels.Single(l => l.Name == "le").Value);
         Assert.Equal(["5e-05", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "+Inf"], bounds);
+    }
+
+    [Fact]
+    public async Task An_unknown_asset_looked_up_is_not_an_active_asset_and_one_with_bars_is()
+    {
+        double before = (await Scrape.From(server.Http, "/metrics")).Value("marketintel_active_assets");
+        using (var notFound = await server.Http.GetAsync(new Uri($"/predict/{Bars.NewAsset("unknown")}", UriKind.Relative)))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, notFound.StatusCode);
+        }
+        // Its empty grain lingers (Grid:UnknownAssetLinger) but holds nothing.
+        Assert.Equal(before, (await Scrape.From(server.Http, "/metrics")).Value("marketintel_active_assets"));
+
+        await Bars.Ingest(server.Grpc, Bars.NewAsset("known"), Bars.Range(0, 3));
+        Assert.Equal(before + 1, (await Scrape.From(server.Http, "/metrics")).Value("marketintel_active_assets"));
+    }
+
+    [Fact]
+    public async Task Inference_latency_is_timed_per_model_version_and_counts_every_prediction()
+    {
+        string asset = Bars.NewAsset("timed");
+        await Bars.Ingest(server.Grpc, asset, Bars.Range(0, 30));
+        string model = Hosting.ModelBootstrap.ModelFor(ServerFixture.DirectionModel, File.ReadAllBytes(ServerFixture.DirectionModel)).ToString();
+        string label = $"model=\"{model}\"";
+        // No series until the version's first prediction.
+        double before = (await Scrape.From(server.Http, "/metrics")).Samples("marketintel_inference_duration_seconds_count")
+            .Where(s => s.Labels.SequenceEqual([("model", model)])).Sum(s => s.Value);
+
+        await server.Grpc.PredictAsync(new PredictRequest { Asset = asset });
+        using (await server.Http.GetAsync(new Uri($"/predict/{asset}", UriKind.Relative)))
+        {
+        }
+
+        Scrape scrape = await Scrape.From(server.Http, "/metrics");
+        Assert.Equal(before + 2, scrape.Value("marketintel_inference_duration_seconds_count", label));
+        Assert.InRange(scrape.Value("marketintel_inference_duration_seconds_sum", label), 1e-9, 1.0);
+        // Every prediction is timed under its model: the versions' counts add up to the total.
+        Assert.Equal(scrape.Value("marketintel_predictions_total"), scrape.Samples("marketintel_inference_duration_seconds_count").Sum(s => s.Value));
+    }
+
+    [Fact]
+    public async Task Bar_ages_are_one_distribution_over_the_silos_assets_not_a_series_per_asset()
+    {
+        Scrape before = await Scrape.From(server.Http, "/metrics");
+        string asset = Bars.NewAsset("fresh");
+        await Bars.Ingest(server.Grpc, asset, Bars.Range(0, 3));
+
+        Scrape scrape = await Scrape.From(server.Http, "/metrics");
+        var buckets = scrape.Samples("marketintel_bar_age_seconds_bucket").ToArray();
+        Assert.Equal(["1", "5", "15", "60", "300", "900", "3600", "14400", "86400", "259200", "+Inf"], buckets.Select(b => b.Labels.Single().Value));
+        Assert.Equal(buckets.Select(b => b.Value).Order(), buckets.Select(b => b.Value));
+        Assert.DoesNotContain(asset, scrape.Text, StringComparison.Ordinal);
+        // The asset's bars arrived a moment ago: it is in the 5-second bucket, and in every asset's count.
+        Assert.Equal(before.Value("marketintel_bar_age_seconds_bucket", "le=\"+Inf\"") + 1, scrape.Value("marketintel_bar_age_seconds_bucket", "le=\"+Inf\""));
+        Assert.True(scrape.Value("marketintel_bar_age_seconds_bucket", "le=\"5\"") >= 1);
+    }
+
+    [Fact]
+    public async Task The_unused_QUIC_meter_is_not_served()
+    {
+        Scrape scrape = await Scrape.From(server.Http, "/metrics");
+        Assert.DoesNotContain(scrape.Families, f => f.Contains("quic", StringComparison.OrdinalIgnoreCase));
     }
 
     [Fact]

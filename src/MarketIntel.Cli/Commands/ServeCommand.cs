@@ -10,7 +10,7 @@ namespace MarketIntel.Cli.Commands;
 /// embedded defaults or, with <c>--cluster</c>, as a member of a cluster (Redis membership, PostgreSQL state).</summary>
 internal static class ServeCommand
 {
-    public const string Usage = "marketintel serve [--http-port P] [--grpc-port Q] [--model FILE]... [--features SPEC] [--listen ADDRESS] [--silo-port N] [--gateway-port M] [--no-dashboard] [--metrics-port P] [--api-keys FILE | --auth]\n" +
+    public const string Usage = "marketintel serve [--http-port P] [--grpc-port Q] [--model FILE]... [--features SPEC] [--history N] [--listen ADDRESS] [--silo-port N] [--gateway-port M] [--no-dashboard] [--metrics-port P] [--api-keys FILE | --auth]\n" +
         "       [--tls-cert CERT.pem --tls-key KEY.pem | --tls-cert CERT.pfx] (a password in Tls__Password)\n" +
         "       [--cluster --redis HOST:PORT --postgres CONN [--cluster-id NAME] [--advertise ADDRESS]]";
 

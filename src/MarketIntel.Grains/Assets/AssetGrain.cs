@@ -102,6 +102,20 @@ public sealed class AssetGrain : Grain, IAssetGrain
         }
     }
 
+    // Whether this activation is counted among the silo's assets with data (marketintel_active_assets): an unknown
+    // asset looked up, or one that only has a model assigned, holds no data and is not.
+    private bool _countedWithData;
+
+    private void CountData()
+    {
+        bool holds = HasBars || Pushed is not null;
+        if (holds != _countedWithData)
+        {
+            _countedWithData = holds;
+            _metrics.HoldsData(_asset, holds);
+        }
+    }
+
     private void LetGoIfEmpty()
     {
         _emptyTimer?.Dispose();
@@ -128,6 +142,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
         }
         _publisher.Open();
         _metrics.Activated();
+        CountData();
     }
 
     // The grid's spec as configured now, plus what models added for this asset (kept in its state).
@@ -163,6 +178,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
             throw Unavailable("storage cannot be read back after a failed write", e);
         }
         _publisher.Withdraw();
+        CountData();
         _resync = false;
     }
 
@@ -190,6 +206,11 @@ public sealed class AssetGrain : Grain, IAssetGrain
     {
         _publisher.Close();
         _metrics.Deactivated();
+        if (_countedWithData)
+        {
+            _countedWithData = false;
+            _metrics.HoldsData(_asset, false);
+        }
         return Task.CompletedTask;
     }
 
@@ -222,7 +243,9 @@ public sealed class AssetGrain : Grain, IAssetGrain
             PredictionResult? latest = predictions is not null ? predictions[^1]
                 : _publisher.CacheWaiting && model is { } c ? TryPredict(c.Ref, c.Loaded) : null;
             _publisher.BarsApplied(predictions, latest);
+            _metrics.BarsArrived(_asset);
         }
+        CountData();
         _metrics.Ingested(intake.AcceptedCount, intake.Ignored, intake.Rejected);
         return intake.ToResult();
     }
@@ -268,6 +291,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
         _state.State.PushedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         await Persist(before);
         _publisher.Withdraw();
+        CountData();
         if (_publisher.ObserversWaiting() || _publisher.CacheWaiting)
         {
             var model = await TryResolveModel();

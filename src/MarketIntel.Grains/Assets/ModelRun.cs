@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using MarketIntel.Abstractions;
 using MarketIntel.Inference;
 
@@ -5,15 +6,17 @@ namespace MarketIntel.Grains.Assets;
 
 /// <summary>
 /// One prediction from a model's filled inputs: the same computation whether the asset grain makes it or the silo's
-/// read path (<see cref="LocalPredictor"/>) makes it from a published snapshot, counted once either way.
+/// read path (<see cref="LocalPredictor"/>) makes it from a published snapshot, counted and timed (by model version) once
+/// either way.
 /// </summary>
 internal static class ModelRun
 {
     public static PredictionResult Predict(string asset, ModelRef model, Model loaded, ReadOnlySpan<float> inputs, long asOf, GridMetrics metrics)
     {
         var output = new float[loaded.OutputCount];
+        long started = Stopwatch.GetTimestamp();
         loaded.Predict(inputs, output);
-        metrics.Predicted();
+        metrics.Predicted(model, Stopwatch.GetElapsedTime(started));
         return new PredictionResult(asset, output, model, asOf);
     }
 }

@@ -1,18 +1,28 @@
-using System.Globalization;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using MarketIntel.Abstractions;
 using MarketIntel.Server.Application;
+using MarketIntel.Server.Hosting;
 using MarketIntel.Server.Security;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
 
 namespace MarketIntel.Server.Api;
 
 /// <summary>
 /// The HTTP/JSON API for curl and simple clients: <c>GET /predict/{asset}</c>, <c>PUT /features/{asset}</c>,
-/// <c>GET /features/{asset}</c>. Errors are 400, 404 or 409 with <c>{"error": "...", "code": "..."}</c>.
+/// <c>GET /features/{asset}</c>, and <c>GET /</c>, an index of them. Errors are 400, 404 or 409 with
+/// <c>{"error": "...", "code": "..."}</c>.
 /// </summary>
 internal static class HttpApi
 {
+    // The default encoder escapes every character that is special in HTML (' " < > & +) and everything outside
+    // ASCII, which guards a JSON text pasted into an HTML page or a <script> block: errors then read "asset
+    // \u0027X\u0027". These bodies are only ever served as application/json, which no browser renders as HTML or
+    // runs as script, and the relaxed encoder still escapes what JSON itself requires (quotes, backslashes and
+    // control characters), so every body stays valid JSON and apostrophes and non-ASCII symbols stay readable.
+    private static readonly JsonWriterOptions Readable = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static void MapGridHttpApi(this IEndpointRouteBuilder app)
     {
         // A singleton: resolved once here rather than from a per-request scope on every call.
@@ -25,6 +35,44 @@ internal static class HttpApi
             .WithMetadata(new RequiresRoleAttribute(ApiRole.Writer));
         // The liveness probe answers without a key: it says nothing but that the process serves.
         app.MapGet("/healthz", () => Results.Text("ok\n")).AllowAnonymous();
+        // The index answers without a key too: a first request to the root should show where to go, and it names
+        // only the paths docs/api.md publishes (no asset, model, key or version), each still guarded by its own role.
+        var index = Index(app.ServiceProvider.GetRequiredService<IOptions<ServerOptions>>().Value);
+        app.MapGet("/", (HttpContext http) => WriteJson(http, StatusCodes.Status200OK, index, WriteIndex)).AllowAnonymous();
+    }
+
+    /// <summary>What <c>GET /</c> lists: the API's paths with the role each needs, /metrics and the dashboard as configured.</summary>
+    internal static IndexPage Index(ServerOptions server) => new(
+        [
+            ("GET /predict/{asset}", "the asset's prediction (reader)"),
+            ("GET /features/{asset}", "the asset's latest features (reader)"),
+            ("PUT /features/{asset}", "a JSON array of numbers: the asset's pushed feature vector (writer)"),
+            ("GET /healthz", "liveness (no key)"),
+        ],
+        server.MetricsPort > 0 ? $":{server.MetricsPort}/metrics" : "/metrics",
+        server.Dashboard ? server.DashboardPath : null,
+        server.GrpcPort);
+
+    internal sealed record IndexPage(IReadOnlyList<(string Path, string What)> Api, string Metrics, string? Dashboard, int GrpcPort);
+
+    private static void WriteIndex(Utf8JsonWriter json, IndexPage index)
+    {
+        json.WriteStartObject();
+        json.WriteString("service", "MarketIntel prediction grid");
+        json.WriteStartObject("http");
+        foreach (var (path, what) in index.Api)
+        {
+            json.WriteString(path, what);
+        }
+        json.WriteEndObject();
+        json.WriteString("grpc", $"port {index.GrpcPort}: service marketintel.v1.Grid (src/MarketIntel.Api.Contracts/marketintel.proto)");
+        json.WriteString("metrics", index.Metrics);
+        if (index.Dashboard is { } dashboard)
+        {
+            json.WriteString("dashboard", dashboard);
+        }
+        json.WriteString("docs", "docs/api.md");
+        json.WriteEndObject();
     }
 
     /// <summary>
@@ -85,7 +133,7 @@ internal static class HttpApi
         }
         json.WriteString("model", result.Model.Name);
         json.WriteString("version", result.Model.Version);
-        json.WriteString("asOf", FormatTime(result.AsOf));
+        json.WriteString(FeatureJson.AsOfProperty, FeatureJson.FormatTime(result.AsOf));
         json.WriteEndObject();
     }
 
@@ -181,10 +229,6 @@ internal static class HttpApi
         }
     }
 
-    /// <summary>A bar timestamp (Unix ms) as ISO 8601 UTC.</summary>
-    public static string FormatTime(long unixMs) =>
-        DateTimeOffset.FromUnixTimeMilliseconds(unixMs).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-
     internal static Task WriteError(HttpContext http, GridException e, int? status = null) =>
         WriteJson(http, status ?? Errors.HttpStatus(e.Kind), e, static (json, e) =>
         {
@@ -199,7 +243,7 @@ internal static class HttpApi
     {
         http.Response.StatusCode = status;
         http.Response.ContentType = "application/json";
-        await using (var json = new Utf8JsonWriter(http.Response.BodyWriter))
+        await using (var json = new Utf8JsonWriter(http.Response.BodyWriter, Readable))
         {
             write(json, state);
         }

@@ -46,11 +46,18 @@ internal sealed class PrometheusExport : IDisposable
         });
     }
 
-    /// <summary>Keeps prometheus-net's meter adapter, which publishes every other meter, off the grid's own.</summary>
+    /// <summary>
+    /// Keeps prometheus-net's meter adapter, which publishes every other meter, off the grid's own and off QUIC's: the
+    /// grid never speaks HTTP/3, yet the runtime's QUIC meter (under Private.InternalDiagnostics.System.Net.Quic) publishes
+    /// its gauges in every process that loads MsQuic.
+    /// </summary>
     public static void ExcludeFromMeterAdapter() =>
-        Metrics.ConfigureMeterAdapter(o => o.InstrumentFilterPredicate = instrument => !IsGrids(instrument.Meter));
+        Metrics.ConfigureMeterAdapter(o => o.InstrumentFilterPredicate = instrument => !IsGrids(instrument.Meter) && !IsUnused(instrument.Meter));
 
     private static bool IsGrids(Meter meter) => meter.Name.StartsWith(Prefix, StringComparison.Ordinal);
+
+    /// <summary>The meters of transports this host does not use.</summary>
+    internal static bool IsUnused(Meter meter) => meter.Name.Contains("System.Net.Quic", StringComparison.Ordinal);
 
     private void Publish(Instrument instrument, MeterListener listener)
     {
