@@ -17,6 +17,9 @@ public sealed class BacktestCommandTests : CliTestBase
         // 5550 bars: features from bar 19 (bbpctb_20_2), labels up to bar 5544, so 5526 rows; the first test row
         // comes after 2000 training rows and a gap of 4 (horizon - 1).
         Assert.Contains("5526 rows (5 features, label: up over the next 5 bars), 4 expanding walk-forward folds, 3522 test rows", stdout, StringComparison.Ordinal);
+        // Each 5-bar signal is held 5 bars: from the first test row's bar to 4 bars past the last one's.
+        Assert.Contains("trades long/short holding each signal 5 bars (overlapping positions of 1/5 each, costs on the change of their sum), 3526 bars traded, 2 bps per unit traded",
+            stdout, StringComparison.Ordinal);
         string[] lines = stdout.Split('\n');
         foreach (string name in new[] { "model", "always long (buy and hold)", "previous-bar direction" })
         {

@@ -85,11 +85,15 @@ internal static class BacktestCommand
         }
         float[] labels = rows.Labels[first..];
         int[] barOf = rows.BarIndex[first..];
-        double[] next = barOf.Select(b => bars.Close[b + 1] / bars.Close[b] - 1).ToArray();
         double[] last = barOf.Select(b => b > 0 ? bars.Close[b] / bars.Close[b - 1] - 1 : 0).ToArray();
+        // Every signal is held for its horizon (1/K of it on each of the K bars its label spans), so the trades run
+        // from the first test row's bar to K - 1 bars past the last one; those bars have closes, as the last label does.
+        int firstBar = barOf[0];
+        int tradedBars = barOf[^1] - firstBar + horizon;
+        double[] next = Enumerable.Range(firstBar, tradedBars).Select(b => bars.Close[b + 1] / bars.Close[b] - 1).ToArray();
 
-        Row Score(string name, double[] p, double[] positions) => new(name, Metrics.Direction(p, labels), Metrics.Auc(p, labels), Metrics.LogLoss(p, labels),
-            Backtest.Run(positions, next, costBps, periodsPerYear));
+        Row Score(string name, double[] p, double[] signals) => new(name, Metrics.Direction(p, labels), Metrics.Auc(p, labels), Metrics.LogLoss(p, labels),
+            Backtest.Run(Backtest.HoldForHorizon(signals, barOf, horizon), next, costBps, periodsPerYear));
         var table = new[]
         {
             Score("model", probability, probability.Select(p => p > 0.5 ? 1.0 : -1.0).ToArray()),
@@ -98,14 +102,14 @@ internal static class BacktestCommand
         };
 
         string heading = string.Create(CultureInfo.InvariantCulture,
-            $"{data}: {rows.Rows} rows ({spec.Count} features, label: up over the next {horizon} bars), {folds.Count} {windows} walk-forward folds, {tested} test rows from {bars.Timestamps[barOf[0]]} to {bars.Timestamps[barOf[^1]]}; trades long/short on the next bar, {costBps:0.##} bps per unit traded");
+            $"{data}: {rows.Rows} rows ({spec.Count} features, label: up over the next {horizon} bars), {folds.Count} {windows} walk-forward folds, {tested} test rows from {bars.Timestamps[barOf[0]]} to {bars.Timestamps[barOf[^1]]}; {Holding(horizon)}, {tradedBars} bars traded, {costBps:0.##} bps per unit traded");
         string markdown = Table(table);
         stdout.WriteLine(heading);
         stdout.WriteLine();
         stdout.Write(markdown);
 
         Directory.CreateDirectory(report);
-        File.WriteAllText(Path.Combine(report, "equity.svg"), Svg.Lines("Equity of 1 (test rows)", table.Select(t => (t.Name, t.Trades.Equity)).ToArray()));
+        File.WriteAllText(Path.Combine(report, "equity.svg"), Svg.Lines("Equity of 1 (bars traded)", table.Select(t => (t.Name, t.Trades.Equity)).ToArray()));
         File.WriteAllText(Path.Combine(report, "calibration.svg"), Svg.Calibration("Calibration: predicted p(up) against the share that went up", probability, labels));
         File.WriteAllText(Path.Combine(report, "report.md"), string.Join('\n',
             "# Walk-forward backtest",
@@ -124,6 +128,10 @@ internal static class BacktestCommand
         stdout.WriteLine($"wrote {Path.Combine(report, "report.md")} with equity.svg and calibration.svg");
         return 0;
     }
+
+    private static string Holding(int horizon) => horizon == 1
+        ? "trades long/short on the next bar"
+        : string.Create(CultureInfo.InvariantCulture, $"trades long/short holding each signal {horizon} bars (overlapping positions of 1/{horizon} each, costs on the change of their sum)");
 
     private static string Table(Row[] rows)
     {
@@ -153,7 +161,7 @@ internal static class BacktestCommand
             }
             int n = series.Max(s => s.Values.Length);
             var b = Begin(title);
-            Axes(b, $"{min:0.###}", $"{max:0.###}", "test row 1", $"{n}");
+            Axes(b, $"{min:0.###}", $"{max:0.###}", "bar 1", $"{n}");
             for (int k = 0; k < series.Length; k++)
             {
                 b.Append(CultureInfo.InvariantCulture, $"<polyline fill=\"none\" stroke=\"{Colors[k % Colors.Length]}\" stroke-width=\"1.5\" points=\"");
