@@ -1,5 +1,10 @@
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
 using System.Xml.Linq;
+using MarketIntel.Features;
+using MarketIntel.Features.Io;
+using MarketIntel.Inference;
 using MarketIntel.Tests;
 
 namespace MarketIntel.Cli.Tests;
@@ -36,6 +41,71 @@ public sealed class BacktestCommandTests : CliTestBase
         Assert.Equal(3, equity.Descendants().Count(e => e.Name.LocalName == "polyline"));
         XDocument calibration = XDocument.Load(Path.Combine(report, "calibration.svg"));
         Assert.Contains(calibration.Descendants(), e => e.Name.LocalName == "circle");
+    }
+
+    [Fact]
+    public async Task Save_model_writes_the_model_trained_on_all_rows_with_its_lineage_and_serve_answers_with_it()
+    {
+        const string spec = "rsi_14,roc_10";
+        string data = RepoPaths.Data("msft-daily.csv");
+        string model = Path.Combine(Dir, "msft-up3.json");
+        var (code, stdout, stderr) = Run("backtest", "--data", data, "--spec", spec, "--horizon", "3", "--train-rows", "150", "--test-rows", "40",
+            "--rounds", "15", "--save-model", model, "--report", Path.Combine(Dir, "report"));
+        Assert.True(code == 0, stderr);
+        // 249 bars: rsi_14 from bar 14, labels up to bar 245 (3 bars before the last), so 232 rows, all of them trained on.
+        string[] dates = File.ReadLines(data).Skip(1).Select(l => l[..l.IndexOf(',', StringComparison.Ordinal)]).ToArray();
+        Assert.Contains($"saved the model trained on all 232 rows ({dates[14]} to {dates[245]}) to {model}, its lineage to {model}.lineage.json", stdout, StringComparison.Ordinal);
+
+        using Model loaded = Model.LoadFile(model);
+        Assert.Equal(["rsi_14", "roc_10"], loaded.FeatureNames);
+        using JsonDocument lineage = JsonDocument.Parse(File.ReadAllText(model + ".lineage.json"));
+        JsonElement root = lineage.RootElement;
+        Assert.Equal("marketintel backtest", root.GetProperty("tool").GetString());
+        Assert.StartsWith("1.0.0", root.GetProperty("toolVersion").GetString(), StringComparison.Ordinal);
+        Assert.Equal(spec, root.GetProperty("spec").GetString());
+        Assert.Equal("up_3", root.GetProperty("label").GetProperty("name").GetString());
+        Assert.Equal(3, root.GetProperty("label").GetProperty("horizon").GetInt32());
+        JsonElement range = root.GetProperty("data");
+        Assert.Equal(data, range.GetProperty("file").GetString());
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(data))), range.GetProperty("sha256").GetString());
+        Assert.Equal(dates[14], range.GetProperty("firstKey").GetString());
+        Assert.Equal(dates[245], range.GetProperty("lastKey").GetString());
+        Assert.Equal(232, range.GetProperty("rows").GetInt32());
+        Assert.Equal(15, root.GetProperty("parameters").GetProperty("rounds").GetInt32());
+        Assert.Equal(3, root.GetProperty("parameters").GetProperty("maxDepth").GetInt32());
+        string modelSha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(model)));
+        Assert.Equal(modelSha, root.GetProperty("modelSha256").GetString());
+
+        // Served as `serve --model FILE --features SPEC` serves it: registered under the file's name and the start of
+        // its SHA-256, and its answer after the last bar is the saved model's offline prediction for that bar.
+        await using var grid = await InProcessGrid.StartAsync(new Dictionary<string, string?>
+        {
+            ["MarketIntel:Models:0"] = model,
+            ["Grid:Features"] = spec,
+        });
+        var ingest = Run("ingest", "--target", grid.GrpcTarget, "--asset", "MSFT", "--file", data);
+        Assert.True(ingest.Code == 0, ingest.Err);
+        using var http = new HttpClient();
+        using JsonDocument served = JsonDocument.Parse(await http.GetStringAsync(new Uri(grid.Http("/predict/MSFT"))));
+        Assert.Equal("msft-up3", served.RootElement.GetProperty("model").GetString());
+        Assert.Equal(modelSha[..12], served.RootElement.GetProperty("version").GetString());
+        double[][] columns = FeatureSet.Parse(spec).Compute(BarCsv.Read(data, null));
+        float[] lastBar = columns.Select(c => (float)c[^1]).ToArray();
+        var offline = new float[1];
+        loaded.Predict(lastBar, offline);
+        Assert.InRange(offline[0], 0.01f, 0.99f);   // a probability, not a missing value
+        Assert.Equal(offline[0], served.RootElement.GetProperty("prediction").GetSingle(), 6);
+    }
+
+    [Fact]
+    public void Save_model_into_a_missing_folder_is_refused_before_the_run()
+    {
+        string model = Path.Combine(Dir, "no-such-folder", "m.json");
+        var (code, _, stderr) = Run("backtest", "--data", RepoPaths.Data("msft-daily.csv"), "--spec", "rsi_14", "--horizon", "1", "--save-model", model,
+            "--report", Path.Combine(Dir, "r"));
+        Assert.Equal(2, code);
+        Assert.Contains($"option '--save-model': folder '{Path.GetDirectoryName(model)}' does not exist", stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(Dir, "r")));
     }
 
     [Theory]

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Reflection;
+using System.Security.Cryptography;
 using System.Text;
 using MarketIntel.CommandLine;
 using MarketIntel.Features;
@@ -10,23 +12,30 @@ namespace MarketIntel.Cli.Commands;
 /// <summary>
 /// <c>marketintel backtest</c>: walk-forward evaluation of a direction model on a bar file. Each fold trains the
 /// booster on the rows before its test window only; the test rows' predictions are scored with their significance
-/// and traded long/short against baselines, and a Markdown report with an equity curve and a calibration plot
-/// (SVG) is written.
+/// and traded long/short against baselines (each signal held for its horizon), and a Markdown report with an equity
+/// curve and a calibration plot (SVG) is written. <c>--save-model</c> keeps the booster trained on all rows, with its
+/// lineage.
 /// </summary>
 internal static class BacktestCommand
 {
     public const string Usage = "marketintel backtest --data BARS.csv --spec SPEC --horizon K [--close COLUMN] [--windows expanding|rolling] [--train-rows N] "
-        + "[--test-rows M] [--cost-bps 1] [--periods-per-year 252] [--rounds 100] [--max-depth 3] [--eta 0.1] [--seed 0] --report DIR";
+        + "[--test-rows M] [--cost-bps 1] [--periods-per-year 252] [--rounds 100] [--max-depth 3] [--eta 0.1] [--seed 0] [--save-model MODEL.json] --report DIR";
 
     private sealed record Row(string Name, DirectionalAccuracy Direction, double Auc, double LogLoss, BacktestResult Trades);
 
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout)
     {
         var options = CliArguments.Parse(args, ["data", "spec", "horizon", "close", "windows", "train-rows", "test-rows", "cost-bps", "periods-per-year", "rounds",
-            "max-depth", "eta", "seed", "report"]);
+            "max-depth", "eta", "seed", "report", "save-model"]);
         string data = options.Required("data");
         string specText = options.Required("spec");
         string report = options.Required("report");
+        string? saveModel = options.Optional("save-model");
+        if (saveModel is not null && Path.GetDirectoryName(Path.GetFullPath(saveModel)) is { } modelFolder && !Directory.Exists(modelFolder))
+        {
+            // Checked first, so that a long run does not end without the model it was asked to save.
+            throw new UsageException($"option '--save-model': folder '{modelFolder}' does not exist");
+        }
         int horizon = options.OptionalInt("horizon", 1, 10_000) ?? throw new UsageException("missing required option '--horizon'");
         string windows = options.Optional("windows") ?? "expanding";
         if (windows is not ("expanding" or "rolling"))
@@ -108,6 +117,10 @@ internal static class BacktestCommand
         stdout.WriteLine();
         stdout.Write(markdown);
 
+        if (saveModel is not null)
+        {
+            SaveModel(saveModel, rows, parameters, specText, data, options.Optional("close"), stdout);
+        }
         Directory.CreateDirectory(report);
         File.WriteAllText(Path.Combine(report, "equity.svg"), Svg.Lines("Equity of 1 (bars traded)", table.Select(t => (t.Name, t.Trades.Equity)).ToArray()));
         File.WriteAllText(Path.Combine(report, "calibration.svg"), Svg.Calibration("Calibration: predicted p(up) against the share that went up", probability, labels));
@@ -127,6 +140,30 @@ internal static class BacktestCommand
             ""));
         stdout.WriteLine($"wrote {Path.Combine(report, "report.md")} with equity.svg and calibration.svg");
         return 0;
+    }
+
+    /// <summary>
+    /// Trains on every row (the walk-forward folds only measured how well this recipe does) and writes the model with
+    /// its lineage next to it, as <c>serve --model</c> and the registry take it.
+    /// </summary>
+    private static void SaveModel(string path, Dataset rows, BoostParameters parameters, string specText, string data, string? close, TextWriter stdout)
+    {
+        BoostedTrees model = GradientBooster.Train(rows.Features, rows.FeatureNames, rows.Labels, parameters);
+        var bytes = new MemoryStream();
+        model.WriteXgboostJson(bytes);
+        byte[] modelBytes = bytes.ToArray();
+        byte[] dataSha;
+        using (FileStream file = File.OpenRead(data))
+        {
+            dataSha = SHA256.HashData(file);
+        }
+        string version = typeof(BacktestCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+        var lineage = new ModelLineage("marketintel backtest", version, specText, rows, data, Convert.ToHexStringLower(dataSha), close, parameters,
+            Path.GetFileName(path), Convert.ToHexStringLower(SHA256.HashData(modelBytes)));
+        AtomicFile.Write(path, stream => stream.Write(modelBytes));
+        AtomicFile.Write(path + ModelLineage.FileSuffix, lineage.WriteJson);
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"saved the model trained on all {rows.Rows} rows ({rows.Timestamps[0]} to {rows.Timestamps[^1]}) to {path}, its lineage to {path}{ModelLineage.FileSuffix}"));
     }
 
     private static string Holding(int horizon) => horizon == 1
