@@ -36,11 +36,18 @@ public sealed class BacktestCommandTests : CliTestBase
         string md = File.ReadAllText(Path.Combine(report, "report.md"));
         Assert.Contains("| model |", md, StringComparison.Ordinal);
         Assert.Contains("![equity](equity.svg)", md, StringComparison.Ordinal);
-        // The plots are well-formed SVG: three equity curves, and calibration points.
-        XDocument equity = XDocument.Load(Path.Combine(report, "equity.svg"));
-        Assert.Equal(3, equity.Descendants().Count(e => e.Name.LocalName == "polyline"));
-        XDocument calibration = XDocument.Load(Path.Combine(report, "calibration.svg"));
-        Assert.Contains(calibration.Descendants(), e => e.Name.LocalName == "circle");
+        // The plots are well-formed SVG. Equity: a legend for the three strategies and the line at 1.0, labelled axes,
+        // and date ticks inside the traded range (the first test row's bar in 1993 to 2006, with the axis margin).
+        string[] equity = Texts(Path.Combine(report, "equity.svg"));
+        Assert.Subset(equity.ToHashSet(), new HashSet<string> { "model", "always long (buy and hold)", "previous-bar direction", "1.0 (the money put in)", "equity of 1", "date (close of the bar traded)" });
+        string[] dateTicks = equity.Where(t => DateTime.TryParseExact(t, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _)).ToArray();
+        Assert.True(dateTicks.Length >= 3, string.Join(" ", equity));
+        Assert.All(dateTicks, t => Assert.InRange(string.CompareOrdinal(t, "1992"), 0, int.MaxValue));
+        Assert.All(dateTicks, t => Assert.InRange(string.CompareOrdinal(t, "2007"), int.MinValue, -1));
+        // Calibration: labelled axes, the diagonal and the points in the legend.
+        string[] calibration = Texts(Path.Combine(report, "calibration.svg"));
+        Assert.Subset(calibration.ToHashSet(), new HashSet<string> { "predicted p(up)", "share of rows that went up", "calibrated (share up = p)",
+            "a tenth of p(up): its rows' mean p and share up (size and label: rows)" });
     }
 
     [Fact]
@@ -107,6 +114,19 @@ public sealed class BacktestCommandTests : CliTestBase
         Assert.Contains($"option '--save-model': folder '{Path.GetDirectoryName(model)}' does not exist", stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(Dir, "r")));
     }
+
+    [Fact]
+    public void Equity_keys_that_are_not_dates_put_bar_numbers_on_the_x_axis()
+    {
+        // Day numbers (a close-only file keyed by day) are no dates: the axis counts bars rather than inventing 1970.
+        string svg = Path.Combine(Dir, "equity.svg");
+        File.WriteAllText(svg, Commands.BacktestPlots.Equity("t", ["7301", "7302", "7303", "7304"], [("model", [1.0, 1.1, 1.05, 1.2])]));
+        string[] texts = Texts(svg);
+        Assert.Contains("bar", texts);
+        Assert.DoesNotContain(texts, t => t.StartsWith("19", StringComparison.Ordinal) || t.Contains('-', StringComparison.Ordinal));
+    }
+
+    private static string[] Texts(string svg) => XDocument.Load(svg).Descendants().Where(e => e.Name.LocalName == "text").Select(e => e.Value.Trim()).ToArray();
 
     [Theory]
     [InlineData("--horizon|0", "option '--horizon': '0' is not a whole number")]

@@ -13,7 +13,7 @@ namespace MarketIntel.Cli.Commands;
 /// <c>marketintel backtest</c>: walk-forward evaluation of a direction model on a bar file. Each fold trains the
 /// booster on the rows before its test window only; the test rows' predictions are scored with their significance
 /// and traded long/short against baselines (each signal held for its horizon), and a Markdown report with an equity
-/// curve and a calibration plot (SVG) is written. <c>--save-model</c> keeps the booster trained on all rows, with its
+/// curve and a calibration plot (SVG, drawn with ScottPlot) is written. <c>--save-model</c> keeps the booster trained on all rows, with its
 /// lineage.
 /// </summary>
 internal static class BacktestCommand
@@ -122,8 +122,11 @@ internal static class BacktestCommand
             SaveModel(saveModel, rows, parameters, specText, data, options.Optional("close"), stdout);
         }
         Directory.CreateDirectory(report);
-        File.WriteAllText(Path.Combine(report, "equity.svg"), Svg.Lines("Equity of 1 (bars traded)", table.Select(t => (t.Name, t.Trades.Equity)).ToArray()));
-        File.WriteAllText(Path.Combine(report, "calibration.svg"), Svg.Calibration("Calibration: predicted p(up) against the share that went up", probability, labels));
+        // Equity point j is the value at the close of the bar after bar firstBar + j, the bar whose return it took.
+        string[] equityKeys = Enumerable.Range(firstBar + 1, tradedBars).Select(b => bars.Timestamps[b]).ToArray();
+        File.WriteAllText(Path.Combine(report, "equity.svg"), BacktestPlots.Equity("Equity of 1 over the traded bars", equityKeys,
+            table.Select(t => (t.Name, t.Trades.Equity)).ToArray()));
+        File.WriteAllText(Path.Combine(report, "calibration.svg"), BacktestPlots.Calibration("Calibration: predicted p(up) against the share that went up", probability, labels));
         File.WriteAllText(Path.Combine(report, "report.md"), string.Join('\n',
             "# Walk-forward backtest",
             "",
@@ -181,81 +184,5 @@ internal static class BacktestCommand
                 $"| {r.Name} | {r.Direction.Accuracy:P1} | {r.Direction.PValueVsHalf:G3} | {r.Direction.PValueVsMajority:G3} | {(r.Name == "model" ? r.Auc.ToString("0.000", CultureInfo.InvariantCulture) : "-")} | {(r.Name == "model" ? r.LogLoss.ToString("0.0000", CultureInfo.InvariantCulture) : "-")} | {r.Trades.CumulativeReturn:P1} | {r.Trades.Sharpe:0.00} | {r.Trades.MaxDrawdown:P1} | {r.Trades.HitRate:P1} | {r.Trades.Turnover:0.000} |"));
         }
         return b.ToString();
-    }
-
-    /// <summary>Plain SVG line and calibration charts: no plotting package needed to read a report.</summary>
-    private static class Svg
-    {
-        private const int Width = 720, Height = 360, Left = 60, Right = 20, Top = 40, Bottom = 40;
-        private static readonly string[] Colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"];
-
-        public static string Lines(string title, (string Name, double[] Values)[] series)
-        {
-            double min = series.Min(s => s.Values.Min()), max = series.Max(s => s.Values.Max());
-            if (max - min < 1e-12)
-            {
-                max = min + 1;
-            }
-            int n = series.Max(s => s.Values.Length);
-            var b = Begin(title);
-            Axes(b, $"{min:0.###}", $"{max:0.###}", "bar 1", $"{n}");
-            for (int k = 0; k < series.Length; k++)
-            {
-                b.Append(CultureInfo.InvariantCulture, $"<polyline fill=\"none\" stroke=\"{Colors[k % Colors.Length]}\" stroke-width=\"1.5\" points=\"");
-                double[] v = series[k].Values;
-                for (int i = 0; i < v.Length; i++)
-                {
-                    b.Append(CultureInfo.InvariantCulture, $"{X(i, n):0.#},{Y(v[i], min, max):0.#} ");
-                }
-                b.Append("\"/>\n");
-                b.Append(CultureInfo.InvariantCulture, $"<text x=\"{Left + 10}\" y=\"{Top + 16 + 16 * k}\" fill=\"{Colors[k % Colors.Length]}\" font-size=\"13\">{Escape(series[k].Name)}</text>\n");
-            }
-            return b.Append("</svg>\n").ToString();
-        }
-
-        public static string Calibration(string title, double[] p, float[] y)
-        {
-            const int bins = 10;
-            var sum = new double[bins];
-            var hits = new double[bins];
-            var count = new int[bins];
-            for (int i = 0; i < p.Length; i++)
-            {
-                int k = Math.Min(bins - 1, (int)(p[i] * bins));
-                sum[k] += p[i];
-                hits[k] += y[i];
-                count[k]++;
-            }
-            var b = Begin(title);
-            Axes(b, "0", "1", "predicted 0", "1");
-            b.Append(CultureInfo.InvariantCulture, $"<line x1=\"{X(0, 1)}\" y1=\"{Y(0, 0, 1)}\" x2=\"{X(1, 1)}\" y2=\"{Y(1, 0, 1)}\" stroke=\"#999\" stroke-dasharray=\"4\"/>\n");
-            for (int k = 0; k < bins; k++)
-            {
-                if (count[k] == 0)
-                {
-                    continue;
-                }
-                double r = 3 + Math.Min(9, Math.Sqrt(count[k]) / 3);
-                b.Append(CultureInfo.InvariantCulture, $"<circle cx=\"{X(sum[k] / count[k], 1):0.#}\" cy=\"{Y(hits[k] / count[k], 0, 1):0.#}\" r=\"{r:0.#}\" fill=\"{Colors[0]}\"><title>{count[k]} rows</title></circle>\n");
-            }
-            return b.Append("</svg>\n").ToString();
-        }
-
-        private static StringBuilder Begin(string title) => new StringBuilder()
-            .Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{Width}\" height=\"{Height}\" font-family=\"sans-serif\">\n")
-            .Append(CultureInfo.InvariantCulture, $"<rect width=\"{Width}\" height=\"{Height}\" fill=\"white\"/>\n<text x=\"{Left}\" y=\"24\" font-size=\"15\">{Escape(title)}</text>\n");
-
-        private static void Axes(StringBuilder b, string low, string high, string from, string to) => b
-            .Append(CultureInfo.InvariantCulture, $"<rect x=\"{Left}\" y=\"{Top}\" width=\"{Width - Left - Right}\" height=\"{Height - Top - Bottom}\" fill=\"none\" stroke=\"#333\"/>\n")
-            .Append(CultureInfo.InvariantCulture, $"<text x=\"{Left - 6}\" y=\"{Height - Bottom}\" font-size=\"11\" text-anchor=\"end\">{Escape(low)}</text>\n")
-            .Append(CultureInfo.InvariantCulture, $"<text x=\"{Left - 6}\" y=\"{Top + 10}\" font-size=\"11\" text-anchor=\"end\">{Escape(high)}</text>\n")
-            .Append(CultureInfo.InvariantCulture, $"<text x=\"{Left}\" y=\"{Height - Bottom + 16}\" font-size=\"11\">{Escape(from)}</text>\n")
-            .Append(CultureInfo.InvariantCulture, $"<text x=\"{Width - Right}\" y=\"{Height - Bottom + 16}\" font-size=\"11\" text-anchor=\"end\">{Escape(to)}</text>\n");
-
-        private static double X(double i, double n) => Left + (Width - Left - Right) * (n <= 1 ? i : i / (n - 1));
-
-        private static double Y(double v, double min, double max) => Height - Bottom - (Height - Top - Bottom) * (v - min) / (max - min);
-
-        private static string Escape(string s) => s.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal).Replace(">", "&gt;", StringComparison.Ordinal);
     }
 }
