@@ -75,17 +75,17 @@ public sealed record ModelLineage(string Tool, string ToolVersion, string Spec, 
         json.WriteEndObject();
         json.WriteStartObject("parameters");
         json.WriteString("objective", Parameters.Objective);
-        json.WriteNumber("rounds", Parameters.Rounds);
-        json.WriteNumber("maxDepth", Parameters.MaxDepth);
-        json.WriteNumber("eta", Parameters.Eta);
-        json.WriteNumber("minChildWeight", Parameters.MinChildWeight);
-        json.WriteNumber("lambda", Parameters.Lambda);
-        json.WriteNumber("alpha", Parameters.Alpha);
-        json.WriteNumber("gamma", Parameters.Gamma);
-        json.WriteNumber("subsample", Parameters.Subsample);
-        json.WriteNumber("colsampleBytree", Parameters.ColsampleBytree);
-        json.WriteNumber("maxBin", Parameters.MaxBin);
-        json.WriteNumber("seed", Parameters.Seed);
+        // Every parameter that changes the trees (threads do not), named as BoostParameters names them.
+        (string Name, double Value)[] numbers =
+        [
+            ("rounds", Parameters.Rounds), ("maxDepth", Parameters.MaxDepth), ("eta", Parameters.Eta), ("minChildWeight", Parameters.MinChildWeight),
+            ("lambda", Parameters.Lambda), ("alpha", Parameters.Alpha), ("gamma", Parameters.Gamma), ("subsample", Parameters.Subsample),
+            ("colsampleBytree", Parameters.ColsampleBytree), ("maxBin", Parameters.MaxBin), ("seed", Parameters.Seed),
+        ];
+        foreach (var (name, value) in numbers)
+        {
+            json.WriteNumber(name, value);
+        }
         json.WriteEndObject();
         json.WriteEndObject();
     }
