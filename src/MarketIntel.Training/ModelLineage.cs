@@ -1,5 +1,5 @@
-using System.Globalization;
 using System.Text.Json;
+using MarketIntel.Features;
 
 namespace MarketIntel.Training;
 
@@ -24,14 +24,6 @@ public sealed record ModelLineage(string Tool, string ToolVersion, string Spec, 
     /// <summary>What follows the model's path in its lineage file's path.</summary>
     public const string FileSuffix = ".lineage.json";
 
-    /// <summary>The label column's name as the feature-matrix CSV names it: <c>up_K</c> or <c>logret_K</c>.</summary>
-    public static string LabelName(LabelKind kind, int horizon) => kind switch
-    {
-        LabelKind.Direction => string.Create(CultureInfo.InvariantCulture, $"up_{horizon}"),
-        LabelKind.LogReturn => string.Create(CultureInfo.InvariantCulture, $"logret_{horizon}"),
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown label kind"),
-    };
-
     /// <summary>Writes the lineage as indented JSON.</summary>
     public void WriteJson(Stream stream)
     {
@@ -54,7 +46,7 @@ public sealed record ModelLineage(string Tool, string ToolVersion, string Spec, 
         }
         json.WriteEndArray();
         json.WriteStartObject("label");
-        json.WriteString("name", LabelName(Data.Kind, Data.Horizon));
+        json.WriteString("name", new LabelDefinition(Data.Kind, Data.Horizon).Name);
         json.WriteString("kind", Data.Kind == LabelKind.Direction ? "direction" : "logReturn");
         json.WriteNumber("horizon", Data.Horizon);
         json.WriteEndObject();

@@ -26,6 +26,5 @@ public sealed class ModelLineageTests
         Assert.Equal(JsonValueKind.Null, root.GetProperty("data").GetProperty("close").ValueKind);
         Assert.Equal("reg:squarederror", root.GetProperty("parameters").GetProperty("objective").GetString());
         Assert.Equal(["sma_3"], root.GetProperty("features").EnumerateArray().Select(e => e.GetString()));
-        Assert.Equal("up_5", ModelLineage.LabelName(LabelKind.Direction, 5));
     }
 }
