@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using MarketIntel.Features;
 
@@ -32,7 +33,8 @@ public sealed record ModelLineage(string Tool, string ToolVersion, string Spec, 
         {
             throw new ArgumentException("lineage: a model trained on no rows has no data range");
         }
-        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        // A file people read: '+' in a version or an apostrophe in a path stays as it is, not \u002B.
+        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         json.WriteStartObject();
         json.WriteString("tool", Tool);
         json.WriteString("toolVersion", ToolVersion);

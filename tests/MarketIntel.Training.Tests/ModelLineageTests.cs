@@ -13,11 +13,12 @@ public sealed class ModelLineageTests
         string[] days = ["d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8"];
         var bars = BarSeries.FromCloses(days, [10, 11, 12, 13, 12, 11, 12, 13]);
         Dataset rows = Dataset.Build(bars, FeatureSet.Parse("sma_3"), 2, LabelKind.LogReturn);
-        var lineage = new ModelLineage("test", "0", "sma_3", rows, "bars.csv", "ab", CloseColumn: null,
+        var lineage = new ModelLineage("test", "1.0.0+abc", "sma_3", rows, "bars.csv", "ab", CloseColumn: null,
             new BoostParameters { Objective = "reg:squarederror", Rounds = 7 }, "m.json", "cd");
         var stream = new MemoryStream();
         lineage.WriteJson(stream);
         JsonElement root = JsonDocument.Parse(stream.ToArray()).RootElement;
+        Assert.Contains("\"toolVersion\": \"1.0.0+abc\"", System.Text.Encoding.UTF8.GetString(stream.ToArray()), StringComparison.Ordinal);
         Assert.Equal("logret_2", root.GetProperty("label").GetProperty("name").GetString());
         Assert.Equal("logReturn", root.GetProperty("label").GetProperty("kind").GetString());
         Assert.Equal("d3", root.GetProperty("data").GetProperty("firstKey").GetString());
