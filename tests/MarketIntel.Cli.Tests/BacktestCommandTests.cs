@@ -5,6 +5,7 @@ using System.Xml.Linq;
 using MarketIntel.Features;
 using MarketIntel.Features.Io;
 using MarketIntel.Inference;
+using MarketIntel.CommandLine;
 using MarketIntel.Tests;
 
 namespace MarketIntel.Cli.Tests;
@@ -124,6 +125,20 @@ public sealed class BacktestCommandTests : CliTestBase
         string[] texts = Texts(svg);
         Assert.Contains("bar", texts);
         Assert.DoesNotContain(texts, t => t.StartsWith("19", StringComparison.Ordinal) || t.Contains('-', StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void On_a_log_scale_equal_ratios_are_equal_heights_and_a_wiped_out_equity_is_refused()
+    {
+        string svg = Path.Combine(Dir, "equity.svg");
+        File.WriteAllText(svg, Commands.BacktestPlots.Equity("t", ["2020-01-01", "2020-01-02", "2020-01-03"], [("model", [1.0, 10.0, 100.0])], logScale: true));
+        XElement line = XDocument.Load(svg).Descendants().Single(e => e.Name.LocalName == "path" && (string?)e.Attribute("stroke") == "#1F77B4" && ((string?)e.Attribute("d"))!.Count(c => c == 'L') == 2);
+        // Three points on a straight line: 1 -> 10 rises as far as 10 -> 100.
+        double[] ys = System.Text.RegularExpressions.Regex.Matches((string)line.Attribute("d")!, @"[ML][\d.]+ ([\d.]+)").Select(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(ys[0] - ys[1], ys[1] - ys[2], 2);
+        Assert.Contains("equity of 1 (log scale)", Texts(svg));
+        var e = Assert.Throws<UsageException>(() => Commands.BacktestPlots.Equity("t", ["1", "2"], [("model", [1.0, 0.0])], logScale: true));
+        Assert.Contains("the equity of 'model' falls to 0 or below", e.Message, StringComparison.Ordinal);
     }
 
     private static string[] Texts(string svg) => XDocument.Load(svg).Descendants().Where(e => e.Name.LocalName == "text").Select(e => e.Value.Trim()).ToArray();

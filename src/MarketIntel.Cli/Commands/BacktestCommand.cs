@@ -19,14 +19,14 @@ namespace MarketIntel.Cli.Commands;
 internal static class BacktestCommand
 {
     public const string Usage = "marketintel backtest --data BARS.csv --spec SPEC --horizon K [--close COLUMN] [--windows expanding|rolling] [--train-rows N] "
-        + "[--test-rows M] [--cost-bps 1] [--periods-per-year 252] [--rounds 100] [--max-depth 3] [--eta 0.1] [--seed 0] [--save-model MODEL.json] --report DIR";
+        + "[--test-rows M] [--cost-bps 1] [--periods-per-year 252] [--rounds 100] [--max-depth 3] [--eta 0.1] [--seed 0] [--save-model MODEL.json] [--log-scale] --report DIR";
 
     private sealed record Row(string Name, DirectionalAccuracy Direction, double Auc, double LogLoss, BacktestResult Trades);
 
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout)
     {
         var options = CliArguments.Parse(args, ["data", "spec", "horizon", "close", "windows", "train-rows", "test-rows", "cost-bps", "periods-per-year", "rounds",
-            "max-depth", "eta", "seed", "report", "save-model"]);
+            "max-depth", "eta", "seed", "report", "save-model"], ["log-scale"]);
         string data = options.Required("data");
         string specText = options.Required("spec");
         string report = options.Required("report");
@@ -117,16 +117,19 @@ internal static class BacktestCommand
         stdout.WriteLine();
         stdout.Write(markdown);
 
+        // The plots are drawn before anything is written, so one that cannot be drawn leaves no partial output.
+        // Equity point j is the value at the close of the bar after bar firstBar + j, the bar whose return it took.
+        string[] equityKeys = Enumerable.Range(firstBar + 1, tradedBars).Select(b => bars.Timestamps[b]).ToArray();
+        string equitySvg = BacktestPlots.Equity("Equity of 1 over the traded bars", equityKeys, table.Select(t => (t.Name, t.Trades.Equity)).ToArray(),
+            options.Flag("log-scale"));
+        string calibrationSvg = BacktestPlots.Calibration("Calibration: predicted p(up) against the share that went up", probability, labels);
         if (saveModel is not null)
         {
             SaveModel(saveModel, rows, parameters, specText, data, options.Optional("close"), stdout);
         }
         Directory.CreateDirectory(report);
-        // Equity point j is the value at the close of the bar after bar firstBar + j, the bar whose return it took.
-        string[] equityKeys = Enumerable.Range(firstBar + 1, tradedBars).Select(b => bars.Timestamps[b]).ToArray();
-        File.WriteAllText(Path.Combine(report, "equity.svg"), BacktestPlots.Equity("Equity of 1 over the traded bars", equityKeys,
-            table.Select(t => (t.Name, t.Trades.Equity)).ToArray()));
-        File.WriteAllText(Path.Combine(report, "calibration.svg"), BacktestPlots.Calibration("Calibration: predicted p(up) against the share that went up", probability, labels));
+        File.WriteAllText(Path.Combine(report, "equity.svg"), equitySvg);
+        File.WriteAllText(Path.Combine(report, "calibration.svg"), calibrationSvg);
         File.WriteAllText(Path.Combine(report, "report.md"), string.Join('\n',
             "# Walk-forward backtest",
             "",

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MarketIntel.CommandLine;
 using ScottPlot;
 
 namespace MarketIntel.Cli.Commands;
@@ -13,20 +14,26 @@ internal static class BacktestPlots
 
     /// <summary>
     /// Equity curves, one per strategy, against the traded bars' dates (or bar numbers when a key is not a date),
-    /// with gridlines on both axes, a grey line at 1.0 (the starting value) and a legend.
+    /// with gridlines on both axes, a grey line at 1.0 (the starting value) and a legend. On a log scale
+    /// (<paramref name="logScale"/>) equal ratios are equal heights, the honest view of compounding over years; an
+    /// equity of 0 or less (a strategy wiped out) cannot be drawn there and is refused.
     /// </summary>
-    public static string Equity(string title, IReadOnlyList<string> keys, (string Name, double[] Equity)[] series)
+    public static string Equity(string title, IReadOnlyList<string> keys, (string Name, double[] Equity)[] series, bool logScale = false)
     {
+        if (logScale && series.FirstOrDefault(s => s.Equity.Any(v => !(v > 0))) is { Name: { } wipedOut })
+        {
+            throw new UsageException($"option '--log-scale': the equity of '{wipedOut}' falls to 0 or below, which a log scale cannot show");
+        }
         var plot = new Plot();
         double[]? dates = Dates(keys);
         double[] x = dates ?? Enumerable.Range(1, keys.Count).Select(i => (double)i).ToArray();
         foreach (var (name, equity) in series)
         {
-            var line = plot.Add.ScatterLine(x, equity);
+            var line = plot.Add.ScatterLine(x, logScale ? equity.Select(Math.Log10).ToArray() : equity);
             line.LegendText = name;
             line.LineWidth = 1.5f;
         }
-        var start = plot.Add.HorizontalLine(1.0);
+        var start = plot.Add.HorizontalLine(logScale ? 0 : 1.0);
         start.Color = Colors.Gray;
         start.LegendText = "1.0 (the money put in)";
         if (dates is not null)
@@ -39,7 +46,16 @@ internal static class BacktestPlots
         }
         plot.Title(title);
         plot.XLabel(dates is null ? "bar" : "date (close of the bar traded)");
-        plot.YLabel("equity of 1");
+        plot.YLabel(logScale ? "equity of 1 (log scale)" : "equity of 1");
+        if (logScale)
+        {
+            // The lines are drawn at log10(equity); the ticks are labelled with the equity itself.
+            plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+            {
+                LabelFormatter = y => Math.Pow(10, y).ToString("0.###", CultureInfo.InvariantCulture),
+                MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
+            };
+        }
         plot.ShowLegend(Alignment.UpperLeft);
         return plot.GetSvgXml(Width, Height);
     }
