@@ -11,7 +11,7 @@ namespace MarketIntel.Training;
 public sealed record BacktestResult(double[] Returns, double[] Equity, double CumulativeReturn, double Sharpe, double MaxDrawdown, double HitRate, double Turnover);
 
 /// <summary>
-/// A long/short backtest: position p_t in {-1, 0, 1} is taken at the close of bar t and earns the next bar's return
+/// A long/short backtest: position p_t (from -1 to 1; see <see cref="HoldForHorizon"/> for signals held K bars) is taken at the close of bar t and earns the next bar's return
 /// r_t; changing position costs <c>costBps</c> basis points per unit traded. Sharpe is annualised with
 /// <c>periodsPerYear</c> (252 for daily bars) from the per-period returns, without a risk-free rate.
 /// </summary>
@@ -54,6 +54,42 @@ public static class Backtest
         double sd = n > 1 ? Math.Sqrt(returns.Sum(r => (r - mean) * (r - mean)) / (n - 1)) : 0;
         return new BacktestResult(returns, equity, value - 1, sd > 0 ? mean / sd * Math.Sqrt(periodsPerYear) : double.NaN,
             drawdown, active == 0 ? double.NaN : (double)hits / active, traded / n);
+    }
+
+    /// <summary>
+    /// Holds each signal for its horizon, the usual way for overlapping K-bar forecasts: the signal s decided at the
+    /// close of bar b adds s/K to the position held over each of bars b+1..b+K, so the position over a bar is the
+    /// mean of the last K signals (a bar without a signal adds 0). <paramref name="signalBars"/>[i], strictly
+    /// increasing, is the bar of <paramref name="signals"/>[i]. The result covers bars signalBars[0] ..
+    /// signalBars[^1] + K - 1, so every signal is held for all K bars: element j is the position taken at the close
+    /// of bar signalBars[0] + j, which earns the next bar's return, as <see cref="Run"/> expects.
+    /// </summary>
+    public static double[] HoldForHorizon(ReadOnlySpan<double> signals, ReadOnlySpan<int> signalBars, int horizon)
+    {
+        if (signals.Length != signalBars.Length || signals.Length == 0)
+        {
+            throw new ArgumentException($"hold for horizon: {signals.Length} signals for {signalBars.Length} bars");
+        }
+        if (horizon < 1)
+        {
+            throw new ArgumentException($"hold for horizon: horizon {horizon} must be at least 1 bar");
+        }
+        int first = signalBars[0];
+        var positions = new double[signalBars[^1] - first + horizon];
+        for (int i = 0; i < signals.Length; i++)
+        {
+            if (i > 0 && signalBars[i] <= signalBars[i - 1])
+            {
+                throw new ArgumentException($"hold for horizon: signal {i}'s bar {signalBars[i]} does not come after bar {signalBars[i - 1]}");
+            }
+            double share = signals[i] / horizon;
+            int start = signalBars[i] - first;
+            for (int k = 0; k < horizon; k++)
+            {
+                positions[start + k] += share;
+            }
+        }
+        return positions;
     }
 
     /// <summary>Always long: what buy and hold earns (it trades once, on the first bar).</summary>

@@ -95,4 +95,53 @@ public sealed class EvaluationTests
         Assert.Equal(1.1 * 0.8 * 1.05 * 1.1 * (1 - 0.001 / 1.1) - 1, hold.CumulativeReturn, 12);
         Assert.Equal([0, 1, -1, 1], Backtest.PreviousDirection([0, 0.2, -0.1, 0.3]));
     }
+
+    [Fact]
+    public void A_signal_held_for_its_horizon_adds_a_kth_of_itself_to_each_of_the_next_k_bars()
+    {
+        // Horizon 3; signals at the close of bars 10, 11, 12 and 14 (bar 13 has no row, so it adds nothing).
+        double[] signals = [1, 1, -1, 1];
+        int[] bars = [10, 11, 12, 14];
+        double[] positions = Backtest.HoldForHorizon(signals, bars, horizon: 3);
+        // By hand, position over bar b = (sum of the signals at bars b-2..b) / 3, for bars 10..16 (14 + 3 - 1).
+        double[] expected = [1 / 3.0, 2 / 3.0, 1 / 3.0, 0, 0, 1 / 3.0, 1 / 3.0];
+        Assert.Equal(expected, positions, (a, b) => Math.Abs(a - b) < 1e-15);
+
+        // Traded at 10 bps on the change of the summed position: 1/3 in, up to 2/3, down to 1/3, out, in again.
+        double[] returns = [0.01, 0.02, -0.03, 0.04, -0.01, 0.02, 0.01];
+        BacktestResult r = Backtest.Run(positions, returns, costBps: 10, periodsPerYear: 252);
+        double cost = 0.001 / 3;
+        double[] expectedReturns = [0.01 / 3 - cost, 0.04 / 3 - cost, -0.01 - cost, -cost, 0, 0.02 / 3 - cost, 0.01 / 3];
+        Assert.Equal(expectedReturns, r.Returns, (a, b) => Math.Abs(a - b) < 1e-15);
+        Assert.Equal(expectedReturns.Aggregate(1.0, (v, x) => v * (1 + x)) - 1, r.CumulativeReturn, 14);
+        Assert.Equal(5 / 3.0 / 7, r.Turnover, 14);
+        Assert.Equal(4 / 5.0, r.HitRate, 14);   // in the market on 5 bars; only bar 12 (long into a 3% fall) lost
+
+        // Horizon 1 is the next-bar backtest: positions are the signals themselves.
+        Assert.Equal([1, -1, 0, 1], Backtest.HoldForHorizon([1, -1, 0, 1], [0, 1, 2, 3], horizon: 1));
+    }
+
+    [Fact]
+    public void A_steady_rise_traded_with_a_k_bar_long_signal_ramps_in_and_out_over_k_bars()
+    {
+        // Every bar rises 1% and every one of 10 signals says long for 4 bars: 1/4, 2/4, 3/4, then fully long until
+        // the last signal, then 3/4, 2/4, 1/4. Total exposure is one unit-bar per signal: 10 bars' worth of 1%.
+        double[] positions = Backtest.HoldForHorizon(Enumerable.Repeat(1.0, 10).ToArray(), Enumerable.Range(0, 10).ToArray(), horizon: 4);
+        Assert.Equal([0.25, 0.5, 0.75, 1, 1, 1, 1, 1, 1, 1, 0.75, 0.5, 0.25], positions);
+        BacktestResult r = Backtest.Run(positions, Enumerable.Repeat(0.01, positions.Length).ToArray(), costBps: 0, periodsPerYear: 252);
+        double byHand = 1.0025 * 1.005 * 1.0075 * Math.Pow(1.01, 7) * 1.0075 * 1.005 * 1.0025 - 1;
+        Assert.Equal(byHand, r.CumulativeReturn, 14);
+        // One unit in, a quarter at a time, and three quarters out: the last quarter is still held when the run ends.
+        Assert.Equal(1.75 / 13, r.Turnover, 14);
+    }
+
+    [Theory]
+    [InlineData(new[] { 1.0, 1.0 }, new[] { 3, 3 }, 2, "signal 1's bar 3 does not come after bar 3")]
+    [InlineData(new[] { 1.0 }, new[] { 3, 4 }, 2, "1 signals for 2 bars")]
+    [InlineData(new[] { 1.0 }, new[] { 3 }, 0, "horizon 0 must be at least 1 bar")]
+    public void Holding_refuses_signals_that_do_not_line_up_with_their_bars(double[] signals, int[] bars, int horizon, string message)
+    {
+        var e = Assert.Throws<ArgumentException>(() => Backtest.HoldForHorizon(signals, bars, horizon));
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+    }
 }

@@ -1,0 +1,86 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using MarketIntel.Features;
+
+namespace MarketIntel.Training;
+
+/// <summary>
+/// Where a saved model came from, written next to it as <c>MODEL + ".lineage.json"</c> so that whoever serves or
+/// registers the model can tell what it was trained on and rebuild it: the tool and its version, the feature spec,
+/// the label, the data file with its SHA-256 and the range of rows used, and the booster's parameters.
+/// </summary>
+/// <param name="Tool">The command that trained the model, e.g. <c>marketintel backtest</c>.</param>
+/// <param name="ToolVersion">That command's version (the assembly's informational version: number and commit).</param>
+/// <param name="Spec">The feature spec as the user gave it.</param>
+/// <param name="Data">The training rows: feature names, label, horizon, keys of the first and last row, row count.</param>
+/// <param name="DataFile">The bar file as given on the command line.</param>
+/// <param name="DataSha256">The bar file's SHA-256, lower-case hex.</param>
+/// <param name="CloseColumn">The close column chosen with <c>--close</c>, or null for the file's own close.</param>
+/// <param name="Parameters">The booster's parameters.</param>
+/// <param name="ModelFile">The model file's name (no folder: the lineage sits next to it).</param>
+/// <param name="ModelSha256">The model file's SHA-256, lower-case hex; its first 12 characters are the version <c>serve --model</c> registers.</param>
+public sealed record ModelLineage(string Tool, string ToolVersion, string Spec, Dataset Data, string DataFile, string DataSha256, string? CloseColumn,
+    BoostParameters Parameters, string ModelFile, string ModelSha256)
+{
+    /// <summary>What follows the model's path in its lineage file's path.</summary>
+    public const string FileSuffix = ".lineage.json";
+
+    /// <summary>Writes the lineage as indented JSON.</summary>
+    public void WriteJson(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (Data.Rows == 0)
+        {
+            throw new ArgumentException("lineage: a model trained on no rows has no data range");
+        }
+        // A file people read: '+' in a version or an apostrophe in a path stays as it is, not \u002B.
+        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        json.WriteStartObject();
+        json.WriteString("tool", Tool);
+        json.WriteString("toolVersion", ToolVersion);
+        json.WriteString("model", ModelFile);
+        json.WriteString("modelSha256", ModelSha256);
+        json.WriteString("spec", Spec);
+        json.WriteStartArray("features");
+        foreach (string name in Data.FeatureNames)
+        {
+            json.WriteStringValue(name);
+        }
+        json.WriteEndArray();
+        json.WriteStartObject("label");
+        json.WriteString("name", new LabelDefinition(Data.Kind, Data.Horizon).Name);
+        json.WriteString("kind", Data.Kind == LabelKind.Direction ? "direction" : "logReturn");
+        json.WriteNumber("horizon", Data.Horizon);
+        json.WriteEndObject();
+        json.WriteStartObject("data");
+        json.WriteString("file", DataFile);
+        json.WriteString("sha256", DataSha256);
+        if (CloseColumn is null)
+        {
+            json.WriteNull("close");
+        }
+        else
+        {
+            json.WriteString("close", CloseColumn);
+        }
+        json.WriteString("firstKey", Data.Timestamps[0]);
+        json.WriteString("lastKey", Data.Timestamps[^1]);
+        json.WriteNumber("rows", Data.Rows);
+        json.WriteEndObject();
+        json.WriteStartObject("parameters");
+        json.WriteString("objective", Parameters.Objective);
+        // Every parameter that changes the trees (threads do not), named as BoostParameters names them.
+        (string Name, double Value)[] numbers =
+        [
+            ("rounds", Parameters.Rounds), ("maxDepth", Parameters.MaxDepth), ("eta", Parameters.Eta), ("minChildWeight", Parameters.MinChildWeight),
+            ("lambda", Parameters.Lambda), ("alpha", Parameters.Alpha), ("gamma", Parameters.Gamma), ("subsample", Parameters.Subsample),
+            ("colsampleBytree", Parameters.ColsampleBytree), ("maxBin", Parameters.MaxBin), ("seed", Parameters.Seed),
+        ];
+        foreach (var (name, value) in numbers)
+        {
+            json.WriteNumber(name, value);
+        }
+        json.WriteEndObject();
+        json.WriteEndObject();
+    }
+}
