@@ -6,16 +6,34 @@
 # from each request's scheduled send time). wrk runs once per stack as a cross-check of the
 # closed-loop figure. Prints one row per measurement and the grid-over-seed ratios.
 #
-# usage: benchmarks/serving/run.sh [SECONDS] [RATES]     (default 10 s per measurement after a 2 s warm-up,
-#        rates "1000 2000 4000"; needs python3 and curl, wrk for the cross-check, and for the peer
-#        ../shared/peers/fastapi_xgb with its Debian packages: see its README)
-# Environment: GRID_ARGS adds options to `marketintel serve` (e.g. --no-dashboard); PEER_DIR moves the peer.
+# usage: [PEER_DIR=DIR] benchmarks/serving/run.sh [SECONDS] [RATES]     (default 10 s per measurement after a 2 s
+#        warm-up, rates "1000 2000 4000"; needs python3 and curl, and wrk for the cross-check)
+#
+# The seed's stack is not part of this repository. It is the FastAPI + Redis + XGBoost service that the project's
+# seed documents planned, written as a peer to measure against and kept outside the project (in the workspace the
+# project was built in, as peers/fastapi_xgb beside the repository, with a README listing its Debian packages).
+# PEER_DIR names a folder holding it: `run_peer.sh MODEL.json NFEATURES` must start it with 1000 assets A0..A999
+# answering GET http://127.0.0.1:8790/predict/{asset}, and `stop_peer.sh` must stop it. Without PEER_DIR the
+# script measures the grid alone: every grid row (HTTP and gRPC closed loop, multiplexed gRPC, PredictBatch, the
+# open-loop rates, wrk), and no seed-stack rows and no ratios; it says so at the start and at the end.
+# Environment: GRID_ARGS adds options to `marketintel serve` (e.g. --no-dashboard).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-10}
 rates=${2:-1000 2000 4000}
 here=benchmarks/serving
-peer=${PEER_DIR:-../shared/peers/fastapi_xgb}
+peer=${PEER_DIR:-}
+if [ -z "$peer" ]; then
+  peer_missing="PEER_DIR is not set"
+elif [ ! -x "$peer/run_peer.sh" ]; then
+  peer_missing="PEER_DIR=$peer has no executable run_peer.sh"
+else
+  peer_missing=""
+fi
+if [ -n "$peer_missing" ]; then
+  echo "$peer_missing: measuring the grid alone, without the seed's stack and without grid-over-seed ratios" \
+    "(see the top of $0 for what PEER_DIR must hold)" >&2
+fi
 for tool in python3 curl; do
   command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
 done
@@ -24,7 +42,7 @@ work=$(mktemp -d)
 grid_pid=""
 cleanup() {
   [ -n "$grid_pid" ] && kill "$grid_pid" 2>/dev/null && wait "$grid_pid" 2>/dev/null || true
-  [ -x "$peer/stop_peer.sh" ] && "$peer/stop_peer.sh" >/dev/null 2>&1 || true
+  [ -n "$peer" ] && [ -x "$peer/stop_peer.sh" ] && "$peer/stop_peer.sh" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -85,7 +103,7 @@ for rate in $rates; do measure "grid-http-r$rate" 'http://127.0.0.1:5080/predict
 wrk_check grid-wrk http://127.0.0.1:5080
 kill "$grid_pid"; wait "$grid_pid" 2>/dev/null || true; grid_pid=""
 
-if [ -x "$peer/run_peer.sh" ]; then
+if [ -z "$peer_missing" ]; then
   echo "== the seed's stack: $peer (FastAPI, 2 uvicorn workers, Redis, XGBoost)"
   "$peer/run_peer.sh" "$work/bench.json" 40 >/dev/null
   wait_for http://127.0.0.1:8790/predict/A1
@@ -97,9 +115,9 @@ if [ -x "$peer/run_peer.sh" ]; then
 fi
 
 echo
-python3 - "$work" "$seconds" $rates <<'PY'
+python3 - "$work" "$seconds" "$peer_missing" $rates <<'PY'
 import json, os, sys
-work, seconds, rates = sys.argv[1], sys.argv[2], sys.argv[3:]
+work, seconds, peer_missing, rates = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 def row(name):
     path = os.path.join(work, name + ".json")
     return json.load(open(path)) if os.path.exists(path) else None
@@ -118,6 +136,9 @@ for name, label in rows:
     if r:
         print(f"{label:46} {r['throughput']:>11,.0f} {r['p50_ms']:>8.3f} {r['p90_ms']:>8.3f} {r['p99_ms']:>8.3f} {fmt(r.get('p999_ms'), '>9.3f'):>9} {r['errors']:>7}")
 g, p = row("grid-http"), row("peer-http")
+if peer_missing:
+    print()
+    print(f"the grid alone ({peer_missing}): no seed-stack rows, no ratios")
 if g and p:
     print()
     mux = row("grid-grpc-mux")

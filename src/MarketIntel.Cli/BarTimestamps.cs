@@ -9,6 +9,13 @@ namespace MarketIntel.Cli;
 /// </summary>
 internal static class BarTimestamps
 {
+    /// <summary>
+    /// The smallest whole number <see cref="ParseTimes"/> takes as Unix milliseconds: 1973-03-03T09:46:40Z. Below it
+    /// a whole number is far more likely a day or row number (or Unix seconds) than a time in milliseconds, and the
+    /// grid would show it as a date in January 1970.
+    /// </summary>
+    public const long SmallestUnixMilliseconds = 100_000_000_000;
+
     private static readonly string[] Formats =
     [
         "yyyy-MM-dd", "yyyy-MM-dd HH:mm", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss.FFFFFFF",
@@ -16,21 +23,37 @@ internal static class BarTimestamps
         "yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK",
     ];
 
-    public static long[] Parse(IReadOnlyList<string> timestamps, string source)
+    /// <summary>Keys as given: a whole number of any size stays that number (the demo's numbered trading days).</summary>
+    public static long[] Parse(IReadOnlyList<string> timestamps, string source) => ParseAll(timestamps, source, requireTime: false);
+
+    /// <summary>
+    /// Keys that must be times, for <c>ingest</c>: the grid reports each bar's key as a UTC time (<c>asOf</c>), so a
+    /// whole number below <see cref="SmallestUnixMilliseconds"/> is refused, naming its line, rather than shown as
+    /// a 1970 date.
+    /// </summary>
+    public static long[] ParseTimes(IReadOnlyList<string> timestamps, string source) => ParseAll(timestamps, source, requireTime: true);
+
+    private static long[] ParseAll(IReadOnlyList<string> timestamps, string source, bool requireTime)
     {
         var result = new long[timestamps.Count];
         for (int i = 0; i < result.Length; i++)
         {
-            result[i] = Parse(timestamps[i], source, line: i + 2);
+            result[i] = Parse(timestamps[i], source, line: i + 2, requireTime);
         }
         return result;
     }
 
-    public static long Parse(string text, string source, int line)
+    public static long Parse(string text, string source, int line, bool requireTime = false)
     {
         string t = text.Trim().Trim('"');
         if (long.TryParse(t, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long ms))
         {
+            if (requireTime && ms < SmallestUnixMilliseconds)
+            {
+                throw new DataFormatException(source, line, 1,
+                    $"timestamp '{text}' is not a time: a whole number is read as Unix milliseconds and must be at least {SmallestUnixMilliseconds} " +
+                    "(1973-03-03); a day or row number (or Unix seconds) would show as a 1970 date, so give dates (yyyy-MM-dd[ HH:mm[:ss]] or ISO 8601) or Unix milliseconds");
+            }
             return ms;
         }
         if (DateTimeOffset.TryParseExact(t, Formats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var time))

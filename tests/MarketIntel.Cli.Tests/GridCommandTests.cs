@@ -88,6 +88,39 @@ public sealed class GridCommandTests : CliTestBase, IAsyncLifetime
         Assert.Equal(Grpc.Core.StatusCode.NotFound, e.StatusCode);
     }
 
+    [Theory]
+    [InlineData("1", "1")]                  // a numbered trading day, as in the bundled EU indices
+    [InlineData("1732838400", "1732838400")] // Unix seconds: read as milliseconds it would be 1970-01-21
+    public async Task Ingest_refuses_a_whole_number_key_that_is_not_a_time_instead_of_sending_a_1970_date(string first, string quoted)
+    {
+        string file = Path.Combine(Dir, $"numbered-{first}.csv");
+        File.WriteAllText(file, $"day,close\n{first},10.5\n{long.Parse(first, System.Globalization.CultureInfo.InvariantCulture) + 1},10.7\n");
+        var (code, _, err) = await Task.Run(() => Run("ingest", "--target", Target, "--asset", "NUMBERED", "--file", file));
+        Assert.Equal(2, code);
+        Assert.StartsWith($"marketintel ingest: {file}:2:1: timestamp '{quoted}' is not a time:", err, StringComparison.Ordinal);
+
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{_grpcPort}");
+        var e = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await new Grid.GridClient(channel).GetFeaturesAsync(new GetFeaturesRequest { Asset = "NUMBERED" }));
+        Assert.Equal(Grpc.Core.StatusCode.NotFound, e.StatusCode);
+    }
+
+    [Fact]
+    public async Task Ingest_takes_unix_milliseconds_and_dates_alike()
+    {
+        string millis = Path.Combine(Dir, "millis.csv");
+        string dates = Path.Combine(Dir, "dates.csv");
+        File.WriteAllText(millis, "timestamp,close\n1732838400000,10.5\n1732924800000,10.7\n");
+        File.WriteAllText(dates, "timestamp,close\n2024-11-29,10.5\n2024-11-30,10.7\n");
+        Assert.Equal(0, (await Task.Run(() => Run("ingest", "--target", Target, "--asset", "KEYS", "--file", millis))).Code);
+        var (code, stdout, err) = await Task.Run(() => Run("ingest", "--target", Target, "--asset", "KEYS", "--file", dates));
+        Assert.True(code == 0, err);
+        Assert.Contains("accepted 0, ignored 2", stdout, StringComparison.Ordinal); // the same two bars, keyed alike
+
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{_grpcPort}");
+        var features = await new Grid.GridClient(channel).GetFeaturesAsync(new GetFeaturesRequest { Asset = "KEYS" });
+        Assert.Equal(1732924800000, features.AsOf);
+    }
+
     [Fact]
     public async Task Ingest_resends_from_the_last_acknowledged_bar_after_the_connection_is_cut()
     {

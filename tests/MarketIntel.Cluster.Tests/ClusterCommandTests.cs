@@ -38,7 +38,7 @@ public sealed class ClusterCommandTests(ClusterCommandTests.Shared shared) : ICl
     {
         string database = Postgres.CreateDatabase("ops");
         var status = Marketintel("db", "status", "--postgres", database);
-        Assert.Equal(0, status.Code);
+        Assert.True(status.Code == 3, $"a never-migrated database must exit 3 so a deploy script stops; got {status.Code}: {status.Err}");
         Assert.Contains("schema version 0", status.Out, StringComparison.Ordinal);
 
         var first = Marketintel("db", "migrate", "--postgres", database);
@@ -46,7 +46,33 @@ public sealed class ClusterCommandTests(ClusterCommandTests.Shared shared) : ICl
         Assert.Contains("applied 0001_initial", first.Out, StringComparison.Ordinal);
         var second = Marketintel("db", "migrate", "--postgres", database);
         Assert.Contains("nothing to do", second.Out, StringComparison.Ordinal);
-        Assert.Contains("(up to date)", Marketintel("db", "status", "--postgres", database).Out, StringComparison.Ordinal);
+        var upToDate = Marketintel("db", "status", "--postgres", database);
+        Assert.Equal(0, upToDate.Code);
+        Assert.Contains("(up to date)", upToDate.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Db_status_exits_4_on_a_schema_newer_than_this_build()
+    {
+        string database = Postgres.CreateDatabase("ahead");
+        Assert.Equal(0, Marketintel("db", "migrate", "--postgres", database).Code);
+        using (var connection = new Npgsql.NpgsqlConnection(database))
+        {
+            connection.Open();
+            using var future = new Npgsql.NpgsqlCommand("INSERT INTO schema_migrations (version, name) VALUES (9999, 'from_a_newer_build')", connection);
+            future.ExecuteNonQuery();
+        }
+        var status = Marketintel("db", "status", "--postgres", database);
+        Assert.Equal(4, status.Code);
+        Assert.Contains("newer than this build", status.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Db_help_documents_the_status_exit_codes()
+    {
+        var help = Marketintel("db", "--help");
+        Assert.Equal(0, help.Code);
+        Assert.Contains("0 when the schema matches this build, 3 when it is behind, 4 when it is newer", help.Out, StringComparison.Ordinal);
     }
 
     [Fact]

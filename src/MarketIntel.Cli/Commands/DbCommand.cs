@@ -7,11 +7,19 @@ namespace MarketIntel.Cli.Commands;
 
 /// <summary>
 /// <c>marketintel db migrate --postgres CONN</c>: brings the database's schema to this build's version (silos
-/// never migrate; they refuse to start on another version). <c>db status</c> tells the version without changing it.
+/// never migrate; they refuse to start on another version). <c>db status</c> tells the version without changing it,
+/// and says by its exit code whether a silo of this build would start on it, so deploy scripts can gate on it.
 /// </summary>
 internal static class DbCommand
 {
-    public const string Usage = "marketintel db migrate|status --postgres CONN";
+    /// <summary><c>db status</c>: the schema is older than this build's (a fresh database included); run migrate.</summary>
+    public const int SchemaBehind = 3;
+
+    /// <summary><c>db status</c>: the schema is newer than this build's; use a newer marketintel.</summary>
+    public const int SchemaAhead = 4;
+
+    public const string Usage = "marketintel db migrate|status --postgres CONN\n" +
+        "       (status exits 0 when the schema matches this build, 3 when it is behind, 4 when it is newer)";
 
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout)
     {
@@ -36,7 +44,7 @@ internal static class DbCommand
             {
                 stdout.WriteLine($"{where}: schema version {before}, this build's is {Migrator.LatestVersion}" +
                     (before < Migrator.LatestVersion ? " (run 'marketintel db migrate')" : before > Migrator.LatestVersion ? " (the database is newer than this build)" : " (up to date)"));
-                return 0;
+                return before < Migrator.LatestVersion ? SchemaBehind : before > Migrator.LatestVersion ? SchemaAhead : 0;
             }
             if (before > Migrator.LatestVersion)
             {

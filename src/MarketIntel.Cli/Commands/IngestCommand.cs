@@ -31,7 +31,7 @@ internal static class IngestCommand
         }
 
         BarSeries series = BarCsv.Read(file, options.Optional("close"));
-        long[] timestamps = BarTimestamps.Parse(series.Timestamps, file);
+        long[] timestamps = BarTimestamps.ParseTimes(series.Timestamps, file);
         using var channel = GridChannel.Create(target, GridChannel.ApiKey(options), GridChannel.TrustedCa(options));
         var client = GridClient.Create(channel);
         var clock = Stopwatch.StartNew();
