@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using MarketIntel.Abstractions;
+using MarketIntel.Inference;
 
 namespace MarketIntel.Grains;
 
@@ -36,8 +37,9 @@ public sealed class GridMetrics
     private long _replayedBars;
     private long _replayTicks;
     private readonly Histogram<double> _inference;
-    // Each model version's label, made once: a prediction records its latency without building a string.
-    private readonly ConcurrentDictionary<ModelRef, KeyValuePair<string, object?>> _modelTags = new();
+    // Each loaded model's version label, made once: a prediction records its latency without building a string, and
+    // finds the label by the model's reference (the silo loads each version once) rather than by hashing its name.
+    private readonly ConcurrentDictionary<Model, KeyValuePair<string, object?>> _modelTags = new(ReferenceEqualityComparer.Instance);
     // When each asset on this silo last accepted bars (Stopwatch ticks), for the bar age distribution.
     private readonly ConcurrentDictionary<string, long> _lastBarAt = new(StringComparer.Ordinal);
 
@@ -123,12 +125,12 @@ public sealed class GridMetrics
         Interlocked.Add(ref _replayTicks, took.Ticks);
     }
 
-    internal void Predicted(ModelRef model, TimeSpan took)
+    internal void Predicted(ModelRef model, Model loaded, TimeSpan took)
     {
         Interlocked.Increment(ref _predictions);
-        if (!_modelTags.TryGetValue(model, out var tag))
+        if (!_modelTags.TryGetValue(loaded, out var tag))
         {
-            tag = _modelTags.GetOrAdd(model, static m => new("model", m.ToString()));
+            tag = _modelTags.GetOrAdd(loaded, static (_, m) => new("model", m.ToString()), model);
         }
         _inference.Record(took.TotalSeconds, tag);
     }

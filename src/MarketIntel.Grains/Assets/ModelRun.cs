@@ -16,7 +16,7 @@ internal static class ModelRun
         var output = new float[loaded.OutputCount];
         long started = Stopwatch.GetTimestamp();
         loaded.Predict(inputs, output);
-        metrics.Predicted(model, Stopwatch.GetElapsedTime(started));
+        metrics.Predicted(model, loaded, Stopwatch.GetElapsedTime(started));
         return new PredictionResult(asset, output, model, asOf);
     }
 }
