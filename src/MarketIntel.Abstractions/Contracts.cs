@@ -18,11 +18,28 @@ public sealed record IngestResult(
     [property: Id(2)] int Rejected,
     [property: Id(3)] IReadOnlyList<string> Reasons);
 
-/// <summary>A model version registered with the grid.</summary>
+/// <summary>
+/// A model version registered with the grid, or an alias of a model name (<see cref="ForAlias"/>): a reference that
+/// the grid resolves to a version when it predicts, so that moving the alias moves every asset assigned to it.
+/// An alias is kept as a version starting with <see cref="AliasMark"/>, which no registered version may start with,
+/// so that assignments and the default stay one (name, version) pair in storage.
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ModelRef([property: Id(0)] string Name, [property: Id(1)] string Version)
 {
-    public override string ToString() => $"{Name}@{Version}";
+    /// <summary>What starts the version part of an alias reference.</summary>
+    public const char AliasMark = '@';
+
+    /// <summary>A reference to the alias <paramref name="alias"/> of the model <paramref name="name"/>.</summary>
+    public static ModelRef ForAlias(string name, string alias) => new(name, AliasMark + alias);
+
+    /// <summary>Whether this names an alias rather than a version.</summary>
+    public bool IsAlias => Version.Length > 0 && Version[0] == AliasMark;
+
+    /// <summary>The alias's name, or null when this names a version.</summary>
+    public string? Alias => IsAlias ? Version[1..] : null;
+
+    public override string ToString() => IsAlias ? $"{Name}@{Version[1..]} (alias)" : $"{Name}@{Version}";
 }
 
 /// <summary>A registered model's description.</summary>

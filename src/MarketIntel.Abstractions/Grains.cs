@@ -1,3 +1,4 @@
+using MarketIntel.Abstractions.Models;
 using Orleans.Concurrency;
 
 namespace MarketIntel.Abstractions;
@@ -65,4 +66,24 @@ public interface IModelRegistryGrain : IGrainWithIntegerKey
     /// <summary>The default model, or null when none is set.</summary>
     [AlwaysInterleave]
     Task<ModelRef?> GetDefault();
+
+    /// <summary>A model name's deployment (aliases, splits, shadows); an empty one for a name that has none.</summary>
+    [AlwaysInterleave]
+    Task<ModelDeployment> GetDeployment(string name);
+
+    /// <summary>
+    /// Points <paramref name="alias"/> of model <paramref name="name"/> at its registered <paramref name="version"/>
+    /// (moving it, and ending any split of it). <paramref name="client"/> (here and below) is who asked, an API key's
+    /// id or a token's subject, for the audit record.
+    /// </summary>
+    Task<ModelDeployment> SetAlias(string name, string alias, string version, string client);
+
+    /// <summary>Removes an alias of a model; assets assigned to it then have no model until it is set again.</summary>
+    Task<ModelDeployment> RemoveAlias(string name, string alias, string client);
+
+    /// <summary>Splits the assets of an alias between its version and <paramref name="split"/>'s (null: ends the split).</summary>
+    Task<ModelDeployment> SetSplit(string name, string alias, ArmSplit? split, string client);
+
+    /// <summary>Makes a registered version a shadow of its model name (predicting and scored beside the served version), or stops it being one.</summary>
+    Task<ModelDeployment> SetShadow(ModelRef version, bool shadow, string client);
 }

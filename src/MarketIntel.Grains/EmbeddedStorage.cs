@@ -33,7 +33,7 @@ public sealed class NoAssetCache : IAssetCache
 /// <summary>
 /// The model registry's store on embedded defaults: the silo's memory, so it outlives the registry grain's
 /// activation but not the process. Same rules as the durable store: versions are immutable and the default
-/// must be a stored version.
+/// must be a stored version (or an alias).
 /// </summary>
 public sealed class InMemoryModelStore : IModelStore
 {
@@ -68,7 +68,7 @@ public sealed class InMemoryModelStore : IModelStore
         ArgumentNullException.ThrowIfNull(model);
         lock (_lock)
         {
-            if (!_versions.ContainsKey(model))
+            if (!model.IsAlias && !_versions.ContainsKey(model))
             {
                 throw new InvalidOperationException($"model {model} is not stored");
             }

@@ -25,19 +25,32 @@ public sealed class LocalPredictor(IGrainFactory grains, SiloModelCache models, 
     /// <summary>The asset's prediction with its model (or the default), as <see cref="IAssetGrain.Predict"/> gives it.</summary>
     public ValueTask<PredictionResult> Predict(string asset)
     {
-        if (_slots.TryGetValue(asset, out PredictionSlot? slot) && Volatile.Read(ref slot.Current) is { } snapshot)
+        if (_slots.TryGetValue(asset, out PredictionSlot? slot) && Volatile.Read(ref slot.Current) is { } snapshot && StillServed(snapshot))
         {
-            if (snapshot.Assigned is not null)
-            {
-                return ValueTask.FromResult(Compute(asset, snapshot));
-            }
-            Task<ModelRef?> fallback = models.GetDefault();
-            if (fallback.IsCompletedSuccessfully && snapshot.Model.Equals(fallback.Result))
-            {
-                return ValueTask.FromResult(Compute(asset, snapshot));
-            }
+            return ValueTask.FromResult(Compute(asset, snapshot));
         }
         return new ValueTask<PredictionResult>(GrainRetry.OnRejection(() => grains.GetGrain<IAssetGrain>(asset).Predict()));
+    }
+
+    // Whether the snapshot's model is still the one serving the asset: its target is still the default (where it has
+    // no assignment of its own), and the deployment that resolved an alias target has not changed since. Anything
+    // not known at once (a read of the registry under way) goes to the grain.
+    private bool StillServed(PredictionSnapshot snapshot)
+    {
+        if (snapshot.Assigned is null)
+        {
+            Task<ModelRef?> fallback = models.GetDefault();
+            if (!fallback.IsCompletedSuccessfully || !snapshot.Target.Equals(fallback.Result))
+            {
+                return false;
+            }
+        }
+        if (snapshot.RoutingEpoch is not { } epoch)
+        {
+            return true;
+        }
+        var deployment = models.Deployment(snapshot.Target.Name);
+        return deployment.IsCompletedSuccessfully && deployment.Result.Epoch == epoch;
     }
 
     private PredictionResult Compute(string asset, PredictionSnapshot snapshot)
@@ -70,6 +83,9 @@ internal sealed class PredictionSlot
 
 /// <summary>
 /// Everything a prediction needs, frozen: <see cref="Inputs"/> is never written after publication.
-/// <see cref="Assigned"/> is the asset's own assignment (null: the snapshot is for the default model as it was).
+/// <see cref="Assigned"/> is the asset's own assignment (null: the snapshot is for the default model as it was);
+/// <see cref="Target"/> what was resolved (the assignment or the default: a version or an alias);
+/// <see cref="RoutingEpoch"/> the epoch of the deployment that resolved an alias (null for a version);
+/// <see cref="Model"/> the version that served.
 /// </summary>
-internal sealed record PredictionSnapshot(ModelRef? Assigned, ModelRef Model, Model Loaded, float[] Inputs, long AsOf);
+internal sealed record PredictionSnapshot(ModelRef? Assigned, ModelRef Target, long? RoutingEpoch, ModelRef Model, Model Loaded, float[] Inputs, long AsOf);

@@ -1,4 +1,5 @@
 using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Models;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Inference;
 
@@ -14,6 +15,7 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
     private readonly ModelLimits? _limits = services.GetService(typeof(ModelLimits)) as ModelLimits;
     private Dictionary<ModelRef, StoredModel> _versions = [];
     private ModelRef? _default;
+    private readonly Dictionary<string, ModelDeployment> _deployments = new(StringComparer.Ordinal);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken) => Load();
 
@@ -38,9 +40,9 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
         {
             throw new GridException(GridErrorKind.InvalidArgument, $"model name '{name}' must be non-empty and without '@'");
         }
-        if (string.IsNullOrWhiteSpace(version))
+        if (string.IsNullOrWhiteSpace(version) || version[0] == ModelRef.AliasMark)
         {
-            throw new GridException(GridErrorKind.InvalidArgument, $"model '{name}': version must be non-empty");
+            throw new GridException(GridErrorKind.InvalidArgument, $"model '{name}': version '{version}' must be non-empty and not start with '{ModelRef.AliasMark}' (that marks an alias)");
         }
         ArgumentNullException.ThrowIfNull(bytes);
         var key = new ModelRef(name, version);
@@ -87,9 +89,14 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
 
     public async Task SetDefault(ModelRef model)
     {
-        if (!_versions.ContainsKey(model))
+        ArgumentNullException.ThrowIfNull(model);
+        if (model.IsAlias)
         {
-            throw NotFound(model);
+            CheckAliasName(model.Name, model.Alias!);
+        }
+        else
+        {
+            RequireVersion(model);
         }
         await Stored(async () =>
         {
@@ -113,6 +120,79 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
     }
 
     public Task<ModelRef?> GetDefault() => Task.FromResult(_default);
+
+    public Task<ModelDeployment> GetDeployment(string name) =>
+        Task.FromResult(_deployments.TryGetValue(name, out ModelDeployment? deployment) ? deployment : ModelDeployment.Empty(name));
+
+    public Task<ModelDeployment> SetAlias(string name, string alias, string version, string client)
+    {
+        CheckAliasName(name, alias);
+        RequireVersion(new ModelRef(name, version));
+        return Deploy(name, d => d with { Aliases = With(d.Aliases, alias, new AliasTarget(version, null, d.Aliases.GetValueOrDefault(alias)?.AutoPromote ?? false)) });
+    }
+
+    public Task<ModelDeployment> RemoveAlias(string name, string alias, string client)
+    {
+        CheckAliasName(name, alias);
+        return Deploy(name, d => d.Aliases.ContainsKey(alias)
+            ? d with { Aliases = d.Aliases.Where(a => a.Key != alias).ToDictionary(StringComparer.Ordinal) }
+            : throw new GridException(GridErrorKind.NotFound, $"model '{name}' has no alias '{alias}'"));
+    }
+
+    public Task<ModelDeployment> SetSplit(string name, string alias, ArmSplit? split, string client)
+    {
+        CheckAliasName(name, alias);
+        if (split is not null)
+        {
+            RequireVersion(new ModelRef(name, split.Version));
+            if (!(split.Weight is > 0 and < 1))
+            {
+                throw new GridException(GridErrorKind.InvalidArgument, $"model '{name}' alias '{alias}': split weight {split.Weight} must be between 0 and 1 (exclusive)");
+            }
+        }
+        return Deploy(name, d => d.Aliases.TryGetValue(alias, out AliasTarget? target)
+            ? d with { Aliases = With(d.Aliases, alias, target with { Split = split }) }
+            : throw new GridException(GridErrorKind.FailedPrecondition, $"model '{name}' has no alias '{alias}' to split; set it first"));
+    }
+
+    public Task<ModelDeployment> SetShadow(ModelRef version, bool shadow, string client)
+    {
+        ArgumentNullException.ThrowIfNull(version);
+        RequireVersion(version);
+        return Deploy(version.Name, d => shadow == d.Shadows.Contains(version.Version) ? d
+            : d with { Shadows = shadow ? [.. d.Shadows, version.Version] : d.Shadows.Where(v => v != version.Version).ToArray() });
+    }
+
+    private Task<ModelDeployment> Deploy(string name, Func<ModelDeployment, ModelDeployment> change)
+    {
+        ModelDeployment before = _deployments.TryGetValue(name, out ModelDeployment? d) ? d : ModelDeployment.Empty(name);
+        ModelDeployment after = change(before);
+        if (!ReferenceEquals(after, before))
+        {
+            after = after with { Epoch = before.Epoch + 1 };
+            _deployments[name] = after;
+        }
+        return Task.FromResult(after);
+    }
+
+    private static Dictionary<string, AliasTarget> With(IReadOnlyDictionary<string, AliasTarget> aliases, string alias, AliasTarget target) =>
+        new(aliases, StringComparer.Ordinal) { [alias] = target };
+
+    private void RequireVersion(ModelRef model)
+    {
+        if (!_versions.ContainsKey(model))
+        {
+            throw NotFound(model);
+        }
+    }
+
+    private static void CheckAliasName(string name, string alias)
+    {
+        if (string.IsNullOrWhiteSpace(alias) || alias.Contains(ModelRef.AliasMark, StringComparison.Ordinal) || alias.Any(char.IsWhiteSpace))
+        {
+            throw new GridException(GridErrorKind.InvalidArgument, $"model '{name}': alias '{alias}' must be non-empty, without white space and without '{ModelRef.AliasMark}'");
+        }
+    }
 
     private static GridException NotFound(ModelRef model) => new(GridErrorKind.NotFound, $"model {model} is not registered");
 

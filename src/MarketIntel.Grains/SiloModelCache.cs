@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Models;
 using MarketIntel.Inference;
 
 namespace MarketIntel.Grains;
@@ -7,29 +8,39 @@ namespace MarketIntel.Grains;
 /// <summary>
 /// The models loaded on this silo: each registered version is fetched from the registry and loaded once, and
 /// every grain on the silo shares that copy (models are immutable per version and safe to share). It also keeps
-/// the registry's default model, refreshed at most every <see cref="DefaultRefresh"/>, so predictions do not all
-/// queue on the one registry grain.
+/// what the registry says is served (the default model, and each model name's deployment: aliases, splits,
+/// shadows), read again at most every <see cref="DefaultRefresh"/>, so predictions do not all queue on the one
+/// registry grain.
 /// </summary>
 public sealed class SiloModelCache(IGrainFactory grains, ModelLimits? limits = null) : IDisposable
 {
-    /// <summary>How long a silo uses the default model it last read before asking the registry again.</summary>
+    /// <summary>How long a silo uses the default model or a deployment it last read before asking the registry again.</summary>
     public static readonly TimeSpan DefaultRefresh = TimeSpan.FromSeconds(1);
 
     private readonly ConcurrentDictionary<ModelRef, Lazy<Task<Model>>> _models = new();
-    private readonly Lock _defaultLock = new();
-    private DefaultEntry? _default;
+    private readonly Refreshed<ModelRef?> _default = new();
+    private readonly ConcurrentDictionary<string, Refreshed<ModelDeployment>> _deployments = new(StringComparer.Ordinal);
 
     /// <summary>How many model versions this silo holds loaded.</summary>
     public int Count => _models.Count;
 
-    public Task<Model> Get(ModelRef model) =>
-        _models.GetOrAdd(model, m => new Lazy<Task<Model>>(() => Load(m))).Value;
+    private IModelRegistryGrain Registry => grains.GetGrain<IModelRegistryGrain>(0);
+
+    public Task<Model> Get(ModelRef model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (model.IsAlias)
+        {
+            throw new ArgumentException($"{model} must be resolved to a version before it is loaded", nameof(model));
+        }
+        return _models.GetOrAdd(model, m => new Lazy<Task<Model>>(() => Load(m))).Value;
+    }
 
     private async Task<Model> Load(ModelRef model)
     {
         try
         {
-            byte[] bytes = await grains.GetGrain<IModelRegistryGrain>(0).GetBytes(model);
+            byte[] bytes = await Registry.GetBytes(model);
             return Model.Load(bytes, model.ToString(), limits);
         }
         catch
@@ -41,30 +52,38 @@ public sealed class SiloModelCache(IGrainFactory grains, ModelLimits? limits = n
     }
 
     /// <summary>The registry's default model as this silo last read it (at most <see cref="DefaultRefresh"/> ago).</summary>
-    public Task<ModelRef?> GetDefault()
+    public Task<ModelRef?> GetDefault() => _default.Get(Registry.GetDefault);
+
+    /// <summary>Forgets the default read from the registry, so the next prediction on this silo reads it again.</summary>
+    public void InvalidateDefault() => _default.Invalidate();
+
+    /// <summary>A model name's deployment as this silo last read it (at most <see cref="DefaultRefresh"/> ago).</summary>
+    public Task<ModelDeployment> Deployment(string name) =>
+        _deployments.GetOrAdd(name, static _ => new Refreshed<ModelDeployment>()).Get(() => Registry.GetDeployment(name));
+
+    /// <summary>Forgets a model name's deployment read from the registry, so the next prediction on this silo reads it again.</summary>
+    public void InvalidateDeployment(string name)
     {
-        DefaultEntry? seen = Volatile.Read(ref _default);
-        if (seen is not null && !seen.Fetch.IsFaulted && !seen.Fetch.IsCanceled && Environment.TickCount64 - seen.FetchedAt < DefaultRefresh.TotalMilliseconds)
+        if (_deployments.TryGetValue(name, out Refreshed<ModelDeployment>? deployment))
         {
-            return seen.Fetch;
-        }
-        lock (_defaultLock)
-        {
-            if (ReferenceEquals(_default, seen))
-            {
-                _default = new DefaultEntry(grains.GetGrain<IModelRegistryGrain>(0).GetDefault(), Environment.TickCount64);
-            }
-            return _default!.Fetch;
+            deployment.Invalidate();
         }
     }
 
-    /// <summary>Forgets the default read from the registry, so the next prediction on this silo reads it again.</summary>
-    public void InvalidateDefault()
+    /// <summary>
+    /// The version serving <paramref name="asset"/> for <paramref name="target"/> (a version, or an alias resolved
+    /// through its model's deployment), with the deployment used (null for a version).
+    /// </summary>
+    public async ValueTask<(ServedVersion Served, ModelDeployment? Routing)> Resolve(ModelRef target, string asset)
     {
-        lock (_defaultLock)
+        ArgumentNullException.ThrowIfNull(target);
+        if (!target.IsAlias)
         {
-            _default = null;
+            return (new ServedVersion(target, ModelRole.Served), null);
         }
+        ModelDeployment deployment = await Deployment(target.Name);
+        return deployment.Resolve(target, asset) is { } served ? (served, deployment)
+            : throw new GridException(GridErrorKind.FailedPrecondition, $"{asset}: alias '{target.Alias}' of model '{target.Name}' is not set");
     }
 
     public void Dispose()
@@ -78,5 +97,38 @@ public sealed class SiloModelCache(IGrainFactory grains, ModelLimits? limits = n
         }
     }
 
-    private sealed record DefaultEntry(Task<ModelRef?> Fetch, long FetchedAt);
+    // A value read from the registry and used for DefaultRefresh; a failed or cancelled read is not kept. Readers that
+    // come while a read is under way share it.
+    private sealed class Refreshed<T>
+    {
+        private readonly Lock _lock = new();
+        private Entry? _current;
+
+        public Task<T> Get(Func<Task<T>> read)
+        {
+            Entry? seen = Volatile.Read(ref _current);
+            if (seen is not null && !seen.Fetch.IsFaulted && !seen.Fetch.IsCanceled && Environment.TickCount64 - seen.FetchedAt < DefaultRefresh.TotalMilliseconds)
+            {
+                return seen.Fetch;
+            }
+            lock (_lock)
+            {
+                if (ReferenceEquals(_current, seen))
+                {
+                    _current = new Entry(read(), Environment.TickCount64);
+                }
+                return _current!.Fetch;
+            }
+        }
+
+        public void Invalidate()
+        {
+            lock (_lock)
+            {
+                _current = null;
+            }
+        }
+
+        private sealed record Entry(Task<T> Fetch, long FetchedAt);
+    }
 }

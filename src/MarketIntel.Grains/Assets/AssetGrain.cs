@@ -313,7 +313,9 @@ public sealed class AssetGrain : Grain, IAssetGrain
         ArgumentNullException.ThrowIfNull(model);
         AssetSymbol.Validate(_asset);
         await Resync();
-        Model loaded = await _models.Get(model);
+        // An alias must be set to be assigned; the version it names now is loaded and bound, so that the features
+        // it needs are computed from here on.
+        Model loaded = await _models.Get((await _models.Resolve(model, _asset)).Served.Model);
         _binding.Bind(loaded);
         await CatchUp();
         _publisher.Withdraw();
@@ -361,9 +363,11 @@ public sealed class AssetGrain : Grain, IAssetGrain
         {
             throw Unknown("has no bars, no pushed features and no assigned model");
         }
-        ModelRef model = Assigned
+        ModelRef target = Assigned
             ?? await _models.GetDefault()
             ?? throw new GridException(GridErrorKind.FailedPrecondition, $"{_asset}: no model assigned and no default model registered");
+        var (served, routing) = await _models.Resolve(target, _asset);
+        ModelRef model = served.Model;
         Model loaded = await _models.Get(model);
         _binding.Bind(loaded);
         await CatchUp();
@@ -374,7 +378,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
         }
         PredictionResult result = Run(model, loaded, inputs);
         // Nothing writes to inputs after this: later requests on this silo may predict from it directly.
-        _publisher.Offer(new PredictionSnapshot(Assigned, model, loaded, inputs, result.AsOf));
+        _publisher.Offer(new PredictionSnapshot(Assigned, target, routing?.Epoch, model, loaded, inputs, result.AsOf));
         return result;
     }
 
@@ -398,11 +402,12 @@ public sealed class AssetGrain : Grain, IAssetGrain
     {
         try
         {
-            ModelRef? model = Assigned ?? await _models.GetDefault();
-            if (model is null)
+            ModelRef? target = Assigned ?? await _models.GetDefault();
+            if (target is null)
             {
                 return null;
             }
+            ModelRef model = (await _models.Resolve(target, _asset)).Served.Model;
             Model loaded = await _models.Get(model);
             _binding.Bind(loaded);
             await CatchUp();
