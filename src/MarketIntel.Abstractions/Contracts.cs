@@ -42,14 +42,19 @@ public sealed record ModelRef([property: Id(0)] string Name, [property: Id(1)] s
     public override string ToString() => IsAlias ? $"{Name}@{Version[1..]} (alias)" : $"{Name}@{Version}";
 }
 
-/// <summary>A registered model's description.</summary>
+/// <summary>
+/// A registered model's description. <see cref="Label"/> is what its lineage says it predicts, as a label column
+/// name (<c>up_K</c>, <c>logret_K</c>: see <c>MarketIntel.Features.LabelDefinition</c>), or null when it came with no
+/// lineage: live scoring needs it to know which outcome, how many bars later, a prediction is scored against.
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ModelInfo(
     [property: Id(0)] ModelRef Model,
     [property: Id(1)] string Kind,
     [property: Id(2)] IReadOnlyList<string>? FeatureNames,
     [property: Id(3)] int FeatureCount,
-    [property: Id(4)] IReadOnlyList<string> OutputNames);
+    [property: Id(4)] IReadOnlyList<string> OutputNames,
+    [property: Id(5)] string? Label = null);
 
 /// <summary>An asset's prediction: the model's outputs for the asset's latest features.</summary>
 [GenerateSerializer, Immutable]
