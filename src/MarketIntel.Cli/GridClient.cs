@@ -21,14 +21,15 @@ internal static class GridClient
 
     /// <summary>
     /// Sends bars <paramref name="start"/> to <paramref name="end"/> (exclusive) of a series as one IngestBars call,
-    /// in messages of <see cref="BarsPerMessage"/>; the reply acknowledges them all.
+    /// in messages of <see cref="BarsPerMessage"/>; the reply acknowledges them all. With <paramref name="holder"/>
+    /// (the holder that acknowledged earlier bars), a server that is another holder refuses the call.
     /// </summary>
-    public static async Task<IngestBarsReply> IngestAsync(Grid.GridClient client, string asset, BarSeries series, long[] timestamps, int start, int end)
+    public static async Task<IngestBarsReply> IngestAsync(Grid.GridClient client, string asset, BarSeries series, long[] timestamps, int start, int end, string holder = "")
     {
         using var call = client.IngestBars();
         for (int i = start; i < end; i += BarsPerMessage)
         {
-            var message = new IngestBarsRequest { Asset = asset };
+            var message = new IngestBarsRequest { Asset = asset, ExpectedHolder = holder };
             for (int j = i; j < Math.Min(end, i + BarsPerMessage); j++)
             {
                 message.Bars.Add(new Api.V1.Bar

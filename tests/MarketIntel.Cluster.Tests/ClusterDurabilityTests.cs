@@ -77,6 +77,7 @@ public sealed class ClusterDurabilityTests(ITestOutputHelper output) : IDisposab
                     IngestBarsReply reply = await silos[target].Ingest(request);
                     Assert.Equal(0, reply.Rejected);
                     Assert.Equal(request.Bars.Count, reply.Accepted + reply.Ignored);
+                    Assert.Equal("durable", reply.Holder);  // every silo holds the archived bars: a client may resume on any
                     acknowledged(request.Bars.Count);
                     start += Chunk;
                 }

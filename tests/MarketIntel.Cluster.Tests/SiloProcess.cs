@@ -30,15 +30,27 @@ internal sealed class SiloProcess : IDisposable
         GrpcPort = grpcPort;
     }
 
-    public static SiloProcess Start(string name, string redis, string postgres, params string[] extra)
-    {
+    public static SiloProcess Start(string name, string redis, string postgres, params string[] extra) =>
         // Picked together, so the three are distinct (one at a time, the system may hand out the same port twice).
-        int[] ports = MarketIntel.Server.Hosting.FreePorts.Pick(3);
+        Launch(name, MarketIntel.Server.Hosting.FreePorts.Pick(3), ["--cluster", "--redis", redis, "--postgres", postgres, .. extra]);
+
+    /// <summary>
+    /// A silo on embedded defaults (everything in memory) on <paramref name="ports"/> (HTTP, gRPC, silo; fresh ones when
+    /// null): started again on the same ports, it is the same address holding nothing.
+    /// </summary>
+    public static SiloProcess StartEmbedded(string name, int[]? ports = null) =>
+        Launch(name, ports ?? MarketIntel.Server.Hosting.FreePorts.Pick(3), []);
+
+    /// <summary>The silo's HTTP, gRPC and silo ports.</summary>
+    public int[] Ports { get; private init; } = [];
+
+    private static SiloProcess Launch(string name, int[] ports, string[] arguments)
+    {
         int http = ports[0], grpc = ports[1], silo = ports[2];
         string dll = Path.Combine(AppContext.BaseDirectory, "marketintel.dll");
         var info = new ProcessStartInfo("dotnet",
-            [dll, "serve", "--cluster", "--redis", redis, "--postgres", postgres,
-             "--http-port", $"{http}", "--grpc-port", $"{grpc}", "--silo-port", $"{silo}", "--no-dashboard", .. extra])
+            [dll, "serve", .. arguments,
+             "--http-port", $"{http}", "--grpc-port", $"{grpc}", "--silo-port", $"{silo}", "--no-dashboard"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -48,7 +60,7 @@ internal sealed class SiloProcess : IDisposable
         info.Environment["Orleans__ClusterMembership__TableRefreshTimeout"] = "00:00:02";
         info.Environment["Orleans__ClusterMembership__IAmAliveTablePublishTimeout"] = "00:00:05";
         var process = Process.Start(info)!;
-        var silo_ = new SiloProcess(name, process, http, grpc);
+        var silo_ = new SiloProcess(name, process, http, grpc) { Ports = ports };
         process.OutputDataReceived += (_, e) => silo_.Log(e.Data);
         process.ErrorDataReceived += (_, e) => silo_.Log(e.Data);
         process.BeginOutputReadLine();

@@ -12,6 +12,30 @@ public sealed class GrpcApiTests(ServerFixture server)
     private Grid.GridClient Client => server.Grpc;
 
     [Fact]
+    public async Task Ingest_replies_name_the_holder_and_a_call_expecting_another_holder_is_refused_with_nothing_applied()
+    {
+        string asset = "HOLDER-" + Guid.NewGuid().ToString("N");
+        var first = await Bars.Ingest(Client, asset, Bars.Range(0, 10));
+        Assert.StartsWith("memory-", first.Holder, StringComparison.Ordinal);  // embedded defaults keep bars in memory only
+
+        using var call = Client.IngestBars();
+        await call.RequestStream.WriteAsync(new IngestBarsRequest { Asset = asset, ExpectedHolder = "memory-gone", Bars = { Bars.Range(10, 10) } });
+        await call.RequestStream.CompleteAsync();
+        var refused = await Assert.ThrowsAsync<RpcException>(async () => await call);
+        Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode);
+        Assert.Equal(first.Holder, refused.Trailers.GetValue("marketintel-holder"));
+        Assert.Contains($"this server is holder {first.Holder}, not memory-gone", refused.Status.Detail, StringComparison.Ordinal);
+        var features = await Client.GetFeaturesAsync(new GetFeaturesRequest { Asset = asset });
+        Assert.Equal(Bars.Timestamp(9), features.AsOf);
+
+        var same = new IngestBarsRequest { Asset = asset, ExpectedHolder = first.Holder, Bars = { Bars.Range(10, 10) } };
+        using var again = Client.IngestBars();
+        await again.RequestStream.WriteAsync(same);
+        await again.RequestStream.CompleteAsync();
+        Assert.Equal(10, (await again).Accepted);
+    }
+
+    [Fact]
     public async Task Ingested_features_equal_the_batch_form_and_predictions_use_them()
     {
         string asset = Bars.NewAsset("ingest");

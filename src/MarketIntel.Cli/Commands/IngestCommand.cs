@@ -11,7 +11,10 @@ namespace MarketIntel.Cli.Commands;
 /// <c>marketintel ingest</c>: streams a bar CSV to the grid through IngestBars. The file goes in calls of
 /// <c>--chunk</c> bars; each call's reply acknowledges its bars. On a transient failure the command reconnects
 /// and resends from the last acknowledged bar: the grid ignores bars it already has, so nothing is counted twice
-/// (bars applied before the failure come back as ignored).
+/// (bars applied before the failure come back as ignored). An acknowledgement counts only while the server that
+/// gave it holds the bars: every call names the holder of the earlier acknowledgements (the first reply says who
+/// it is), and a server that restarted without durable storage is another holder and refuses the call; the command
+/// then starts again from the first bar, so what it reports is what the server holds.
 /// </summary>
 internal static class IngestCommand
 {
@@ -36,13 +39,18 @@ internal static class IngestCommand
         var client = GridClient.Create(channel);
         var clock = Stopwatch.StartNew();
         var totals = new IngestBarsReply();
-        int sent = 0, reconnects = 0, failuresInARow = 0;
+        int sent = 0, reconnects = 0, restarts = 0, failuresInARow = 0;
+        string holder = "";  // who acknowledged the bars counted so far; "" until the first reply (or a server that does not say)
         while (sent < series.Count)
         {
             int end = Math.Min(series.Count, sent + chunk);
             try
             {
-                IngestBarsReply reply = GridClient.IngestAsync(client, asset, series, timestamps, sent, end).GetAwaiter().GetResult();
+                IngestBarsReply reply = GridClient.IngestAsync(client, asset, series, timestamps, sent, end, holder).GetAwaiter().GetResult();
+                if (holder.Length == 0)
+                {
+                    holder = reply.Holder;
+                }
                 totals.Accepted += reply.Accepted;
                 totals.Ignored += reply.Ignored;
                 totals.Rejected += reply.Rejected;
@@ -55,6 +63,15 @@ internal static class IngestCommand
                 }
                 sent = end;
                 failuresInARow = 0;
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition && e.Trailers.GetValue(HolderTrailer) is { } now && failuresInARow < retries)
+            {
+                // Another holder: the server that acknowledged bars 1 to `sent` is gone with them. Counting starts again,
+                // and so does sending (the new holder ignores any bar it already has).
+                failuresInARow++;
+                restarts++;
+                stderr.WriteLine($"marketintel ingest: the server restarted without keeping the {sent} bars it had acknowledged (holder {holder}, now {now}); resending from bar 1");
+                (sent, holder, totals) = (0, now, new IngestBarsReply());
             }
             catch (RpcException e) when (IsTransient(e.StatusCode) && failuresInARow < retries)
             {
@@ -71,7 +88,7 @@ internal static class IngestCommand
         }
         double seconds = clock.Elapsed.TotalSeconds;
         stdout.WriteLine($"{asset}: {series.Count} bars sent in {seconds:0.00} s ({series.Count / Math.Max(seconds, 1e-9):0} bars/s): accepted {totals.Accepted}, ignored {totals.Ignored}, rejected {totals.Rejected}" +
-            (reconnects > 0 ? $", {reconnects} reconnect(s)" : ""));
+            (reconnects > 0 ? $", {reconnects} reconnect(s)" : "") + (restarts > 0 ? $", {restarts} server restart(s) that lost acknowledged bars: resent" : ""));
         foreach (var r in totals.Rejections)
         {
             stdout.WriteLine($"  rejected: {r.Reason}");
@@ -82,6 +99,9 @@ internal static class IngestCommand
         }
         return 0;
     }
+
+    /// <summary>The trailer in which a server refusing another holder's call names itself (the server's BarHolder.Trailer).</summary>
+    private const string HolderTrailer = "marketintel-holder";
 
     /// <summary>Failures worth a retry: the server unreachable or the connection lost, not a refused request.</summary>
     public static bool IsTransient(StatusCode code) =>

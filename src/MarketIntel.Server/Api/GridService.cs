@@ -13,7 +13,7 @@ namespace MarketIntel.Server.Api;
 /// The gRPC API: validates, maps, calls <see cref="GridOperations"/>, maps back. Grid errors become statuses in
 /// <see cref="GridErrorInterceptor"/>.
 /// </summary>
-internal sealed class GridService(GridOperations operations, PredictionFeed feed,
+internal sealed class GridService(GridOperations operations, BarHolder holder, PredictionFeed feed,
     IOptions<LimitsOptions> limitOptions, StreamQuota streams, StreamMetrics streamMetrics, IHostApplicationLifetime lifetime) : Grid.GridBase
 {
     /// <summary>How many rejections an IngestBars reply lists (all are counted).</summary>
@@ -24,13 +24,14 @@ internal sealed class GridService(GridOperations operations, PredictionFeed feed
     [RequiresRole(ApiRole.Writer)]
     public override async Task<IngestBarsReply> IngestBars(IAsyncStreamReader<IngestBarsRequest> requestStream, ServerCallContext context)
     {
-        var reply = new IngestBarsReply();
+        var reply = new IngestBarsReply { Holder = holder.Id };
         int message = 0;
         long bars = 0;
         await foreach (IngestBarsRequest request in requestStream.ReadAllAsync(context.CancellationToken))
         {
             message++;
             string asset = Mapping.Asset(request.Asset, $"message {message}: asset");
+            holder.Check(request.ExpectedHolder, message);
             if (request.Bars.Count == 0)
             {
                 continue;
