@@ -147,6 +147,13 @@ internal sealed class SiloProcess : IDisposable
         }
     }
 
+    /// <summary>Sends SIGTERM (as Kubernetes stops a pod) and returns at once.</summary>
+    public void Terminate() =>
+        ServerProcess.Run("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+
+    /// <summary>Whether the process exited within <paramref name="timeout"/>.</summary>
+    public bool WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout);
+
     /// <summary>SIGTERM: a clean stop.</summary>
     public void Stop(TimeSpan timeout)
     {

@@ -33,6 +33,7 @@ public static class GridConfiguration
         string listen = configuration[$"{ServerOptions.Section}:{nameof(ServerOptions.ListenAddress)}"] ?? new ServerOptions().ListenAddress;
         bool clusterMode = IsClusterMode(configuration);
         services.AddChecked(configuration, ServerOptions.Section, new ServerOptionsValidator());
+        services.AddOptions<HostOptions>().Configure<IOptions<ServerOptions>>((host, server) => host.ShutdownTimeout = server.Value.ShutdownTimeout);
         services.AddChecked(configuration, ClusterModeOptions.Section, new ClusterModeOptionsValidator(listen));
         if (clusterMode)
         {
