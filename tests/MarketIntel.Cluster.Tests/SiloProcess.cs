@@ -31,20 +31,27 @@ internal sealed class SiloProcess : IDisposable
     }
 
     public static SiloProcess Start(string name, string redis, string postgres, params string[] extra) =>
+        Start(name, redis, postgres, null, fastDetection: true, extra);
+
+    /// <summary>
+    /// A cluster-mode silo on <paramref name="ports"/> (HTTP, gRPC, silo; fresh ones when null), with Orleans' membership
+    /// defaults unless <paramref name="fastDetection"/>.
+    /// </summary>
+    public static SiloProcess Start(string name, string redis, string postgres, int[]? ports, bool fastDetection, params string[] extra) =>
         // Picked together, so the three are distinct (one at a time, the system may hand out the same port twice).
-        Launch(name, MarketIntel.Server.Hosting.FreePorts.Pick(3), ["--cluster", "--redis", redis, "--postgres", postgres, .. extra]);
+        Launch(name, ports ?? MarketIntel.Server.Hosting.FreePorts.Pick(3), ["--cluster", "--redis", redis, "--postgres", postgres, .. extra], fastDetection);
 
     /// <summary>
     /// A silo on embedded defaults (everything in memory) on <paramref name="ports"/> (HTTP, gRPC, silo; fresh ones when
     /// null): started again on the same ports, it is the same address holding nothing.
     /// </summary>
     public static SiloProcess StartEmbedded(string name, int[]? ports = null) =>
-        Launch(name, ports ?? MarketIntel.Server.Hosting.FreePorts.Pick(3), []);
+        Launch(name, ports ?? MarketIntel.Server.Hosting.FreePorts.Pick(3), [], fastDetection: false);
 
     /// <summary>The silo's HTTP, gRPC and silo ports.</summary>
     public int[] Ports { get; private init; } = [];
 
-    private static SiloProcess Launch(string name, int[] ports, string[] arguments)
+    private static SiloProcess Launch(string name, int[] ports, string[] arguments, bool fastDetection)
     {
         int http = ports[0], grpc = ports[1], silo = ports[2];
         string dll = Path.Combine(AppContext.BaseDirectory, "marketintel.dll");
@@ -55,10 +62,13 @@ internal sealed class SiloProcess : IDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        info.Environment["Orleans__ClusterMembership__ProbeTimeout"] = "00:00:01";
-        info.Environment["Orleans__ClusterMembership__NumMissedProbesLimit"] = "2";
-        info.Environment["Orleans__ClusterMembership__TableRefreshTimeout"] = "00:00:02";
-        info.Environment["Orleans__ClusterMembership__IAmAliveTablePublishTimeout"] = "00:00:05";
+        if (fastDetection)
+        {
+            info.Environment["Orleans__ClusterMembership__ProbeTimeout"] = "00:00:01";
+            info.Environment["Orleans__ClusterMembership__NumMissedProbesLimit"] = "2";
+            info.Environment["Orleans__ClusterMembership__TableRefreshTimeout"] = "00:00:02";
+            info.Environment["Orleans__ClusterMembership__IAmAliveTablePublishTimeout"] = "00:00:05";
+        }
         var process = Process.Start(info)!;
         var silo_ = new SiloProcess(name, process, http, grpc) { Ports = ports };
         process.OutputDataReceived += (_, e) => silo_.Log(e.Data);
