@@ -8,6 +8,7 @@ using MarketIntel.Tests;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Orleans.Serialization;
 
 namespace MarketIntel.Grains.Tests;
 
@@ -124,6 +125,19 @@ public sealed class PromotionGateTests
         Assert.Equal(recorder.ChampionTally.LogLossSum / recorder.ChampionTally.Outcomes, decision.Statistics[PromotionStatistics.ChampionLoss], 12);
         Assert.InRange(decision.DecidedAt, before, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         Assert.All(decision.Statistics.Values, v => Assert.True(double.IsFinite(v)));
+    }
+
+    [Fact]
+    public void A_decision_crosses_between_grains_with_every_statistic()
+    {
+        var recorder = new PairRecorder(LabelKind.Direction, 2);
+        recorder.Asset(DirectionOutcomes(new Random(17), 600, 2, 0.05));
+        PromotionDecision decision = Gate().Decide("direction", "champion", recorder.ChampionTally, recorder.ChallengerTally, recorder.Pairs);
+        Serializer serializer = new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<Serializer>();
+        PromotionDecision copy = serializer.Deserialize<PromotionDecision>(serializer.SerializeToArray(decision))!;
+        Assert.Equal((decision.Name, decision.Alias, decision.Champion, decision.Challenger, decision.Promoted, decision.Reason, decision.Pairs, decision.DecidedAt),
+            (copy.Name, copy.Alias, copy.Champion, copy.Challenger, copy.Promoted, copy.Reason, copy.Pairs, copy.DecidedAt));
+        Assert.Equal(decision.Statistics.OrderBy(kv => kv.Key), copy.Statistics.OrderBy(kv => kv.Key));
     }
 
     [Fact]
