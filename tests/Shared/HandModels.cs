@@ -1,7 +1,7 @@
 using System.Globalization;
 using MarketIntel.Inference;
 
-namespace MarketIntel.Grains.Tests;
+namespace MarketIntel.Tests;
 
 /// <summary>Small XGBoost JSON models written by hand: one stump per feature.</summary>
 internal static class HandModels
