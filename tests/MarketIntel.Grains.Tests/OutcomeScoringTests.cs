@@ -34,6 +34,8 @@ public sealed class OutcomeScoringTests(OutcomeScoringTests.ScoringCluster fixtu
         new("delay", "d1", "up_4", ["sma_2"]),
         new("total", "s1", "up_2", ["sma_2", "rsi_3"]),
         new("total", "s2", "up_2", ["ema_3"]),
+        new("metric", "m1", "up_1", ["sma_2", "rsi_3"]),
+        new("metric", "m2", "logret_1", ["sma_2"], "reg:squarederror"),
     ];
 
     /// <summary>A version of a test model: stumps splitting each feature at its median over the first bars of the series.</summary>
@@ -76,6 +78,24 @@ public sealed class OutcomeScoringTests(OutcomeScoringTests.ScoringCluster fixtu
 
     private const int Bars = 40;
 
+    /// <summary>Adds <see cref="Versions"/> with their labels to <paramref name="store"/>.</summary>
+    internal static async Task Seed(IModelStore store)
+    {
+        foreach (Version version in Versions)
+        {
+            using Model model = version.Load();
+            await store.Add(new StoredModel(
+                new ModelInfo(version.Ref, model.Kind, model.FeatureNames?.ToArray(), model.FeatureCount, model.OutputNames.ToArray(), version.Label),
+                version.Bytes));
+        }
+    }
+
+    /// <summary>The first <paramref name="count"/> bars of the test series from bar <paramref name="from"/>.</summary>
+    internal static BarData[] BarsOf(int from, int count) =>
+        Enumerable.Range(from, count).Select(i => new BarData(
+            DateTimeOffset.Parse(Msft.Timestamps[i], CultureInfo.InvariantCulture).ToUnixTimeMilliseconds(),
+            Msft.Open[i], Msft.High[i], Msft.Low[i], Msft.Close[i], Msft.Volume[i])).ToArray();
+
     /// <summary>A one-silo cluster whose model store holds <see cref="Versions"/> with their labels, writing scores every 100 ms.</summary>
     public sealed class ScoringCluster : IAsyncLifetime
     {
@@ -89,13 +109,7 @@ public sealed class OutcomeScoringTests(OutcomeScoringTests.ScoringCluster fixtu
 
         public async Task InitializeAsync()
         {
-            foreach (Version version in Versions)
-            {
-                using Model model = version.Load();
-                await Models.Add(new StoredModel(
-                    new ModelInfo(version.Ref, model.Kind, model.FeatureNames?.ToArray(), model.FeatureCount, model.OutputNames.ToArray(), version.Label),
-                    version.Bytes));
-            }
+            await Seed(Models);
             var builder = new TestClusterBuilder(1);
             builder.AddSiloBuilderConfigurator<Configurator>();
             Cluster = builder.Build();
@@ -126,11 +140,6 @@ public sealed class OutcomeScoringTests(OutcomeScoringTests.ScoringCluster fixtu
     private IModelRegistryGrain Registry => fixture.Grains.GetGrain<IModelRegistryGrain>(0);
 
     private IAssetGrain Asset(string name) => fixture.Grains.GetGrain<IAssetGrain>($"{name}-{Guid.NewGuid():N}");
-
-    private static BarData[] BarsOf(int from, int count) =>
-        Enumerable.Range(from, count).Select(i => new BarData(
-            DateTimeOffset.Parse(Msft.Timestamps[i], CultureInfo.InvariantCulture).ToUnixTimeMilliseconds(),
-            Msft.Open[i], Msft.High[i], Msft.Low[i], Msft.Close[i], Msft.Volume[i])).ToArray();
 
     private static Version Find(string name, string id) => Versions.Single(v => v.Name == name && v.Id == id);
 
@@ -339,6 +348,51 @@ public sealed class OutcomeScoringTests(OutcomeScoringTests.ScoringCluster fixtu
         PairTally pair = Assert.Single(totals.Pairs);
         Assert.Equal((Bars - 2) + (Bars - 10 - 2), pair.Pairs);
         Assert.Equal(expected.Pairs.Single().LagProducts, pair.LagProducts);
+    }
+
+    [Fact]
+    public async Task The_silo_counts_each_versions_outcomes_and_loss_sums_under_its_model_label()
+    {
+        await Registry.SetShadow(new ModelRef("metric", "m2"), true, "test");
+        var first = Asset("metric-a");
+        var second = Asset("metric-b");
+        await first.AssignModel(new ModelRef("metric", "m1"));
+        await second.AssignModel(new ModelRef("metric", "m1"));
+        await first.AddBars(BarsOf(0, 20));
+        await second.AddBars(BarsOf(0, 30));
+        ModelScores expected = ModelScores.Sum([await first.GetScores(), await second.GetScores()]);
+
+        var read = new Dictionary<(string Instrument, string Model), double>();
+        using (var listener = new System.Diagnostics.Metrics.MeterListener())
+        {
+            listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == GridMetrics.MeterName && instrument.Name.StartsWith("marketintel_model_", StringComparison.Ordinal))
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            void Record<T>(System.Diagnostics.Metrics.Instrument instrument, T value, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? state)
+            {
+                Assert.Equal("model", Assert.Single(tags.ToArray()).Key);  // never per asset
+                read[(instrument.Name, (string)tags[0].Value!)] = Convert.ToDouble(value, CultureInfo.InvariantCulture);
+            }
+            listener.SetMeasurementEventCallback<long>(Record);
+            listener.SetMeasurementEventCallback<double>(Record);
+            listener.Start();
+            listener.RecordObservableInstruments();
+        }
+
+        OutcomeTally m1 = expected.Versions.Single(t => t.Model.Version == "m1");
+        OutcomeTally m2 = expected.Versions.Single(t => t.Model.Version == "m2");
+        Assert.Equal(19 + 29, m1.Outcomes);
+        Assert.Equal(m1.Outcomes, read[("marketintel_model_outcomes_total", "metric@m1")]);
+        Assert.Equal(m1.Hits, read[("marketintel_model_hits_total", "metric@m1")]);
+        Assert.Equal(m1.LogLossSum, read[("marketintel_model_log_loss_total", "metric@m1")], 1e-9);
+        Assert.Equal(m1.BrierSum, read[("marketintel_model_brier_total", "metric@m1")], 1e-9);
+        Assert.Equal(0, read[("marketintel_model_squared_error_total", "metric@m1")]);
+        Assert.Equal(m2.Outcomes, read[("marketintel_model_outcomes_total", "metric@m2")]);
+        Assert.Equal(m2.SquaredErrorSum, read[("marketintel_model_squared_error_total", "metric@m2")], 1e-12);
     }
 
     private static async Task<T> Eventually<T>(Func<Task<T>> read, Func<T, bool> done)
