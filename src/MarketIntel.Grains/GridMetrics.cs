@@ -54,7 +54,7 @@ public sealed class GridMetrics
         meter.CreateObservableCounter("marketintel_bars_ignored_total", () => BarsIgnored, unit: null, "Bars ignored as replays of accepted bars");
         meter.CreateObservableCounter("marketintel_bars_rejected_total", () => BarsRejected, unit: null, "Bars rejected as invalid or out of order");
         meter.CreateObservableCounter("marketintel_predictions_total", () => Predictions, unit: null,
-            "Predictions made, on demand and for subscribers after each bar");
+            "Predictions made, on demand, for subscribers after each bar, and for scoring (served version and shadows after each bar)");
         meter.CreateObservableCounter("marketintel_predictions_local_total", () => PredictionsLocal, unit: null,
             "Of those, predictions answered on the request's thread from a grain's published snapshot (no grain call)");
         meter.CreateObservableGauge("marketintel_active_assets", () => AssetsWithData, unit: null,
