@@ -13,10 +13,7 @@ public sealed class AssetGrainTests(ClusterFixture fixture)
 {
     private static readonly BarSeries Msft = BarCsv.Read(RepoPaths.Data("msft-daily.csv"));
 
-    private static BarData[] Bars(BarSeries series, int from, int count) =>
-        Enumerable.Range(from, count).Select(i => new BarData(
-            DateTimeOffset.Parse(series.Timestamps[i], CultureInfo.InvariantCulture).ToUnixTimeMilliseconds(),
-            series.Open[i], series.High[i], series.Low[i], series.Close[i], series.Volume[i])).ToArray();
+    private static BarData[] Bars(BarSeries series, int from, int count) => SeriesBars.Of(series, from, count);
 
     private IAssetGrain Asset(string name) => fixture.Grains.GetGrain<IAssetGrain>(name + Guid.NewGuid().ToString("N"));
 

@@ -91,50 +91,12 @@ public sealed class OutcomeScoringTests(OutcomeScoringTests.ScoringCluster fixtu
     }
 
     /// <summary>The first <paramref name="count"/> bars of the test series from bar <paramref name="from"/>.</summary>
-    internal static BarData[] BarsOf(int from, int count) =>
-        Enumerable.Range(from, count).Select(i => new BarData(
-            DateTimeOffset.Parse(Msft.Timestamps[i], CultureInfo.InvariantCulture).ToUnixTimeMilliseconds(),
-            Msft.Open[i], Msft.High[i], Msft.Low[i], Msft.Close[i], Msft.Volume[i])).ToArray();
+    internal static BarData[] BarsOf(int from, int count) => SeriesBars.Of(Msft, from, count);
 
-    /// <summary>A one-silo cluster whose model store holds <see cref="Versions"/> with their labels, writing scores every 100 ms.</summary>
-    public sealed class ScoringCluster : IAsyncLifetime
+    /// <summary>The labelled versions, with tallies written every 100 ms.</summary>
+    public sealed class ScoringCluster : LabelledCluster<ScoringCluster>
     {
-        internal static readonly InMemoryModelStore Models = new();
-
-        internal static readonly InMemoryScoreStore Scores = new();
-
-        public TestCluster Cluster { get; private set; } = null!;
-
-        public IGrainFactory Grains => Cluster.Client;
-
-        public async Task InitializeAsync()
-        {
-            await Seed(Models);
-            var builder = new TestClusterBuilder(1);
-            builder.AddSiloBuilderConfigurator<Configurator>();
-            Cluster = builder.Build();
-            await Cluster.DeployAsync();
-        }
-
-        public async Task DisposeAsync()
-        {
-            await Cluster.StopAllSilosAsync();
-            await Cluster.DisposeAsync();
-        }
-
-        private sealed class Configurator : ISiloConfigurator
-        {
-            public void Configure(ISiloBuilder siloBuilder)
-            {
-                siloBuilder.Services.AddSingleton<IModelStore>(Models);
-                siloBuilder.Services.AddSingleton<IScoreStore>(Scores);
-                siloBuilder.AddMarketIntelGrid(o =>
-                {
-                    o.Features = "sma_5";
-                    o.Scoring.FlushInterval = TimeSpan.FromMilliseconds(100);
-                });
-            }
-        }
+        protected override void Scoring(ScoringOptions options) => options.FlushInterval = TimeSpan.FromMilliseconds(100);
     }
 
     private IModelRegistryGrain Registry => fixture.Grains.GetGrain<IModelRegistryGrain>(0);

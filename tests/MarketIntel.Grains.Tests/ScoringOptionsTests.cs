@@ -1,53 +1,20 @@
 using MarketIntel.Abstractions;
-using MarketIntel.Abstractions.Storage;
-using Microsoft.Extensions.DependencyInjection;
-using Orleans.TestingHost;
 
 namespace MarketIntel.Grains.Tests;
 
 /// <summary>Grid:Scoring turns scoring and shadows off, and its settings are checked at start, each named.</summary>
 public sealed class ScoringOptionsTests(ScoringOptionsTests.ScoringOffCluster fixture) : IClassFixture<ScoringOptionsTests.ScoringOffCluster>
 {
-    /// <summary>A one-silo cluster with labelled versions and Grid:Scoring:Enabled false.</summary>
-    public sealed class ScoringOffCluster : IAsyncLifetime
+    /// <summary>The labelled versions, with Grid:Scoring:Enabled false.</summary>
+    public sealed class ScoringOffCluster : LabelledCluster<ScoringOffCluster>
     {
-        internal static readonly InMemoryModelStore Models = new();
-
-        public TestCluster Cluster { get; private set; } = null!;
-
-        public async Task InitializeAsync()
-        {
-            await OutcomeScoringTests.Seed(Models);
-            var builder = new TestClusterBuilder(1);
-            builder.AddSiloBuilderConfigurator<Configurator>();
-            Cluster = builder.Build();
-            await Cluster.DeployAsync();
-        }
-
-        public async Task DisposeAsync()
-        {
-            await Cluster.StopAllSilosAsync();
-            await Cluster.DisposeAsync();
-        }
-
-        private sealed class Configurator : ISiloConfigurator
-        {
-            public void Configure(ISiloBuilder siloBuilder)
-            {
-                siloBuilder.Services.AddSingleton<IModelStore>(Models);
-                siloBuilder.AddMarketIntelGrid(o =>
-                {
-                    o.Features = "sma_5";
-                    o.Scoring.Enabled = false;
-                });
-            }
-        }
+        protected override void Scoring(ScoringOptions options) => options.Enabled = false;
     }
 
     [Fact]
     public async Task With_scoring_off_nothing_is_scored_and_predictions_are_served_as_before()
     {
-        var grains = fixture.Cluster.Client;
+        var grains = fixture.Grains;
         await grains.GetGrain<IModelRegistryGrain>(0).SetShadow(new ModelRef("hand", "v2"), true, "test");
         var asset = grains.GetGrain<IAssetGrain>("off-" + Guid.NewGuid().ToString("N"));
         await asset.AssignModel(new ModelRef("hand", "v1"));

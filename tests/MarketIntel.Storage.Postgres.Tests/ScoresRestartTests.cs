@@ -60,10 +60,7 @@ public sealed class ScoresRestartTests(PostgresFixture postgres)
         await cluster.DisposeAsync();
     }
 
-    private static BarData[] BarsOf(int from, int count) =>
-        Enumerable.Range(from, count).Select(i => new BarData(
-            DateTimeOffset.Parse(Msft.Timestamps[i], CultureInfo.InvariantCulture).ToUnixTimeMilliseconds(),
-            Msft.Open[i], Msft.High[i], Msft.Low[i], Msft.Close[i], Msft.Volume[i])).ToArray();
+    private static BarData[] BarsOf(int from, int count) => SeriesBars.Of(Msft, from, count);
 
     private static async Task Register(ModelRef model, string[] features, float threshold)
     {

@@ -14,11 +14,11 @@ namespace MarketIntel.Grains.Assets;
 internal sealed class ModelBinding(string asset, AssetSeries series)
 {
     // One entry per model bound since the spec was last loaded; an asset predicts with a handful of models at most,
-    // so a scan by reference beats a dictionary.
-    private readonly List<Entry> _entries = [];
+    // so a scan by reference beats a dictionary, and an array of exactly that many is the least memory per grain.
+    private Entry[] _entries = [];
 
     /// <summary>Forgets every model worked out, so that each is worked out again (the spec was reloaded).</summary>
-    public void Reset() => _entries.Clear();
+    public void Reset() => _entries = [];
 
     /// <summary>
     /// Works out <paramref name="model"/>'s inputs unless they are already; a model fed computed features may grow the
@@ -28,7 +28,7 @@ internal sealed class ModelBinding(string asset, AssetSeries series)
     public void Bind(Model model) => Find(model);
 
     /// <summary>Forgets the models not in <paramref name="kept"/> (they no longer serve nor shadow this asset).</summary>
-    public void Keep(IReadOnlyList<Model> kept) => _entries.RemoveAll(e => !kept.Contains(e.Model));
+    public void Keep(IReadOnlyList<Model> kept) => _entries = [.. _entries.Where(e => kept.Contains(e.Model))];
 
     private Entry Find(Model model)
     {
@@ -52,7 +52,7 @@ internal sealed class ModelBinding(string asset, AssetSeries series)
             indices = model.FeatureNames!.Select(n => index[n]).ToArray();
         }
         var added = new Entry(model, indices);
-        _entries.Add(added);
+        _entries = [.. _entries, added];
         return added;
     }
 

@@ -18,8 +18,9 @@ internal sealed class OutcomeScorer(GridMetrics metrics)
     /// <summary>Probabilities are clipped to [Clip, 1 - Clip] for the log loss, so that a confident miss costs a finite amount.</summary>
     public const double Clip = 1e-15;
 
-    private readonly Dictionary<ModelRef, OutcomeTally> _tallies = [];
-    private readonly Dictionary<(ModelRef Champion, ModelRef Challenger), PairTally> _pairTallies = [];
+    // Created with the first tally: most assets' versions have no label to score, and an idle dictionary is memory per grain.
+    private Dictionary<ModelRef, OutcomeTally>? _tallies;
+    private Dictionary<(ModelRef Champion, ModelRef Challenger), PairTally>? _pairTallies;
     private Track?[] _tracks = [];   // by lineup position (0: the served version); null where a version is not scored
     private PairTrack[] _pairs = [];
     private double[] _closes = [];   // ring: the close of bar b at b % length
@@ -39,6 +40,10 @@ internal sealed class OutcomeScorer(GridMetrics metrics)
     public void Configure(IReadOnlyList<ScoredVersion?> versions)
     {
         ArgumentNullException.ThrowIfNull(versions);
+        if (_tracks.Length == 0 && versions.All(v => v is null))
+        {
+            return;  // nothing was scored and nothing will be: nothing to size
+        }
         var tracks = new Track?[versions.Count];
         int longest = 0;
         for (int i = 0; i < versions.Count; i++)
@@ -87,6 +92,7 @@ internal sealed class OutcomeScorer(GridMetrics metrics)
 
     private OutcomeTally TallyOf(ScoredVersion version)
     {
+        _tallies ??= [];
         if (!_tallies.TryGetValue(version.Model, out OutcomeTally? tally))
         {
             tally = new OutcomeTally { Model = version.Model, Kind = version.Label.Kind, Horizon = version.Label.Horizon };
@@ -97,6 +103,7 @@ internal sealed class OutcomeScorer(GridMetrics metrics)
 
     private PairTally PairTallyOf(ScoredVersion champion, ScoredVersion challenger)
     {
+        _pairTallies ??= [];
         if (!_pairTallies.TryGetValue((champion.Model, challenger.Model), out PairTally? tally))
         {
             tally = PairTally.Empty(champion.Model, challenger.Model, champion.Label.Kind, champion.Label.Horizon);
@@ -149,6 +156,7 @@ internal sealed class OutcomeScorer(GridMetrics metrics)
         ArgumentNullException.ThrowIfNull(stored);
         foreach (OutcomeTally tally in stored.Versions)
         {
+            _tallies ??= [];
             if (_tallies.TryGetValue(tally.Model, out OutcomeTally? held))
             {
                 held.Add(tally);
@@ -160,6 +168,7 @@ internal sealed class OutcomeScorer(GridMetrics metrics)
         }
         foreach (PairTally tally in stored.Pairs)
         {
+            _pairTallies ??= [];
             if (_pairTallies.TryGetValue((tally.Champion, tally.Challenger), out PairTally? held))
             {
                 held.Add(tally);
@@ -172,8 +181,9 @@ internal sealed class OutcomeScorer(GridMetrics metrics)
     }
 
     /// <summary>A copy of every tally held (what the asset has scored, in total).</summary>
-    public ModelScores Snapshot() =>
-        new([.. _tallies.Values.Select(ModelScores.Copy)], [.. _pairTallies.Values.Select(ModelScores.Copy)]);
+    public ModelScores Snapshot() => new(
+        [.. _tallies?.Values.Select(ModelScores.Copy) ?? []],
+        [.. _pairTallies?.Values.Select(ModelScores.Copy) ?? []]);
 
     /// <summary>Marks the tallies changed again (a write of them failed).</summary>
     public void MarkChanged() => Changed = true;
