@@ -17,6 +17,8 @@ done
 command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 # The training tests compare with XGBoost 1.7 through Debian's python3 (not a virtualenv's).
 /usr/bin/python3 -c "import xgboost, numpy" >/dev/null 2>&1 || missing+=(python3-xgboost python3-numpy)
+# The promotion gate's statistics are checked against SciPy (binomtest, Student's t) through the same python3.
+/usr/bin/python3 -c "import scipy" >/dev/null 2>&1 || missing+=(python3-scipy)
 # The backtest's plots (ScottPlot on SkiaSharp) measure and draw their text with a font from /usr/share/fonts.
 ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1 || missing+=(fonts-dejavu-core)
 if [ ${#missing[@]} -gt 0 ]; then

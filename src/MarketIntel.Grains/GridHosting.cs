@@ -1,6 +1,7 @@
 using MarketIntel.Abstractions.Hosting;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Grains.Assets;
+using MarketIntel.Grains.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -30,6 +31,7 @@ public static class GridHosting
         silo.Services.AddSingleton<GridMetrics>();
         silo.Services.AddSingleton<FeatureSpecCache>();
         silo.Services.AddSingleton<LocalPredictor>();
+        silo.Services.AddMarketIntelPromotionGate();
         // Cluster mode registers its archive, model store and cache first; these are the embedded defaults.
         silo.Services.TryAddSingleton<IBarArchive, NoBarArchive>();
         silo.Services.TryAddSingleton<IModelStore, InMemoryModelStore>();

@@ -31,20 +31,31 @@ internal sealed class SiloProcess : IDisposable
     }
 
     public static SiloProcess Start(string name, string redis, string postgres, params string[] extra) =>
+        Start(name, redis, postgres, null, fastDetection: true, extra);
+
+    /// <summary>
+    /// A cluster-mode silo on <paramref name="ports"/> (HTTP, gRPC, silo; fresh ones when null), with Orleans' membership
+    /// defaults unless <paramref name="fastDetection"/>.
+    /// </summary>
+    public static SiloProcess Start(string name, string redis, string postgres, int[]? ports, bool fastDetection, params string[] extra) =>
         // Picked together, so the three are distinct (one at a time, the system may hand out the same port twice).
-        Launch(name, MarketIntel.Server.Hosting.FreePorts.Pick(3), ["--cluster", "--redis", redis, "--postgres", postgres, .. extra]);
+        Launch(name, ports ?? MarketIntel.Server.Hosting.FreePorts.Pick(3), ["--cluster", "--redis", redis, "--postgres", postgres, .. extra], fastDetection);
+
+    /// <summary>A cluster-mode silo with more settings in its environment (e.g. <c>Postgres__ArchiveMaxQueuedRows</c>).</summary>
+    public static SiloProcess Start(string name, string redis, string postgres, IReadOnlyDictionary<string, string> environment, params string[] extra) =>
+        Launch(name, MarketIntel.Server.Hosting.FreePorts.Pick(3), ["--cluster", "--redis", redis, "--postgres", postgres, .. extra], fastDetection: true, environment);
 
     /// <summary>
     /// A silo on embedded defaults (everything in memory) on <paramref name="ports"/> (HTTP, gRPC, silo; fresh ones when
     /// null): started again on the same ports, it is the same address holding nothing.
     /// </summary>
     public static SiloProcess StartEmbedded(string name, int[]? ports = null) =>
-        Launch(name, ports ?? MarketIntel.Server.Hosting.FreePorts.Pick(3), []);
+        Launch(name, ports ?? MarketIntel.Server.Hosting.FreePorts.Pick(3), [], fastDetection: false);
 
     /// <summary>The silo's HTTP, gRPC and silo ports.</summary>
     public int[] Ports { get; private init; } = [];
 
-    private static SiloProcess Launch(string name, int[] ports, string[] arguments)
+    private static SiloProcess Launch(string name, int[] ports, string[] arguments, bool fastDetection, IReadOnlyDictionary<string, string>? environment = null)
     {
         int http = ports[0], grpc = ports[1], silo = ports[2];
         string dll = Path.Combine(AppContext.BaseDirectory, "marketintel.dll");
@@ -55,10 +66,17 @@ internal sealed class SiloProcess : IDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        info.Environment["Orleans__ClusterMembership__ProbeTimeout"] = "00:00:01";
-        info.Environment["Orleans__ClusterMembership__NumMissedProbesLimit"] = "2";
-        info.Environment["Orleans__ClusterMembership__TableRefreshTimeout"] = "00:00:02";
-        info.Environment["Orleans__ClusterMembership__IAmAliveTablePublishTimeout"] = "00:00:05";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[key] = value;
+        }
+        if (fastDetection)
+        {
+            info.Environment["Orleans__ClusterMembership__ProbeTimeout"] = "00:00:01";
+            info.Environment["Orleans__ClusterMembership__NumMissedProbesLimit"] = "2";
+            info.Environment["Orleans__ClusterMembership__TableRefreshTimeout"] = "00:00:02";
+            info.Environment["Orleans__ClusterMembership__IAmAliveTablePublishTimeout"] = "00:00:05";
+        }
         var process = Process.Start(info)!;
         var silo_ = new SiloProcess(name, process, http, grpc) { Ports = ports };
         process.OutputDataReceived += (_, e) => silo_.Log(e.Data);
@@ -146,6 +164,13 @@ internal sealed class SiloProcess : IDisposable
             _process.WaitForExit();
         }
     }
+
+    /// <summary>Sends SIGTERM (as Kubernetes stops a pod) and returns at once.</summary>
+    public void Terminate() =>
+        ServerProcess.Run("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+
+    /// <summary>Whether the process exited within <paramref name="timeout"/>.</summary>
+    public bool WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout);
 
     /// <summary>SIGTERM: a clean stop.</summary>
     public void Stop(TimeSpan timeout)

@@ -3,6 +3,7 @@ using System.Globalization;
 using Grpc.Net.Client;
 using MarketIntel.Api.V1;
 using MarketIntel.Server.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace MarketIntel.Security.Tests;
@@ -33,6 +34,18 @@ public sealed class ShutdownTests
         }
         // Before, each open stream kept Kestrel waiting for its whole shutdown timeout (about 30 s).
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"stopping took {clock.Elapsed.TotalSeconds:F1} s");
+    }
+}
+
+public sealed class ShutdownBudgetTests
+{
+    [Fact]
+    public async Task The_shutdown_timeout_setting_is_the_hosts_budget_for_a_stop()
+    {
+        await using var grid = await InProcessGrid.StartAsync(new Dictionary<string, string?> { ["MarketIntel:ShutdownTimeout"] = "00:00:07" });
+        var host = grid.App.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.Extensions.Hosting.HostOptions>>().Value;
+        Assert.Equal(TimeSpan.FromSeconds(7), host.ShutdownTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(15), new ServerOptions().ShutdownTimeout);
     }
 }
 

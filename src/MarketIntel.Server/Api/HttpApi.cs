@@ -229,14 +229,20 @@ internal static class HttpApi
         }
     }
 
-    internal static Task WriteError(HttpContext http, GridException e, int? status = null) =>
-        WriteJson(http, status ?? Errors.HttpStatus(e.Kind), e, static (json, e) =>
+    internal static Task WriteError(HttpContext http, GridException e, int? status = null)
+    {
+        if (e.RetryAfter is { } wait)
+        {
+            http.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return WriteJson(http, status ?? Errors.HttpStatus(e.Kind), e, static (json, e) =>
         {
             json.WriteStartObject();
             json.WriteString("error", e.Message);
             json.WriteString("code", Errors.Code(e.Kind));
             json.WriteEndObject();
         });
+    }
 
     // A JSON response written straight into the response pipe.
     private static async Task WriteJson<T>(HttpContext http, int status, T state, Action<Utf8JsonWriter, T> write)

@@ -1,5 +1,6 @@
 using MarketIntel.Cache.Redis.Hosting;
 using MarketIntel.Grains;
+using MarketIntel.Grains.Models;
 using MarketIntel.Inference;
 using MarketIntel.Server.Cluster;
 using MarketIntel.Server.Limits;
@@ -33,6 +34,7 @@ public static class GridConfiguration
         string listen = configuration[$"{ServerOptions.Section}:{nameof(ServerOptions.ListenAddress)}"] ?? new ServerOptions().ListenAddress;
         bool clusterMode = IsClusterMode(configuration);
         services.AddChecked(configuration, ServerOptions.Section, new ServerOptionsValidator());
+        services.AddOptions<HostOptions>().Configure<IOptions<ServerOptions>>((host, server) => host.ShutdownTimeout = server.Value.ShutdownTimeout);
         services.AddChecked(configuration, ClusterModeOptions.Section, new ClusterModeOptionsValidator(listen));
         if (clusterMode)
         {
@@ -45,6 +47,7 @@ public static class GridConfiguration
         services.AddChecked(configuration, ModelsSection, new ModelLimitsValidator());
         services.AddChecked(configuration, ModelsSection, new OnnxMemoryOptionsValidator());
         services.AddMarketIntelGridOptions(o => o.BindChecked(configuration.GetSection(GridOptions.Section)));
+        services.AddMarketIntelPromotionGate(o => o.BindChecked(configuration.GetSection(PromotionGateOptions.Section)));
         return services;
     }
 

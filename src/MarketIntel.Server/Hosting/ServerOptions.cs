@@ -34,6 +34,12 @@ public sealed class ServerOptions
 
     /// <summary>Where the Orleans dashboard is served.</summary>
     public string DashboardPath { get; set; } = "/dashboard";
+
+    /// <summary>
+    /// How long a stop (SIGTERM, Ctrl+C) may take: requests in flight finish, streams end, grains deactivate and the
+    /// silo leaves the membership table within it. Kubernetes gives a pod 30 s by default before SIGKILL.
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(15);
 }
 
 /// <summary>Checks <see cref="ServerOptions"/> at start, naming the setting at fault.</summary>
@@ -64,6 +70,10 @@ public sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
             {
                 failures.Add($"{ServerOptions.Section}:Models: model file '{model}' does not exist");
             }
+        }
+        if (options.ShutdownTimeout < TimeSpan.FromSeconds(1) || options.ShutdownTimeout > TimeSpan.FromMinutes(10))
+        {
+            failures.Add($"{ServerOptions.Section}:ShutdownTimeout {options.ShutdownTimeout} must be between 00:00:01 and 00:10:00");
         }
         if (!options.DashboardPath.StartsWith('/'))
         {

@@ -32,7 +32,7 @@ public static class PostgresSiloBuilderExtensions
         {
             PostgresOptions options = services.GetRequiredService<IOptions<PostgresOptions>>().Value;
             return new PostgresBarArchive(services.GetRequiredService<NpgsqlDataSource>(), options.ArchiveBatchRows, options.ArchiveWriters, options.MaxConcurrentReplays,
-                services.GetService<System.Diagnostics.Metrics.IMeterFactory>());
+                services.GetService<System.Diagnostics.Metrics.IMeterFactory>(), options.ArchiveMaxQueuedRows);
         });
         silo.Services.AddSingleton<IBarArchive>(services => services.GetRequiredService<PostgresBarArchive>());
         silo.Services.AddSingleton<IModelStore>(services => new PostgresModelStore(services.GetRequiredService<NpgsqlDataSource>()));
