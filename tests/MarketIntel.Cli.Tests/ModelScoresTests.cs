@@ -76,6 +76,9 @@ public sealed class ModelScoresTests : CliTestBase, IAsyncLifetime
         Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
         Assert.Equal(Expected, await response.Content.ReadAsStringAsync());
 
+        // The index names the path, as it names every path docs/api.md publishes.
+        Assert.Contains("\"GET /models/{name}/scores\"", await http.GetStringAsync(new Uri(_grid.Http("/"))), StringComparison.Ordinal);
+
         using HttpResponseMessage bad = await http.GetAsync(new Uri(_grid.Http("/models/bad%20name/scores")));
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         Assert.Contains("name: 'bad name' has ' '", await bad.Content.ReadAsStringAsync(), StringComparison.Ordinal);
