@@ -47,6 +47,7 @@ internal static class HttpApi
             ("GET /predict/{asset}", "the asset's prediction (reader)"),
             ("GET /features/{asset}", "the asset's latest features (reader)"),
             ("PUT /features/{asset}", "a JSON array of numbers: the asset's pushed feature vector (writer)"),
+            ("GET /models/{name}/scores", "the live outcome scores of a model's versions, over every asset or ?asset=SYMBOL (reader)"),
             ("GET /healthz", "liveness (no key)"),
         ],
         server.MetricsPort > 0 ? $":{server.MetricsPort}/metrics" : "/metrics",

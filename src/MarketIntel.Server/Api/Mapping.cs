@@ -61,17 +61,24 @@ internal static class Mapping
     /// <summary>A model reference from a request, or an INVALID_ARGUMENT error naming the field.</summary>
     public static ModelRef Model(string name, string version)
     {
-        if (string.IsNullOrWhiteSpace(name))
-        {
-            throw Errors.InvalidArgument("name: a model name is required");
-        }
+        ModelName(name);
         if (string.IsNullOrWhiteSpace(version))
         {
             throw Errors.InvalidArgument($"version: model '{Clip(name)}' needs a version");
         }
-        CheckModelPart("name", name);
         CheckModelPart("version", version);
         return new ModelRef(name, version);
+    }
+
+    /// <summary>A model name from a request, or an INVALID_ARGUMENT error naming the field.</summary>
+    public static string ModelName(string? name)
+    {
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            throw Errors.InvalidArgument("name: a model name is required");
+        }
+        CheckModelPart("name", name);
+        return name;
     }
 
     /// <summary>The longest model name or version accepted: both travel in every prediction reply.</summary>

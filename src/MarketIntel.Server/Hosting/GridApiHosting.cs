@@ -59,6 +59,7 @@ public static class GridApiHosting
             o.MaxReceiveMessageSize = limits.MaxGrpcMessageBytes;
         });
         builder.Services.AddSingleton<Application.GridOperations>();
+        builder.Services.AddSingleton<Application.ModelScoresQuery>();
         builder.Services.AddSingleton<Application.BarHolder>();
         builder.Services.AddSingleton<PredictionFeed>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PredictionFeed>());
@@ -74,6 +75,8 @@ public static class GridApiHosting
         app.UseGridSecurity();
         app.MapGrpcService<GridService>();
         app.MapGridHttpApi();
+        app.MapGrpcService<ModelScoresService>();
+        app.MapModelScoresHttpApi();
         return app;
     }
 }
