@@ -39,6 +39,7 @@ public sealed class AccessMatrixTests(AuthFixture server)
         ["GET /metrics"] = "reader",
         ["GET /dashboard/"] = "admin",
         ["GET /healthz"] = null,
+        ["GET /readyz"] = null,
         ["GET /"] = null,
     };
 

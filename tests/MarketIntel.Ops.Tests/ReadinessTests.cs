@@ -1,0 +1,159 @@
+using System.Net;
+using MarketIntel.Cluster.Tests;
+using MarketIntel.Server.Cluster;
+using MarketIntel.Tests;
+using Microsoft.Extensions.Time.Testing;
+
+namespace MarketIntel.Ops.Tests;
+
+/// <summary>How one readiness verdict is reached and shared: no real servers, a clock the test moves.</summary>
+public sealed class ReadinessVerdictTests
+{
+    private static Readiness.Dependency Counted(string name, Func<string?> answer, Action counted) =>
+        new(name, _ =>
+        {
+            counted();
+            return Task.FromResult(answer());
+        });
+
+    [Fact]
+    public async Task One_verdict_answers_every_probe_for_a_second_and_the_first_probe_after_it_checks_again()
+    {
+        var clock = new FakeTimeProvider();
+        int checks = 0;
+        var readiness = new Readiness([Counted("redis", () => null, () => checks++)], clock);
+
+        for (int probe = 0; probe < 10; probe++)
+        {
+            Assert.True((await readiness.Check()).IsReady);
+            clock.Advance(TimeSpan.FromMilliseconds(99));
+        }
+        Assert.Equal(1, checks);
+
+        clock.Advance(TimeSpan.FromMilliseconds(10));
+        Assert.True((await readiness.Check()).IsReady);
+        Assert.Equal(2, checks);
+    }
+
+    [Fact]
+    public async Task A_failing_dependency_is_named_with_its_reason_and_the_healthy_ones_are_not()
+    {
+        var readiness = new Readiness(
+        [
+            new("silo", _ => Task.FromResult<string?>(null)),
+            new("postgresql", _ => throw new InvalidOperationException("connection refused\n   at a stack frame")),
+            new("models", _ => Task.FromResult<string?>("direction/abc not loaded")),
+        ], new FakeTimeProvider());
+
+        Readiness.Verdict verdict = await readiness.Check();
+
+        Assert.False(verdict.IsReady);
+        Assert.Equal("not ready\npostgresql: connection refused\nmodels: direction/abc not loaded\n", verdict.Body);
+    }
+
+    [Fact]
+    public async Task A_dependency_that_does_not_answer_within_the_timeout_is_named_as_not_answering()
+    {
+        var clock = new FakeTimeProvider();
+        var never = new TaskCompletionSource<string?>();
+        var readiness = new Readiness([new("redis", _ => never.Task)], clock);
+
+        Task<Readiness.Verdict> pending = readiness.Check();
+        Assert.False(pending.IsCompleted);
+        // A probe arriving meanwhile waits for the same round of checks rather than starting another.
+        Assert.Same(pending, readiness.Check());
+        clock.Advance(Readiness.CheckTimeout);
+
+        Assert.Equal("not ready\nredis: no answer within 2 s\n", (await pending).Body);
+    }
+}
+
+/// <summary><c>GET /readyz</c> of real <c>marketintel serve</c> processes, embedded and in cluster mode.</summary>
+[Collection(OpsGroup.Name)]
+public sealed class ReadinessTests : IDisposable
+{
+    private readonly List<SiloProcess> _silos = [];
+    private readonly List<IDisposable> _servers = [];
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
+
+    private async Task<(HttpStatusCode Status, string Body)> Probe(SiloProcess silo)
+    {
+        using var response = await _http.GetAsync(new Uri($"http://127.0.0.1:{silo.HttpPort}/readyz"));
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    // Readiness follows a change within a second or two (the cached verdict, the client noticing a lost connection);
+    // the deadline is generous for a loaded machine.
+    private async Task<(HttpStatusCode Status, string Body)> ProbeUntil(SiloProcess silo, Func<(HttpStatusCode Status, string Body), bool> until)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        var answer = await Probe(silo);
+        while (!until(answer) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+            answer = await Probe(silo);
+        }
+        return answer;
+    }
+
+    [Fact]
+    public async Task An_embedded_silo_is_ready_once_started()
+    {
+        var silo = SiloProcess.StartEmbedded("embedded");
+        _silos.Add(silo);
+        await silo.WaitReady(TimeSpan.FromSeconds(90));
+
+        var (status, body) = await ProbeUntil(silo, a => a.Status == HttpStatusCode.OK);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("ready\n", body);
+    }
+
+    [Fact]
+    public async Task In_cluster_mode_a_stopped_Redis_or_PostgreSQL_makes_the_silo_unready_naming_it_until_it_returns()
+    {
+        var postgres = PostgresServer.Start();
+        _servers.Add(postgres);
+        var redis = RedisServer.Start();
+        _servers.Add(redis);
+        string database = postgres.CreateDatabase("grid");
+        using (var data = Npgsql.NpgsqlDataSource.Create(database))
+        {
+            await Storage.Postgres.Migrations.Migrator.MigrateAsync(data);
+        }
+        var silo = SiloProcess.Start("a", redis.Endpoint, database, "--model", SiloProcess.DemoModel);
+        _silos.Add(silo);
+        await silo.WaitReady(TimeSpan.FromSeconds(90));
+        Assert.Equal((HttpStatusCode.OK, "ready\n"), await ProbeUntil(silo, a => a.Status == HttpStatusCode.OK));
+
+        redis.Kill();
+        var (status, body) = await ProbeUntil(silo, a => a.Status != HttpStatusCode.OK);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.StartsWith("not ready\nredis: ", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("postgresql:", body, StringComparison.Ordinal);
+        // The liveness probe still answers: the process is fine, a dependency is not.
+        Assert.Equal("ok\n", await _http.GetStringAsync(new Uri($"http://127.0.0.1:{silo.HttpPort}/healthz")));
+
+        redis.Resume();
+        Assert.Equal((HttpStatusCode.OK, "ready\n"), await ProbeUntil(silo, a => a.Status == HttpStatusCode.OK));
+
+        postgres.Stop();
+        (status, body) = await ProbeUntil(silo, a => a.Status != HttpStatusCode.OK);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.StartsWith("not ready\npostgresql: ", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("redis:", body, StringComparison.Ordinal);
+    }
+
+    public void Dispose()
+    {
+        foreach (var silo in _silos)
+        {
+            silo.Dispose();
+        }
+        foreach (var server in _servers)
+        {
+            server.Dispose();
+        }
+        _http.Dispose();
+    }
+}
