@@ -1,7 +1,9 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using MarketIntel.Cluster.Tests;
 using MarketIntel.Server.Cluster;
 using MarketIntel.Tests;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
 namespace MarketIntel.Ops.Tests;
@@ -65,6 +67,45 @@ public sealed class ReadinessVerdictTests
         clock.Advance(Readiness.CheckTimeout);
 
         Assert.Equal("not ready\nredis: no answer within 2 s\n", (await pending).Body);
+    }
+
+    [Fact]
+    public async Task The_gauge_reports_the_last_verdict_per_dependency_and_a_stale_one_starts_the_next_check()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var clock = new FakeTimeProvider();
+        string? redisDown = null;
+        int checks = 0;
+        var readiness = new Readiness(
+            [Counted("silo", () => null, () => checks++), Counted("redis", () => redisDown, () => { })],
+            clock, services.GetRequiredService<IMeterFactory>());
+        var seen = new Dictionary<string, long>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == Readiness.MeterName && instrument.Name == "marketintel_ready")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) => seen[(string)tags[0].Value!] = value);
+        listener.Start();
+
+        await readiness.Check();
+        listener.RecordObservableInstruments();
+        Assert.Equal(new Dictionary<string, long> { ["silo"] = 1, ["redis"] = 1 }, seen);
+
+        redisDown = "connection refused";
+        clock.Advance(Readiness.CacheFor);
+        // A scrape after a second starts a new round (these checks answer at once, so it reports its verdict); the scrape
+        // after it reuses that verdict.
+        listener.RecordObservableInstruments();
+        Assert.Equal(new Dictionary<string, long> { ["silo"] = 1, ["redis"] = 0 }, seen);
+        listener.RecordObservableInstruments();
+        Assert.Equal(new Dictionary<string, long> { ["silo"] = 1, ["redis"] = 0 }, seen);
+        Assert.Equal(2, checks);
     }
 }
 

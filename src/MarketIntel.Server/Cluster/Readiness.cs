@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using MarketIntel.Abstractions;
 using MarketIntel.Cache.Redis.Hosting;
 using MarketIntel.Grains;
@@ -14,6 +15,8 @@ namespace MarketIntel.Server.Cluster;
 /// model are loaded on it, and, in cluster mode, PostgreSQL and Redis answer. A load balancer or Kubernetes probes it
 /// every second or so on every silo, so one verdict serves every probe for <see cref="CacheFor"/> and probes that
 /// arrive while a check runs share it: the servers see at most one check per silo per second whatever the probe rate.
+/// The verdict is also on <c>/metrics</c> as <c>marketintel_ready{dependency}</c> (1 answering, 0 failing), for the
+/// readiness alert: a scrape reports the last verdict and starts a new round when it is stale.
 /// </summary>
 internal sealed class Readiness
 {
@@ -27,18 +30,25 @@ internal sealed class Readiness
     private readonly TimeProvider _time;
     private readonly Lock _lock = new();
     private Task<Verdict>? _verdict;
+    private Task<Verdict>? _decided;
     private long _decidedAt;
 
-    /// <summary>The dependencies of the silo composed in <paramref name="services"/>.</summary>
+    /// <summary>The dependencies of the silo composed in <paramref name="services"/>, with the verdict published on its meter.</summary>
     public Readiness(IServiceProvider services)
-        : this(DependenciesOf(services), TimeProvider.System)
+        : this(DependenciesOf(services), TimeProvider.System, services.GetRequiredService<IMeterFactory>())
     {
     }
 
-    internal Readiness(IReadOnlyList<Dependency> dependencies, TimeProvider time)
+    /// <summary>The meter the verdict is published on.</summary>
+    public const string MeterName = "MarketIntel.Readiness";
+
+    internal Readiness(IReadOnlyList<Dependency> dependencies, TimeProvider time, IMeterFactory? meters = null)
     {
         _dependencies = dependencies;
         _time = time;
+        // Measured as long: the export publishes long and double instruments only.
+        meters?.Create(MeterName).CreateObservableGauge("marketintel_ready", Observe, unit: null,
+            "Readiness of this silo by dependency (silo, models, postgresql, redis): 1 answering, 0 failing, as GET /readyz last found");
     }
 
     /// <summary>One thing readiness needs: its name as the body reports it, and a check that returns null when it is fine or why it is not.</summary>
@@ -60,10 +70,31 @@ internal sealed class Readiness
         {
             if (_verdict is null || (_verdict.IsCompleted && _time.GetElapsedTime(_decidedAt) >= CacheFor))
             {
+                if (_verdict is { IsCompletedSuccessfully: true })
+                {
+                    _decided = _verdict;
+                }
                 _verdict = Decide();
             }
             return _verdict;
         }
+    }
+
+    // The last verdict reached, one series per dependency; a stale one starts the next round for the next scrape.
+    private IEnumerable<Measurement<long>> Observe()
+    {
+        Task<Verdict> verdict = Check();
+        Task<Verdict>? decided;
+        lock (_lock)
+        {
+            decided = verdict.IsCompletedSuccessfully ? verdict : _decided;
+        }
+        if (decided is null)
+        {
+            return [];
+        }
+        var failing = decided.Result.Failures.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
+        return _dependencies.Select(d => new Measurement<long>(failing.Contains(d.Name) ? 0 : 1, new KeyValuePair<string, object?>("dependency", d.Name)));
     }
 
     /// <summary>Answers a probe: 200 and <c>ready</c>, or 503 naming each failing dependency.</summary>
