@@ -30,18 +30,9 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output) : IDisposa
     [Fact]
     public async Task Every_panel_and_rule_expression_evaluates_against_a_scraped_grid_and_stopping_the_silo_makes_the_silo_down_alert_pending()
     {
-        var postgres = PostgresServer.Start();
-        _owned.Add(postgres);
-        var redis = RedisServer.Start();
-        _owned.Add(redis);
-        string database = postgres.CreateDatabase("grid");
-        using (var data = Npgsql.NpgsqlDataSource.Create(database))
-        {
-            await Storage.Postgres.Migrations.Migrator.MigrateAsync(data);
-        }
-        var silo = SiloProcess.Start("a", redis.Endpoint, database, "--model", SiloProcess.DemoModel);
-        _owned.Add(silo);
-        await silo.WaitReady(TimeSpan.FromSeconds(90));
+        var cluster = await OneSiloCluster.Start();
+        _owned.Add(cluster);
+        var silo = cluster.Silo;
         StartPrometheus(silo.HttpPort);
 
         await Load(silo, TimeSpan.FromSeconds(12));
@@ -185,13 +176,17 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output) : IDisposa
         await Task.WhenAll(Ingest(), PredictHttp(), PredictGrpc());
     }
 
+    // TTRC's daily bars (data/ttrc-daily.csv: timestamp,open,high,low,close,volume), the same for every asset.
+    private static readonly string[] Daily = File.ReadAllLines(RepoPaths.Data("ttrc-daily.csv"))[1..];
+
     private static IngestBarsRequest Bars(string asset, int from, int count)
     {
         var request = new IngestBarsRequest { Asset = asset };
-        for (int i = from; i < from + count; i++)
+        foreach (string line in Daily.AsSpan(from, count))
         {
-            double price = 100 + 5 * Math.Sin(i / 7.0) + i * 0.01;
-            request.Bars.Add(new Api.V1.Bar { Timestamp = 1_700_000_000_000L + i * 60_000L, Open = price, High = price + 1, Low = price - 1, Close = price + 0.5, Volume = 1000 + i });
+            double[] v = [.. line.Split(',')[1..].Select(x => double.Parse(x, System.Globalization.CultureInfo.InvariantCulture))];
+            long day = DateTimeOffset.Parse(line[..line.IndexOf(',', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+            request.Bars.Add(new Api.V1.Bar { Timestamp = day, Open = v[0], High = v[1], Low = v[2], Close = v[3], Volume = v[4] });
         }
         return request;
     }

@@ -153,18 +153,9 @@ public sealed class ReadinessTests : IDisposable
     [Fact]
     public async Task In_cluster_mode_a_stopped_Redis_or_PostgreSQL_makes_the_silo_unready_naming_it_until_it_returns()
     {
-        var postgres = PostgresServer.Start();
-        _servers.Add(postgres);
-        var redis = RedisServer.Start();
-        _servers.Add(redis);
-        string database = postgres.CreateDatabase("grid");
-        using (var data = Npgsql.NpgsqlDataSource.Create(database))
-        {
-            await Storage.Postgres.Migrations.Migrator.MigrateAsync(data);
-        }
-        var silo = SiloProcess.Start("a", redis.Endpoint, database, "--model", SiloProcess.DemoModel);
-        _silos.Add(silo);
-        await silo.WaitReady(TimeSpan.FromSeconds(90));
+        var cluster = await OneSiloCluster.Start();
+        _servers.Add(cluster);
+        var (silo, redis, postgres) = (cluster.Silo, cluster.Redis, cluster.Postgres);
         Assert.Equal((HttpStatusCode.OK, "ready\n"), await ProbeUntil(silo, a => a.Status == HttpStatusCode.OK));
 
         redis.Kill();
