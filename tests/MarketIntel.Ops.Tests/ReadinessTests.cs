@@ -4,6 +4,7 @@ using MarketIntel.Cluster.Tests;
 using MarketIntel.Server.Cluster;
 using MarketIntel.Tests;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace MarketIntel.Ops.Tests;
@@ -50,7 +51,44 @@ public sealed class ReadinessVerdictTests
         Readiness.Verdict verdict = await readiness.Check();
 
         Assert.False(verdict.IsReady);
-        Assert.Equal("not ready\npostgresql: connection refused\nmodels: direction/abc not loaded\n", verdict.Body);
+        // The body names the kind of error only (the probe answers anyone; messages name hosts and ports).
+        Assert.Equal("not ready\npostgresql: InvalidOperationException\nmodels: direction/abc not loaded\n", verdict.Body);
+    }
+
+    [Fact]
+    public async Task The_log_gets_the_whole_error_once_when_a_dependency_starts_failing_not_at_every_check()
+    {
+        var clock = new FakeTimeProvider();
+        var log = new ListLogger();
+        bool down = true;
+        var readiness = new Readiness([new("redis", _ => down ? throw new InvalidOperationException("UnableToConnect on 10.1.2.3:6379") : Task.FromResult<string?>(null))],
+            clock, logger: log);
+
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal("not ready\nredis: InvalidOperationException\n", (await readiness.Check()).Body);
+            clock.Advance(Readiness.CacheFor);
+        }
+        down = false;
+        Assert.True((await readiness.Check()).IsReady);
+        clock.Advance(Readiness.CacheFor);
+        down = true;
+        await readiness.Check();
+
+        Assert.Equal(2, log.Lines.Count);
+        Assert.All(log.Lines, line => Assert.Contains("UnableToConnect on 10.1.2.3:6379", line, StringComparison.Ordinal));
+    }
+
+    private sealed class ListLogger : ILogger
+    {
+        public List<string> Lines { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Lines.Add($"{formatter(state, exception)} {exception?.Message}");
     }
 
     [Fact]

@@ -18,7 +18,7 @@ namespace MarketIntel.Server.Cluster;
 /// The verdict is also on <c>/metrics</c> as <c>marketintel_ready{dependency}</c> (1 answering, 0 failing), for the
 /// readiness alert: a scrape reports the last verdict and starts a new round when it is stale.
 /// </summary>
-internal sealed class Readiness
+internal sealed partial class Readiness
 {
     /// <summary>How long one verdict answers every probe.</summary>
     public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(1);
@@ -31,21 +31,24 @@ internal sealed class Readiness
     private readonly Lock _lock = new();
     private Task<Verdict>? _verdict;
     private Task<Verdict>? _decided;
+    private HashSet<string> _failing = new(StringComparer.Ordinal);
+    private readonly ILogger? _logger;
     private long _decidedAt;
 
     /// <summary>The dependencies of the silo composed in <paramref name="services"/>, with the verdict published on its meter.</summary>
     public Readiness(IServiceProvider services)
-        : this(DependenciesOf(services), TimeProvider.System, services.GetRequiredService<IMeterFactory>())
+        : this(DependenciesOf(services), TimeProvider.System, services.GetRequiredService<IMeterFactory>(), services.GetRequiredService<ILogger<Readiness>>())
     {
     }
 
     /// <summary>The meter the verdict is published on.</summary>
     public const string MeterName = "MarketIntel.Readiness";
 
-    internal Readiness(IReadOnlyList<Dependency> dependencies, TimeProvider time, IMeterFactory? meters = null)
+    internal Readiness(IReadOnlyList<Dependency> dependencies, TimeProvider time, IMeterFactory? meters = null, ILogger? logger = null)
     {
         _dependencies = dependencies;
         _time = time;
+        _logger = logger;
         // Measured as long: the export publishes long and double instruments only.
         meters?.Create(MeterName).CreateObservableGauge("marketintel_ready", Observe, unit: null,
             "Readiness of this silo by dependency (silo, models, postgresql, redis): 1 answering, 0 failing, as GET /readyz last found");
@@ -103,6 +106,7 @@ internal sealed class Readiness
         ArgumentNullException.ThrowIfNull(http);
         Verdict verdict = await Check();
         http.Response.StatusCode = verdict.IsReady ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
+        http.Response.ContentType = "text/plain; charset=utf-8";
         // A proxy must not answer a later probe with this one.
         http.Response.Headers.CacheControl = "no-store";
         await http.Response.WriteAsync(verdict.Body, http.RequestAborted);
@@ -110,37 +114,45 @@ internal sealed class Readiness
 
     private async Task<Verdict> Decide()
     {
-        (string Name, string? Reason)[] outcomes = await Task.WhenAll(_dependencies.Select(Run));
+        (string Name, string? Reason, Exception? Error)[] outcomes = await Task.WhenAll(_dependencies.Select(Run));
+        var failing = outcomes.Where(o => o.Reason is not null).ToList();
         lock (_lock)
         {
             _decidedAt = _time.GetTimestamp();
+            // The log gets the whole error once, when a dependency starts failing, not once a second while it fails.
+            foreach (var (name, reason, error) in failing.Where(f => !_failing.Contains(f.Name)))
+            {
+                if (_logger is not null)
+                {
+                    LogFailing(_logger, name, reason!, error);
+                }
+            }
+            _failing = failing.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
         }
-        return new Verdict([.. outcomes.Where(o => o.Reason is not null).Select(o => (o.Name, o.Reason!))]);
+        return new Verdict([.. failing.Select(o => (o.Name, o.Reason!))]);
     }
 
-    // A dependency that throws or does not answer in time is failing; the exception's first line says why. The wait is
-    // cut at the timeout even where a client library takes no token (Redis' PING).
-    private async Task<(string Name, string? Reason)> Run(Dependency dependency)
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Not ready: {Dependency} failing: {Reason}")]
+    private static partial void LogFailing(ILogger logger, string dependency, string reason, Exception? error);
+
+    // A dependency that throws or does not answer in time is failing. The probe answers anyone, so its body names the
+    // kind of error only: client libraries' messages name hosts and ports; the log gets the whole error. The wait is cut
+    // at the timeout even where a client library takes no token (Redis' PING).
+    private async Task<(string Name, string? Reason, Exception? Error)> Run(Dependency dependency)
     {
         using var timeout = new CancellationTokenSource(CheckTimeout, _time);
         try
         {
-            return (dependency.Name, await dependency.Check(timeout.Token).WaitAsync(timeout.Token));
+            return (dependency.Name, await dependency.Check(timeout.Token).WaitAsync(timeout.Token), null);
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        catch (OperationCanceledException e) when (timeout.IsCancellationRequested)
         {
-            return (dependency.Name, $"no answer within {CheckTimeout.TotalSeconds:0} s");
+            return (dependency.Name, $"no answer within {CheckTimeout.TotalSeconds:0} s", e);
         }
         catch (Exception e)
         {
-            return (dependency.Name, FirstLine(e.Message));
+            return (dependency.Name, e.GetType().Name, e);
         }
-    }
-
-    private static string FirstLine(string message)
-    {
-        int end = message.IndexOfAny(['\r', '\n']);
-        return end < 0 ? message : message[..end];
     }
 
     /// <summary>The silo's membership status and models always; PostgreSQL and Redis where cluster mode registered them.</summary>
@@ -218,7 +230,7 @@ internal sealed class Readiness
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    missing.Add($"{model.Name}/{model.Version} not loaded ({FirstLine(e.Message)})");
+                    missing.Add($"{model.Name}/{model.Version} not loaded ({e.GetType().Name})");
                 }
             }
             return missing.Count == 0 ? null : string.Join("; ", missing);
