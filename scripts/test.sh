@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # Debian packages the suite needs at run time (command -> package). The feature-engine tests need none:
 # their TTR references are committed fixtures. The load-test tests check `marketintel loadtest` against wrk.
 # The storage and cluster tests start their own redis-server and PostgreSQL (initdb and pg_ctl into temp dirs).
-declare -A NEEDS=([wrk]=wrk [redis-server]=redis-server)
+# The operations tests check the alert rules and configuration with promtool and run a real Prometheus against a grid.
+declare -A NEEDS=([wrk]=wrk [redis-server]=redis-server [promtool]=prometheus [prometheus]=prometheus)
 missing=()
 for cmd in "${!NEEDS[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDS[$cmd]}")

@@ -41,6 +41,7 @@ public sealed class AccessMatrixTests(AuthFixture server)
         ["GET /dashboard/"] = "admin",
         ["GET /models/auth-matrix/scores"] = "reader",
         ["GET /healthz"] = null,
+        ["GET /readyz"] = null,
         ["GET /"] = null,
     };
 

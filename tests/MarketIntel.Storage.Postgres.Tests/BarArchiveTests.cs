@@ -129,6 +129,9 @@ public sealed class BarArchiveTests(PostgresFixture postgres) : IAsyncLifetime
         {
             await Assert.ThrowsAnyAsync<NpgsqlException>(() => append);
         }
+        // Every statement failed, and each is counted once (the alert on archive write errors reads this).
+        Assert.InRange(archive.WriteFailures, 1, 20);
+        Assert.Equal(0, archive.Writes);
     }
 
     [Fact]
@@ -157,5 +160,6 @@ public sealed class BarArchiveTests(PostgresFixture postgres) : IAsyncLifetime
         Assert.Equal(archive.Writes, observed["marketintel_archive_writes_total"]);
         Assert.InRange(archive.Writes, 1, 2);
         Assert.Equal(12, observed["marketintel_archive_rows_total"]);
+        Assert.Equal(0, observed["marketintel_archive_write_failures_total"]);
     }
 }

@@ -35,6 +35,8 @@ internal static class HttpApi
             .WithMetadata(new RequiresRoleAttribute(ApiRole.Writer));
         // The liveness probe answers without a key: it says nothing but that the process serves.
         app.MapGet("/healthz", () => Results.Text("ok\n")).AllowAnonymous();
+        // So is the readiness probe: it names failing dependencies (silo, models, postgresql, redis), never a secret.
+        app.MapGet("/readyz", new Cluster.Readiness(app.ServiceProvider).Answer).AllowAnonymous();
         // The index answers without a key too: a first request to the root should show where to go, and it names
         // only the paths docs/api.md publishes (no asset, model, key or version), each still guarded by its own role.
         var index = Index(app.ServiceProvider.GetRequiredService<IOptions<ServerOptions>>().Value);
@@ -49,6 +51,7 @@ internal static class HttpApi
             ("PUT /features/{asset}", "a JSON array of numbers: the asset's pushed feature vector (writer)"),
             ("GET /models/{name}/scores", "the live outcome scores of a model's versions, over every asset or ?asset=SYMBOL (reader)"),
             ("GET /healthz", "liveness (no key)"),
+            ("GET /readyz", "readiness: 200 ready, or 503 naming each failing dependency (no key)"),
         ],
         server.MetricsPort > 0 ? $":{server.MetricsPort}/metrics" : "/metrics",
         server.Dashboard ? server.DashboardPath : null,

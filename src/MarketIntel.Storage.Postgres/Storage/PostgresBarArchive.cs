@@ -33,6 +33,7 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
     private long _refusedRows;
     private long _writes;
     private long _rows;
+    private long _writeFailures;
 
     /// <param name="database">The database the <c>bars</c> table is in.</param>
     /// <param name="batchRows">The most bars one write carries.</param>
@@ -65,6 +66,9 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
                 "Bars waiting for the archive (queued or being written); appends are refused beyond Postgres:ArchiveMaxQueuedRows");
             meter.CreateObservableCounter("marketintel_archive_refused_rows_total", () => RefusedRows, unit: null,
                 "Bars refused because the archive was full (PostgreSQL behind); their clients were told to retry");
+            // The archive-write-errors alert watches this: a failed statement fails every ingest call it carried.
+            meter.CreateObservableCounter("marketintel_archive_write_failures_total", () => WriteFailures, unit: null,
+                "Statements of accepted bars that PostgreSQL failed (cluster mode): each failed every ingest call it carried");
         }
     }
 
@@ -72,6 +76,9 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
 
     /// <summary>Statements written so far (each one commit).</summary>
     public long Writes => Interlocked.Read(ref _writes);
+
+    /// <summary>Statements that failed.</summary>
+    public long WriteFailures => Interlocked.Read(ref _writeFailures);
 
     /// <summary>Bars sent in those statements.</summary>
     public long Rows => Interlocked.Read(ref _rows);
@@ -207,6 +214,7 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
             }
             catch (Exception e)
             {
+                Interlocked.Increment(ref _writeFailures);
                 foreach (PendingAppend append in batch)
                 {
                     append.Done.TrySetException(e);
