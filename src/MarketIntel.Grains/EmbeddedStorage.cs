@@ -13,7 +13,10 @@ public sealed class NoBarArchive : IBarArchive
 {
     public bool IsDurable => false;
 
-    public Task Append(string asset, IReadOnlyList<StoredBar> bars) => Task.CompletedTask;
+    // One activation per asset in a silo that holds everything in memory: there is nothing to fence.
+    public Task<long> Claim(string asset) => Task.FromResult(1L);
+
+    public Task Append(string asset, long epoch, IReadOnlyList<StoredBar> bars) => Task.CompletedTask;
 
     public async IAsyncEnumerable<StoredBar> Read(string asset, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {

@@ -36,6 +36,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
     private readonly AssetPublisher _publisher;
     private FeatureSet _storedSpec;    // the spec as grain state holds it: the series' runs ahead once a model adds features
     private bool _resync;              // a write failed: reload state and bars before the next change
+    private long _writerEpoch;         // this activation's claim on the asset's archive (IBarArchive.Claim)
     private IGrainTimer? _emptyTimer;  // set while an unknown asset's empty activation waits to be let go
 
     public AssetGrain(
@@ -133,6 +134,9 @@ public sealed class AssetGrain : Grain, IAssetGrain
         {
             try
             {
+                // Claimed before the read: whatever an overlapping older activation stored is in what this one
+                // replays, and from here on the archive refuses that activation's appends.
+                _writerEpoch = await _archive.Claim(_asset);
                 await Replay(cancellationToken);
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -254,7 +258,14 @@ public sealed class AssetGrain : Grain, IAssetGrain
     {
         try
         {
-            await _archive.Append(_asset, bars);
+            await _archive.Append(_asset, _writerEpoch, bars);
+        }
+        catch (StaleArchiveWriterException e)
+        {
+            // A newer activation of this asset exists (two overlapped during a membership change): this one must
+            // not change anything more. It goes; the client's resend reaches the newer one.
+            DeactivateOnIdle();
+            throw GridException.Unavailable($"{_asset}: this activation was replaced by a newer one; the call's bars were not applied: resend them", e);
         }
         catch (Exception e) when (e is not GridException and not OperationCanceledException)
         {
