@@ -18,7 +18,11 @@ public sealed class NoBarArchive : IBarArchive
 
     public Task Append(string asset, long epoch, IReadOnlyList<StoredBar> bars) => Task.CompletedTask;
 
-    public async IAsyncEnumerable<StoredBar> Read(string asset, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public Task<ArchiveCheckpoint?> ReadCheckpoint(string asset) => Task.FromResult<ArchiveCheckpoint?>(null);
+
+    public Task SaveCheckpoint(string asset, long epoch, long through, byte[] state) => Task.CompletedTask;
+
+    public async IAsyncEnumerable<StoredBar> Read(string asset, long after = long.MinValue, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await Task.CompletedTask;
         yield break;

@@ -109,6 +109,34 @@ public sealed class BarArchiveTests(PostgresFixture postgres) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Checkpoints_move_forward_only_are_kept_by_the_current_writer_only_and_reads_start_after_them()
+    {
+        Assert.Null(await _archive.ReadCheckpoint("CP"));
+        long writer = await _archive.Claim("CP");
+        await _archive.Append("CP", writer, Bars(0, 10));
+        await _archive.SaveCheckpoint("CP", writer, through: Bars(0, 10)[5].Timestamp, [1, 2, 3]);
+        await _archive.SaveCheckpoint("CP", writer, through: Bars(0, 10)[2].Timestamp, [9]);  // older: ignored
+        var kept = await _archive.ReadCheckpoint("CP");
+        Assert.Equal(Bars(0, 10)[5].Timestamp, kept!.Through);
+        Assert.Equal(new byte[] { 1, 2, 3 }, kept.State);
+
+        // A replaced writer's checkpoint is dropped, even a later one.
+        long newer = await _archive.Claim("CP");
+        await _archive.SaveCheckpoint("CP", writer, through: Bars(0, 10)[9].Timestamp, [7]);
+        Assert.Equal(new byte[] { 1, 2, 3 }, (await _archive.ReadCheckpoint("CP"))!.State);
+        await _archive.SaveCheckpoint("CP", newer, through: Bars(0, 10)[9].Timestamp, [8]);
+        Assert.Equal(new byte[] { 8 }, (await _archive.ReadCheckpoint("CP"))!.State);
+
+        // The bars after a checkpoint's last one.
+        var after = new List<StoredBar>();
+        await foreach (var bar in _archive.Read("CP", after: Bars(0, 10)[5].Timestamp))
+        {
+            after.Add(bar);
+        }
+        Assert.Equal(Bars(0, 10).Skip(6).ToList(), after);
+    }
+
+    [Fact]
     public async Task Appended_bars_read_back_equal_and_in_timestamp_order()
     {
         var later = Bars(1_000_000, 3);

@@ -29,12 +29,24 @@ public interface IBarArchive
     /// </summary>
     Task Append(string asset, long epoch, IReadOnlyList<StoredBar> bars);
 
-    /// <summary>Every stored bar of the asset, oldest first.</summary>
-    IAsyncEnumerable<StoredBar> Read(string asset, CancellationToken cancellationToken = default);
+    /// <summary>The asset's stored bars after <paramref name="after"/> (Unix ms; every bar by default), oldest first.</summary>
+    IAsyncEnumerable<StoredBar> Read(string asset, long after = long.MinValue, CancellationToken cancellationToken = default);
+
+    /// <summary>The asset's latest feature-state checkpoint, or null when none is kept.</summary>
+    Task<ArchiveCheckpoint?> ReadCheckpoint(string asset);
+
+    /// <summary>
+    /// Keeps <paramref name="state"/> (a series checkpoint covering the asset's bars through <paramref name="through"/>)
+    /// as the asset's latest, unless a later one is kept or <paramref name="epoch"/> is older than the asset's claim.
+    /// </summary>
+    Task SaveCheckpoint(string asset, long epoch, long through, byte[] state);
 
     /// <summary>Whether activations must replay this archive (false where nothing is kept).</summary>
     bool IsDurable { get; }
 }
+
+/// <summary>A series checkpoint (see <c>AssetSeries.Checkpoint</c>) covering an asset's bars through <see cref="Through"/>.</summary>
+public sealed record ArchiveCheckpoint(long Through, byte[] State);
 
 /// <summary>An append by an activation that a newer activation of the asset has replaced; nothing was stored.</summary>
 public sealed class StaleArchiveWriterException : Exception

@@ -37,6 +37,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
     private FeatureSet _storedSpec;    // the spec as grain state holds it: the series' runs ahead once a model adds features
     private bool _resync;              // a write failed: reload state and bars before the next change
     private long _writerEpoch;         // this activation's claim on the asset's archive (IBarArchive.Claim)
+    private int _sinceCheckpoint;      // bars accepted since the last feature-state checkpoint
     private IGrainTimer? _emptyTimer;  // set while an unknown asset's empty activation waits to be let go
 
     public AssetGrain(
@@ -186,16 +187,52 @@ public sealed class AssetGrain : Grain, IAssetGrain
         _resync = false;
     }
 
-    // Rebuilds the series from every archived bar; a read that fails leaves it as it was.
+    // Rebuilds the series from the archive: from the latest checkpoint and the bars after it where one fits the spec,
+    // else from every archived bar. A read that fails leaves the series as it was.
     private async Task Replay(CancellationToken cancellationToken)
     {
         long started = Stopwatch.GetTimestamp();
-        int count = await _series.Replay(_archive.Read(_asset, cancellationToken));
-        if (count > 0)
+        int? count = null;
+        if (await _archive.ReadCheckpoint(_asset) is { } checkpoint)
         {
-            _metrics.Replayed(count, Stopwatch.GetElapsedTime(started));
+            count = await _series.ReplayAfter(checkpoint.State, after => _archive.Read(_asset, after, cancellationToken));
+        }
+        bool fromCheckpoint = count is not null;
+        count ??= await _series.Replay(_archive.Read(_asset, cancellationToken: cancellationToken));
+        _sinceCheckpoint = 0;
+        if (_series.HasBars)
+        {
+            _metrics.Replayed(count.Value, Stopwatch.GetElapsedTime(started), fromCheckpoint);
             _publisher.Replayed();
         }
+    }
+
+    // Every Grid:CheckpointEveryBars accepted bars, the series' state goes to the archive, written off this turn: the
+    // grain does not wait for it, and a failed write only means a longer replay next time.
+    private void CheckpointIfDue(int accepted)
+    {
+        if (!_archive.IsDurable || _options.CheckpointEveryBars == 0 || (_sinceCheckpoint += accepted) < _options.CheckpointEveryBars)
+        {
+            return;
+        }
+        if (_series.Checkpoint() is not { } state)
+        {
+            return;  // a replay is due: the state does not describe the spec yet
+        }
+        _sinceCheckpoint = 0;
+        (string asset, long epoch, long through, IBarArchive archive, GridMetrics metrics) = (_asset, _writerEpoch, _series.LastTimestamp, _archive, _metrics);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await archive.SaveCheckpoint(asset, epoch, through, state);
+                metrics.Checkpointed(saved: true);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                metrics.Checkpointed(saved: false);
+            }
+        });
     }
 
     // A dependency failed mid-call, and storage may now be ahead of this activation (a write can fail after its
@@ -248,6 +285,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
                 : _publisher.CacheWaiting && model is { } c ? TryPredict(c.Ref, c.Loaded) : null;
             _publisher.BarsApplied(predictions, latest);
             _metrics.BarsArrived(_asset);
+            CheckpointIfDue(accepted.Count);
         }
         CountData();
         _metrics.Ingested(intake.AcceptedCount, intake.Ignored, intake.Rejected);

@@ -130,12 +130,36 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
         return Task.FromException(new ObjectDisposedException(nameof(PostgresBarArchive)));
     }
 
-    public async IAsyncEnumerable<StoredBar> Read(string asset, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async Task<ArchiveCheckpoint?> ReadCheckpoint(string asset)
+    {
+        await using var command = _database.CreateCommand("SELECT through, state FROM asset_checkpoints WHERE asset = $1");
+        command.Parameters.AddWithValue(asset);
+        await using var reader = await command.ExecuteReaderAsync();
+        return await reader.ReadAsync() ? new ArchiveCheckpoint(reader.GetInt64(0), (byte[])reader.GetValue(1)) : null;
+    }
+
+    public async Task SaveCheckpoint(string asset, long epoch, long through, byte[] state)
+    {
+        // Forward only, and only by the asset's current writer: a replaced activation's checkpoint is dropped.
+        await using var command = _database.CreateCommand("""
+            INSERT INTO asset_checkpoints (asset, through, state, saved_at)
+            SELECT $1, $2, $3, now() WHERE $4 >= coalesce((SELECT epoch FROM asset_writers WHERE asset = $1), 0)
+            ON CONFLICT (asset) DO UPDATE SET through = excluded.through, state = excluded.state, saved_at = excluded.saved_at
+            WHERE asset_checkpoints.through < excluded.through
+            """);
+        command.Parameters.AddWithValue(asset);
+        command.Parameters.AddWithValue(through);
+        command.Parameters.AddWithValue(state);
+        command.Parameters.AddWithValue(epoch);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    public async IAsyncEnumerable<StoredBar> Read(string asset, long after = long.MinValue, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await _replays.WaitAsync(cancellationToken);
         try
         {
-            await foreach (StoredBar bar in ReadAll(asset, cancellationToken))
+            await foreach (StoredBar bar in ReadAll(asset, after, cancellationToken))
             {
                 yield return bar;
             }
@@ -146,10 +170,11 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
         }
     }
 
-    private async IAsyncEnumerable<StoredBar> ReadAll(string asset, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<StoredBar> ReadAll(string asset, long after, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var command = _database.CreateCommand("SELECT ts, open, high, low, close, volume FROM bars WHERE asset = $1 ORDER BY ts");
+        await using var command = _database.CreateCommand("SELECT ts, open, high, low, close, volume FROM bars WHERE asset = $1 AND ts > $2 ORDER BY ts");
         command.Parameters.AddWithValue(asset);
+        command.Parameters.AddWithValue(after);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {

@@ -5,3 +5,12 @@ CREATE TABLE asset_writers (
     asset  text   PRIMARY KEY,
     epoch  bigint NOT NULL CHECK (epoch > 0)
 );
+
+-- The latest feature-state checkpoint of each asset (its streaming features after the bar at `through`), so an
+-- activation replays only the bars after it. Written by the asset's current writer, and only forward.
+CREATE TABLE asset_checkpoints (
+    asset     text        PRIMARY KEY,
+    through   bigint      NOT NULL,
+    state     bytea       NOT NULL,
+    saved_at  timestamptz NOT NULL
+);
