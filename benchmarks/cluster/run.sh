@@ -10,23 +10,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 assets=${1:-300}; bars=${2:-2000}; chunk=${3:-100}; connections=${4:-32}
-pgbin=$(dirname "$(command -v pg_ctl 2>/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl | tail -1)")
 work=$(mktemp -d); chmod 755 "$work"
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+source benchmarks/lib/postgres.sh
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  as_pg "$pgbin/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
+  stop_postgres
   [ -n "${redis_pid:-}" ] && kill "$redis_pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-pg_port=$(free_port); redis_port=$(free_port)
-mkdir "$work/pg"; [ "$(id -u)" -eq 0 ] && chown postgres "$work/pg"
-as_pg "$pgbin/initdb" -D "$work/pg" -A trust -U marketintel >/dev/null
-as_pg "$pgbin/pg_ctl" -D "$work/pg" -o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1" -l "$work/pg/log" -w start >/dev/null
+start_postgres; redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --dir "$work" >/dev/null & redis_pid=$!
 
 dotnet build src/MarketIntel.Cli -c Release -v q --nologo -o "$work/cli" >/dev/null

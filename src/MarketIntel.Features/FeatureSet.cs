@@ -68,6 +68,31 @@ public sealed class StreamingFeatureSet
 
     public int Count => _streams.Length;
 
+    /// <summary>Every stream's kernel layout, in order: what a checkpoint's fingerprint is taken of.</summary>
+    internal IEnumerable<string> Layouts => _streams.Select(s => s.Layout);
+
+    /// <summary>Writes every stream's state.</summary>
+    internal void Save(BinaryWriter writer)
+    {
+        foreach (StreamingFeature stream in _streams)
+        {
+            stream.Save(writer);
+        }
+    }
+
+    /// <summary>Puts back every stream's state; false when it does not fit (the set is then unusable).</summary>
+    internal bool Restore(BinaryReader reader)
+    {
+        foreach (StreamingFeature stream in _streams)
+        {
+            if (!stream.Restore(reader))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /// <summary>Consumes one bar and writes each feature's value (NaN while undefined) into <paramref name="values"/>.</summary>
     public void Update(in Bar bar, Span<double> values)
     {

@@ -14,6 +14,15 @@ public abstract class StreamingFeature
 
     /// <summary>Consumes the next bar and returns the feature's value for it; NaN while undefined.</summary>
     public abstract double Update(in Bar bar);
+
+    /// <summary>The kernel's fields, for a checkpoint's fingerprint (see <see cref="KernelState.Layout"/>).</summary>
+    internal abstract string Layout { get; }
+
+    /// <summary>Writes the stream's whole state.</summary>
+    internal abstract void Save(BinaryWriter writer);
+
+    /// <summary>Puts back a state <see cref="Save"/> wrote; false (stream unusable) when it does not fit this stream.</summary>
+    internal abstract bool Restore(BinaryReader reader);
 }
 
 internal sealed class KernelStreamingFeature<T>(T kernel) : StreamingFeature
@@ -22,6 +31,21 @@ internal sealed class KernelStreamingFeature<T>(T kernel) : StreamingFeature
     private T _kernel = kernel;
 
     public override double Update(in Bar bar) => _kernel.Next(bar);
+
+    internal override string Layout => KernelState.Layout(typeof(T));
+
+    internal override void Save(BinaryWriter writer) => KernelState.Write(writer, _kernel);
+
+    internal override bool Restore(BinaryReader reader)
+    {
+        object boxed = _kernel;  // its arrays are this kernel's own, sized by its parameters
+        if (!KernelState.Read(reader, boxed))
+        {
+            return false;
+        }
+        _kernel = (T)boxed;
+        return true;
+    }
 }
 
 /// <summary>Builds the kernel for one feature, once per stream and once per batch run.</summary>

@@ -13,9 +13,16 @@ public sealed class NoBarArchive : IBarArchive
 {
     public bool IsDurable => false;
 
-    public Task Append(string asset, IReadOnlyList<StoredBar> bars) => Task.CompletedTask;
+    // One activation per asset in a silo that holds everything in memory: there is nothing to fence.
+    public Task<long> Claim(string asset) => Task.FromResult(1L);
 
-    public async IAsyncEnumerable<StoredBar> Read(string asset, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public Task Append(string asset, long epoch, IReadOnlyList<StoredBar> bars) => Task.CompletedTask;
+
+    public Task<ArchiveCheckpoint?> ReadCheckpoint(string asset) => Task.FromResult<ArchiveCheckpoint?>(null);
+
+    public Task SaveCheckpoint(string asset, long epoch, long through, byte[] state) => Task.CompletedTask;
+
+    public async IAsyncEnumerable<StoredBar> Read(string asset, long after = long.MinValue, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await Task.CompletedTask;
         yield break;

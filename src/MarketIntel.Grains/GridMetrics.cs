@@ -34,6 +34,9 @@ public sealed class GridMetrics
     private long _activations;
     private long _assetsWithData;
     private long _replays;
+    private long _replaysFromCheckpoint;
+    private long _checkpointsSaved;
+    private long _checkpointFailures;
     private long _replayedBars;
     private long _replayTicks;
     private readonly Histogram<double> _inference;
@@ -72,6 +75,12 @@ public sealed class GridMetrics
             "Asset activations that rebuilt their features from the bar archive (cluster mode)");
         meter.CreateObservableCounter("marketintel_asset_replayed_bars_total", () => ReplayedBars, unit: null, "Bars read back from the archive by those replays");
         meter.CreateObservableCounter("marketintel_asset_replay_seconds_total", () => ReplayTime.TotalSeconds, "s", "Time spent replaying archived bars");
+        meter.CreateObservableCounter("marketintel_asset_replays_from_checkpoint_total", () => ReplaysFromCheckpoint, unit: null,
+            "Of those replays, the ones that continued from a feature-state checkpoint and read only the bars after it");
+        meter.CreateObservableCounter("marketintel_asset_checkpoints_total", () => CheckpointsSaved, unit: null,
+            "Feature-state checkpoints written to the archive (cluster mode, every Grid:CheckpointEveryBars bars of an asset)");
+        meter.CreateObservableCounter("marketintel_asset_checkpoint_failures_total", () => CheckpointFailures, unit: null,
+            "Checkpoints that could not be written (the asset replays more bars on its next activation; nothing is lost)");
         meter.CreateObservableGauge("marketintel_loaded_model_versions", () => LoadedModels, unit: null, "Model versions loaded on this silo");
         meter.CreateObservableCounter("marketintel_model_outcomes_total", () => ScoreMeasurements(c => c.Outcomes), unit: null,
             "Live predictions scored against the bar their horizon reached, by model version (name@version)");
@@ -108,6 +117,15 @@ public sealed class GridMetrics
     /// <summary>Bars read back from the archive by those replays.</summary>
     public long ReplayedBars => Interlocked.Read(ref _replayedBars);
 
+    /// <summary>Replays that continued from a checkpoint.</summary>
+    public long ReplaysFromCheckpoint => Interlocked.Read(ref _replaysFromCheckpoint);
+
+    /// <summary>Checkpoints written.</summary>
+    public long CheckpointsSaved => Interlocked.Read(ref _checkpointsSaved);
+
+    /// <summary>Checkpoints that failed to be written.</summary>
+    public long CheckpointFailures => Interlocked.Read(ref _checkpointFailures);
+
     /// <summary>Time spent replaying, in total.</summary>
     public TimeSpan ReplayTime => TimeSpan.FromTicks(Interlocked.Read(ref _replayTicks));
 
@@ -130,8 +148,14 @@ public sealed class GridMetrics
         }
     }
 
-    internal void Replayed(int bars, TimeSpan took)
+    internal void Checkpointed(bool saved) => Interlocked.Increment(ref saved ? ref _checkpointsSaved : ref _checkpointFailures);
+
+    internal void Replayed(int bars, TimeSpan took, bool fromCheckpoint)
     {
+        if (fromCheckpoint)
+        {
+            Interlocked.Increment(ref _replaysFromCheckpoint);
+        }
         Interlocked.Increment(ref _replays);
         Interlocked.Add(ref _replayedBars, bars);
         Interlocked.Add(ref _replayTicks, took.Ticks);

@@ -43,6 +43,12 @@ public sealed class GridOptions
     /// <summary>The most values a pushed feature vector may have.</summary>
     public int MaxFeatureVectorLength { get; set; } = 10_000;
 
+    /// <summary>
+    /// In cluster mode, an asset keeps a checkpoint of its feature state every this many accepted bars (0: never), so
+    /// an activation replays only the bars after the latest one instead of the asset's whole archive.
+    /// </summary>
+    public int CheckpointEveryBars { get; set; } = 10_000;
+
     /// <summary>Live outcome scoring and shadow models (section <c>Grid:Scoring</c>).</summary>
     public ScoringOptions Scoring { get; set; } = new();
 }
@@ -99,6 +105,10 @@ public sealed class GridOptionsValidator : IValidateOptions<GridOptions>
         if (options.MaxFeatureVectorLength is < 1 or > 10_000_000)
         {
             failures.Add($"Grid:MaxFeatureVectorLength {options.MaxFeatureVectorLength} must be between 1 and 10000000");
+        }
+        if (options.CheckpointEveryBars < 0)
+        {
+            failures.Add($"Grid:CheckpointEveryBars {options.CheckpointEveryBars} must be 0 (never) or more");
         }
         if (options.FutureTolerance < TimeSpan.Zero || options.FutureTolerance > TimeSpan.FromDays(3650))
         {

@@ -53,7 +53,7 @@ public sealed class BarArchiveTests(PostgresFixture postgres) : IAsyncLifetime
         var refused = new List<MarketIntel.Abstractions.GridException>();
         for (int i = 0; i < 10; i++)
         {
-            Task append = archive.Append($"SLOW{i}", Bars(0, 100));
+            Task append = archive.Append($"SLOW{i}", 0, Bars(0, 100));
             if (append.IsFaulted)
             {
                 refused.Add(Assert.IsType<MarketIntel.Abstractions.GridException>(append.Exception!.InnerException));
@@ -79,8 +79,61 @@ public sealed class BarArchiveTests(PostgresFixture postgres) : IAsyncLifetime
         await Task.WhenAll(waiting);
         Assert.Equal(0, archive.QueuedRows);
         // Room again: the next append is taken.
-        await archive.Append("SLOW9", Bars(0, 100));
+        await archive.Append("SLOW9", 0, Bars(0, 100));
         Assert.Equal(100, (await ReadAll("SLOW0")).Count);
+    }
+
+    [Fact]
+    public async Task An_append_by_an_activation_that_a_newer_claim_replaced_stores_nothing_and_says_so()
+    {
+        long older = await _archive.Claim("FENCED");
+        await _archive.Append("FENCED", older, Bars(0, 10));
+        long newer = await _archive.Claim("FENCED");
+        Assert.Equal(older + 1, newer);
+
+        // The older activation goes on writing after the newer one claimed (and read) the asset: refused.
+        var stale = await Assert.ThrowsAsync<MarketIntel.Abstractions.Storage.StaleArchiveWriterException>(
+            () => _archive.Append("FENCED", older, Bars(10 * 60_000, 5)));
+        Assert.Equal((older, newer), (stale.Epoch, stale.Current));
+        Assert.Contains($"FENCED: writer epoch {older} was replaced by a newer activation's claim (epoch {newer})", stale.Message, StringComparison.Ordinal);
+        Assert.Equal(1, _archive.StaleAppends);
+
+        // The newer one's bars go in, also when both write in the same group commit; the older one's never do.
+        var together = new[] { _archive.Append("FENCED", older, Bars(20 * 60_000, 3)), _archive.Append("FENCED", newer, Bars(10 * 60_000, 5)) };
+        await Assert.ThrowsAsync<MarketIntel.Abstractions.Storage.StaleArchiveWriterException>(() => together[0]);
+        await together[1];
+        Assert.Equal(Bars(0, 10).Concat(Bars(10 * 60_000, 5)).ToList(), await ReadAll("FENCED"));
+        // An asset never claimed takes writers without a claim (epoch 0) until its first claim.
+        await _archive.Append("UNCLAIMED", 0, Bars(0, 2));
+        Assert.Equal(2, (await ReadAll("UNCLAIMED")).Count);
+    }
+
+    [Fact]
+    public async Task Checkpoints_move_forward_only_are_kept_by_the_current_writer_only_and_reads_start_after_them()
+    {
+        Assert.Null(await _archive.ReadCheckpoint("CP"));
+        long writer = await _archive.Claim("CP");
+        await _archive.Append("CP", writer, Bars(0, 10));
+        await _archive.SaveCheckpoint("CP", writer, through: Bars(0, 10)[5].Timestamp, [1, 2, 3]);
+        await _archive.SaveCheckpoint("CP", writer, through: Bars(0, 10)[2].Timestamp, [9]);  // older: ignored
+        var kept = await _archive.ReadCheckpoint("CP");
+        Assert.Equal(Bars(0, 10)[5].Timestamp, kept!.Through);
+        Assert.Equal(new byte[] { 1, 2, 3 }, kept.State);
+
+        // A replaced writer's checkpoint is dropped, even a later one.
+        long newer = await _archive.Claim("CP");
+        await _archive.SaveCheckpoint("CP", writer, through: Bars(0, 10)[9].Timestamp, [7]);
+        Assert.Equal(new byte[] { 1, 2, 3 }, (await _archive.ReadCheckpoint("CP"))!.State);
+        await _archive.SaveCheckpoint("CP", newer, through: Bars(0, 10)[9].Timestamp, [8]);
+        Assert.Equal(new byte[] { 8 }, (await _archive.ReadCheckpoint("CP"))!.State);
+
+        // The bars after a checkpoint's last one.
+        var after = new List<StoredBar>();
+        await foreach (var bar in _archive.Read("CP", after: Bars(0, 10)[5].Timestamp))
+        {
+            after.Add(bar);
+        }
+        Assert.Equal(Bars(0, 10).Skip(6).ToList(), after);
     }
 
     [Fact]
@@ -88,8 +141,8 @@ public sealed class BarArchiveTests(PostgresFixture postgres) : IAsyncLifetime
     {
         var later = Bars(1_000_000, 3);
         var earlier = Bars(0, 5);
-        await _archive.Append("X", later);
-        await _archive.Append("X", earlier);
+        await _archive.Append("X", 0, later);
+        await _archive.Append("X", 0, earlier);
         Assert.Equal(earlier.Concat(later).ToList(), await ReadAll("X"));
         Assert.Empty(await ReadAll("NOTHING"));
     }
@@ -98,9 +151,9 @@ public sealed class BarArchiveTests(PostgresFixture postgres) : IAsyncLifetime
     public async Task Appending_the_same_bars_again_stores_each_once()
     {
         var bars = Bars(0, 10);
-        await _archive.Append("Y", bars);
-        await _archive.Append("Y", bars.Take(4).ToList());
-        await _archive.Append("Y", bars);
+        await _archive.Append("Y", 0, bars);
+        await _archive.Append("Y", 0, bars.Take(4).ToList());
+        await _archive.Append("Y", 0, bars);
         Assert.Equal(bars, await ReadAll("Y"));
     }
 
@@ -108,7 +161,7 @@ public sealed class BarArchiveTests(PostgresFixture postgres) : IAsyncLifetime
     public async Task Concurrent_appends_of_many_assets_share_writes_and_all_arrive()
     {
         long writesBefore = _archive.Writes;
-        var appends = Enumerable.Range(0, 200).Select(i => _archive.Append($"G{i:000}", Bars(0, 50))).ToList();
+        var appends = Enumerable.Range(0, 200).Select(i => _archive.Append($"G{i:000}", 0, Bars(0, 50))).ToList();
         await Task.WhenAll(appends);
         long writes = _archive.Writes - writesBefore;
         Assert.True(writes < 100, $"{writes} writes for 200 appends: appends waiting together should share a write");
@@ -124,7 +177,7 @@ public sealed class BarArchiveTests(PostgresFixture postgres) : IAsyncLifetime
     {
         await using var broken = NpgsqlDataSource.Create("Host=127.0.0.1;Port=1;Username=nobody;Timeout=2");
         await using var archive = new PostgresBarArchive(broken, batchRows: 100, writers: 1);
-        var appends = Enumerable.Range(0, 20).Select(i => archive.Append($"Z{i}", Bars(0, 3))).ToList();
+        var appends = Enumerable.Range(0, 20).Select(i => archive.Append($"Z{i}", 0, Bars(0, 3))).ToList();
         foreach (var append in appends)
         {
             await Assert.ThrowsAnyAsync<NpgsqlException>(() => append);
@@ -140,8 +193,8 @@ public sealed class BarArchiveTests(PostgresFixture postgres) : IAsyncLifetime
         await using var host = new ServiceCollection().AddMetrics().BuildServiceProvider();
         IMeterFactory meters = host.GetRequiredService<IMeterFactory>();
         await using var archive = new PostgresBarArchive(_database, batchRows: 5000, writers: 1, meters: meters);
-        await archive.Append("M1", Bars(0, 7));
-        await archive.Append("M2", Bars(0, 5));
+        await archive.Append("M1", 0, Bars(0, 7));
+        await archive.Append("M2", 0, Bars(0, 5));
 
         var observed = new Dictionary<string, long>();
         using (var listener = new MeterListener())

@@ -46,6 +46,8 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
     private IGrainTimer? _flushTimer;  // set once the asset scores anything
     private FeatureSet _storedSpec;    // the spec as grain state holds it: the series' runs ahead once a model adds features
     private bool _resync;              // a write failed: reload state and bars before the next change
+    private long _writerEpoch;         // this activation's claim on the asset's archive (IBarArchive.Claim)
+    private int _sinceCheckpoint;      // bars accepted since the last feature-state checkpoint
     private IGrainTimer? _emptyTimer;  // set while an unknown asset's empty activation waits to be let go
 
     public AssetGrain(
@@ -146,6 +148,9 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
         {
             try
             {
+                // Claimed before the read: whatever an overlapping older activation stored is in what this one
+                // replays, and from here on the archive refuses that activation's appends.
+                _writerEpoch = await _archive.Claim(_asset);
                 await Replay(cancellationToken);
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -254,16 +259,52 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
         _resync = false;
     }
 
-    // Rebuilds the series from every archived bar; a read that fails leaves it as it was.
+    // Rebuilds the series from the archive: from the latest checkpoint and the bars after it where one fits the spec,
+    // else from every archived bar. A read that fails leaves the series as it was.
     private async Task Replay(CancellationToken cancellationToken)
     {
         long started = Stopwatch.GetTimestamp();
-        int count = await _series.Replay(_archive.Read(_asset, cancellationToken));
-        if (count > 0)
+        int? count = null;
+        if (await _archive.ReadCheckpoint(_asset) is { } checkpoint)
         {
-            _metrics.Replayed(count, Stopwatch.GetElapsedTime(started));
+            count = await _series.ReplayAfter(checkpoint.State, after => _archive.Read(_asset, after, cancellationToken));
+        }
+        bool fromCheckpoint = count is not null;
+        count ??= await _series.Replay(_archive.Read(_asset, cancellationToken: cancellationToken));
+        _sinceCheckpoint = 0;
+        if (_series.HasBars)
+        {
+            _metrics.Replayed(count.Value, Stopwatch.GetElapsedTime(started), fromCheckpoint);
             _publisher.Replayed();
         }
+    }
+
+    // Every Grid:CheckpointEveryBars accepted bars, the series' state goes to the archive, written off this turn: the
+    // grain does not wait for it, and a failed write only means a longer replay next time.
+    private void CheckpointIfDue(int accepted)
+    {
+        if (!_archive.IsDurable || _options.CheckpointEveryBars == 0 || (_sinceCheckpoint += accepted) < _options.CheckpointEveryBars)
+        {
+            return;
+        }
+        if (_series.Checkpoint() is not { } state)
+        {
+            return;  // a replay is due: the state does not describe the spec yet
+        }
+        _sinceCheckpoint = 0;
+        (string asset, long epoch, long through, IBarArchive archive, GridMetrics metrics) = (_asset, _writerEpoch, _series.LastTimestamp, _archive, _metrics);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await archive.SaveCheckpoint(asset, epoch, through, state);
+                metrics.Checkpointed(saved: true);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                metrics.Checkpointed(saved: false);
+            }
+        });
     }
 
     // A dependency failed mid-call, and storage may now be ahead of this activation (a write can fail after its
@@ -342,6 +383,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
                 : _publisher.CacheWaiting && lineup is not null ? TryPredict(lineup.Served, lineup.Loaded[0]) : null;
             _publisher.BarsApplied(predictions, latest);
             _metrics.BarsArrived(_asset);
+            CheckpointIfDue(accepted.Count);
         }
         CountData();
         _metrics.Ingested(intake.AcceptedCount, intake.Ignored, intake.Rejected);
@@ -352,7 +394,14 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
     {
         try
         {
-            await _archive.Append(_asset, bars);
+            await _archive.Append(_asset, _writerEpoch, bars);
+        }
+        catch (StaleArchiveWriterException e)
+        {
+            // A newer activation of this asset exists (two overlapped during a membership change): this one must
+            // not change anything more. It goes; the client's resend reaches the newer one.
+            DeactivateOnIdle();
+            throw GridException.Unavailable($"{_asset}: this activation was replaced by a newer one; the call's bars were not applied: resend them", e);
         }
         catch (Exception e) when (e is not GridException and not OperationCanceledException)
         {

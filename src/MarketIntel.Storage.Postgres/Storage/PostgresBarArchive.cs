@@ -14,7 +14,10 @@ namespace MarketIntel.Storage.Postgres.Storage;
 /// silo queue up and are written together, up to <c>batchRows</c> rows per statement, by a few writers: one
 /// round trip and one commit carry the bars of many grains (group commit), and each grain's call returns when
 /// the commit that holds its bars is done. A bar stored already is skipped (ON CONFLICT DO NOTHING), so a write
-/// repeated after a crash stores nothing twice. The bars waiting (queued or being written) are bounded: when
+/// repeated after a crash stores nothing twice. Writers are fenced by the <c>asset_writers</c> table: each write
+/// share-locks the claims of its assets and stores only the bars of appends whose epoch is not older than the
+/// asset's claim, so a claim (an activation starting) waits for writes in flight and every later write by an older
+/// activation is refused. The bars waiting (queued or being written) are bounded: when
 /// PostgreSQL falls behind, an append beyond the bound is refused at once as UNAVAILABLE with a retry hint, so
 /// memory stays bounded and clients slow down instead of piling up.
 /// </summary>
@@ -31,6 +34,7 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
     private readonly int _maxQueuedRows;
     private long _queuedRows;
     private long _refusedRows;
+    private long _staleAppends;
     private long _writes;
     private long _rows;
     private long _writeFailures;
@@ -69,6 +73,8 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
             // The archive-write-errors alert watches this: a failed statement fails every ingest call it carried.
             meter.CreateObservableCounter("marketintel_archive_write_failures_total", () => WriteFailures, unit: null,
                 "Statements of accepted bars that PostgreSQL failed (cluster mode): each failed every ingest call it carried");
+            meter.CreateObservableCounter("marketintel_archive_stale_appends_total", () => StaleAppends, unit: null,
+                "Appends refused because a newer activation of their asset had claimed it (two activations overlapped)");
         }
     }
 
@@ -89,10 +95,21 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
     /// <summary>Bars refused so far because too many were waiting.</summary>
     public long RefusedRows => Interlocked.Read(ref _refusedRows);
 
+    /// <summary>Appends refused so far because their activation had been replaced.</summary>
+    public long StaleAppends => Interlocked.Read(ref _staleAppends);
+
+    public async Task<long> Claim(string asset)
+    {
+        await using var command = _database.CreateCommand(
+            "INSERT INTO asset_writers (asset, epoch) VALUES ($1, 1) ON CONFLICT (asset) DO UPDATE SET epoch = asset_writers.epoch + 1 RETURNING epoch");
+        command.Parameters.AddWithValue(asset);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
     /// <summary>How long a refused client is asked to wait: about one write's time when PostgreSQL is merely slow.</summary>
     public static readonly TimeSpan RetryHint = TimeSpan.FromSeconds(1);
 
-    public Task Append(string asset, IReadOnlyList<StoredBar> bars)
+    public Task Append(string asset, long epoch, IReadOnlyList<StoredBar> bars)
     {
         ArgumentNullException.ThrowIfNull(bars);
         if (bars.Count == 0)
@@ -111,7 +128,7 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
                 RetryAfter = RetryHint,
             });
         }
-        var pending = new PendingAppend(asset, bars, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        var pending = new PendingAppend(asset, epoch, bars, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         if (_queue.Writer.TryWrite(pending))
         {
             return pending.Done.Task;
@@ -120,12 +137,36 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
         return Task.FromException(new ObjectDisposedException(nameof(PostgresBarArchive)));
     }
 
-    public async IAsyncEnumerable<StoredBar> Read(string asset, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async Task<ArchiveCheckpoint?> ReadCheckpoint(string asset)
+    {
+        await using var command = _database.CreateCommand("SELECT through, state FROM asset_checkpoints WHERE asset = $1");
+        command.Parameters.AddWithValue(asset);
+        await using var reader = await command.ExecuteReaderAsync();
+        return await reader.ReadAsync() ? new ArchiveCheckpoint(reader.GetInt64(0), (byte[])reader.GetValue(1)) : null;
+    }
+
+    public async Task SaveCheckpoint(string asset, long epoch, long through, byte[] state)
+    {
+        // Forward only, and only by the asset's current writer: a replaced activation's checkpoint is dropped.
+        await using var command = _database.CreateCommand("""
+            INSERT INTO asset_checkpoints (asset, through, state, saved_at)
+            SELECT $1, $2, $3, now() WHERE $4 >= coalesce((SELECT epoch FROM asset_writers WHERE asset = $1), 0)
+            ON CONFLICT (asset) DO UPDATE SET through = excluded.through, state = excluded.state, saved_at = excluded.saved_at
+            WHERE asset_checkpoints.through < excluded.through
+            """);
+        command.Parameters.AddWithValue(asset);
+        command.Parameters.AddWithValue(through);
+        command.Parameters.AddWithValue(state);
+        command.Parameters.AddWithValue(epoch);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    public async IAsyncEnumerable<StoredBar> Read(string asset, long after = long.MinValue, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         await _replays.WaitAsync(cancellationToken);
         try
         {
-            await foreach (StoredBar bar in ReadAll(asset, cancellationToken))
+            await foreach (StoredBar bar in ReadAll(asset, after, cancellationToken))
             {
                 yield return bar;
             }
@@ -136,10 +177,11 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
         }
     }
 
-    private async IAsyncEnumerable<StoredBar> ReadAll(string asset, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<StoredBar> ReadAll(string asset, long after, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var command = _database.CreateCommand("SELECT ts, open, high, low, close, volume FROM bars WHERE asset = $1 ORDER BY ts");
+        await using var command = _database.CreateCommand("SELECT ts, open, high, low, close, volume FROM bars WHERE asset = $1 AND ts > $2 ORDER BY ts");
         command.Parameters.AddWithValue(asset);
+        command.Parameters.AddWithValue(after);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -153,6 +195,7 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
     {
         var batch = new List<PendingAppend>();
         var assets = new List<string>();
+        var epochs = new List<long>();
         var timestamps = new List<long>();
         var columns = new List<double>[5];
         for (int c = 0; c < columns.Length; c++)
@@ -174,6 +217,7 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
                 continue;
             }
             assets.Clear();
+            epochs.Clear();
             timestamps.Clear();
             foreach (var column in columns)
             {
@@ -184,6 +228,7 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
                 foreach (StoredBar bar in append.Bars)
                 {
                     assets.Add(append.Asset);
+                    epochs.Add(append.Epoch);
                     timestamps.Add(bar.Timestamp);
                     columns[0].Add(bar.Bar.Open);
                     columns[1].Add(bar.Bar.High);
@@ -194,22 +239,36 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
             }
             try
             {
-                await using var command = _database.CreateCommand(
-                    "INSERT INTO bars (asset, ts, open, high, low, close, volume) " +
-                    "SELECT * FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[]) " +
-                    "ON CONFLICT (asset, ts) DO NOTHING");
+                await using var command = _database.CreateCommand(WriteFenced);
                 command.Parameters.Add(new NpgsqlParameter<List<string>> { TypedValue = assets, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
                 command.Parameters.Add(new NpgsqlParameter<List<long>> { TypedValue = timestamps, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
                 foreach (var column in columns)
                 {
                     command.Parameters.Add(new NpgsqlParameter<List<double>> { TypedValue = column, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Double });
                 }
-                await command.ExecuteNonQueryAsync();
+                command.Parameters.Add(new NpgsqlParameter<List<long>> { TypedValue = epochs, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+                // The statement answers with the claim of every asset that refused an older writer's bars.
+                Dictionary<string, long>? claims = null;
+                await using (var answer = await command.ExecuteReaderAsync())
+                {
+                    while (await answer.ReadAsync())
+                    {
+                        (claims ??= new Dictionary<string, long>(StringComparer.Ordinal))[answer.GetString(0)] = answer.GetInt64(1);
+                    }
+                }
                 Interlocked.Increment(ref _writes);
                 Interlocked.Add(ref _rows, rows);
                 foreach (PendingAppend append in batch)
                 {
-                    append.Done.TrySetResult();
+                    if (claims is not null && claims.TryGetValue(append.Asset, out long current) && current > append.Epoch)
+                    {
+                        Interlocked.Increment(ref _staleAppends);
+                        append.Done.TrySetException(new StaleArchiveWriterException(append.Asset, append.Epoch, current));
+                    }
+                    else
+                    {
+                        append.Done.TrySetResult();
+                    }
                 }
             }
             catch (Exception e)
@@ -234,5 +293,23 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
         _replays.Dispose();
     }
 
-    private sealed record PendingAppend(string Asset, IReadOnlyList<StoredBar> Bars, TaskCompletionSource Done);
+    // One statement, so one commit: the claims of the batch's assets are share-locked for its length (a claim waits
+    // for it, and a claim made before it is seen by it), rows under an epoch older than their asset's claim are left
+    // out, and the answer lists each such asset with its claim. An asset never claimed counts as epoch 0.
+    private const string WriteFenced = """
+        WITH incoming AS (
+            SELECT * FROM unnest($1::text[], $2::bigint[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::bigint[])
+                AS r(asset, ts, open, high, low, close, volume, epoch)),
+        claims AS (
+            SELECT asset, epoch FROM asset_writers WHERE asset = ANY($1::text[]) FOR SHARE),
+        stored AS (
+            INSERT INTO bars (asset, ts, open, high, low, close, volume)
+            SELECT i.asset, i.ts, i.open, i.high, i.low, i.close, i.volume
+            FROM incoming i LEFT JOIN claims c ON c.asset = i.asset
+            WHERE i.epoch >= coalesce(c.epoch, 0)
+            ON CONFLICT (asset, ts) DO NOTHING)
+        SELECT DISTINCT i.asset, c.epoch FROM incoming i JOIN claims c ON c.asset = i.asset WHERE i.epoch < c.epoch
+        """;
+
+    private sealed record PendingAppend(string Asset, long Epoch, IReadOnlyList<StoredBar> Bars, TaskCompletionSource Done);
 }
