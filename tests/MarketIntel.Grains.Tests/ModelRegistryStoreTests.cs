@@ -1,4 +1,5 @@
 using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Models;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Tests;
 using Microsoft.Extensions.DependencyInjection;
@@ -29,7 +30,8 @@ public sealed class ModelRegistryStoreTests(ModelRegistryStoreTests.StoreCluster
 
         public async Task InitializeAsync()
         {
-            await Store.Add(new StoredModel(new ModelInfo(Seeded, "xgboost", ["rsi_14"], 1, ["p"]), ModelBytes));
+            await Store.Add(new StoredModel(new ModelInfo(Seeded, "xgboost", ["rsi_14"], 1, ["p"]), ModelBytes, 0),
+                new ModelAuditRecord(0, Seeded.Name, ModelAudit.Register, Seeded.Version, 0, ModelAudit.LocalClient, "{}"));
             await Store.SetDefault(Seeded);
             var builder = new TestClusterBuilder(1);
             builder.AddSiloBuilderConfigurator<Configurator>();
@@ -62,9 +64,23 @@ public sealed class ModelRegistryStoreTests(ModelRegistryStoreTests.StoreCluster
 
         public Task<ModelCatalog> Load() => Failing ? throw new IOException("store down") : _inner.Load();
 
-        public Task<bool> Add(StoredModel model) => Failing ? throw new IOException("store down") : _inner.Add(model);
+        public Task<bool> Add(StoredModel model, ModelAuditRecord audit) => Failing ? throw Down() : _inner.Add(model, audit);
 
-        public Task SetDefault(ModelRef model) => Failing ? throw new IOException("store down") : _inner.SetDefault(model);
+        public Task<bool> SetLineage(ModelRef model, string lineage, string label, ModelAuditRecord audit) =>
+            Failing ? throw Down() : _inner.SetLineage(model, lineage, label, audit);
+
+        public Task SetTags(ModelRef model, IReadOnlyDictionary<string, string> tags, ModelAuditRecord audit) =>
+            Failing ? throw Down() : _inner.SetTags(model, tags, audit);
+
+        public Task SaveDeployment(ModelDeployment deployment, ModelAuditRecord audit) => Failing ? throw Down() : _inner.SaveDeployment(deployment, audit);
+
+        public Task AppendAudit(ModelAuditRecord audit) => Failing ? throw Down() : _inner.AppendAudit(audit);
+
+        public Task<IReadOnlyList<ModelAuditRecord>> ReadAudit(string name, int limit) => Failing ? throw Down() : _inner.ReadAudit(name, limit);
+
+        public Task SetDefault(ModelRef model) => Failing ? throw Down() : _inner.SetDefault(model);
+
+        private static IOException Down() => new("store down");
     }
 
     private static string Unique(string name) => $"{name}-{Guid.NewGuid():N}";
