@@ -115,6 +115,18 @@ public interface IModelRegistryGrain : IGrainWithIntegerKey
     /// <summary>Splits the assets of an alias between its version and <paramref name="split"/>'s (null: ends the split).</summary>
     Task<ModelDeployment> SetSplit(string name, string alias, ArmSplit? split, string client);
 
+    /// <summary>
+    /// Subscribes a silo's observer to every change for <paramref name="lease"/>; a silo renews its subscription well
+    /// within the lease, so one that went away lapses, and a new activation of the registry has every silo back
+    /// within a renewal.
+    /// </summary>
+    [AlwaysInterleave]
+    Task Subscribe(IModelEventObserver observer, TimeSpan lease);
+
+    /// <summary>Ends a silo's subscription (when the silo stops).</summary>
+    [AlwaysInterleave]
+    Task Unsubscribe(IModelEventObserver observer);
+
     /// <summary>Sets whether a challenger that passes the promotion gate moves <paramref name="alias"/> without a person asking.</summary>
     Task<ModelDeployment> SetAutoPromote(string name, string alias, bool autoPromote, string client);
 

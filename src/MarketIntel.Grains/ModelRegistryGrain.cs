@@ -24,6 +24,10 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
     private List<ModelRef> _order = [];
     private ModelRef? _default;
     private Dictionary<string, ModelDeployment> _deployments = new(StringComparer.Ordinal);
+    private readonly Dictionary<IModelEventObserver, DateTime> _observers = [];
+
+    /// <summary>How long a change waits for the silos to apply it before it is answered anyway (a silo that is slower catches up by its poll).</summary>
+    public static readonly TimeSpan DeliveryBound = TimeSpan.FromSeconds(5);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken) => Load();
 
@@ -80,7 +84,8 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
             var model = new StoredModel(info, bytes, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
                 new Dictionary<string, string>(tags ?? new Dictionary<string, string>(), StringComparer.Ordinal), lineage);
             var detail = new JsonObject { ["sha256"] = sha, ["kind"] = info.Kind, ["label"] = info.Label, ["tags"] = Json(model.Tags) };
-            if (!await Stored(() => store.Add(model, Audit(key, ModelAudit.Register, client, detail))))
+            ModelAuditRecord audit = Audit(key, ModelAudit.Register, client, detail);
+            if (!await Stored(() => store.Add(model, audit)))
             {
                 // Another registry activation (a silo that has since gone) stored it first: take what is stored.
                 await Load();
@@ -88,6 +93,7 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
             }
             _versions[key] = model;
             _order.Add(key);
+            await Publish(audit, null);
         }
         else
         {
@@ -141,13 +147,15 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
             throw LineageSetAlready(model);
         }
         string label = LineageCheck.Label(lineage, stored.Info, Sha256(stored.Bytes));
-        if (!await Stored(() => store.SetLineage(model, lineage, label, Audit(model, ModelAudit.Lineage, client, new JsonObject { ["label"] = label }))))
+        ModelAuditRecord audit = Audit(model, ModelAudit.Lineage, client, new JsonObject { ["label"] = label });
+        if (!await Stored(() => store.SetLineage(model, lineage, label, audit)))
         {
             await Load();
             throw LineageSetAlready(model);
         }
         StoredModel updated = stored with { Lineage = lineage, Info = stored.Info with { Label = label } };
         _versions[model] = updated;
+        await Publish(audit, null);
         return Details(updated);
     }
 
@@ -170,13 +178,15 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
         }
         CheckTags(model.Name, tags);
         var detail = new JsonObject { ["set"] = Json(set), ["removed"] = new JsonArray([.. remove.Select(r => JsonValue.Create(r))]) };
+        ModelAuditRecord audit = Audit(model, ModelAudit.Tags, client, detail);
         await Stored(async () =>
         {
-            await store.SetTags(model, tags, Audit(model, ModelAudit.Tags, client, detail));
+            await store.SetTags(model, tags, audit);
             return true;
         });
         StoredModel updated = stored with { Tags = tags };
         _versions[model] = updated;
+        await Publish(audit, null);
         return Details(updated);
     }
 
@@ -254,6 +264,7 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
             await store.AppendAudit(audit);
             return true;
         });
+        await Publish(audit, null);
     }
 
     public async Task SetDefault(ModelRef model)
@@ -370,7 +381,63 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
             return true;
         });
         _deployments[name] = after;
+        await Publish(audit, after);
         return after;
+    }
+
+    public Task Subscribe(IModelEventObserver observer, TimeSpan lease)
+    {
+        ArgumentNullException.ThrowIfNull(observer);
+        _observers[observer] = DateTime.UtcNow + lease;
+        return Task.CompletedTask;
+    }
+
+    public Task Unsubscribe(IModelEventObserver observer)
+    {
+        ArgumentNullException.ThrowIfNull(observer);
+        _observers.Remove(observer);
+        return Task.CompletedTask;
+    }
+
+    // Tells every subscribed silo of a stored change and waits for them (at most DeliveryBound), so that a moved
+    // alias serves on every silo by the time the move is answered. A silo whose call fails is dropped until it
+    // subscribes again; one that is only slow keeps its subscription and catches up meanwhile by its poll.
+    private async Task Publish(ModelAuditRecord change, ModelDeployment? deployment)
+    {
+        DateTime now = DateTime.UtcNow;
+        foreach (IModelEventObserver lapsed in _observers.Where(o => o.Value < now).Select(o => o.Key).ToArray())
+        {
+            _observers.Remove(lapsed);
+        }
+        if (_observers.Count == 0)
+        {
+            return;
+        }
+        var message = new ModelEvent(change, deployment);
+        IModelEventObserver[] observers = [.. _observers.Keys];
+        Task<bool>[] calls = [.. observers.Select(o => Deliver(o, message))];
+        await Task.WhenAny(Task.WhenAll(calls), Task.Delay(DeliveryBound));
+        for (int i = 0; i < calls.Length; i++)
+        {
+            if (calls[i].IsCompleted && !calls[i].Result)
+            {
+                _observers.Remove(observers[i]);
+            }
+        }
+    }
+
+    // An observer's failure is its silo's problem (it re-subscribes once it is back): any exception means "drop it".
+    private static async Task<bool> Deliver(IModelEventObserver observer, ModelEvent message)
+    {
+        try
+        {
+            await observer.OnModelEvent(message);
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return false;
+        }
     }
 
     private static ModelAuditRecord Audit(ModelRef model, string action, string client, JsonObject detail) => Audit(model.Name, model.Version, action, client, detail);

@@ -69,3 +69,22 @@ public static class ModelAudit
     public const string Promoted = "promoted";
     public const string Rejected = "rejected";
 }
+
+/// <summary>
+/// A change of the registry as the silos hear of it: its audit record (what, which model and version, when, who,
+/// detail) and, for a change of how the model name is deployed, the deployment after it.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record ModelEvent(
+    [property: Id(0)] ModelAuditRecord Change,
+    [property: Id(1)] ModelDeployment? Deployment);
+
+/// <summary>
+/// One per silo: hears every change of the registry. The registry awaits each silo's observer (for a bounded time)
+/// before it answers a change, so a moved alias serves on every silo once the move is answered.
+/// </summary>
+public interface IModelEventObserver : IGrainObserver
+{
+    /// <summary>Applies a change on this silo; quick and never calling the registry back (the registry awaits it).</summary>
+    Task OnModelEvent(ModelEvent change);
+}
