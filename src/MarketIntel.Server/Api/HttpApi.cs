@@ -35,6 +35,7 @@ internal static class HttpApi
             .WithMetadata(new RequiresRoleAttribute(ApiRole.Writer));
         // The liveness probe answers without a key: it says nothing but that the process serves.
         app.MapGet("/healthz", () => Results.Text("ok\n")).AllowAnonymous();
+        app.MapModelsHttpApi();
         // The index answers without a key too: a first request to the root should show where to go, and it names
         // only the paths docs/api.md publishes (no asset, model, key or version), each still guarded by its own role.
         var index = Index(app.ServiceProvider.GetRequiredService<IOptions<ServerOptions>>().Value);
@@ -48,6 +49,7 @@ internal static class HttpApi
             ("GET /features/{asset}", "the asset's latest features (reader)"),
             ("PUT /features/{asset}", "a JSON array of numbers: the asset's pushed feature vector (writer)"),
             ("GET /healthz", "liveness (no key)"),
+            .. ModelsHttpApi.Paths,
         ],
         server.MetricsPort > 0 ? $":{server.MetricsPort}/metrics" : "/metrics",
         server.Dashboard ? server.DashboardPath : null,
@@ -239,7 +241,7 @@ internal static class HttpApi
         });
 
     // A JSON response written straight into the response pipe.
-    private static async Task WriteJson<T>(HttpContext http, int status, T state, Action<Utf8JsonWriter, T> write)
+    internal static async Task WriteJson<T>(HttpContext http, int status, T state, Action<Utf8JsonWriter, T> write)
     {
         http.Response.StatusCode = status;
         http.Response.ContentType = "application/json";

@@ -59,6 +59,7 @@ public static class GridApiHosting
             o.MaxReceiveMessageSize = limits.MaxGrpcMessageBytes;
         });
         builder.Services.AddSingleton<Application.GridOperations>();
+        builder.Services.AddSingleton<Application.ModelOperations>();
         builder.Services.AddSingleton<Application.BarHolder>();
         builder.Services.AddSingleton<PredictionFeed>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PredictionFeed>());

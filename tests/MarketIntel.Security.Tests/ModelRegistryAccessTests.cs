@@ -1,0 +1,43 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+
+namespace MarketIntel.Security.Tests;
+
+/// <summary>
+/// The registry's HTTP endpoints take the roles RegisterModel and AssignModel take: changes need admin, reads need
+/// reader; and each audit record names the key that made the change.
+/// </summary>
+[Collection("auth")]
+public sealed class ModelRegistryAccessTests(AuthFixture server)
+{
+    private async Task<HttpResponseMessage> Send(HttpMethod method, string path, string? key, HttpContent? body = null)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = body };
+        if (key is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", server.Keys[key]);
+        }
+        return await server.Http.SendAsync(request);
+    }
+
+    [Fact]
+    public async Task Changes_need_admin_reads_need_reader_and_the_audit_names_the_key()
+    {
+        string name = "acl-" + Guid.NewGuid().ToString("N")[..12];
+        byte[] model = File.ReadAllBytes(AuthFixture.PushedModel);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Put, $"/models/{name}/versions/v1", "writer", new ByteArrayContent(model))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Send(HttpMethod.Get, "/models", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Put, $"/models/{name}/versions/v1", "admin", new ByteArrayContent(model))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Put, $"/models/{name}/aliases/champion", "writer",
+            new StringContent("{\"version\": \"v1\"}", Encoding.UTF8, "application/json"))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Put, $"/models/{name}/aliases/champion", "admin",
+            new StringContent("{\"version\": \"v1\"}", Encoding.UTF8, "application/json"))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Get, $"/models/{name}", "reader")).StatusCode);
+
+        using HttpResponseMessage audit = await Send(HttpMethod.Get, $"/models/{name}/audit", "reader");
+        using JsonDocument records = JsonDocument.Parse(await audit.Content.ReadAsStringAsync());
+        Assert.Equal(["admin", "admin"], records.RootElement.GetProperty("records").EnumerateArray().Select(r => r.GetProperty("client").GetString()));
+    }
+}
