@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Grpc.Core;
+using MarketIntel.Api.V1;
 
 namespace MarketIntel.Security.Tests;
 
@@ -39,5 +41,18 @@ public sealed class ModelRegistryAccessTests(AuthFixture server)
         using HttpResponseMessage audit = await Send(HttpMethod.Get, $"/models/{name}/audit", "reader");
         using JsonDocument records = JsonDocument.Parse(await audit.Content.ReadAsStringAsync());
         Assert.Equal(["admin", "admin"], records.RootElement.GetProperty("records").EnumerateArray().Select(r => r.GetProperty("client").GetString()));
+    }
+
+    [Fact]
+    public async Task The_grpc_registry_takes_the_same_roles()
+    {
+        var models = new Models.ModelsClient(server.Channel);
+        var denied = await Assert.ThrowsAsync<RpcException>(async () => await models.SetAliasAsync(
+            new SetAliasRequest { Name = "x", Alias = "champion", Version = "1" }, AuthFixture.As(server.Keys["writer"])));
+        Assert.Equal(StatusCode.PermissionDenied, denied.StatusCode);
+        Assert.Equal("key 'writer' has role writer; /marketintel.v1.Models/SetAlias needs admin", denied.Status.Detail);
+        var anonymous = await Assert.ThrowsAsync<RpcException>(async () => await models.ListAsync(new ListModelsRequest(), AuthFixture.As(null)));
+        Assert.Equal(StatusCode.Unauthenticated, anonymous.StatusCode);
+        await models.ListAsync(new ListModelsRequest(), AuthFixture.As(server.Keys["reader"]));
     }
 }

@@ -75,6 +75,17 @@ internal static class Mapping
         return new ModelRef(name, version);
     }
 
+    /// <summary>A model name from a request, or an INVALID_ARGUMENT error naming the field.</summary>
+    public static string ModelName(string name)
+    {
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            throw Errors.InvalidArgument("name: a model name is required");
+        }
+        CheckModelPart("name", name);
+        return name;
+    }
+
     /// <summary>The longest model name or version accepted: both travel in every prediction reply.</summary>
     public const int MaxModelPartLength = 128;
 

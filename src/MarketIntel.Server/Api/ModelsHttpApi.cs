@@ -135,10 +135,10 @@ internal static class ModelsHttpApi
     ];
 
     // Who a change is made for, as the audit log names it: the caller the security middleware let through.
-    private static string Client(HttpContext http) =>
+    internal static string Client(HttpContext http) =>
         http.Items.TryGetValue(ApiKeyMiddleware.KeyItem, out object? caller) && caller is Caller { Name: { Length: > 0 } name } ? name : ModelAudit.LocalClient;
 
-    private static string Name(string name) => Part("name", name);
+    private static string Name(string name) => Mapping.ModelName(name);
 
     private static string Part(string field, string value)
     {

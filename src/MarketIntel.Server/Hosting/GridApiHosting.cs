@@ -74,6 +74,7 @@ public static class GridApiHosting
         app.UseGridLimits();
         app.UseGridSecurity();
         app.MapGrpcService<GridService>();
+        app.MapGrpcService<ModelsService>();
         app.MapGridHttpApi();
         return app;
     }
