@@ -31,6 +31,7 @@ namespace MarketIntel.Cli
             "  " + BacktestCommand.Usage,
             "  " + DbCommand.Usage,
             "  " + KeysCommand.Usage,
+            "  " + ModelsCommand.Usage,
             "",
             "feature names: " + string.Join(", ", FeatureDefinition.Grammar));
 
@@ -46,6 +47,7 @@ namespace MarketIntel.Cli
             "backtest" => BacktestCommand.Usage,
             "db" => DbCommand.Usage,
             "keys" => KeysCommand.Usage,
+            "models" => ModelsCommand.Usage + "\n" + ModelsCommand.Details,
             _ => null,
         };
 
@@ -76,6 +78,7 @@ namespace MarketIntel.Cli
                     "backtest" => BacktestCommand.Run(rest, stdout),
                     "db" => DbCommand.Run(rest, stdout),
                     "keys" => KeysCommand.Run(rest, stdout, stderr),
+                    "models" => ModelsCommand.Run(rest, stdout),
                     _ => throw new UsageException($"unknown command '{args[0]}' (try 'marketintel --help')"),
                 };
             }
