@@ -128,4 +128,34 @@ public sealed class ModelRegistryStoreTests(ModelRegistryStoreTests.StoreCluster
         Assert.Equal(GridErrorKind.NotFound, missing.Kind);
         Assert.Equal(Seeded, await fixture.Registry.GetDefault());
     }
+
+    [Fact]
+    public async Task A_failing_store_makes_alias_tag_and_lineage_changes_unavailable_and_none_is_served_or_audited()
+    {
+        string name = Unique("deploy-outage");
+        var v1 = new ModelRef(name, "1");
+        await fixture.Registry.Register(name, "1", ModelBytes);
+        await fixture.Registry.SetAlias(name, "champion", "1", "test");
+        StoreCluster.Store.Failing = true;
+        try
+        {
+            Assert.Equal(GridErrorKind.Unavailable, (await Assert.ThrowsAsync<GridException>(() => fixture.Registry.RemoveAlias(name, "champion", "test"))).Kind);
+            Assert.Equal(GridErrorKind.Unavailable, (await Assert.ThrowsAsync<GridException>(() => fixture.Registry.SetShadow(v1, true, "test"))).Kind);
+            Assert.Equal(GridErrorKind.Unavailable, (await Assert.ThrowsAsync<GridException>(() =>
+                fixture.Registry.SetTags(v1, new Dictionary<string, string> { ["a"] = "b" }, [], "test"))).Kind);
+            Assert.Equal(GridErrorKind.Unavailable, (await Assert.ThrowsAsync<GridException>(() =>
+                fixture.Registry.SetLineage(v1, "{\"label\": {\"kind\": \"direction\", \"horizon\": 1}}", "test"))).Kind);
+        }
+        finally
+        {
+            StoreCluster.Store.Failing = false;
+        }
+        ModelDeployment served = await fixture.Registry.GetDeployment(name);
+        Assert.Equal("1", served.Aliases["champion"].Version);
+        Assert.Empty(served.Shadows);
+        var details = await fixture.Registry.GetModel(name);
+        Assert.Empty(details.Versions[0].Tags);
+        Assert.Null(details.Versions[0].Lineage);
+        Assert.Equal([ModelAudit.Register, ModelAudit.AliasSet], (await fixture.Registry.GetAudit(name, 10)).Select(r => r.Action));
+    }
 }
