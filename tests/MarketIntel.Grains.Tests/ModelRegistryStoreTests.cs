@@ -158,4 +158,33 @@ public sealed class ModelRegistryStoreTests(ModelRegistryStoreTests.StoreCluster
         Assert.Null(details.Versions[0].Lineage);
         Assert.Equal([ModelAudit.Register, ModelAudit.AliasSet], (await fixture.Registry.GetAudit(name, 10)).Select(r => r.Action));
     }
+
+    [Fact]
+    public async Task A_new_activation_of_the_registry_has_the_silo_subscribed_again_so_alias_moves_are_pushed_once_more()
+    {
+        string name = Unique("reactivated");
+        await fixture.Registry.Register(name, "1", ModelBytes);
+        await fixture.Registry.Register(name, "2", ModelBytes);
+        await fixture.Registry.SetAlias(name, "champion", "1", "test");
+        // The new activation starts with no subscriber: pushes resume once the silo renews its subscription.
+        await fixture.Registry.Cast<Orleans.Core.Internal.IGrainManagementExtension>().DeactivateOnIdle();
+        SiloModelCache cache = ((InProcessSiloHandle)fixture.Cluster.Primary!).SiloHost.Services.GetRequiredService<SiloModelCache>();
+        var deadline = DateTime.UtcNow + SiloModelEvents.Renewal * 6;
+        string version = "1";
+        bool pushed = false;
+        while (!pushed && DateTime.UtcNow < deadline)
+        {
+            await cache.Deployment(name);   // what the silo holds now, kept for up to a second unless a push replaces it
+            version = version == "1" ? "2" : "1";
+            ModelDeployment moved = await fixture.Registry.SetAlias(name, "champion", version, "test");
+            Task<ModelDeployment> held = cache.Deployment(name);
+            // Held already (no read of the registry under way) and naming the move: only a push puts that there.
+            pushed = held.IsCompletedSuccessfully && (await held).Epoch == moved.Epoch;
+            if (!pushed)
+            {
+                await Task.Delay(500);
+            }
+        }
+        Assert.True(pushed, $"no alias move reached the silo's cache by push within {SiloModelEvents.Renewal * 6} of the registry's reactivation");
+    }
 }
