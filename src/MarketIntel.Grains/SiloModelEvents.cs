@@ -49,8 +49,8 @@ public sealed partial class SiloModelEvents(IGrainFactory grains, SiloModelCache
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // Stopping goes on: the subscription lapses by itself.
-            LogSubscriptionFailed(e);
+            // Stopping goes on: the subscription lapses by itself (the registry may be stopping too, with the cluster).
+            LogUnsubscribeFailed(e);
         }
     }
 
@@ -102,6 +102,9 @@ public sealed partial class SiloModelEvents(IGrainFactory grains, SiloModelCache
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "could not subscribe this silo to the model registry's changes (retried in a few seconds; predictions follow changes by polling meanwhile)")]
     private partial void LogSubscriptionFailed(Exception e);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "could not end this silo's subscription to the model registry while stopping (it lapses by itself)")]
+    private partial void LogUnsubscribeFailed(Exception e);
 
     private sealed class Listening(SiloModelEvents events, Action<ModelEvent> listener) : IDisposable
     {
