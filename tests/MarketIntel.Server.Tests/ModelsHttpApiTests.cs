@@ -109,4 +109,14 @@ public sealed class ModelsHttpApiTests(ServerFixture server)
         Assert.Empty(model.GetProperty("aliases").EnumerateObject());
         Assert.Equal(["register", "lineage"], (await Json(await server.Http.GetAsync($"/models/{name}/audit"))).GetProperty("records").EnumerateArray().Select(r => r.GetProperty("action").GetString()));
     }
+
+    [Fact]
+    public async Task A_model_body_may_be_larger_than_the_one_mebibyte_of_other_bodies()
+    {
+        // 2 MiB that is not a model: read whole (not 413 Payload Too Large) and refused as a model that does not load.
+        byte[] big = [.. "{\"learner\": "u8.ToArray(), .. Enumerable.Repeat((byte)' ', 2 << 20), .. "1}"u8.ToArray()];
+        JsonElement refused = await Json(await server.Http.PutAsync($"/models/{Unique("big")}/versions/v1", new ByteArrayContent(big)), HttpStatusCode.BadRequest);
+        Assert.Equal("INVALID_ARGUMENT", refused.GetProperty("code").GetString());
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await Put("/features/BIGBODY", "[" + new string(' ', 2 << 20) + "1]")).StatusCode);
+    }
 }
