@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # Debian packages the suite needs at run time (command -> package). The feature-engine tests need none:
 # their TTR references are committed fixtures. The load-test tests check `marketintel loadtest` against wrk.
 # The storage and cluster tests start their own redis-server and PostgreSQL (initdb and pg_ctl into temp dirs).
-declare -A NEEDS=([wrk]=wrk [redis-server]=redis-server)
+# The operations tests check the alert rules and configuration with promtool and run a real Prometheus against a grid.
+declare -A NEEDS=([wrk]=wrk [redis-server]=redis-server [promtool]=prometheus [prometheus]=prometheus)
 missing=()
 for cmd in "${!NEEDS[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDS[$cmd]}")
@@ -17,6 +18,8 @@ done
 command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 # The training tests compare with XGBoost 1.7 through Debian's python3 (not a virtualenv's).
 /usr/bin/python3 -c "import xgboost, numpy" >/dev/null 2>&1 || missing+=(python3-xgboost python3-numpy)
+# The promotion gate's statistics are checked against SciPy (binomtest, Student's t) through the same python3.
+/usr/bin/python3 -c "import scipy" >/dev/null 2>&1 || missing+=(python3-scipy)
 # The backtest's plots (ScottPlot on SkiaSharp) measure and draw their text with a font from /usr/share/fonts.
 ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1 || missing+=(fonts-dejavu-core)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -18,13 +18,15 @@ internal static class GridMemory
 {
     public static async Task<int> Run(string[] args)
     {
-        var options = CliArguments.Parse(args.AsSpan(1), ["assets", "bars", "history", "features", "pushed"], ["no-model"]);
+        var options = CliArguments.Parse(args.AsSpan(1), ["assets", "bars", "history", "features", "pushed", "scored-shadows"], ["no-model"]);
         int assets = options.OptionalInt("assets", 1, 10_000_000) ?? 5000;
         int bars = options.OptionalInt("bars", 0, 10_000_000) ?? 1000;
         int history = options.OptionalInt("history", 1, 10_000_000) ?? new Grains.GridOptions().HistoryLength;
         string features = options.Optional("features") ?? new Grains.GridOptions().Features;
         bool model = !options.Flag("no-model");
         int pushed = options.OptionalInt("pushed", 0, 100_000) ?? 0; // > 0: push a vector of that many features instead of bars
+        // Set: the demo model labelled up_1 (so every grain scores it live) as the default, with that many shadows.
+        int? shadows = options.OptionalInt("scored-shadows", 0, 100);
         int[] ports = FreePorts.Pick(3);
         var settings = new Dictionary<string, string?>
         {
@@ -36,13 +38,28 @@ internal static class GridMemory
             // The demo's direction model as the default: each grain computes its 8 inputs besides the 20 standard features.
             ["Grid:Features"] = features,
         };
-        if (model)
+        string demo = Repo.File("src", "MarketIntel.Cli", "SampleData", "direction-d3-n60.json");
+        if (model && shadows is null)
         {
-            settings["MarketIntel:Models:0"] = Repo.File("src", "MarketIntel.Cli", "SampleData", "direction-d3-n60.json");
+            settings["MarketIntel:Models:0"] = demo;
         }
         await using WebApplication app = GridServer.Build(settings, logging => logging.SetMinimumLevel(LogLevel.Warning));
+        string[] shadowVersions = [.. Enumerable.Range(1, shadows ?? 0).Select(i => "s" + i.ToString(CultureInfo.InvariantCulture))];
+        if (shadows is not null)
+        {
+            LabelledModels.Seed(app, "scored", ["v0", .. shadowVersions], File.ReadAllBytes(demo), "up_1");
+        }
         await app.StartAsync();
         var grains = app.Services.GetRequiredService<IGrainFactory>();
+        if (shadows is not null)
+        {
+            var registry = grains.GetGrain<IModelRegistryGrain>(0);
+            await registry.SetDefault(new ModelRef("scored", "v0"));
+            foreach (string version in shadowVersions)
+            {
+                await registry.SetShadow(new ModelRef("scored", version), true, "grid-memory");
+            }
+        }
         var random = new Random(7);
         var series = new BarData[bars];
         double close = 100;
@@ -63,7 +80,17 @@ internal static class GridMemory
         long after = Live();
         double perGrain = (after - before) / (double)assets;
         string fed = pushed > 0 ? $"a pushed vector of {pushed} features" : $"{bars} bars";
-        Console.WriteLine($"{assets} asset grains with {fed} each, history {history}, features {(features.Length > 40 ? "default" : features)}{(model ? ", direction model" : "")}: {(after - before) / 1048576.0:0.0} MiB of live managed heap, {perGrain / 1024:0.00} KiB per grain");
+        string scoring = shadows is { } n ? $", scored live with {n} shadows" : "";
+        Console.WriteLine($"{assets} asset grains with {fed} each, history {history}, features {(features.Length > 40 ? "default" : features)}{(model ? ", direction model" : "")}{scoring}: {(after - before) / 1048576.0:0.0} MiB of live managed heap, {perGrain / 1024:0.00} KiB per grain");
+        if (shadows is not null)
+        {
+            // The answer checked: every grain scored the served version and each shadow on all but the last bar.
+            var scores = await grains.GetGrain<IAssetGrain>("A0").GetScores();
+            if (scores.Versions.Count != 1 + shadows || scores.Versions.Any(v => v.Outcomes != bars - 1))
+            {
+                throw new InvalidOperationException($"grain A0 scored {string.Join(", ", scores.Versions.Select(v => $"{v.Model}: {v.Outcomes}"))}; expected {1 + shadows} versions with {bars - 1} outcomes each");
+            }
+        }
         GC.KeepAlive(grains);
         await app.StopAsync();
         return 0;

@@ -101,6 +101,13 @@ public sealed class GridException : Exception
     public GridErrorKind Kind { get; init; }
 
     /// <summary>
+    /// When the grid is overloaded: how long a client should wait before it retries (sent as gRPC's
+    /// <c>grpc-retry-pushback-ms</c> trailer and HTTP's <c>Retry-After</c>); null when the grid has no advice.
+    /// </summary>
+    [Id(1)]
+    public TimeSpan? RetryAfter { get; init; }
+
+    /// <summary>
     /// A retryable error for a server the grid depends on failing: what could not be done, and the innermost
     /// cause in one line (wrappers such as Orleans' put whole stack traces into their messages).
     /// </summary>

@@ -28,6 +28,12 @@ public interface IAssetGrain : IGrainWithStringKey
     Task AssignModel(ModelRef model);
 
     /// <summary>
+    /// This asset's live outcome scores: a tally per version it scored and per (served, shadow) pair, the tallies
+    /// stored by earlier activations included.
+    /// </summary>
+    Task<ModelScores> GetScores();
+
+    /// <summary>
     /// Sends every new prediction of this asset (after each accepted bar or pushed vector) to the observer until
     /// it unsubscribes or stops renewing: a subscription lapses unless renewed within <paramref name="lease"/>.
     /// </summary>

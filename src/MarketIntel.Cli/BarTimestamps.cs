@@ -23,32 +23,27 @@ internal static class BarTimestamps
         "yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK",
     ];
 
-    /// <summary>Keys as given: a whole number of any size stays that number (the demo's numbered trading days).</summary>
-    public static long[] Parse(IReadOnlyList<string> timestamps, string source) => ParseAll(timestamps, source, requireTime: false);
-
     /// <summary>
-    /// Keys that must be times, for <c>ingest</c>: the grid reports each bar's key as a UTC time (<c>asOf</c>), so a
+    /// Keys that must be times, for <c>ingest</c> and the demo: the grid reports each bar's key as a UTC time (<c>asOf</c>), so a
     /// whole number below <see cref="SmallestUnixMilliseconds"/> is refused, naming its line, rather than shown as
     /// a 1970 date.
     /// </summary>
-    public static long[] ParseTimes(IReadOnlyList<string> timestamps, string source) => ParseAll(timestamps, source, requireTime: true);
-
-    private static long[] ParseAll(IReadOnlyList<string> timestamps, string source, bool requireTime)
+    public static long[] ParseTimes(IReadOnlyList<string> timestamps, string source)
     {
         var result = new long[timestamps.Count];
         for (int i = 0; i < result.Length; i++)
         {
-            result[i] = Parse(timestamps[i], source, line: i + 2, requireTime);
+            result[i] = ParseTime(timestamps[i], source, line: i + 2);
         }
         return result;
     }
 
-    public static long Parse(string text, string source, int line, bool requireTime = false)
+    private static long ParseTime(string text, string source, int line)
     {
         string t = text.Trim().Trim('"');
         if (long.TryParse(t, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long ms))
         {
-            if (requireTime && ms < SmallestUnixMilliseconds)
+            if (ms < SmallestUnixMilliseconds)
             {
                 throw new DataFormatException(source, line, 1,
                     $"timestamp '{text}' is not a time: a whole number is read as Unix milliseconds and must be at least {SmallestUnixMilliseconds} " +

@@ -32,6 +32,7 @@ namespace MarketIntel.Cli
             "  " + DbCommand.Usage,
             "  " + KeysCommand.Usage,
             "  " + ModelsCommand.Usage,
+            "  " + ModelScoresCommand.Usage,
             "",
             "feature names: " + string.Join(", ", FeatureDefinition.Grammar));
 
@@ -47,7 +48,7 @@ namespace MarketIntel.Cli
             "backtest" => BacktestCommand.Usage,
             "db" => DbCommand.Usage,
             "keys" => KeysCommand.Usage,
-            "models" => ModelsCommand.Usage + "\n" + ModelsCommand.Details,
+            "models" => ModelsCommand.Usage + "\n" + ModelsCommand.Details + "\n  " + ModelScoresCommand.Usage,
             _ => null,
         };
 
@@ -78,7 +79,7 @@ namespace MarketIntel.Cli
                     "backtest" => BacktestCommand.Run(rest, stdout),
                     "db" => DbCommand.Run(rest, stdout),
                     "keys" => KeysCommand.Run(rest, stdout, stderr),
-                    "models" => ModelsCommand.Run(rest, stdout),
+                    "models" => rest.Length > 0 && rest[0] == "scores" ? ModelScoresCommand.Run(rest[1..], stdout) : ModelsCommand.Run(rest, stdout),
                     _ => throw new UsageException($"unknown command '{args[0]}' (try 'marketintel --help')"),
                 };
             }

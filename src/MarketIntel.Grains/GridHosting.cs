@@ -1,6 +1,7 @@
 using MarketIntel.Abstractions.Hosting;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Grains.Assets;
+using MarketIntel.Grains.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -14,7 +15,7 @@ public static class GridHosting
     /// <summary>
     /// Registers the grid's options (checked at start by <see cref="GridOptionsValidator"/>), the silo's shared
     /// model cache, the embedded defaults of the storage contracts a provider has not registered before (no
-    /// archive, the model registry in memory, no cache) and, unless the caller configures its own provider named
+    /// archive, the model registry and the outcome scores in memory, no cache) and, unless the caller configures its own provider named
     /// <see cref="GridStorage.Name"/>, in-memory grain storage.
     /// </summary>
     public static ISiloBuilder AddMarketIntelGrid(this ISiloBuilder silo, Action<GridOptions> configure, bool inMemoryStorage = true) =>
@@ -32,10 +33,12 @@ public static class GridHosting
         silo.Services.AddSingleton<GridMetrics>();
         silo.Services.AddSingleton<FeatureSpecCache>();
         silo.Services.AddSingleton<LocalPredictor>();
+        silo.Services.AddMarketIntelPromotionGate();
         // Cluster mode registers its archive, model store and cache first; these are the embedded defaults.
         silo.Services.TryAddSingleton<IBarArchive, NoBarArchive>();
         silo.Services.TryAddSingleton<IModelStore, InMemoryModelStore>();
         silo.Services.TryAddSingleton<IAssetCache, NoAssetCache>();
+        silo.Services.TryAddSingleton<IScoreStore, InMemoryScoreStore>();
         if (inMemoryStorage)
         {
             silo.AddMemoryGrainStorage(GridStorage.Name);

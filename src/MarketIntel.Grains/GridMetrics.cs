@@ -40,6 +40,8 @@ public sealed class GridMetrics
     // Each loaded model's version label, made once: a prediction records its latency without building a string, and
     // finds the label by the model's reference (the silo loads each version once) rather than by hashing its name.
     private readonly ConcurrentDictionary<Model, KeyValuePair<string, object?>> _modelTags = new(ReferenceEqualityComparer.Instance);
+    // Live outcome scores per version on this silo (never per asset: a series per version keeps cardinality bounded).
+    private readonly ConcurrentDictionary<ModelRef, VersionScoreCounters> _scores = new();
     // When each asset on this silo last accepted bars (Stopwatch ticks), for the bar age distribution.
     private readonly ConcurrentDictionary<string, long> _lastBarAt = new(StringComparer.Ordinal);
 
@@ -52,7 +54,7 @@ public sealed class GridMetrics
         meter.CreateObservableCounter("marketintel_bars_ignored_total", () => BarsIgnored, unit: null, "Bars ignored as replays of accepted bars");
         meter.CreateObservableCounter("marketintel_bars_rejected_total", () => BarsRejected, unit: null, "Bars rejected as invalid or out of order");
         meter.CreateObservableCounter("marketintel_predictions_total", () => Predictions, unit: null,
-            "Predictions made, on demand and for subscribers after each bar");
+            "Predictions made, on demand, for subscribers after each bar, and for scoring (served version and shadows after each bar)");
         meter.CreateObservableCounter("marketintel_predictions_local_total", () => PredictionsLocal, unit: null,
             "Of those, predictions answered on the request's thread from a grain's published snapshot (no grain call)");
         meter.CreateObservableGauge("marketintel_active_assets", () => AssetsWithData, unit: null,
@@ -71,6 +73,16 @@ public sealed class GridMetrics
         meter.CreateObservableCounter("marketintel_asset_replayed_bars_total", () => ReplayedBars, unit: null, "Bars read back from the archive by those replays");
         meter.CreateObservableCounter("marketintel_asset_replay_seconds_total", () => ReplayTime.TotalSeconds, "s", "Time spent replaying archived bars");
         meter.CreateObservableGauge("marketintel_loaded_model_versions", () => LoadedModels, unit: null, "Model versions loaded on this silo");
+        meter.CreateObservableCounter("marketintel_model_outcomes_total", () => ScoreMeasurements(c => c.Outcomes), unit: null,
+            "Live predictions scored against the bar their horizon reached, by model version (name@version)");
+        meter.CreateObservableCounter("marketintel_model_hits_total", () => ScoreMeasurements(c => c.Hits), unit: null,
+            "Of those, the predictions that called the direction right, by model version");
+        meter.CreateObservableCounter("marketintel_model_log_loss_total", () => ScoreMeasurements(c => c.LogLossSum), unit: null,
+            "Sum of the log losses of scored direction predictions, by model version (divide by outcomes for the mean)");
+        meter.CreateObservableCounter("marketintel_model_brier_total", () => ScoreMeasurements(c => c.BrierSum), unit: null,
+            "Sum of the Brier scores of scored direction predictions, by model version");
+        meter.CreateObservableCounter("marketintel_model_squared_error_total", () => ScoreMeasurements(c => c.SquaredErrorSum), unit: null,
+            "Sum of the squared errors of scored log-return predictions, by model version");
     }
 
     public long BarsAccepted => Interlocked.Read(ref _barsAccepted);
@@ -135,6 +147,17 @@ public sealed class GridMetrics
         _inference.Record(took.TotalSeconds, tag);
     }
 
+    /// <summary>
+    /// The silo's score counters of <paramref name="model"/>, shared by every asset scoring it: an asset grain looks
+    /// them up when its versions change, not per outcome.
+    /// </summary>
+    internal VersionScoreCounters ScoresOf(ModelRef model) =>
+        _scores.GetOrAdd(model, static m => new VersionScoreCounters(new KeyValuePair<string, object?>("model", m.ToString())));
+
+    private IEnumerable<Measurement<T>> ScoreMeasurements<T>(Func<VersionScoreCounters, T> read)
+        where T : struct =>
+        _scores.Values.Select(c => new Measurement<T>(read(c), c.Tag));
+
     /// <summary>Of the predictions counted, one made from a grain's published snapshot on the caller's thread.</summary>
     internal void PredictedLocally() => Interlocked.Increment(ref _predictionsLocal);
 
@@ -178,5 +201,65 @@ public sealed class GridMetrics
             measurements[i] = new Measurement<long>(cumulative, new KeyValuePair<string, object?>("le", BarAgeBounds[i]));
         }
         return measurements;
+    }
+}
+
+/// <summary>One version's live outcome scores on a silo, summed over its assets with interlocked additions.</summary>
+internal sealed class VersionScoreCounters(KeyValuePair<string, object?> tag)
+{
+    private long _outcomes;
+    private long _hits;
+    private double _logLossSum;
+    private double _brierSum;
+    private double _squaredErrorSum;
+
+    /// <summary>The version's label, as the inference metric writes it.</summary>
+    public KeyValuePair<string, object?> Tag => tag;
+
+    public long Outcomes => Interlocked.Read(ref _outcomes);
+
+    public long Hits => Interlocked.Read(ref _hits);
+
+    public double LogLossSum => Volatile.Read(ref _logLossSum);
+
+    public double BrierSum => Volatile.Read(ref _brierSum);
+
+    public double SquaredErrorSum => Volatile.Read(ref _squaredErrorSum);
+
+    /// <summary>One outcome scored: whether it was a hit, and its losses (0 where the kind has none).</summary>
+    public void Scored(bool hit, double logLoss, double brier, double squaredError)
+    {
+        Interlocked.Increment(ref _outcomes);
+        if (hit)
+        {
+            Interlocked.Increment(ref _hits);
+        }
+        if (logLoss != 0)
+        {
+            Add(ref _logLossSum, logLoss);
+        }
+        if (brier != 0)
+        {
+            Add(ref _brierSum, brier);
+        }
+        if (squaredError != 0)
+        {
+            Add(ref _squaredErrorSum, squaredError);
+        }
+    }
+
+    // Interlocked has no addition of doubles: compare-and-swap until no other thread got in between.
+    private static void Add(ref double sum, double value)
+    {
+        double seen = Volatile.Read(ref sum);
+        while (true)
+        {
+            double found = Interlocked.CompareExchange(ref sum, seen + value, seen);
+            if (found.Equals(seen))
+            {
+                return;
+            }
+            seen = found;
+        }
     }
 }

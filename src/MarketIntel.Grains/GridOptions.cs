@@ -42,6 +42,31 @@ public sealed class GridOptions
 
     /// <summary>The most values a pushed feature vector may have.</summary>
     public int MaxFeatureVectorLength { get; set; } = 10_000;
+
+    /// <summary>Live outcome scoring and shadow models (section <c>Grid:Scoring</c>).</summary>
+    public ScoringOptions Scoring { get; set; } = new();
+}
+
+/// <summary>How asset grains predict with shadow versions and score every version's predictions against what followed.</summary>
+public sealed class ScoringOptions
+{
+    /// <summary>
+    /// Whether asset grains predict with shadow versions and score predictions on every bar. Off, a bar costs what it
+    /// did before scoring existed, and shadows are not run (scoring is what they are for).
+    /// </summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>
+    /// How often an asset grain writes its tallies to the score store (when they changed), off the path of its bars;
+    /// it also writes them as it deactivates. Cluster totals lag the grains by about this much.
+    /// </summary>
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The longest horizon (bars ahead) scored: each scored version keeps this many pending predictions per asset at
+    /// most, 4 bytes each. A version whose label looks further ahead is not scored.
+    /// </summary>
+    public int MaxHorizon { get; set; } = 1024;
 }
 
 /// <summary>Checks <see cref="GridOptions"/> at start (section <c>Grid</c>), naming every setting at fault.</summary>
@@ -78,6 +103,21 @@ public sealed class GridOptionsValidator : IValidateOptions<GridOptions>
         if (options.FutureTolerance < TimeSpan.Zero || options.FutureTolerance > TimeSpan.FromDays(3650))
         {
             failures.Add($"Grid:FutureTolerance {options.FutureTolerance} must be between 00:00:00 and 3650.00:00:00");
+        }
+        if (options.Scoring is null)
+        {
+            failures.Add("Grid:Scoring must not be empty");
+        }
+        else
+        {
+            if (options.Scoring.FlushInterval < TimeSpan.FromMilliseconds(10) || options.Scoring.FlushInterval > TimeSpan.FromHours(1))
+            {
+                failures.Add($"Grid:Scoring:FlushInterval {options.Scoring.FlushInterval} must be between 00:00:00.010 and 01:00:00");
+            }
+            if (options.Scoring.MaxHorizon is < 1 or > 100_000)
+            {
+                failures.Add($"Grid:Scoring:MaxHorizon {options.Scoring.MaxHorizon} must be between 1 and 100000");
+            }
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -19,6 +19,7 @@ public sealed class SiloModelCache(IGrainFactory grains, ModelLimits? limits = n
     public static readonly TimeSpan DefaultRefresh = TimeSpan.FromSeconds(1);
 
     private readonly ConcurrentDictionary<ModelRef, Lazy<Task<Model>>> _models = new();
+    private readonly ConcurrentDictionary<ModelRef, Lazy<Task<ModelInfo>>> _descriptions = new();
     private readonly Refreshed<ModelRef?> _default = new();
     private readonly ConcurrentDictionary<string, Refreshed<ModelDeployment>> _deployments = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Pushed> _pushed = new(StringComparer.Ordinal);
@@ -51,6 +52,33 @@ public sealed class SiloModelCache(IGrainFactory grains, ModelLimits? limits = n
         {
             // A failed load is not cached, so a later call can succeed.
             _models.TryRemove(model, out _);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A registered version's description (its label, for live scoring), read from the registry once per silo: a
+    /// version never changes once registered. A failed read is not kept.
+    /// </summary>
+    public Task<ModelInfo> Describe(ModelRef model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (model.IsAlias)
+        {
+            throw new ArgumentException($"{model} must be resolved to a version before it is described", nameof(model));
+        }
+        return _descriptions.GetOrAdd(model, m => new Lazy<Task<ModelInfo>>(() => ReadDescription(m))).Value;
+    }
+
+    private async Task<ModelInfo> ReadDescription(ModelRef model)
+    {
+        try
+        {
+            return await Registry.Describe(model);
+        }
+        catch
+        {
+            _descriptions.TryRemove(model, out _);
             throw;
         }
     }

@@ -1,3 +1,5 @@
+using MarketIntel.Training.Statistics;
+
 namespace MarketIntel.Training;
 
 /// <summary>Directional accuracy with its significance: how often the predicted direction was right, and how likely chance is.</summary>
@@ -82,49 +84,7 @@ public static class Metrics
             ones += label[i] == 1 ? 1 : 0;
         }
         double majority = n == 0 ? double.NaN : Math.Max(ones, n - ones) / (double)n;
-        return new DirectionalAccuracy(correct, n, majority, BinomialUpperTail(correct, n, 0.5), n == 0 ? double.NaN : BinomialUpperTail(correct, n, majority));
-    }
-
-    /// <summary>P(X &gt;= k) for X ~ Binomial(n, p), summed exactly in log space.</summary>
-    public static double BinomialUpperTail(int k, int n, double p)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(n);
-        if (k <= 0)
-        {
-            return 1;
-        }
-        if (k > n)
-        {
-            return 0;
-        }
-        if (p <= 0)
-        {
-            return 0;
-        }
-        if (p >= 1)
-        {
-            return 1;
-        }
-        var logFactorial = new double[n + 1];
-        for (int i = 2; i <= n; i++)
-        {
-            logFactorial[i] = logFactorial[i - 1] + Math.Log(i);
-        }
-        double lp = Math.Log(p), lq = Math.Log(1 - p);
-        double max = double.NegativeInfinity;
-        var terms = new double[n - k + 1];
-        for (int i = k; i <= n; i++)
-        {
-            double t = logFactorial[n] - logFactorial[i] - logFactorial[n - i] + i * lp + (n - i) * lq;
-            terms[i - k] = t;
-            max = Math.Max(max, t);
-        }
-        double sum = 0;
-        foreach (double t in terms)
-        {
-            sum += Math.Exp(t - max);
-        }
-        return Math.Min(1, Math.Exp(max) * sum);
+        return new DirectionalAccuracy(correct, n, majority, Binomial.UpperTail(correct, n, 0.5), n == 0 ? double.NaN : Binomial.UpperTail(correct, n, majority));
     }
 
     private static void Same(int a, int b)

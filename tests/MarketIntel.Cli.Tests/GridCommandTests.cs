@@ -53,8 +53,16 @@ public sealed class GridCommandTests : CliTestBase, IAsyncLifetime
             Assert.True(int.Parse(cells[1], CultureInfo.InvariantCulture) > 200, row);
             Assert.Equal(cells[1], cells[2]);
             Assert.Equal(cells[2], cells[3]);
+            // The last bar's time as the grid reports it (asOf): a date of the data's years, never day numbers shown as 1970.
+            Assert.Equal(LastDates[asset], cells[4]);
         }
     }
+
+    // The bundled files' last rows; the EU indices' dates are approximate business days (data/README.md).
+    private static readonly Dictionary<string, string> LastDates = new()
+    {
+        ["MSFT"] = "2001-09-27", ["TTRC"] = "2006-12-29", ["DAX"] = "1998-08-14", ["SMI"] = "1998-08-14", ["CAC"] = "1998-08-14", ["FTSE"] = "1998-08-14",
+    };
 
     [Fact]
     public async Task Ingest_streams_a_file_and_a_replay_is_acknowledged_and_ignored()

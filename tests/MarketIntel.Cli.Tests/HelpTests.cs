@@ -21,6 +21,7 @@ public sealed partial class HelpTests : CliTestBase
         { ["keys", "create"] },
         { ["keys", "list"] },
         { ["keys", "revoke"] },
+        { ["models", "scores"] },
     };
 
     [Theory]

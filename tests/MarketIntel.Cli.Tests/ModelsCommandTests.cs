@@ -77,7 +77,7 @@ public sealed class ModelsCommandTests : CliTestBase, IAsyncLifetime
         Assert.Contains("--weight W", err, StringComparison.Ordinal);
         (code, _, err) = Run("models", "promote-everything", "--target", Target);
         Assert.Equal(2, code);
-        Assert.Contains("unknown models subcommand 'promote-everything'", err, StringComparison.Ordinal);
+        Assert.Contains("models: unknown subcommand 'promote-everything'", err, StringComparison.Ordinal);
         File.WriteAllText(model + ".lineage.json", "{\"label\": {\"kind\": \"direction\", \"horizon\": 0}}");
         (code, _, err) = await Task.Run(() => Models("register", "--name", "direction", "--version", "v1", "--model", model));
         Assert.Equal(2, code);

@@ -39,12 +39,28 @@ internal static class ClusterLoad
 
     // One client per asset sends its bars in calls of Chunk bars; a call that fails is sent again, to the next silo
     // in the list that is still running, until it is acknowledged. Returns how many calls had to be resent.
-    public static async Task<int> Ingest(IReadOnlyList<SiloProcess> silos, BarSeries[] walks, Action<long> acknowledged)
+    public static Task<int> Ingest(IReadOnlyList<SiloProcess> silos, BarSeries[] walks, Action<long> acknowledged) =>
+        Ingest((asset, failures) =>
+        {
+            int target = (asset + failures) % silos.Count;
+            while (silos[target].HasExited)
+            {
+                target = (target + 1) % silos.Count;
+            }
+            return silos[target];
+        }, walks, acknowledged, TimeSpan.Zero);
+
+    /// <summary>
+    /// One client per asset sends its bars in calls of Chunk bars, one call every <paramref name="pace"/>, each to the
+    /// silo <paramref name="pick"/> names for (asset, failures so far); a call that fails is sent again until it is
+    /// acknowledged. Returns how many calls had to be resent.
+    /// </summary>
+    public static async Task<int> Ingest(Func<int, int, SiloProcess> pick, BarSeries[] walks, Action<long> acknowledged, TimeSpan pace)
     {
         int resent = 0;
         await Task.WhenAll(Enumerable.Range(0, walks.Length).Select(async a =>
         {
-            int target = a % silos.Count;
+            int failures = 0;
             for (int start = 0; start < BarsPerAsset;)
             {
                 var request = new IngestBarsRequest { Asset = Symbol(a) };
@@ -58,21 +74,21 @@ internal static class ClusterLoad
                 }
                 try
                 {
-                    IngestBarsReply reply = await silos[target].Ingest(request);
+                    IngestBarsReply reply = await pick(a, failures).Ingest(request);
                     Assert.Equal(0, reply.Rejected);
                     Assert.Equal(request.Bars.Count, reply.Accepted + reply.Ignored);
                     Assert.Equal("durable", reply.Holder);  // every silo holds the archived bars: a client may resume on any
                     acknowledged(request.Bars.Count);
                     start += Chunk;
+                    if (pace > TimeSpan.Zero)
+                    {
+                        await Task.Delay(pace);
+                    }
                 }
                 catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown or StatusCode.DeadlineExceeded or StatusCode.Cancelled)
                 {
                     Interlocked.Increment(ref resent);
-                    do
-                    {
-                        target = (target + 1) % silos.Count;
-                    }
-                    while (silos[target].HasExited);
+                    failures++;
                     await Task.Delay(200);
                 }
             }

@@ -41,6 +41,10 @@ internal sealed class SiloProcess : IDisposable
         // Picked together, so the three are distinct (one at a time, the system may hand out the same port twice).
         Launch(name, ports ?? MarketIntel.Server.Hosting.FreePorts.Pick(3), ["--cluster", "--redis", redis, "--postgres", postgres, .. extra], fastDetection);
 
+    /// <summary>A cluster-mode silo with more settings in its environment (e.g. <c>Postgres__ArchiveMaxQueuedRows</c>).</summary>
+    public static SiloProcess Start(string name, string redis, string postgres, IReadOnlyDictionary<string, string> environment, params string[] extra) =>
+        Launch(name, MarketIntel.Server.Hosting.FreePorts.Pick(3), ["--cluster", "--redis", redis, "--postgres", postgres, .. extra], fastDetection: true, environment);
+
     /// <summary>
     /// A silo on embedded defaults (everything in memory) on <paramref name="ports"/> (HTTP, gRPC, silo; fresh ones when
     /// null): started again on the same ports, it is the same address holding nothing.
@@ -51,7 +55,7 @@ internal sealed class SiloProcess : IDisposable
     /// <summary>The silo's HTTP, gRPC and silo ports.</summary>
     public int[] Ports { get; private init; } = [];
 
-    private static SiloProcess Launch(string name, int[] ports, string[] arguments, bool fastDetection)
+    private static SiloProcess Launch(string name, int[] ports, string[] arguments, bool fastDetection, IReadOnlyDictionary<string, string>? environment = null)
     {
         int http = ports[0], grpc = ports[1], silo = ports[2];
         string dll = Path.Combine(AppContext.BaseDirectory, "marketintel.dll");
@@ -62,6 +66,10 @@ internal sealed class SiloProcess : IDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[key] = value;
+        }
         if (fastDetection)
         {
             info.Environment["Orleans__ClusterMembership__ProbeTimeout"] = "00:00:01";

@@ -13,10 +13,7 @@ public sealed class AssetGrainTests(ClusterFixture fixture)
 {
     private static readonly BarSeries Msft = BarCsv.Read(RepoPaths.Data("msft-daily.csv"));
 
-    private static BarData[] Bars(BarSeries series, int from, int count) =>
-        Enumerable.Range(from, count).Select(i => new BarData(
-            DateTimeOffset.Parse(series.Timestamps[i], CultureInfo.InvariantCulture).ToUnixTimeMilliseconds(),
-            series.Open[i], series.High[i], series.Low[i], series.Close[i], series.Volume[i])).ToArray();
+    private static BarData[] Bars(BarSeries series, int from, int count) => SeriesBars.Of(series, from, count);
 
     private IAssetGrain Asset(string name) => fixture.Grains.GetGrain<IAssetGrain>(name + Guid.NewGuid().ToString("N"));
 
@@ -94,7 +91,7 @@ public sealed class AssetGrainTests(ClusterFixture fixture)
     public async Task Predictions_use_the_computed_features_when_the_model_names_them()
     {
         // A model over features the grain computes: its names follow the feature grammar.
-        byte[] bytes = ModelOverFeatures(["sma_5", "rsi_14", "lag_1_sma_5"], out Model reference);
+        byte[] bytes = HandModels.Stumps(["sma_5", "rsi_14", "lag_1_sma_5"], [25f, 50f, 0f], [(-0.3f, 0.4f), (-0.2f, 0.25f), (0f, 0f)], out Model reference);
         var registry = fixture.Grains.GetGrain<IModelRegistryGrain>(0);
         var info = await registry.Register("features-" + Guid.NewGuid().ToString("N"), "1", bytes);
 
@@ -167,25 +164,5 @@ public sealed class AssetGrainTests(ClusterFixture fixture)
         await registry.Register(name, "1", File.ReadAllBytes(RepoPaths.Fixture("models", "xgb-logistic-d3-n60.json")));
         var clash = await Assert.ThrowsAsync<GridException>(() => registry.Register(name, "1", File.ReadAllBytes(RepoPaths.Fixture("models", "xgb-cls-d4-n80.json"))));
         Assert.Equal(GridErrorKind.FailedPrecondition, clash.Kind);
-    }
-
-    // A small XGBoost JSON model (two stumps) over the given feature names, written by hand.
-    private static byte[] ModelOverFeatures(string[] names, out Model model)
-    {
-        string Tree(int id, int feature, float threshold, float left, float right) => $$$"""
-            {"id":{{{id}}},"left_children":[1,-1,-1],"right_children":[2,-1,-1],"split_indices":[{{{feature}}},0,0],
-             "split_conditions":[{{{threshold.ToString(CultureInfo.InvariantCulture)}}},{{{left.ToString(CultureInfo.InvariantCulture)}}},{{{right.ToString(CultureInfo.InvariantCulture)}}}],
-             "default_left":[1,0,0],"split_type":[0,0,0],"tree_param":{"num_nodes":"3","num_feature":"{{{names.Length}}}"}}
-            """;
-        string featureNames = string.Join(",", names.Select(n => "\"" + n + "\""));
-        string trees = Tree(0, 0, 25f, -0.3f, 0.4f) + "," + Tree(1, 1, 50f, -0.2f, 0.25f);
-        string json =
-            "{\"version\":[1,7,4],\"learner\":{\"feature_names\":[" + featureNames + "]," +
-            $"\"learner_model_param\":{{\"base_score\":\"5E-1\",\"num_class\":\"0\",\"num_feature\":\"{names.Length}\",\"num_target\":\"1\"}}," +
-            "\"objective\":{\"name\":\"binary:logistic\"}," +
-            "\"gradient_booster\":{\"name\":\"gbtree\",\"model\":{\"tree_info\":[0,0],\"trees\":[" + trees + "]}}}}";
-        byte[] bytes = System.Text.Encoding.UTF8.GetBytes(json);
-        model = Model.Load(bytes, "features");
-        return bytes;
     }
 }

@@ -29,6 +29,7 @@ public sealed class AccessMatrixTests(AuthFixture server)
         ["PushFeatures"] = "writer",
         ["RegisterModel"] = "admin",
         ["AssignModel"] = "admin",
+        ["Scores/GetScores"] = "reader",
     };
 
     private static readonly Dictionary<string, string?> HttpRoles = new()
@@ -38,7 +39,9 @@ public sealed class AccessMatrixTests(AuthFixture server)
         ["PUT /features/AUTH_PUSHED"] = "writer",
         ["GET /metrics"] = "reader",
         ["GET /dashboard/"] = "admin",
+        ["GET /models/auth-matrix/scores"] = "reader",
         ["GET /healthz"] = null,
+        ["GET /readyz"] = null,
         ["GET /"] = null,
     };
 
@@ -206,6 +209,9 @@ public sealed class AccessMatrixTests(AuthFixture server)
                 case "AssignModel":
                     var model = await Admin.PredictAsync(new PredictRequest { Asset = "AUTHED" }, AuthFixture.As(server.Keys["admin"]));
                     await client.AssignModelAsync(new AssignModelRequest { Assets = { Bars.NewAsset("authassign") }, Name = model.Model, Version = model.Version }, options);
+                    break;
+                case "Scores/GetScores":
+                    await new Scores.ScoresClient(server.Channel).GetScoresAsync(new GetScoresRequest { Name = "auth-matrix" }, options);
                     break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(method), method, null);

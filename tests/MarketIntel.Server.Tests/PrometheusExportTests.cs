@@ -61,6 +61,30 @@ public sealed class PrometheusExportTests : IDisposable
     }
 
     [Fact]
+    public async Task Series_are_told_apart_by_value_whether_their_tags_are_the_objects_kept_or_equal_ones()
+    {
+        // The export recognises the series last recorded by its tag objects; equal text in other objects is the same
+        // series, other text another, in whatever order they come.
+        Counter<long> counter = _meter.CreateCounter<long>(_prefix + "_kept_total");
+        KeyValuePair<string, object?> a = new("model", "m@1"), b = new("model", "m@2");
+        KeyValuePair<string, object?> aAgain = new("model", string.Concat("m@", "1"));
+        Assert.NotSame(a.Value, aAgain.Value);
+        counter.Add(1, a);
+        counter.Add(10, a);
+        counter.Add(100, b);
+        counter.Add(1000, aAgain);
+        counter.Add(10000, a);
+        counter.Add(100000, b);
+        counter.Add(5, new KeyValuePair<string, object?>("model", 7));
+        counter.Add(5, new KeyValuePair<string, object?>("model", 7));
+
+        Scrape scrape = await ScrapeRegistry();
+        Assert.Equal(11011, scrape.Value(_prefix + "_kept_total", "model=\"m@1\""));
+        Assert.Equal(100100, scrape.Value(_prefix + "_kept_total", "model=\"m@2\""));
+        Assert.Equal(10, scrape.Value(_prefix + "_kept_total", "model=\"7\""));
+    }
+
+    [Fact]
     public async Task An_observed_gauge_is_a_gauge_and_a_histogram_takes_the_buckets_its_instrument_advises()
     {
         _meter.CreateObservableGauge(_prefix + "_level", () => -3L);

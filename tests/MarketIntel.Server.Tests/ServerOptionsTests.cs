@@ -13,6 +13,8 @@ public sealed class ServerOptionsTests
     [InlineData("MarketIntel:HttpPort", "eighty", "MarketIntel:HttpPort")]
     [InlineData("Grid:Features", "sma_20,nosuch_3", "Grid:Features")]
     [InlineData("Grid:HistoryLength", "0", "Grid:HistoryLength 0 must be between 1 and 1000000")]
+    [InlineData("Grid:Promotion:Alpha", "0.7", "Grid:Promotion:Alpha 0.7 must be above 0 and at most 0.5")]
+    [InlineData("Grid:Promotion:MinPairs", "many", "Grid:Promotion:MinPairs")]
     [InlineData("MarketIntel:ShutdownTimeout", "00:00:00", "MarketIntel:ShutdownTimeout 00:00:00 must be between 00:00:01 and 00:10:00")]
     public void Bad_settings_stop_the_start_with_a_message_naming_them(string key, string value, string message)
     {

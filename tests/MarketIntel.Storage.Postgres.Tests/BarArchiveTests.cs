@@ -38,6 +38,52 @@ public sealed class BarArchiveTests(PostgresFixture postgres) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task When_PostgreSQL_falls_behind_appends_beyond_the_bound_are_refused_with_a_retry_hint_and_nothing_queues_without_bound()
+    {
+        await using var archive = new PostgresBarArchive(_database, batchRows: 100, writers: 1, maxQueuedRows: 300);
+        // A lock held on the bars table: PostgreSQL takes no write until it is released (reads go on).
+        await using var blocker = await _database.OpenConnectionAsync();
+        await using var transaction = await blocker.BeginTransactionAsync();
+        await using (var command = new NpgsqlCommand("LOCK TABLE bars IN EXCLUSIVE MODE", blocker, transaction))
+        {
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var waiting = new List<Task>();
+        var refused = new List<MarketIntel.Abstractions.GridException>();
+        for (int i = 0; i < 10; i++)
+        {
+            Task append = archive.Append($"SLOW{i}", Bars(0, 100));
+            if (append.IsFaulted)
+            {
+                refused.Add(Assert.IsType<MarketIntel.Abstractions.GridException>(append.Exception!.InnerException));
+            }
+            else
+            {
+                waiting.Add(append);
+            }
+            Assert.True(archive.QueuedRows <= 300, $"{archive.QueuedRows} bars waiting, over the bound of 300");
+        }
+        Assert.Equal(3, waiting.Count);
+        Assert.Equal(7, refused.Count);
+        Assert.All(refused, e =>
+        {
+            Assert.Equal(MarketIntel.Abstractions.GridErrorKind.Unavailable, e.Kind);
+            Assert.Equal(PostgresBarArchive.RetryHint, e.RetryAfter);
+            Assert.Contains("the bar archive is behind PostgreSQL (300 bars waiting, limit 300: setting Postgres:ArchiveMaxQueuedRows)", e.Message, StringComparison.Ordinal);
+        });
+        Assert.Equal(700, archive.RefusedRows);
+        Assert.False(waiting.Any(t => t.IsCompleted), "a write went through the lock");
+
+        await transaction.RollbackAsync();
+        await Task.WhenAll(waiting);
+        Assert.Equal(0, archive.QueuedRows);
+        // Room again: the next append is taken.
+        await archive.Append("SLOW9", Bars(0, 100));
+        Assert.Equal(100, (await ReadAll("SLOW0")).Count);
+    }
+
+    [Fact]
     public async Task Appended_bars_read_back_equal_and_in_timestamp_order()
     {
         var later = Bars(1_000_000, 3);
@@ -83,6 +129,9 @@ public sealed class BarArchiveTests(PostgresFixture postgres) : IAsyncLifetime
         {
             await Assert.ThrowsAnyAsync<NpgsqlException>(() => append);
         }
+        // Every statement failed, and each is counted once (the alert on archive write errors reads this).
+        Assert.InRange(archive.WriteFailures, 1, 20);
+        Assert.Equal(0, archive.Writes);
     }
 
     [Fact]
@@ -111,5 +160,6 @@ public sealed class BarArchiveTests(PostgresFixture postgres) : IAsyncLifetime
         Assert.Equal(archive.Writes, observed["marketintel_archive_writes_total"]);
         Assert.InRange(archive.Writes, 1, 2);
         Assert.Equal(12, observed["marketintel_archive_rows_total"]);
+        Assert.Equal(0, observed["marketintel_archive_write_failures_total"]);
     }
 }

@@ -1,3 +1,5 @@
+using MarketIntel.Training.Statistics;
+
 namespace MarketIntel.Training.Tests;
 
 /// <summary>Metrics, walk-forward splits and the backtest against values worked out by hand or exactly elsewhere.</summary>
@@ -14,7 +16,7 @@ public sealed class EvaluationTests
     public void Binomial_upper_tails_are_exact(int k, int n, double p, double expected)
     {
         // Summed in log space from log-factorials: exact to about a billionth, relative.
-        Assert.True(Math.Abs(Metrics.BinomialUpperTail(k, n, p) - expected) <= 1e-9 * Math.Max(expected, 1e-300), $"{Metrics.BinomialUpperTail(k, n, p):R} vs {expected:R}");
+        Assert.True(Math.Abs(Binomial.UpperTail(k, n, p) - expected) <= 1e-9 * Math.Max(expected, 1e-300), $"{Binomial.UpperTail(k, n, p):R} vs {expected:R}");
     }
 
     [Fact]
@@ -33,7 +35,7 @@ public sealed class EvaluationTests
         Assert.Equal(72, d.Correct);
         Assert.Equal(0.72, d.Accuracy, 12);
         Assert.Equal(0.70, d.MajorityRate, 12);
-        Assert.Equal(Metrics.BinomialUpperTail(72, 100, 0.5), d.PValueVsHalf, 15);
+        Assert.Equal(Binomial.UpperTail(72, 100, 0.5), d.PValueVsHalf, 15);
         Assert.True(d.PValueVsHalf < 1e-5);
         Assert.True(d.PValueVsMajority > 0.3, $"{d.PValueVsMajority}");
     }

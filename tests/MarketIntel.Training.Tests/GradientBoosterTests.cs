@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using MarketIntel.Inference;
 using MarketIntel.Tests;
@@ -54,8 +53,8 @@ public sealed class GradientBoosterTests : IDisposable
         File.WriteAllLines(csv, new[] { "label," + string.Join(",", names) }.Concat(Enumerable.Range(0, rows).Select(r =>
             y[r].ToString("R", CultureInfo.InvariantCulture) + "," + string.Join(",", Enumerable.Range(0, features).Select(f =>
                 float.IsNaN(x[r * features + f]) ? "" : x[r * features + f].ToString("R", CultureInfo.InvariantCulture))))));
-        string[] lines = Python(RepoPaths.Fixture("training", "xgboost_reference.py"), csv, train.ToString(CultureInfo.InvariantCulture), objective,
-            depth.ToString(CultureInfo.InvariantCulture), eta.ToString(CultureInfo.InvariantCulture), rounds.ToString(CultureInfo.InvariantCulture), modelPath);
+        string[] lines = PythonReference.Run(RepoPaths.Fixture("training", "xgboost_reference.py"), [csv, train.ToString(CultureInfo.InvariantCulture), objective,
+            depth.ToString(CultureInfo.InvariantCulture), eta.ToString(CultureInfo.InvariantCulture), rounds.ToString(CultureInfo.InvariantCulture), modelPath]);
         double xgbLoss = double.Parse(lines[0], CultureInfo.InvariantCulture);
         double[] xgbOfOurs = lines[1].Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
         Assert.True(ourLoss <= xgbLoss * 1.01, $"{objective}: our test loss {ourLoss:F5}, XGBoost's {xgbLoss:F5}");
@@ -175,18 +174,5 @@ public sealed class GradientBoosterTests : IDisposable
                 : (p - y[i]) * (p - y[i]);
         }
         return objective == "binary:logistic" ? sum / predictions.Length : Math.Sqrt(sum / predictions.Length);
-    }
-
-    private static string[] Python(params string[] args)
-    {
-        // Debian's python3 (with python3-xgboost), not a virtualenv's.
-        string python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-        var start = new ProcessStartInfo(python, args) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(start)!;
-        string stdout = process.StandardOutput.ReadToEnd();
-        string stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"{python} {args[0]} failed (./scripts/test.sh installs python3-xgboost): {stderr}");
-        return stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
 }

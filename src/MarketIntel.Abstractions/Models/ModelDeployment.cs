@@ -45,6 +45,28 @@ public sealed record ModelDeployment(
         string version = StickyBucket.Of(Name, asset) < split.Weight ? split.Version : alias.Version;
         return new ServedVersion(new ModelRef(Name, version), ModelRole.Arm);
     }
+
+    /// <summary>
+    /// The part <paramref name="version"/> plays now: <see cref="ModelRole.Arm"/> on either side of a split,
+    /// <see cref="ModelRole.Served"/> where an alias names it, <see cref="ModelRole.Shadow"/> where it is only a shadow;
+    /// null where no alias names it and it is no shadow (a version assigned directly, or retired).
+    /// </summary>
+    public ModelRole? RoleOf(string version)
+    {
+        ModelRole? role = null;
+        foreach (AliasTarget target in Aliases.Values)
+        {
+            if (target.Split is { } split && (split.Version == version || target.Version == version))
+            {
+                return ModelRole.Arm;
+            }
+            if (target.Version == version)
+            {
+                role = ModelRole.Served;
+            }
+        }
+        return role ?? (Shadows.Contains(version) ? ModelRole.Shadow : null);
+    }
 }
 
 /// <summary>What an alias points at: a version, or a version and a second one serving a share of the assets.</summary>

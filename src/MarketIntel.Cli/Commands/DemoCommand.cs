@@ -41,7 +41,7 @@ internal static class DemoCommand
         int[] free = FreePorts.Pick(3);
         int httpPort = options.OptionalInt("http-port", 1, 65535) ?? free[0];
         int grpcPort = options.OptionalInt("grpc-port", 1, 65535) ?? free[1];
-        var data = Series.Select(s => (s.Asset, Bars: BarCsv.Parse(Resource(s.File), $"{s.File} (bundled)", s.Close))).ToArray();
+        var data = Series.Select(s => Load(s.Asset, s.File, s.Close)).ToArray();
 
         var clock = Stopwatch.StartNew();
         await using WebApplication app = GridServer.Build(new Dictionary<string, string?>
@@ -64,7 +64,7 @@ internal static class DemoCommand
         }
     }
 
-    private static async Task<int> Demonstrate(WebApplication app, (string Asset, BarSeries Bars)[] data, int httpPort, int grpcPort, bool serve, Stopwatch clock, TextWriter stdout)
+    private static async Task<int> Demonstrate(WebApplication app, (string Asset, BarSeries Bars, long[] Times)[] data, int httpPort, int grpcPort, bool serve, Stopwatch clock, TextWriter stdout)
     {
         stdout.WriteLine($"MarketIntel grid demo: a silo on embedded defaults started in {clock.ElapsedMilliseconds} ms");
         stdout.WriteLine($"  gRPC grpc://127.0.0.1:{grpcPort}, HTTP http://127.0.0.1:{httpPort} (/predict/{{asset}}, /features/{{asset}}, /metrics, /dashboard)");
@@ -102,7 +102,7 @@ internal static class DemoCommand
 
         stdout.WriteLine($"replaying {totalBars} bars of {data.Length} assets through gRPC IngestBars ...");
         clock.Restart();
-        var ingests = await Task.WhenAll(data.Select(d => GridClient.IngestAsync(client, d.Asset, d.Bars, BarTimestamps.Parse(d.Bars.Timestamps, d.Asset), 0, d.Bars.Count)));
+        var ingests = await Task.WhenAll(data.Select(d => GridClient.IngestAsync(client, d.Asset, d.Bars, d.Times, 0, d.Bars.Count)));
         double ingestSeconds = clock.Elapsed.TotalSeconds;
         long accepted = ingests.Sum(r => r.Accepted);
         // Every accepted bar yields one prediction; give the stream a moment to deliver the last ones.
@@ -116,7 +116,7 @@ internal static class DemoCommand
         // Online features (what the grains computed bar by bar) against the batch form over the whole series.
         int featureCount = new Grains.GridOptions().Features.Split(',').Concat(info.FeatureNames).Distinct(StringComparer.Ordinal).Count();
         int checkedCells = 0, mismatches = 0;
-        foreach (var (asset, bars) in data)
+        foreach (var (asset, bars, _) in data)
         {
             var online = await client.GetFeaturesAsync(new GetFeaturesRequest { Asset = asset });
             double[][] batch = FeatureSet.Parse(string.Join(",", online.Names)).Compute(bars);
@@ -144,7 +144,7 @@ internal static class DemoCommand
         stdout.WriteLine($"{"asset",-6}{"bars",7}{"accepted",10}{"predictions",13}{"last bar",22}{"p(up)",8}{"hit rate",10}");
         for (int a = 0; a < data.Length; a++)
         {
-            var (asset, bars) = data[a];
+            var (asset, bars, _) = data[a];
             var predictions = received[asset];
             var last = predictions.Count > 0 ? predictions[^1] : null;
             stdout.WriteLine($"{asset,-6}{bars.Count,7}{ingests[a].Accepted,10}{predictions.Count,13}{(last is null ? "" : Time(last.AsOf)),22}{(last is null ? "" : last.Value.ToString("0.000", CultureInfo.InvariantCulture)),8}{HitRate(predictions, bars),10}");
@@ -180,9 +180,15 @@ internal static class DemoCommand
 
     private static double Percentile(List<double> sorted, double q) => sorted[Math.Min(sorted.Count - 1, (int)(q * sorted.Count))];
 
-    // Dates for date-stamped data; the EU indices are numbered by trading day (Unix ms 1, 2, ...), shown as the number.
-    private static string Time(long unixMs) =>
-        unixMs > 86_400_000 ? DateTimeOffset.FromUnixTimeMilliseconds(unixMs).UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : $"day {unixMs}";
+    private static string Time(long unixMs) => DateTimeOffset.FromUnixTimeMilliseconds(unixMs).UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+    // Bundled series are stamped with dates, which the grid reports back as asOf: checked as ingest checks a file.
+    private static (string Asset, BarSeries Bars, long[] Times) Load(string asset, string file, string? close)
+    {
+        string source = $"{file} (bundled)";
+        var bars = BarCsv.Parse(Resource(file), source, close);
+        return (asset, bars, BarTimestamps.ParseTimes(bars.Timestamps, source));
+    }
 
     private static string Resource(string file)
     {

@@ -77,8 +77,9 @@ internal static class IngestCommand
             {
                 failuresInARow++;
                 reconnects++;
-                var wait = TimeSpan.FromMilliseconds(Math.Min(5000, 100 * (1 << Math.Min(failuresInARow, 6))));
-                stderr.WriteLine($"marketintel ingest: {e.StatusCode} ({e.Status.Detail}); resending from bar {sent + 1} in {wait.TotalMilliseconds:0} ms (attempt {failuresInARow} of {retries})");
+                // The server's own hint (an overloaded archive says when to come back) over the back-off.
+                var wait = Pushback(e) ?? TimeSpan.FromMilliseconds(Math.Min(5000, 100 * (1 << Math.Min(failuresInARow, 6))));
+                stderr.WriteLine($"marketintel ingest: {e.StatusCode} ({e.Status.Detail}); resending from bar {sent + 1} in {wait.TotalMilliseconds:0} ms{(Pushback(e) is null ? "" : " as the server asks")} (attempt {failuresInARow} of {retries})");
                 Thread.Sleep(wait);
             }
             catch (RpcException e)
@@ -99,6 +100,11 @@ internal static class IngestCommand
         }
         return 0;
     }
+
+    /// <summary>How long the server asks a client to wait before it retries (gRPC's grpc-retry-pushback-ms trailer), capped at 30 s; null without a hint.</summary>
+    private static TimeSpan? Pushback(RpcException e) =>
+        long.TryParse(e.Trailers.GetValue("grpc-retry-pushback-ms"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long ms)
+            ? TimeSpan.FromMilliseconds(Math.Min(ms, 30_000)) : null;
 
     /// <summary>The trailer in which a server refusing another holder's call names itself (the server's BarHolder.Trailer).</summary>
     private const string HolderTrailer = "marketintel-holder";

@@ -45,7 +45,7 @@ internal static class ModelsCommand
             "tag" => CliArguments.Parse(args[1..], [.. Common, "version"], repeatable: ["set", "remove"]),
             "shadow" => CliArguments.Parse(args[1..], [.. Common, "version"], ["remove"]),
             "split" => CliArguments.Parse(args[1..], [.. Common, "alias", "version", "weight"], ["end"]),
-            _ => throw new UsageException($"unknown models subcommand '{sub}': list, show, register, alias, tag, shadow or split"),
+            _ => throw new UsageException($"unknown subcommand '{sub}' (list, show, register, alias, tag, shadow, split or scores)"),
         };
         string target = options.Required("target");
         // Files are read and options checked before anything is sent.

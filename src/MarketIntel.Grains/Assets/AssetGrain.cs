@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Models;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Features;
 using MarketIntel.Features.Series;
@@ -19,10 +20,12 @@ namespace MarketIntel.Grains.Assets;
 /// shared copy of the model. Accepted bars go to the <see cref="IBarArchive"/> before they are applied or
 /// acknowledged; what the archive cannot rebuild (assignment, pushed vector, extra features) is grain state. On
 /// embedded defaults both live in memory; in cluster mode in PostgreSQL, and an activation replays the archive to
-/// rebuild its features exactly. What comes next (shadow models, outcome scoring, drift counts) joins as components
-/// of the same kind, fed where the publisher sends out each change.
+/// rebuild its features exactly. After each bar it predicts with the served version and its shadows (the
+/// <see cref="ModelLineup"/>) and the <see cref="OutcomeScorer"/> scores the predictions whose horizon that bar
+/// reached; its tallies go to the <see cref="IScoreStore"/> every Grid:Scoring:FlushInterval, off the bars' path.
+/// What comes next (drift counts) joins as a component of the same kind, fed where each bar is applied.
 /// </summary>
-public sealed class AssetGrain : Grain, IAssetGrain
+public sealed partial class AssetGrain : Grain, IAssetGrain
 {
     private readonly string _asset;
     private readonly GridOptions _options;
@@ -34,6 +37,13 @@ public sealed class AssetGrain : Grain, IAssetGrain
     private readonly AssetSeries _series;
     private readonly ModelBinding _binding;
     private readonly AssetPublisher _publisher;
+    private readonly OutcomeScorer _scorer;
+    private readonly IScoreStore _scores;
+    private readonly ILogger _log;
+    private ModelLineup? _lineup;      // the versions predicting after each bar, as last worked out
+    private bool _scoresLoaded;        // the stored tallies were added to the scorer's (until then nothing is stored)
+    private Task? _flushing;           // the score write under way, if any: one at a time keeps them in order
+    private IGrainTimer? _flushTimer;  // set once the asset scores anything
     private FeatureSet _storedSpec;    // the spec as grain state holds it: the series' runs ahead once a model adds features
     private bool _resync;              // a write failed: reload state and bars before the next change
     private IGrainTimer? _emptyTimer;  // set while an unknown asset's empty activation waits to be let go
@@ -41,7 +51,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
     public AssetGrain(
         [PersistentState("asset", GridStorage.Name)] IPersistentState<AssetState> state,
         IOptions<GridOptions> options, SiloModelCache models, GridMetrics metrics, FeatureSpecCache specs, LocalPredictor local,
-        IBarArchive archive, IAssetCache cache, ILogger<ObserverManager<IPredictionObserver>> observerLog)
+        IBarArchive archive, IAssetCache cache, IScoreStore scores, ILogger<ObserverManager<IPredictionObserver>> observerLog, ILogger<AssetGrain> log)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(specs);
@@ -57,6 +67,9 @@ public sealed class AssetGrain : Grain, IAssetGrain
         _series = new AssetSeries(_storedSpec, _options.HistoryLength, archive.IsDurable, specs.Parser);
         _binding = new ModelBinding(_asset, _series);
         _publisher = new AssetPublisher(_asset, _series, local, cache, observerLog);
+        _scorer = new OutcomeScorer(metrics);
+        _scores = scores;
+        _log = log;
     }
 
     // Grain state is written where the grid has durable storage (cluster mode). On embedded defaults an asset
@@ -143,7 +156,65 @@ public sealed class AssetGrain : Grain, IAssetGrain
         _publisher.Open();
         _metrics.Activated();
         CountData();
+        if (_options.Scoring.Enabled)
+        {
+            await LoadScores();
+        }
     }
+
+    // Adds the stored tallies to what this activation scored so far (nothing, unless an earlier try failed). A store
+    // that cannot be read does not stop the asset: the flush timer tries again, and nothing is written before then,
+    // so stored tallies are never replaced by partial ones.
+    private async Task LoadScores()
+    {
+        try
+        {
+            _scorer.Load(await _scores.Load(_asset));
+            _scoresLoaded = true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogScoresUnreadable(_asset, e);
+        }
+    }
+
+    // Every FlushInterval once the asset scores anything: starts a write of the tallies when they changed, without
+    // holding up the grain's turn (bars go on while the store answers).
+    private void FlushScores()
+    {
+        if (_flushing is { IsCompleted: false })
+        {
+            return;
+        }
+        if (!_scoresLoaded)
+        {
+            _flushing = LoadScores();
+            return;
+        }
+        if (_scorer.Changed)
+        {
+            _flushing = SaveScores(_scorer.TakeChanges());
+        }
+    }
+
+    private async Task SaveScores(ModelScores scores)
+    {
+        try
+        {
+            await _scores.Save(_asset, scores);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _scorer.MarkChanged();  // the next write carries these tallies (writes are absolute)
+            LogScoresUnwritable(_asset, e);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Asset}: its stored outcome scores could not be read; tried again at the next flush")]
+    private partial void LogScoresUnreadable(string asset, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Asset}: its outcome scores could not be stored; tried again at the next flush")]
+    private partial void LogScoresUnwritable(string asset, Exception exception);
 
     // The grid's spec as configured now, plus what models added for this asset (kept in its state).
     private void LoadSpec()
@@ -158,6 +229,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
         _series.Respecify(spec);
         _storedSpec = spec;
         _binding.Reset();  // a model's input indices are worked out again for this spec
+        _lineup = null;    // and the lineup bound again
     }
 
     // After a failed write: state and bars as storage has them, before anything changes again.
@@ -202,7 +274,7 @@ public sealed class AssetGrain : Grain, IAssetGrain
         return GridException.Unavailable($"{_asset}: {what}", e);
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _publisher.Close();
         _metrics.Deactivated();
@@ -211,7 +283,15 @@ public sealed class AssetGrain : Grain, IAssetGrain
             _countedWithData = false;
             _metrics.HoldsData(_asset, false);
         }
-        return Task.CompletedTask;
+        _flushTimer?.Dispose();
+        if (_flushing is not null)
+        {
+            await _flushing;
+        }
+        if (_scoresLoaded && _scorer.Changed)
+        {
+            await SaveScores(_scorer.TakeChanges());
+        }
     }
 
     public async Task<IngestResult> AddBars(IReadOnlyList<BarData> bars)
@@ -219,9 +299,9 @@ public sealed class AssetGrain : Grain, IAssetGrain
         ArgumentNullException.ThrowIfNull(bars);
         AssetSymbol.Validate(_asset);
         await Resync();
-        // The model is resolved once per batch so that the features it needs are computed from the first bar on;
-        // predictions after each bar are made only for subscribers.
-        (ModelRef Ref, Model Loaded)? model = await TryResolveModel();
+        // The versions are resolved once per batch so that the features they need are computed from the first bar on;
+        // predictions after each bar are made for subscribers and, where scoring is on, for the scorer.
+        ModelLineup? lineup = await TryResolveLineup();
         // Sorted against the state before the call plus the bars accepted earlier in it; nothing changes until
         // the archive has them.
         Intake intake = BarIntake.Sort(bars, _series, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), _options.FutureTolerance);
@@ -231,17 +311,35 @@ public sealed class AssetGrain : Grain, IAssetGrain
             await Archive(accepted);
             _publisher.Withdraw();
             bool observed = _publisher.ObserversWaiting();
+            bool everyBar = lineup is not null && _options.Scoring.Enabled && (_scorer.Active || lineup.Models.Length > 1);
             List<PredictionResult>? predictions = null;
             foreach (StoredBar bar in accepted)
             {
                 _series.Apply(bar);
-                if (observed && model is { } m && TryPredict(m.Ref, m.Loaded) is { } prediction)
+                _scorer.BarArrived(bar.Bar.Close);
+                if (lineup is null)
                 {
-                    (predictions ??= []).Add(prediction);
+                    continue;
+                }
+                if (observed)
+                {
+                    if (TryPredict(lineup.Served, lineup.Loaded[0]) is { } prediction)
+                    {
+                        (predictions ??= []).Add(prediction);
+                        _scorer.Record(0, prediction.Values[0]);
+                    }
+                }
+                else if (everyBar)
+                {
+                    PredictForScoring(lineup, 0);
+                }
+                for (int i = 1; everyBar && i < lineup.Models.Length; i++)
+                {
+                    PredictForScoring(lineup, i);
                 }
             }
             PredictionResult? latest = predictions is not null ? predictions[^1]
-                : _publisher.CacheWaiting && model is { } c ? TryPredict(c.Ref, c.Loaded) : null;
+                : _publisher.CacheWaiting && lineup is not null ? TryPredict(lineup.Served, lineup.Loaded[0]) : null;
             _publisher.BarsApplied(predictions, latest);
             _metrics.BarsArrived(_asset);
         }
@@ -294,8 +392,8 @@ public sealed class AssetGrain : Grain, IAssetGrain
         CountData();
         if (_publisher.ObserversWaiting() || _publisher.CacheWaiting)
         {
-            var model = await TryResolveModel();
-            _publisher.Pushed(model is { } m ? TryPredict(m.Ref, m.Loaded) : null);
+            ModelLineup? lineup = await TryResolveLineup();
+            _publisher.Pushed(lineup is not null ? TryPredict(lineup.Served, lineup.Loaded[0]) : null);
         }
     }
 
@@ -382,6 +480,8 @@ public sealed class AssetGrain : Grain, IAssetGrain
         return result;
     }
 
+    public Task<ModelScores> GetScores() => Task.FromResult(_scorer.Snapshot());
+
     public Task Subscribe(IPredictionObserver observer, TimeSpan lease)
     {
         ArgumentNullException.ThrowIfNull(observer);
@@ -396,9 +496,10 @@ public sealed class AssetGrain : Grain, IAssetGrain
         return Task.CompletedTask;
     }
 
-    // The model predictions after bars use, or null when the asset has none (no assignment, no default, or a
-    // model that cannot be loaded): subscribers then get nothing rather than ingestion failing.
-    private async Task<(ModelRef Ref, Model Loaded)?> TryResolveModel()
+    // The versions predicting after bars, or null when the asset has no model (no assignment, no default, or a
+    // served version that cannot be loaded): subscribers then get nothing rather than ingestion failing. Shadows
+    // join only where scoring is on. Worked out again only when the served version or the deployment changed.
+    private async Task<ModelLineup?> TryResolveLineup()
     {
         try
         {
@@ -407,16 +508,87 @@ public sealed class AssetGrain : Grain, IAssetGrain
             {
                 return null;
             }
-            ModelRef model = (await _models.Resolve(target, _asset)).Served.Model;
-            Model loaded = await _models.Get(model);
-            _binding.Bind(loaded);
+            var (served, routing) = await _models.Resolve(target, _asset);
+            Model loaded = await _models.Get(served.Model);
+            ModelDeployment? deployment = _options.Scoring.Enabled ? routing ?? await _models.Deployment(served.Model.Name) : null;
+            if (_lineup is null || !_lineup.Matches(served.Model, loaded, deployment))
+            {
+                _lineup = await NewLineup(served.Model, loaded, deployment);
+            }
             await CatchUp();
-            return (model, loaded);
+            return _lineup;
         }
         catch (GridException e) when (e.Kind != GridErrorKind.Unavailable)
         {
             return null;
         }
+    }
+
+    // Loads and binds the served version and each shadow, and sizes the scorer for them. A shadow that cannot be
+    // loaded or described is left out of this lineup (marked incomplete, so the next batch tries again): a shadow
+    // never stops the served version.
+    private async Task<ModelLineup> NewLineup(ModelRef served, Model loaded, ModelDeployment? deployment)
+    {
+        var models = new List<ModelRef> { served };
+        var loadedModels = new List<Model> { loaded };
+        var scored = new List<ScoredVersion?>();
+        bool complete = true;
+        try
+        {
+            scored.Add(await ScoredVersionOf(served, loaded));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            scored.Add(null);
+            complete = false;
+        }
+        foreach (string version in deployment?.Shadows ?? [])
+        {
+            var shadow = new ModelRef(served.Name, version);
+            if (shadow.Equals(served))
+            {
+                continue;
+            }
+            try
+            {
+                Model shadowLoaded = await _models.Get(shadow);
+                scored.Add(await ScoredVersionOf(shadow, shadowLoaded));
+                models.Add(shadow);
+                loadedModels.Add(shadowLoaded);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                complete = false;
+            }
+        }
+        _binding.Keep(loadedModels);
+        foreach (Model model in loadedModels)
+        {
+            _binding.Bind(model);
+        }
+        _scorer.Configure(scored);
+        if (_scorer.Active && _flushTimer is null)
+        {
+            _flushTimer = this.RegisterGrainTimer(static grain =>
+            {
+                grain.FlushScores();
+                return Task.CompletedTask;
+            }, this, _options.Scoring.FlushInterval, _options.Scoring.FlushInterval);
+        }
+        return new ModelLineup([.. models], [.. loadedModels], deployment, complete);
+    }
+
+    // The version as the scorer scores it, or null when it is not scored: scoring is off, its lineage names no label
+    // (or a horizon over Grid:Scoring:MaxHorizon), or it has other than one output to score.
+    private async Task<ScoredVersion?> ScoredVersionOf(ModelRef model, Model loaded)
+    {
+        if (!_options.Scoring.Enabled || loaded.OutputCount != 1)
+        {
+            return null;
+        }
+        ModelInfo info = await _models.Describe(model);
+        return LabelDefinition.TryParse(info.Label, out LabelDefinition label) && label.Horizon <= _options.Scoring.MaxHorizon
+            ? new ScoredVersion(model, label) : null;
     }
 
     // The prediction from the latest features, or null when the model's inputs are not available yet.
@@ -426,8 +598,22 @@ public sealed class AssetGrain : Grain, IAssetGrain
         return _binding.TryFill(loaded, Pushed, inputs) ? Run(model, loaded, inputs) : null;
     }
 
+    // The prediction of the lineup's version at position, for the scorer only: into the stack, allocating nothing
+    // for models of up to 256 inputs.
+    private void PredictForScoring(ModelLineup lineup, int position)
+    {
+        Model loaded = lineup.Loaded[position];
+        Span<float> inputs = loaded.FeatureCount <= 256 ? stackalloc float[loaded.FeatureCount] : new float[loaded.FeatureCount];
+        Span<float> output = loaded.OutputCount <= 16 ? stackalloc float[loaded.OutputCount] : new float[loaded.OutputCount];
+        if (_binding.TryFill(loaded, Pushed, inputs))
+        {
+            ModelRun.Run(lineup.Models[position], loaded, inputs, output, _metrics);
+            _scorer.Record(position, output[0]);
+        }
+    }
+
     private PredictionResult Run(ModelRef model, Model loaded, ReadOnlySpan<float> inputs) =>
-        ModelRun.Predict(_asset, model, loaded, inputs, _binding.AsOf(PushedAt), _metrics);
+        ModelRun.Predict(_asset, model, loaded, inputs, _binding.AsOf(loaded, PushedAt), _metrics);
 
     // An asset the grid knows nothing about: reported as not found. Its empty activation is let go a while later, so
     // junk symbols cost no memory for long. Not at once: requests queued behind the answer would each reactivate

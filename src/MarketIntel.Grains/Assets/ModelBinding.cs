@@ -6,29 +6,40 @@ using MarketIntel.Inference;
 namespace MarketIntel.Grains.Assets;
 
 /// <summary>
-/// Where a model's inputs come from for one asset, worked out once per model rather than on every prediction: a
+/// Where each model's inputs come from for one asset, worked out once per model rather than on every prediction: a
 /// model whose every feature name follows the feature grammar is fed the series' computed features (by index, adding
-/// those the spec lacks), any other the pushed vector. Fills a model's input span from them, or says why it cannot.
+/// those the spec lacks), any other the pushed vector. Each model an asset predicts with (the served version and its
+/// shadows) has its own entry, since a shadow may take other features. Fills a model's input span, or says why it cannot.
 /// </summary>
 internal sealed class ModelBinding(string asset, AssetSeries series)
 {
-    private Model? _model;    // the model _indices were worked out for
-    private int[]? _indices;  // its inputs' indices into the series' values; null: it takes the pushed vector
+    // One entry per model bound since the spec was last loaded; an asset predicts with a handful of models at most,
+    // so a scan by reference beats a dictionary, and an array of exactly that many is the least memory per grain.
+    private Entry[] _entries = [];
 
-    /// <summary>Forgets the model worked out last, so that the next one is worked out again (the spec was reloaded).</summary>
-    public void Reset() => _model = null;
+    /// <summary>Forgets every model worked out, so that each is worked out again (the spec was reloaded).</summary>
+    public void Reset() => _entries = [];
 
     /// <summary>
     /// Works out <paramref name="model"/>'s inputs unless they are already; a model fed computed features may grow the
-    /// series' spec (see <see cref="AssetSeries.EnsureFeatures"/>).
+    /// series' spec (see <see cref="AssetSeries.EnsureFeatures"/>). Indices worked out earlier stay right: the spec
+    /// only grows at its end.
     /// </summary>
-    public void Bind(Model model)
+    public void Bind(Model model) => Find(model);
+
+    /// <summary>Forgets the models not in <paramref name="kept"/> (they no longer serve nor shadow this asset).</summary>
+    public void Keep(IReadOnlyList<Model> kept) => _entries = [.. _entries.Where(e => kept.Contains(e.Model))];
+
+    private Entry Find(Model model)
     {
-        if (ReferenceEquals(model, _model))
+        foreach (Entry entry in _entries)
         {
-            return;
+            if (ReferenceEquals(entry.Model, model))
+            {
+                return entry;
+            }
         }
-        _indices = null;
+        int[]? indices = null;
         if (UsesComputedFeatures(model))
         {
             series.EnsureFeatures(model.FeatureNames!);
@@ -38,9 +49,11 @@ internal sealed class ModelBinding(string asset, AssetSeries series)
             {
                 index[name] = i++;
             }
-            _indices = model.FeatureNames!.Select(n => index[n]).ToArray();
+            indices = model.FeatureNames!.Select(n => index[n]).ToArray();
         }
-        _model = model;
+        var added = new Entry(model, indices);
+        _entries = [.. _entries, added];
+        return added;
     }
 
     /// <summary>
@@ -50,8 +63,7 @@ internal sealed class ModelBinding(string asset, AssetSeries series)
     /// </summary>
     public bool TryFill(Model model, float[]? pushed, Span<float> inputs)
     {
-        Bind(model);
-        if (_indices is { } indices)
+        if (Find(model).Indices is { } indices)
         {
             if (!series.HasBars)
             {
@@ -73,16 +85,13 @@ internal sealed class ModelBinding(string asset, AssetSeries series)
     }
 
     /// <summary>Why <see cref="TryFill"/> could not fill the inputs of <paramref name="loaded"/>, registered as <paramref name="model"/>.</summary>
-    public string WhyNot(ModelRef model, Model loaded, float[]? pushed)
-    {
-        Bind(loaded);
-        return _indices is not null ? $"{asset}: model {model} is fed computed features and the asset has no bars yet"
+    public string WhyNot(ModelRef model, Model loaded, float[]? pushed) =>
+        Find(loaded).Indices is not null ? $"{asset}: model {model} is fed computed features and the asset has no bars yet"
             : pushed is null ? $"{asset}: model {model} takes {loaded.FeatureCount} pushed features and none were pushed"
             : $"{asset}: model {model} takes {loaded.FeatureCount} features, the pushed vector has {pushed.Length}";
-    }
 
-    /// <summary>The time the bound model's inputs are as of: the last bar's, or the pushed vector's (<paramref name="pushedAt"/>).</summary>
-    public long AsOf(long pushedAt) => _indices is null ? pushedAt : series.LastTimestamp;
+    /// <summary>The time <paramref name="model"/>'s inputs are as of: the last bar's, or the pushed vector's (<paramref name="pushedAt"/>).</summary>
+    public long AsOf(Model model, long pushedAt) => Find(model).Indices is null ? pushedAt : series.LastTimestamp;
 
     private static bool UsesComputedFeatures(Model model) =>
         model.FeatureNames is { } names && names.All(IsFeatureName);
@@ -99,4 +108,7 @@ internal sealed class ModelBinding(string asset, AssetSeries series)
             return false;
         }
     }
+
+    // Indices null: the model takes the pushed vector.
+    private sealed record Entry(Model Model, int[]? Indices);
 }

@@ -14,9 +14,15 @@ internal static class ModelRun
     public static PredictionResult Predict(string asset, ModelRef model, Model loaded, ReadOnlySpan<float> inputs, long asOf, GridMetrics metrics)
     {
         var output = new float[loaded.OutputCount];
+        Run(model, loaded, inputs, output, metrics);
+        return new PredictionResult(asset, output, model, asOf);
+    }
+
+    /// <summary>The prediction into <paramref name="output"/> (one slot per model output), allocating nothing: for scoring and shadows.</summary>
+    public static void Run(ModelRef model, Model loaded, ReadOnlySpan<float> inputs, Span<float> output, GridMetrics metrics)
+    {
         long started = Stopwatch.GetTimestamp();
         loaded.Predict(inputs, output);
         metrics.Predicted(model, loaded, Stopwatch.GetElapsedTime(started));
-        return new PredictionResult(asset, output, model, asOf);
     }
 }

@@ -45,6 +45,13 @@ internal static class Errors
 
     public static GridException InvalidArgument(string message) => new(GridErrorKind.InvalidArgument, message);
 
+    /// <summary>gRPC's name for the trailer that tells a client how long to wait before it retries, in milliseconds.</summary>
+    public const string RetryPushbackTrailer = "grpc-retry-pushback-ms";
+
+    /// <summary>The trailers of an error: the retry hint, where the grid gives one.</summary>
+    public static Metadata Trailers(GridException e) =>
+        e.RetryAfter is { } wait ? new Metadata { { RetryPushbackTrailer, ((long)Math.Ceiling(wait.TotalMilliseconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) } } : [];
+
     /// <summary>
     /// The grid error an exception stands for, looking through the wrappers Orleans adds (a grain activation that
     /// failed arrives wrapped): a <see cref="GridException"/> itself, or UNAVAILABLE for a silo, PostgreSQL or the
@@ -119,7 +126,7 @@ internal sealed partial class GridErrorInterceptor(ILogger<GridErrorInterceptor>
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
                 return new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled"));
             case var _ when Errors.AsGridError(e) is { } grid:
-                return new RpcException(new Status(Errors.GrpcStatus(grid.Kind), grid.Message));
+                return new RpcException(new Status(Errors.GrpcStatus(grid.Kind), grid.Message), Errors.Trailers(grid));
             default:
                 LogUnexpected(e, context.Method);
                 return new RpcException(new Status(StatusCode.Internal, $"internal error: {e.GetType().Name}"));

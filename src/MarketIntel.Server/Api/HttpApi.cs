@@ -35,6 +35,8 @@ internal static class HttpApi
             .WithMetadata(new RequiresRoleAttribute(ApiRole.Writer));
         // The liveness probe answers without a key: it says nothing but that the process serves.
         app.MapGet("/healthz", () => Results.Text("ok\n")).AllowAnonymous();
+        // So is the readiness probe: it names failing dependencies (silo, models, postgresql, redis), never a secret.
+        app.MapGet("/readyz", new Cluster.Readiness(app.ServiceProvider).Answer).AllowAnonymous();
         app.MapModelsHttpApi();
         // The index answers without a key too: a first request to the root should show where to go, and it names
         // only the paths docs/api.md publishes (no asset, model, key or version), each still guarded by its own role.
@@ -48,7 +50,9 @@ internal static class HttpApi
             ("GET /predict/{asset}", "the asset's prediction (reader)"),
             ("GET /features/{asset}", "the asset's latest features (reader)"),
             ("PUT /features/{asset}", "a JSON array of numbers: the asset's pushed feature vector (writer)"),
+            ("GET /models/{name}/scores", "the live outcome scores of a model's versions, over every asset or ?asset=SYMBOL (reader)"),
             ("GET /healthz", "liveness (no key)"),
+            ("GET /readyz", "readiness: 200 ready, or 503 naming each failing dependency (no key)"),
             .. ModelsHttpApi.Paths,
         ],
         server.MetricsPort > 0 ? $":{server.MetricsPort}/metrics" : "/metrics",
@@ -231,14 +235,20 @@ internal static class HttpApi
         }
     }
 
-    internal static Task WriteError(HttpContext http, GridException e, int? status = null) =>
-        WriteJson(http, status ?? Errors.HttpStatus(e.Kind), e, static (json, e) =>
+    internal static Task WriteError(HttpContext http, GridException e, int? status = null)
+    {
+        if (e.RetryAfter is { } wait)
+        {
+            http.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return WriteJson(http, status ?? Errors.HttpStatus(e.Kind), e, static (json, e) =>
         {
             json.WriteStartObject();
             json.WriteString("error", e.Message);
             json.WriteString("code", Errors.Code(e.Kind));
             json.WriteEndObject();
         });
+    }
 
     // A JSON response written straight into the response pipe.
     internal static async Task WriteJson<T>(HttpContext http, int status, T state, Action<Utf8JsonWriter, T> write)

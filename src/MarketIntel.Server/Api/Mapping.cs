@@ -61,22 +61,18 @@ internal static class Mapping
     /// <summary>A model reference from a request, or an INVALID_ARGUMENT error naming the field.</summary>
     public static ModelRef Model(string name, string version)
     {
-        if (string.IsNullOrWhiteSpace(name))
-        {
-            throw Errors.InvalidArgument("name: a model name is required");
-        }
+        ModelName(name);
         if (string.IsNullOrWhiteSpace(version))
         {
             throw Errors.InvalidArgument($"version: model '{Clip(name)}' needs a version");
         }
-        CheckModelPart("name", name);
         // "@champion" names an alias of the model (resolved per asset when it predicts), not a version.
         CheckModelPart("version", version[0] == ModelRef.AliasMark && version.Length > 1 ? version[1..] : version);
         return new ModelRef(name, version);
     }
 
     /// <summary>A model name from a request, or an INVALID_ARGUMENT error naming the field.</summary>
-    public static string ModelName(string name)
+    public static string ModelName(string? name)
     {
         if (string.IsNullOrWhiteSpace(name))
         {

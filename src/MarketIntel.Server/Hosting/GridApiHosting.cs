@@ -60,6 +60,7 @@ public static class GridApiHosting
         });
         builder.Services.AddSingleton<Application.GridOperations>();
         builder.Services.AddSingleton<Application.ModelOperations>();
+        builder.Services.AddSingleton<Application.ModelScoresQuery>();
         builder.Services.AddSingleton<Application.BarHolder>();
         builder.Services.AddSingleton<PredictionFeed>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PredictionFeed>());
@@ -76,6 +77,8 @@ public static class GridApiHosting
         app.MapGrpcService<GridService>();
         app.MapGrpcService<ModelsService>();
         app.MapGridHttpApi();
+        app.MapGrpcService<ModelScoresService>();
+        app.MapModelScoresHttpApi();
         return app;
     }
 }

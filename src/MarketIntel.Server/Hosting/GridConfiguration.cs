@@ -1,5 +1,6 @@
 using MarketIntel.Cache.Redis.Hosting;
 using MarketIntel.Grains;
+using MarketIntel.Grains.Models;
 using MarketIntel.Inference;
 using MarketIntel.Server.Cluster;
 using MarketIntel.Server.Limits;
@@ -46,6 +47,7 @@ public static class GridConfiguration
         services.AddChecked(configuration, ModelsSection, new ModelLimitsValidator());
         services.AddChecked(configuration, ModelsSection, new OnnxMemoryOptionsValidator());
         services.AddMarketIntelGridOptions(o => o.BindChecked(configuration.GetSection(GridOptions.Section)));
+        services.AddMarketIntelPromotionGate(o => o.BindChecked(configuration.GetSection(PromotionGateOptions.Section)));
         return services;
     }
 

@@ -27,7 +27,7 @@ public static class GridTelemetryHosting
         builder.Services.AddSingleton<PrometheusExport>();
         builder.Logging.AddFilter("Orleans", LogLevel.Warning);
         // Two Orleans warnings print on every start and say nothing wrong: dropped by event, not by category.
-        StartupNoiseFilter.Wrap(builder.Services);
+        StartupNoiseFilter.Install(builder.Services);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         // Kestrel warns once per connection refused over Limits:MaxConnections: thousands of lines in a flood.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel.Connections", LogLevel.Error);

@@ -109,11 +109,15 @@ internal sealed class PrometheusExport : IDisposable
     {
         private readonly Func<string[], Collector<TChild>> _create;
         private readonly Action<TChild, double> _record;
-        private readonly ConcurrentDictionary<string[], TChild> _children = new(LabelValues.Comparer);
-        // The common case reads the tag values in place: no allocation once a series exists.
-        private readonly ConcurrentDictionary<string[], TChild>.AlternateLookup<ReadOnlySpan<KeyValuePair<string, object?>>> _lookup;
+        private readonly ConcurrentDictionary<string[], Entry> _children = new(LabelValues.Comparer);
+        // A series not found last time reads the tag values in place: no allocation once a series exists.
+        private readonly ConcurrentDictionary<string[], Entry>.AlternateLookup<ReadOnlySpan<KeyValuePair<string, object?>>> _lookup;
         private readonly Lock _creating = new();
         private Collector<TChild>? _collector;
+        // The series last recorded. The grid's components keep each series' tags made once (a model version's label,
+        // a route's tags), so a run of measurements of one series carries the same objects, which a reference
+        // comparison recognises without hashing and comparing the values' text (docs/performance.md).
+        private Entry? _last;
 
         public Series(Func<string[], Collector<TChild>> create, Action<TChild, double> record)
         {
@@ -124,14 +128,19 @@ internal sealed class PrometheusExport : IDisposable
 
         public override void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
-            if (!_lookup.TryGetValue(tags, out TChild? child))
+            Entry? entry = _last;
+            if (entry is null || !entry.IsCarriedBy(tags))
             {
-                child = Add(tags);
+                if (!_lookup.TryGetValue(tags, out entry))
+                {
+                    entry = Add(tags);
+                }
+                _last = entry;
             }
-            _record(child, value);
+            _record(entry.Child, value);
         }
 
-        private TChild Add(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        private Entry Add(ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
             var names = new string[tags.Length];
             for (int i = 0; i < tags.Length; i++)
@@ -147,7 +156,35 @@ internal sealed class PrometheusExport : IDisposable
                         $"{_collector.Name}: measured with tags ({string.Join(", ", names)}), first with ({string.Join(", ", _collector.LabelNames)})");
                 }
                 string[] values = LabelValues.Comparer.Create(tags);
-                return _children.GetOrAdd(values, _collector.WithLabels(values));
+                var objects = new object?[tags.Length];
+                for (int i = 0; i < tags.Length; i++)
+                {
+                    objects[i] = tags[i].Value;
+                }
+                return _children.GetOrAdd(values, new Entry(_collector.WithLabels(values), objects));
+            }
+        }
+
+        /// <summary>A series' child, and the tag value objects of the measurement that created it.</summary>
+        private sealed class Entry(TChild child, object?[] values)
+        {
+            public TChild Child { get; } = child;
+
+            // The same objects mean the same label values; equal values in other objects take the lookup.
+            public bool IsCarriedBy(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+            {
+                if (tags.Length != values.Length)
+                {
+                    return false;
+                }
+                for (int i = 0; i < tags.Length; i++)
+                {
+                    if (!ReferenceEquals(tags[i].Value, values[i]))
+                    {
+                        return false;
+                    }
+                }
+                return true;
             }
         }
     }

@@ -13,10 +13,12 @@ namespace MarketIntel.Server.Telemetry;
 /// measures from a timestamp that starts at zero, so its first check reports the machine's uptime as a stall
 /// "potentially indicating deadlock". A stall within the process's life is real and still logged.</item>
 /// </list>
-/// Filters by category and level cannot tell these from real warnings of the same categories, hence a wrapper on each
-/// logging provider that sees the event id and the stall's duration.
+/// Filters by category and level cannot tell these from real warnings of the same categories, so this sits in front of
+/// the logger factory and sees each entry's event id and the stall's duration. It decorates the factory rather than
+/// each provider: the factory matches per-provider levels (<c>Logging:Console:LogLevel:...</c>) by the provider's type
+/// and alias, which a wrapper around the provider would hide.
 /// </summary>
-internal sealed class StartupNoiseFilter(ILoggerProvider inner) : ILoggerProvider, ISupportExternalScope
+internal sealed class StartupNoiseFilter(ILoggerFactory inner) : ILoggerFactory
 {
     public const string SiloCategory = "Orleans.Runtime.Silo";
     public const string WatchdogCategory = "Orleans.Runtime.Watchdog";
@@ -25,16 +27,22 @@ internal sealed class StartupNoiseFilter(ILoggerProvider inner) : ILoggerProvide
 
     private static readonly DateTime ProcessStarted = Process.GetCurrentProcess().StartTime.ToUniversalTime();
 
-    /// <summary>Wraps every logging provider registered so far.</summary>
-    public static void Wrap(IServiceCollection services)
+    /// <summary>
+    /// Puts the filter in front of the logger factory registered so far, which stays in the container (keyed, so only
+    /// the filter resolves it) with its providers, their rules and its disposal as they were.
+    /// </summary>
+    public static void Install(IServiceCollection services)
     {
-        foreach (ServiceDescriptor provider in services.Where(d => d.ServiceType == typeof(ILoggerProvider) && !d.IsKeyedService).ToList())
+        ServiceDescriptor registered = services.Last(d => d.ServiceType == typeof(ILoggerFactory) && !d.IsKeyedService);
+        services.Remove(registered);
+        Type key = typeof(StartupNoiseFilter);
+        services.Add(registered switch
         {
-            services.Remove(provider);
-            services.AddSingleton<ILoggerProvider>(sp => new StartupNoiseFilter(provider.ImplementationInstance as ILoggerProvider
-                ?? (ILoggerProvider?)provider.ImplementationFactory?.Invoke(sp)
-                ?? (ILoggerProvider)ActivatorUtilities.CreateInstance(sp, provider.ImplementationType!)));
-        }
+            { ImplementationInstance: { } instance } => ServiceDescriptor.KeyedSingleton(typeof(ILoggerFactory), key, instance),
+            { ImplementationFactory: { } create } => new ServiceDescriptor(typeof(ILoggerFactory), key, (sp, _) => create(sp), registered.Lifetime),
+            _ => new ServiceDescriptor(typeof(ILoggerFactory), key, registered.ImplementationType!, registered.Lifetime),
+        });
+        services.AddSingleton<ILoggerFactory>(sp => new StartupNoiseFilter(sp.GetRequiredKeyedService<ILoggerFactory>(key)));
     }
 
     /// <summary>Whether an entry is one of the two kinds of start-up noise.</summary>
@@ -53,15 +61,12 @@ internal sealed class StartupNoiseFilter(ILoggerProvider inner) : ILoggerProvide
     public ILogger CreateLogger(string categoryName) =>
         categoryName is SiloCategory or WatchdogCategory ? new Filtered(inner.CreateLogger(categoryName), categoryName) : inner.CreateLogger(categoryName);
 
-    public void SetScopeProvider(IExternalScopeProvider scopeProvider)
-    {
-        if (inner is ISupportExternalScope scoped)
-        {
-            scoped.SetScopeProvider(scopeProvider);
-        }
-    }
+    public void AddProvider(ILoggerProvider provider) => inner.AddProvider(provider);
 
-    public void Dispose() => inner.Dispose();
+    // The container disposes the factory behind the filter, as it did before the filter was installed.
+    public void Dispose()
+    {
+    }
 
     private sealed class Filtered(ILogger inner, string category) : ILogger
     {

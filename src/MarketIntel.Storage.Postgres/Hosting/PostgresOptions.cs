@@ -21,6 +21,12 @@ public sealed class PostgresOptions
     public int ArchiveWriters { get; set; } = 2;
 
     /// <summary>
+    /// The most bars waiting for the archive (queued or being written) on one silo. When PostgreSQL falls behind,
+    /// appends beyond this are refused at once as UNAVAILABLE with a retry hint, rather than queued without bound.
+    /// </summary>
+    public int ArchiveMaxQueuedRows { get; set; } = 200_000;
+
+    /// <summary>
     /// How many assets may read their archived bars at once when they are activated (each read holds a pooled
     /// connection), so that a burst of reactivations after a silo loss leaves connections for the archive writes.
     /// </summary>
@@ -75,6 +81,10 @@ public sealed class PostgresOptionsValidator : IValidateOptions<PostgresOptions>
         if (options.MaxConcurrentReplays is < 1 or > 1024)
         {
             failures.Add($"{section}:MaxConcurrentReplays {options.MaxConcurrentReplays} must be between 1 and 1024");
+        }
+        if (options.ArchiveMaxQueuedRows < options.ArchiveBatchRows)
+        {
+            failures.Add($"{section}:ArchiveMaxQueuedRows {options.ArchiveMaxQueuedRows} must be at least ArchiveBatchRows ({options.ArchiveBatchRows})");
         }
         if (options.ArchiveWriters is < 1 or > 64)
         {

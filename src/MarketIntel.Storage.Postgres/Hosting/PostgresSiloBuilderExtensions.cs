@@ -14,9 +14,9 @@ namespace MarketIntel.Storage.Postgres.Hosting;
 public static class PostgresSiloBuilderExtensions
 {
     /// <summary>
-    /// Grain storage (the provider the grid's grains use), the bar archive and the model registry's store on the
-    /// database of the <see cref="PostgresOptions"/>, which <paramref name="configureOptions"/> binds or sets (a host
-    /// that registered them already passes none). The schema must have been migrated (<c>marketintel db migrate</c>);
+    /// Grain storage (the provider the grid's grains use), the bar archive, the model registry's store and the live
+    /// outcome scores on the database of the <see cref="PostgresOptions"/>, which <paramref name="configureOptions"/>
+    /// binds or sets (a host that registered them already passes none). The schema must have been migrated (<c>marketintel db migrate</c>);
     /// call before <c>AddMarketIntelGrid(..., inMemoryStorage: false)</c>, whose embedded defaults these replace.
     /// </summary>
     public static ISiloBuilder AddMarketIntelPostgres(this ISiloBuilder silo, Action<OptionsBuilder<PostgresOptions>>? configureOptions = null)
@@ -32,10 +32,11 @@ public static class PostgresSiloBuilderExtensions
         {
             PostgresOptions options = services.GetRequiredService<IOptions<PostgresOptions>>().Value;
             return new PostgresBarArchive(services.GetRequiredService<NpgsqlDataSource>(), options.ArchiveBatchRows, options.ArchiveWriters, options.MaxConcurrentReplays,
-                services.GetService<System.Diagnostics.Metrics.IMeterFactory>());
+                services.GetService<System.Diagnostics.Metrics.IMeterFactory>(), options.ArchiveMaxQueuedRows);
         });
         silo.Services.AddSingleton<IBarArchive>(services => services.GetRequiredService<PostgresBarArchive>());
         silo.Services.AddSingleton<IModelStore>(services => new PostgresModelStore(services.GetRequiredService<NpgsqlDataSource>()));
+        silo.Services.AddSingleton<IScoreStore>(services => new PostgresScoreStore(services.GetRequiredService<NpgsqlDataSource>()));
         return silo;
     }
 

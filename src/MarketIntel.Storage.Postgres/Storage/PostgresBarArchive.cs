@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using MarketIntel.Features;
+using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Storage;
 using Npgsql;
 using NpgsqlTypes;
@@ -13,7 +14,9 @@ namespace MarketIntel.Storage.Postgres.Storage;
 /// silo queue up and are written together, up to <c>batchRows</c> rows per statement, by a few writers: one
 /// round trip and one commit carry the bars of many grains (group commit), and each grain's call returns when
 /// the commit that holds its bars is done. A bar stored already is skipped (ON CONFLICT DO NOTHING), so a write
-/// repeated after a crash stores nothing twice.
+/// repeated after a crash stores nothing twice. The bars waiting (queued or being written) are bounded: when
+/// PostgreSQL falls behind, an append beyond the bound is refused at once as UNAVAILABLE with a retry hint, so
+/// memory stays bounded and clients slow down instead of piling up.
 /// </summary>
 public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
 {
@@ -25,8 +28,12 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
     private readonly Channel<PendingAppend> _queue = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = false });
     private readonly Task[] _writers;
     private readonly SemaphoreSlim _replays;
+    private readonly int _maxQueuedRows;
+    private long _queuedRows;
+    private long _refusedRows;
     private long _writes;
     private long _rows;
+    private long _writeFailures;
 
     /// <param name="database">The database the <c>bars</c> table is in.</param>
     /// <param name="batchRows">The most bars one write carries.</param>
@@ -36,8 +43,11 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
     /// unbounded, their reads would take every pooled connection and stall the archive writes behind them.
     /// </param>
     /// <param name="meters">Makes the meter the archive publishes its totals on; none, and they are kept but not published.</param>
-    public PostgresBarArchive(NpgsqlDataSource database, int batchRows, int writers, int maxConcurrentReads = 8, IMeterFactory? meters = null)
+    /// <param name="maxQueuedRows">The most bars waiting for the archive; appends beyond it are refused (at least <paramref name="batchRows"/>).</param>
+    public PostgresBarArchive(NpgsqlDataSource database, int batchRows, int writers, int maxConcurrentReads = 8, IMeterFactory? meters = null, int maxQueuedRows = 200_000)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxQueuedRows, batchRows);
+        _maxQueuedRows = maxQueuedRows;
         ArgumentOutOfRangeException.ThrowIfLessThan(maxConcurrentReads, 1);
         _replays = new SemaphoreSlim(maxConcurrentReads, maxConcurrentReads);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchRows, 1);
@@ -52,6 +62,13 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
                 "Statements (each one commit) that wrote accepted bars to PostgreSQL (cluster mode)");
             meter.CreateObservableCounter("marketintel_archive_rows_total", () => Rows, unit: null,
                 "Bars carried by those statements: divided by the writes, the group-commit batch size");
+            meter.CreateObservableGauge("marketintel_archive_queued_rows", () => QueuedRows, unit: null,
+                "Bars waiting for the archive (queued or being written); appends are refused beyond Postgres:ArchiveMaxQueuedRows");
+            meter.CreateObservableCounter("marketintel_archive_refused_rows_total", () => RefusedRows, unit: null,
+                "Bars refused because the archive was full (PostgreSQL behind); their clients were told to retry");
+            // The archive-write-errors alert watches this: a failed statement fails every ingest call it carried.
+            meter.CreateObservableCounter("marketintel_archive_write_failures_total", () => WriteFailures, unit: null,
+                "Statements of accepted bars that PostgreSQL failed (cluster mode): each failed every ingest call it carried");
         }
     }
 
@@ -60,8 +77,20 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
     /// <summary>Statements written so far (each one commit).</summary>
     public long Writes => Interlocked.Read(ref _writes);
 
+    /// <summary>Statements that failed.</summary>
+    public long WriteFailures => Interlocked.Read(ref _writeFailures);
+
     /// <summary>Bars sent in those statements.</summary>
     public long Rows => Interlocked.Read(ref _rows);
+
+    /// <summary>Bars waiting for the archive now (queued or being written).</summary>
+    public long QueuedRows => Interlocked.Read(ref _queuedRows);
+
+    /// <summary>Bars refused so far because too many were waiting.</summary>
+    public long RefusedRows => Interlocked.Read(ref _refusedRows);
+
+    /// <summary>How long a refused client is asked to wait: about one write's time when PostgreSQL is merely slow.</summary>
+    public static readonly TimeSpan RetryHint = TimeSpan.FromSeconds(1);
 
     public Task Append(string asset, IReadOnlyList<StoredBar> bars)
     {
@@ -70,8 +99,25 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
         {
             return Task.CompletedTask;
         }
+        // Reserved before queuing, released when the write that holds them ends: the bound covers bars being written too.
+        long queued = Interlocked.Add(ref _queuedRows, bars.Count);
+        if (queued > _maxQueuedRows && queued != bars.Count)
+        {
+            Interlocked.Add(ref _queuedRows, -bars.Count);
+            Interlocked.Add(ref _refusedRows, bars.Count);
+            return Task.FromException(new GridException(GridErrorKind.Unavailable,
+                $"{asset}: the bar archive is behind PostgreSQL ({queued - bars.Count} bars waiting, limit {_maxQueuedRows}: setting Postgres:ArchiveMaxQueuedRows); these {bars.Count} bars were not applied: retry in {RetryHint.TotalSeconds:0} s")
+            {
+                RetryAfter = RetryHint,
+            });
+        }
         var pending = new PendingAppend(asset, bars, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        return _queue.Writer.TryWrite(pending) ? pending.Done.Task : Task.FromException(new ObjectDisposedException(nameof(PostgresBarArchive)));
+        if (_queue.Writer.TryWrite(pending))
+        {
+            return pending.Done.Task;
+        }
+        Interlocked.Add(ref _queuedRows, -bars.Count);
+        return Task.FromException(new ObjectDisposedException(nameof(PostgresBarArchive)));
     }
 
     public async IAsyncEnumerable<StoredBar> Read(string asset, [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -168,10 +214,15 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
             }
             catch (Exception e)
             {
+                Interlocked.Increment(ref _writeFailures);
                 foreach (PendingAppend append in batch)
                 {
                     append.Done.TrySetException(e);
                 }
+            }
+            finally
+            {
+                Interlocked.Add(ref _queuedRows, -rows);
             }
         }
     }

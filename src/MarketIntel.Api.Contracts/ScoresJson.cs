@@ -1,0 +1,113 @@
+using System.Text.Json;
+
+namespace MarketIntel.Api.V1;
+
+/// <summary>
+/// <c>GET /models/{name}/scores</c>'s JSON, written by the server and read by <c>marketintel models scores</c>, from and
+/// into the gRPC reply, so both APIs answer the same: <c>{"name":..,"versions":[{"version":..,"role":..,"outcomes":N,
+/// "hits":H,"accuracy":..,"logLoss":..,"brier":..}],"pairs":[...]}</c>, means as numbers and null where there is none;
+/// return models add <c>squaredError</c>, a reply for one asset names it.
+/// </summary>
+public static class ScoresJson
+{
+    /// <summary>Writes <paramref name="reply"/> as the HTTP API answers it.</summary>
+    public static void Write(Utf8JsonWriter json, ScoresReply reply)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        ArgumentNullException.ThrowIfNull(reply);
+        json.WriteStartObject();
+        json.WriteString("name", reply.Name);
+        if (reply.Asset.Length > 0)
+        {
+            json.WriteString("asset", reply.Asset);
+        }
+        json.WriteStartArray("versions");
+        foreach (VersionScore v in reply.Versions)
+        {
+            json.WriteStartObject();
+            json.WriteString("version", v.Version);
+            json.WriteString("role", v.Role);
+            json.WriteString("label", v.Label);
+            json.WriteNumber("outcomes", v.Outcomes);
+            json.WriteNumber("hits", v.Hits);
+            Number(json, "accuracy", v.Accuracy);
+            Number(json, "logLoss", v.LogLoss);
+            Number(json, "brier", v.Brier);
+            if (!double.IsNaN(v.SquaredError))
+            {
+                Number(json, "squaredError", v.SquaredError);
+            }
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteStartArray("pairs");
+        foreach (PairScore p in reply.Pairs)
+        {
+            json.WriteStartObject();
+            json.WriteString("champion", p.Champion);
+            json.WriteString("challenger", p.Challenger);
+            json.WriteNumber("pairs", p.Pairs);
+            json.WriteNumber("bothHit", p.BothHit);
+            json.WriteNumber("championOnlyHits", p.ChampionOnlyHits);
+            json.WriteNumber("challengerOnlyHits", p.ChallengerOnlyHits);
+            Number(json, "meanLossDifference", p.MeanLossDifference);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    private static void Number(Utf8JsonWriter json, string name, double value)
+    {
+        if (double.IsFinite(value))
+        {
+            json.WriteNumber(name, value);
+        }
+        else
+        {
+            json.WriteNull(name);
+        }
+    }
+
+    /// <summary>Reads what <see cref="Write"/> wrote; throws <see cref="JsonException"/> or <see cref="KeyNotFoundException"/> on another shape.</summary>
+    public static ScoresReply Read(JsonElement root)
+    {
+        var reply = new ScoresReply
+        {
+            Name = root.GetProperty("name").GetString() ?? "",
+            Asset = root.TryGetProperty("asset", out JsonElement asset) ? asset.GetString() ?? "" : "",
+        };
+        foreach (JsonElement v in root.GetProperty("versions").EnumerateArray())
+        {
+            reply.Versions.Add(new VersionScore
+            {
+                Version = v.GetProperty("version").GetString() ?? "",
+                Role = v.GetProperty("role").GetString() ?? "",
+                Label = v.GetProperty("label").GetString() ?? "",
+                Outcomes = v.GetProperty("outcomes").GetInt64(),
+                Hits = v.GetProperty("hits").GetInt64(),
+                Accuracy = Number(v, "accuracy"),
+                LogLoss = Number(v, "logLoss"),
+                Brier = Number(v, "brier"),
+                SquaredError = Number(v, "squaredError"),
+            });
+        }
+        foreach (JsonElement p in root.GetProperty("pairs").EnumerateArray())
+        {
+            reply.Pairs.Add(new PairScore
+            {
+                Champion = p.GetProperty("champion").GetString() ?? "",
+                Challenger = p.GetProperty("challenger").GetString() ?? "",
+                Pairs = p.GetProperty("pairs").GetInt64(),
+                BothHit = p.GetProperty("bothHit").GetInt64(),
+                ChampionOnlyHits = p.GetProperty("championOnlyHits").GetInt64(),
+                ChallengerOnlyHits = p.GetProperty("challengerOnlyHits").GetInt64(),
+                MeanLossDifference = Number(p, "meanLossDifference"),
+            });
+        }
+        return reply;
+    }
+
+    private static double Number(JsonElement element, string name) =>
+        element.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.Number ? value.GetDouble() : double.NaN;
+}

@@ -1,0 +1,122 @@
+using System.Text.Json;
+using MarketIntel.Tests;
+using YamlDotNet.RepresentationModel;
+
+namespace MarketIntel.Ops.Tests;
+
+/// <summary>
+/// dashboards/*.json are Grafana dashboards by the structure of Grafana's JSON model (no schema validator for it is
+/// packaged here): what Grafana needs to load each, panels that fit the 24-column grid without overlapping, and every
+/// query on the data source the provisioning files create. That the queries name real metrics is the end-to-end test's
+/// job (<see cref="PrometheusEndToEndTests"/>).
+/// </summary>
+public sealed class DashboardTests
+{
+    private static readonly string[] PanelTypes = ["row", "timeseries", "stat"];
+
+    public static TheoryData<string> Dashboards() => [.. PromQl.DashboardFiles.Select(f => Path.GetFileName(f))];
+
+    private static JsonElement Load(string name)
+    {
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoPaths.Root, "dashboards", name)));
+        return json.RootElement.Clone();
+    }
+
+    // The uid of the one data source deploy/grafana provisions.
+    private static string ProvisionedDataSource()
+    {
+        var yaml = new YamlStream();
+        using (var reader = new StreamReader(Path.Combine(RepoPaths.Root, "deploy", "grafana", "provisioning", "datasources", "prometheus.yml")))
+        {
+            yaml.Load(reader);
+        }
+        var source = (YamlMappingNode)((YamlSequenceNode)((YamlMappingNode)yaml.Documents[0].RootNode)["datasources"]).Single();
+        Assert.Equal("prometheus", ((YamlScalarNode)source["type"]).Value);
+        return ((YamlScalarNode)source["uid"]).Value!;
+    }
+
+    [Fact]
+    public void There_are_the_serving_and_the_cluster_dashboards_with_distinct_uids()
+    {
+        var uids = PromQl.DashboardFiles.Select(f => Load(Path.GetFileName(f)).GetProperty("uid").GetString()).ToList();
+        Assert.Equal(["marketintel-cluster", "marketintel-serving"], uids);
+    }
+
+    [Theory]
+    [MemberData(nameof(Dashboards))]
+    public void The_dashboard_has_what_Grafana_needs_to_load_it(string name)
+    {
+        JsonElement dashboard = Load(name);
+        Assert.False(string.IsNullOrWhiteSpace(dashboard.GetProperty("title").GetString()));
+        Assert.InRange(dashboard.GetProperty("uid").GetString()!.Length, 1, 40);
+        Assert.InRange(dashboard.GetProperty("schemaVersion").GetInt32(), 36, 41);
+        Assert.Equal(JsonValueKind.Array, dashboard.GetProperty("templating").GetProperty("list").ValueKind);
+        Assert.Equal(JsonValueKind.Array, dashboard.GetProperty("annotations").GetProperty("list").ValueKind);
+        Assert.StartsWith("now-", dashboard.GetProperty("time").GetProperty("from").GetString(), StringComparison.Ordinal);
+        Assert.NotEmpty(dashboard.GetProperty("panels").EnumerateArray());
+    }
+
+    [Theory]
+    [MemberData(nameof(Dashboards))]
+    public void Panels_have_distinct_ids_known_types_and_fit_the_grid_without_overlapping(string name)
+    {
+        var panels = Load(name).GetProperty("panels").EnumerateArray().ToList();
+        var ids = panels.Select(p => p.GetProperty("id").GetInt32()).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        var boxes = new List<(string Title, int X, int Y, int W, int H)>();
+        foreach (JsonElement panel in panels)
+        {
+            string title = panel.GetProperty("title").GetString()!;
+            Assert.False(string.IsNullOrWhiteSpace(title));
+            Assert.Contains(panel.GetProperty("type").GetString(), PanelTypes);
+            JsonElement grid = panel.GetProperty("gridPos");
+            var box = (title, grid.GetProperty("x").GetInt32(), grid.GetProperty("y").GetInt32(), grid.GetProperty("w").GetInt32(), grid.GetProperty("h").GetInt32());
+            Assert.True(box.Item2 >= 0 && box.Item4 > 0 && box.Item2 + box.Item4 <= 24 && box.Item3 >= 0 && box.Item5 > 0, $"{name}: '{title}' is off the 24-column grid");
+            foreach (var other in boxes)
+            {
+                bool overlap = box.Item2 < other.X + other.W && other.X < box.Item2 + box.Item4 && box.Item3 < other.Y + other.H && other.Y < box.Item3 + box.Item5;
+                Assert.False(overlap, $"{name}: '{title}' overlaps '{other.Title}'");
+            }
+            boxes.Add(box);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Dashboards))]
+    public void Every_panel_queries_the_provisioned_Prometheus_with_named_non_empty_targets(string name)
+    {
+        string source = ProvisionedDataSource();
+        foreach (JsonElement panel in Load(name).GetProperty("panels").EnumerateArray().Where(p => p.GetProperty("type").GetString() != "row"))
+        {
+            string title = panel.GetProperty("title").GetString()!;
+            Assert.Equal(source, panel.GetProperty("datasource").GetProperty("uid").GetString());
+            var targets = panel.GetProperty("targets").EnumerateArray().ToList();
+            Assert.True(targets.Count > 0, $"{name}: '{title}' has no query");
+            Assert.Equal(targets.Count, targets.Select(t => t.GetProperty("refId").GetString()).Distinct().Count());
+            foreach (JsonElement target in targets)
+            {
+                Assert.Equal(source, target.GetProperty("datasource").GetProperty("uid").GetString());
+                Assert.False(string.IsNullOrWhiteSpace(target.GetProperty("expr").GetString()), $"{name}: '{title}' has an empty query");
+                Assert.NotEmpty(PromQl.Selectors(target.GetProperty("expr").GetString()!));
+            }
+        }
+    }
+
+    [Fact]
+    public void The_PromQL_reading_finds_metrics_matcher_labels_and_grouping_but_not_functions_strings_or_durations()
+    {
+        const string query = "histogram_quantile(0.99, sum by (endpoint, le) (rate(http_request_duration_seconds_bucket{job=\"m\",endpoint=~\"/predict/\\\\{asset\\\\}|x\"}[$__rate_interval]))) / up or vector(0)";
+        Assert.Equal(
+            [new PromQl.Selector("http_request_duration_seconds_bucket", ["job", "endpoint"]), new PromQl.Selector("up", [])],
+            PromQl.Selectors(query), new SelectorComparer());
+        Assert.Equal(["endpoint", "le"], PromQl.Grouping(query));
+        Assert.Equal([new PromQl.Selector("marketintel:predict_slow:ratio_rate5m", [])], PromQl.Selectors("marketintel:predict_slow:ratio_rate5m > (14.4 * 0.01)"), new SelectorComparer());
+    }
+
+    private sealed class SelectorComparer : IEqualityComparer<PromQl.Selector>
+    {
+        public bool Equals(PromQl.Selector? x, PromQl.Selector? y) => x!.Metric == y!.Metric && x.Labels.SequenceEqual(y.Labels);
+
+        public int GetHashCode(PromQl.Selector obj) => obj.Metric.GetHashCode(StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,262 @@
+using System.Collections;
+using System.Reflection;
+using MarketIntel.Cache.Redis.Hosting;
+using MarketIntel.Grains;
+using MarketIntel.Inference;
+using MarketIntel.Server.Cluster;
+using MarketIntel.Server.Hosting;
+using MarketIntel.Server.Limits;
+using MarketIntel.Server.Security;
+using MarketIntel.Storage.Postgres.Hosting;
+using MarketIntel.Tests;
+using Microsoft.Extensions.Configuration;
+using Orleans.Configuration;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace MarketIntel.Ops.Tests;
+
+/// <summary>
+/// deploy/compose.yaml, deploy/kubernetes/*.yaml and deploy/Dockerfile, which no Docker or Kubernetes runs here: they
+/// parse, they name the image built from the Dockerfile and the ports and paths the server serves, and every setting
+/// they give the silos is one the server's options classes read, with values the server's own validators accept.
+/// </summary>
+public sealed class DeploymentTests
+{
+    private static string Deploy(params string[] parts) => Path.Combine([RepoPaths.Root, "deploy", .. parts]);
+
+    private static List<YamlMappingNode> Documents(string file)
+    {
+        var yaml = new YamlStream();
+        using (var reader = new StreamReader(file))
+        {
+            // Merge keys (<<: *silo), as Docker Compose reads them.
+            yaml.Load(new MergingParser(new Parser(reader)));
+        }
+        return [.. yaml.Documents.Select(d => (YamlMappingNode)d.RootNode)];
+    }
+
+    private static YamlNode At(YamlNode node, params string[] path) =>
+        path.Aggregate(node, (n, key) => ((YamlMappingNode)n).Children[new YamlScalarNode(key)]);
+
+    private static string Text(YamlNode node, params string[] path) => ((YamlScalarNode)At(node, path)).Value!;
+
+    private static bool Has(YamlNode node, string key) => ((YamlMappingNode)node).Children.ContainsKey(new YamlScalarNode(key));
+
+    private static IEnumerable<(string Key, string Value)> Pairs(YamlNode mapping) =>
+        ((YamlMappingNode)mapping).Children.Select(p => (((YamlScalarNode)p.Key).Value!, ((YamlScalarNode)p.Value).Value!));
+
+    private static YamlMappingNode Compose => Documents(Deploy("compose.yaml")).Single();
+
+    private static YamlMappingNode Service(string name) => (YamlMappingNode)At(Compose, "services", name);
+
+    private static readonly string[] Silos = ["silo-1", "silo-2"];
+
+    private static List<YamlMappingNode> Kubernetes =>
+        [.. Directory.GetFiles(Deploy("kubernetes"), "*.yaml").Order(StringComparer.Ordinal).SelectMany(Documents)];
+
+    private static YamlMappingNode Kind(string kind) => Kubernetes.Single(d => Text(d, "kind") == kind);
+
+    // Each configuration section the server binds, with the options classes bound from it (GridConfiguration,
+    // GridClusterHosting for Orleans' membership timings).
+    private static readonly Dictionary<string, Type[]> Sections = new(StringComparer.OrdinalIgnoreCase)
+    {
+        [ServerOptions.Section] = [typeof(ServerOptions)],
+        [ClusterModeOptions.Section] = [typeof(ClusterModeOptions), typeof(RedisCacheOptions)],
+        [PostgresOptions.Section] = [typeof(PostgresOptions)],
+        [AuthOptions.Section] = [typeof(AuthOptions)],
+        [LimitsOptions.Section] = [typeof(LimitsOptions)],
+        [TlsOptions.Section] = [typeof(TlsOptions)],
+        [GridConfiguration.ModelsSection] = [typeof(ModelLimits), typeof(OnnxMemoryOptions)],
+        [GridOptions.Section] = [typeof(GridOptions)],
+        ["Orleans:ClusterMembership"] = [typeof(ClusterMembershipOptions)],
+    };
+
+    /// <summary>Why a configuration key (environment form, <c>A__B</c>) is not one the server reads, or null when it is.</summary>
+    internal static string? Unread(string key)
+    {
+        string[] parts = key.Split("__");
+        foreach (var (section, types) in Sections.OrderByDescending(s => s.Key.Length))
+        {
+            string[] sectionParts = section.Split(':');
+            if (parts.Length <= sectionParts.Length || !parts.Take(sectionParts.Length).SequenceEqual(sectionParts, StringComparer.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+            string[] rest = parts[sectionParts.Length..];
+            return types.Any(t => Reads(t, rest)) ? null : $"{key}: no setting {string.Join(':', rest)} in {string.Join(" or ", types.Select(t => t.Name))} (section {section})";
+        }
+        return $"{key}: no options class reads section '{parts[0]}'";
+    }
+
+    // Whether binding type reads the path: a public property (case-insensitive, as the binder matches), an index into a
+    // list, or a property of a nested options object.
+    private static bool Reads(Type type, string[] path)
+    {
+        PropertyInfo? property = type.GetProperty(path[0], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
+        if (property is null)
+        {
+            return false;
+        }
+        if (path.Length == 1)
+        {
+            return property.CanWrite || typeof(IEnumerable).IsAssignableFrom(property.PropertyType) && property.PropertyType != typeof(string);
+        }
+        if (property.PropertyType != typeof(string) && typeof(IEnumerable).IsAssignableFrom(property.PropertyType))
+        {
+            return path.Length == 2 && int.TryParse(path[1], out _);
+        }
+        return property.PropertyType.IsClass && property.PropertyType != typeof(string) && Reads(property.PropertyType, path[1..]);
+    }
+
+    // The silos' settings as the server would read them: the image's model path as the repository's file, and the
+    // address Kubernetes or the compose entrypoint fills in at start as a stand-in.
+    private static void AcceptedByTheServer(IEnumerable<(string Key, string Value)> settings, string where)
+    {
+        string model = Path.Combine(RepoPaths.Root, "src", "MarketIntel.Cli", "SampleData", "direction-d3-n60.json");
+        var configuration = settings
+            .Select(s => new KeyValuePair<string, string?>(s.Key.Replace("__", ":", StringComparison.Ordinal), s.Value.Replace("/app/models/direction-d3-n60.json", model, StringComparison.Ordinal)))
+            .Append(new("Cluster:AdvertisedAddress", "10.0.0.7"))
+            .GroupBy(p => p.Key, StringComparer.OrdinalIgnoreCase).Select(g => g.Last());
+        try
+        {
+            GridServer.ReadOptions(new ConfigurationBuilder().AddInMemoryCollection(configuration).Build());
+        }
+        catch (ServerConfigurationException e)
+        {
+            Assert.Fail($"{where}: the server refuses these settings: {e.Message}");
+        }
+    }
+
+    [Fact]
+    public void The_key_check_tells_a_setting_the_server_reads_from_a_misspelt_or_unknown_one()
+    {
+        Assert.Null(Unread("MarketIntel__HttpPort"));
+        Assert.Null(Unread("marketintel__models__0"));
+        Assert.Null(Unread("Cluster__Redis"));
+        Assert.Null(Unread("Auth__Jwt__Authority"));
+        Assert.Null(Unread("Orleans__ClusterMembership__ProbeTimeout"));
+        Assert.Contains("no setting HttpPrt", Unread("MarketIntel__HttpPrt"), StringComparison.Ordinal);
+        Assert.Contains("no options class reads section 'Clustr'", Unread("Clustr__Redis"), StringComparison.Ordinal);
+        Assert.NotNull(Unread("MarketIntel__Models__first"));
+    }
+
+    [Fact]
+    public void Compose_starts_the_servers_the_migration_two_silos_Prometheus_and_Grafana_from_images_it_names_or_builds()
+    {
+        var services = ((YamlMappingNode)At(Compose, "services")).Children.Keys.Select(k => ((YamlScalarNode)k).Value!).ToList();
+        Assert.Equal(["postgres", "redis", "migrate", "keys", "silo-1", "silo-2", "prometheus", "grafana"], services);
+        foreach (string name in services)
+        {
+            Assert.Matches("^[a-z0-9./-]+:[A-Za-z0-9._-]+$", Text(Service(name), "image"));
+        }
+        // The grid's image is built from deploy/Dockerfile; the migration runs to completion before any silo starts.
+        foreach (string silo in Silos)
+        {
+            Assert.Equal("marketintel:local", Text(Service(silo), "image"));
+            Assert.Equal("deploy/Dockerfile", Text(Service(silo), "build", "dockerfile"));
+            Assert.Equal("service_completed_successfully", Text(Service(silo), "depends_on", "migrate", "condition"));
+        }
+        Assert.True(File.Exists(Path.Combine(Deploy(), Text(Service("migrate"), "build", "context"), Text(Service("migrate"), "build", "dockerfile"))));
+        Assert.Equal(["db", "migrate", "--postgres"], ((YamlSequenceNode)At(Service("migrate"), "command")).Take(3).Select(n => ((YamlScalarNode)n).Value));
+        // Kubernetes runs the same image, the migration as a Job.
+        foreach (string kind in new[] { "Deployment", "Job" })
+        {
+            Assert.Equal("marketintel:local", Text(((YamlSequenceNode)At(Kind(kind), "spec", "template", "spec", "containers"))[0], "image"));
+        }
+        Assert.Equal(["db", "migrate", "--postgres"], ((YamlSequenceNode)At(((YamlSequenceNode)At(Kind("Job"), "spec", "template", "spec", "containers"))[0], "args")).Take(3).Select(n => ((YamlScalarNode)n).Value));
+    }
+
+    [Fact]
+    public void Every_setting_the_deployments_give_the_silos_is_one_the_server_reads_and_accepts()
+    {
+        foreach (string silo in Silos)
+        {
+            var settings = Pairs(At(Service(silo), "environment")).ToList();
+            Assert.All(settings, s => Assert.Null(Unread(s.Key)));
+            AcceptedByTheServer(settings, $"compose {silo}");
+        }
+        var kubernetes = Pairs(At(Kind("ConfigMap"), "data")).Concat(Pairs(At(Kind("Secret"), "stringData"))).ToList();
+        var container = (YamlMappingNode)((YamlSequenceNode)At(Kind("Deployment"), "spec", "template", "spec", "containers"))[0];
+        var env = ((YamlSequenceNode)At(container, "env")).Select(e => Text(e, "name")).ToList();
+        Assert.All(kubernetes.Select(s => s.Key).Concat(env), key => Assert.Null(Unread(key)));
+        AcceptedByTheServer(kubernetes, "kubernetes ConfigMap and Secret");
+        // The pod's address is what the silo advertises to the others.
+        Assert.Equal("status.podIP", Text(((YamlSequenceNode)At(container, "env")).Single(e => Text(e, "name") == "Cluster__AdvertisedAddress"), "valueFrom", "fieldRef", "fieldPath"));
+    }
+
+    [Fact]
+    public void Ports_probes_and_scrape_targets_are_the_ones_the_silos_serve()
+    {
+        var settings = Pairs(At(Service("silo-1"), "environment")).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        string http = settings["MarketIntel__HttpPort"], grpc = settings["MarketIntel__GrpcPort"], silo = settings["MarketIntel__SiloPort"];
+        foreach (string name in Silos)
+        {
+            var published = ((YamlSequenceNode)At(Service(name), "ports")).Select(p => ((YamlScalarNode)p).Value!.Split(':')[1]).Order(StringComparer.Ordinal);
+            Assert.Equal([http, grpc], published);
+        }
+        // Prometheus scrapes each compose silo on its HTTP port.
+        var prometheus = Documents(Deploy("prometheus", "prometheus.yml")).Single();
+        var job = (YamlMappingNode)((YamlSequenceNode)At(prometheus, "scrape_configs")).Single();
+        var targets = ((YamlSequenceNode)At((YamlMappingNode)((YamlSequenceNode)At(job, "static_configs"))[0], "targets")).Select(t => ((YamlScalarNode)t).Value);
+        Assert.Equal(Silos.Select(s => $"{s}:{http}"), targets);
+        Assert.Equal("/metrics", Text(job, "metrics_path"));
+
+        // Kubernetes: the ConfigMap's ports are the container's, the probes ask the HTTP port for /healthz and /readyz,
+        // and the Service and the PodDisruptionBudget select the Deployment's pods.
+        var config = Pairs(At(Kind("ConfigMap"), "data")).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        var deployment = Kind("Deployment");
+        var container = (YamlMappingNode)((YamlSequenceNode)At(deployment, "spec", "template", "spec", "containers"))[0];
+        var ports = ((YamlSequenceNode)At(container, "ports")).ToDictionary(p => Text(p, "name"), p => Text(p, "containerPort"), StringComparer.Ordinal);
+        Assert.Equal(new Dictionary<string, string> { ["http"] = config["MarketIntel__HttpPort"], ["grpc"] = config["MarketIntel__GrpcPort"], ["silo"] = config["MarketIntel__SiloPort"] }, ports);
+        Assert.Equal(("/healthz", "http"), (Text(container, "livenessProbe", "httpGet", "path"), Text(container, "livenessProbe", "httpGet", "port")));
+        Assert.Equal(("/healthz", "http"), (Text(container, "startupProbe", "httpGet", "path"), Text(container, "startupProbe", "httpGet", "port")));
+        Assert.Equal(("/readyz", "http"), (Text(container, "readinessProbe", "httpGet", "path"), Text(container, "readinessProbe", "httpGet", "port")));
+        Assert.Equal(config["MarketIntel__HttpPort"], Text(deployment, "spec", "template", "metadata", "annotations", "prometheus.io/port"));
+        var podLabels = Pairs(At(deployment, "spec", "template", "metadata", "labels")).ToHashSet();
+        Assert.Subset(podLabels, Pairs(At(deployment, "spec", "selector", "matchLabels")).ToHashSet());
+        Assert.Subset(podLabels, Pairs(At(Kind("Service"), "spec", "selector")).ToHashSet());
+        Assert.Subset(podLabels, Pairs(At(Kind("PodDisruptionBudget"), "spec", "selector", "matchLabels")).ToHashSet());
+        foreach (YamlNode port in (YamlSequenceNode)At(Kind("Service"), "spec", "ports"))
+        {
+            Assert.Contains(Text(port, "targetPort"), ports.Keys);
+        }
+        // SIGTERM leaves the cluster cleanly within the server's shutdown budget, before Kubernetes kills the pod.
+        Assert.True(TimeSpan.Parse(config["MarketIntel__ShutdownTimeout"], System.Globalization.CultureInfo.InvariantCulture)
+            < TimeSpan.FromSeconds(int.Parse(Text(deployment, "spec", "template", "spec", "terminationGracePeriodSeconds"), System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Equal("true", Text(deployment, "spec", "template", "spec", "securityContext", "runAsNonRoot"));
+        Assert.True(Has(At(container, "resources"), "requests"));
+    }
+
+    [Fact]
+    public void Grafana_mounts_the_dashboards_where_the_provisioning_looks_and_every_mounted_path_exists()
+    {
+        var provider = (YamlMappingNode)((YamlSequenceNode)At(Documents(Deploy("grafana", "provisioning", "dashboards", "marketintel.yml")).Single(), "providers")).Single();
+        string path = Text(provider, "options", "path");
+        var mounts = ((YamlSequenceNode)At(Service("grafana"), "volumes")).Select(v => ((YamlScalarNode)v).Value!.Split(':')).ToList();
+        Assert.Contains(mounts, m => m[0] == "../dashboards" && m[1] == path);
+        foreach (string service in new[] { "grafana", "prometheus" })
+        {
+            foreach (string source in ((YamlSequenceNode)At(Service(service), "volumes")).Select(v => ((YamlScalarNode)v).Value!.Split(':')[0]).Where(s => s.StartsWith('.')))
+            {
+                Assert.True(Directory.Exists(Path.Combine(Deploy(), source)), $"compose mounts {source} into {service}, which does not exist");
+            }
+        }
+    }
+
+    [Fact]
+    public void The_Dockerfile_builds_the_one_marketintel_command_in_stages_and_runs_it_as_a_non_root_user()
+    {
+        string[] lines = File.ReadAllLines(Deploy("Dockerfile"));
+        var from = lines.Where(l => l.StartsWith("FROM ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, from.Count);
+        Assert.Contains(lines, l => l.StartsWith("RUN dotnet publish src/MarketIntel.Cli/MarketIntel.Cli.csproj", StringComparison.Ordinal));
+        Assert.Equal("USER $APP_UID", lines.Last(l => l.StartsWith("USER ", StringComparison.Ordinal)));
+        Assert.Contains("ENTRYPOINT [\"dotnet\", \"/app/marketintel.dll\"]", lines);
+        // Files it copies from the repository are there.
+        foreach (string line in lines.Where(l => l.StartsWith("COPY src/", StringComparison.Ordinal)))
+        {
+            Assert.True(File.Exists(Path.Combine(RepoPaths.Root, line.Split(' ')[1])), line);
+        }
+    }
+}

@@ -1,0 +1,295 @@
+using System.Diagnostics;
+using System.Net;
+using System.Reflection;
+using System.Text.Json;
+using MarketIntel.Api.V1;
+using MarketIntel.Cluster.Tests;
+using MarketIntel.Tests;
+using Xunit.Abstractions;
+
+namespace MarketIntel.Ops.Tests;
+
+/// <summary>
+/// A real Prometheus, loaded with deploy/prometheus/rules, scrapes a real cluster-mode silo (PostgreSQL, Redis) under a
+/// short load of ingest and predictions over both protocols. Every expression of every dashboard panel and every rule
+/// is then evaluated: each must be valid PromQL, each panel and recording rule must return data, and every metric each
+/// names must be one the grid exported, with the labels the expression uses. Orleans publishes some meters only from
+/// their first event (a dropped message, a shed request): a metric absent here passes only if it is such an Orleans
+/// instrument, by the name Orleans gives it. Stopping the silo then makes the silo-down alert pending.
+/// </summary>
+[Collection(OpsGroup.Name)]
+public sealed class PrometheusEndToEndTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly SortedSet<string> _byOrleansNameOnly = new(StringComparer.Ordinal);
+    private readonly List<IDisposable> _owned = [];
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(20) };
+    private readonly string _folder = Directory.CreateTempSubdirectory("mi-prometheus-").FullName;
+    private Process? _prometheus;
+    private string _api = "";
+
+    [Fact]
+    public async Task Every_panel_and_rule_expression_evaluates_against_a_scraped_grid_and_stopping_the_silo_makes_the_silo_down_alert_pending()
+    {
+        var cluster = await OneSiloCluster.Start();
+        _owned.Add(cluster);
+        var silo = cluster.Silo;
+        StartPrometheus(silo.HttpPort);
+
+        await Load(silo, TimeSpan.FromSeconds(12));
+        // Scrapes and rule evaluations every second: wait for the SLI recording rules, which need the load's requests.
+        await Until(async () => (await Query("marketintel:predict_slow:ratio_rate5m")).GetArrayLength() > 0, "the latency SLI's recording rule has data");
+
+        var exported = (await Get("/api/v1/label/__name__/values")).EnumerateArray().Select(n => n.GetString()!).ToHashSet(StringComparer.Ordinal);
+        var failures = new List<string>();
+        var expressions = PromQl.FromDashboards().Concat(PromQl.FromRules()).ToList();
+        Assert.True(expressions.Count > 40, $"only {expressions.Count} expressions found");
+        foreach (var expression in expressions)
+        {
+            failures.AddRange(await Check(expression, exported));
+        }
+        Assert.True(failures.Count == 0, string.Join('\n', failures));
+        output.WriteLine($"absent on this grid, checked by Orleans' instrument names: {string.Join(", ", _byOrleansNameOnly)}");
+
+        silo.Kill();
+        await Until(async () => await AlertState("MarketIntelSiloDown") is "pending", "MarketIntelSiloDown is pending");
+    }
+
+    // What is wrong with one expression against the scraped grid: nothing, or one line per fault.
+    private async Task<IEnumerable<string>> Check(PromQl.Expression expression, HashSet<string> exported)
+    {
+        var faults = new List<string>();
+        var selectors = PromQl.Selectors(expression.Query);
+        bool onlyEventMeters = true;
+        var labelsSeen = new HashSet<string>(StringComparer.Ordinal) { "__name__" };
+        foreach (var selector in selectors)
+        {
+            if (!exported.Contains(selector.Metric))
+            {
+                if (!OrleansEventMeters.Contains(selector.Metric))
+                {
+                    faults.Add($"{expression.Source}: {selector.Metric} is not a metric the grid exported");
+                }
+                else if (selector.Labels.Any(l => l is not "job" and not "instance"))
+                {
+                    faults.Add($"{expression.Source}: {selector.Metric} was not exported here, so its labels ({string.Join(", ", selector.Labels)}) cannot be checked");
+                }
+                else
+                {
+                    _byOrleansNameOnly.Add(selector.Metric);
+                }
+                continue;
+            }
+            onlyEventMeters = false;
+            var labels = await LabelNames(selector.Metric);
+            labelsSeen.UnionWith(labels);
+            foreach (string label in selector.Labels.Where(l => !labels.Contains(l)))
+            {
+                faults.Add($"{expression.Source}: {selector.Metric} has no label '{label}' (it has {string.Join(", ", labels.Order(StringComparer.Ordinal))})");
+            }
+        }
+        foreach (string label in PromQl.Grouping(expression.Query).Where(l => !onlyEventMeters && !labelsSeen.Contains(l)))
+        {
+            faults.Add($"{expression.Source}: groups by '{label}', which none of its metrics has");
+        }
+        JsonElement result;
+        try
+        {
+            result = await Query(expression.Runnable);
+        }
+        catch (InvalidOperationException e)
+        {
+            faults.Add($"{expression.Source}: {e.Message}");
+            return faults;
+        }
+        // An alert's expression is empty while nothing is wrong; a panel's or a recording rule's must show data.
+        if (!expression.IsAlert && !onlyEventMeters && result.GetArrayLength() == 0)
+        {
+            faults.Add($"{expression.Source}: no data for {expression.Runnable}");
+        }
+        return faults;
+    }
+
+    /// <summary>
+    /// The Prometheus names of the Orleans instruments (Orleans.Core's InstrumentNames, as prometheus-net's meter adapter
+    /// names them under the meter Microsoft.Orleans), histograms with their series' suffixes.
+    /// </summary>
+    private static readonly HashSet<string> OrleansEventMeters = OrleansInstruments();
+
+    private static HashSet<string> OrleansInstruments()
+    {
+        Type names = Assembly.Load("Orleans.Core").GetType("Orleans.Runtime.InstrumentNames", throwOnError: true)!;
+        var metrics = new HashSet<string>(StringComparer.Ordinal);
+        foreach (FieldInfo field in names.GetFields(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static).Where(f => f.IsLiteral && f.FieldType == typeof(string)))
+        {
+            string name = "microsoft_orleans_" + ((string)field.GetRawConstantValue()!).Replace('-', '_').Replace('.', '_');
+            metrics.UnionWith([name, name + "_bucket", name + "_count", name + "_sum"]);
+        }
+        Assert.Contains("microsoft_orleans_orleans_gateway_load_shedding", metrics);
+        return metrics;
+    }
+
+    // Ingest over gRPC (new bars, resent ones, an invalid one), predictions over HTTP and gRPC, unknown assets (404),
+    // features and readiness probes, from a few concurrent loops.
+    private async Task Load(SiloProcess silo, TimeSpan duration)
+    {
+        string[] assets = ["E2E0", "E2E1", "E2E2", "E2E3"];
+        foreach (string asset in assets)
+        {
+            Assert.Equal(300, (await silo.Ingest(Bars(asset, 0, 300))).Accepted);
+        }
+        var until = DateTime.UtcNow + duration;
+        string http = $"http://127.0.0.1:{silo.HttpPort}";
+        async Task Ingest()
+        {
+            for (int round = 0; DateTime.UtcNow < until; round++)
+            {
+                var request = Bars(assets[round % assets.Length], 300 + (round / assets.Length), 1);
+                request.Bars.Add(Bars("x", 0, 1).Bars[0]);
+                request.Bars.Add(new Api.V1.Bar { Timestamp = 1_900_000_000_000L + round, Open = 1, High = 0.5, Low = 2, Close = 1, Volume = 1 });
+                await silo.Ingest(request);
+                await Task.Delay(50);
+            }
+        }
+        async Task PredictHttp()
+        {
+            for (int i = 0; DateTime.UtcNow < until; i++)
+            {
+                using var response = await _http.GetAsync(new Uri($"{http}/predict/{assets[i % assets.Length]}"));
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                if (i % 10 == 0)
+                {
+                    using var unknown = await _http.GetAsync(new Uri($"{http}/predict/NO_SUCH_ASSET"));
+                    Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+                    using var features = await _http.GetAsync(new Uri($"{http}/features/{assets[0]}"));
+                    using var ready = await _http.GetAsync(new Uri($"{http}/readyz"));
+                }
+            }
+        }
+        async Task PredictGrpc()
+        {
+            var client = silo.Client;
+            for (int i = 0; DateTime.UtcNow < until; i++)
+            {
+                await client.PredictAsync(new PredictRequest { Asset = assets[i % assets.Length] });
+            }
+        }
+        await Task.WhenAll(Ingest(), PredictHttp(), PredictGrpc());
+    }
+
+    // TTRC's daily bars (data/ttrc-daily.csv: timestamp,open,high,low,close,volume), the same for every asset.
+    private static readonly string[] Daily = File.ReadAllLines(RepoPaths.Data("ttrc-daily.csv"))[1..];
+
+    private static IngestBarsRequest Bars(string asset, int from, int count)
+    {
+        var request = new IngestBarsRequest { Asset = asset };
+        foreach (string line in Daily.AsSpan(from, count))
+        {
+            double[] v = [.. line.Split(',')[1..].Select(x => double.Parse(x, System.Globalization.CultureInfo.InvariantCulture))];
+            long day = DateTimeOffset.Parse(line[..line.IndexOf(',', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+            request.Bars.Add(new Api.V1.Bar { Timestamp = day, Open = v[0], High = v[1], Low = v[2], Close = v[3], Volume = v[4] });
+        }
+        return request;
+    }
+
+    private void StartPrometheus(int siloHttpPort)
+    {
+        int port = ServerProcess.FreePort();
+        string rules = Path.Combine(Tools.PrometheusFolder, "rules");
+        // The deployment's rules as they are; scrapes and evaluations every second instead of every 15.
+        File.WriteAllText(Path.Combine(_folder, "prometheus.yml"), $"""
+            global:
+              scrape_interval: 1s
+              evaluation_interval: 1s
+            rule_files:
+              - {rules}/*.yml
+            scrape_configs:
+              - job_name: marketintel
+                static_configs:
+                  - targets: ["127.0.0.1:{siloHttpPort}"]
+            """);
+        var info = new ProcessStartInfo("prometheus",
+            [$"--config.file={Path.Combine(_folder, "prometheus.yml")}", $"--storage.tsdb.path={Path.Combine(_folder, "data")}",
+             $"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        try
+        {
+            _prometheus = Process.Start(info)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException("prometheus was not found: run ./scripts/test.sh, which installs Debian's prometheus", e);
+        }
+        _prometheus.OutputDataReceived += (_, _) => { };
+        _prometheus.ErrorDataReceived += (_, _) => { };
+        _prometheus.BeginOutputReadLine();
+        _prometheus.BeginErrorReadLine();
+        ServerProcess.WaitForPort(port, TimeSpan.FromSeconds(30), _prometheus);
+        _api = $"http://127.0.0.1:{port}";
+    }
+
+    private async Task<JsonElement> Get(string path)
+    {
+        using var response = await _http.GetAsync(new Uri(_api + path));
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        JsonElement root = json.RootElement;
+        if (root.GetProperty("status").GetString() != "success")
+        {
+            throw new InvalidOperationException($"Prometheus refused it: {root.GetProperty("error").GetString()}");
+        }
+        return root.GetProperty("data").Clone();
+    }
+
+    private async Task<JsonElement> Query(string promql)
+    {
+        JsonElement data = await Get("/api/v1/query?query=" + Uri.EscapeDataString(promql));
+        return data.GetProperty("result");
+    }
+
+    private async Task<HashSet<string>> LabelNames(string metric)
+    {
+        JsonElement series = await Get("/api/v1/series?match[]=" + Uri.EscapeDataString(metric));
+        return series.EnumerateArray().SelectMany(s => s.EnumerateObject().Select(p => p.Name)).ToHashSet(StringComparer.Ordinal);
+    }
+
+    private async Task<string?> AlertState(string alert)
+    {
+        JsonElement alerts = (await Get("/api/v1/alerts")).GetProperty("alerts");
+        return alerts.EnumerateArray()
+            .Where(a => a.GetProperty("labels").GetProperty("alertname").GetString() == alert)
+            .Select(a => a.GetProperty("state").GetString())
+            .FirstOrDefault();
+    }
+
+    // Conditions that follow scrapes and evaluations every second; the deadline is generous for a loaded machine.
+    private static async Task Until(Func<Task<bool>> condition, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(60))
+            {
+                throw new TimeoutException($"not within 60 s: {what}");
+            }
+            await Task.Delay(500);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_prometheus is { HasExited: false })
+        {
+            _prometheus.Kill();
+            _prometheus.WaitForExit();
+        }
+        _prometheus?.Dispose();
+        foreach (var owned in Enumerable.Reverse(_owned))
+        {
+            owned.Dispose();
+        }
+        _http.Dispose();
+        Directory.Delete(_folder, recursive: true);
+    }
+}
