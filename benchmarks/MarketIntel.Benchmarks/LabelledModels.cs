@@ -1,4 +1,5 @@
 using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Models;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Inference;
 using Microsoft.AspNetCore.Builder;
@@ -20,7 +21,8 @@ internal static class LabelledModels
         foreach (string version in versions)
         {
             var info = new ModelInfo(new ModelRef(name, version), model.Kind, model.FeatureNames?.ToArray(), model.FeatureCount, model.OutputNames.ToArray(), label);
-            if (!store.Add(new StoredModel(info, bytes)).GetAwaiter().GetResult())
+            var audit = new ModelAuditRecord(0, name, ModelAudit.Register, version, 0, ModelAudit.LocalClient, "{}");
+            if (!store.Add(new StoredModel(info, bytes, 0), audit).GetAwaiter().GetResult())
             {
                 throw new InvalidOperationException($"{name}@{version} is stored already with other bytes");
             }

@@ -54,8 +54,39 @@ public interface IPredictionObserver : IGrainObserver
 /// <summary>The model registry (a single grain, key 0): model bytes by name and version, and the default model.</summary>
 public interface IModelRegistryGrain : IGrainWithIntegerKey
 {
-    /// <summary>Registers a model's bytes; they are validated by loading them. Returns its description.</summary>
+    /// <summary>Registers a model's bytes (validated by loading them), with no lineage or tags, for the local client. Returns its description.</summary>
     Task<ModelInfo> Register(string name, string version, byte[] bytes);
+
+    /// <summary>
+    /// Registers a version with, optionally, its lineage (checked: <see cref="LineageCheck"/>), its first tags and
+    /// an alias to point at it. Sent again with the same bytes it changes nothing but what it adds (a lineage the
+    /// version lacked, tags, the alias).
+    /// </summary>
+    Task<ModelVersionDetails> Register(ModelRegistration registration);
+
+    /// <summary>Sets a version's lineage; once set it cannot change (the same lineage again is a no-op).</summary>
+    Task<ModelVersionDetails> SetLineage(ModelRef model, string lineage, string client);
+
+    /// <summary>Sets tags of a version (adding or replacing values) and removes others (each must exist).</summary>
+    Task<ModelVersionDetails> SetTags(ModelRef model, IReadOnlyDictionary<string, string> set, IReadOnlyList<string> remove, string client);
+
+    /// <summary>Every model name with its versions (without bytes) and deployment, by name.</summary>
+    [AlwaysInterleave]
+    Task<IReadOnlyList<ModelDetails>> ListModels();
+
+    /// <summary>A model name with its versions (without bytes) and deployment; NOT_FOUND when it has no version.</summary>
+    [AlwaysInterleave]
+    Task<ModelDetails> GetModel(string name);
+
+    /// <summary>A model name's last <paramref name="limit"/> audit records (1 to 10000), oldest first.</summary>
+    [AlwaysInterleave]
+    Task<IReadOnlyList<ModelAuditRecord>> GetAudit(string name, int limit);
+
+    /// <summary>
+    /// Records a promotion gate's decision (promoted or rejected, with its statistics) in the audit log. Moving the
+    /// alias of a promotion is a separate <see cref="SetAlias"/>, audited on its own.
+    /// </summary>
+    Task RecordDecision(PromotionDecision decision, string client);
 
     /// <summary>The registered bytes of a version.</summary>
     /// <remarks>Reads interleave with a registration that is validating its model, so they do not wait for it.</remarks>
@@ -89,6 +120,21 @@ public interface IModelRegistryGrain : IGrainWithIntegerKey
 
     /// <summary>Splits the assets of an alias between its version and <paramref name="split"/>'s (null: ends the split).</summary>
     Task<ModelDeployment> SetSplit(string name, string alias, ArmSplit? split, string client);
+
+    /// <summary>
+    /// Subscribes a silo's observer to every change for <paramref name="lease"/>; a silo renews its subscription well
+    /// within the lease, so one that went away lapses, and a new activation of the registry has every silo back
+    /// within a renewal.
+    /// </summary>
+    [AlwaysInterleave]
+    Task Subscribe(IModelEventObserver observer, TimeSpan lease);
+
+    /// <summary>Ends a silo's subscription (when the silo stops).</summary>
+    [AlwaysInterleave]
+    Task Unsubscribe(IModelEventObserver observer);
+
+    /// <summary>Sets whether a challenger that passes the promotion gate moves <paramref name="alias"/> without a person asking.</summary>
+    Task<ModelDeployment> SetAutoPromote(string name, string alias, bool autoPromote, string client);
 
     /// <summary>Makes a registered version a shadow of its model name (predicting and scored beside the served version), or stops it being one.</summary>
     Task<ModelDeployment> SetShadow(ModelRef version, bool shadow, string client);

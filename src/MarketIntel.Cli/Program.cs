@@ -31,6 +31,7 @@ namespace MarketIntel.Cli
             "  " + BacktestCommand.Usage,
             "  " + DbCommand.Usage,
             "  " + KeysCommand.Usage,
+            "  " + ModelsCommand.Usage,
             "  " + ModelScoresCommand.Usage,
             "",
             "feature names: " + string.Join(", ", FeatureDefinition.Grammar));
@@ -47,7 +48,7 @@ namespace MarketIntel.Cli
             "backtest" => BacktestCommand.Usage,
             "db" => DbCommand.Usage,
             "keys" => KeysCommand.Usage,
-            "models" => ModelScoresCommand.Usage,
+            "models" => ModelsCommand.Usage + "\n" + ModelsCommand.Details + "\n  " + ModelScoresCommand.Usage,
             _ => null,
         };
 
@@ -78,8 +79,7 @@ namespace MarketIntel.Cli
                     "backtest" => BacktestCommand.Run(rest, stdout),
                     "db" => DbCommand.Run(rest, stdout),
                     "keys" => KeysCommand.Run(rest, stdout, stderr),
-                    "models" => rest.Length > 0 && rest[0] == "scores" ? ModelScoresCommand.Run(rest[1..], stdout)
-                        : throw new UsageException($"models: unknown subcommand '{(rest.Length > 0 ? rest[0] : "")}' (usage: {ModelScoresCommand.Usage})"),
+                    "models" => rest.Length > 0 && rest[0] == "scores" ? ModelScoresCommand.Run(rest[1..], stdout) : ModelsCommand.Run(rest, stdout),
                     _ => throw new UsageException($"unknown command '{args[0]}' (try 'marketintel --help')"),
                 };
             }

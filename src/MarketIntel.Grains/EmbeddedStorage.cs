@@ -1,4 +1,5 @@
 using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Models;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Features;
 
@@ -39,24 +40,27 @@ public sealed class NoAssetCache : IAssetCache
 
 /// <summary>
 /// The model registry's store on embedded defaults: the silo's memory, so it outlives the registry grain's
-/// activation but not the process. Same rules as the durable store: versions are immutable and the default
-/// must be a stored version (or an alias).
+/// activation but not the process. Same rules as the durable store: versions and lineage are immutable and the
+/// default must be a stored version (or an alias).
 /// </summary>
 public sealed class InMemoryModelStore : IModelStore
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<ModelRef, StoredModel> _versions = [];
+    private readonly List<ModelRef> _order = [];
+    private readonly Dictionary<string, ModelDeployment> _deployments = new(StringComparer.Ordinal);
+    private readonly List<ModelAuditRecord> _audit = [];
     private ModelRef? _default;
 
     public Task<ModelCatalog> Load()
     {
         lock (_lock)
         {
-            return Task.FromResult(new ModelCatalog([.. _versions.Values], _default));
+            return Task.FromResult(new ModelCatalog([.. _order.Select(m => _versions[m])], _default, [.. _deployments.Values]));
         }
     }
 
-    public Task<bool> Add(StoredModel model)
+    public Task<bool> Add(StoredModel model, ModelAuditRecord audit)
     {
         ArgumentNullException.ThrowIfNull(model);
         lock (_lock)
@@ -65,8 +69,70 @@ public sealed class InMemoryModelStore : IModelStore
             {
                 return Task.FromResult(stored.Bytes.AsSpan().SequenceEqual(model.Bytes));
             }
-            _versions.Add(model.Info.Model, model);
+            _versions.Add(model.Info.Model, model with { Tags = new Dictionary<string, string>(model.Tags, StringComparer.Ordinal) });
+            _order.Add(model.Info.Model);
+            Append(audit);
             return Task.FromResult(true);
+        }
+    }
+
+    public Task<bool> SetLineage(ModelRef model, string lineage, string label, ModelAuditRecord audit)
+    {
+        lock (_lock)
+        {
+            StoredModel stored = Stored(model);
+            if (stored.Lineage is not null)
+            {
+                return Task.FromResult(stored.Lineage == lineage);
+            }
+            _versions[model] = stored with { Lineage = lineage, Info = stored.Info with { Label = label } };
+            Append(audit);
+            return Task.FromResult(true);
+        }
+    }
+
+    public Task SetTags(ModelRef model, IReadOnlyDictionary<string, string> tags, ModelAuditRecord audit)
+    {
+        ArgumentNullException.ThrowIfNull(tags);
+        lock (_lock)
+        {
+            _versions[model] = Stored(model) with { Tags = new Dictionary<string, string>(tags, StringComparer.Ordinal) };
+            Append(audit);
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task SaveDeployment(ModelDeployment deployment, ModelAuditRecord audit)
+    {
+        ArgumentNullException.ThrowIfNull(deployment);
+        lock (_lock)
+        {
+            foreach (string version in deployment.Aliases.Values.SelectMany(a => a.Split is { } split ? [a.Version, split.Version] : new[] { a.Version }).Concat(deployment.Shadows))
+            {
+                Stored(new ModelRef(deployment.Name, version));
+            }
+            _deployments[deployment.Name] = deployment;
+            Append(audit);
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task AppendAudit(ModelAuditRecord audit)
+    {
+        lock (_lock)
+        {
+            Append(audit);
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<ModelAuditRecord>> ReadAudit(string name, int limit)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        lock (_lock)
+        {
+            ModelAuditRecord[] records = [.. _audit.Where(r => r.Name == name)];
+            return Task.FromResult<IReadOnlyList<ModelAuditRecord>>(records[Math.Max(0, records.Length - limit)..]);
         }
     }
 
@@ -75,12 +141,22 @@ public sealed class InMemoryModelStore : IModelStore
         ArgumentNullException.ThrowIfNull(model);
         lock (_lock)
         {
-            if (!model.IsAlias && !_versions.ContainsKey(model))
+            if (!model.IsAlias)
             {
-                throw new InvalidOperationException($"model {model} is not stored");
+                Stored(model);
             }
             _default = model;
         }
         return Task.CompletedTask;
+    }
+
+    // Callers hold the lock.
+    private StoredModel Stored(ModelRef model) =>
+        _versions.TryGetValue(model, out StoredModel? stored) ? stored : throw new InvalidOperationException($"model {model} is not stored");
+
+    private void Append(ModelAuditRecord audit)
+    {
+        ArgumentNullException.ThrowIfNull(audit);
+        _audit.Add(audit with { Sequence = _audit.Count + 1 });
     }
 }

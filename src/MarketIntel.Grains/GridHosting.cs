@@ -28,6 +28,8 @@ public static class GridHosting
         ArgumentNullException.ThrowIfNull(silo);
         silo.Services.AddMarketIntelGridOptions(configureOptions);
         silo.Services.AddSingleton<SiloModelCache>();
+        silo.Services.AddSingleton<SiloModelEvents>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(s => s.GetRequiredService<SiloModelEvents>());
         silo.Services.AddSingleton<GridMetrics>();
         silo.Services.AddSingleton<FeatureSpecCache>();
         silo.Services.AddSingleton<LocalPredictor>();

@@ -10,7 +10,8 @@ namespace MarketIntel.Grains;
 /// every grain on the silo shares that copy (models are immutable per version and safe to share). It also keeps
 /// what the registry says is served (the default model, and each model name's deployment: aliases, splits,
 /// shadows), read again at most every <see cref="DefaultRefresh"/>, so predictions do not all queue on the one
-/// registry grain.
+/// registry grain. The registry also pushes each changed deployment to every silo (<see cref="Apply"/>, through
+/// <see cref="SiloModelEvents"/>) before it answers the change; the poll is the fallback for a silo it missed.
 /// </summary>
 public sealed class SiloModelCache(IGrainFactory grains, ModelLimits? limits = null) : IDisposable
 {
@@ -21,6 +22,9 @@ public sealed class SiloModelCache(IGrainFactory grains, ModelLimits? limits = n
     private readonly ConcurrentDictionary<ModelRef, Lazy<Task<ModelInfo>>> _descriptions = new();
     private readonly Refreshed<ModelRef?> _default = new();
     private readonly ConcurrentDictionary<string, Refreshed<ModelDeployment>> _deployments = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Pushed> _pushed = new(StringComparer.Ordinal);
+    private readonly Lock _applying = new();
+    private long _pushes;
 
     /// <summary>How many model versions this silo holds loaded.</summary>
     public int Count => _models.Count;
@@ -87,7 +91,37 @@ public sealed class SiloModelCache(IGrainFactory grains, ModelLimits? limits = n
 
     /// <summary>A model name's deployment as this silo last read it (at most <see cref="DefaultRefresh"/> ago).</summary>
     public Task<ModelDeployment> Deployment(string name) =>
-        _deployments.GetOrAdd(name, static _ => new Refreshed<ModelDeployment>()).Get(() => Registry.GetDeployment(name));
+        _deployments.GetOrAdd(name, static _ => new Refreshed<ModelDeployment>()).Get(() => Read(name));
+
+    // A poll that was under way when a newer deployment was pushed answers the pushed one: the registry may have
+    // answered the poll before the change, and the change must not be undone on this silo for a refresh period.
+    private async Task<ModelDeployment> Read(string name)
+    {
+        long pushesBefore = Volatile.Read(ref _pushes);
+        ModelDeployment read = await Registry.GetDeployment(name);
+        return _pushed.TryGetValue(name, out Pushed? pushed) && pushed.Sequence > pushesBefore && pushed.Deployment.Epoch > read.Epoch ? pushed.Deployment : read;
+    }
+
+    /// <summary>
+    /// Serves <paramref name="deployment"/> (pushed by the registry) on this silo from now on, unless this silo holds
+    /// a newer one already (pushes may arrive out of order).
+    /// </summary>
+    public void Apply(ModelDeployment deployment)
+    {
+        ArgumentNullException.ThrowIfNull(deployment);
+        // One push at a time, so that of two racing pushes the older cannot be served after the newer.
+        lock (_applying)
+        {
+            if (_pushed.TryGetValue(deployment.Name, out Pushed? held) && held.Deployment.Epoch >= deployment.Epoch)
+            {
+                return;
+            }
+            _pushed[deployment.Name] = new Pushed(deployment, Interlocked.Increment(ref _pushes));
+            _deployments.GetOrAdd(deployment.Name, static _ => new Refreshed<ModelDeployment>()).Set(deployment);
+        }
+    }
+
+    private sealed record Pushed(ModelDeployment Deployment, long Sequence);
 
     /// <summary>Forgets a model name's deployment read from the registry, so the next prediction on this silo reads it again.</summary>
     public void InvalidateDeployment(string name)
@@ -146,6 +180,14 @@ public sealed class SiloModelCache(IGrainFactory grains, ModelLimits? limits = n
                     _current = new Entry(read(), Environment.TickCount64);
                 }
                 return _current!.Fetch;
+            }
+        }
+
+        public void Set(T value)
+        {
+            lock (_lock)
+            {
+                _current = new Entry(Task.FromResult(value), Environment.TickCount64);
             }
         }
 

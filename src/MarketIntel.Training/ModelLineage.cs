@@ -7,21 +7,32 @@ namespace MarketIntel.Training;
 /// <summary>
 /// Where a saved model came from, written next to it as <c>MODEL + ".lineage.json"</c> so that whoever serves or
 /// registers the model can tell what it was trained on and rebuild it: the tool and its version, the feature spec,
-/// the label, the data file with its SHA-256 and the range of rows used, and the booster's parameters.
+/// the label, the data file with its SHA-256, the assets and the range of rows used, the booster's parameters, the
+/// validation metrics where the command measured them, and the version the model was trained to replace. The
+/// registry checks the label and the features against the model when it is registered with it.
 /// </summary>
 /// <param name="Tool">The command that trained the model, e.g. <c>marketintel backtest</c>.</param>
 /// <param name="ToolVersion">That command's version (the assembly's informational version: number and commit).</param>
-/// <param name="Spec">The feature spec as the user gave it.</param>
-/// <param name="Data">The training rows: feature names, label, horizon, keys of the first and last row, row count.</param>
-/// <param name="DataFile">The bar file as given on the command line.</param>
+/// <param name="Spec">The feature spec as the user gave it, or null when the features came ready-made (a feature-matrix CSV).</param>
+/// <param name="Data">The training rows: feature names, label, keys of the first and last row, row count.</param>
+/// <param name="DataFile">The bar or feature-matrix file as given on the command line.</param>
 /// <param name="DataSha256">The bar file's SHA-256, lower-case hex.</param>
 /// <param name="CloseColumn">The close column chosen with <c>--close</c>, or null for the file's own close.</param>
 /// <param name="Parameters">The booster's parameters.</param>
 /// <param name="ModelFile">The model file's name (no folder: the lineage sits next to it).</param>
 /// <param name="ModelSha256">The model file's SHA-256, lower-case hex; its first 12 characters are the version <c>serve --model</c> registers.</param>
-public sealed record ModelLineage(string Tool, string ToolVersion, string Spec, Dataset Data, string DataFile, string DataSha256, string? CloseColumn,
+public sealed record ModelLineage(string Tool, string ToolVersion, string? Spec, TrainingRows Data, string DataFile, string DataSha256, string? CloseColumn,
     BoostParameters Parameters, string ModelFile, string ModelSha256)
 {
+    /// <summary>The assets whose bars the rows came from (as the user named them), empty when not named.</summary>
+    public IReadOnlyList<string> Assets { get; init; } = [];
+
+    /// <summary>Validation metrics by name (e.g. the walk-forward's accuracy, AUC, log loss), or null when none were measured.</summary>
+    public IReadOnlyDictionary<string, double>? Validation { get; init; }
+
+    /// <summary>The registered version this model was trained to replace, or null.</summary>
+    public string? Replaces { get; init; }
+
     /// <summary>What follows the model's path in its lineage file's path.</summary>
     public const string FileSuffix = ".lineage.json";
 
@@ -40,7 +51,14 @@ public sealed record ModelLineage(string Tool, string ToolVersion, string Spec, 
         json.WriteString("toolVersion", ToolVersion);
         json.WriteString("model", ModelFile);
         json.WriteString("modelSha256", ModelSha256);
-        json.WriteString("spec", Spec);
+        if (Spec is null)
+        {
+            json.WriteNull("spec");
+        }
+        else
+        {
+            json.WriteString("spec", Spec);
+        }
         json.WriteStartArray("features");
         foreach (string name in Data.FeatureNames)
         {
@@ -48,9 +66,9 @@ public sealed record ModelLineage(string Tool, string ToolVersion, string Spec, 
         }
         json.WriteEndArray();
         json.WriteStartObject("label");
-        json.WriteString("name", new LabelDefinition(Data.Kind, Data.Horizon).Name);
-        json.WriteString("kind", Data.Kind == LabelKind.Direction ? "direction" : "logReturn");
-        json.WriteNumber("horizon", Data.Horizon);
+        json.WriteString("name", Data.Label.Name);
+        json.WriteString("kind", Data.Label.Kind == LabelKind.Direction ? "direction" : "logReturn");
+        json.WriteNumber("horizon", Data.Label.Horizon);
         json.WriteEndObject();
         json.WriteStartObject("data");
         json.WriteString("file", DataFile);
@@ -63,9 +81,15 @@ public sealed record ModelLineage(string Tool, string ToolVersion, string Spec, 
         {
             json.WriteString("close", CloseColumn);
         }
-        json.WriteString("firstKey", Data.Timestamps[0]);
-        json.WriteString("lastKey", Data.Timestamps[^1]);
+        json.WriteString("firstKey", Data.FirstKey);
+        json.WriteString("lastKey", Data.LastKey);
         json.WriteNumber("rows", Data.Rows);
+        json.WriteStartArray("assets");
+        foreach (string asset in Assets)
+        {
+            json.WriteStringValue(asset);
+        }
+        json.WriteEndArray();
         json.WriteEndObject();
         json.WriteStartObject("parameters");
         json.WriteString("objective", Parameters.Objective);
@@ -81,6 +105,47 @@ public sealed record ModelLineage(string Tool, string ToolVersion, string Spec, 
             json.WriteNumber(name, value);
         }
         json.WriteEndObject();
+        if (Validation is { } validation)
+        {
+            json.WriteStartObject("validation");
+            foreach (var (name, value) in validation)
+            {
+                if (double.IsFinite(value))
+                {
+                    json.WriteNumber(name, value);
+                }
+                else
+                {
+                    json.WriteNull(name);
+                }
+            }
+            json.WriteEndObject();
+        }
+        if (Replaces is null)
+        {
+            json.WriteNull("replaces");
+        }
+        else
+        {
+            json.WriteString("replaces", Replaces);
+        }
         json.WriteEndObject();
+    }
+}
+
+/// <summary>What a lineage says of the rows a model was trained on.</summary>
+/// <param name="FeatureNames">The model's features, in its column order.</param>
+/// <param name="Label">The label the rows were trained on.</param>
+/// <param name="FirstKey">The key (timestamp) of the first row.</param>
+/// <param name="LastKey">The key of the last row.</param>
+/// <param name="Rows">How many rows.</param>
+public sealed record TrainingRows(IReadOnlyList<string> FeatureNames, LabelDefinition Label, string FirstKey, string LastKey, int Rows)
+{
+    /// <summary>The rows of a dataset built from bars.</summary>
+    public static TrainingRows Of(Dataset data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return data.Rows == 0 ? throw new ArgumentException("lineage: a model trained on no rows has no data range")
+            : new(data.FeatureNames, new LabelDefinition(data.Kind, data.Horizon), data.Timestamps[0], data.Timestamps[^1], data.Rows);
     }
 }

@@ -58,7 +58,7 @@ public sealed class BacktestCommandTests : CliTestBase
         string data = RepoPaths.Data("msft-daily.csv");
         string model = Path.Combine(Dir, "msft-up3.json");
         var (code, stdout, stderr) = Run("backtest", "--data", data, "--spec", spec, "--horizon", "3", "--train-rows", "150", "--test-rows", "40",
-            "--rounds", "15", "--save-model", model, "--report", Path.Combine(Dir, "report"));
+            "--rounds", "15", "--save-model", model, "--asset", "MSFT", "--replaces", "v0", "--report", Path.Combine(Dir, "report"));
         Assert.True(code == 0, stderr);
         // 249 bars: rsi_14 from bar 14, labels up to bar 245 (3 bars before the last), so 232 rows, all of them trained on.
         string[] dates = File.ReadLines(data).Skip(1).Select(l => l[..l.IndexOf(',', StringComparison.Ordinal)]).ToArray();
@@ -83,6 +83,16 @@ public sealed class BacktestCommandTests : CliTestBase
         Assert.Equal(3, root.GetProperty("parameters").GetProperty("maxDepth").GetInt32());
         string modelSha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(model)));
         Assert.Equal(modelSha, root.GetProperty("modelSha256").GetString());
+        Assert.Equal(["MSFT"], range.GetProperty("assets").EnumerateArray().Select(a => a.GetString()));
+        Assert.Equal("v0", root.GetProperty("replaces").GetString());
+        // The walk-forward's scores of the model, as the report's first row shows them.
+        JsonElement validation = root.GetProperty("validation");
+        Assert.InRange(validation.GetProperty("accuracy").GetDouble(), 0, 1);
+        string auc = validation.GetProperty("auc").GetDouble().ToString("0.000", System.Globalization.CultureInfo.InvariantCulture);
+        string logLoss = validation.GetProperty("logLoss").GetDouble().ToString("0.0000", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains($"| {auc} | {logLoss} |", stdout, StringComparison.Ordinal);
+        Assert.InRange(validation.GetProperty("testRows").GetInt32(), 1, 232 - 150);
+        Assert.InRange(validation.GetProperty("folds").GetInt32(), 1, 3);
 
         // Served as `serve --model FILE --features SPEC` serves it: registered under the file's name and the start of
         // its SHA-256, and its answer after the last bar is the saved model's offline prediction for that bar.

@@ -70,4 +70,37 @@ public sealed class TrainCommandTests : CliTestBase
         Assert.Contains(message, stderr, StringComparison.Ordinal);
         Assert.False(File.Exists(model));
     }
+
+    [Fact]
+    public void A_model_trained_on_a_label_column_gets_a_lineage_the_registry_accepts_and_other_labels_get_none()
+    {
+        var (path, _, _) = WriteData(120);
+        string labelled = Path.Combine(Dir, "labelled.csv");
+        File.WriteAllLines(labelled, File.ReadAllLines(path).Select((line, i) => i == 0 ? line.Replace("up", "up_5", StringComparison.Ordinal) : line));
+        string model = Path.Combine(Dir, "up5.json");
+        var (code, stdout, stderr) = Run("train", "--input", labelled, "--label", "up_5", "--rounds", "5", "--asset", "EURUSD", "--replaces", "v3", "--output", model);
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"and its lineage {model}.lineage.json", stdout, StringComparison.Ordinal);
+        string lineage = File.ReadAllText(model + ".lineage.json");
+        using (var json = System.Text.Json.JsonDocument.Parse(lineage))
+        {
+            var root = json.RootElement;
+            Assert.Equal("marketintel train", root.GetProperty("tool").GetString());
+            Assert.Equal("row 1", root.GetProperty("data").GetProperty("firstKey").GetString());
+            Assert.Equal("row 120", root.GetProperty("data").GetProperty("lastKey").GetString());
+            Assert.Equal("EURUSD", root.GetProperty("data").GetProperty("assets")[0].GetString());
+            Assert.Equal("v3", root.GetProperty("replaces").GetString());
+        }
+        // What the registry checks when the model is registered with it: label, features, SHA-256.
+        byte[] bytes = File.ReadAllBytes(model);
+        using Model loaded = Model.Load(bytes, "up5");
+        var info = new MarketIntel.Abstractions.ModelInfo(new("up5", "1"), loaded.Kind, loaded.FeatureNames?.ToArray(), loaded.FeatureCount, [.. loaded.OutputNames]);
+        Assert.Equal("up_5", MarketIntel.Abstractions.Models.LineageCheck.Label(lineage, info, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes))));
+
+        string plain = Path.Combine(Dir, "plain.json");
+        (code, stdout, stderr) = Run("train", "--input", path, "--label", "up", "--rounds", "5", "--output", plain);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("(no lineage: 'up' is not a label up_K or logret_K)", stdout, StringComparison.Ordinal);
+        Assert.False(File.Exists(plain + ".lineage.json"));
+    }
 }

@@ -7,6 +7,4 @@ namespace MarketIntel.Grains.Tests;
 public sealed class InMemoryModelStoreTests : ModelStoreContract
 {
     protected override IModelStore Store { get; } = new InMemoryModelStore();
-
-    protected override Type UnknownDefaultRefusal => typeof(InvalidOperationException);
 }

@@ -1,4 +1,5 @@
 using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Models;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Tests;
 using Microsoft.Extensions.DependencyInjection;
@@ -29,7 +30,8 @@ public sealed class ModelRegistryStoreTests(ModelRegistryStoreTests.StoreCluster
 
         public async Task InitializeAsync()
         {
-            await Store.Add(new StoredModel(new ModelInfo(Seeded, "xgboost", ["rsi_14"], 1, ["p"]), ModelBytes));
+            await Store.Add(new StoredModel(new ModelInfo(Seeded, "xgboost", ["rsi_14"], 1, ["p"]), ModelBytes, 0),
+                new ModelAuditRecord(0, Seeded.Name, ModelAudit.Register, Seeded.Version, 0, ModelAudit.LocalClient, "{}"));
             await Store.SetDefault(Seeded);
             var builder = new TestClusterBuilder(1);
             builder.AddSiloBuilderConfigurator<Configurator>();
@@ -62,9 +64,23 @@ public sealed class ModelRegistryStoreTests(ModelRegistryStoreTests.StoreCluster
 
         public Task<ModelCatalog> Load() => Failing ? throw new IOException("store down") : _inner.Load();
 
-        public Task<bool> Add(StoredModel model) => Failing ? throw new IOException("store down") : _inner.Add(model);
+        public Task<bool> Add(StoredModel model, ModelAuditRecord audit) => Failing ? throw Down() : _inner.Add(model, audit);
 
-        public Task SetDefault(ModelRef model) => Failing ? throw new IOException("store down") : _inner.SetDefault(model);
+        public Task<bool> SetLineage(ModelRef model, string lineage, string label, ModelAuditRecord audit) =>
+            Failing ? throw Down() : _inner.SetLineage(model, lineage, label, audit);
+
+        public Task SetTags(ModelRef model, IReadOnlyDictionary<string, string> tags, ModelAuditRecord audit) =>
+            Failing ? throw Down() : _inner.SetTags(model, tags, audit);
+
+        public Task SaveDeployment(ModelDeployment deployment, ModelAuditRecord audit) => Failing ? throw Down() : _inner.SaveDeployment(deployment, audit);
+
+        public Task AppendAudit(ModelAuditRecord audit) => Failing ? throw Down() : _inner.AppendAudit(audit);
+
+        public Task<IReadOnlyList<ModelAuditRecord>> ReadAudit(string name, int limit) => Failing ? throw Down() : _inner.ReadAudit(name, limit);
+
+        public Task SetDefault(ModelRef model) => Failing ? throw Down() : _inner.SetDefault(model);
+
+        private static IOException Down() => new("store down");
     }
 
     private static string Unique(string name) => $"{name}-{Guid.NewGuid():N}";
@@ -111,5 +127,64 @@ public sealed class ModelRegistryStoreTests(ModelRegistryStoreTests.StoreCluster
         var missing = await Assert.ThrowsAsync<GridException>(() => fixture.Registry.GetBytes(new ModelRef(name, "1")));
         Assert.Equal(GridErrorKind.NotFound, missing.Kind);
         Assert.Equal(Seeded, await fixture.Registry.GetDefault());
+    }
+
+    [Fact]
+    public async Task A_failing_store_makes_alias_tag_and_lineage_changes_unavailable_and_none_is_served_or_audited()
+    {
+        string name = Unique("deploy-outage");
+        var v1 = new ModelRef(name, "1");
+        await fixture.Registry.Register(name, "1", ModelBytes);
+        await fixture.Registry.SetAlias(name, "champion", "1", "test");
+        StoreCluster.Store.Failing = true;
+        try
+        {
+            Assert.Equal(GridErrorKind.Unavailable, (await Assert.ThrowsAsync<GridException>(() => fixture.Registry.RemoveAlias(name, "champion", "test"))).Kind);
+            Assert.Equal(GridErrorKind.Unavailable, (await Assert.ThrowsAsync<GridException>(() => fixture.Registry.SetShadow(v1, true, "test"))).Kind);
+            Assert.Equal(GridErrorKind.Unavailable, (await Assert.ThrowsAsync<GridException>(() =>
+                fixture.Registry.SetTags(v1, new Dictionary<string, string> { ["a"] = "b" }, [], "test"))).Kind);
+            Assert.Equal(GridErrorKind.Unavailable, (await Assert.ThrowsAsync<GridException>(() =>
+                fixture.Registry.SetLineage(v1, "{\"label\": {\"kind\": \"direction\", \"horizon\": 1}}", "test"))).Kind);
+        }
+        finally
+        {
+            StoreCluster.Store.Failing = false;
+        }
+        ModelDeployment served = await fixture.Registry.GetDeployment(name);
+        Assert.Equal("1", served.Aliases["champion"].Version);
+        Assert.Empty(served.Shadows);
+        var details = await fixture.Registry.GetModel(name);
+        Assert.Empty(details.Versions[0].Tags);
+        Assert.Null(details.Versions[0].Lineage);
+        Assert.Equal([ModelAudit.Register, ModelAudit.AliasSet], (await fixture.Registry.GetAudit(name, 10)).Select(r => r.Action));
+    }
+
+    [Fact]
+    public async Task A_new_activation_of_the_registry_has_the_silo_subscribed_again_so_alias_moves_are_pushed_once_more()
+    {
+        string name = Unique("reactivated");
+        await fixture.Registry.Register(name, "1", ModelBytes);
+        await fixture.Registry.Register(name, "2", ModelBytes);
+        await fixture.Registry.SetAlias(name, "champion", "1", "test");
+        // The new activation starts with no subscriber: pushes resume once the silo renews its subscription.
+        await fixture.Registry.Cast<Orleans.Core.Internal.IGrainManagementExtension>().DeactivateOnIdle();
+        SiloModelCache cache = ((InProcessSiloHandle)fixture.Cluster.Primary!).SiloHost.Services.GetRequiredService<SiloModelCache>();
+        var deadline = DateTime.UtcNow + SiloModelEvents.Renewal * 6;
+        string version = "1";
+        bool pushed = false;
+        while (!pushed && DateTime.UtcNow < deadline)
+        {
+            await cache.Deployment(name);   // what the silo holds now, kept for up to a second unless a push replaces it
+            version = version == "1" ? "2" : "1";
+            ModelDeployment moved = await fixture.Registry.SetAlias(name, "champion", version, "test");
+            Task<ModelDeployment> held = cache.Deployment(name);
+            // Held already (no read of the registry under way) and naming the move: only a push puts that there.
+            pushed = held.IsCompletedSuccessfully && (await held).Epoch == moved.Epoch;
+            if (!pushed)
+            {
+                await Task.Delay(500);
+            }
+        }
+        Assert.True(pushed, $"no alias move reached the silo's cache by push within {SiloModelEvents.Renewal * 6} of the registry's reactivation");
     }
 }

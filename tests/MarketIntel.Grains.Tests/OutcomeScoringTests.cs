@@ -86,7 +86,7 @@ public sealed class OutcomeScoringTests(OutcomeScoringTests.ScoringCluster fixtu
             using Model model = version.Load();
             await store.Add(new StoredModel(
                 new ModelInfo(version.Ref, model.Kind, model.FeatureNames?.ToArray(), model.FeatureCount, model.OutputNames.ToArray(), version.Label),
-                version.Bytes));
+                version.Bytes, 0), new ModelAuditRecord(0, version.Ref.Name, ModelAudit.Register, version.Ref.Version, 0, ModelAudit.LocalClient, "{}"));
         }
     }
 

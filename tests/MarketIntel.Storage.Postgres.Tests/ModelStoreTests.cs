@@ -4,15 +4,13 @@ using MarketIntel.Tests;
 
 namespace MarketIntel.Storage.Postgres.Tests;
 
-/// <summary>The model registry's tables keep the model store's rules; the default's foreign key refuses an unknown version.</summary>
+/// <summary>The model registry's tables keep the model store's rules.</summary>
 [Collection(PostgresGroup.Name)]
 public sealed class ModelStoreTests(PostgresFixture postgres) : ModelStoreContract, IDisposable
 {
     private readonly Npgsql.NpgsqlDataSource _database = postgres.NewMigratedDatabase();
 
     protected override IModelStore Store => new PostgresModelStore(_database);
-
-    protected override Type UnknownDefaultRefusal => typeof(Npgsql.PostgresException);
 
     public void Dispose() => _database.Dispose();
 }

@@ -67,7 +67,8 @@ public sealed class ScoresRestartTests(PostgresFixture postgres)
         byte[] bytes = HandModels.Stumps(features, [.. features.Select(_ => threshold)], [.. features.Select(_ => (-0.3f, 0.4f))], out Model loaded);
         using (loaded)
         {
-            await Models.Add(new StoredModel(new ModelInfo(model, loaded.Kind, loaded.FeatureNames?.ToArray(), loaded.FeatureCount, loaded.OutputNames.ToArray(), "up_3"), bytes));
+            await Models.Add(new StoredModel(new ModelInfo(model, loaded.Kind, loaded.FeatureNames?.ToArray(), loaded.FeatureCount, loaded.OutputNames.ToArray(), "up_3"), bytes, 0),
+                new ModelAuditRecord(0, model.Name, ModelAudit.Register, model.Version, 0, ModelAudit.LocalClient, "{}"));
         }
     }
 

@@ -13,7 +13,7 @@ public sealed class ModelLineageTests
         string[] days = ["d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8"];
         var bars = BarSeries.FromCloses(days, [10, 11, 12, 13, 12, 11, 12, 13]);
         Dataset rows = Dataset.Build(bars, FeatureSet.Parse("sma_3"), 2, LabelKind.LogReturn);
-        var lineage = new ModelLineage("test", "1.0.0+abc", "sma_3", rows, "bars.csv", "ab", CloseColumn: null,
+        var lineage = new ModelLineage("test", "1.0.0+abc", "sma_3", TrainingRows.Of(rows), "bars.csv", "ab", CloseColumn: null,
             new BoostParameters { Objective = "reg:squarederror", Rounds = 7 }, "m.json", "cd");
         var stream = new MemoryStream();
         lineage.WriteJson(stream);
@@ -27,5 +27,26 @@ public sealed class ModelLineageTests
         Assert.Equal(JsonValueKind.Null, root.GetProperty("data").GetProperty("close").ValueKind);
         Assert.Equal("reg:squarederror", root.GetProperty("parameters").GetProperty("objective").GetString());
         Assert.Equal(["sma_3"], root.GetProperty("features").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Fact]
+    public void Assets_validation_metrics_and_the_version_replaced_are_written_and_a_missing_metric_is_null()
+    {
+        var rows = new TrainingRows(["f1", "f2"], new LabelDefinition(LabelKind.Direction, 5), "row 1", "row 9", 9);
+        var lineage = new ModelLineage("marketintel train", "1", null, rows, "t.csv", "ab", null, new BoostParameters(), "m.json", "cd")
+        {
+            Assets = ["MSFT"],
+            Validation = new Dictionary<string, double> { ["accuracy"] = 0.55, ["auc"] = double.NaN },
+            Replaces = "v1",
+        };
+        var stream = new MemoryStream();
+        lineage.WriteJson(stream);
+        JsonElement root = JsonDocument.Parse(stream.ToArray()).RootElement;
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("spec").ValueKind);
+        Assert.Equal("up_5", root.GetProperty("label").GetProperty("name").GetString());
+        Assert.Equal(["MSFT"], root.GetProperty("data").GetProperty("assets").EnumerateArray().Select(a => a.GetString()));
+        Assert.Equal(0.55, root.GetProperty("validation").GetProperty("accuracy").GetDouble());
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("validation").GetProperty("auc").ValueKind);
+        Assert.Equal("v1", root.GetProperty("replaces").GetString());
     }
 }

@@ -19,14 +19,14 @@ namespace MarketIntel.Cli.Commands;
 internal static class BacktestCommand
 {
     public const string Usage = "marketintel backtest --data BARS.csv --spec SPEC --horizon K [--close COLUMN] [--windows expanding|rolling] [--train-rows N] "
-        + "[--test-rows M] [--cost-bps 1] [--periods-per-year 252] [--rounds 100] [--max-depth 3] [--eta 0.1] [--seed 0] [--save-model MODEL.json] [--log-scale] --report DIR";
+        + "[--test-rows M] [--cost-bps 1] [--periods-per-year 252] [--rounds 100] [--max-depth 3] [--eta 0.1] [--seed 0] [--save-model MODEL.json [--asset SYMBOL] [--replaces VERSION]] [--log-scale] --report DIR";
 
     private sealed record Row(string Name, DirectionalAccuracy Direction, double Auc, double LogLoss, BacktestResult Trades);
 
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout)
     {
         var options = CliArguments.Parse(args, ["data", "spec", "horizon", "close", "windows", "train-rows", "test-rows", "cost-bps", "periods-per-year", "rounds",
-            "max-depth", "eta", "seed", "report", "save-model"], ["log-scale"]);
+            "max-depth", "eta", "seed", "report", "save-model", "asset", "replaces"], ["log-scale"]);
         string data = options.Required("data");
         string specText = options.Required("spec");
         string report = options.Required("report");
@@ -125,7 +125,14 @@ internal static class BacktestCommand
         string calibrationSvg = BacktestPlots.Calibration("Calibration: predicted p(up) against the share that went up", probability, labels);
         if (saveModel is not null)
         {
-            SaveModel(saveModel, rows, parameters, specText, data, options.Optional("close"), stdout);
+            // The walk-forward's scores of the model are the saved model's validation: the same recipe on earlier rows.
+            var validation = new Dictionary<string, double>
+            {
+                ["accuracy"] = table[0].Direction.Accuracy, ["auc"] = table[0].Auc, ["logLoss"] = table[0].LogLoss,
+                ["testRows"] = tested, ["folds"] = folds.Count,
+            };
+            var lineage = new SavedModel.Extras(options.Optional("asset") is { } asset ? [asset] : [], validation, options.Optional("replaces"));
+            SaveModel(saveModel, rows, parameters, specText, data, options.Optional("close"), lineage, stdout);
         }
         Directory.CreateDirectory(report);
         File.WriteAllText(Path.Combine(report, "equity.svg"), equitySvg);
@@ -152,22 +159,10 @@ internal static class BacktestCommand
     /// Trains on every row (the walk-forward folds only measured how well this recipe does) and writes the model with
     /// its lineage next to it, as <c>serve --model</c> and the registry take it.
     /// </summary>
-    private static void SaveModel(string path, Dataset rows, BoostParameters parameters, string specText, string data, string? close, TextWriter stdout)
+    private static void SaveModel(string path, Dataset rows, BoostParameters parameters, string specText, string data, string? close, SavedModel.Extras extras, TextWriter stdout)
     {
         BoostedTrees model = GradientBooster.Train(rows.Features, rows.FeatureNames, rows.Labels, parameters);
-        var bytes = new MemoryStream();
-        model.WriteXgboostJson(bytes);
-        byte[] modelBytes = bytes.ToArray();
-        byte[] dataSha;
-        using (FileStream file = File.OpenRead(data))
-        {
-            dataSha = SHA256.HashData(file);
-        }
-        string version = typeof(BacktestCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
-        var lineage = new ModelLineage("marketintel backtest", version, specText, rows, data, Convert.ToHexStringLower(dataSha), close, parameters,
-            Path.GetFileName(path), Convert.ToHexStringLower(SHA256.HashData(modelBytes)));
-        AtomicFile.Write(path, stream => stream.Write(modelBytes));
-        AtomicFile.Write(path + ModelLineage.FileSuffix, lineage.WriteJson);
+        SavedModel.Write(path, model, "marketintel backtest", specText, TrainingRows.Of(rows), data, close, parameters, extras);
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"saved the model trained on all {rows.Rows} rows ({rows.Timestamps[0]} to {rows.Timestamps[^1]}) to {path}, its lineage to {path}{ModelLineage.FileSuffix}"));
     }

@@ -16,7 +16,7 @@ internal static class TrainCommand
 {
     public const string Usage = "marketintel train --input TRAIN.csv --label COLUMN [--key COLUMN] [--objective binary:logistic|reg:squarederror] [--max-depth 6] [--eta 0.3] "
         + "[--rounds 100] [--min-child-weight 1] [--lambda 1] [--alpha 0] [--gamma 0] [--subsample 1] [--colsample-bytree 1] [--max-bin 256] "
-        + "[--seed 0] [--threads N] --output MODEL.json";
+        + "[--seed 0] [--threads N] [--asset SYMBOL] [--replaces VERSION] --output MODEL.json";
 
     /// <summary>What <c>train --help</c> adds under the usage line.</summary>
     public const string Details = "  the key column (--key, else a first column named timestamp or holding non-numbers) is not a feature;"
@@ -25,7 +25,7 @@ internal static class TrainCommand
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout, TextWriter stderr)
     {
         var options = CliArguments.Parse(args, ["input", "label", "key", "output", "objective", "max-depth", "eta", "rounds", "min-child-weight", "lambda", "alpha",
-            "gamma", "subsample", "colsample-bytree", "max-bin", "seed", "threads"]);
+            "gamma", "subsample", "colsample-bytree", "max-bin", "seed", "threads", "asset", "replaces"]);
         string input = options.Required("input");
         string labelName = options.Required("label");
         string output = options.Required("output");
@@ -108,9 +108,16 @@ internal static class TrainCommand
         {
             stderr.Write("\r" + new string(' ', 60) + "\r");
         }
-        AtomicFile.Write(output, model.WriteXgboostJson);
+        // With a label the grammar names (up_K, logret_K), the lineage says what the model predicts, and the registry
+        // can score it live; another label column makes a model with no lineage.
+        TrainingRows? rows = LabelDefinition.TryParse(labelName, out LabelDefinition definition)
+            ? new TrainingRows(names, definition, Key(table, labelled[0]), Key(table, labelled[^1]), labelled.Length)
+            : null;
+        SavedModel.Write(output, model, "marketintel train", null, rows, input, null, parameters,
+            new SavedModel.Extras(options.Optional("asset") is { } asset ? [asset] : [], null, options.Optional("replaces")));
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"trained {parameters.Rounds} rounds ({parameters.Objective}, depth {parameters.MaxDepth}) on {labelled.Length} rows x {names.Length} features in {clock.Elapsed.TotalSeconds:0.00} s; wrote {output}"));
+            $"trained {parameters.Rounds} rounds ({parameters.Objective}, depth {parameters.MaxDepth}) on {labelled.Length} rows x {names.Length} features in {clock.Elapsed.TotalSeconds:0.00} s; wrote {output}") +
+            (rows is null ? $" (no lineage: '{labelName}' is not a label up_K or logret_K)" : $" and its lineage {output}{ModelLineage.FileSuffix}"));
         if (leftOut.Length > 0)
         {
             stdout.WriteLine($"left out the other label columns {string.Join(", ", leftOut)} (they look ahead)");
@@ -121,6 +128,10 @@ internal static class TrainCommand
         }
         return 0;
     }
+
+    // A row's key column value, or its 1-based data row number in a file with no key column.
+    private static string Key(FeatureMatrix table, int row) =>
+        table.Keys is { } keys ? keys[row] : "row " + (row + 1).ToString(CultureInfo.InvariantCulture);
 
     private static void Progress(TextWriter stderr, int round, int rounds, Stopwatch clock)
     {

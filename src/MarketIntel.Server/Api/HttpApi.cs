@@ -37,6 +37,7 @@ internal static class HttpApi
         app.MapGet("/healthz", () => Results.Text("ok\n")).AllowAnonymous();
         // So is the readiness probe: it names failing dependencies (silo, models, postgresql, redis), never a secret.
         app.MapGet("/readyz", new Cluster.Readiness(app.ServiceProvider).Answer).AllowAnonymous();
+        app.MapModelsHttpApi();
         // The index answers without a key too: a first request to the root should show where to go, and it names
         // only the paths docs/api.md publishes (no asset, model, key or version), each still guarded by its own role.
         var index = Index(app.ServiceProvider.GetRequiredService<IOptions<ServerOptions>>().Value);
@@ -52,6 +53,7 @@ internal static class HttpApi
             ("GET /models/{name}/scores", "the live outcome scores of a model's versions, over every asset or ?asset=SYMBOL (reader)"),
             ("GET /healthz", "liveness (no key)"),
             ("GET /readyz", "readiness: 200 ready, or 503 naming each failing dependency (no key)"),
+            .. ModelsHttpApi.Paths,
         ],
         server.MetricsPort > 0 ? $":{server.MetricsPort}/metrics" : "/metrics",
         server.Dashboard ? server.DashboardPath : null,
@@ -249,7 +251,7 @@ internal static class HttpApi
     }
 
     // A JSON response written straight into the response pipe.
-    private static async Task WriteJson<T>(HttpContext http, int status, T state, Action<Utf8JsonWriter, T> write)
+    internal static async Task WriteJson<T>(HttpContext http, int status, T state, Action<Utf8JsonWriter, T> write)
     {
         http.Response.StatusCode = status;
         http.Response.ContentType = "application/json";

@@ -66,7 +66,8 @@ internal static class Mapping
         {
             throw Errors.InvalidArgument($"version: model '{Clip(name)}' needs a version");
         }
-        CheckModelPart("version", version);
+        // "@champion" names an alias of the model (resolved per asset when it predicts), not a version.
+        CheckModelPart("version", version[0] == ModelRef.AliasMark && version.Length > 1 ? version[1..] : version);
         return new ModelRef(name, version);
     }
 
@@ -85,7 +86,7 @@ internal static class Mapping
     public const int MaxModelPartLength = 128;
 
     // Names and versions appear in every prediction, in logs and in URLs: short, and letters, digits, '.', '_', '-'.
-    private static void CheckModelPart(string field, string value)
+    internal static void CheckModelPart(string field, string value)
     {
         if (value.Length > MaxModelPartLength)
         {

@@ -45,8 +45,15 @@ internal sealed class GridOperations(IGrainFactory grains, SiloModelCache models
     /// <summary>Serves a registered version for each asset from now on, optionally also as the new default.</summary>
     public async Task AssignModel(ModelRef model, IReadOnlyCollection<string> assets, bool makeDefault)
     {
-        // Checked first, so an unknown version fails the call before any asset changes.
-        await Registry.Describe(model);
+        // Checked first, so an unknown version or alias fails the call before any asset changes.
+        if (!model.IsAlias)
+        {
+            await Registry.Describe(model);
+        }
+        else if (!(await Registry.GetDeployment(model.Name)).Aliases.ContainsKey(model.Alias!))
+        {
+            throw new GridException(GridErrorKind.FailedPrecondition, $"alias '{model.Alias}' of model '{model.Name}' is not set; set it first");
+        }
         await Task.WhenAll(assets.Select(a => Asset(a).AssignModel(model)));
         if (makeDefault)
         {

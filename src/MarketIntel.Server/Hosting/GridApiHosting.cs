@@ -59,6 +59,7 @@ public static class GridApiHosting
             o.MaxReceiveMessageSize = limits.MaxGrpcMessageBytes;
         });
         builder.Services.AddSingleton<Application.GridOperations>();
+        builder.Services.AddSingleton<Application.ModelOperations>();
         builder.Services.AddSingleton<Application.ModelScoresQuery>();
         builder.Services.AddSingleton<Application.BarHolder>();
         builder.Services.AddSingleton<PredictionFeed>();
@@ -74,6 +75,7 @@ public static class GridApiHosting
         app.UseGridLimits();
         app.UseGridSecurity();
         app.MapGrpcService<GridService>();
+        app.MapGrpcService<ModelsService>();
         app.MapGridHttpApi();
         app.MapGrpcService<ModelScoresService>();
         app.MapModelScoresHttpApi();

@@ -1,0 +1,212 @@
+using System.Globalization;
+using Google.Protobuf;
+using Grpc.Core;
+using MarketIntel.Abstractions;
+using MarketIntel.Api.V1;
+using MarketIntel.CommandLine;
+
+namespace MarketIntel.Cli.Commands;
+
+/// <summary>
+/// <c>marketintel models list|show|register|alias|tag|shadow|split</c>: the model registry of a running grid, over
+/// its gRPC service <c>Models</c>. Each change prints what the registry holds after it.
+/// </summary>
+internal static class ModelsCommand
+{
+    private const string Connection = "--target grpc[s]://HOST:PORT [--api-key KEY] [--tls-ca CA.pem]";
+
+    public const string Usage = "marketintel models list|show|register|alias|tag|shadow|split " + Connection + " ...";
+
+    /// <summary>Each subcommand's options, as <c>models --help</c> shows them.</summary>
+    public const string Details =
+        "  models list   " + Connection + "\n" +
+        "  models show   --name NAME " + Connection + "\n" +
+        "  models register --name NAME --version V --model MODEL.json [--lineage FILE (default MODEL.json.lineage.json when it exists)] [--alias A] " + Connection + "\n" +
+        "  models alias  --name NAME --alias A (--version V | --remove) " + Connection + "\n" +
+        "  models tag    --name NAME --version V [--set KEY=VALUE ...] [--remove KEY ...] " + Connection + "\n" +
+        "  models shadow --name NAME --version V [--remove] " + Connection + "\n" +
+        "  models split  --name NAME --alias A (--version V --weight W | --end) " + Connection;
+
+    private static readonly string[] Common = ["target", "api-key", "tls-ca", "name"];
+
+    public static int Run(ReadOnlySpan<string> args, TextWriter stdout)
+    {
+        if (args.Length == 0)
+        {
+            throw new UsageException("models needs a subcommand: list, show, register, alias, tag, shadow or split (try 'marketintel models --help')");
+        }
+        string sub = args[0];
+        CliArguments options = sub switch
+        {
+            "list" => CliArguments.Parse(args[1..], ["target", "api-key", "tls-ca"]),
+            "show" => CliArguments.Parse(args[1..], Common),
+            "register" => CliArguments.Parse(args[1..], [.. Common, "version", "model", "lineage", "alias"]),
+            "alias" => CliArguments.Parse(args[1..], [.. Common, "alias", "version"], ["remove"]),
+            "tag" => CliArguments.Parse(args[1..], [.. Common, "version"], repeatable: ["set", "remove"]),
+            "shadow" => CliArguments.Parse(args[1..], [.. Common, "version"], ["remove"]),
+            "split" => CliArguments.Parse(args[1..], [.. Common, "alias", "version", "weight"], ["end"]),
+            _ => throw new UsageException($"unknown subcommand '{sub}' (list, show, register, alias, tag, shadow, split or scores)"),
+        };
+        string target = options.Required("target");
+        // Files are read and options checked before anything is sent.
+        Func<Models.ModelsClient, Task> call = sub switch
+        {
+            "list" => async client => List(stdout, await client.ListAsync(new ListModelsRequest())),
+            "show" => Show(options, stdout),
+            "register" => Register(options, stdout),
+            "alias" => Alias(options, stdout),
+            "tag" => Tag(options, stdout),
+            "shadow" => Shadow(options, stdout),
+            _ => Split(options, stdout),
+        };
+        using var channel = GridChannel.Create(target, GridChannel.ApiKey(options), GridChannel.TrustedCa(options));
+        try
+        {
+            call(new Models.ModelsClient(channel)).GetAwaiter().GetResult();
+        }
+        catch (RpcException e)
+        {
+            throw new GridException($"{target}: {e.StatusCode}: {e.Status.Detail}");
+        }
+        return 0;
+    }
+
+    private static Func<Models.ModelsClient, Task> Show(CliArguments options, TextWriter stdout)
+    {
+        string name = options.Required("name");
+        return async client => Print(stdout, await client.GetAsync(new GetModelRequest { Name = name }));
+    }
+
+    private static Func<Models.ModelsClient, Task> Register(CliArguments options, TextWriter stdout)
+    {
+        string file = options.Required("model");
+        string? lineageFile = options.Optional("lineage");
+        if (lineageFile is null && File.Exists(file + ".lineage.json"))
+        {
+            lineageFile = file + ".lineage.json";
+        }
+        var request = new RegisterVersionRequest
+        {
+            Name = options.Required("name"),
+            Version = options.Required("version"),
+            Model = ByteString.CopyFrom(Read(file, "--model")),
+            Lineage = lineageFile is null ? "" : File.ReadAllText(Existing(lineageFile, "--lineage")),
+            Alias = options.Optional("alias") ?? "",
+        };
+        return async client =>
+        {
+            ModelVersion version = await client.RegisterAsync(request);
+            stdout.WriteLine($"registered {version.Info.Name}@{version.Info.Version} (sha256 {version.Sha256[..12]}, label {Or(version.Label)}" +
+                (lineageFile is null ? ", no lineage" : $", lineage from {lineageFile}") + (request.Alias.Length > 0 ? $", alias {request.Alias}" : "") + ")");
+        };
+    }
+
+    private static Func<Models.ModelsClient, Task> Alias(CliArguments options, TextWriter stdout)
+    {
+        string name = options.Required("name");
+        string alias = options.Required("alias");
+        string? version = options.Optional("version");
+        bool remove = options.Flag("remove");
+        if (remove == (version is not null))
+        {
+            throw new UsageException("models alias: give --version V to point the alias at a version, or --remove to remove it");
+        }
+        return async client => PrintDeployment(stdout, remove
+            ? await client.RemoveAliasAsync(new RemoveAliasRequest { Name = name, Alias = alias })
+            : await client.SetAliasAsync(new SetAliasRequest { Name = name, Alias = alias, Version = version }));
+    }
+
+    private static Func<Models.ModelsClient, Task> Tag(CliArguments options, TextWriter stdout)
+    {
+        var request = new SetTagsRequest { Name = options.Required("name"), Version = options.Required("version") };
+        foreach (string pair in options.All("set"))
+        {
+            int equals = pair.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                throw new UsageException($"models tag: --set '{pair}' must be KEY=VALUE");
+            }
+            request.Set[pair[..equals]] = pair[(equals + 1)..];
+        }
+        request.Remove.AddRange(options.All("remove"));
+        if (request.Set.Count == 0 && request.Remove.Count == 0)
+        {
+            throw new UsageException("models tag: give --set KEY=VALUE or --remove KEY (each may repeat)");
+        }
+        return async client =>
+        {
+            ModelVersion version = await client.SetTagsAsync(request);
+            stdout.WriteLine($"{version.Info.Name}@{version.Info.Version}: tags {Tags(version)}");
+        };
+    }
+
+    private static Func<Models.ModelsClient, Task> Shadow(CliArguments options, TextWriter stdout)
+    {
+        var request = new SetShadowRequest { Name = options.Required("name"), Version = options.Required("version"), Shadow = !options.Flag("remove") };
+        return async client => PrintDeployment(stdout, await client.SetShadowAsync(request));
+    }
+
+    private static Func<Models.ModelsClient, Task> Split(CliArguments options, TextWriter stdout)
+    {
+        var request = new SetSplitRequest { Name = options.Required("name"), Alias = options.Required("alias") };
+        if (options.Flag("end"))
+        {
+            if (options.Optional("version") is not null || options.Optional("weight") is not null)
+            {
+                throw new UsageException("models split: --end takes no --version or --weight");
+            }
+        }
+        else
+        {
+            request.Version = options.Required("version");
+            request.Weight = options.OptionalDouble("weight") is { } weight && weight is > 0 and < 1 ? weight
+                : throw new UsageException("models split: --weight W (the second version's share of the alias's assets, between 0 and 1) is required, or --end");
+        }
+        return async client => PrintDeployment(stdout, await client.SetSplitAsync(request));
+    }
+
+    private static string Existing(string path, string option) =>
+        File.Exists(path) ? path : throw new UsageException($"{option}: file '{path}' does not exist");
+
+    private static byte[] Read(string path, string option) => File.ReadAllBytes(Existing(path, option));
+
+    private static string Or(string text) => text.Length == 0 ? "none" : text;
+
+    private static string Tags(ModelVersion version) =>
+        version.Tags.Count == 0 ? "none" : string.Join(", ", version.Tags.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => $"{t.Key}={t.Value}"));
+
+    private static void List(TextWriter stdout, ListModelsReply reply)
+    {
+        if (reply.Models.Count == 0)
+        {
+            stdout.WriteLine("no model is registered");
+        }
+        foreach (RegisteredModel model in reply.Models)
+        {
+            stdout.WriteLine($"{model.Name}: {model.Versions.Count} version(s) ({string.Join(", ", model.Versions.Select(v => v.Info.Version))}); {Deployment(model.Deployment)}");
+        }
+    }
+
+    private static void Print(TextWriter stdout, RegisteredModel model)
+    {
+        stdout.WriteLine($"{model.Name}: {Deployment(model.Deployment)}");
+        foreach (ModelVersion version in model.Versions)
+        {
+            string created = DateTimeOffset.FromUnixTimeMilliseconds(version.CreatedAt).UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+            stdout.WriteLine($"  {version.Info.Version}: {version.Info.Kind}, {version.Info.FeatureCount} features, label {Or(version.Label)}, sha256 {version.Sha256[..12]}, " +
+                $"created {created}, tags {Tags(version)}, {(version.Lineage.Length == 0 ? "no lineage" : "lineage")}");
+        }
+    }
+
+    private static void PrintDeployment(TextWriter stdout, DeploymentInfo deployment) => stdout.WriteLine($"{deployment.Name}: {Deployment(deployment)}");
+
+    private static string Deployment(DeploymentInfo deployment)
+    {
+        string aliases = deployment.Aliases.Count == 0 ? "no aliases" : "aliases " + string.Join(", ", deployment.Aliases.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a =>
+            $"{a.Key} -> {a.Value.Version}" +
+            (a.Value.SplitVersion.Length > 0 ? string.Create(CultureInfo.InvariantCulture, $" (split: {a.Value.SplitWeight:0.###} to {a.Value.SplitVersion})") : "") +
+            (a.Value.AutoPromote ? " (auto-promote)" : "")));
+        string shadows = deployment.Shadows.Count == 0 ? "no shadows" : "shadows " + string.Join(", ", deployment.Shadows);
+        return $"{aliases}; {shadows}";
+    }
+}
