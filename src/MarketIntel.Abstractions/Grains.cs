@@ -83,10 +83,12 @@ public interface IModelRegistryGrain : IGrainWithIntegerKey
     Task<IReadOnlyList<ModelAuditRecord>> GetAudit(string name, int limit);
 
     /// <summary>
-    /// Records a promotion gate's decision (promoted or rejected, with its statistics) in the audit log. Moving the
-    /// alias of a promotion is a separate <see cref="SetAlias"/>, audited on its own.
+    /// Carries out a promotion gate's decision and records it (promoted or rejected, with its statistics) in the
+    /// audit log. A passed decision moves the alias to the challenger (ending any split, and the challenger's
+    /// shadowing) only while the alias still names the champion the gate judged; otherwise it is recorded as
+    /// refused, since the gate judged another champion. Returns the decision as recorded.
     /// </summary>
-    Task RecordDecision(PromotionDecision decision, string client);
+    Task<PromotionDecision> RecordDecision(PromotionDecision decision, string client);
 
     /// <summary>The registered bytes of a version.</summary>
     /// <remarks>Reads interleave with a registration that is validating its model, so they do not wait for it.</remarks>

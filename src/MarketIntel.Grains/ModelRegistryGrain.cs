@@ -243,9 +243,38 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
         }
     }
 
-    public async Task RecordDecision(PromotionDecision decision, string client)
+    public async Task<PromotionDecision> RecordDecision(PromotionDecision decision, string client)
     {
         ArgumentNullException.ThrowIfNull(decision);
+        if (decision.Promoted)
+        {
+            // In this turn: nothing moves the alias between the check and the move.
+            ModelDeployment deployment = Deployment(decision.Name);
+            if (deployment.Aliases.GetValueOrDefault(decision.Alias)?.Version != decision.Champion)
+            {
+                decision = decision with
+                {
+                    Promoted = false,
+                    Reason = $"refused: alias '{decision.Alias}' no longer names {decision.Champion}, the champion the gate judged the challenger against; run the gate again",
+                };
+            }
+            else
+            {
+                var challenger = new ModelRef(decision.Name, decision.Challenger);
+                Require(challenger);
+                await Deploy(decision.Name, decision.Challenger, ModelAudit.AliasSet, client, [], (d, detail) =>
+                {
+                    AliasTarget before = d.Aliases[decision.Alias];
+                    detail["alias"] = decision.Alias;
+                    detail["from"] = before.Version;
+                    return d with
+                    {
+                        Aliases = new Dictionary<string, AliasTarget>(d.Aliases, StringComparer.Ordinal) { [decision.Alias] = new(decision.Challenger, null, before.AutoPromote) },
+                        Shadows = d.Shadows.Where(v => v != decision.Challenger).ToArray(),
+                    };
+                });
+            }
+        }
         var detail = new JsonObject
         {
             ["alias"] = decision.Alias,
@@ -265,6 +294,7 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
             return true;
         });
         await Publish(audit, null);
+        return decision;
     }
 
     public async Task SetDefault(ModelRef model)

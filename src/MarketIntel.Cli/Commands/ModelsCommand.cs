@@ -8,14 +8,15 @@ using MarketIntel.CommandLine;
 namespace MarketIntel.Cli.Commands;
 
 /// <summary>
-/// <c>marketintel models list|show|register|alias|tag|shadow|split</c>: the model registry of a running grid, over
-/// its gRPC service <c>Models</c>. Each change prints what the registry holds after it.
+/// <c>marketintel models list|show|register|alias|tag|shadow|split|promote</c>: the model registry of a running grid,
+/// over its gRPC service <c>Models</c>. Each change prints what the registry holds after it; <c>promote</c> prints the
+/// gate's decision with its statistics (exit code 0 either way: a refusal is an answer, not an error).
 /// </summary>
 internal static class ModelsCommand
 {
     private const string Connection = "--target grpc[s]://HOST:PORT [--api-key KEY] [--tls-ca CA.pem]";
 
-    public const string Usage = "marketintel models list|show|register|alias|tag|shadow|split " + Connection + " ...";
+    public const string Usage = "marketintel models list|show|register|alias|tag|shadow|split|promote " + Connection + " ...";
 
     /// <summary>Each subcommand's options, as <c>models --help</c> shows them.</summary>
     public const string Details =
@@ -25,7 +26,8 @@ internal static class ModelsCommand
         "  models alias  --name NAME --alias A (--version V | --remove) " + Connection + "\n" +
         "  models tag    --name NAME --version V [--set KEY=VALUE ...] [--remove KEY ...] " + Connection + "\n" +
         "  models shadow --name NAME --version V [--remove] " + Connection + "\n" +
-        "  models split  --name NAME --alias A (--version V --weight W | --end) " + Connection;
+        "  models split  --name NAME --alias A (--version V --weight W | --end) " + Connection + "\n" +
+        "  models promote NAME --challenger V [--alias A (default champion)] [--json] " + Connection;
 
     private static readonly string[] Common = ["target", "api-key", "tls-ca", "name"];
 
@@ -36,6 +38,13 @@ internal static class ModelsCommand
             throw new UsageException("models needs a subcommand: list, show, register, alias, tag, shadow or split (try 'marketintel models --help')");
         }
         string sub = args[0];
+        // promote takes its model name first, as in "models promote direction --challenger v2" (or --name).
+        string? positionalName = null;
+        if (sub == "promote" && args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal))
+        {
+            positionalName = args[1];
+            args = args[1..];
+        }
         CliArguments options = sub switch
         {
             "list" => CliArguments.Parse(args[1..], ["target", "api-key", "tls-ca"]),
@@ -45,7 +54,8 @@ internal static class ModelsCommand
             "tag" => CliArguments.Parse(args[1..], [.. Common, "version"], repeatable: ["set", "remove"]),
             "shadow" => CliArguments.Parse(args[1..], [.. Common, "version"], ["remove"]),
             "split" => CliArguments.Parse(args[1..], [.. Common, "alias", "version", "weight"], ["end"]),
-            _ => throw new UsageException($"unknown subcommand '{sub}' (list, show, register, alias, tag, shadow, split or scores)"),
+            "promote" => CliArguments.Parse(args[1..], [.. Common, "challenger", "alias"], ["json"]),
+            _ => throw new UsageException($"unknown subcommand '{sub}' (list, show, register, alias, tag, shadow, split, promote or scores)"),
         };
         string target = options.Required("target");
         // Files are read and options checked before anything is sent.
@@ -57,6 +67,7 @@ internal static class ModelsCommand
             "alias" => Alias(options, stdout),
             "tag" => Tag(options, stdout),
             "shadow" => Shadow(options, stdout),
+            "promote" => Promote(options, positionalName, stdout),
             _ => Split(options, stdout),
         };
         using var channel = GridChannel.Create(target, GridChannel.ApiKey(options), GridChannel.TrustedCa(options));
@@ -163,6 +174,30 @@ internal static class ModelsCommand
                 : throw new UsageException("models split: --weight W (the second version's share of the alias's assets, between 0 and 1) is required, or --end");
         }
         return async client => PrintDeployment(stdout, await client.SetSplitAsync(request));
+    }
+
+    private static Func<Models.ModelsClient, Task> Promote(CliArguments options, string? positionalName, TextWriter stdout)
+    {
+        string name = positionalName is not null
+            ? options.Optional("name") is null ? positionalName : throw new UsageException("models promote: give the model name once, first or as --name")
+            : options.Required("name");
+        var request = new PromoteRequest { Name = name, Challenger = options.Required("challenger"), Alias = options.Optional("alias") ?? "" };
+        bool json = options.Flag("json");
+        return async client =>
+        {
+            PromotionDecisionMessage decision = await client.PromoteAsync(request);
+            if (json)
+            {
+                stdout.WriteLine(Google.Protobuf.JsonFormatter.Default.Format(decision));
+                return;
+            }
+            stdout.WriteLine($"{decision.Name}: {decision.Challenger} {(decision.Promoted ? "promoted" : "not promoted")} to {decision.Alias} (was {decision.Champion}) on {decision.Pairs} paired outcomes");
+            stdout.WriteLine($"  {decision.Reason}");
+            foreach (var (statistic, value) in decision.Statistics.OrderBy(s => s.Key, StringComparer.Ordinal))
+            {
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {statistic} = {value:G6}"));
+            }
+        };
     }
 
     private static string Existing(string path, string option) =>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Hosting;
 using MarketIntel.Abstractions.Models;
 using MarketIntel.Features;
@@ -69,6 +70,37 @@ public static class PromotionStatistics
 public sealed class PromotionGate(IOptions<PromotionGateOptions> options, TimeProvider time)
 {
     private readonly PromotionGateOptions _options = options.Value;
+
+    /// <summary>
+    /// The decision on moving <paramref name="alias"/> of model <paramref name="name"/> from version
+    /// <paramref name="champion"/> to <paramref name="challenger"/>, from the model's cluster-wide
+    /// <paramref name="totals"/>: refused, naming what is missing, while either version or their pair has no
+    /// scored outcome (a version without a label in its lineage is never scored; a challenger is paired with the
+    /// champion only while it is a shadow).
+    /// </summary>
+    public PromotionDecision Decide(string name, string alias, string champion, string challenger, ModelScores totals)
+    {
+        ArgumentNullException.ThrowIfNull(totals);
+        var championRef = new ModelRef(name, champion);
+        var challengerRef = new ModelRef(name, challenger);
+        OutcomeTally? championTally = totals.Versions.FirstOrDefault(v => v.Model.Equals(championRef));
+        OutcomeTally? challengerTally = totals.Versions.FirstOrDefault(v => v.Model.Equals(challengerRef));
+        PairTally? pair = totals.Pairs.FirstOrDefault(p => p.Champion.Equals(championRef) && p.Challenger.Equals(challengerRef));
+        string? missing = championTally is null ? $"the champion {champion} has no scored outcome (is there a label in its lineage?)"
+            : challengerTally is null ? $"the challenger {challenger} has no scored outcome (is it a shadow of '{name}', with a label in its lineage?)"
+            : pair is null ? $"no outcome was scored for both {champion} and {challenger} (the challenger must be a shadow while the champion serves)"
+            : null;
+        if (missing is not null)
+        {
+            return new PromotionDecision
+            {
+                Name = name, Alias = alias, Champion = champion, Challenger = challenger, Promoted = false, Reason = $"refused: {missing}",
+                Pairs = 0, Statistics = new Dictionary<string, double> { [PromotionStatistics.Pairs] = 0, [PromotionStatistics.MinPairs] = _options.MinPairs },
+                DecidedAt = time.GetUtcNow().ToUnixTimeMilliseconds(),
+            };
+        }
+        return Decide(name, alias, championTally!, challengerTally!, pair!);
+    }
 
     /// <summary>
     /// The decision on moving <paramref name="alias"/> of model <paramref name="name"/> from <paramref name="champion"/>'s

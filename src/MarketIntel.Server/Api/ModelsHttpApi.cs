@@ -118,6 +118,17 @@ internal static class ModelsHttpApi
             Answer(http, () => models.SetShadow(Mapping.Model(name, version), true, Client(http)), WriteModelDeployment)).WithMetadata(admin);
         app.MapDelete("/models/{name}/shadows/{version}", (string name, string version, HttpContext http) =>
             Answer(http, () => models.SetShadow(Mapping.Model(name, version), false, Client(http)), WriteModelDeployment)).WithMetadata(admin);
+
+        app.MapPost("/models/{name}/promote", (string name, HttpContext http) => Answer(http, async () =>
+        {
+            using JsonDocument body = await Body(http, "{\"challenger\": \"VERSION\"}");
+            string challenger = body.RootElement.TryGetProperty("challenger", out JsonElement c) && c.ValueKind == JsonValueKind.String
+                ? Part("challenger", c.GetString()!) : throw Errors.InvalidArgument("body: 'challenger' (the version to promote, a string) is required, e.g. {\"challenger\": \"v2\"}");
+            string alias = body.RootElement.TryGetProperty("alias", out JsonElement a)
+                ? a.ValueKind == JsonValueKind.String ? Part("alias", a.GetString()!) : throw Errors.InvalidArgument("body: 'alias' must be a string")
+                : ModelOperations.DefaultPromotionAlias;
+            return await models.Promote(Name(name), challenger, alias, Client(http));
+        }, WriteDecision)).WithMetadata(admin);
     }
 
     /// <summary>The paths above for the index at <c>GET /</c>.</summary>
@@ -132,6 +143,7 @@ internal static class ModelsHttpApi
         ("PUT /models/{name}/aliases/{alias}/split", "{\"version\": \"...\", \"weight\": 0.1} splits its assets; DELETE ends the split (admin)"),
         ("PUT /models/{name}/shadows/{version}", "makes the version a shadow; DELETE stops it (admin)"),
         ("GET /models/{name}/audit", "the model name's audit records, oldest first; ?limit=N (reader)"),
+        ("POST /models/{name}/promote", "{\"challenger\": \"...\"} runs the promotion gate on the paired live outcomes; the alias (\"alias\", default champion) moves only when it passes (admin)"),
     ];
 
     // Who a change is made for, as the audit log names it: the caller the security middleware let through.
@@ -188,6 +200,34 @@ internal static class ModelsHttpApi
             return;
         }
         await HttpApi.WriteJson(http, StatusCodes.Status200OK, result, write);
+    }
+
+    // The decision with its statistics; JSON has no NaN, so a statistic the gate could not compute is null.
+    private static void WriteDecision(Utf8JsonWriter json, PromotionDecision decision)
+    {
+        json.WriteStartObject();
+        json.WriteString("name", decision.Name);
+        json.WriteString("alias", decision.Alias);
+        json.WriteString("champion", decision.Champion);
+        json.WriteString("challenger", decision.Challenger);
+        json.WriteBoolean("promoted", decision.Promoted);
+        json.WriteString("reason", decision.Reason);
+        json.WriteNumber("pairs", decision.Pairs);
+        json.WriteStartObject("statistics");
+        foreach (var (name, value) in decision.Statistics.OrderBy(s => s.Key, StringComparer.Ordinal))
+        {
+            if (double.IsFinite(value))
+            {
+                json.WriteNumber(name, value);
+            }
+            else
+            {
+                json.WriteNull(name);
+            }
+        }
+        json.WriteEndObject();
+        json.WriteString("decidedAt", Time(decision.DecidedAt));
+        json.WriteEndObject();
     }
 
     private static string Time(long unixMs) =>

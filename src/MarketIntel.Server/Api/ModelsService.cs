@@ -47,6 +47,22 @@ internal sealed class ModelsService(ModelOperations models, SiloModelEvents even
     public override async Task<V1.ModelVersion> SetTags(V1.SetTagsRequest request, ServerCallContext context) =>
         ToMessage(await models.SetTags(Mapping.Model(request.Name, request.Version), new Dictionary<string, string>(request.Set), [.. request.Remove], Client(context)));
 
+    [RequiresRole(ApiRole.Admin)]
+    public override async Task<V1.PromotionDecisionMessage> Promote(V1.PromoteRequest request, ServerCallContext context)
+    {
+        string name = Mapping.ModelName(request.Name);
+        Mapping.CheckModelPart("challenger", request.Challenger);
+        string alias = request.Alias.Length == 0 ? ModelOperations.DefaultPromotionAlias : Alias(request.Alias);
+        PromotionDecision decision = await models.Promote(name, request.Challenger, alias, Client(context));
+        var message = new V1.PromotionDecisionMessage
+        {
+            Name = decision.Name, Alias = decision.Alias, Champion = decision.Champion, Challenger = decision.Challenger, Promoted = decision.Promoted,
+            Reason = decision.Reason, Pairs = decision.Pairs, DecidedAt = decision.DecidedAt,
+        };
+        message.Statistics.Add(decision.Statistics.ToDictionary());
+        return message;
+    }
+
     [RequiresRole(ApiRole.Reader)]
     public override async Task<V1.RegisteredModel> Get(V1.GetModelRequest request, ServerCallContext context) =>
         ToMessage(await models.Get(Mapping.ModelName(request.Name)));

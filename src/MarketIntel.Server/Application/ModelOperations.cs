@@ -1,5 +1,7 @@
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
+using MarketIntel.Abstractions.Storage;
+using MarketIntel.Grains.Models;
 
 namespace MarketIntel.Server.Application;
 
@@ -8,8 +10,11 @@ namespace MarketIntel.Server.Application;
 /// it is made for (an API key's name or a token's subject, <see cref="ModelAudit.LocalClient"/> without keys), which
 /// the registry writes into the change's audit record.
 /// </summary>
-internal sealed class ModelOperations(IGrainFactory grains)
+internal sealed class ModelOperations(IGrainFactory grains, IScoreStore scores, PromotionGate gate)
 {
+    /// <summary>The alias a promotion takes over unless the request names another.</summary>
+    public const string DefaultPromotionAlias = "champion";
+
     private IModelRegistryGrain Registry => grains.GetGrain<IModelRegistryGrain>(0);
 
     /// <summary>Registers a version with its optional lineage, tags and alias.</summary>
@@ -43,6 +48,33 @@ internal sealed class ModelOperations(IGrainFactory grains)
 
     /// <summary>Makes a version a shadow of its model name, or stops it being one.</summary>
     public Task<ModelDeployment> SetShadow(ModelRef model, bool shadow, string client) => Registry.SetShadow(model, shadow, client);
+
+    /// <summary>
+    /// Runs the promotion gate on <paramref name="challenger"/> against the version <paramref name="alias"/> names, from
+    /// the model's cluster-wide scores, and has the registry carry the decision out (moving the alias when the gate
+    /// passed, if it still names the champion judged) and record it. Returns the decision as recorded.
+    /// </summary>
+    public async Task<PromotionDecision> Promote(string name, string challenger, string alias, string client)
+    {
+        ModelDeployment deployment = await Registry.GetDeployment(name);
+        AliasTarget target = deployment.Aliases.GetValueOrDefault(alias)
+            ?? throw new GridException(GridErrorKind.NotFound, $"model '{name}' has no alias '{alias}' to promote a challenger to");
+        if (challenger == target.Version)
+        {
+            throw new GridException(GridErrorKind.InvalidArgument, $"model '{name}': {challenger} is already what alias '{alias}' names");
+        }
+        await Registry.Describe(new ModelRef(name, challenger));  // NOT_FOUND for a version that is not registered
+        ModelScores totals;
+        try
+        {
+            totals = await scores.Totals(name);
+        }
+        catch (Exception e) when (e is not GridException)
+        {
+            throw GridException.Unavailable($"model '{name}': the live scores could not be read", e);
+        }
+        return await Registry.RecordDecision(gate.Decide(name, alias, target.Version, challenger, totals), client);
+    }
 
     /// <summary>A model name's last audit records, oldest first.</summary>
     public Task<IReadOnlyList<ModelAuditRecord>> Audit(string name, int limit) => Registry.GetAudit(name, limit);
