@@ -56,6 +56,16 @@ public sealed class GridCommandTests : CliTestBase, IAsyncLifetime
             // The last bar's time as the grid reports it (asOf): a date of the data's years, never day numbers shown as 1970.
             Assert.Equal(LastDates[asset], cells[4]);
         }
+
+        // The champion and its shadow were scored on every bar but each asset's last, and the gate gave its verdict.
+        int bars = stdout.Split('\n').Where(l => LastDates.Keys.Any(a => l.StartsWith(a + " ", StringComparison.Ordinal)))
+            .Sum(l => int.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture));
+        foreach (string version in new[] { "d3-n60   served", "d2-n30   shadow" })
+        {
+            string row = stdout.Split('\n').Single(l => l.StartsWith(version, StringComparison.Ordinal));
+            Assert.Equal(bars - LastDates.Count, int.Parse(row.Split(' ', StringSplitOptions.RemoveEmptyEntries)[2], CultureInfo.InvariantCulture));
+        }
+        Assert.Contains($"promotion gate on d2-n30 against d3-n60 ({bars - LastDates.Count} paired outcomes;", stdout, StringComparison.Ordinal);
     }
 
     // The bundled files' last rows; the EU indices' dates are approximate business days (data/README.md).

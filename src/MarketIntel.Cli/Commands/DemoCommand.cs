@@ -14,9 +14,11 @@ using Microsoft.Extensions.Logging;
 namespace MarketIntel.Cli.Commands;
 
 /// <summary>
-/// The main job on embedded defaults: starts a silo in process, registers the bundled direction model, replays the
-/// bundled daily data of six assets through gRPC IngestBars while streaming the live predictions back, checks each
-/// grain's online features against the batch form, and prints a summary. <c>--serve</c> keeps serving afterwards.
+/// The main job on embedded defaults: starts a silo in process, registers the bundled direction model as the
+/// champion and a second, smaller one as a challenger in shadow, replays the bundled daily data of six assets through
+/// gRPC IngestBars while streaming the live predictions back, checks each grain's online features against the batch
+/// form, prints a summary with both versions' live scores and the promotion gate's verdict. <c>--serve</c> keeps
+/// serving afterwards.
 /// </summary>
 internal static class DemoCommand
 {
@@ -33,6 +35,12 @@ internal static class DemoCommand
     ];
 
     private const string ModelResource = "direction-d3-n60.json";
+    private const string ChallengerResource = "direction-d2-n30.json";
+    private const string ModelName = "direction";
+
+    // What the bundled models were trained to predict (make_demo_model.py): whether the next bar closes higher.
+    private static string Lineage(string script, IEnumerable<string> features) =>
+        $$"""{"tool": "{{script}}", "label": {"name": "up_1", "kind": "direction", "horizon": 1}, "features": [{{string.Join(", ", features.Select(f => $"\"{f}\""))}}]}""";
 
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout) => RunAsync(CliArguments.Parse(args, ["http-port", "grpc-port"], ["serve"]), stdout).GetAwaiter().GetResult();
 
@@ -52,6 +60,8 @@ internal static class DemoCommand
             // The replay sends every bar of the bundled files at once, faster than the live stream is read: the
             // stream holds them all rather than dropping the oldest, as a live client far behind would see.
             ["Limits:StreamBufferPredictions"] = "100000",
+            // The scores the summary prints are the grains' stored tallies: stored often, so the summary has them all.
+            ["Grid:Scoring:FlushInterval"] = "00:00:00.2",
         }, logging => logging.SetMinimumLevel(LogLevel.Warning));
         await app.StartAsync();
         try
@@ -71,9 +81,14 @@ internal static class DemoCommand
 
         using var channel = GridChannel.Create($"grpc://127.0.0.1:{grpcPort}");
         var client = GridClient.Create(channel);
-        byte[] modelBytes = System.Text.Encoding.UTF8.GetBytes(Resource(ModelResource));
-        var info = await client.RegisterModelAsync(new RegisterModelRequest { Name = "direction", Version = "d3-n60", Model = ByteString.CopyFrom(modelBytes), MakeDefault = true });
-        stdout.WriteLine($"  registered model {info.Name}@{info.Version} ({info.Kind}, inputs: {string.Join(", ", info.FeatureNames)}) as the default");
+        var models = new Models.ModelsClient(channel);
+        ModelInfo info = (await RegisterVersion(models, "d3-n60", ModelResource, "champion")).Info;
+        ModelInfo challenger = (await RegisterVersion(models, "d2-n30", ChallengerResource, null)).Info;
+        await models.SetShadowAsync(new SetShadowRequest { Name = ModelName, Version = challenger.Version, Shadow = true });
+        // Every asset follows the alias: promoting a challenger moves them all, on every silo, without a restart.
+        await client.AssignModelAsync(new AssignModelRequest { Name = ModelName, Version = "@champion", Assets = { data.Select(d => d.Asset) }, MakeDefault = true });
+        stdout.WriteLine($"  registered {info.Name}@{info.Version} ({info.Kind}, inputs: {string.Join(", ", info.FeatureNames)}) as {ModelName}@champion, every asset's model;");
+        stdout.WriteLine($"  and {challenger.Name}@{challenger.Version} (a smaller model on the same inputs) as a challenger in shadow: it predicts every bar too, scored, never served");
 
         // Live predictions: one per accepted bar, streamed back while the bars go in.
         var received = data.ToDictionary(d => d.Asset, _ => new List<Prediction>());
@@ -156,6 +171,7 @@ internal static class DemoCommand
         stdout.WriteLine("hit rate: how often p(up) > 0.5 matched the next bar's direction, mostly in sample: the bundled model was trained");
         stdout.WriteLine("on the first 70% of each series and has no real edge (49% on the held-out 30%, against a 53% majority class;");
         stdout.WriteLine("see src/MarketIntel.Cli/SampleData/make_demo_model.py). It is there to show the grid working, not to trade.");
+        await PrintLifecycle(channel, models, accepted - data.Length, stdout);
 
         if (serve)
         {
@@ -164,6 +180,41 @@ internal static class DemoCommand
             await app.WaitForShutdownAsync();
         }
         return mismatches == 0 && received.Values.Sum(l => l.Count) == accepted ? 0 : 1;
+    }
+
+    private static async Task<ModelVersion> RegisterVersion(Models.ModelsClient models, string version, string resource, string? alias)
+    {
+        byte[] bytes = System.Text.Encoding.UTF8.GetBytes(Resource(resource));
+        string[] features = Inference.Model.Load(bytes, resource).FeatureNames!.ToArray();
+        return await models.RegisterAsync(new RegisterVersionRequest
+        {
+            Name = ModelName, Version = version, Model = ByteString.CopyFrom(bytes), Lineage = Lineage("make_demo_model.py", features), Alias = alias ?? "",
+        });
+    }
+
+    // Both versions' live scores, once the grains have stored a tally for every scored bar (each asset's last bar
+    // waits for its outcome), and the promotion gate's verdict on the challenger.
+    private static async Task PrintLifecycle(Grpc.Net.Client.GrpcChannel channel, Models.ModelsClient models, long outcomes, TextWriter stdout)
+    {
+        var scores = new Scores.ScoresClient(channel);
+        ScoresReply reply = await scores.GetScoresAsync(new GetScoresRequest { Name = ModelName });
+        for (var wait = Stopwatch.StartNew(); reply.Pairs.Sum(p => p.Pairs) < outcomes && wait.Elapsed < TimeSpan.FromSeconds(10);)
+        {
+            await Task.Delay(100);
+            reply = await scores.GetScoresAsync(new GetScoresRequest { Name = ModelName });
+        }
+        stdout.WriteLine();
+        stdout.WriteLine("live scores: every prediction scored against the bar after it (label up_1), summed over the six assets");
+        stdout.WriteLine($"{"version",-9}{"role",-8}{"outcomes",10}{"accuracy",10}{"log loss",10}{"Brier",8}");
+        foreach (VersionScore v in reply.Versions.OrderBy(v => v.Role, StringComparer.Ordinal))
+        {
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{v.Version,-9}{v.Role,-8}{v.Outcomes,10}{v.Accuracy,10:0.000}{v.LogLoss,10:0.0000}{v.Brier,8:0.0000}"));
+        }
+        PromotionDecisionMessage decision = await models.PromoteAsync(new PromoteRequest { Name = ModelName, Challenger = "d2-n30" });
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"promotion gate on d2-n30 against d3-n60 ({decision.Pairs} paired outcomes; McNemar p {decision.Statistics.GetValueOrDefault("mcnemarP", double.NaN):G3}, " +
+            $"Diebold-Mariano p {decision.Statistics.GetValueOrDefault("dmP", double.NaN):G3}): {(decision.Promoted ? "PROMOTED" : "not promoted")}"));
+        stdout.WriteLine($"  {decision.Reason}");
     }
 
     // How often the prediction after bar i called the direction of bar i+1 right.

@@ -6,7 +6,9 @@ grid's grains compute online); the label is whether the next bar's close is abov
 uses the first 70% of each series, and the script prints the directional accuracy on the remaining 30% next to
 the majority-class rate, so nobody mistakes this for a good model: it exists to show the grid working.
 
-Usage: make_demo_model.py MARKETINTEL_DLL OUT.json   (needs Debian's python3-xgboost)
+Usage: make_demo_model.py MARKETINTEL_DLL OUT.json [DEPTH ROUNDS]   (needs Debian's python3-xgboost)
+The bundled champion is depth 3, 60 rounds (direction-d3-n60.json); the demo's challenger depth 2, 30 rounds
+(direction-d2-n30.json), with the same features and data.
 """
 import csv, os, subprocess, sys, tempfile
 
@@ -38,7 +40,7 @@ def features(cli, path, close):
     return header[1:], x, closes
 
 
-def main(cli, out):
+def main(cli, out, depth=3, rounds=60):
     train_x, train_y, test_x, test_y = [], [], [], []
     for name, close in SERIES:
         names, x, c = features(cli, os.path.join(DATA, name), close)
@@ -51,8 +53,8 @@ def main(cli, out):
     tx, ty = np.vstack(train_x), np.concatenate(train_y)
     vx, vy = np.vstack(test_x), np.concatenate(test_y)
     d = xgb.DMatrix(tx, label=ty, feature_names=names)
-    params = {"objective": "binary:logistic", "max_depth": 3, "eta": 0.1, "subsample": 0.8, "seed": 7, "tree_method": "hist", "nthread": 1}
-    booster = xgb.train(params, d, num_boost_round=60)
+    params = {"objective": "binary:logistic", "max_depth": depth, "eta": 0.1, "subsample": 0.8, "seed": 7, "tree_method": "hist", "nthread": 1}
+    booster = xgb.train(params, d, num_boost_round=rounds)
     booster.save_model(out)
     p = booster.predict(xgb.DMatrix(vx, feature_names=names))
     accuracy = float(((p > 0.5) == (vy > 0.5)).mean())
@@ -61,4 +63,4 @@ def main(cli, out):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], *(int(a) for a in sys.argv[3:5]))
