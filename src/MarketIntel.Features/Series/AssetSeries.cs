@@ -235,6 +235,13 @@ public sealed class AssetSeries
         // As before the first bar: no stream yet (the first bar starts one with the spec as it is then), values undefined.
         StartStream();
         (_stream, _history, _historyCount, _historyNext, _lastTimestamp) = (null, null, 0, 0, long.MinValue);
+        return await ApplyAll(bars, saved);
+    }
+
+    // Applies the bars after the state was reset or restored; a read that fails puts back the state saved before.
+    private async Task<int> ApplyAll(IAsyncEnumerable<StoredBar> bars,
+        (FeatureSet, StreamingFeatureSet?, double[], StoredBar[]?, int, int, long) saved)
+    {
         int count = 0;
         try
         {
@@ -318,22 +325,7 @@ public sealed class AssetSeries
             (_valuesSpec, _stream, _values, _history, _historyCount, _historyNext, _lastTimestamp) = saved;
             return null;
         }
-        int count = 0;
-        try
-        {
-            await foreach (StoredBar bar in barsAfter(_lastTimestamp))
-            {
-                Apply(bar);
-                count++;
-            }
-        }
-        catch
-        {
-            (_valuesSpec, _stream, _values, _history, _historyCount, _historyNext, _lastTimestamp) = saved;
-            throw;
-        }
-        ReplayNeeded = false;
-        return count;
+        return await ApplyAll(barsAfter(_lastTimestamp), saved);
     }
 
     private const int CheckpointMagic = 0x5043494D;  // "MICP"
