@@ -171,23 +171,29 @@ public sealed class SiloModelCache(IGrainFactory grains, ModelLimits? limits = n
             Entry? seen = Volatile.Read(ref _current);
             if (seen is not null && !seen.Fetch.IsFaulted && !seen.Fetch.IsCanceled && Environment.TickCount64 - seen.FetchedAt < DefaultRefresh.TotalMilliseconds)
             {
-                return seen.Fetch;
+                return Answer(seen);
             }
             lock (_lock)
             {
                 if (ReferenceEquals(_current, seen))
                 {
-                    _current = new Entry(read(), Environment.TickCount64);
+                    // The value read last answers while the routine re-read is under way (it is one refresh old at
+                    // most), so readers such as the local read path do not fall back to a grain call every refresh.
+                    // After Invalidate there is none: an explicit change is never answered with the old value.
+                    Task<T>? last = seen?.Fetch.IsCompletedSuccessfully == true ? seen.Fetch : null;
+                    _current = new Entry(read(), Environment.TickCount64, last);
                 }
-                return _current!.Fetch;
+                return Answer(_current!);
             }
         }
+
+        private static Task<T> Answer(Entry entry) => !entry.Fetch.IsCompleted && entry.Last is { } last ? last : entry.Fetch;
 
         public void Set(T value)
         {
             lock (_lock)
             {
-                _current = new Entry(Task.FromResult(value), Environment.TickCount64);
+                _current = new Entry(Task.FromResult(value), Environment.TickCount64, null);
             }
         }
 
@@ -199,6 +205,6 @@ public sealed class SiloModelCache(IGrainFactory grains, ModelLimits? limits = n
             }
         }
 
-        private sealed record Entry(Task<T> Fetch, long FetchedAt);
+        private sealed record Entry(Task<T> Fetch, long FetchedAt, Task<T>? Last);
     }
 }
