@@ -15,7 +15,7 @@ namespace MarketIntel.Cluster.Tests;
 [Collection(ClusterGroup.Name)]
 public sealed partial class IngestRestartTests : IDisposable
 {
-    private const int Bars = 200_000;
+    private const int Bars = 1_000_000;  // the scenario: enough that the server is killed well before the end on a quiet machine too
     private readonly string _dir = Directory.CreateTempSubdirectory("mi-restart-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
