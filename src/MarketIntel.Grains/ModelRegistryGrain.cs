@@ -262,17 +262,8 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
             {
                 var challenger = new ModelRef(decision.Name, decision.Challenger);
                 Require(challenger);
-                await Deploy(decision.Name, decision.Challenger, ModelAudit.AliasSet, client, [], (d, detail) =>
-                {
-                    AliasTarget before = d.Aliases[decision.Alias];
-                    detail["alias"] = decision.Alias;
-                    detail["from"] = before.Version;
-                    return d with
-                    {
-                        Aliases = new Dictionary<string, AliasTarget>(d.Aliases, StringComparer.Ordinal) { [decision.Alias] = new(decision.Challenger, null, before.AutoPromote) },
-                        Shadows = d.Shadows.Where(v => v != decision.Challenger).ToArray(),
-                    };
-                });
+                await Deploy(decision.Name, decision.Challenger, ModelAudit.AliasSet, client, new JsonObject { ["alias"] = decision.Alias }, (d, detail) =>
+                    MoveAlias(d, decision.Alias, decision.Challenger, detail) with { Shadows = d.Shadows.Where(v => v != decision.Challenger).ToArray() });
             }
         }
         var detail = new JsonObject
@@ -340,12 +331,16 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
     {
         CheckAliasName(name, alias);
         Require(new ModelRef(name, version));
-        return Deploy(name, version, ModelAudit.AliasSet, client, new JsonObject { ["alias"] = alias }, (d, detail) =>
-        {
-            AliasTarget? before = d.Aliases.GetValueOrDefault(alias);
-            detail["from"] = before?.Version;
-            return d with { Aliases = With(d.Aliases, alias, new AliasTarget(version, null, before?.AutoPromote ?? false)) };
-        });
+        return Deploy(name, version, ModelAudit.AliasSet, client, new JsonObject { ["alias"] = alias }, (d, detail) => MoveAlias(d, alias, version, detail));
+    }
+
+    // Points an alias at a version, ending its split and keeping its automatic-promotion policy; the audit detail
+    // says where it pointed before.
+    private static ModelDeployment MoveAlias(ModelDeployment deployment, string alias, string version, JsonObject detail)
+    {
+        AliasTarget? before = deployment.Aliases.GetValueOrDefault(alias);
+        detail["from"] = before?.Version;
+        return deployment with { Aliases = With(deployment.Aliases, alias, new AliasTarget(version, null, before?.AutoPromote ?? false)) };
     }
 
     public Task<ModelDeployment> RemoveAlias(string name, string alias, string client)

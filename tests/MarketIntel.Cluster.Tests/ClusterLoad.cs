@@ -37,6 +37,42 @@ internal static class ClusterLoad
 
     public static string Symbol(int asset) => $"A{asset:00}";
 
+    /// <summary>One IngestBars message of asset <paramref name="asset"/>'s bars <paramref name="from"/> to <paramref name="to"/> (exclusive) of its walk.</summary>
+    public static IngestBarsRequest Request(int asset, BarSeries walk, int from, int to)
+    {
+        var request = new IngestBarsRequest { Asset = Symbol(asset) };
+        for (int i = from; i < to; i++)
+        {
+            request.Bars.Add(new Api.V1.Bar
+            {
+                Timestamp = long.Parse(walk.Timestamps[i], System.Globalization.CultureInfo.InvariantCulture),
+                Open = walk.Open[i], High = walk.High[i], Low = walk.Low[i], Close = walk.Close[i], Volume = walk.Volume[i],
+            });
+        }
+        return request;
+    }
+
+    /// <summary>
+    /// Writes a bar CSV of <paramref name="count"/> one-minute bars from 2020-01-01 (ISO timestamps, as `marketintel
+    /// ingest` reads them), bar i closing at <paramref name="close"/>(i, previous close) from 100, opening at the
+    /// previous close, with a high and low 0.05% beyond.
+    /// </summary>
+    public static string WriteBarFile(string path, int count, Func<int, double, double> close)
+    {
+        var text = new System.Text.StringBuilder("timestamp,open,high,low,close,volume\n", count * 64);
+        var time = new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        double last = 100;
+        for (int i = 0; i < count; i++)
+        {
+            double open = last;
+            last = close(i, last);
+            double high = Math.Max(open, last) * 1.0005, low = Math.Min(open, last) * 0.9995;
+            text.Append(System.Globalization.CultureInfo.InvariantCulture, $"{time.AddMinutes(i):yyyy-MM-ddTHH:mm:ssZ},{open:R},{high:R},{low:R},{last:R},1000\n");
+        }
+        File.WriteAllText(path, text.ToString());
+        return path;
+    }
+
     // One client per asset sends its bars in calls of Chunk bars; a call that fails is sent again, to the next silo
     // in the list that is still running, until it is acknowledged. Returns how many calls had to be resent.
     public static Task<int> Ingest(IReadOnlyList<SiloProcess> silos, BarSeries[] walks, Action<long> acknowledged) =>
@@ -63,15 +99,7 @@ internal static class ClusterLoad
             int failures = 0;
             for (int start = 0; start < BarsPerAsset;)
             {
-                var request = new IngestBarsRequest { Asset = Symbol(a) };
-                for (int i = start; i < Math.Min(BarsPerAsset, start + Chunk); i++)
-                {
-                    request.Bars.Add(new Api.V1.Bar
-                    {
-                        Timestamp = long.Parse(walks[a].Timestamps[i], System.Globalization.CultureInfo.InvariantCulture),
-                        Open = walks[a].Open[i], High = walks[a].High[i], Low = walks[a].Low[i], Close = walks[a].Close[i], Volume = walks[a].Volume[i],
-                    });
-                }
+                IngestBarsRequest request = Request(a, walks[a], start, Math.Min(BarsPerAsset, start + Chunk));
                 try
                 {
                     IngestBarsReply reply = await pick(a, failures).Ingest(request);

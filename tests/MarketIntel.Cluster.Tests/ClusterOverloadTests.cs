@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Text;
 using MarketIntel.Server.Tests;
 using Npgsql;
@@ -29,7 +28,7 @@ public sealed class ClusterOverloadTests : IDisposable
         _silo = SiloProcess.Start("overload", _servers.Redis.Endpoint, database,
             new Dictionary<string, string> { ["Postgres__ArchiveBatchRows"] = "200", ["Postgres__ArchiveMaxQueuedRows"] = $"{Bound}" });
         await _silo.WaitReady(TimeSpan.FromSeconds(90));
-        string file = WriteBars(Path.Combine(_dir, "bars.csv"));
+        string file = ClusterLoad.WriteBarFile(Path.Combine(_dir, "bars.csv"), BarsEach, (i, _) => 100 + Math.Sin(i / 10.0));
 
         await using var data = NpgsqlDataSource.Create(database);
         // EXCLUSIVE mode blocks inserts but not reads, so the assets' activations (which read the archive) go on.
@@ -85,19 +84,6 @@ public sealed class ClusterOverloadTests : IDisposable
         };
         var process = Process.Start(info)!;
         return (process, process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
-    }
-
-    private static string WriteBars(string path)
-    {
-        var text = new StringBuilder("timestamp,open,high,low,close,volume\n");
-        var time = new DateTime(2021, 1, 4, 0, 0, 0, DateTimeKind.Utc);
-        for (int i = 0; i < BarsEach; i++)
-        {
-            double close = 100 + Math.Sin(i / 10.0);
-            text.Append(CultureInfo.InvariantCulture, $"{time.AddMinutes(i):yyyy-MM-ddTHH:mm:ssZ},{close:R},{close + 0.5:R},{close - 0.5:R},{close:R},100\n");
-        }
-        File.WriteAllText(path, text.ToString());
-        return path;
     }
 
     public void Dispose()

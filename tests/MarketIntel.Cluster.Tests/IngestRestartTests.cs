@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using System.Text.RegularExpressions;
 using Grpc.Core;
 using MarketIntel.Api.V1;
@@ -26,7 +25,8 @@ public sealed partial class IngestRestartTests : IDisposable
     [Fact]
     public async Task An_ingest_into_a_server_that_restarts_without_its_bars_resends_them_and_reports_what_the_server_holds()
     {
-        string file = WriteMinuteBars(Path.Combine(_dir, "bars.csv"), Bars);
+        var random = new Random(23);
+        string file = ClusterLoad.WriteBarFile(Path.Combine(_dir, "bars.csv"), Bars, (_, close) => Math.Max(1, close * Math.Exp(random.NextDouble() * 0.002 - 0.001)));
         long lastBar = new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero).AddMinutes(Bars - 1).ToUnixTimeMilliseconds();
         var first = SiloProcess.StartEmbedded("first");
         SiloProcess? second = null;
@@ -97,22 +97,5 @@ public sealed partial class IngestRestartTests : IDisposable
             await Task.Delay(20);
         }
         throw new TimeoutException($"the server did not hold {minimum} bars within 2 minutes");
-    }
-
-    private static string WriteMinuteBars(string path, int count)
-    {
-        var text = new StringBuilder("timestamp,open,high,low,close,volume\n", count * 64);
-        var random = new Random(23);
-        var time = new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc);
-        double close = 100;
-        for (int i = 0; i < count; i++)
-        {
-            double open = close;
-            close = Math.Max(1, open * Math.Exp(random.NextDouble() * 0.002 - 0.001));
-            double high = Math.Max(open, close) * 1.0005, low = Math.Min(open, close) * 0.9995;
-            text.Append(CultureInfo.InvariantCulture, $"{time.AddMinutes(i):yyyy-MM-ddTHH:mm:ssZ},{open:R},{high:R},{low:R},{close:R},1000\n");
-        }
-        File.WriteAllText(path, text.ToString());
-        return path;
     }
 }

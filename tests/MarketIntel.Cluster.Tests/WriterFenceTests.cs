@@ -16,20 +16,6 @@ public sealed class WriterFenceTests : IDisposable
     private readonly Servers _servers = new();
     private SiloProcess? _silo;
 
-    private static IngestBarsRequest Request(BarSeries walk, int from, int to)
-    {
-        var request = new IngestBarsRequest { Asset = ClusterLoad.Symbol(0) };
-        for (int i = from; i < to; i++)
-        {
-            request.Bars.Add(new Api.V1.Bar
-            {
-                Timestamp = long.Parse(walk.Timestamps[i], System.Globalization.CultureInfo.InvariantCulture),
-                Open = walk.Open[i], High = walk.High[i], Low = walk.Low[i], Close = walk.Close[i], Volume = walk.Volume[i],
-            });
-        }
-        return request;
-    }
-
     [Fact]
     public async Task An_activation_replaced_by_a_newer_claim_stores_nothing_more_and_the_newer_one_has_every_bar()
     {
@@ -37,7 +23,7 @@ public sealed class WriterFenceTests : IDisposable
         _silo = SiloProcess.Start("fence", _servers.Redis.Endpoint, database, "--model", SiloProcess.DemoModel);
         await _silo.WaitReady(TimeSpan.FromSeconds(90));
         BarSeries walk = ClusterLoad.Walk(0);
-        Assert.Equal(100, (await _silo.Ingest(Request(walk, 0, 100))).Accepted);
+        Assert.Equal(100, (await _silo.Ingest(ClusterLoad.Request(0, walk, 0, 100))).Accepted);
 
         // Another activation of the asset claims it (as one placed on another silo would, before its replay).
         await using (var data = NpgsqlDataSource.Create(database))
@@ -47,14 +33,14 @@ public sealed class WriterFenceTests : IDisposable
             Assert.Equal(1, await claim.ExecuteNonQueryAsync());
         }
 
-        var refused = await Assert.ThrowsAsync<RpcException>(() => _silo.Ingest(Request(walk, 100, 200)));
+        var refused = await Assert.ThrowsAsync<RpcException>(() => _silo.Ingest(ClusterLoad.Request(0, walk, 100, 200)));
         Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
         Assert.Contains("this activation was replaced by a newer one; the call's bars were not applied: resend them", refused.Status.Detail, StringComparison.Ordinal);
 
         // The resend reaches a new activation, which claims the asset, replays what the archive holds and goes on.
-        IngestBarsReply resent = await _silo.Ingest(Request(walk, 100, 200));
+        IngestBarsReply resent = await _silo.Ingest(ClusterLoad.Request(0, walk, 100, 200));
         Assert.Equal(100, resent.Accepted);
-        Assert.Equal(ClusterLoad.BarsPerAsset - 200, (await _silo.Ingest(Request(walk, 200, ClusterLoad.BarsPerAsset))).Accepted);
+        Assert.Equal(ClusterLoad.BarsPerAsset - 200, (await _silo.Ingest(ClusterLoad.Request(0, walk, 200, ClusterLoad.BarsPerAsset))).Accepted);
         await ClusterLoad.AssertFeaturesEqualCleanReplay(_silo, [walk], "after the stale writer");
         using var http = new HttpClient();
         var metrics = await Scrape.From(http, $"http://127.0.0.1:{_silo.HttpPort}/metrics");
