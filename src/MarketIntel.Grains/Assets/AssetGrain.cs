@@ -265,7 +265,8 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
     {
         long started = Stopwatch.GetTimestamp();
         int? count = null;
-        if (await _archive.ReadCheckpoint(_asset) is { } checkpoint)
+        // A replay due to a grown spec cannot use a checkpoint, which holds the features of the spec before it grew.
+        if (!_series.ReplayNeeded && await _archive.ReadCheckpoint(_asset) is { } checkpoint)
         {
             count = await _series.ReplayAfter(checkpoint.State, after => _archive.Read(_asset, after, cancellationToken));
         }
