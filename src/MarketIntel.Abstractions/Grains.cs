@@ -99,6 +99,13 @@ public interface IModelRegistryGrain : IGrainWithIntegerKey
     [AlwaysInterleave]
     Task<ModelInfo> Describe(ModelRef model);
 
+    /// <summary>
+    /// A registered version's reference profile for drift (JSON, as MarketIntel.Training.Drift.ReferenceProfile writes
+    /// it), or null when it has none: versions without one report "no reference".
+    /// </summary>
+    [AlwaysInterleave]
+    Task<string?> GetProfile(ModelRef model);
+
     /// <summary>Makes a registered version the default for assets with no assignment.</summary>
     Task SetDefault(ModelRef model);
 

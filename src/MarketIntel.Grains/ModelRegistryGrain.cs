@@ -216,6 +216,20 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
 
     public Task<ModelInfo> Describe(ModelRef model) => Task.FromResult(Require(model).Info);
 
+    public Task<string?> GetProfile(ModelRef model) => Task.FromResult(ProfileOf(Require(model)));
+
+    // The profile a version's lineage carries (train and backtest write one there), as its JSON text.
+    private static string? ProfileOf(StoredModel model)
+    {
+        if (model.Lineage is null)
+        {
+            return null;
+        }
+        using var lineage = System.Text.Json.JsonDocument.Parse(model.Lineage);
+        return lineage.RootElement.TryGetProperty("profile", out var profile) && profile.ValueKind == System.Text.Json.JsonValueKind.Object
+            ? profile.GetRawText() : null;
+    }
+
     public Task<IReadOnlyList<ModelDetails>> ListModels() =>
         Task.FromResult<IReadOnlyList<ModelDetails>>([.. _order.Select(m => m.Name).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).Select(Describe)]);
 

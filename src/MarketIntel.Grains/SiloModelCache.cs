@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
 using MarketIntel.Inference;
+using MarketIntel.Training.Drift;
 
 namespace MarketIntel.Grains;
 
@@ -20,6 +21,8 @@ public sealed class SiloModelCache(IGrainFactory grains, ModelLimits? limits = n
 
     private readonly ConcurrentDictionary<ModelRef, Lazy<Task<Model>>> _models = new();
     private readonly ConcurrentDictionary<ModelRef, Lazy<Task<ModelInfo>>> _descriptions = new();
+    private readonly ConcurrentDictionary<ModelRef, ReferenceProfile> _profiles = new();
+    private readonly ConcurrentDictionary<ModelRef, Refreshed<string?>> _profilesAbsent = new();
     private readonly Refreshed<ModelRef?> _default = new();
     private readonly ConcurrentDictionary<string, Refreshed<ModelDeployment>> _deployments = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Pushed> _pushed = new(StringComparer.Ordinal);
@@ -81,6 +84,28 @@ public sealed class SiloModelCache(IGrainFactory grains, ModelLimits? limits = n
             _descriptions.TryRemove(model, out _);
             throw;
         }
+    }
+
+    /// <summary>
+    /// A registered version's reference profile, or null when it has none. A profile is set once per version, so one
+    /// found is kept; that there is none is read again at most every <see cref="DefaultRefresh"/>, so a profile given
+    /// later is picked up. A profile that cannot be parsed fails the call (the registry checks what it stores).
+    /// </summary>
+    public async ValueTask<ReferenceProfile?> Profile(ModelRef model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (_profiles.TryGetValue(model, out ReferenceProfile? found))
+        {
+            return found;
+        }
+        string? json = await _profilesAbsent.GetOrAdd(model, static _ => new Refreshed<string?>()).Get(() => Registry.GetProfile(model));
+        if (json is null)
+        {
+            return null;
+        }
+        found = _profiles.GetOrAdd(model, ReferenceProfile.Parse(json));
+        _profilesAbsent.TryRemove(model, out _);
+        return found;
     }
 
     /// <summary>The registry's default model as this silo last read it (at most <see cref="DefaultRefresh"/> ago).</summary>
