@@ -51,6 +51,9 @@ public sealed class GridOptions
 
     /// <summary>Live outcome scoring and shadow models (section <c>Grid:Scoring</c>).</summary>
     public ScoringOptions Scoring { get; set; } = new();
+
+    /// <summary>Drift tracking of each asset's served version (section <c>Grid:Drift</c>).</summary>
+    public Drift.DriftOptions Drift { get; set; } = new();
 }
 
 /// <summary>How asset grains predict with shadow versions and score every version's predictions against what followed.</summary>
@@ -128,6 +131,14 @@ public sealed class GridOptionsValidator : IValidateOptions<GridOptions>
             {
                 failures.Add($"Grid:Scoring:MaxHorizon {options.Scoring.MaxHorizon} must be between 1 and 100000");
             }
+        }
+        if (options.Drift is null)
+        {
+            failures.Add("Grid:Drift must not be empty");
+        }
+        else
+        {
+            failures.AddRange(options.Drift.Failures());
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

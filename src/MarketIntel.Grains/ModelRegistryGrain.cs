@@ -438,6 +438,12 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
         return Task.CompletedTask;
     }
 
+    public Task PublishDrift(ModelAuditRecord change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        return Publish(change, null);
+    }
+
     // Tells every subscribed silo of a stored change and waits for them (at most DeliveryBound), so that a moved
     // alias serves on every silo by the time the move is answered. A silo whose call fails is dropped until it
     // subscribes again; one that is only slow keeps its subscription and catches up meanwhile by its poll.

@@ -5,6 +5,7 @@ using MarketIntel.Abstractions.Models;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Features;
 using MarketIntel.Features.Series;
+using MarketIntel.Grains.Drift;
 using MarketIntel.Inference;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -22,8 +23,9 @@ namespace MarketIntel.Grains.Assets;
 /// embedded defaults both live in memory; in cluster mode in PostgreSQL, and an activation replays the archive to
 /// rebuild its features exactly. After each bar it predicts with the served version and its shadows (the
 /// <see cref="ModelLineup"/>) and the <see cref="OutcomeScorer"/> scores the predictions whose horizon that bar
-/// reached; its tallies go to the <see cref="IScoreStore"/> every Grid:Scoring:FlushInterval, off the bars' path.
-/// What comes next (drift counts) joins as a component of the same kind, fed where each bar is applied.
+/// reached; its tallies go to the <see cref="IScoreStore"/> every Grid:Scoring:FlushInterval, off the bars' path. The
+/// <see cref="DriftTracker"/> counts the served version's inputs and prediction after each bar into its drift window
+/// (the grain's drift side is in AssetGrain.Drift.cs).
 /// </summary>
 public sealed partial class AssetGrain : Grain, IAssetGrain
 {
@@ -39,6 +41,8 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
     private readonly AssetPublisher _publisher;
     private readonly OutcomeScorer _scorer;
     private readonly IScoreStore _scores;
+    private readonly DriftTracker _drift;
+    private readonly IDriftStore _driftStore;
     private readonly ILogger _log;
     private ModelLineup? _lineup;      // the versions predicting after each bar, as last worked out
     private bool _scoresLoaded;        // the stored tallies were added to the scorer's (until then nothing is stored)
@@ -53,7 +57,8 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
     public AssetGrain(
         [PersistentState("asset", GridStorage.Name)] IPersistentState<AssetState> state,
         IOptions<GridOptions> options, SiloModelCache models, GridMetrics metrics, FeatureSpecCache specs, LocalPredictor local,
-        IBarArchive archive, IAssetCache cache, IScoreStore scores, ILogger<ObserverManager<IPredictionObserver>> observerLog, ILogger<AssetGrain> log)
+        IBarArchive archive, IAssetCache cache, IScoreStore scores, DriftMetrics driftMetrics, IDriftStore driftStore,
+        ILogger<ObserverManager<IPredictionObserver>> observerLog, ILogger<AssetGrain> log)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(specs);
@@ -71,6 +76,8 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
         _publisher = new AssetPublisher(_asset, _series, local, cache, observerLog);
         _scorer = new OutcomeScorer(metrics);
         _scores = scores;
+        _drift = new DriftTracker(_asset, _options.Drift, driftMetrics);
+        _driftStore = driftStore;
         _log = log;
     }
 
@@ -334,6 +341,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
         {
             await SaveScores(_scorer.TakeChanges());
         }
+        await StopDrift();
     }
 
     public async Task<IngestResult> AddBars(IReadOnlyList<BarData> bars)
@@ -347,6 +355,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
         // Sorted against the state before the call plus the bars accepted earlier in it; nothing changes until
         // the archive has them.
         Intake intake = BarIntake.Sort(bars, _series, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), _options.FutureTolerance);
+        _drift.Intake(intake.AcceptedCount, intake.Kinds);
         if (intake.Accepted is { } accepted)
         {
             RefuseIfNewAndFull();
@@ -354,6 +363,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
             _publisher.Withdraw();
             bool observed = _publisher.ObserversWaiting();
             bool everyBar = lineup is not null && _options.Scoring.Enabled && (_scorer.Active || lineup.Models.Length > 1);
+            bool served = observed || everyBar || _drift.Counting;
             List<PredictionResult>? predictions = null;
             foreach (StoredBar bar in accepted)
             {
@@ -363,17 +373,9 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
                 {
                     continue;
                 }
-                if (observed)
+                if (served)
                 {
-                    if (TryPredict(lineup.Served, lineup.Loaded[0]) is { } prediction)
-                    {
-                        (predictions ??= []).Add(prediction);
-                        _scorer.Record(0, prediction.Values[0]);
-                    }
-                }
-                else if (everyBar)
-                {
-                    PredictForScoring(lineup, 0);
+                    PredictServed(lineup, observed, ref predictions);
                 }
                 for (int i = 1; everyBar && i < lineup.Models.Length; i++)
                 {
@@ -566,10 +568,12 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
                 _lineup = await NewLineup(served.Model, loaded, deployment);
             }
             await CatchUp();
+            await TrackDrift(_lineup);
             return _lineup;
         }
         catch (GridException e) when (e.Kind != GridErrorKind.Unavailable)
         {
+            await TrackDrift(null);
             return null;
         }
     }
@@ -646,6 +650,36 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
     {
         Span<float> inputs = loaded.FeatureCount <= 256 ? stackalloc float[loaded.FeatureCount] : new float[loaded.FeatureCount];
         return _binding.TryFill(loaded, Pushed, inputs) ? Run(model, loaded, inputs) : null;
+    }
+
+    // The served version's prediction after a bar, from inputs in the stack: published to observers (where they wait),
+    // recorded for the scorer, and counted with its inputs in the drift window.
+    private void PredictServed(ModelLineup lineup, bool observed, ref List<PredictionResult>? predictions)
+    {
+        Model loaded = lineup.Loaded[0];
+        Span<float> inputs = loaded.FeatureCount <= 256 ? stackalloc float[loaded.FeatureCount] : new float[loaded.FeatureCount];
+        if (!_binding.TryFill(loaded, Pushed, inputs))
+        {
+            return;
+        }
+        float value;
+        if (observed)
+        {
+            PredictionResult prediction = Run(lineup.Served, loaded, inputs);
+            (predictions ??= []).Add(prediction);
+            value = prediction.Values[0];
+        }
+        else
+        {
+            Span<float> output = loaded.OutputCount <= 16 ? stackalloc float[loaded.OutputCount] : new float[loaded.OutputCount];
+            ModelRun.Run(lineup.Served, loaded, inputs, output, _metrics);
+            value = output[0];
+        }
+        _scorer.Record(0, value);
+        if (_drift.Counting)
+        {
+            Announce(_drift.Observe(inputs, value));
+        }
     }
 
     // The prediction of the lineup's version at position, for the scorer only: into the stack, allocating nothing

@@ -1,0 +1,239 @@
+using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Models;
+using MarketIntel.Abstractions.Storage;
+using MarketIntel.Features;
+using MarketIntel.Tests;
+using MarketIntel.Training.Drift;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+
+namespace MarketIntel.Grains.Tests;
+
+/// <summary>
+/// Drift tracking in the asset grain: the served version's inputs and prediction are counted into a window of the last
+/// W bars exactly as a batch recount of the same bars counts them, a walk that grows more volatile than the reference
+/// drifts while one like it does not, and an asset without a model or a reference says so instead of giving numbers.
+/// </summary>
+public sealed class DriftTrackingTests(DriftTrackingTests.DriftCluster fixture) : IClassFixture<DriftTrackingTests.DriftCluster>
+{
+    private const int Window = 100;
+
+    /// <summary>The reference period: a calm walk.</summary>
+    private static readonly BarSeries Reference = DriftSeries.Walk(seed: 1, count: 4000, sigma: 0.01);
+
+    private static readonly ReferenceProfile Profile = DriftSeries.Profile(Reference);
+
+    /// <summary>A one-silo cluster with windows of 100 bars, evaluated every 10 and written every 100 ms to a store the tests read.</summary>
+    public sealed class DriftCluster : IAsyncLifetime
+    {
+        internal static readonly InMemoryDriftStore Store = new();
+
+        public TestCluster Cluster { get; private set; } = null!;
+
+        public IGrainFactory Grains => Cluster.Client;
+
+        public async Task InitializeAsync()
+        {
+            var builder = new TestClusterBuilder(1);
+            builder.AddSiloBuilderConfigurator<Configurator>();
+            Cluster = builder.Build();
+            await Cluster.DeployAsync();
+            IModelRegistryGrain registry = Grains.GetGrain<IModelRegistryGrain>(0);
+            byte[] bytes = DriftSeries.Model(out var model);
+            model.Dispose();
+            await registry.Register(new ModelRegistration("walk", "v1", bytes, DriftSeries.Lineage(Profile, accuracy: 0.5, logLoss: 0.69), null, null, "test"));
+            await registry.Register(new ModelRegistration("walk", "bare", bytes, DriftSeries.Lineage(null), null, null, "test"));
+            // A profile of other features than the model's own.
+            ReferenceProfile other = ProfileBuilder.Build(["roc_3", "roc_4"], [[1f, 2f, 3f], [1f, 2f, 3f]], null, "other");
+            await registry.Register(new ModelRegistration("walk", "other", bytes, DriftSeries.Lineage(other), null, null, "test"));
+        }
+
+        public async Task DisposeAsync()
+        {
+            await Cluster.StopAllSilosAsync();
+            await Cluster.DisposeAsync();
+        }
+
+        private sealed class Configurator : ISiloConfigurator
+        {
+            public void Configure(ISiloBuilder siloBuilder)
+            {
+                siloBuilder.Services.AddSingleton<IDriftStore>(Store);
+                siloBuilder.AddMarketIntelGrid(o =>
+                {
+                    o.Features = "sma_5";
+                    o.Drift.Window = Window;
+                    o.Drift.EvaluateEveryBars = 10;
+                    o.Drift.FlushInterval = TimeSpan.FromMilliseconds(100);
+                });
+            }
+        }
+    }
+
+    private async Task<(IAssetGrain Grain, string Name)> Asset(string version)
+    {
+        string name = $"drift-{Guid.NewGuid():N}";
+        IAssetGrain grain = fixture.Grains.GetGrain<IAssetGrain>(name);
+        await grain.AssignModel(new ModelRef("walk", version));
+        return (grain, name);
+    }
+
+    private static async Task Feed(IAssetGrain grain, BarSeries walk, int from, int count)
+    {
+        for (int at = from; at < from + count; at += 50)
+        {
+            IngestResult result = await grain.AddBars(DriftSeries.Bars(walk, at, Math.Min(50, from + count - at)));
+            Assert.Equal(0, result.Rejected);
+        }
+    }
+
+    private static SeriesDrift[] AllSeries(AssetDrift drift) => [.. drift.Features, drift.Prediction!];
+
+    private static void AssertEqual(FeatureDrift expected, SeriesDrift actual)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        Assert.Equal(expected.MissingRate, actual.MissingRate);
+        Assert.Equal(expected.Psi, actual.Psi);
+        Assert.Equal(expected.JensenShannon, actual.JensenShannon);
+        Assert.Equal(expected.Wasserstein, actual.Wasserstein);
+        Assert.Equal(expected.ChiSquare, actual.ChiSquare);
+        Assert.Equal(expected.DegreesOfFreedom, actual.DegreesOfFreedom);
+        Assert.Equal(expected.PValue, actual.PValue);
+    }
+
+    [Fact]
+    public async Task The_window_holds_what_a_batch_recount_of_the_last_W_bars_holds_while_it_fills_and_after()
+    {
+        var (grain, _) = await Asset("v1");
+        BarSeries walk = DriftSeries.Walk(seed: 2, count: 400, sigma: 0.01);
+        int fed = 0;
+        foreach (int upTo in new[] { 60, 100, 237, 400 })
+        {
+            await Feed(grain, walk, fed, upTo - fed);
+            fed = upTo;
+            AssetDrift drift = await grain.GetDrift();
+            Assert.Equal(new ModelRef("walk", "v1"), drift.Model);
+            Assert.Equal(Window, drift.Window);
+            Assert.Equal(Math.Min(upTo, Window), drift.Count);
+            Assert.Equal(upTo < Window ? DriftStatus.WarmingUp : DriftStatus.Ok, drift.Status);
+            Assert.Equal(DriftSeries.Features, drift.Features.Select(f => f.Name));
+            Assert.Equal(ReferenceProfile.PredictionName, drift.Prediction!.Name);
+            FeatureDrift[] expected = DriftSeries.Recount(Profile, walk, upTo, Window);
+            SeriesDrift[] actual = AllSeries(drift);
+            for (int s = 0; s < expected.Length; s++)
+            {
+                AssertEqual(expected[s], actual[s]);
+            }
+            Assert.Equal(upTo, drift.Quality.Bars);
+        }
+    }
+
+    [Fact]
+    public async Task A_walk_more_volatile_than_the_reference_drifts_and_one_like_it_does_not()
+    {
+        var (calm, _) = await Asset("v1");
+        var (wild, _) = await Asset("v1");
+        await Feed(calm, DriftSeries.Walk(seed: 3, count: 300, sigma: 0.01), 0, 300);
+        await Feed(wild, DriftSeries.Walk(seed: 3, count: 300, sigma: 0.03), 0, 300);
+
+        AssetDrift calmDrift = await calm.GetDrift();
+        Assert.Equal(DriftStatus.Ok, calmDrift.Status);
+        Assert.False(calmDrift.Drifting);
+        Assert.All(AllSeries(calmDrift), s => Assert.False(s.Drifting, $"{s.Name}: p = {s.PValue}, PSI = {s.Psi}"));
+
+        AssetDrift wildDrift = await wild.GetDrift();
+        Assert.Equal(DriftStatus.Ok, wildDrift.Status);
+        Assert.True(wildDrift.Drifting);
+        Assert.All(wildDrift.Features, s => Assert.True(s.Drifting, $"{s.Name}: p = {s.PValue}, PSI = {s.Psi}"));
+        Assert.All(wildDrift.Features, s => Assert.True(s.Psi > 0.5, $"{s.Name}: PSI = {s.Psi}"));
+    }
+
+    [Fact]
+    public async Task An_asset_without_a_model_or_whose_version_has_no_reference_or_another_ones_reports_no_statistics()
+    {
+        IAssetGrain none = fixture.Grains.GetGrain<IAssetGrain>($"drift-{Guid.NewGuid():N}");
+        await Feed(none, DriftSeries.Walk(seed: 4, count: 50, sigma: 0.01), 0, 50);
+        AssetDrift noModel = await none.GetDrift();
+        Assert.Equal(DriftStatus.NoModel, noModel.Status);
+        Assert.Null(noModel.Model);
+        Assert.Empty(noModel.Features);
+        Assert.Null(noModel.Prediction);
+        Assert.Null(noModel.Concept);
+
+        foreach (var (version, status) in new[] { ("bare", DriftStatus.NoReference), ("other", DriftStatus.ReferenceMismatch) })
+        {
+            var (grain, _) = await Asset(version);
+            await Feed(grain, DriftSeries.Walk(seed: 4, count: 150, sigma: 0.01), 0, 150);
+            AssetDrift drift = await grain.GetDrift();
+            Assert.Equal(status, drift.Status);
+            Assert.Equal(new ModelRef("walk", version), drift.Model);
+            Assert.Equal(0, drift.Count);
+            Assert.Empty(drift.Features);
+            Assert.Null(drift.Prediction);
+        }
+    }
+
+    [Fact]
+    public async Task An_asset_with_no_bars_is_not_found()
+    {
+        var e = await Assert.ThrowsAsync<GridException>(() => fixture.Grains.GetGrain<IAssetGrain>($"drift-{Guid.NewGuid():N}").GetDrift());
+        Assert.Equal(GridErrorKind.NotFound, e.Kind);
+    }
+
+    [Fact]
+    public async Task Rejected_bars_are_counted_by_reason()
+    {
+        var (grain, _) = await Asset("v1");
+        BarData[] bars = DriftSeries.Bars(DriftSeries.Walk(seed: 5, count: 20, sigma: 0.01), 0, 20);
+        await grain.AddBars(bars[5..10]);
+        // Between two accepted bars and never accepted itself: out of order (one before the history would be ignored).
+        IngestResult result = await grain.AddBars([bars[7] with { Timestamp = bars[7].Timestamp + 30_000 }, bars[10] with { High = bars[10].Low / 2 }, bars[11] with { Volume = -1 }, bars[12]]);
+        Assert.True(result.Rejected == 3, string.Join("; ", result.Reasons));
+        DataQuality quality = (await grain.GetDrift()).Quality;
+        Assert.Equal(6, quality.Bars);
+        Assert.Equal(3, quality.Rejected);
+        Assert.Equal(new Dictionary<string, long> { ["out-of-order"] = 1, ["invalid-high"] = 1, ["invalid-volume"] = 1 },
+            quality.RejectedByReason.OrderBy(r => r.Key).ToDictionary());
+    }
+
+    [Fact]
+    public async Task Live_hits_far_below_the_validation_accuracy_read_as_concept_drift()
+    {
+        // The lineage claims 50% accuracy; the live scores are whatever the walk gives, tested one-sided against it.
+        var (grain, _) = await Asset("v1");
+        await Feed(grain, DriftSeries.Walk(seed: 6, count: 200, sigma: 0.01), 0, 200);
+        ConceptDrift concept = (await grain.GetDrift()).Concept!;
+        ModelScores scores = await grain.GetScores();
+        OutcomeTally tally = scores.Versions.Single(t => t.Model == new ModelRef("walk", "v1"));
+        Assert.Equal(tally.Outcomes, concept.Outcomes);
+        Assert.Equal(199, concept.Outcomes);
+        Assert.Equal((double)tally.Hits / tally.Outcomes, concept.LiveAccuracy);
+        Assert.Equal(tally.LogLossSum / tally.Outcomes, concept.LiveLogLoss);
+        Assert.Equal(0.5, concept.ValidationAccuracy);
+        Assert.Equal(0.69, concept.ValidationLogLoss);
+        Assert.Equal(Training.Statistics.Binomial.Cdf(tally.Hits, tally.Outcomes, 0.5), concept.PValue);
+        Assert.Equal(concept.PValue < 0.01, concept.Decayed);
+    }
+
+    [Fact]
+    public async Task The_store_holds_each_assets_window_counts_as_the_grain_counts_them()
+    {
+        var (grain, name) = await Asset("v1");
+        BarSeries walk = DriftSeries.Walk(seed: 7, count: 180, sigma: 0.01);
+        await Feed(grain, walk, 0, 180);
+        DriftCounts? stored = null;
+        for (int i = 0; i < 200 && stored?.Count != Window; i++)
+        {
+            await Task.Delay(50);
+            stored = (await DriftCluster.Store.Read("walk")).SingleOrDefault(w => w.Asset == name);
+        }
+        Assert.NotNull(stored);
+        Assert.Equal(new ModelRef("walk", "v1"), stored.Model);
+        Assert.Equal(Window, stored.Window);
+        Assert.Equal(Window, stored.Count);
+        AssetDrift evaluated = Drift.DriftScanner.Evaluate(stored, Profile, 0.01);
+        AssetDrift live = await grain.GetDrift();
+        Assert.Equal(live.Features, evaluated.Features);
+        Assert.Equal(live.Prediction, evaluated.Prediction);
+    }
+}
