@@ -24,11 +24,11 @@ public sealed class DriftMetrics
     {
         ArgumentNullException.ThrowIfNull(meters);
         Meter meter = meters.Create(MeterName);
-        meter.CreateObservableGauge("marketintel_drift_assets", () => Measure(e => e.Count), unit: null,
+        meter.CreateObservableGauge("marketintel_drift_assets", () => Measure(e => (long)e.Count), unit: null,
             "Assets serving the version with a reference profile and a full drift window, on this silo");
-        meter.CreateObservableGauge("marketintel_drift_drifting_assets", () => Measure(e => e.Count(a => a.DriftingSeries > 0)), unit: null,
+        meter.CreateObservableGauge("marketintel_drift_drifting_assets", () => Measure(e => (long)e.Count(a => a.DriftingSeries > 0)), unit: null,
             "Of those, assets with at least one drifting input or prediction");
-        meter.CreateObservableGauge("marketintel_drift_drifting_features", () => Measure(e => e.Sum(a => a.DriftingSeries)), unit: null,
+        meter.CreateObservableGauge("marketintel_drift_drifting_features", () => Measure(e => e.Sum(a => (long)a.DriftingSeries)), unit: null,
             "Drifting series (inputs and prediction) summed over those assets");
         meter.CreateObservableGauge("marketintel_drift_worst_psi",
             () => Measure(e => e.Select(a => a.WorstPsi).Where(double.IsFinite).DefaultIfEmpty(double.NaN).Max()), unit: null,
