@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text.Json;
 using Grpc.Core;
-using Grpc.Net.Client;
 using MarketIntel.Api.V1;
 using MarketIntel.Features;
 using MarketIntel.Tests;
@@ -16,40 +15,28 @@ namespace MarketIntel.Server.Tests;
 /// the stored windows, the silo exports the drift gauges per version, and an asset that starts drifting is announced on
 /// <c>Models.StreamEvents</c>.
 /// </summary>
-public sealed class DriftApiTests : IAsyncLifetime
+[Collection("server")]
+public sealed class DriftApiTests(ServerFixture server) : IAsyncLifetime
 {
     private static readonly ReferenceProfile Profile = DriftSeries.Profile(DriftSeries.Walk(seed: 1, count: 4000, sigma: 0.01));
 
-    private InProcessGrid _grid = null!;
-    private GrpcChannel _channel = null!;
     private readonly string _model = Bars.NewAsset("walk");
 
-    private Grid.GridClient Grid => new(_channel);
+    private Grid.GridClient Grid => server.Grpc;
 
-    private Models.ModelsClient Models => new(_channel);
+    private Models.ModelsClient Models => new(server.Channel);
 
-    private Drift.DriftClient Drift => new(_channel);
+    private Drift.DriftClient Drift => new(server.Channel);
 
     public async Task InitializeAsync()
     {
-        _grid = await InProcessGrid.StartAsync(new Dictionary<string, string?>
-        {
-            ["Grid:Drift:Window"] = "100",
-            ["Grid:Drift:EvaluateEveryBars"] = "10",
-            ["Grid:Drift:FlushInterval"] = "00:00:00.100",
-        });
-        _channel = _grid.Channel();
         byte[] bytes = DriftSeries.Model(out var model);
         model.Dispose();
         await Models.RegisterAsync(new RegisterVersionRequest { Name = _model, Version = "v1", Model = Google.Protobuf.ByteString.CopyFrom(bytes), Lineage = DriftSeries.Lineage(Profile) });
         await Models.RegisterAsync(new RegisterVersionRequest { Name = _model, Version = "bare", Model = Google.Protobuf.ByteString.CopyFrom(bytes), Lineage = DriftSeries.Lineage(null) });
     }
 
-    public async Task DisposeAsync()
-    {
-        _channel.Dispose();
-        await _grid.DisposeAsync();
-    }
+    public Task DisposeAsync() => Task.CompletedTask;
 
     private async Task<string> Asset(string version, double sigma, int bars = 300)
     {
@@ -64,8 +51,7 @@ public sealed class DriftApiTests : IAsyncLifetime
 
     private async Task<JsonElement> Get(string path, HttpStatusCode expected = HttpStatusCode.OK)
     {
-        using var http = new HttpClient();
-        using HttpResponseMessage response = await http.GetAsync(new Uri(_grid.Http(path)));
+        using HttpResponseMessage response = await server.Http.GetAsync(new Uri(path, UriKind.Relative));
         string body = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == expected, $"{path}: {(int)response.StatusCode} {body}");
         return JsonDocument.Parse(body).RootElement.Clone();
@@ -171,8 +157,7 @@ public sealed class DriftApiTests : IAsyncLifetime
         Assert.Equal(Profile.Features[0].Counts, full.Features[0].ReferenceCounts);
         Assert.Equal(100, full.Features[0].LiveCounts.Sum() + (long)Math.Round(full.Features[0].MissingRate * 100));
 
-        using var http = new HttpClient();
-        Scrape scrape = await Scrape.From(http, _grid.Http("/metrics"));
+        Scrape scrape = await Scrape.From(server.Http, "/metrics");
         string[] labels = [$"model=\"{_model}\"", "version=\"v1\""];
         Assert.Equal(3, scrape.Value("marketintel_drift_assets", labels));
         Assert.Equal(2, scrape.Value("marketintel_drift_drifting_assets", labels));
