@@ -1,4 +1,5 @@
 using MarketIntel.Features;
+using MarketIntel.Features.Quality;
 using Microsoft.Extensions.Options;
 
 namespace MarketIntel.Grains;
@@ -54,6 +55,9 @@ public sealed class GridOptions
 
     /// <summary>Drift tracking of each asset's served version (section <c>Grid:Drift</c>).</summary>
     public Drift.DriftOptions Drift { get; set; } = new();
+
+    /// <summary>How asset grains judge their bars' quality: gaps, stale prices, spikes (section <c>Grid:Quality</c>).</summary>
+    public BarQualityOptions Quality { get; set; } = new();
 }
 
 /// <summary>How asset grains predict with shadow versions and score every version's predictions against what followed.</summary>
@@ -139,6 +143,14 @@ public sealed class GridOptionsValidator : IValidateOptions<GridOptions>
         else
         {
             failures.AddRange(options.Drift.Failures());
+        }
+        if (options.Quality is null)
+        {
+            failures.Add("Grid:Quality must not be empty");
+        }
+        else
+        {
+            failures.AddRange(options.Quality.Problems("Grid:Quality"));
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

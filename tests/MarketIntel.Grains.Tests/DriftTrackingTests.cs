@@ -221,19 +221,68 @@ public sealed class DriftTrackingTests(DriftTrackingTests.DriftCluster fixture) 
         var (grain, name) = await Asset("v1");
         BarSeries walk = DriftSeries.Walk(seed: 7, count: 180, sigma: 0.01);
         await Feed(grain, walk, 0, 180);
+        AssetDrift live = await grain.GetDrift();
+        // A flush during the feed stored an earlier window; the one after the last bar stores the grain's window now.
         DriftCounts? stored = null;
-        for (int i = 0; i < 200 && stored?.Count != Window; i++)
+        AssetDrift? evaluated = null;
+        for (int i = 0; i < 200 && !(evaluated is not null && evaluated.Features.SequenceEqual(live.Features)); i++)
         {
             await Task.Delay(50);
             stored = (await DriftCluster.Store.Read("walk")).SingleOrDefault(w => w.Asset == name);
+            evaluated = stored is null ? null : Drift.DriftScanner.Evaluate(stored, Profile, 0.01);
         }
         Assert.NotNull(stored);
         Assert.Equal(new ModelRef("walk", "v1"), stored.Model);
         Assert.Equal(Window, stored.Window);
         Assert.Equal(Window, stored.Count);
-        AssetDrift evaluated = Drift.DriftScanner.Evaluate(stored, Profile, 0.01);
-        AssetDrift live = await grain.GetDrift();
-        Assert.Equal(live.Features, evaluated.Features);
+        Assert.Equal(live.Features, evaluated!.Features);
         Assert.Equal(live.Prediction, evaluated.Prediction);
+        FeatureDrift[] recount = DriftSeries.Recount(Profile, walk, 180, Window);
+        Assert.Equal(recount[0].Psi, evaluated.Features[0].Psi);
+    }
+}
+
+/// <summary>The asset grain's bar quality: what the quality detectors find in its accepted bars, built to have a gap, a stale run and a spike.</summary>
+public sealed class BarQualityInGrainTests(DriftTrackingTests.DriftCluster fixture) : IClassFixture<DriftTrackingTests.DriftCluster>
+{
+    // A calm walk of one-minute bars, then bars 100-104 left out (a gap), closes 150-157 all equal (a stale run), and
+    // bar 180's close half again above its neighbours (a spike the next bar takes back).
+    private static BarData[] Flawed()
+    {
+        BarData[] bars = DriftSeries.Bars(DriftSeries.Walk(seed: 8, count: 200, sigma: 0.001), 0, 200);
+        static BarData Flat(BarData bar, double close) => bar with { Open = close, High = close, Low = close, Close = close };
+        double stale = bars[150].Close;
+        for (int i = 150; i < 158; i++)
+        {
+            bars[i] = Flat(bars[i], stale);
+        }
+        bars[180] = Flat(bars[180], bars[179].Close * 1.5);
+        bars[181] = Flat(bars[181], bars[179].Close);
+        return [.. bars[..100], .. bars[105..]];
+    }
+
+    [Fact]
+    public async Task The_grain_reports_the_gap_the_stale_run_and_the_spike_as_the_detectors_find_them()
+    {
+        IAssetGrain grain = fixture.Grains.GetGrain<IAssetGrain>($"quality-{Guid.NewGuid():N}");
+        BarData[] bars = Flawed();
+        foreach (BarData[] chunk in bars.Chunk(40))
+        {
+            Assert.Equal(0, (await grain.AddBars(chunk)).Rejected);
+        }
+        var detectors = new Features.Quality.BarQuality(new Features.Quality.BarQualityOptions());
+        foreach (BarData bar in bars)
+        {
+            detectors.Observe(bar.Timestamp, bar.Close);
+        }
+        Features.Quality.BarQualityReport expected = detectors.Snapshot();
+
+        DataQuality quality = (await grain.GetDrift()).Quality;
+        Assert.Equal((1L, 1L, 1L), (quality.Gaps, quality.StaleRuns, quality.Spikes));
+        Assert.Equal((expected.Bars, expected.UsualIntervalMs, expected.Gaps, expected.StaleRuns, expected.CurrentStaleBars, expected.Spikes),
+            (quality.Bars, quality.UsualIntervalMs, quality.Gaps, quality.StaleRuns, quality.CurrentStaleBars, quality.Spikes));
+        Assert.Equal(60_000, quality.UsualIntervalMs);
+        Assert.Equal(expected.Recent.Select(f => f.Kind), quality.Findings.Select(f => f[..f.IndexOf(' ', StringComparison.Ordinal)]));
+        Assert.Equal(expected.Recent.Select(f => f.Detail), quality.Findings.Select(f => f[(f.IndexOf(": ", StringComparison.Ordinal) + 2)..]));
     }
 }

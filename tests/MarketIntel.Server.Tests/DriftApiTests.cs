@@ -85,7 +85,11 @@ public sealed class DriftApiTests(ServerFixture server) : IAsyncLifetime
         }
         Assert.Equal("prediction", drift.GetProperty("prediction").GetProperty("name").GetString());
         Assert.Equal(300, drift.GetProperty("quality").GetProperty("bars").GetInt64());
-        Assert.Equal(0, drift.GetProperty("quality").GetProperty("rejected").GetInt64());
+        JsonElement quality = drift.GetProperty("quality");
+        Assert.Equal(0, quality.GetProperty("rejected").GetInt64());
+        Assert.Equal(60_000, quality.GetProperty("usualIntervalMs").GetDouble());
+        Assert.Equal((0, 0, 0), (quality.GetProperty("gaps").GetInt64(), quality.GetProperty("staleRuns").GetInt64(), quality.GetProperty("currentStaleBars").GetInt64()));
+        Assert.Equal(JsonValueKind.Array, quality.GetProperty("findings").ValueKind);
         // The lineage gives no validation metrics: null, never a made-up number.
         Assert.Equal(JsonValueKind.Null, drift.GetProperty("concept").GetProperty("validationAccuracy").ValueKind);
 

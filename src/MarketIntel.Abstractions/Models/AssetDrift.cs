@@ -56,14 +56,26 @@ public sealed record SeriesDrift(
     [property: Id(10)] bool Drifting);
 
 /// <summary>
-/// An asset's bar quality: what the quality detector found since the activation, and the bars its grain rejected
+/// An asset's bar quality since its grain's activation, as the bar quality detectors (MarketIntel.Features.Quality)
+/// judge its accepted bars: the usual bar interval (0 until learned), gaps against it, runs of stale closes (and the
+/// bars of the current one), spikes, and the latest findings in words (oldest first); and the bars its grain rejected
 /// by reason (<c>timestamp</c>, <c>out-of-order</c>, <c>missing</c>, or <c>invalid-FIELD</c>).
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record DataQuality(
     [property: Id(0)] long Bars,
     [property: Id(1)] long Rejected,
-    [property: Id(2)] IReadOnlyDictionary<string, long> RejectedByReason);
+    [property: Id(2)] IReadOnlyDictionary<string, long> RejectedByReason,
+    [property: Id(3)] double UsualIntervalMs,
+    [property: Id(4)] long Gaps,
+    [property: Id(5)] long StaleRuns,
+    [property: Id(6)] int CurrentStaleBars,
+    [property: Id(7)] long Spikes,
+    [property: Id(8)] IReadOnlyList<string> Findings)
+{
+    /// <summary>No bars seen: what a stored window, which keeps no quality, reports.</summary>
+    public static DataQuality None { get; } = new(0, 0, new Dictionary<string, long>(), 0, 0, 0, 0, 0, []);
+}
 
 /// <summary>
 /// The served version's live outcome scores against the validation metrics of its lineage: a one-sided binomial

@@ -76,7 +76,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
         _publisher = new AssetPublisher(_asset, _series, local, cache, observerLog);
         _scorer = new OutcomeScorer(metrics);
         _scores = scores;
-        _drift = new DriftTracker(_asset, _options.Drift, driftMetrics);
+        _drift = new DriftTracker(_asset, _options.Drift, _options.Quality, driftMetrics);
         _driftStore = driftStore;
         _log = log;
     }
@@ -355,7 +355,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
         // Sorted against the state before the call plus the bars accepted earlier in it; nothing changes until
         // the archive has them.
         Intake intake = BarIntake.Sort(bars, _series, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), _options.FutureTolerance);
-        _drift.Intake(intake.AcceptedCount, intake.Kinds);
+        _drift.Rejected(intake.Kinds);
         if (intake.Accepted is { } accepted)
         {
             RefuseIfNewAndFull();
@@ -369,6 +369,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
             {
                 _series.Apply(bar);
                 _scorer.BarArrived(bar.Bar.Close);
+                _drift.BarArrived(bar.Timestamp, bar.Bar.Close);
                 if (lineup is null)
                 {
                     continue;

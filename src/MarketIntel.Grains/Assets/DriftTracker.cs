@@ -1,5 +1,7 @@
+using System.Globalization;
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
+using MarketIntel.Features.Quality;
 using MarketIntel.Grains.Drift;
 using MarketIntel.Inference;
 using MarketIntel.Training.Drift;
@@ -13,11 +15,13 @@ namespace MarketIntel.Grains.Assets;
 /// version's <see cref="ReferenceProfile"/>, and started afresh whenever the served version changes. Every
 /// <see cref="DriftOptions.EvaluateEveryBars"/> bars (and at each flush) it evaluates the window
 /// (<see cref="DriftEvaluation"/>), reports the result to the silo's <see cref="DriftMetrics"/> and says when the asset
-/// starts or stops drifting. It also counts the asset's bars and its rejected bars by reason. Per bar it only writes
-/// into arrays sized when the version or its reference changes. Not thread-safe: the asset's grain is its one caller.
+/// starts or stops drifting. It also judges the asset's bars' quality (<see cref="BarQuality"/>) and counts its
+/// rejected bars by reason. Per bar it only writes into arrays sized when the version or its reference changes. Not
+/// thread-safe: the asset's grain is its one caller.
 /// </summary>
-internal sealed class DriftTracker(string asset, DriftOptions options, DriftMetrics metrics)
+internal sealed class DriftTracker(string asset, DriftOptions options, BarQualityOptions qualityOptions, DriftMetrics metrics)
 {
+    private readonly BarQuality _quality = new(qualityOptions);
     private ModelRef? _served;
     private Model? _loaded;
     private string _status = options.Enabled ? DriftStatus.NoModel : DriftStatus.Disabled;
@@ -30,7 +34,6 @@ internal sealed class DriftTracker(string asset, DriftOptions options, DriftMetr
     private int _sinceEvaluation;
     private bool _reported;              // the silo's metrics hold this asset's evaluation of the served version
     private bool _drifting;              // as last evaluated
-    private long _bars;
     private long _rejected;
     private Dictionary<string, long>? _rejectedBy;
 
@@ -216,10 +219,12 @@ internal sealed class DriftTracker(string asset, DriftOptions options, DriftMetr
         _reported = false;
     }
 
-    /// <summary>Counts a call's accepted bars and its rejected ones by reason kind.</summary>
-    public void Intake(int accepted, IReadOnlyList<string>? rejectedKinds)
+    /// <summary>An accepted bar, applied to the series: its time (after the previous bar's) and close, for the quality detectors.</summary>
+    public void BarArrived(long timestampMs, double close) => _quality.Observe(timestampMs, close);
+
+    /// <summary>Counts a call's rejected bars by reason kind.</summary>
+    public void Rejected(IReadOnlyList<string>? rejectedKinds)
     {
-        _bars += accepted;
         if (rejectedKinds is null)
         {
             return;
@@ -254,7 +259,10 @@ internal sealed class DriftTracker(string asset, DriftOptions options, DriftMetr
     /// <summary>The asset's drift as it stands, with the concept drift worked out by the caller.</summary>
     public AssetDrift Report(ConceptDrift? concept)
     {
-        var quality = new DataQuality(_bars, _rejected, _rejectedBy is null ? new Dictionary<string, long>() : new Dictionary<string, long>(_rejectedBy));
+        BarQualityReport bars = _quality.Snapshot();
+        var quality = new DataQuality(bars.Bars, _rejected, _rejectedBy is null ? new Dictionary<string, long>() : new Dictionary<string, long>(_rejectedBy),
+            bars.UsualIntervalMs, bars.Gaps, bars.StaleRuns, bars.CurrentStaleBars, bars.Spikes,
+            [.. bars.Recent.Select(f => string.Create(CultureInfo.InvariantCulture, $"{f.Kind} at {DateTimeOffset.FromUnixTimeMilliseconds(f.AtMs):O}: {f.Detail}"))]);
         if (_window is not { } window)
         {
             return new AssetDrift(asset, _served, _status, options.Window, 0, [], null, quality, concept);

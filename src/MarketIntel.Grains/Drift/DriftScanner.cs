@@ -25,7 +25,7 @@ public static class DriftScanner
     public static AssetDrift Evaluate(DriftCounts counts, ReferenceProfile? profile, double alpha)
     {
         ArgumentNullException.ThrowIfNull(counts);
-        var quality = new DataQuality(0, 0, new Dictionary<string, long>());
+        DataQuality quality = DataQuality.None;
         if (profile is null)
         {
             return new AssetDrift(counts.Asset, counts.Model, DriftStatus.NoReference, counts.Window, counts.Count, [], null, quality, null);

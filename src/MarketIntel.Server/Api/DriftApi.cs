@@ -119,7 +119,17 @@ internal static class DriftMapping
 
     private static V1.DataQuality ToMessage(DataQuality quality)
     {
-        var message = new V1.DataQuality { Bars = quality.Bars, Rejected = quality.Rejected };
+        var message = new V1.DataQuality
+        {
+            Bars = quality.Bars,
+            UsualIntervalMs = quality.UsualIntervalMs,
+            Gaps = quality.Gaps,
+            StaleRuns = quality.StaleRuns,
+            CurrentStaleBars = quality.CurrentStaleBars,
+            Spikes = quality.Spikes,
+            Rejected = quality.Rejected,
+        };
+        message.Findings.AddRange(quality.Findings);
         foreach (var (reason, count) in quality.RejectedByReason)
         {
             message.RejectedByReason[reason] = count;
@@ -191,6 +201,12 @@ internal static class DriftMapping
         }
         json.WriteStartObject("quality");
         json.WriteNumber("bars", drift.Quality.Bars);
+        // 0 until the usual interval is learned: no interval is known then, so null.
+        Number(json, "usualIntervalMs", drift.Quality.UsualIntervalMs > 0 ? drift.Quality.UsualIntervalMs : double.NaN);
+        json.WriteNumber("gaps", drift.Quality.Gaps);
+        json.WriteNumber("staleRuns", drift.Quality.StaleRuns);
+        json.WriteNumber("currentStaleBars", drift.Quality.CurrentStaleBars);
+        json.WriteNumber("spikes", drift.Quality.Spikes);
         json.WriteNumber("rejected", drift.Quality.Rejected);
         json.WriteStartObject("rejectedByReason");
         foreach (var (reason, count) in drift.Quality.RejectedByReason.OrderBy(r => r.Key, StringComparer.Ordinal))
@@ -198,6 +214,12 @@ internal static class DriftMapping
             json.WriteNumber(reason, count);
         }
         json.WriteEndObject();
+        json.WriteStartArray("findings");
+        foreach (string finding in drift.Quality.Findings)
+        {
+            json.WriteStringValue(finding);
+        }
+        json.WriteEndArray();
         json.WriteEndObject();
         json.WritePropertyName("concept");
         if (drift.Concept is { } concept)
