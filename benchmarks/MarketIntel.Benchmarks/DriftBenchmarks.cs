@@ -1,0 +1,162 @@
+using System.Globalization;
+using System.IO.Compression;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Models;
+using MarketIntel.Inference;
+using MarketIntel.Inference.Io;
+using MarketIntel.Server.Hosting;
+using MarketIntel.Training.Drift;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace MarketIntel.Benchmarks;
+
+/// <summary>
+/// What drift tracking adds to an asset grain's bar path in a real host, with the speed model (300 trees of
+/// depth 6 over 40 pushed features) served to assets whose version has a reference profile (drift tracked: the 40
+/// inputs and the prediction counted into a window of 500 bars) and to assets whose version has none (baseline).
+/// Scored (labelled <c>up_1</c>): the version predicts after every bar for scoring anyway, so drift adds the window
+/// alone. Not scored: drift also makes the prediction after each bar that nothing else asked for. Time per bar in
+/// calls of 100 bars (the grain's own work per bar).
+/// </summary>
+[MemoryDiagnoser]
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
+[CategoriesColumn]
+[SimpleJob(warmupCount: 5, iterationCount: 20)]
+public class DriftBenchmarks
+{
+    private const int Batch = 100;
+    private const int Window = 500;
+    private WebApplication _app = null!;
+    private readonly Dictionary<string, IAssetGrain> _assets = [];
+    private long _next;
+    private readonly double _close = 100;
+
+    [GlobalSetup]
+    public void Setup() => SetupAsync().GetAwaiter().GetResult();
+
+    private async Task SetupAsync()
+    {
+        byte[] bytes;
+        using (var gz = new GZipStream(File.OpenRead(Repo.File("tests", "fixtures", "models", "bench-d6-n300-f40.json.gz")), CompressionMode.Decompress))
+        using (var buffer = new MemoryStream())
+        {
+            gz.CopyTo(buffer);
+            bytes = buffer.ToArray();
+        }
+        using Model model = Model.Load(bytes, "bench");
+        float[] row = FeatureMatrixCsv.Read(Repo.File("tests", "fixtures", "models", "bench-d6-n300-f40-input.csv")).ForModel(model)[..model.FeatureCount];
+        string lineage = "{\"profile\":" + Profile(model).ToJson() + "}";
+        int[] ports = FreePorts.Pick(3);
+        _app = GridServer.Build(new Dictionary<string, string?>
+        {
+            ["MarketIntel:HttpPort"] = ports[0].ToString(CultureInfo.InvariantCulture),
+            ["MarketIntel:GrpcPort"] = ports[1].ToString(CultureInfo.InvariantCulture),
+            ["MarketIntel:SiloPort"] = ports[2].ToString(CultureInfo.InvariantCulture),
+            ["MarketIntel:Dashboard"] = "false",
+            ["Grid:Drift:Window"] = Window.ToString(CultureInfo.InvariantCulture),
+        }, logging => logging.SetMinimumLevel(LogLevel.Warning));
+        LabelledModels.Seed(_app, "scored", ["plain"], bytes, "up_1");
+        LabelledModels.Seed(_app, "scored", ["profiled"], bytes, "up_1", lineage);
+        LabelledModels.Seed(_app, "unscored", ["plain"], bytes, null);
+        LabelledModels.Seed(_app, "unscored", ["profiled"], bytes, null, lineage);
+        await _app.StartAsync();
+        var grains = _app.Services.GetRequiredService<IGrainFactory>();
+        _next = DateTimeOffset.UtcNow.AddYears(-10).ToUnixTimeMilliseconds();
+        foreach (string name in new[] { "scored", "unscored" })
+        {
+            foreach (string version in new[] { "plain", "profiled" })
+            {
+                IAssetGrain asset = grains.GetGrain<IAssetGrain>($"{name}-{version}");
+                await asset.PushFeatures(row);
+                await asset.AssignModel(new ModelRef(name, version));
+                _assets[$"{name}-{version}"] = asset;
+            }
+        }
+        for (int i = 0; i < 6; i++)
+        {
+            foreach (IAssetGrain asset in _assets.Values)
+            {
+                await BatchCall(asset);
+            }
+        }
+
+        // Check the answer before timing it: the profiled versions hold a full window of every bar's 40 inputs and
+        // prediction (the model's own for the pushed row, in its reference bin), the others none.
+        var expected = new float[1];
+        model.Predict(row, expected);
+        foreach (var (key, asset) in _assets)
+        {
+            AssetDrift drift = await asset.GetDrift();
+            bool profiled = key.EndsWith("profiled", StringComparison.Ordinal);
+            string status = profiled ? DriftStatus.Ok : DriftStatus.NoReference;
+            if (drift.Status != status || drift.Count != (profiled ? Window : 0) || (profiled && (drift.Features.Count != 40 || drift.Prediction!.Count != Window)))
+            {
+                throw new InvalidOperationException($"{key}: drift {drift.Status} over {drift.Count} bars; expected {status}");
+            }
+            if ((await asset.Predict()).Values[0] != expected[0])
+            {
+                throw new InvalidOperationException($"{key}: the grain's prediction differs from the model's");
+            }
+        }
+    }
+
+    // A reference for each of the model's 40 inputs and its prediction: 2,000 rows of standard normal inputs.
+    private static ReferenceProfile Profile(Model model)
+    {
+        var random = new Random(21);
+        float[][] columns = [.. Enumerable.Range(0, model.FeatureCount).Select(_ => new float[2000])];
+        var predictions = new float[2000];
+        var inputs = new float[model.FeatureCount];
+        var output = new float[1];
+        for (int r = 0; r < predictions.Length; r++)
+        {
+            for (int f = 0; f < inputs.Length; f++)
+            {
+                inputs[f] = columns[f][r] = (float)(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
+            }
+            model.Predict(inputs, output);
+            predictions[r] = output[0];
+        }
+        return ProfileBuilder.Build(model.FeatureNames!, columns, predictions, "benchmark");
+    }
+
+    [Benchmark(Baseline = true, Description = "no reference", OperationsPerInvoke = Batch), BenchmarkCategory("scored")]
+    public Task<IngestResult> ScoredPlain() => BatchCall(_assets["scored-plain"]);
+
+    [Benchmark(Description = "drift tracked", OperationsPerInvoke = Batch), BenchmarkCategory("scored")]
+    public Task<IngestResult> ScoredProfiled() => BatchCall(_assets["scored-profiled"]);
+
+    [Benchmark(Baseline = true, Description = "no reference", OperationsPerInvoke = Batch), BenchmarkCategory("not scored")]
+    public Task<IngestResult> UnscoredPlain() => BatchCall(_assets["unscored-plain"]);
+
+    [Benchmark(Description = "drift tracked", OperationsPerInvoke = Batch), BenchmarkCategory("not scored")]
+    public Task<IngestResult> UnscoredProfiled() => BatchCall(_assets["unscored-profiled"]);
+
+    // The same 100 bars' times for every asset: each asset keeps its own clock, one minute per bar.
+    private readonly Dictionary<IAssetGrain, long> _clocks = [];
+
+    private Task<IngestResult> BatchCall(IAssetGrain asset)
+    {
+        long next = _clocks.GetValueOrDefault(asset, _next);
+        var bars = new BarData[Batch];
+        for (int i = 0; i < Batch; i++)
+        {
+            next += 60_000;
+            double close = _close * (1 + 0.001 * ((i % 5) - 2));
+            bars[i] = new BarData(next, close, close * 1.001, close * 0.999, close, 1000);
+        }
+        _clocks[asset] = next;
+        return asset.AddBars(bars);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _app.StopAsync().GetAwaiter().GetResult();
+        _app.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+}
