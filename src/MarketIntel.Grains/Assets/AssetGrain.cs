@@ -23,7 +23,8 @@ namespace MarketIntel.Grains.Assets;
 /// embedded defaults both live in memory; in cluster mode in PostgreSQL, and an activation replays the archive to
 /// rebuild its features exactly. After each bar it predicts with the served version and its shadows (the
 /// <see cref="ModelLineup"/>) and the <see cref="OutcomeScorer"/> scores the predictions whose horizon that bar
-/// reached; its tallies go to the <see cref="IScoreStore"/> every Grid:Scoring:FlushInterval, off the bars' path. The
+/// reached; its tallies go to the <see cref="IScoreStore"/> every Grid:Scoring:FlushInterval, off the bars' path
+/// (AssetGrain.Scores.cs). The
 /// <see cref="DriftTracker"/> counts the served version's inputs and prediction after each bar into its drift window
 /// (the grain's drift side is in AssetGrain.Drift.cs).
 /// </summary>
@@ -173,60 +174,6 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
             await LoadScores();
         }
     }
-
-    // Adds the stored tallies to what this activation scored so far (nothing, unless an earlier try failed). A store
-    // that cannot be read does not stop the asset: the flush timer tries again, and nothing is written before then,
-    // so stored tallies are never replaced by partial ones.
-    private async Task LoadScores()
-    {
-        try
-        {
-            _scorer.Load(await _scores.Load(_asset));
-            _scoresLoaded = true;
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            LogScoresUnreadable(_asset, e);
-        }
-    }
-
-    // Every FlushInterval once the asset scores anything: starts a write of the tallies when they changed, without
-    // holding up the grain's turn (bars go on while the store answers).
-    private void FlushScores()
-    {
-        if (_flushing is { IsCompleted: false })
-        {
-            return;
-        }
-        if (!_scoresLoaded)
-        {
-            _flushing = LoadScores();
-            return;
-        }
-        if (_scorer.Changed)
-        {
-            _flushing = SaveScores(_scorer.TakeChanges());
-        }
-    }
-
-    private async Task SaveScores(ModelScores scores)
-    {
-        try
-        {
-            await _scores.Save(_asset, scores);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            _scorer.MarkChanged();  // the next write carries these tallies (writes are absolute)
-            LogScoresUnwritable(_asset, e);
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Asset}: its stored outcome scores could not be read; tried again at the next flush")]
-    private partial void LogScoresUnreadable(string asset, Exception exception);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Asset}: its outcome scores could not be stored; tried again at the next flush")]
-    private partial void LogScoresUnwritable(string asset, Exception exception);
 
     // The grid's spec as configured now, plus what models added for this asset (kept in its state).
     private void LoadSpec()
@@ -559,6 +506,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
             ModelRef? target = Assigned ?? await _models.GetDefault();
             if (target is null)
             {
+                await TrackDrift(null);
                 return null;
             }
             var (served, routing) = await _models.Resolve(target, _asset);
