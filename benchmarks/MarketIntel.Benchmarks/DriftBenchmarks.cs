@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.IO.Compression;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using MarketIntel.Abstractions;
@@ -20,7 +19,7 @@ namespace MarketIntel.Benchmarks;
 /// inputs and the prediction counted into a window of 500 bars) and to assets whose version has none (baseline).
 /// Scored (labelled <c>up_1</c>): the version predicts after every bar for scoring anyway, so drift adds the window
 /// alone. Not scored: drift also makes the prediction after each bar that nothing else asked for. Time per bar in
-/// calls of 100 bars (the grain's own work per bar).
+/// calls of 100 bars (the grain's own work per bar), with the window evaluated every 50 bars (the default) and never.
 /// </summary>
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
@@ -31,6 +30,13 @@ public class DriftBenchmarks
     private const int Batch = 100;
     private const int Window = 500;
     private WebApplication _app = null!;
+
+    /// <summary>
+    /// How often the window is evaluated: the default, and once a million bars (never while timed), which leaves the
+    /// window's own cost per bar.
+    /// </summary>
+    [Params(50, 1_000_000)]
+    public int EvaluateEveryBars { get; set; }
     private readonly Dictionary<string, IAssetGrain> _assets = [];
     private long _next;
     private readonly double _close = 100;
@@ -40,25 +46,15 @@ public class DriftBenchmarks
 
     private async Task SetupAsync()
     {
-        byte[] bytes;
-        using (var gz = new GZipStream(File.OpenRead(Repo.File("tests", "fixtures", "models", "bench-d6-n300-f40.json.gz")), CompressionMode.Decompress))
-        using (var buffer = new MemoryStream())
-        {
-            gz.CopyTo(buffer);
-            bytes = buffer.ToArray();
-        }
+        byte[] bytes = Repo.SpeedModel();
         using Model model = Model.Load(bytes, "bench");
         float[] row = FeatureMatrixCsv.Read(Repo.File("tests", "fixtures", "models", "bench-d6-n300-f40-input.csv")).ForModel(model)[..model.FeatureCount];
         string lineage = "{\"profile\":" + Profile(model).ToJson() + "}";
-        int[] ports = FreePorts.Pick(3);
-        _app = GridServer.Build(new Dictionary<string, string?>
+        _app = Repo.Host(new Dictionary<string, string?>
         {
-            ["MarketIntel:HttpPort"] = ports[0].ToString(CultureInfo.InvariantCulture),
-            ["MarketIntel:GrpcPort"] = ports[1].ToString(CultureInfo.InvariantCulture),
-            ["MarketIntel:SiloPort"] = ports[2].ToString(CultureInfo.InvariantCulture),
-            ["MarketIntel:Dashboard"] = "false",
             ["Grid:Drift:Window"] = Window.ToString(CultureInfo.InvariantCulture),
-        }, logging => logging.SetMinimumLevel(LogLevel.Warning));
+            ["Grid:Drift:EvaluateEveryBars"] = EvaluateEveryBars.ToString(CultureInfo.InvariantCulture),
+        });
         LabelledModels.Seed(_app, "scored", ["plain"], bytes, "up_1");
         LabelledModels.Seed(_app, "scored", ["profiled"], bytes, "up_1", lineage);
         LabelledModels.Seed(_app, "unscored", ["plain"], bytes, null);
