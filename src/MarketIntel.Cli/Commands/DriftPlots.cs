@@ -32,6 +32,8 @@ internal static class DriftPlots
         heatmap.Colormap = new ScottPlot.Colormaps.Viridis();
         heatmap.ManualRange = new ScottPlot.Range(0, HeatmapPsiTop);
         heatmap.NaNCellColor = Colors.LightGray;
+        // Cells drawn as vector rectangles: an embedded bitmap is blurred when the SVG is scaled.
+        heatmap.RenderStrategy = new ScottPlot.Plottables.Heatmap.RenderStrategies.Rectangles();
         // Column c spans [c, c + 1] and row r (row 0 on top) spans [rows - r - 1, rows - r], so ticks sit at the centres.
         heatmap.Rectangle = new CoordinateRect(0, features.Count, 0, assets.Count);
         var bar = plot.Add.ColorBar(heatmap);
@@ -78,7 +80,7 @@ internal static class DriftPlots
         plot.Axes.Margins(bottom: 0);
         plot.Title(title);
         plot.YLabel("share of values");
-        plot.ShowLegend(Alignment.UpperRight);
+        plot.ShowLegend(Edge.Right);
         return plot.GetSvgXml(900, 450);
     }
 
