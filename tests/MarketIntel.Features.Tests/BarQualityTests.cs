@@ -14,11 +14,11 @@ public sealed class BarQualityTests
     private static long Ms(string utc) =>
         DateTimeOffset.Parse(utc, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal).ToUnixTimeMilliseconds();
 
-    /// <summary>Half-hour bars, Monday 00:00 to Friday 23:30 UTC, for <paramref name="weeks"/> weeks from Monday 2024-01-01.</summary>
-    private static List<long> HalfHoursOfWeekdays(int weeks)
+    /// <summary>Half-hour bars, Monday 00:00 to Friday 23:30 UTC, for <paramref name="weeks"/> weeks from Monday <paramref name="monday"/>.</summary>
+    private static List<long> HalfHoursOfWeekdays(int weeks, string monday = "2024-01-01")
     {
         var times = new List<long>();
-        for (long t = Ms("2024-01-01"); t < Ms("2024-01-01") + weeks * 7 * Day; t += HalfHour)
+        for (long t = Ms(monday); t < Ms(monday) + weeks * 7 * Day; t += HalfHour)
         {
             if (DateTimeOffset.FromUnixTimeMilliseconds(t).DayOfWeek is not (DayOfWeek.Saturday or DayOfWeek.Sunday))
             {
@@ -69,19 +69,21 @@ public sealed class BarQualityTests
 
     private static string Utc(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
 
-    [Fact]
-    public void Missing_half_hours_on_a_Wednesday_are_one_gap_found_at_the_first_bar_after_them_and_weekends_are_none()
+    [Theory]
+    [InlineData("2024-01-01", "2024-01-10")]
+    [InlineData("1969-12-22", "1969-12-31")] // across Unix time 0: negative times keep their weekdays
+    public void Missing_half_hours_on_a_Wednesday_are_one_gap_found_at_the_first_bar_after_them_and_weekends_are_none(string monday, string wednesday)
     {
-        var times = HalfHoursOfWeekdays(weeks: 3);
-        times.RemoveAll(t => t >= Ms("2024-01-10 10:00") && t <= Ms("2024-01-10 11:30"));
+        var times = HalfHoursOfWeekdays(weeks: 3, monday);
+        times.RemoveAll(t => t >= Ms(wednesday + " 10:00") && t <= Ms(wednesday + " 11:30"));
         var report = Run(times, Walk(times.Count));
 
         Assert.Equal(HalfHour, report.UsualIntervalMs);
         Assert.Equal(1, report.Gaps);
         var gap = Assert.Single(report.Recent);
         Assert.Equal(QualityFinding.Gap, gap.Kind);
-        Assert.Equal(Ms("2024-01-10 12:00"), gap.AtMs);
-        Assert.Equal("2h30m of market time without a bar after the bar at 2024-01-10T09:30:00Z: 5 usual intervals of 30m", gap.Detail);
+        Assert.Equal(Ms(wednesday + " 12:00"), gap.AtMs);
+        Assert.Equal($"2h30m of market time without a bar after the bar at {wednesday}T09:30:00Z: 5 usual intervals of 30m", gap.Detail);
     }
 
     [Fact]
