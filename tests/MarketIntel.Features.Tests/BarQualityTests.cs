@@ -153,6 +153,25 @@ public sealed class BarQualityTests
     }
 
     [Fact]
+    public void Around_the_clock_bars_with_no_weekend_set_have_their_missing_Saturday_found()
+    {
+        var times = new List<long>();
+        for (long t = Ms("2024-01-01"); t < Ms("2024-01-22"); t += HalfHour)
+        {
+            times.Add(t);
+        }
+        times.RemoveAll(t => t >= Ms("2024-01-13 06:00") && t < Ms("2024-01-13 09:00"));
+        var closes = Walk(times.Count);
+
+        // By default Saturday is closed: bars in it pass no market time, so nothing there can be missing.
+        Assert.Equal(0, Run(times, closes).Gaps);
+        var crypto = Run(times, closes, new BarQualityOptions { WeekendLength = TimeSpan.Zero });
+        var gap = Assert.Single(crypto.Recent);
+        Assert.Equal(Ms("2024-01-13 09:00"), gap.AtMs);
+        Assert.Equal(HalfHour, crypto.UsualIntervalMs);
+    }
+
+    [Fact]
     public void Seven_equal_closes_are_one_stale_run_dated_at_its_first_bar_and_four_are_none()
     {
         var times = Weekdays(weeks: 20);
@@ -191,6 +210,34 @@ public sealed class BarQualityTests
         Assert.Equal(string.Create(CultureInfo.InvariantCulture,
             $"close {closes[40]:R} on 7 bars in a row, from {DateTimeOffset.FromUnixTimeMilliseconds(times[40]).UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'} to {DateTimeOffset.FromUnixTimeMilliseconds(times[46]).UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}"),
             stale.Detail);
+    }
+
+    [Fact]
+    public void A_report_lists_the_latest_findings_oldest_first_and_a_stale_run_grows_in_place()
+    {
+        // Three gaps, then a stale run with a fourth gap inside it: the run's finding says how long the run lasted,
+        // though a newer finding came after it.
+        var times = Weekdays(weeks: 20);
+        foreach (string day in new[] { "2024-02-14", "2024-02-15", "2024-02-28", "2024-02-29", "2024-03-13", "2024-03-14", "2024-04-03", "2024-04-04" })
+        {
+            times.Remove(Ms(day));
+        }
+        var closes = Walk(times.Count);
+        int runStart = times.IndexOf(Ms("2024-03-27"));
+        for (int i = runStart + 1; i < runStart + 10; i++)
+        {
+            closes[i] = closes[runStart]; // ten bars, 27 March to 11 April, across the gap of 3 and 4 April
+        }
+        var report = Run(times, closes, new BarQualityOptions { RecentFindings = 2 });
+
+        Assert.Equal((4, 1), (report.Gaps, report.StaleRuns));
+        Assert.Equal([(QualityFinding.Stale, Ms("2024-03-27")), (QualityFinding.Gap, Ms("2024-04-05"))],
+            report.Recent.Select(f => (f.Kind, f.AtMs)));
+        Assert.EndsWith("on 10 bars in a row, from 2024-03-27T00:00:00Z to 2024-04-11T00:00:00Z", report.Recent[0].Detail, StringComparison.Ordinal);
+        Assert.StartsWith("2d of market time without a bar after the bar at 2024-04-02T00:00:00Z", report.Recent[1].Detail, StringComparison.Ordinal);
+
+        var wide = Run(times, closes, new BarQualityOptions { RecentFindings = 10 });
+        Assert.Equal([Ms("2024-02-16"), Ms("2024-03-01"), Ms("2024-03-15"), Ms("2024-03-27"), Ms("2024-04-05")], wide.Recent.Select(f => f.AtMs));
     }
 
     [Fact]
