@@ -320,8 +320,9 @@ public sealed class BarQualityTests
             Assert.Equal(Day, report.UsualIntervalMs);
         }
 
-        // Four indices on made-up business days: no gaps, spikes or stale runs. The closes do repeat around
-        // holidays (the series carries a closed exchange's last value), up to four days in a row, under the default five.
+        // Four indices on made-up business days: no gaps, spikes or stale runs. The closes do repeat at holidays
+        // (Christmas to New Year, Easter; the series carries a closed exchange's last value), up to four days in a
+        // row, under the default five.
         foreach (string index in new[] { "DAX", "SMI", "CAC", "FTSE" })
         {
             var (report, findings) = Series("eustockmarkets-daily.csv", index);
