@@ -102,6 +102,26 @@ public sealed class DriftStatisticsTests
             AssertClose(scipy, ChiSquare.Survival(cases[i].X, cases[i].Df), 1e-11, $"chi2.sf({cases[i].X}, {cases[i].Df})");
         }
         Assert.True(tiny > 20, $"only {tiny} cases reached tails below 1e-200");
+
+        // The batch form (the drift scan's), one call per degrees of freedom, against the same answers.
+        foreach (IGrouping<int, int> byDf in Enumerable.Range(0, cases.Count).GroupBy(i => cases[i].Df))
+        {
+            double[] x = [.. byDf.Select(i => cases[i].X), double.NaN, 0, double.PositiveInfinity];
+            var batch = new double[x.Length];
+            ChiSquare.Survival(x, byDf.Key, batch);
+            int at = 0;
+            foreach (int i in byDf)
+            {
+                double scipy = Parse(expected[i]);
+                if (scipy < 1e-300)
+                {
+                    Assert.True(batch[at++] < 1e-299, $"batch chi2.sf({cases[i].X}, {cases[i].Df})");
+                    continue;
+                }
+                AssertClose(scipy, batch[at++], 1e-11, $"batch chi2.sf({cases[i].X}, {cases[i].Df})");
+            }
+            Assert.True(double.IsNaN(batch[at]) && batch[at + 1] == 1 && batch[at + 2] == 0, $"df {byDf.Key}: NaN, 0 and infinity give {batch[at]}, {batch[at + 1]}, {batch[at + 2]}");
+        }
         Assert.Equal(1, ChiSquare.Survival(0, 5));
         Assert.Throws<ArgumentOutOfRangeException>(() => ChiSquare.Survival(1, 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => ChiSquare.Survival(double.NaN, 3));
