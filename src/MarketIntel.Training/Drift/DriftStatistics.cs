@@ -108,8 +108,8 @@ public static class DriftStatistics
         return reference.Present > 0 && ExpectsEnough(n, smallest, reference.Present);
     }
 
-    // n * count / total >= MinimumExpected, in whole numbers so that a bin of exactly 5 expected is not lost to rounding.
-    private static bool ExpectsEnough(long n, long count, long total) =>
+    // n * count / total >= MinimumExpected, in whole numbers so that a bin of exactly 20 expected is not lost to rounding.
+    internal static bool ExpectsEnough(long n, long count, long total) =>
         (Int128)n * count >= (Int128)MinimumExpected * total;
 
     /// <summary>

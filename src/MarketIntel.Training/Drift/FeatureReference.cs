@@ -1,3 +1,7 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace MarketIntel.Training.Drift;
 
 /// <summary>
@@ -35,6 +39,9 @@ public sealed class FeatureReference
         Min = min;
         Max = max;
         Present = Sum(counts);
+        PaddedEdges = new float[(edges.Length + EdgesPerVector - 1) / EdgesPerVector * EdgesPerVector];
+        PaddedEdges.AsSpan().Fill(float.NaN);
+        edges.CopyTo(PaddedEdges, 0);
     }
 
     /// <summary>
@@ -111,27 +118,43 @@ public sealed class FeatureReference
     public double MissingRate => Present + Missing == 0 ? double.NaN : (double)Missing / (Present + Missing);
 
     /// <summary>The value bin of <paramref name="value"/>, or -1 when it is missing (NaN).</summary>
-    public int Bin(float value)
+    public int Bin(float value) => BinOf(PaddedEdges, value);
+
+    /// <summary>
+    /// <see cref="Edges"/> padded with NaN to whole vectors of <see cref="EdgesPerVector"/>: NaN compares false, so the
+    /// padding never counts.
+    /// </summary>
+    internal float[] PaddedEdges { get; }
+
+    internal const int EdgesPerVector = 8;
+
+    /// <summary>
+    /// The number of edges at or below <paramref name="value"/> (-1 for NaN), branch-free: eight edges compared at once
+    /// and the matches counted, so the time does not depend on where the value falls (a binary search over 19 edges
+    /// mispredicts about half its branches). Equal to the upper bound a binary search finds, since edges ascend.
+    /// </summary>
+    internal static int BinOf(ReadOnlySpan<float> paddedEdges, float value)
     {
         if (float.IsNaN(value))
         {
             return -1;
         }
-        // The number of edges at or below the value (an upper bound): few edges, so a plain binary search.
-        int low = 0, high = Edges.Length;
-        while (low < high)
+        int count = 0;
+        if (Vector256.IsHardwareAccelerated)
         {
-            int mid = (low + high) >>> 1;
-            if (Edges[mid] <= value)
+            Vector256<float> v = Vector256.Create(value);
+            ref float at = ref MemoryMarshal.GetReference(paddedEdges);
+            for (int i = 0; i < paddedEdges.Length; i += EdgesPerVector)
             {
-                low = mid + 1;
+                count += BitOperations.PopCount(Vector256.LessThanOrEqual(Vector256.LoadUnsafe(ref at, (nuint)i), v).ExtractMostSignificantBits());
             }
-            else
-            {
-                high = mid;
-            }
+            return count;
         }
-        return low;
+        foreach (float edge in paddedEdges)
+        {
+            count += edge <= value ? 1 : 0;
+        }
+        return count;
     }
 
     /// <summary>
