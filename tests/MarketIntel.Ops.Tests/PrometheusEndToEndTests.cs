@@ -128,11 +128,13 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output) : IDisposa
         return metrics;
     }
 
-    // Ingest over gRPC (new bars, resent ones, an invalid one), predictions over HTTP and gRPC, unknown assets (404),
-    // features and readiness probes, from a few concurrent loops.
+    private static readonly string[] Assets = ["E2E0", "E2E1", "E2E2", "E2E3"];
+
+    // Ingest over gRPC (new bars, resent ones, an invalid one), predictions over HTTP and gRPC, unknown assets (HTTP 404,
+    // gRPC NOT_FOUND), features and readiness probes, from a few concurrent loops.
     private async Task Load(SiloProcess silo, TimeSpan duration)
     {
-        string[] assets = ["E2E0", "E2E1", "E2E2", "E2E3"];
+        string[] assets = Assets;
         foreach (string asset in assets)
         {
             Assert.Equal(300, (await silo.Ingest(Bars(asset, 0, 300))).Accepted);
@@ -171,6 +173,11 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output) : IDisposa
             for (int i = 0; DateTime.UtcNow < until; i++)
             {
                 await client.PredictAsync(new PredictRequest { Asset = assets[i % assets.Length] });
+                if (i % 10 == 0)
+                {
+                    var unknown = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await client.PredictAsync(new PredictRequest { Asset = "NO_SUCH_ASSET" }));
+                    Assert.Equal(Grpc.Core.StatusCode.NotFound, unknown.StatusCode);
+                }
             }
         }
         await Task.WhenAll(Ingest(), PredictHttp(), PredictGrpc());
