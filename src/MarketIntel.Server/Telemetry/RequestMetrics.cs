@@ -11,13 +11,16 @@ namespace MarketIntel.Server.Telemetry;
 /// <summary>
 /// Count and latency of every HTTP and gRPC request, by status code, method and endpoint (the route pattern; gRPC
 /// methods as <c>/marketintel.v1.Grid/Method</c>), under the names prometheus-net's <c>UseHttpMetrics</c> gives
-/// them, and by <c>grpc_status</c>: a gRPC call's outcome travels in its <c>grpc-status</c> trailer (or header, for a
-/// call refused before any message) of an HTTP 200, so the HTTP code alone cannot tell a failed call from a good one.
-/// The label is the status's name (<c>NOT_FOUND</c>, one of 17) and empty on responses without one (HTTP/JSON), which
-/// Prometheus reads as no label. That middleware took about 6% of the server's CPU per gRPC call on the 2-core VM (three nested middlewares,
-/// label lookups and exemplars on every request); this one resolves each (endpoint, method, code) to its tags once
-/// and then costs two timestamps and two measurements per request (docs/performance.md).
+/// them. That middleware took about 6% of the server's CPU per gRPC call on the 2-core VM (three nested middlewares,
+/// label lookups and exemplars on every request); this one resolves each (endpoint, method, code, gRPC status) to its
+/// tags once and then costs two timestamps and two measurements per request (docs/performance.md).
 /// </summary>
+/// <remarks>
+/// A gRPC call's outcome travels in its <c>grpc-status</c> trailer (or header, for a call refused before any message)
+/// of an HTTP 200, so the code alone cannot tell a failed call from a good one: <c>grpc_status</c> carries the status's
+/// name (<c>NOT_FOUND</c>, one of 17), and is empty on responses without one (HTTP/JSON), which Prometheus reads as no
+/// label.
+/// </remarks>
 internal sealed class RequestMetrics
 {
     /// <summary>The name of this component's meter.</summary>
@@ -69,10 +72,11 @@ internal sealed class RequestMetrics
     /// <summary>
     /// The gRPC status a gRPC response carries, once the call has ended: in the trailers, or in the headers of a
     /// trailers-only response (a call that failed before sending a message, a refusal by the key check). Null for any
-    /// other response (HTTP/JSON), whose trailers are not touched: reading them would create them. A value that is not one of the specification's 17 numbers is read as
-    /// UNKNOWN, as a client would, which also keeps the series per endpoint bounded.
+    /// other response (HTTP/JSON), whose trailers are not touched: reading them would create them. A value that is not
+    /// one of the specification's 17 numbers is read as UNKNOWN, as a client would, which also keeps the series per
+    /// endpoint bounded.
     /// </summary>
-    internal static StatusCode? GrpcStatus(HttpContext context)
+    private static StatusCode? GrpcStatus(HttpContext context)
     {
         if (context.Response.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) != true)
         {
