@@ -4,12 +4,13 @@ using MarketIntel.Abstractions.Models;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Grains.Models;
 using MarketIntel.Inference;
+using MarketIntel.Training.Drift;
 
 namespace MarketIntel.Grains;
 
 /// <summary>
 /// The model registry. Versions are immutable once registered: the same name and version with other bytes is
-/// refused, and so is a second, different lineage. Versions, tags, lineage, the default and each model name's
+/// refused, and so is a second, different lineage or reference profile. Versions, tags, lineage, profiles, the default and each model name's
 /// deployment live in the silo's <see cref="IModelStore"/> (in memory on embedded defaults, PostgreSQL tables in
 /// cluster mode): read at activation, and written there, with the change's audit record, before a change is
 /// answered. The grain orchestrates: the versions and their rules (<see cref="RegistryVersions"/>), the
@@ -67,6 +68,7 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
             if (lineage is not null)
             {
                 info = info with { Label = LineageCheck.Label(lineage, info, sha) };
+                ProfileCheck.InLineage(lineage, info);
             }
             var model = new StoredModel(info, bytes, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
                 new Dictionary<string, string>(tags ?? new Dictionary<string, string>(), StringComparer.Ordinal), lineage);
@@ -117,6 +119,10 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
             throw RegistryVersions.LineageSetAlready(model);
         }
         string label = LineageCheck.Label(lineage, stored.Info, RegistryVersions.Sha256(stored.Bytes));
+        if (ProfileCheck.InLineage(lineage, stored.Info) is { } carried && stored.Profile is not null && carried.ToJson() != stored.Profile)
+        {
+            throw ProfileSetAlready(model, "its lineage carries another");
+        }
         ModelAuditRecord audit = RegistryAudit.Of(model, ModelAudit.Lineage, client, new JsonObject { ["label"] = label });
         if (!await Stored(() => store.SetLineage(model, lineage, label, audit)))
         {
@@ -167,19 +173,36 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
 
     public Task<ModelInfo> Describe(ModelRef model) => Task.FromResult(_versions.Require(model).Info);
 
-    public Task<string?> GetProfile(ModelRef model) => Task.FromResult(ProfileOf(_versions.Require(model)));
+    public Task<string?> GetProfile(ModelRef model) => Task.FromResult(RegistryVersions.ProfileOf(_versions.Require(model)));
 
-    // The profile a version's lineage carries (train and backtest write one there), as its JSON text.
-    private static string? ProfileOf(StoredModel model)
+    public async Task<ModelVersionDetails> SetProfile(ModelRef model, string profile, string client)
     {
-        if (model.Lineage is null)
+        ArgumentNullException.ThrowIfNull(profile);
+        StoredModel stored = _versions.Require(model);
+        ReferenceProfile given = ProfileCheck.Parse(profile, stored.Info);
+        // Stored in the one form the profile writes itself, so that the same profile sent again (other white space,
+        // other number spellings) reads as the same.
+        string json = given.ToJson();
+        if (RegistryVersions.ProfileOf(stored) is { } held)
         {
-            return null;
+            return ReferenceProfile.Parse(held).ToJson() == json ? RegistryVersions.Details(stored)
+                : throw ProfileSetAlready(model, stored.Profile is null ? "its lineage carries one" : "it was given one");
         }
-        using var lineage = System.Text.Json.JsonDocument.Parse(model.Lineage);
-        return lineage.RootElement.TryGetProperty("profile", out var profile) && profile.ValueKind == System.Text.Json.JsonValueKind.Object
-            ? profile.GetRawText() : null;
+        var detail = new JsonObject { ["features"] = given.Features.Count, ["rows"] = given.Rows, ["source"] = given.Source, ["prediction"] = given.Prediction is not null };
+        ModelAuditRecord audit = RegistryAudit.Of(model, ModelAudit.Profile, client, detail);
+        if (!await Stored(() => store.SetProfile(model, json, audit)))
+        {
+            await Load();
+            throw ProfileSetAlready(model, "it was given one");
+        }
+        StoredModel updated = stored with { Profile = json };
+        _versions.Replace(updated);
+        await _silos.Publish(audit, null);
+        return RegistryVersions.Details(updated);
     }
+
+    private static GridException ProfileSetAlready(ModelRef model, string why) =>
+        new(GridErrorKind.FailedPrecondition, $"model {model} has another reference profile already ({why}); a version's profile is set once");
 
     public Task<IReadOnlyList<ModelDetails>> ListModels() =>
         Task.FromResult<IReadOnlyList<ModelDetails>>([.. _versions.Names.Select(Describe)]);

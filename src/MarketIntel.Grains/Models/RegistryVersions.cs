@@ -57,7 +57,10 @@ internal sealed class RegistryVersions
 
     /// <summary>What the registry answers about a stored version.</summary>
     public static ModelVersionDetails Details(StoredModel model) =>
-        new(model.Info, Sha256(model.Bytes), model.CreatedAt, model.Tags, model.Lineage);
+        new(model.Info, Sha256(model.Bytes), model.CreatedAt, model.Tags, model.Lineage) { HasProfile = ProfileOf(model) is not null };
+
+    /// <summary>A version's reference profile (JSON): the one given to it on its own, else the one its lineage carries, else null.</summary>
+    public static string? ProfileOf(StoredModel model) => model.Profile ?? ProfileCheck.JsonInLineage(model.Lineage);
 
     /// <summary>The lower-case hex SHA-256 of a version's bytes.</summary>
     public static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
