@@ -119,54 +119,41 @@ public sealed class PostgresModelStore(NpgsqlDataSource database) : IModelStore
         return await existing.ExecuteScalarAsync() is byte[] stored && stored.AsSpan().SequenceEqual(model.Bytes);
     }
 
-    public async Task<bool> SetLineage(ModelRef model, string lineage, string label, ModelAuditRecord audit)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        await using var connection = await database.OpenConnectionAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
-        await using var command = new NpgsqlCommand("UPDATE models SET lineage = $3, label = $4 WHERE name = $1 AND version = $2 AND lineage IS NULL", connection, transaction);
-        command.Parameters.AddWithValue(model.Name);
-        command.Parameters.AddWithValue(model.Version);
-        command.Parameters.AddWithValue(lineage);
-        command.Parameters.AddWithValue(label);
-        if (await command.ExecuteNonQueryAsync() == 1)
-        {
-            await Append(connection, transaction, audit);
-            await transaction.CommitAsync();
-            return true;
-        }
-        await using var existing = new NpgsqlCommand("SELECT lineage FROM models WHERE name = $1 AND version = $2", connection, transaction);
-        existing.Parameters.AddWithValue(model.Name);
-        existing.Parameters.AddWithValue(model.Version);
-        return await existing.ExecuteScalarAsync() switch
-        {
-            string stored => stored == lineage,
-            DBNull or null => throw NotStored(model),
-            _ => false,
-        };
-    }
+    public Task<bool> SetLineage(ModelRef model, string lineage, string label, ModelAuditRecord audit) =>
+        SetOnce(model, "lineage", lineage, ("label", label), audit);
 
-    public async Task<bool> SetProfile(ModelRef model, string profile, ModelAuditRecord audit)
+    public Task<bool> SetProfile(ModelRef model, string profile, ModelAuditRecord audit) =>
+        SetOnce(model, "profile", profile, null, audit);
+
+    // Writes a column a version sets once (lineage, profile), with another column that goes with it, and the audit
+    // record, in one transaction; when it is set already, true only if it holds the same value (then nothing is
+    // written). The column names are this class's constants, never a caller's text.
+    private async Task<bool> SetOnce(ModelRef model, string column, string value, (string Column, string Value)? also, ModelAuditRecord audit)
     {
         ArgumentNullException.ThrowIfNull(model);
         await using var connection = await database.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
-        await using var command = new NpgsqlCommand("UPDATE models SET profile = $3 WHERE name = $1 AND version = $2 AND profile IS NULL", connection, transaction);
+        string set = also is { } other ? $"{column} = $3, {other.Column} = $4" : $"{column} = $3";
+        await using var command = new NpgsqlCommand($"UPDATE models SET {set} WHERE name = $1 AND version = $2 AND {column} IS NULL", connection, transaction);
         command.Parameters.AddWithValue(model.Name);
         command.Parameters.AddWithValue(model.Version);
-        command.Parameters.AddWithValue(profile);
+        command.Parameters.AddWithValue(value);
+        if (also is { } extra)
+        {
+            command.Parameters.AddWithValue(extra.Value);
+        }
         if (await command.ExecuteNonQueryAsync() == 1)
         {
             await Append(connection, transaction, audit);
             await transaction.CommitAsync();
             return true;
         }
-        await using var existing = new NpgsqlCommand("SELECT profile FROM models WHERE name = $1 AND version = $2", connection, transaction);
+        await using var existing = new NpgsqlCommand($"SELECT {column} FROM models WHERE name = $1 AND version = $2", connection, transaction);
         existing.Parameters.AddWithValue(model.Name);
         existing.Parameters.AddWithValue(model.Version);
         return await existing.ExecuteScalarAsync() switch
         {
-            string stored => stored == profile,
+            string stored => stored == value,
             DBNull or null => throw NotStored(model),
             _ => false,
         };
