@@ -217,7 +217,7 @@ internal static class ModelsCommand
         {
             throw new UsageException("models profile: --from and --to go with --assets (a range of the archive's bars)");
         }
-        int bins = options.OptionalInt("bins", 1, 254) ?? 0;
+        int bins = options.OptionalInt("bins", 1, MarketIntel.Training.Drift.FeatureReference.MaxBins) ?? 0;  // 0: the grid's default
         if (profile is not null && bins != 0)
         {
             throw new UsageException("models profile: --bins goes with --matrix or --assets (a profile file has its bins already)");
