@@ -5,11 +5,9 @@ using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
 using MarketIntel.Inference;
 using MarketIntel.Inference.Io;
-using MarketIntel.Server.Hosting;
 using MarketIntel.Training.Drift;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace MarketIntel.Benchmarks;
 
@@ -155,4 +153,92 @@ public class DriftBenchmarks
         _app.StopAsync().GetAwaiter().GetResult();
         _app.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
+}
+
+/// <summary>
+/// The drift tracker alone, as the asset grain calls it after each bar (<c>Observe</c> with a 40-input model's inputs and
+/// prediction, a window of 500 bars): its window's work per bar, and the same with the evaluation the grain's default
+/// runs every 50 bars (41 series' statistics and Benjamini-Hochberg) spread over those bars. The inputs cycle through
+/// 1,024 rows of standard normal values, so the bins vary as a live feed's do.
+/// </summary>
+[MemoryDiagnoser]
+[SimpleJob(warmupCount: 5, iterationCount: 20)]
+public class DriftTrackerBenchmarks
+{
+    private const int Features = 40;
+    private const int Rows = 1024;
+    private Grains.Assets.DriftTracker _windowOnly = null!;
+    private Grains.Assets.DriftTracker _evaluated = null!;
+    private float[][] _rows = null!;
+    private float[] _predictions = null!;
+    private ServiceProvider _services = null!;
+    private int _next;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var random = new Random(5);
+        double Normal() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+        string[] names = [.. Enumerable.Range(0, Features).Select(f => "f" + f.ToString(CultureInfo.InvariantCulture))];
+        float[][] reference = [.. names.Select(_ => Enumerable.Range(0, 5000).Select(_ => (float)Normal()).ToArray())];
+        ReferenceProfile profile = ProfileBuilder.Build(names, reference, [.. Enumerable.Range(0, 5000).Select(_ => (float)random.NextDouble())], "benchmark");
+        _rows = [.. Enumerable.Range(0, Rows).Select(_ => names.Select(_ => (float)Normal()).ToArray())];
+        _predictions = [.. Enumerable.Range(0, Rows).Select(_ => (float)random.NextDouble())];
+        _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new Grains.Drift.DriftMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
+        byte[] bytes = Repo.SpeedModel();
+        Model model = Model.Load(bytes, "bench");
+        _windowOnly = Tracker(1_000_000);
+        _evaluated = Tracker(50);
+
+        Grains.Assets.DriftTracker Tracker(int evaluateEveryBars)
+        {
+            var tracker = new Grains.Assets.DriftTracker("BENCH", new Grains.Drift.DriftOptions { Window = 500, EvaluateEveryBars = evaluateEveryBars },
+                new Features.Quality.BarQualityOptions(), metrics);
+            tracker.Serve(new ModelRef("bench", "v1"), model);
+            tracker.Reference(profile);
+            return tracker;
+        }
+
+        // Check the answer before timing it: after 700 bars each window holds exactly the last 500 rows' bins.
+        for (int i = 0; i < 700; i++)
+        {
+            WindowOnly();
+            Evaluated();
+        }
+        foreach (Grains.Assets.DriftTracker tracker in new[] { _windowOnly, _evaluated })
+        {
+            AssetDrift drift = tracker.Report(null);
+            for (int f = 0; f < Features; f++)
+            {
+                var counts = new int[profile.Features[f].Bins];
+                for (int bar = 200; bar < 700; bar++)
+                {
+                    counts[profile.Features[f].Bin(_rows[bar % Rows][f])]++;
+                }
+                if (drift.Status != DriftStatus.Ok || drift.Features[f].Psi != DriftStatistics.Compare(profile.Features[f], counts, 0).Psi)
+                {
+                    throw new InvalidOperationException($"feature {f}: the tracker's window is not the last 500 bars");
+                }
+            }
+        }
+        _next = 0;
+    }
+
+    [Benchmark(Baseline = true, Description = "window only")]
+    public void WindowOnly()
+    {
+        int row = _next++ & (Rows - 1);
+        _windowOnly.Observe(_rows[row], _predictions[row]);
+    }
+
+    [Benchmark(Description = "window + evaluation every 50 bars")]
+    public void Evaluated()
+    {
+        int row = _next++ & (Rows - 1);
+        _evaluated.Observe(_rows[row], _predictions[row]);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _services.Dispose();
 }

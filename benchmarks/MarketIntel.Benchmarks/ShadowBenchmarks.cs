@@ -4,10 +4,8 @@ using BenchmarkDotNet.Configs;
 using MarketIntel.Abstractions;
 using MarketIntel.Inference;
 using MarketIntel.Inference.Io;
-using MarketIntel.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace MarketIntel.Benchmarks;
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MarketIntel.CommandLine;
 using MarketIntel.Features.Io;
 
 namespace MarketIntel.Cli;
@@ -36,6 +37,19 @@ internal static class BarTimestamps
             result[i] = ParseTime(timestamps[i], source, line: i + 2);
         }
         return result;
+    }
+
+    /// <summary>A time given as an option (Unix milliseconds, a date or an ISO 8601 time), or a usage error naming the option.</summary>
+    public static long ParseOption(string text, string option)
+    {
+        try
+        {
+            return ParseTime(text, option, line: 0);
+        }
+        catch (DataFormatException)
+        {
+            throw new UsageException($"option '{option}': '{text}' is neither Unix milliseconds nor a date (yyyy-MM-dd[ HH:mm[:ss]] or ISO 8601)");
+        }
     }
 
     private static long ParseTime(string text, string source, int line)

@@ -22,6 +22,7 @@ public sealed partial class HelpTests : CliTestBase
         { ["keys", "list"] },
         { ["keys", "revoke"] },
         { ["models", "scores"] },
+        { ["drift"] },
     };
 
     [Theory]

@@ -14,11 +14,11 @@ public sealed class BarQualityTests
     private static long Ms(string utc) =>
         DateTimeOffset.Parse(utc, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal).ToUnixTimeMilliseconds();
 
-    /// <summary>Half-hour bars, Monday 00:00 to Friday 23:30 UTC, for <paramref name="weeks"/> weeks from Monday 2024-01-01.</summary>
-    private static List<long> HalfHoursOfWeekdays(int weeks)
+    /// <summary>Half-hour bars, Monday 00:00 to Friday 23:30 UTC, for <paramref name="weeks"/> weeks from Monday <paramref name="monday"/>.</summary>
+    private static List<long> HalfHoursOfWeekdays(int weeks, string monday = "2024-01-01")
     {
         var times = new List<long>();
-        for (long t = Ms("2024-01-01"); t < Ms("2024-01-01") + weeks * 7 * Day; t += HalfHour)
+        for (long t = Ms(monday); t < Ms(monday) + weeks * 7 * Day; t += HalfHour)
         {
             if (DateTimeOffset.FromUnixTimeMilliseconds(t).DayOfWeek is not (DayOfWeek.Saturday or DayOfWeek.Sunday))
             {
@@ -69,19 +69,21 @@ public sealed class BarQualityTests
 
     private static string Utc(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
 
-    [Fact]
-    public void Missing_half_hours_on_a_Wednesday_are_one_gap_found_at_the_first_bar_after_them_and_weekends_are_none()
+    [Theory]
+    [InlineData("2024-01-01", "2024-01-10")]
+    [InlineData("1969-12-22", "1969-12-31")] // across Unix time 0: negative times keep their weekdays
+    public void Missing_half_hours_on_a_Wednesday_are_one_gap_found_at_the_first_bar_after_them_and_weekends_are_none(string monday, string wednesday)
     {
-        var times = HalfHoursOfWeekdays(weeks: 3);
-        times.RemoveAll(t => t >= Ms("2024-01-10 10:00") && t <= Ms("2024-01-10 11:30"));
+        var times = HalfHoursOfWeekdays(weeks: 3, monday);
+        times.RemoveAll(t => t >= Ms(wednesday + " 10:00") && t <= Ms(wednesday + " 11:30"));
         var report = Run(times, Walk(times.Count));
 
         Assert.Equal(HalfHour, report.UsualIntervalMs);
         Assert.Equal(1, report.Gaps);
         var gap = Assert.Single(report.Recent);
         Assert.Equal(QualityFinding.Gap, gap.Kind);
-        Assert.Equal(Ms("2024-01-10 12:00"), gap.AtMs);
-        Assert.Equal("2h30m of market time without a bar after the bar at 2024-01-10T09:30:00Z: 5 usual intervals of 30m", gap.Detail);
+        Assert.Equal(Ms(wednesday + " 12:00"), gap.AtMs);
+        Assert.Equal($"2h30m of market time without a bar after the bar at {wednesday}T09:30:00Z: 5 usual intervals of 30m", gap.Detail);
     }
 
     [Fact]
@@ -151,6 +153,25 @@ public sealed class BarQualityTests
     }
 
     [Fact]
+    public void Around_the_clock_bars_with_no_weekend_set_have_their_missing_Saturday_found()
+    {
+        var times = new List<long>();
+        for (long t = Ms("2024-01-01"); t < Ms("2024-01-22"); t += HalfHour)
+        {
+            times.Add(t);
+        }
+        times.RemoveAll(t => t >= Ms("2024-01-13 06:00") && t < Ms("2024-01-13 09:00"));
+        var closes = Walk(times.Count);
+
+        // By default Saturday is closed: bars in it pass no market time, so nothing there can be missing.
+        Assert.Equal(0, Run(times, closes).Gaps);
+        var crypto = Run(times, closes, new BarQualityOptions { WeekendLength = TimeSpan.Zero });
+        var gap = Assert.Single(crypto.Recent);
+        Assert.Equal(Ms("2024-01-13 09:00"), gap.AtMs);
+        Assert.Equal(HalfHour, crypto.UsualIntervalMs);
+    }
+
+    [Fact]
     public void Seven_equal_closes_are_one_stale_run_dated_at_its_first_bar_and_four_are_none()
     {
         var times = Weekdays(weeks: 20);
@@ -189,6 +210,34 @@ public sealed class BarQualityTests
         Assert.Equal(string.Create(CultureInfo.InvariantCulture,
             $"close {closes[40]:R} on 7 bars in a row, from {DateTimeOffset.FromUnixTimeMilliseconds(times[40]).UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'} to {DateTimeOffset.FromUnixTimeMilliseconds(times[46]).UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}"),
             stale.Detail);
+    }
+
+    [Fact]
+    public void A_report_lists_the_latest_findings_oldest_first_and_a_stale_run_grows_in_place()
+    {
+        // Three gaps, then a stale run with a fourth gap inside it: the run's finding says how long the run lasted,
+        // though a newer finding came after it.
+        var times = Weekdays(weeks: 20);
+        foreach (string day in new[] { "2024-02-14", "2024-02-15", "2024-02-28", "2024-02-29", "2024-03-13", "2024-03-14", "2024-04-03", "2024-04-04" })
+        {
+            times.Remove(Ms(day));
+        }
+        var closes = Walk(times.Count);
+        int runStart = times.IndexOf(Ms("2024-03-27"));
+        for (int i = runStart + 1; i < runStart + 10; i++)
+        {
+            closes[i] = closes[runStart]; // ten bars, 27 March to 11 April, across the gap of 3 and 4 April
+        }
+        var report = Run(times, closes, new BarQualityOptions { RecentFindings = 2 });
+
+        Assert.Equal((4, 1), (report.Gaps, report.StaleRuns));
+        Assert.Equal([(QualityFinding.Stale, Ms("2024-03-27")), (QualityFinding.Gap, Ms("2024-04-05"))],
+            report.Recent.Select(f => (f.Kind, f.AtMs)));
+        Assert.EndsWith("on 10 bars in a row, from 2024-03-27T00:00:00Z to 2024-04-11T00:00:00Z", report.Recent[0].Detail, StringComparison.Ordinal);
+        Assert.StartsWith("2d of market time without a bar after the bar at 2024-04-02T00:00:00Z", report.Recent[1].Detail, StringComparison.Ordinal);
+
+        var wide = Run(times, closes, new BarQualityOptions { RecentFindings = 10 });
+        Assert.Equal([Ms("2024-02-16"), Ms("2024-03-01"), Ms("2024-03-15"), Ms("2024-03-27"), Ms("2024-04-05")], wide.Recent.Select(f => f.AtMs));
     }
 
     [Fact]
@@ -271,8 +320,9 @@ public sealed class BarQualityTests
             Assert.Equal(Day, report.UsualIntervalMs);
         }
 
-        // Four indices on made-up business days: no gaps, spikes or stale runs. The closes do repeat around
-        // holidays (the series carries a closed exchange's last value), up to four days in a row, under the default five.
+        // Four indices on made-up business days: no gaps, spikes or stale runs. The closes do repeat at holidays
+        // (Christmas to New Year, Easter; the series carries a closed exchange's last value), up to four days in a
+        // row, under the default five.
         foreach (string index in new[] { "DAX", "SMI", "CAC", "FTSE" })
         {
             var (report, findings) = Series("eustockmarkets-daily.csv", index);

@@ -43,9 +43,6 @@ public sealed class DriftTrackingTests(DriftTrackingTests.DriftCluster fixture) 
             model.Dispose();
             await registry.Register(new ModelRegistration("walk", "v1", bytes, DriftSeries.Lineage(Profile, accuracy: 0.5, logLoss: 0.69), null, null, "test"));
             await registry.Register(new ModelRegistration("walk", "bare", bytes, DriftSeries.Lineage(null), null, null, "test"));
-            // A profile of other features than the model's own.
-            ReferenceProfile other = ProfileBuilder.Build(["roc_3", "roc_4"], [[1f, 2f, 3f], [1f, 2f, 3f]], null, "other");
-            await registry.Register(new ModelRegistration("walk", "other", bytes, DriftSeries.Lineage(other), null, null, "test"));
         }
 
         public async Task DisposeAsync()
@@ -149,7 +146,7 @@ public sealed class DriftTrackingTests(DriftTrackingTests.DriftCluster fixture) 
     }
 
     [Fact]
-    public async Task An_asset_without_a_model_or_whose_version_has_no_reference_or_another_ones_reports_no_statistics()
+    public async Task An_asset_without_a_model_or_whose_version_has_no_reference_reports_no_statistics()
     {
         IAssetGrain none = fixture.Grains.GetGrain<IAssetGrain>($"drift-{Guid.NewGuid():N}");
         await Feed(none, DriftSeries.Walk(seed: 4, count: 50, sigma: 0.01), 0, 50);
@@ -160,17 +157,14 @@ public sealed class DriftTrackingTests(DriftTrackingTests.DriftCluster fixture) 
         Assert.Null(noModel.Prediction);
         Assert.Null(noModel.Concept);
 
-        foreach (var (version, status) in new[] { ("bare", DriftStatus.NoReference), ("other", DriftStatus.ReferenceMismatch) })
-        {
-            var (grain, _) = await Asset(version);
-            await Feed(grain, DriftSeries.Walk(seed: 4, count: 150, sigma: 0.01), 0, 150);
-            AssetDrift drift = await grain.GetDrift();
-            Assert.Equal(status, drift.Status);
-            Assert.Equal(new ModelRef("walk", version), drift.Model);
-            Assert.Equal(0, drift.Count);
-            Assert.Empty(drift.Features);
-            Assert.Null(drift.Prediction);
-        }
+        var (grain, _) = await Asset("bare");
+        await Feed(grain, DriftSeries.Walk(seed: 4, count: 150, sigma: 0.01), 0, 150);
+        AssetDrift drift = await grain.GetDrift();
+        Assert.Equal(DriftStatus.NoReference, drift.Status);
+        Assert.Equal(new ModelRef("walk", "bare"), drift.Model);
+        Assert.Equal(0, drift.Count);
+        Assert.Empty(drift.Features);
+        Assert.Null(drift.Prediction);
     }
 
     [Fact]
@@ -225,7 +219,7 @@ public sealed class DriftTrackingTests(DriftTrackingTests.DriftCluster fixture) 
         // A flush during the feed stored an earlier window; the one after the last bar stores the grain's window now.
         DriftCounts? stored = null;
         AssetDrift? evaluated = null;
-        for (int i = 0; i < 200 && !(evaluated is not null && evaluated.Features.SequenceEqual(live.Features)); i++)
+        for (int i = 0; i < 200 && !(evaluated is not null && DriftSeries.Agree(live.Features, evaluated.Features)); i++)
         {
             await Task.Delay(50);
             stored = (await DriftCluster.Store.Read("walk")).SingleOrDefault(w => w.Asset == name);
@@ -235,10 +229,11 @@ public sealed class DriftTrackingTests(DriftTrackingTests.DriftCluster fixture) 
         Assert.Equal(new ModelRef("walk", "v1"), stored.Model);
         Assert.Equal(Window, stored.Window);
         Assert.Equal(Window, stored.Count);
-        Assert.Equal(live.Features, evaluated!.Features);
-        Assert.Equal(live.Prediction, evaluated.Prediction);
+        Assert.True(DriftSeries.Agree([.. live.Features, live.Prediction!], [.. evaluated!.Features, evaluated.Prediction!]),
+            $"the grain's {string.Join("; ", live.Features)} against the stored window's {string.Join("; ", evaluated.Features)}");
         FeatureDrift[] recount = DriftSeries.Recount(Profile, walk, 180, Window);
-        Assert.Equal(recount[0].Psi, evaluated.Features[0].Psi);
+        Assert.Equal(recount[0].Count, evaluated.Features[0].Count);
+        Assert.Equal(recount[0].Psi, evaluated.Features[0].Psi, 1e-12);
     }
 }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Models;
 using MarketIntel.Features;
 using MarketIntel.Inference;
 using MarketIntel.Training.Drift;
@@ -133,5 +134,19 @@ internal static class DriftSeries
             }
             return DriftStatistics.Compare(reference, counts, missing);
         })];
+    }
+
+    /// <summary>
+    /// Whether two evaluations of the same counts agree: the same series, counts, degrees of freedom and flags, and
+    /// statistics equal to 1e-9 relative (the batch scan's vector path rounds differently from Compare: DriftScan's remarks).
+    /// </summary>
+    public static bool Agree(IReadOnlyList<SeriesDrift> expected, IReadOnlyList<SeriesDrift> actual)
+    {
+        static bool Close(double a, double b) => a.Equals(b) || Math.Abs(a - b) <= 1e-9 * Math.Max(Math.Abs(a), Math.Abs(b));
+        return expected.Count == actual.Count && expected.Zip(actual).All(p =>
+            p.First.Name == p.Second.Name && p.First.Count == p.Second.Count && p.First.DegreesOfFreedom == p.Second.DegreesOfFreedom
+            && p.First.Drifting == p.Second.Drifting && Close(p.First.MissingRate, p.Second.MissingRate) && Close(p.First.Psi, p.Second.Psi)
+            && Close(p.First.JensenShannon, p.Second.JensenShannon) && Close(p.First.Wasserstein, p.Second.Wasserstein)
+            && Close(p.First.ChiSquare, p.Second.ChiSquare) && Close(p.First.PValue, p.Second.PValue));
     }
 }

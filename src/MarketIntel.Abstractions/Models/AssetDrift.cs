@@ -12,7 +12,10 @@ public static class DriftStatus
     /// <summary>The served version has no reference profile: nothing to compare with, so no statistics.</summary>
     public const string NoReference = "no-reference";
 
-    /// <summary>The reference profile does not describe the served version's inputs (other names or another count).</summary>
+    /// <summary>
+    /// The reference profile does not describe the served version's inputs (other names or another count). The registry
+    /// refuses such profiles; a grain still checks, so that it never bins inputs against another model's references.
+    /// </summary>
     public const string ReferenceMismatch = "reference-mismatch";
 
     /// <summary>The window holds fewer than its length of bars: statistics are shown, no feature is flagged yet.</summary>

@@ -13,7 +13,7 @@ public sealed class BarQuality
 {
     private readonly double _gapMultiple;
     private readonly int _staleBars;
-    private readonly double _spikeSigmas;
+    private readonly double _spikeSigmasSquared;
     private readonly double _spikeReversal;
     private readonly MarketClock _clock;
     private readonly RollingMedian _intervals;
@@ -49,7 +49,7 @@ public sealed class BarQuality
         }
         _gapMultiple = options.GapMultiple;
         _staleBars = options.StaleBars;
-        _spikeSigmas = options.SpikeSigmas;
+        _spikeSigmasSquared = options.SpikeSigmas * options.SpikeSigmas;
         _spikeReversal = options.SpikeReversal;
         _clock = new MarketClock(options.WeekendStartDay, options.WeekendStartTime, options.WeekendLength, options.HolidayDays);
         _intervals = new RollingMedian(options.IntervalWindow);
@@ -156,10 +156,12 @@ public sealed class BarQuality
         }
         if (_returns.IsFull)
         {
-            double sigma = Math.Sqrt(_returns.Variance(sample: true));
-            // A window of equal closes has no scale to measure against; stale prices are their own finding.
-            if (sigma > 0 && Math.Abs(logReturn) > _spikeSigmas * sigma)
+            // Squares, so the square root is taken only for a candidate. A window of equal closes has no scale to
+            // measure against (variance 0); stale prices are their own finding.
+            double variance = _returns.Variance(sample: true);
+            if (variance > 0 && logReturn * logReturn > _spikeSigmasSquared * variance)
             {
+                double sigma = Math.Sqrt(variance);
                 if (_spikeReversal > 0)
                 {
                     _candidate = true;

@@ -5,9 +5,9 @@ using MarketIntel.Training.Drift;
 namespace MarketIntel.Grains.Drift;
 
 /// <summary>
-/// Evaluates stored drift windows (<see cref="DriftCounts"/>) against their versions' reference profiles, asset by
-/// asset, exactly as the asset grains evaluate their live windows (<see cref="DriftEvaluation"/>), and sums them per
-/// model version for the cluster-wide summary.
+/// Evaluates stored drift windows (<see cref="DriftCounts"/>) against their versions' reference profiles, a version's
+/// windows in one batch <see cref="DriftScan"/> (the statistics the asset grains compute on their live windows with
+/// <see cref="DriftEvaluation"/>, up to rounding), and sums them per model version for the cluster-wide summary.
 /// </summary>
 public static class DriftScanner
 {
@@ -19,32 +19,78 @@ public static class DriftScanner
         profile.Prediction is { } prediction ? [.. profile.Features, prediction] : [.. profile.Features];
 
     /// <summary>
-    /// One stored window against its version's <paramref name="profile"/> (null: the version has none): its series'
-    /// statistics and flags, or the status saying why there are none (the profile's series are not the window's).
+    /// One stored window against its version's <paramref name="profile"/> (null: the version has none): as
+    /// <see cref="Evaluate(IReadOnlyList{DriftCounts}, ReferenceProfile?, double)"/> evaluates it among others.
     /// </summary>
     public static AssetDrift Evaluate(DriftCounts counts, ReferenceProfile? profile, double alpha)
     {
         ArgumentNullException.ThrowIfNull(counts);
-        DataQuality quality = DataQuality.None;
-        if (profile is null)
+        return Evaluate([counts], profile, alpha)[0];
+    }
+
+    /// <summary>
+    /// Stored windows of one model version against its <paramref name="profile"/> (null: the version has none), in one
+    /// <see cref="DriftScan"/>: each window's series statistics, flagged by Benjamini-Hochberg across its series where
+    /// the window is full, or the status saying why there are none (no reference, or the profile's series are not the
+    /// window's). The scan's statistics equal <see cref="DriftStatistics.Compare"/>'s, which the asset grains use on
+    /// their live windows, up to rounding (DriftScan's remarks).
+    /// </summary>
+    public static IReadOnlyList<AssetDrift> Evaluate(IReadOnlyList<DriftCounts> windows, ReferenceProfile? profile, double alpha)
+    {
+        ArgumentNullException.ThrowIfNull(windows);
+        var evaluated = new AssetDrift[windows.Count];
+        FeatureReference[] series = profile is null ? [] : Series(profile);
+        var judged = new List<int>(windows.Count);
+        for (int w = 0; w < windows.Count; w++)
         {
-            return new AssetDrift(counts.Asset, counts.Model, DriftStatus.NoReference, counts.Window, counts.Count, [], null, quality, null);
+            DriftCounts window = windows[w];
+            if (profile is null || !Matches(series, window.Series))
+            {
+                evaluated[w] = new AssetDrift(window.Asset, window.Model, profile is null ? DriftStatus.NoReference : DriftStatus.ReferenceMismatch,
+                    window.Window, window.Count, [], null, DataQuality.None, null);
+            }
+            else
+            {
+                judged.Add(w);
+            }
         }
-        FeatureReference[] series = Series(profile);
-        if (!Matches(series, counts.Series))
+        if (judged.Count == 0)
         {
-            return new AssetDrift(counts.Asset, counts.Model, DriftStatus.ReferenceMismatch, counts.Window, counts.Count, [], null, quality, null);
+            return evaluated;
         }
-        bool full = counts.Count == counts.Window;
-        int[][] live = [.. counts.Series.Select(s => s.Counts.ToArray())];
-        SeriesDrift[] described = DriftEvaluation.Describe(series, (int s, out int missing) =>
+        var scan = new DriftScan(series);
+        int assets = judged.Count;
+        var counts = new int[checked(scan.Rows * assets)];
+        var missing = new int[checked(series.Length * assets)];
+        for (int a = 0; a < assets; a++)
         {
-            missing = counts.Series[s].Missing;
-            return live[s];
-        }, alpha, full);
-        bool withPrediction = profile.Prediction is not null;
-        return new AssetDrift(counts.Asset, counts.Model, full ? DriftStatus.Ok : DriftStatus.WarmingUp, counts.Window, counts.Count,
-            withPrediction ? described[..^1] : described, withPrediction ? described[^1] : null, quality, null);
+            IReadOnlyList<SeriesCounts> stored = windows[judged[a]].Series;
+            for (int s = 0; s < series.Length; s++)
+            {
+                for (int b = 0; b < series[s].Bins; b++)
+                {
+                    counts[((scan.Row(s) + b) * assets) + a] = stored[s].Counts[b];
+                }
+                missing[(s * assets) + a] = stored[s].Missing;
+            }
+        }
+        DriftScanResult result = scan.Scan(counts, missing, assets, alpha);
+        bool withPrediction = profile!.Prediction is not null;
+        for (int a = 0; a < assets; a++)
+        {
+            DriftCounts window = windows[judged[a]];
+            bool full = window.Count == window.Window;
+            var described = new SeriesDrift[series.Length];
+            for (int s = 0; s < described.Length; s++)
+            {
+                FeatureDrift d = result[a, s];
+                described[s] = new SeriesDrift(series[s].Name, d.Count, d.MissingRate, series[s].MissingRate, d.Psi, d.JensenShannon, d.Wasserstein,
+                    d.ChiSquare, d.DegreesOfFreedom, d.PValue, full && result.Drifting[result.Index(a, s)]);
+            }
+            evaluated[judged[a]] = new AssetDrift(window.Asset, window.Model, full ? DriftStatus.Ok : DriftStatus.WarmingUp, window.Window, window.Count,
+                withPrediction ? described[..^1] : described, withPrediction ? described[^1] : null, DataQuality.None, null);
+        }
+        return evaluated;
     }
 
     // The stored series must be the profile's, bin for bin (a window counted against another profile is not judged by this one).

@@ -27,7 +27,7 @@ internal sealed class DriftService(DriftQuery query) : V1.Drift.DriftBase
     [RequiresRole(ApiRole.Reader)]
     public override async Task Scan(V1.DriftScanRequest request, IServerStreamWriter<V1.AssetDrift> responseStream, ServerCallContext context)
     {
-        await foreach (var (drift, counts, profile) in query.Scan(DriftMapping.Name(request.Name)).WithCancellation(context.CancellationToken))
+        foreach (var (drift, counts, profile) in await query.Scan(DriftMapping.Name(request.Name)))
         {
             V1.AssetDrift message = DriftMapping.ToMessage(drift);
             if (request.WithCounts && profile is not null && drift.Status is DriftStatus.Ok or DriftStatus.WarmingUp)

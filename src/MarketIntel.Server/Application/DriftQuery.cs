@@ -20,9 +20,10 @@ internal sealed class DriftQuery(IGrainFactory grains, IDriftStore store, SiloMo
 
     /// <summary>
     /// Every stored window of model <paramref name="name"/>'s versions (a checked name; null: every model), by asset:
-    /// evaluated, with the counts and the profile it was evaluated against (null when the version has none).
+    /// evaluated (a version's windows in one scan), with the counts and the profile it was evaluated against (null when
+    /// the version has none).
     /// </summary>
-    public async IAsyncEnumerable<(AssetDrift Drift, DriftCounts Counts, ReferenceProfile? Profile)> Scan(string? name)
+    public async Task<IReadOnlyList<(AssetDrift Drift, DriftCounts Counts, ReferenceProfile? Profile)>> Scan(string? name)
     {
         IReadOnlyList<DriftCounts> windows;
         try
@@ -33,16 +34,18 @@ internal sealed class DriftQuery(IGrainFactory grains, IDriftStore store, SiloMo
         {
             throw GridException.Unavailable("the drift windows could not be read", e);
         }
-        var profiles = new Dictionary<ModelRef, ReferenceProfile?>();
-        foreach (DriftCounts window in windows)
+        var scanned = new List<(AssetDrift, DriftCounts, ReferenceProfile?)>(windows.Count);
+        foreach (var version in windows.GroupBy(w => w.Model))
         {
-            if (!profiles.TryGetValue(window.Model, out ReferenceProfile? profile))
+            DriftCounts[] counts = [.. version];
+            ReferenceProfile? profile = await Profile(version.Key);
+            IReadOnlyList<AssetDrift> evaluated = DriftScanner.Evaluate(counts, profile, options.Value.Drift.Alpha);
+            for (int i = 0; i < counts.Length; i++)
             {
-                profile = await Profile(window.Model);
-                profiles.Add(window.Model, profile);
+                scanned.Add((evaluated[i], counts[i], profile));
             }
-            yield return (DriftScanner.Evaluate(window, profile, options.Value.Drift.Alpha), window, profile);
         }
+        return [.. scanned.OrderBy(s => s.Item1.Asset, StringComparer.Ordinal)];
     }
 
     // A version gone from the registry has no reference to judge its windows by any more.
@@ -61,11 +64,6 @@ internal sealed class DriftQuery(IGrainFactory grains, IDriftStore store, SiloMo
     /// <summary>The cluster-wide summary per model version of <paramref name="name"/> (null: every model).</summary>
     public async Task<IReadOnlyList<VersionDriftSummary>> Summary(string? name)
     {
-        var assets = new List<AssetDrift>();
-        await foreach (var (asset, _, _) in Scan(name))
-        {
-            assets.Add(asset);
-        }
-        return DriftScanner.Summarize(assets);
+        return DriftScanner.Summarize((await Scan(name)).Select(s => s.Drift));
     }
 }

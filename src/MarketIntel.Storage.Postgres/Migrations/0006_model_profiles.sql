@@ -1,3 +1,4 @@
--- Placeholder for the drift-profile branch's migration of the same name (model profiles), so that this branch's
--- migrations run 1, 2, 3, ... without a gap; that branch's file replaces this one when both meet.
-SELECT 1;
+-- Reference profiles for drift (issue 21): a version registered without one in its lineage can be given one later,
+-- once. Stored as the JSON text the registry checked (quantile bin edges and counts per feature and for the
+-- prediction), readable by other tools with plain SQL; null while the version has none of its own.
+ALTER TABLE models ADD COLUMN profile text;
