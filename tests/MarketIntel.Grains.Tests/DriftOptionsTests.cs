@@ -80,7 +80,7 @@ public sealed class DriftOptionsTests(DriftOptionsTests.DriftOffCluster fixture)
         Assert.True(result.Failed);
         Assert.Equal(
         [
-            "Grid:Drift:Window 1 must be between 2 and 1000000",
+            "Grid:Drift:Window 1 must be between 2 and 100000",
             "Grid:Drift:Alpha 1 must be between 0 and 1 (exclusive)",
             "Grid:Drift:FlushInterval 00:00:00 must be between 00:00:00.010 and 01:00:00",
             "Grid:Drift:EvaluateEveryBars 0 must be between 1 and 1000000",

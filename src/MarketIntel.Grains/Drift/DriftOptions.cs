@@ -16,6 +16,9 @@ public sealed class DriftOptions
     /// </summary>
     public int Window { get; set; } = 500;
 
+    /// <summary>The longest window: 100,000 bars of a 40-input model take 4 MB per asset.</summary>
+    public const int MaxWindow = 100_000;
+
     /// <summary>
     /// The false-discovery level of Benjamini-Hochberg across one asset's series: a series is flagged when the
     /// procedure rejects its chi-square test at this level.
@@ -34,9 +37,9 @@ public sealed class DriftOptions
     /// <summary>The checks <see cref="GridOptionsValidator"/> runs on these options, each failure naming its setting.</summary>
     internal IEnumerable<string> Failures()
     {
-        if (Window is < 2 or > 1_000_000)
+        if (Window is < 2 or > MaxWindow)
         {
-            yield return $"Grid:Drift:Window {Window} must be between 2 and 1000000";
+            yield return $"Grid:Drift:Window {Window} must be between 2 and {MaxWindow}";
         }
         if (!(Alpha is > 0 and < 1))
         {
