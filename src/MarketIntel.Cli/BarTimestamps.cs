@@ -38,14 +38,27 @@ internal static class BarTimestamps
         return result;
     }
 
-    private static long ParseTime(string text, string source, int line)
+    /// <summary>A time given as the command-line option <paramref name="option"/> (with its dashes), read as a bar file's key is.</summary>
+    public static long ParseOption(string text, string option)
+    {
+        try
+        {
+            return ParseTime(text, option, line: 0, column: 0);
+        }
+        catch (DataFormatException e)
+        {
+            throw new CommandLine.UsageException(e.Message);
+        }
+    }
+
+    private static long ParseTime(string text, string source, int line, int column = 1)
     {
         string t = text.Trim().Trim('"');
         if (long.TryParse(t, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long ms))
         {
             if (ms < SmallestUnixMilliseconds)
             {
-                throw new DataFormatException(source, line, 1,
+                throw new DataFormatException(source, line, column,
                     $"timestamp '{text}' is not a time: a whole number is read as Unix milliseconds and must be at least {SmallestUnixMilliseconds} " +
                     "(1973-03-03); a day or row number (or Unix seconds) would show as a 1970 date, so give dates (yyyy-MM-dd[ HH:mm[:ss]] or ISO 8601) or Unix milliseconds");
             }
@@ -55,6 +68,6 @@ internal static class BarTimestamps
         {
             return time.ToUnixTimeMilliseconds();
         }
-        throw new DataFormatException(source, line, 1, $"timestamp '{text}' is neither Unix milliseconds nor a date (yyyy-MM-dd[ HH:mm[:ss]] or ISO 8601)");
+        throw new DataFormatException(source, line, column, $"timestamp '{text}' is neither Unix milliseconds nor a date (yyyy-MM-dd[ HH:mm[:ss]] or ISO 8601)");
     }
 }
