@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
 using MarketIntel.Abstractions.Storage;
@@ -185,7 +186,9 @@ public sealed class PredictionLogTests(PostgresFixture postgres)
         _connection = postgres.NewDatabase();
         using var database = NpgsqlDataSource.Create(_connection);
         await Migrations.Migrator.MigrateAsync(database);
-        await using var log = new PostgresPredictionLog(database, enabled: true, batchRows: 100, maxQueuedRows: 1000, TimeSpan.FromDays(30), TimeSpan.FromDays(1));
+        await using var host = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        IMeterFactory meters = host.GetRequiredService<IMeterFactory>();
+        await using var log = new PostgresPredictionLog(database, enabled: true, batchRows: 100, maxQueuedRows: 1000, TimeSpan.FromDays(30), TimeSpan.FromDays(1), meters);
         string[] versions = ["v1", "v2", "v3"];
         Assert.True(log.Append(new PredictionBatch("OLD", "m", versions, [1_000, 2_000, 3_000], [0.1f, 0.2f, 0.3f, 0.4f, float.NaN, 0.6f, 0.7f, 0.8f, 0.9f], 3)));
         Assert.True(log.Append(new PredictionBatch("NEW", "m", versions, [1_000, 2_000, 9_999], [0.5f, 0.5f, 0.5f, 0.25f, 0.5f, 0.75f, 0f, 0f, 0f], 2)));
@@ -209,5 +212,26 @@ public sealed class PredictionLogTests(PostgresFixture postgres)
         Assert.Empty(await Logged("OLD"));
         Assert.Equal([1_000L, 2_000], (await Logged("NEW")).Select(r => r.Timestamp));
         Assert.Equal(0, await log.DeleteExpired());
+
+        // What the log did, on its meter.
+        var observed = new Dictionary<string, long>();
+        using (var listener = new MeterListener())
+        {
+            listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Scope == meters && instrument.Meter.Name == PostgresPredictionLog.MeterName)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => observed[instrument.Name] = value);
+            listener.Start();
+            listener.RecordObservableInstruments();
+        }
+        Assert.Equal(5, observed["marketintel_prediction_log_rows_total"]);
+        Assert.Equal(3, observed["marketintel_prediction_log_deleted_rows_total"]);
+        Assert.Equal(0, observed["marketintel_prediction_log_dropped_rows_total"]);
+        Assert.Equal(0, observed["marketintel_prediction_log_queued_rows"]);
+        Assert.InRange(observed["marketintel_prediction_log_writes_total"], 1, 2);
     }
 }
