@@ -44,16 +44,6 @@ public sealed class PredictionLogTests(PostgresFixture postgres)
         }
     }
 
-    private static async Task<TestCluster> Start()
-    {
-        var builder = new TestClusterBuilder(1);
-        builder.Options.ServiceId = "prediction-log";
-        builder.AddSiloBuilderConfigurator<Configurator>();
-        TestCluster cluster = builder.Build();
-        await cluster.DeployAsync();
-        return cluster;
-    }
-
     private static byte[] Stumps(string[] features, out Model model)
     {
         float[] thresholds = [.. FeatureSet.Parse(string.Join(',', features)).Compute(Msft).Select(c => (float)c.Skip(5).Take(40).Order().ElementAt(20))];
@@ -65,8 +55,7 @@ public sealed class PredictionLogTests(PostgresFixture postgres)
         byte[] bytes = Stumps(features, out Model loaded);
         using (loaded)
         {
-            await Models.Add(new StoredModel(new ModelInfo(reference, loaded.Kind, loaded.FeatureNames?.ToArray(), loaded.FeatureCount, loaded.OutputNames.ToArray(), "up_2"), bytes, 0),
-                new ModelAuditRecord(0, reference.Name, ModelAudit.Register, reference.Version, 0, ModelAudit.LocalClient, "{}"));
+            await OneSiloCluster.AddLabelled(Models, reference, bytes, loaded, "up_2");
         }
     }
 
@@ -112,7 +101,7 @@ public sealed class PredictionLogTests(PostgresFixture postgres)
         var answered = new Dictionary<long, float>();
         long dropped;
 
-        TestCluster cluster = await Start();
+        TestCluster cluster = await OneSiloCluster.Start<Configurator>();
         try
         {
             await cluster.Client.GetGrain<IModelRegistryGrain>(0).SetShadow(Shadow, true, "test");
@@ -148,8 +137,7 @@ public sealed class PredictionLogTests(PostgresFixture postgres)
         }
         finally
         {
-            await cluster.StopAllSilosAsync();  // the log writes what it holds before its silo stops
-            await cluster.DisposeAsync();
+            await OneSiloCluster.Stop(cluster);
         }
         Assert.Equal(5, dropped);
 
