@@ -44,6 +44,16 @@ public sealed class PredictionLogTests(PostgresFixture postgres)
         }
     }
 
+    private sealed class LogOffConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder)
+        {
+            siloBuilder.AddMarketIntelPostgres(o => o.Configure(p => (p.ConnectionString, p.PredictionLog) = (_connection, false)));
+            siloBuilder.Services.AddSingleton<IModelStore>(Models);
+            siloBuilder.AddMarketIntelGrid(o => o.Features = "sma_5", inMemoryStorage: false);
+        }
+    }
+
     private static byte[] Stumps(string[] features, out Model model)
     {
         float[] thresholds = [.. FeatureSet.Parse(string.Join(',', features)).Compute(Msft).Select(c => (float)c.Skip(5).Take(40).Order().ElementAt(20))];
@@ -159,6 +169,31 @@ public sealed class PredictionLogTests(PostgresFixture postgres)
         {
             Assert.Equal(value, rows.Single(r => r.Timestamp == timestamp).ServedValue);  // what the client got, to the bit
         }
+    }
+
+    [Fact]
+    public async Task With_the_log_turned_off_bars_are_ingested_and_nothing_is_logged()
+    {
+        _connection = postgres.NewDatabase();
+        using (var database = NpgsqlDataSource.Create(_connection))
+        {
+            await Migrations.Migrator.MigrateAsync(database);
+        }
+        await Register(Served, ServedFeatures);
+        TestCluster cluster = await OneSiloCluster.Start<LogOffConfigurator>();
+        try
+        {
+            Assert.False(((InProcessSiloHandle)cluster.Primary!).SiloHost.Services.GetRequiredService<IPredictionLog>().IsEnabled);
+            var asset = cluster.Client.GetGrain<IAssetGrain>("MSFT");
+            await asset.AssignModel(Served);
+            Assert.Equal(20, (await asset.AddBars(SeriesBars.Of(Msft, 0, 20))).Accepted);
+            Assert.Equal(Served, (await asset.Predict()).Model);
+        }
+        finally
+        {
+            await OneSiloCluster.Stop(cluster);
+        }
+        Assert.Empty(await Logged("MSFT"));
     }
 
     private static async Task Execute(string sql)
