@@ -101,10 +101,19 @@ public interface IModelRegistryGrain : IGrainWithIntegerKey
 
     /// <summary>
     /// A registered version's reference profile for drift (JSON, as MarketIntel.Training.Drift.ReferenceProfile writes
-    /// it), or null when it has none: versions without one report "no reference".
+    /// it): the one given to it with <see cref="SetProfile"/>, else the one its lineage carries (key <c>profile</c>),
+    /// or null when it has none: versions without one report "no reference".
     /// </summary>
     [AlwaysInterleave]
     Task<string?> GetProfile(ModelRef model);
+
+    /// <summary>
+    /// Gives a version its reference profile (JSON, as MarketIntel.Training.Drift.ReferenceProfile writes it), once:
+    /// checked to be a profile whose features are the model's own, in order (INVALID_ARGUMENT naming the first
+    /// difference); the same profile again is a no-op, another one FAILED_PRECONDITION (also when its lineage carries
+    /// a different one). Audited as <see cref="ModelAudit.Profile"/>.
+    /// </summary>
+    Task<ModelVersionDetails> SetProfile(ModelRef model, string profile, string client);
 
     /// <summary>Makes a registered version the default for assets with no assignment.</summary>
     Task SetDefault(ModelRef model);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MarketIntel.CommandLine;
 using MarketIntel.Features.Io;
 
 namespace MarketIntel.Cli;
@@ -38,27 +39,27 @@ internal static class BarTimestamps
         return result;
     }
 
-    /// <summary>A time given as the command-line option <paramref name="option"/> (with its dashes), read as a bar file's key is.</summary>
+    /// <summary>A time given as an option (Unix milliseconds, a date or an ISO 8601 time), or a usage error naming the option.</summary>
     public static long ParseOption(string text, string option)
     {
         try
         {
-            return ParseTime(text, option, line: 0, column: 0);
+            return ParseTime(text, option, line: 0);
         }
-        catch (DataFormatException e)
+        catch (DataFormatException)
         {
-            throw new CommandLine.UsageException(e.Message);
+            throw new UsageException($"option '{option}': '{text}' is neither Unix milliseconds nor a date (yyyy-MM-dd[ HH:mm[:ss]] or ISO 8601)");
         }
     }
 
-    private static long ParseTime(string text, string source, int line, int column = 1)
+    private static long ParseTime(string text, string source, int line)
     {
         string t = text.Trim().Trim('"');
         if (long.TryParse(t, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long ms))
         {
             if (ms < SmallestUnixMilliseconds)
             {
-                throw new DataFormatException(source, line, column,
+                throw new DataFormatException(source, line, 1,
                     $"timestamp '{text}' is not a time: a whole number is read as Unix milliseconds and must be at least {SmallestUnixMilliseconds} " +
                     "(1973-03-03); a day or row number (or Unix seconds) would show as a 1970 date, so give dates (yyyy-MM-dd[ HH:mm[:ss]] or ISO 8601) or Unix milliseconds");
             }
@@ -68,6 +69,6 @@ internal static class BarTimestamps
         {
             return time.ToUnixTimeMilliseconds();
         }
-        throw new DataFormatException(source, line, column, $"timestamp '{text}' is neither Unix milliseconds nor a date (yyyy-MM-dd[ HH:mm[:ss]] or ISO 8601)");
+        throw new DataFormatException(source, line, 1, $"timestamp '{text}' is neither Unix milliseconds nor a date (yyyy-MM-dd[ HH:mm[:ss]] or ISO 8601)");
     }
 }

@@ -33,6 +33,7 @@ namespace MarketIntel.Cli
             "  " + KeysCommand.Usage,
             "  " + ModelsCommand.Usage,
             "  " + ModelScoresCommand.Usage,
+            "  " + DriftCommand.Usage,
             "",
             "feature names: " + string.Join(", ", FeatureDefinition.Grammar));
 
@@ -48,6 +49,7 @@ namespace MarketIntel.Cli
             "backtest" => BacktestCommand.Usage,
             "db" => DbCommand.Usage,
             "keys" => KeysCommand.Usage,
+            "drift" => DriftCommand.Usage,
             "models" => ModelsCommand.Usage + "\n" + ModelsCommand.Details + "\n  " + ModelScoresCommand.Usage,
             _ => null,
         };
@@ -79,6 +81,7 @@ namespace MarketIntel.Cli
                     "backtest" => BacktestCommand.Run(rest, stdout),
                     "db" => DbCommand.Run(rest, stdout),
                     "keys" => KeysCommand.Run(rest, stdout, stderr),
+                    "drift" => DriftCommand.Run(rest, stdout),
                     "models" => rest.Length > 0 && rest[0] == "scores" ? ModelScoresCommand.Run(rest[1..], stdout) : ModelsCommand.Run(rest, stdout),
                     _ => throw new UsageException($"unknown command '{args[0]}' (try 'marketintel --help')"),
                 };

@@ -48,7 +48,7 @@ public sealed class NoPredictionLog : IPredictionLog
 
 /// <summary>
 /// The model registry's store on embedded defaults: the silo's memory, so it outlives the registry grain's
-/// activation but not the process. Same rules as the durable store: versions and lineage are immutable and the
+/// activation but not the process. Same rules as the durable store: versions, lineage and profiles are immutable and the
 /// default must be a stored version (or an alias).
 /// </summary>
 public sealed class InMemoryModelStore : IModelStore
@@ -94,6 +94,21 @@ public sealed class InMemoryModelStore : IModelStore
                 return Task.FromResult(stored.Lineage == lineage);
             }
             _versions[model] = stored with { Lineage = lineage, Info = stored.Info with { Label = label } };
+            Append(audit);
+            return Task.FromResult(true);
+        }
+    }
+
+    public Task<bool> SetProfile(ModelRef model, string profile, ModelAuditRecord audit)
+    {
+        lock (_lock)
+        {
+            StoredModel stored = Stored(model);
+            if (stored.Profile is not null)
+            {
+                return Task.FromResult(stored.Profile == profile);
+            }
+            _versions[model] = stored with { Profile = profile };
             Append(audit);
             return Task.FromResult(true);
         }

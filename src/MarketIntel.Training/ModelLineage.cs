@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using MarketIntel.Features;
+using MarketIntel.Training.Drift;
 
 namespace MarketIntel.Training;
 
@@ -8,8 +9,9 @@ namespace MarketIntel.Training;
 /// Where a saved model came from, written next to it as <c>MODEL + ".lineage.json"</c> so that whoever serves or
 /// registers the model can tell what it was trained on and rebuild it: the tool and its version, the feature spec,
 /// the label, the data file with its SHA-256, the assets and the range of rows used, the booster's parameters, the
-/// validation metrics where the command measured them, and the version the model was trained to replace. The
-/// registry checks the label and the features against the model when it is registered with it.
+/// validation metrics where the command measured them, the version the model was trained to replace, and the
+/// reference profile of the training rows that drift is measured against (key <c>profile</c>). The registry checks
+/// the label, the features and the profile against the model when it is registered with it.
 /// </summary>
 /// <param name="Tool">The command that trained the model, e.g. <c>marketintel backtest</c>.</param>
 /// <param name="ToolVersion">That command's version (the assembly's informational version: number and commit).</param>
@@ -32,6 +34,9 @@ public sealed record ModelLineage(string Tool, string ToolVersion, string? Spec,
 
     /// <summary>The registered version this model was trained to replace, or null.</summary>
     public string? Replaces { get; init; }
+
+    /// <summary>The reference profile of the training rows and the model's predictions on them, or null when not computed.</summary>
+    public ReferenceProfile? Profile { get; init; }
 
     /// <summary>What follows the model's path in its lineage file's path.</summary>
     public const string FileSuffix = ".lineage.json";
@@ -128,6 +133,11 @@ public sealed record ModelLineage(string Tool, string ToolVersion, string? Spec,
         else
         {
             json.WriteString("replaces", Replaces);
+        }
+        if (Profile is not null)
+        {
+            json.WritePropertyName("profile");
+            Profile.WriteJson(json);
         }
         json.WriteEndObject();
     }

@@ -93,6 +93,15 @@ public sealed class BacktestCommandTests : CliTestBase
         Assert.Contains($"| {auc} | {logLoss} |", stdout, StringComparison.Ordinal);
         Assert.InRange(validation.GetProperty("testRows").GetInt32(), 1, 232 - 150);
         Assert.InRange(validation.GetProperty("folds").GetInt32(), 1, 3);
+        // The reference profile of the 232 training rows: one reference per model feature, in its order, each
+        // counting every row (present or missing), and the saved model's predictions on them.
+        var profile = MarketIntel.Training.Drift.ReferenceProfile.Read(root.GetProperty("profile"), "lineage.profile");
+        Assert.Equal(["rsi_14", "roc_10"], profile.Features.Select(f => f.Name));
+        Assert.All(profile.Features, f => Assert.Equal(232, f.Present + f.Missing));
+        Assert.All(profile.Features, f => Assert.InRange(f.Bins, 10, 20));
+        Assert.Equal(232, profile.Prediction!.Present);
+        Assert.InRange(profile.Prediction.Min, 0, 1);
+        Assert.Equal($"training rows of {data}", profile.Source);
 
         // Served as `serve --model FILE --features SPEC` serves it: registered under the file's name and the start of
         // its SHA-256, and its answer after the last bar is the saved model's offline prediction for that bar.

@@ -23,6 +23,7 @@ public sealed partial class HelpTests : CliTestBase
         { ["keys", "list"] },
         { ["keys", "revoke"] },
         { ["models", "scores"] },
+        { ["drift"] },
     };
 
     [Theory]

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using MarketIntel.Tests;
 
 namespace MarketIntel.Cli.Tests;
@@ -83,5 +84,65 @@ public sealed class ModelsCommandTests : CliTestBase, IAsyncLifetime
         Assert.Equal(2, code);
         Assert.Contains("InvalidArgument: lineage of model direction@v1: field 'label.horizon'", err, StringComparison.Ordinal);
         Assert.Contains("no model is registered", (await Task.Run(() => Models("list"))).Out, StringComparison.Ordinal);
+    }
+
+    // A feature-matrix CSV of the fixture model's eight features.
+    private string MatrixFile(int rows)
+    {
+        var random = new Random(9);
+        string path = Path.Combine(Dir, "matrix.csv");
+        File.WriteAllLines(path, [string.Join(",", Enumerable.Range(0, 8).Select(i => $"x{i}")),
+            .. Enumerable.Range(0, rows).Select(_ => string.Join(",", Enumerable.Range(0, 8).Select(_ => random.NextDouble().ToString("0.####", System.Globalization.CultureInfo.InvariantCulture))))]);
+        return path;
+    }
+
+    [Fact]
+    public async Task Profile_gives_a_version_its_reference_from_a_matrix_or_a_file_and_show_says_which_versions_have_one()
+    {
+        Assert.Equal(0, (await Task.Run(() => Models("register", "--name", "drift", "--version", "v1", "--model", ModelFile("p1", withLineage: false)))).Code);
+        Assert.Equal(0, (await Task.Run(() => Models("register", "--name", "drift", "--version", "v2", "--model", ModelFile("p2", withLineage: false)))).Code);
+        Assert.Equal(2, Regex.Count((await Task.Run(() => Models("show", "--name", "drift"))).Out, "no lineage, no reference profile"));
+
+        string matrix = MatrixFile(120);
+        var (code, stdout, err) = await Task.Run(() => Models("profile", "--name", "drift", "--version", "v1", "--matrix", matrix, "--bins", "5"));
+        Assert.True(code == 0, err);
+        Assert.Contains($"drift@v1: reference profile set from {matrix}", stdout, StringComparison.Ordinal);
+
+        // The profile the grid built, written to a file and given to the other version as it is.
+        using var http = new HttpClient();
+        string profile = await http.GetStringAsync(_grid!.Http("/models/drift/versions/v1/profile"));
+        var built = MarketIntel.Training.Drift.ReferenceProfile.Parse(profile);
+        Assert.Equal(120, built.Rows);
+        Assert.All(built.Features, f => Assert.InRange(f.Bins, 2, 5));
+        string file = Path.Combine(Dir, "profile.json");
+        File.WriteAllText(file, profile);
+        (code, stdout, err) = await Task.Run(() => Models("profile", "--name", "drift", "--version", "v2", "--profile", file));
+        Assert.True(code == 0, err);
+        Assert.Equal(profile, await http.GetStringAsync(_grid!.Http("/models/drift/versions/v2/profile")));
+        Assert.Equal(2, Regex.Count((await Task.Run(() => Models("show", "--name", "drift"))).Out, "no lineage, reference profile"));
+
+        // Set once: another one is refused by the grid, in one line.
+        (code, _, err) = await Task.Run(() => Models("profile", "--name", "drift", "--version", "v2", "--matrix", MatrixFile(30)));
+        Assert.Equal(2, code);
+        Assert.Equal($"marketintel models: {Target}: FailedPrecondition: model drift@v2 has another reference profile already (it was given one); a version's profile is set once", err.Trim());
+    }
+
+    [Theory]
+    [InlineData("", "give one of --profile FILE.json, --matrix FILE.csv or --assets A,B")]
+    [InlineData("--assets|A|--matrix|m.csv", "give one of --profile FILE.json, --matrix FILE.csv or --assets A,B")]
+    [InlineData("--matrix|missing.csv", "--matrix: file 'missing.csv' does not exist")]
+    [InlineData("--matrix|m.csv|--from|2024-01-01", "--from and --to go with --assets")]
+    [InlineData("--assets|A|--from|yesterday", "option '--from': 'yesterday' is neither Unix milliseconds nor a date")]
+    [InlineData("--assets|A|--from|2024-02-01|--to|2024-01-01", "--from 2024-02-01 is after --to 2024-01-01")]
+    [InlineData("--assets|A|--bins|0", "--bins")]
+    [InlineData("--assets|EURUSD", "FailedPrecondition: this grid keeps no bar archive")]
+    public async Task Profile_errors_are_one_line_naming_what_is_wrong_and_exit_2(string args, string message)
+    {
+        Assert.Equal(0, (await Task.Run(() => Models("register", "--name", "drift", "--version", "v1", "--model", ModelFile("e1", withLineage: false)))).Code);
+        var (code, _, err) = await Task.Run(() => Models(["profile", "--name", "drift", "--version", "v1", .. args.Split('|', StringSplitOptions.RemoveEmptyEntries)]));
+        Assert.Equal(2, code);
+        Assert.Contains(message, err, StringComparison.Ordinal);
+        Assert.Single(err.Trim().Split('\n'));
+        Assert.Contains("no reference profile", (await Task.Run(() => Models("show", "--name", "drift"))).Out, StringComparison.Ordinal);
     }
 }

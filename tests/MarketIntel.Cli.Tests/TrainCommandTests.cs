@@ -1,6 +1,7 @@
 using System.Globalization;
 using MarketIntel.Inference;
 using MarketIntel.Training;
+using MarketIntel.Training.Drift;
 
 namespace MarketIntel.Cli.Tests;
 
@@ -102,5 +103,60 @@ public sealed class TrainCommandTests : CliTestBase
         Assert.True(code == 0, stderr);
         Assert.Contains("(no lineage: 'up' is not a label up_K or logret_K)", stdout, StringComparison.Ordinal);
         Assert.False(File.Exists(plain + ".lineage.json"));
+    }
+
+    [Fact]
+    public void The_lineage_carries_the_profile_of_the_training_rows_one_reference_per_feature_and_the_models_predictions()
+    {
+        var (path, x, _) = WriteData(300);
+        string labelled = Path.Combine(Dir, "labelled.csv");
+        File.WriteAllLines(labelled, File.ReadAllLines(path).Select((line, i) => i == 0 ? line.Replace("up", "up_1", StringComparison.Ordinal) : line));
+        string model = Path.Combine(Dir, "up1.json");
+        var (code, _, stderr) = Run("train", "--input", labelled, "--label", "up_1", "--rounds", "8", "--profile-bins", "7", "--output", model);
+        Assert.True(code == 0, stderr);
+
+        using var lineage = System.Text.Json.JsonDocument.Parse(File.ReadAllText(model + ".lineage.json"));
+        ReferenceProfile profile = ReferenceProfile.Read(lineage.RootElement.GetProperty("profile"), "lineage.profile");
+        Assert.Equal(300, profile.Rows);
+        Assert.Equal($"training rows of {labelled}", profile.Source);
+        Assert.Equal(["a", "b", "c"], profile.Features.Select(f => f.Name));
+        for (int f = 0; f < 3; f++)
+        {
+            FeatureReference reference = profile.Features[f];
+            Assert.Equal(300, reference.Present + reference.Missing);
+            Assert.Equal(Enumerable.Range(0, 300).Count(r => float.IsNaN(x[r * 3 + f])), reference.Missing);
+            Assert.InRange(reference.Bins, 2, 7);
+            Assert.Equal(Enumerable.Range(0, 300).Select(r => x[r * 3 + f]).Where(v => !float.IsNaN(v)).Min(), reference.Min);
+        }
+        // The prediction's reference is the saved model's own output on the same rows, binned.
+        using Model loaded = Model.LoadFile(model);
+        var output = new float[1];
+        float[] predictions = Enumerable.Range(0, 300).Select(r =>
+        {
+            loaded.Predict(x.AsSpan(r * 3, 3), output);
+            return output[0];
+        }).ToArray();
+        FeatureReference prediction = Assert.IsType<FeatureReference>(profile.Prediction);
+        Assert.Equal(300, prediction.Present);
+        Assert.Equal(0, prediction.Missing);
+        Assert.Equal(predictions.Min(), prediction.Min, 5);
+        Assert.Equal(predictions.Max(), prediction.Max, 5);
+        int[] counts = new int[prediction.Bins];
+        foreach (float p in predictions)
+        {
+            counts[prediction.Bin(p)]++;
+        }
+        Assert.Equal(prediction.Counts.Select(c => (int)c), counts);
+    }
+
+    [Fact]
+    public void A_bad_profile_bin_count_is_refused_and_writes_nothing()
+    {
+        var (path, _, _) = WriteData(50);
+        string model = Path.Combine(Dir, "model.json");
+        var (code, _, stderr) = Run("train", "--input", path, "--label", "up", "--profile-bins", "0", "--output", model);
+        Assert.Equal(2, code);
+        Assert.Contains("--profile-bins", stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(model));
     }
 }

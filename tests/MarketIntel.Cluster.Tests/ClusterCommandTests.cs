@@ -100,7 +100,7 @@ public sealed class ClusterCommandTests(ClusterCommandTests.Shared shared) : ICl
 
         var bad = Marketintel("db", "predictions", "--postgres", database, "--asset", "AAA", "--from", "yesterday");
         Assert.Equal(2, bad.Code);
-        Assert.Contains("--from: timestamp 'yesterday' is neither Unix milliseconds nor a date", bad.Err, StringComparison.Ordinal);
+        Assert.Contains("option '--from': 'yesterday' is neither Unix milliseconds nor a date", bad.Err, StringComparison.Ordinal);
     }
 
     [Fact]

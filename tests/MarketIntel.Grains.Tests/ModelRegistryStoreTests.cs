@@ -69,6 +69,9 @@ public sealed class ModelRegistryStoreTests(ModelRegistryStoreTests.StoreCluster
         public Task<bool> SetLineage(ModelRef model, string lineage, string label, ModelAuditRecord audit) =>
             Failing ? throw Down() : _inner.SetLineage(model, lineage, label, audit);
 
+        public Task<bool> SetProfile(ModelRef model, string profile, ModelAuditRecord audit) =>
+            Failing ? throw Down() : _inner.SetProfile(model, profile, audit);
+
         public Task SetTags(ModelRef model, IReadOnlyDictionary<string, string> tags, ModelAuditRecord audit) =>
             Failing ? throw Down() : _inner.SetTags(model, tags, audit);
 

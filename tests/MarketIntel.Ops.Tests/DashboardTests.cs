@@ -103,6 +103,23 @@ public sealed class DashboardTests
     }
 
     [Fact]
+    public void The_serving_dashboards_Models_row_shows_every_live_score_counter_per_model_version()
+    {
+        var panels = Load("marketintel-serving.json").GetProperty("panels").EnumerateArray().ToList();
+        int row = panels.Single(p => p.GetProperty("type").GetString() == "row" && p.GetProperty("title").GetString() == "Models")
+            .GetProperty("gridPos").GetProperty("y").GetInt32();
+        var below = panels.Where(p => p.GetProperty("type").GetString() != "row" && p.GetProperty("gridPos").GetProperty("y").GetInt32() > row)
+            .SelectMany(p => p.GetProperty("targets").EnumerateArray().Select(t => t.GetProperty("expr").GetString()!))
+            .ToList();
+        foreach (string counter in new[] { "outcomes", "hits", "log_loss", "brier", "squared_error" }.Select(c => $"marketintel_model_{c}_total"))
+        {
+            var showing = below.Where(e => PromQl.Selectors(e).Any(s => s.Metric == counter)).ToList();
+            Assert.True(showing.Count > 0, $"no panel of the Models row shows {counter}");
+            Assert.All(showing, e => Assert.Contains("model", PromQl.Grouping(e)));
+        }
+    }
+
+    [Fact]
     public void The_PromQL_reading_finds_metrics_matcher_labels_and_grouping_but_not_functions_strings_or_durations()
     {
         const string query = "histogram_quantile(0.99, sum by (endpoint, le) (rate(http_request_duration_seconds_bucket{job=\"m\",endpoint=~\"/predict/\\\\{asset\\\\}|x\"}[$__rate_interval]))) / up or vector(0)";

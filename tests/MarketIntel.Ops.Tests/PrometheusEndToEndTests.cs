@@ -11,7 +11,8 @@ namespace MarketIntel.Ops.Tests;
 
 /// <summary>
 /// A real Prometheus, loaded with deploy/prometheus/rules, scrapes a real cluster-mode silo (PostgreSQL, Redis) under a
-/// short load of ingest and predictions over both protocols. Every expression of every dashboard panel and every rule
+/// short load of ingest and predictions over both protocols, its assets served by a registered model whose lineage
+/// names a label (a direction version served, a return version as its shadow), so that live scores are counted. Every expression of every dashboard panel and every rule
 /// is then evaluated: each must be valid PromQL, each panel and recording rule must return data, and every metric each
 /// names must be one the grid exported, with the labels the expression uses. Orleans publishes some meters only from
 /// their first event (a dropped message, a shed request): a metric absent here passes only if it is such an Orleans
@@ -35,6 +36,7 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output) : IDisposa
         var silo = cluster.Silo;
         StartPrometheus(silo.HttpPort);
 
+        await ServeLabelledModels(silo);
         await Load(silo, TimeSpan.FromSeconds(12));
         // Scrapes and rule evaluations every second: wait for the SLI recording rules, which need the load's requests.
         await Until(async () => (await Query("marketintel:predict_slow:ratio_rate5m")).GetArrayLength() > 0, "the latency SLI's recording rule has data");
@@ -50,8 +52,22 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output) : IDisposa
         Assert.True(failures.Count == 0, string.Join('\n', failures));
         output.WriteLine($"absent on this grid, checked by Orleans' instrument names: {string.Join(", ", _byOrleansNameOnly)}");
 
+        // The live score panels show both versions where both kinds have the score, and tell the kinds apart where not.
+        Assert.Equal(["e2e@v1", "e2e@v2"], await ModelsShownBy(expressions, "Live accuracy by model version"));
+        Assert.Equal(["e2e@v1"], await ModelsShownBy(expressions, "Mean log loss by model version"));
+        Assert.Equal(["e2e@v1"], await ModelsShownBy(expressions, "Mean Brier score by model version"));
+        Assert.Equal(["e2e@v2"], await ModelsShownBy(expressions, "Mean squared error by model version"));
+
         silo.Kill();
         await Until(async () => await AlertState("MarketIntelSiloDown") is "pending", "MarketIntelSiloDown is pending");
+    }
+
+    // The model versions a dashboard panel's one query shows now.
+    private async Task<List<string>> ModelsShownBy(IEnumerable<PromQl.Expression> expressions, string title)
+    {
+        PromQl.Expression panel = expressions.Single(e => e.Source.Contains($": {title} (", StringComparison.Ordinal));
+        JsonElement result = await Query(panel.Runnable);
+        return [.. result.EnumerateArray().Select(series => series.GetProperty("metric").GetProperty("model").GetString()!).Order(StringComparer.Ordinal)];
     }
 
     // What is wrong with one expression against the scraped grid: nothing, or one line per fault.
@@ -128,11 +144,35 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output) : IDisposa
         return metrics;
     }
 
-    // Ingest over gRPC (new bars, resent ones, an invalid one), predictions over HTTP and gRPC, unknown assets (404),
-    // features and readiness probes, from a few concurrent loops.
+    private static readonly string[] Assets = ["E2E0", "E2E1", "E2E2", "E2E3"];
+
+    // The demo models registered as two versions of one name, each with a lineage whose label has a one-bar horizon: v1
+    // (direction, up_1) behind the alias the assets are assigned to, v2 (log return, logret_1) its shadow. Every bar
+    // then scores the bar before's predictions of both, which the live score metrics count per version.
+    private async Task ServeLabelledModels(SiloProcess silo)
+    {
+        string http = $"http://127.0.0.1:{silo.HttpPort}/models/e2e";
+        async Task Put(string path, HttpContent body)
+        {
+            using var response = await _http.PutAsync(new Uri(http + path), body);
+            Assert.True(response.IsSuccessStatusCode, $"PUT {path}: {response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+        string samples = Path.Combine(RepoPaths.Root, "src", "MarketIntel.Cli", "SampleData");
+        await Put("/versions/v1?alias=champion", new ByteArrayContent(File.ReadAllBytes(Path.Combine(samples, "direction-d3-n60.json"))));
+        await Put("/versions/v1/lineage", new StringContent("""{"label": {"kind": "direction", "horizon": 1}}"""));
+        await Put("/versions/v2", new ByteArrayContent(File.ReadAllBytes(Path.Combine(samples, "direction-d2-n30.json"))));
+        await Put("/versions/v2/lineage", new StringContent("""{"label": {"kind": "logReturn", "horizon": 1}}"""));
+        await Put("/shadows/v2", new StringContent(""));
+        var assign = new AssignModelRequest { Name = "e2e", Version = "@champion" };
+        assign.Assets.Add(Assets);
+        await silo.Client.AssignModelAsync(assign);
+    }
+
+    // Ingest over gRPC (new bars, resent ones, an invalid one), predictions over HTTP and gRPC, unknown assets (HTTP 404,
+    // gRPC NOT_FOUND), features and readiness probes, from a few concurrent loops.
     private async Task Load(SiloProcess silo, TimeSpan duration)
     {
-        string[] assets = ["E2E0", "E2E1", "E2E2", "E2E3"];
+        string[] assets = Assets;
         foreach (string asset in assets)
         {
             Assert.Equal(300, (await silo.Ingest(Bars(asset, 0, 300))).Accepted);
@@ -171,6 +211,11 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output) : IDisposa
             for (int i = 0; DateTime.UtcNow < until; i++)
             {
                 await client.PredictAsync(new PredictRequest { Asset = assets[i % assets.Length] });
+                if (i % 10 == 0)
+                {
+                    var unknown = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await client.PredictAsync(new PredictRequest { Asset = "NO_SUCH_ASSET" }));
+                    Assert.Equal(Grpc.Core.StatusCode.NotFound, unknown.StatusCode);
+                }
             }
         }
         await Task.WhenAll(Ingest(), PredictHttp(), PredictGrpc());

@@ -55,4 +55,32 @@ public sealed class ModelRegistryAccessTests(AuthFixture server)
         Assert.Equal(StatusCode.Unauthenticated, anonymous.StatusCode);
         await models.ListAsync(new ListModelsRequest(), AuthFixture.As(server.Keys["reader"]));
     }
+
+    [Fact]
+    public async Task A_profile_is_given_by_admin_read_by_reader_and_its_audit_names_the_key()
+    {
+        string name = "acl-profile-" + Guid.NewGuid().ToString("N")[..12];
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Put, $"/models/{name}/versions/v1", "admin", new ByteArrayContent(File.ReadAllBytes(AuthFixture.PushedModel)))).StatusCode);
+        string[] names = ["x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7"];
+        string profile = MarketIntel.Training.Drift.ProfileBuilder.Build(names, [.. names.Select(_ => new float[] { 1, 2, 3 })], null, "acl", 2).ToJson();
+        StringContent Json() => new(profile, Encoding.UTF8, "application/json");
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Put, $"/models/{name}/versions/v1/profile", "writer", Json())).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Post, $"/models/{name}/versions/v1/profile", "writer",
+            new StringContent("{\"assets\": [\"A\"]}", Encoding.UTF8, "application/json"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Send(HttpMethod.Get, $"/models/{name}/versions/v1/profile", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Put, $"/models/{name}/versions/v1/profile", "admin", Json())).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Get, $"/models/{name}/versions/v1/profile", "reader")).StatusCode);
+
+        var models = new Models.ModelsClient(server.Channel);
+        var denied = await Assert.ThrowsAsync<RpcException>(async () => await models.SetProfileAsync(
+            new SetProfileRequest { Name = name, Version = "v1", Profile = profile }, AuthFixture.As(server.Keys["writer"])));
+        Assert.Equal(StatusCode.PermissionDenied, denied.StatusCode);
+        Assert.Equal(profile, (await models.GetProfileAsync(new GetProfileRequest { Name = name, Version = "v1" }, AuthFixture.As(server.Keys["reader"]))).Profile);
+
+        using HttpResponseMessage audit = await Send(HttpMethod.Get, $"/models/{name}/audit", "reader");
+        using JsonDocument records = JsonDocument.Parse(await audit.Content.ReadAsStringAsync());
+        JsonElement last = records.RootElement.GetProperty("records").EnumerateArray().Last();
+        Assert.Equal("profile", last.GetProperty("action").GetString());
+        Assert.Equal("admin", last.GetProperty("client").GetString());
+    }
 }

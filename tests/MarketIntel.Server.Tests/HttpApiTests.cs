@@ -210,11 +210,11 @@ public sealed class HttpApiTests(ServerFixture server)
         Assert.True(Value(metrics, "marketintel_predictions_total") >= 1);
         Assert.True(Value(metrics, "marketintel_active_assets") >= 1);
         Assert.True(Value(metrics, "marketintel_loaded_model_versions") >= 1);
-        Assert.Contains("http_request_duration_seconds_count{code=\"200\",method=\"GET\",endpoint=\"/predict/{asset}\"}", metrics, StringComparison.Ordinal);
+        Assert.Contains("http_request_duration_seconds_count{code=\"200\",method=\"GET\",endpoint=\"/predict/{asset}\",grpc_status=\"\"}", metrics, StringComparison.Ordinal);
         Assert.Contains("endpoint=\"/marketintel.v1.Grid/IngestBars\"", metrics, StringComparison.Ordinal);
-        Assert.Contains("http_requests_received_total{code=\"404\",method=\"GET\",endpoint=\"/predict/{asset}\"}", metrics, StringComparison.Ordinal);
+        Assert.Contains("http_requests_received_total{code=\"404\",method=\"GET\",endpoint=\"/predict/{asset}\",grpc_status=\"\"}", metrics, StringComparison.Ordinal);
         // Unmatched paths and non-standard methods share one series, so clients cannot create series at will.
-        Assert.Contains("http_requests_received_total{code=\"404\",method=\"OTHER\",endpoint=\"\"}", metrics, StringComparison.Ordinal);
+        Assert.Contains("http_requests_received_total{code=\"404\",method=\"OTHER\",endpoint=\"\",grpc_status=\"\"}", metrics, StringComparison.Ordinal);
         Assert.DoesNotContain("BREW", metrics, StringComparison.Ordinal);
     }
 

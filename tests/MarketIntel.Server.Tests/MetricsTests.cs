@@ -9,7 +9,7 @@ namespace MarketIntel.Server.Tests;
 [Collection("server")]
 public sealed class MetricsTests(ServerFixture server)
 {
-    private static readonly string[] RequestLabels = ["code", "method", "endpoint"];
+    private static readonly string[] RequestLabels = ["code", "method", "endpoint", "grpc_status"];
 
     // docs/api.md's table, less what a silo serves only in cluster mode (the archive, the Redis cache; see
     // MarketIntel.Cluster.Tests) or with API keys on (refusals; see MarketIntel.Security.Tests).
@@ -50,7 +50,7 @@ public sealed class MetricsTests(ServerFixture server)
                 $"{sampled} has no sample labelled ({string.Join(",", labels)}):\n{string.Join("\n", scrape.Samples(sampled))}");
         }
         Assert.Contains(scrape.Samples("http_requests_received_total"),
-            s => s.Labels.SequenceEqual([("code", "200"), ("method", "POST"), ("endpoint", "/marketintel.v1.Grid/Predict")]));
+            s => s.Labels.SequenceEqual([("code", "200"), ("method", "POST"), ("endpoint", "/marketintel.v1.Grid/Predict"), ("grpc_status", "OK")]));
     }
 
     [Fact]

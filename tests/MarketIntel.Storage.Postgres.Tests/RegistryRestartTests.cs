@@ -97,4 +97,47 @@ public sealed class RegistryRestartTests(PostgresFixture postgres) : IDisposable
             await Stop(second);
         }
     }
+
+    [Fact]
+    public async Task A_profile_given_later_survives_a_restart_and_is_still_set_once()
+    {
+        s_database = _database;
+        string[] names = ["x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7"];
+        var random = new Random(3);
+        string profile = MarketIntel.Training.Drift.ProfileBuilder.Build(names,
+            [.. names.Select(_ => Enumerable.Range(0, 50).Select(_ => (float)random.NextDouble()).ToArray())], null, "restart rows", 5).ToJson();
+        var model = new ModelRef("profiled", "v1");
+        TestCluster first = await Start();
+        try
+        {
+            var registry = first.Client.GetGrain<IModelRegistryGrain>(0);
+            await registry.Register(new ModelRegistration(model.Name, model.Version, Logistic, null, null, null, "ana"));
+            Assert.True((await registry.SetProfile(model, profile, "ana")).HasProfile);
+        }
+        finally
+        {
+            await Stop(first);
+        }
+
+        // Readable by other tools with plain SQL.
+        await using (var command = _database.CreateCommand("SELECT profile FROM models WHERE name = 'profiled' AND version = 'v1'"))
+        {
+            Assert.Equal(profile, await command.ExecuteScalarAsync());
+        }
+        TestCluster second = await Start();
+        try
+        {
+            var registry = second.Client.GetGrain<IModelRegistryGrain>(0);
+            Assert.Equal(profile, await registry.GetProfile(model));
+            Assert.True(Assert.Single((await registry.GetModel(model.Name)).Versions).HasProfile);
+            Assert.Equal([ModelAudit.Register, ModelAudit.Profile], (await registry.GetAudit(model.Name, 10)).Select(r => r.Action));
+            await registry.SetProfile(model, profile, "bob");
+            var refused = await Assert.ThrowsAsync<GridException>(() => registry.SetProfile(model, profile.Replace("restart rows", "other rows", StringComparison.Ordinal), "bob"));
+            Assert.Equal(GridErrorKind.FailedPrecondition, refused.Kind);
+        }
+        finally
+        {
+            await Stop(second);
+        }
+    }
 }

@@ -68,6 +68,19 @@ public abstract class ModelStoreContract
     }
 
     [Fact]
+    public async Task A_profile_is_set_once_reads_back_as_stored_and_only_the_first_is_audited()
+    {
+        await Store.Add(Version("v1", [1]), Audit(ModelAudit.Register));
+        Assert.Null(Stored(await Store.Load(), "v1").Profile);
+        const string profile = "{\"rows\":3,\"source\":\"s\",\"features\":[],\"prediction\":null}";
+        Assert.True(await Store.SetProfile(new ModelRef("dir", "v1"), profile, Audit(ModelAudit.Profile)));
+        Assert.True(await Store.SetProfile(new ModelRef("dir", "v1"), profile, Audit(ModelAudit.Profile)));
+        Assert.False(await Store.SetProfile(new ModelRef("dir", "v1"), profile.Replace('3', '4'), Audit(ModelAudit.Profile)));
+        Assert.Equal(profile, Stored(await Store.Load(), "v1").Profile);
+        Assert.Equal([ModelAudit.Register, ModelAudit.Profile], (await Log()).Select(r => r.Action));
+    }
+
+    [Fact]
     public async Task Tags_are_replaced_whole()
     {
         await Store.Add(Version("v1", [1]), Audit(ModelAudit.Register));

@@ -11,7 +11,12 @@ public sealed record ModelVersionDetails(
     [property: Id(1)] string Sha256,
     [property: Id(2)] long CreatedAt,
     [property: Id(3)] IReadOnlyDictionary<string, string> Tags,
-    [property: Id(4)] string? Lineage);
+    [property: Id(4)] string? Lineage)
+{
+    /// <summary>Whether the version has a reference profile for drift (given on its own or inside its lineage).</summary>
+    [Id(5)]
+    public bool HasProfile { get; init; }
+}
 
 /// <summary>A model name as the registry holds it: its versions (in the order registered) and its deployment.</summary>
 [GenerateSerializer, Immutable]
@@ -59,6 +64,7 @@ public static class ModelAudit
 
     public const string Register = "register";
     public const string Lineage = "lineage";
+    public const string Profile = "profile";
     public const string Tags = "tags";
     public const string AliasSet = "alias-set";
     public const string AliasRemoved = "alias-removed";

@@ -23,6 +23,12 @@ public interface IModelStore
     /// </summary>
     Task<bool> SetLineage(ModelRef model, string lineage, string label, ModelAuditRecord audit);
 
+    /// <summary>
+    /// Sets a stored version's reference profile (JSON); returns false when the version has another profile already.
+    /// Setting the same profile again is a no-op that writes no audit record.
+    /// </summary>
+    Task<bool> SetProfile(ModelRef model, string profile, ModelAuditRecord audit);
+
     /// <summary>Replaces a stored version's tags.</summary>
     Task SetTags(ModelRef model, IReadOnlyDictionary<string, string> tags, ModelAuditRecord audit);
 
@@ -45,6 +51,9 @@ public interface IModelStore
 /// </summary>
 public sealed record StoredModel(ModelInfo Info, byte[] Bytes, long CreatedAt, IReadOnlyDictionary<string, string> Tags, string? Lineage)
 {
+    /// <summary>The reference profile given to the version on its own (JSON), or null; a profile inside the lineage is not copied here.</summary>
+    public string? Profile { get; init; }
+
     /// <summary>A version as first registered: no tags, no lineage.</summary>
     public StoredModel(ModelInfo info, byte[] bytes, long createdAt)
         : this(info, bytes, createdAt, new Dictionary<string, string>(StringComparer.Ordinal), null)

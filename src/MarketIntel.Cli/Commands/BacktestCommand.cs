@@ -19,14 +19,14 @@ namespace MarketIntel.Cli.Commands;
 internal static class BacktestCommand
 {
     public const string Usage = "marketintel backtest --data BARS.csv --spec SPEC --horizon K [--close COLUMN] [--windows expanding|rolling] [--train-rows N] "
-        + "[--test-rows M] [--cost-bps 1] [--periods-per-year 252] [--rounds 100] [--max-depth 3] [--eta 0.1] [--seed 0] [--save-model MODEL.json [--asset SYMBOL] [--replaces VERSION]] [--log-scale] --report DIR";
+        + "[--test-rows M] [--cost-bps 1] [--periods-per-year 252] [--rounds 100] [--max-depth 3] [--eta 0.1] [--seed 0] [--save-model MODEL.json [--asset SYMBOL] [--replaces VERSION] [--profile-bins 20]] [--log-scale] --report DIR";
 
     private sealed record Row(string Name, DirectionalAccuracy Direction, double Auc, double LogLoss, BacktestResult Trades);
 
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout)
     {
         var options = CliArguments.Parse(args, ["data", "spec", "horizon", "close", "windows", "train-rows", "test-rows", "cost-bps", "periods-per-year", "rounds",
-            "max-depth", "eta", "seed", "report", "save-model", "asset", "replaces"], ["log-scale"]);
+            "max-depth", "eta", "seed", "report", "save-model", "asset", "replaces", SavedModel.ProfileBinsOption], ["log-scale"]);
         string data = options.Required("data");
         string specText = options.Required("spec");
         string report = options.Required("report");
@@ -36,6 +36,7 @@ internal static class BacktestCommand
             // Checked first, so that a long run does not end without the model it was asked to save.
             throw new UsageException($"option '--save-model': folder '{modelFolder}' does not exist");
         }
+        int profileBins = SavedModel.ProfileBins(options);
         int horizon = options.OptionalInt("horizon", 1, 10_000) ?? throw new UsageException("missing required option '--horizon'");
         string windows = options.Optional("windows") ?? "expanding";
         if (windows is not ("expanding" or "rolling"))
@@ -131,7 +132,7 @@ internal static class BacktestCommand
                 ["accuracy"] = table[0].Direction.Accuracy, ["auc"] = table[0].Auc, ["logLoss"] = table[0].LogLoss,
                 ["testRows"] = tested, ["folds"] = folds.Count,
             };
-            var lineage = new SavedModel.Extras(options.Optional("asset") is { } asset ? [asset] : [], validation, options.Optional("replaces"));
+            var lineage = new SavedModel.Extras(options.Optional("asset") is { } asset ? [asset] : [], validation, options.Optional("replaces"), profileBins);
             SaveModel(saveModel, rows, parameters, specText, data, options.Optional("close"), lineage, stdout);
         }
         Directory.CreateDirectory(report);
@@ -157,12 +158,12 @@ internal static class BacktestCommand
 
     /// <summary>
     /// Trains on every row (the walk-forward folds only measured how well this recipe does) and writes the model with
-    /// its lineage next to it, as <c>serve --model</c> and the registry take it.
+    /// its lineage (and the profile of those rows) next to it, as <c>serve --model</c> and the registry take it.
     /// </summary>
     private static void SaveModel(string path, Dataset rows, BoostParameters parameters, string specText, string data, string? close, SavedModel.Extras extras, TextWriter stdout)
     {
         BoostedTrees model = GradientBooster.Train(rows.Features, rows.FeatureNames, rows.Labels, parameters);
-        SavedModel.Write(path, model, "marketintel backtest", specText, TrainingRows.Of(rows), data, close, parameters, extras);
+        SavedModel.Write(path, model, "marketintel backtest", specText, TrainingRows.Of(rows), rows.Features, data, close, parameters, extras);
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"saved the model trained on all {rows.Rows} rows ({rows.Timestamps[0]} to {rows.Timestamps[^1]}) to {path}, its lineage to {path}{ModelLineage.FileSuffix}"));
     }

@@ -8,7 +8,7 @@ using MarketIntel.CommandLine;
 namespace MarketIntel.Cli.Commands;
 
 /// <summary>
-/// <c>marketintel models list|show|register|alias|tag|shadow|split|promote</c>: the model registry of a running grid,
+/// <c>marketintel models list|show|register|alias|tag|shadow|split|promote|profile</c>: the model registry of a running grid,
 /// over its gRPC service <c>Models</c>. Each change prints what the registry holds after it; <c>promote</c> prints the
 /// gate's decision with its statistics (exit code 0 either way: a refusal is an answer, not an error).
 /// </summary>
@@ -16,7 +16,7 @@ internal static class ModelsCommand
 {
     private const string Connection = "--target grpc[s]://HOST:PORT [--api-key KEY] [--tls-ca CA.pem]";
 
-    public const string Usage = "marketintel models list|show|register|alias|tag|shadow|split|promote " + Connection + " ...";
+    public const string Usage = "marketintel models list|show|register|alias|tag|shadow|split|promote|profile " + Connection + " ...";
 
     /// <summary>Each subcommand's options, as <c>models --help</c> shows them.</summary>
     public const string Details =
@@ -27,7 +27,8 @@ internal static class ModelsCommand
         "  models tag    --name NAME --version V [--set KEY=VALUE ...] [--remove KEY ...] " + Connection + "\n" +
         "  models shadow --name NAME --version V [--remove] " + Connection + "\n" +
         "  models split  --name NAME --alias A (--version V --weight W | --end) " + Connection + "\n" +
-        "  models promote NAME --challenger V [--alias A (default champion)] [--json] " + Connection;
+        "  models promote NAME --challenger V [--alias A (default champion)] [--json] " + Connection + "\n" +
+        "  models profile --name NAME --version V (--profile FILE.json | --matrix FILE.csv | --assets A,B [--from T] [--to T]) [--bins N (default 20)] " + Connection;
 
     private static readonly string[] Common = ["target", "api-key", "tls-ca", "name"];
 
@@ -35,7 +36,7 @@ internal static class ModelsCommand
     {
         if (args.Length == 0)
         {
-            throw new UsageException("models needs a subcommand: list, show, register, alias, tag, shadow or split (try 'marketintel models --help')");
+            throw new UsageException("models needs a subcommand: list, show, register, alias, tag, shadow, split, promote or profile (try 'marketintel models --help')");
         }
         string sub = args[0];
         // promote takes its model name first, as in "models promote direction --challenger v2" (or --name).
@@ -55,7 +56,8 @@ internal static class ModelsCommand
             "shadow" => CliArguments.Parse(args[1..], [.. Common, "version"], ["remove"]),
             "split" => CliArguments.Parse(args[1..], [.. Common, "alias", "version", "weight"], ["end"]),
             "promote" => CliArguments.Parse(args[1..], [.. Common, "challenger", "alias"], ["json"]),
-            _ => throw new UsageException($"unknown subcommand '{sub}' (list, show, register, alias, tag, shadow, split, promote or scores)"),
+            "profile" => CliArguments.Parse(args[1..], [.. Common, "version", "profile", "matrix", "assets", "from", "to", "bins"]),
+            _ => throw new UsageException($"unknown subcommand '{sub}' (list, show, register, alias, tag, shadow, split, promote, profile or scores)"),
         };
         string target = options.Required("target");
         // Files are read and options checked before anything is sent.
@@ -68,6 +70,7 @@ internal static class ModelsCommand
             "tag" => Tag(options, stdout),
             "shadow" => Shadow(options, stdout),
             "promote" => Promote(options, positionalName, stdout),
+            "profile" => Profile(options, stdout),
             _ => Split(options, stdout),
         };
         using var channel = GridChannel.Create(target, GridChannel.ApiKey(options), GridChannel.TrustedCa(options));
@@ -200,6 +203,66 @@ internal static class ModelsCommand
         };
     }
 
+    // One of three sources, each read and checked here before anything is sent.
+    private static Func<Models.ModelsClient, Task> Profile(CliArguments options, TextWriter stdout)
+    {
+        string name = options.Required("name");
+        string version = options.Required("version");
+        string? profile = options.Optional("profile"), matrix = options.Optional("matrix"), assets = options.Optional("assets");
+        if ((profile is null ? 0 : 1) + (matrix is null ? 0 : 1) + (assets is null ? 0 : 1) != 1)
+        {
+            throw new UsageException("models profile: give one of --profile FILE.json, --matrix FILE.csv or --assets A,B");
+        }
+        if (assets is null && (options.Optional("from") is not null || options.Optional("to") is not null))
+        {
+            throw new UsageException("models profile: --from and --to go with --assets (a range of the archive's bars)");
+        }
+        int bins = options.OptionalInt("bins", 1, MarketIntel.Training.Drift.FeatureReference.MaxBins) ?? 0;  // 0: the grid's default
+        if (profile is not null && bins != 0)
+        {
+            throw new UsageException("models profile: --bins goes with --matrix or --assets (a profile file has its bins already)");
+        }
+        Func<Models.ModelsClient, Task<ModelVersion>> send;
+        string what;
+        if (assets is not null)
+        {
+            var request = new ProfileFromArchiveRequest { Name = name, Version = version, Bins = bins };
+            request.Assets.AddRange(assets.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+            if (request.Assets.Count == 0)
+            {
+                throw new UsageException("models profile: --assets needs at least one asset symbol (A,B,...)");
+            }
+            request.From = options.Optional("from") is { } from ? BarTimestamps.ParseOption(from, "--from") : 0;
+            request.To = options.Optional("to") is { } to ? BarTimestamps.ParseOption(to, "--to") : 0;
+            if (request.To != 0 && request.From > request.To)
+            {
+                throw new UsageException($"models profile: --from {options.Optional("from")} is after --to {options.Optional("to")}");
+            }
+            send = async client => await client.ProfileFromArchiveAsync(request);
+            what = $"the archive's bars of {string.Join(",", request.Assets)}";
+        }
+        else
+        {
+            var request = new SetProfileRequest { Name = name, Version = version, Bins = bins };
+            if (profile is not null)
+            {
+                request.Profile = File.ReadAllText(Existing(profile, "--profile"));
+                what = profile;
+            }
+            else
+            {
+                request.MatrixCsv = File.ReadAllText(Existing(matrix!, "--matrix"));
+                what = matrix!;
+            }
+            send = async client => await client.SetProfileAsync(request);
+        }
+        return async client =>
+        {
+            ModelVersion set = await send(client);
+            stdout.WriteLine($"{set.Info.Name}@{set.Info.Version}: reference profile set from {what}");
+        };
+    }
+
     private static string Existing(string path, string option) =>
         File.Exists(path) ? path : throw new UsageException($"{option}: file '{path}' does not exist");
 
@@ -229,7 +292,7 @@ internal static class ModelsCommand
         {
             string created = DateTimeOffset.FromUnixTimeMilliseconds(version.CreatedAt).UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
             stdout.WriteLine($"  {version.Info.Version}: {version.Info.Kind}, {version.Info.FeatureCount} features, label {Or(version.Label)}, sha256 {version.Sha256[..12]}, " +
-                $"created {created}, tags {Tags(version)}, {(version.Lineage.Length == 0 ? "no lineage" : "lineage")}");
+                $"created {created}, tags {Tags(version)}, {(version.Lineage.Length == 0 ? "no lineage" : "lineage")}, {(version.HasProfile ? "reference profile" : "no reference profile")}");
         }
     }
 

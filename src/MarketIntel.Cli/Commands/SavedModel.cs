@@ -1,21 +1,37 @@
 using System.Reflection;
 using System.Security.Cryptography;
+using MarketIntel.CommandLine;
 using MarketIntel.Features.Io;
 using MarketIntel.Training;
+using MarketIntel.Training.Drift;
 
 namespace MarketIntel.Cli.Commands;
 
 /// <summary>
 /// How <c>train</c> and <c>backtest --save-model</c> write a model: the XGBoost JSON file, and its lineage next to it
-/// (<see cref="ModelLineage.FileSuffix"/>), each written whole or not at all.
+/// (<see cref="ModelLineage.FileSuffix"/>) with the reference profile of the training rows inside it, each written
+/// whole or not at all.
 /// </summary>
 internal static class SavedModel
 {
-    /// <summary>What a lineage carries besides the rows: the assets, validation metrics and the version replaced.</summary>
-    internal sealed record Extras(IReadOnlyList<string> Assets, IReadOnlyDictionary<string, double>? Validation, string? Replaces);
+    /// <summary>
+    /// What a lineage carries besides the rows: the assets, validation metrics, the version replaced, and how many
+    /// value bins the profile's references aim at.
+    /// </summary>
+    internal sealed record Extras(IReadOnlyList<string> Assets, IReadOnlyDictionary<string, double>? Validation, string? Replaces, int ProfileBins);
 
-    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> and, when <paramref name="rows"/> is given, its lineage.</summary>
-    public static void Write(string path, BoostedTrees model, string tool, string? spec, TrainingRows? rows, string dataFile, string? close,
+    /// <summary>The option both commands take for the profile's bins, and its check.</summary>
+    public const string ProfileBinsOption = "profile-bins";
+
+    /// <summary>The <c>--profile-bins</c> value, or the default.</summary>
+    public static int ProfileBins(CliArguments options) =>
+        options.OptionalInt(ProfileBinsOption, 1, FeatureReference.MaxBins) ?? ProfileBuilder.DefaultBins;
+
+    /// <summary>
+    /// Writes <paramref name="model"/> to <paramref name="path"/> and, when <paramref name="rows"/> is given, its lineage
+    /// with the profile of <paramref name="features"/> (the training rows, row-major) and the model's predictions on them.
+    /// </summary>
+    public static void Write(string path, BoostedTrees model, string tool, string? spec, TrainingRows? rows, ReadOnlySpan<float> features, string dataFile, string? close,
         BoostParameters parameters, Extras extras)
     {
         var bytes = new MemoryStream();
@@ -34,6 +50,7 @@ internal static class SavedModel
                 Path.GetFileName(path), Convert.ToHexStringLower(SHA256.HashData(modelBytes)))
             {
                 Assets = extras.Assets, Validation = extras.Validation, Replaces = extras.Replaces,
+                Profile = ProfileRows.Build(rows.FeatureNames, features, ProfileRows.Predictions(model, features), $"training rows of {dataFile}", extras.ProfileBins),
             };
         }
         AtomicFile.Write(path, stream => stream.Write(modelBytes));

@@ -16,19 +16,21 @@ internal static class TrainCommand
 {
     public const string Usage = "marketintel train --input TRAIN.csv --label COLUMN [--key COLUMN] [--objective binary:logistic|reg:squarederror] [--max-depth 6] [--eta 0.3] "
         + "[--rounds 100] [--min-child-weight 1] [--lambda 1] [--alpha 0] [--gamma 0] [--subsample 1] [--colsample-bytree 1] [--max-bin 256] "
-        + "[--seed 0] [--threads N] [--asset SYMBOL] [--replaces VERSION] --output MODEL.json";
+        + "[--seed 0] [--threads N] [--asset SYMBOL] [--replaces VERSION] [--profile-bins 20] --output MODEL.json";
 
     /// <summary>What <c>train --help</c> adds under the usage line.</summary>
     public const string Details = "  the key column (--key, else a first column named timestamp or holding non-numbers) is not a feature;"
-        + "\n  nor are other label columns (up_K, and logret_K when its last row is empty: a column that looks ahead); rows whose label is empty (the last K rows of features --label) are skipped";
+        + "\n  nor are other label columns (up_K, and logret_K when its last row is empty: a column that looks ahead); rows whose label is empty (the last K rows of features --label) are skipped;"
+        + "\n  the lineage carries the training rows' reference profile for drift (--profile-bins quantile bins per feature and for the prediction)";
 
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout, TextWriter stderr)
     {
         var options = CliArguments.Parse(args, ["input", "label", "key", "output", "objective", "max-depth", "eta", "rounds", "min-child-weight", "lambda", "alpha",
-            "gamma", "subsample", "colsample-bytree", "max-bin", "seed", "threads", "asset", "replaces"]);
+            "gamma", "subsample", "colsample-bytree", "max-bin", "seed", "threads", "asset", "replaces", SavedModel.ProfileBinsOption]);
         string input = options.Required("input");
         string labelName = options.Required("label");
         string output = options.Required("output");
+        int profileBins = SavedModel.ProfileBins(options);
         double Number(string name, double fallback) => options.OptionalDouble(name) ?? fallback;
         var parameters = new BoostParameters
         {
@@ -113,8 +115,8 @@ internal static class TrainCommand
         TrainingRows? rows = LabelDefinition.TryParse(labelName, out LabelDefinition definition)
             ? new TrainingRows(names, definition, Key(table, labelled[0]), Key(table, labelled[^1]), labelled.Length)
             : null;
-        SavedModel.Write(output, model, "marketintel train", null, rows, input, null, parameters,
-            new SavedModel.Extras(options.Optional("asset") is { } asset ? [asset] : [], null, options.Optional("replaces")));
+        SavedModel.Write(output, model, "marketintel train", null, rows, x, input, null, parameters,
+            new SavedModel.Extras(options.Optional("asset") is { } asset ? [asset] : [], null, options.Optional("replaces"), profileBins));
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"trained {parameters.Rounds} rounds ({parameters.Objective}, depth {parameters.MaxDepth}) on {labelled.Length} rows x {names.Length} features in {clock.Elapsed.TotalSeconds:0.00} s; wrote {output}") +
             (rows is null ? $" (no lineage: '{labelName}' is not a label up_K or logret_K)" : $" and its lineage {output}{ModelLineage.FileSuffix}"));

@@ -5,6 +5,7 @@ using MarketIntel.Abstractions.Models;
 using MarketIntel.Server.Application;
 using MarketIntel.Server.Limits;
 using MarketIntel.Server.Security;
+using MarketIntel.Training.Drift;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 
@@ -25,6 +26,7 @@ internal static class ModelsHttpApi
     public static void MapModelsHttpApi(this IEndpointRouteBuilder app)
     {
         var models = app.ServiceProvider.GetRequiredService<ModelOperations>();
+        var profiles = app.ServiceProvider.GetRequiredService<ModelProfiles>();
         int maxModelBytes = app.ServiceProvider.GetRequiredService<IOptions<LimitsOptions>>().Value.MaxGrpcMessageBytes;
         var admin = new RequiresRoleAttribute(ApiRole.Admin);
         var reader = new RequiresRoleAttribute(ApiRole.Reader);
@@ -59,6 +61,39 @@ internal static class ModelsHttpApi
             string lineage = await reader.ReadToEndAsync(http.RequestAborted);
             return await models.SetLineage(model, lineage, Client(http));
         }, WriteVersion)).WithMetadata(admin);
+
+        app.MapPut("/models/{name}/versions/{version}/profile", (string name, string version, HttpContext http) => Answer(http, async () =>
+        {
+            ModelRef model = Mapping.Model(name, version);
+            // A feature matrix may be as big as a model file: it gets the same allowance.
+            if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            {
+                limit.MaxRequestBodySize = maxModelBytes;
+            }
+            using var reader = new StreamReader(http.Request.Body);
+            string body = await reader.ReadToEndAsync(http.RequestAborted);
+            return http.Request.ContentType is { } type && type.StartsWith("text/csv", StringComparison.OrdinalIgnoreCase)
+                ? await profiles.FromMatrix(model, body, Bins(http), Client(http))
+                : await profiles.Set(model, body, Client(http));
+        }, WriteVersion)).WithMetadata(admin);
+        app.MapPost("/models/{name}/versions/{version}/profile", (string name, string version, HttpContext http) => Answer(http, async () =>
+        {
+            ModelRef model = Mapping.Model(name, version);
+            const string example = "{\"assets\": [\"EURUSD\"], \"from\": \"2024-01-01T00:00:00Z\", \"to\": \"2024-06-30T00:00:00Z\"}";
+            using JsonDocument body = await Body(http, example);
+            string[] assets = body.RootElement.TryGetProperty("assets", out JsonElement a) && a.ValueKind == JsonValueKind.Array && a.GetArrayLength() > 0
+                && a.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String)
+                ? [.. a.EnumerateArray().Select((e, i) => Mapping.Asset(e.GetString(), $"body: assets[{i}]"))]
+                : throw Errors.InvalidArgument($"body: 'assets' (a non-empty array of asset symbols) is required, e.g. {example}");
+            long from = OptionalTime(body.RootElement, "from") ?? long.MinValue;
+            long to = OptionalTime(body.RootElement, "to") ?? long.MaxValue;
+            int bins = body.RootElement.TryGetProperty("bins", out JsonElement b)
+                ? b.ValueKind == JsonValueKind.Number && b.TryGetInt32(out int n) ? n : throw Errors.InvalidArgument("body: 'bins' must be a whole number")
+                : ProfileBuilder.DefaultBins;
+            return await profiles.FromArchive(model, assets, from, to, bins, Client(http), http.RequestAborted);
+        }, WriteVersion)).WithMetadata(admin);
+        app.MapGet("/models/{name}/versions/{version}/profile", (string name, string version, HttpContext http) =>
+            Answer(http, () => profiles.Get(Mapping.Model(name, version)), (json, profile) => json.WriteRawValue(profile, skipInputValidation: false))).WithMetadata(reader);
 
         app.MapPost("/models/{name}/versions/{version}/tags", (string name, string version, HttpContext http) => Answer(http, async () =>
         {
@@ -138,6 +173,9 @@ internal static class ModelsHttpApi
         ("GET /models/{name}", "a model name's versions (sha256, createdAt, tags, lineage), aliases, splits and shadows (reader)"),
         ("PUT /models/{name}/versions/{version}", "the model file as the body; ?alias=A points an alias at it (admin)"),
         ("PUT /models/{name}/versions/{version}/lineage", "the version's lineage JSON, set once (admin)"),
+        ("PUT /models/{name}/versions/{version}/profile", "the version's reference profile for drift, set once: its JSON, or a feature-matrix CSV (Content-Type text/csv; ?bins=N, default 20) the server builds it from with the version's predictions (admin)"),
+        ("POST /models/{name}/versions/{version}/profile", "{\"assets\": [...], \"from\": \"ISO time\", \"to\": \"ISO time\"} builds and sets the profile from the archive's bars of those assets (admin)"),
+        ("GET /models/{name}/versions/{version}/profile", "the version's reference profile; 404 \"no reference\" when it has none (reader)"),
         ("POST /models/{name}/versions/{version}/tags", "{\"set\": {...}, \"remove\": [...]} (admin)"),
         ("PUT /models/{name}/aliases/{alias}", "{\"version\": \"...\"} moves the alias; DELETE removes it (admin)"),
         ("PUT /models/{name}/aliases/{alias}/split", "{\"version\": \"...\", \"weight\": 0.1} splits its assets; DELETE ends the split (admin)"),
@@ -167,6 +205,27 @@ internal static class ModelsHttpApi
         }
         return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int limit) && limit is >= 1 and <= 10_000 ? limit
             : throw Errors.InvalidArgument($"limit: '{text}' must be a whole number from 1 to 10000");
+    }
+
+    // ?bins=N for a profile built from a feature matrix; checked where the profile is built.
+    private static int Bins(HttpContext http)
+    {
+        string? text = http.Request.Query["bins"];
+        return text is null ? ProfileBuilder.DefaultBins
+            : int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int bins) ? bins
+            : throw Errors.InvalidArgument($"bins: '{text}' must be a whole number from 1 to {FeatureReference.MaxBins}");
+    }
+
+    // An ISO 8601 time (UTC unless it carries an offset) as Unix ms, or null when the field is absent.
+    private static long? OptionalTime(JsonElement body, string field)
+    {
+        if (!body.TryGetProperty(field, out JsonElement value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        return value.ValueKind == JsonValueKind.String && DateTimeOffset.TryParse(value.GetString(), CultureInfo.InvariantCulture,
+            DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out DateTimeOffset time) ? time.ToUnixTimeMilliseconds()
+            : throw Errors.InvalidArgument($"body: '{field}' must be an ISO 8601 time such as \"2024-01-01T00:00:00Z\", not {value.GetRawText()}");
     }
 
     private static async Task<JsonDocument> Body(HttpContext http, string example)
@@ -296,6 +355,7 @@ internal static class ModelsHttpApi
             json.WriteString(key, value);
         }
         json.WriteEndObject();
+        json.WriteBoolean("hasProfile", version.HasProfile);
         json.WritePropertyName("lineage");
         if (version.Lineage is { } lineage)
         {

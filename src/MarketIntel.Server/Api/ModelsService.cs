@@ -5,6 +5,7 @@ using MarketIntel.Abstractions.Models;
 using MarketIntel.Grains;
 using MarketIntel.Server.Application;
 using MarketIntel.Server.Security;
+using MarketIntel.Training.Drift;
 using V1 = MarketIntel.Api.V1;
 
 namespace MarketIntel.Server.Api;
@@ -13,7 +14,7 @@ namespace MarketIntel.Server.Api;
 /// The model registry over gRPC (service <c>marketintel.v1.Models</c>): validates, maps, calls
 /// <see cref="ModelOperations"/>, maps back. Grid errors become statuses in <see cref="GridErrorInterceptor"/>.
 /// </summary>
-internal sealed class ModelsService(ModelOperations models, SiloModelEvents events) : V1.Models.ModelsBase
+internal sealed class ModelsService(ModelOperations models, ModelProfiles profiles, SiloModelEvents events) : V1.Models.ModelsBase
 {
     /// <summary>How many changes a slow <c>StreamEvents</c> client may fall behind before the oldest are dropped for it.</summary>
     public const int EventBuffer = 1024;
@@ -62,6 +63,34 @@ internal sealed class ModelsService(ModelOperations models, SiloModelEvents even
         message.Statistics.Add(decision.Statistics.ToDictionary());
         return message;
     }
+
+    [RequiresRole(ApiRole.Admin)]
+    public override async Task<V1.ModelVersion> SetProfile(V1.SetProfileRequest request, ServerCallContext context)
+    {
+        ModelRef model = Mapping.Model(request.Name, request.Version);
+        return ToMessage(request.SourceCase switch
+        {
+            V1.SetProfileRequest.SourceOneofCase.Profile => await profiles.Set(model, request.Profile, Client(context)),
+            V1.SetProfileRequest.SourceOneofCase.MatrixCsv => await profiles.FromMatrix(model, request.MatrixCsv, Bins(request.Bins), Client(context)),
+            _ => throw Errors.InvalidArgument("source: give the profile JSON (profile) or a feature-matrix CSV (matrix_csv)"),
+        });
+    }
+
+    [RequiresRole(ApiRole.Reader)]
+    public override async Task<V1.ProfileReply> GetProfile(V1.GetProfileRequest request, ServerCallContext context) =>
+        new() { Profile = await profiles.Get(Mapping.Model(request.Name, request.Version)) };
+
+    [RequiresRole(ApiRole.Admin)]
+    public override async Task<V1.ModelVersion> ProfileFromArchive(V1.ProfileFromArchiveRequest request, ServerCallContext context)
+    {
+        ModelRef model = Mapping.Model(request.Name, request.Version);
+        string[] assets = [.. request.Assets.Select(a => Mapping.Asset(a, "assets"))];
+        return ToMessage(await profiles.FromArchive(model, assets, request.From == 0 ? long.MinValue : request.From, request.To == 0 ? long.MaxValue : request.To,
+            Bins(request.Bins), Client(context), context.CancellationToken));
+    }
+
+    // 0 (unset) is the default; anything else is checked where the profile is built.
+    private static int Bins(int bins) => bins == 0 ? ProfileBuilder.DefaultBins : bins;
 
     [RequiresRole(ApiRole.Reader)]
     public override async Task<V1.RegisteredModel> Get(V1.GetModelRequest request, ServerCallContext context) =>
@@ -151,6 +180,7 @@ internal sealed class ModelsService(ModelOperations models, SiloModelEvents even
             Sha256 = version.Sha256,
             CreatedAt = version.CreatedAt,
             Lineage = version.Lineage ?? "",
+            HasProfile = version.HasProfile,
         };
         foreach (var (key, value) in version.Tags)
         {

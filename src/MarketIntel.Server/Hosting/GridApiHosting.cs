@@ -60,6 +60,7 @@ public static class GridApiHosting
         });
         builder.Services.AddSingleton<Application.GridOperations>();
         builder.Services.AddSingleton<Application.ModelOperations>();
+        builder.Services.AddSingleton<Application.ModelProfiles>();
         builder.Services.AddSingleton<Application.ModelScoresQuery>();
         builder.Services.AddSingleton<Application.BarHolder>();
         builder.Services.AddSingleton<PredictionFeed>();

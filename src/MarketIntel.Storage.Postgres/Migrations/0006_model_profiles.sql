@@ -1,3 +1,4 @@
--- Placeholder on the lifecycle branch: version 6 belongs to the model profiles migration, merged from its own
--- branch, which replaces this file. Migration versions must run without gaps, so 0008 needs a 6.
-SELECT 1;
+-- Reference profiles for drift (issue 21): a version registered without one in its lineage can be given one later,
+-- once. Stored as the JSON text the registry checked (quantile bin edges and counts per feature and for the
+-- prediction), readable by other tools with plain SQL; null while the version has none of its own.
+ALTER TABLE models ADD COLUMN profile text;

@@ -11,7 +11,7 @@ namespace MarketIntel.Storage.Postgres.Storage;
 /// <summary>
 /// The model registry in the <c>models</c>, <c>model_default</c>, <c>model_deployments</c> (with
 /// <c>model_aliases</c> and <c>model_shadows</c>) and <c>model_audit</c> tables, where other tools (a retraining job,
-/// a report) can read versions, bytes, lineage, deployments and the audit log with plain SQL. Each change and its
+/// a report) can read versions, bytes, lineage, profiles, deployments and the audit log with plain SQL. Each change and its
 /// audit record are one transaction.
 /// </summary>
 public sealed class PostgresModelStore(NpgsqlDataSource database) : IModelStore
@@ -24,7 +24,7 @@ public sealed class PostgresModelStore(NpgsqlDataSource database) : IModelStore
         // One snapshot for all four reads: a deployment never names a version this read has not seen.
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead);
         await using (var command = new NpgsqlCommand(
-            "SELECT name, version, kind, feature_names, feature_count, output_names, bytes, label, registered_at, tags::text, lineage FROM models ORDER BY registered_at, name, version",
+            "SELECT name, version, kind, feature_names, feature_count, output_names, bytes, label, registered_at, tags::text, lineage, profile FROM models ORDER BY registered_at, name, version",
             connection, transaction))
         await using (var reader = await command.ExecuteReaderAsync())
         {
@@ -35,7 +35,10 @@ public sealed class PostgresModelStore(NpgsqlDataSource database) : IModelStore
                 string? label = reader.IsDBNull(7) ? null : reader.GetString(7);
                 var info = new ModelInfo(model, reader.GetString(2), features, reader.GetInt32(4), (string[])reader[5], label);
                 versions.Add(new StoredModel(info, (byte[])reader[6], UnixMs(reader.GetDateTime(8)),
-                    JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(9)) ?? [], reader.IsDBNull(10) ? null : reader.GetString(10)));
+                    JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(9)) ?? [], reader.IsDBNull(10) ? null : reader.GetString(10))
+                {
+                    Profile = reader.IsDBNull(11) ? null : reader.GetString(11),
+                });
             }
         }
         await using (var command = new NpgsqlCommand("SELECT name, version FROM model_default WHERE id = 1", connection, transaction))
@@ -116,28 +119,41 @@ public sealed class PostgresModelStore(NpgsqlDataSource database) : IModelStore
         return await existing.ExecuteScalarAsync() is byte[] stored && stored.AsSpan().SequenceEqual(model.Bytes);
     }
 
-    public async Task<bool> SetLineage(ModelRef model, string lineage, string label, ModelAuditRecord audit)
+    public Task<bool> SetLineage(ModelRef model, string lineage, string label, ModelAuditRecord audit) =>
+        SetOnce(model, "lineage", lineage, ("label", label), audit);
+
+    public Task<bool> SetProfile(ModelRef model, string profile, ModelAuditRecord audit) =>
+        SetOnce(model, "profile", profile, null, audit);
+
+    // Writes a column a version sets once (lineage, profile), with another column that goes with it, and the audit
+    // record, in one transaction; when it is set already, true only if it holds the same value (then nothing is
+    // written). The column names are this class's constants, never a caller's text.
+    private async Task<bool> SetOnce(ModelRef model, string column, string value, (string Column, string Value)? also, ModelAuditRecord audit)
     {
         ArgumentNullException.ThrowIfNull(model);
         await using var connection = await database.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
-        await using var command = new NpgsqlCommand("UPDATE models SET lineage = $3, label = $4 WHERE name = $1 AND version = $2 AND lineage IS NULL", connection, transaction);
+        string set = also is { } other ? $"{column} = $3, {other.Column} = $4" : $"{column} = $3";
+        await using var command = new NpgsqlCommand($"UPDATE models SET {set} WHERE name = $1 AND version = $2 AND {column} IS NULL", connection, transaction);
         command.Parameters.AddWithValue(model.Name);
         command.Parameters.AddWithValue(model.Version);
-        command.Parameters.AddWithValue(lineage);
-        command.Parameters.AddWithValue(label);
+        command.Parameters.AddWithValue(value);
+        if (also is { } extra)
+        {
+            command.Parameters.AddWithValue(extra.Value);
+        }
         if (await command.ExecuteNonQueryAsync() == 1)
         {
             await Append(connection, transaction, audit);
             await transaction.CommitAsync();
             return true;
         }
-        await using var existing = new NpgsqlCommand("SELECT lineage FROM models WHERE name = $1 AND version = $2", connection, transaction);
+        await using var existing = new NpgsqlCommand($"SELECT {column} FROM models WHERE name = $1 AND version = $2", connection, transaction);
         existing.Parameters.AddWithValue(model.Name);
         existing.Parameters.AddWithValue(model.Version);
         return await existing.ExecuteScalarAsync() switch
         {
-            string stored => stored == lineage,
+            string stored => stored == value,
             DBNull or null => throw NotStored(model),
             _ => false,
         };

@@ -1,3 +1,7 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace MarketIntel.Training.Drift;
 
 /// <summary>
@@ -18,40 +22,15 @@ public sealed class FeatureReference
     public const int MaxBins = 254;
 
     /// <summary>Creates a reference, checking that it describes a distribution.</summary>
-    /// <exception cref="ArgumentException">The edges are not strictly ascending and finite, the counts do not match them, or a count is negative.</exception>
+    /// <exception cref="ArgumentException">The edges are not strictly ascending and finite, the counts do not match them, or a count is negative; the message names the member at fault (<c>name.edges[3]: ...</c>).</exception>
     public FeatureReference(string name, float[] edges, long[] counts, long missing, float min, float max)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(edges);
         ArgumentNullException.ThrowIfNull(counts);
-        if (counts.Length != edges.Length + 1 || counts.Length > MaxBins)
+        if (Problem(edges, counts, missing, min, max) is { } problem)
         {
-            throw new ArgumentException($"{name}: {edges.Length} edges need {edges.Length + 1} counts (at most {MaxBins} bins), not {counts.Length}");
-        }
-        for (int i = 0; i < edges.Length; i++)
-        {
-            if (!float.IsFinite(edges[i]) || (i > 0 && edges[i] <= edges[i - 1]))
-            {
-                throw new ArgumentException($"{name}: edges[{i}] = {edges[i]} must be finite and above the edge before it");
-            }
-        }
-        long total = 0;
-        for (int i = 0; i < counts.Length; i++)
-        {
-            if (counts[i] < 0)
-            {
-                throw new ArgumentException($"{name}: counts[{i}] = {counts[i]} must not be negative");
-            }
-            total += counts[i];
-        }
-        if (missing < 0)
-        {
-            throw new ArgumentException($"{name}: missing = {missing} must not be negative");
-        }
-        if (total > 0 && (!float.IsFinite(min) || !float.IsFinite(max) || min > max
-            || (edges.Length > 0 && (min > edges[0] || max < edges[^1]))))
-        {
-            throw new ArgumentException($"{name}: min {min} and max {max} must be finite and enclose the edges");
+            throw new ArgumentException($"{name}.{problem}");
         }
         Name = name;
         Edges = edges;
@@ -59,7 +38,56 @@ public sealed class FeatureReference
         Missing = missing;
         Min = min;
         Max = max;
-        Present = total;
+        Present = Sum(counts);
+        PaddedEdges = new float[(edges.Length + EdgesPerVector - 1) / EdgesPerVector * EdgesPerVector];
+        PaddedEdges.AsSpan().Fill(float.NaN);
+        edges.CopyTo(PaddedEdges, 0);
+    }
+
+    /// <summary>
+    /// What keeps the parts from describing a distribution, as <c>member: what is wrong</c> (e.g. <c>edges[3]: ...</c>), so
+    /// that a caller can prefix the place the parts came from; null when nothing does.
+    /// </summary>
+    internal static string? Problem(float[] edges, long[] counts, long missing, float min, float max)
+    {
+        if (counts.Length != edges.Length + 1 || counts.Length > MaxBins)
+        {
+            return $"counts: {edges.Length} edges need {edges.Length + 1} counts (at most {MaxBins} bins), not {counts.Length}";
+        }
+        for (int i = 0; i < edges.Length; i++)
+        {
+            if (!float.IsFinite(edges[i]) || (i > 0 && edges[i] <= edges[i - 1]))
+            {
+                return $"edges[{i}]: {edges[i]} must be finite and above the edge before it";
+            }
+        }
+        for (int i = 0; i < counts.Length; i++)
+        {
+            if (counts[i] < 0)
+            {
+                return $"counts[{i}]: {counts[i]} must not be negative";
+            }
+        }
+        if (missing < 0)
+        {
+            return $"missing: {missing} must not be negative";
+        }
+        if (Sum(counts) > 0 && (!float.IsFinite(min) || !float.IsFinite(max) || min > max
+            || (edges.Length > 0 && (min > edges[0] || max < edges[^1]))))
+        {
+            return $"min: {min} and max {max} must be finite and enclose the edges";
+        }
+        return null;
+    }
+
+    private static long Sum(long[] counts)
+    {
+        long total = 0;
+        foreach (long count in counts)
+        {
+            total += count;
+        }
+        return total;
     }
 
     /// <summary>The series' name: a feature name, or <see cref="ReferenceProfile.PredictionName"/>.</summary>
@@ -90,27 +118,43 @@ public sealed class FeatureReference
     public double MissingRate => Present + Missing == 0 ? double.NaN : (double)Missing / (Present + Missing);
 
     /// <summary>The value bin of <paramref name="value"/>, or -1 when it is missing (NaN).</summary>
-    public int Bin(float value)
+    public int Bin(float value) => BinOf(PaddedEdges, value);
+
+    /// <summary>
+    /// <see cref="Edges"/> padded with NaN to whole vectors of <see cref="EdgesPerVector"/>: NaN compares false, so the
+    /// padding never counts.
+    /// </summary>
+    internal float[] PaddedEdges { get; }
+
+    internal const int EdgesPerVector = 8;
+
+    /// <summary>
+    /// The number of edges at or below <paramref name="value"/> (-1 for NaN), branch-free: eight edges compared at once
+    /// and the matches counted, so the time does not depend on where the value falls (a binary search over 19 edges
+    /// mispredicts about half its branches). Equal to the upper bound a binary search finds, since edges ascend.
+    /// </summary>
+    internal static int BinOf(ReadOnlySpan<float> paddedEdges, float value)
     {
         if (float.IsNaN(value))
         {
             return -1;
         }
-        // The number of edges at or below the value (an upper bound): few edges, so a plain binary search.
-        int low = 0, high = Edges.Length;
-        while (low < high)
+        int count = 0;
+        if (Vector256.IsHardwareAccelerated)
         {
-            int mid = (low + high) >>> 1;
-            if (Edges[mid] <= value)
+            Vector256<float> v = Vector256.Create(value);
+            ref float at = ref MemoryMarshal.GetReference(paddedEdges);
+            for (int i = 0; i < paddedEdges.Length; i += EdgesPerVector)
             {
-                low = mid + 1;
+                count += BitOperations.PopCount(Vector256.LessThanOrEqual(Vector256.LoadUnsafe(ref at, (nuint)i), v).ExtractMostSignificantBits());
             }
-            else
-            {
-                high = mid;
-            }
+            return count;
         }
-        return low;
+        foreach (float edge in paddedEdges)
+        {
+            count += edge <= value ? 1 : 0;
+        }
+        return count;
     }
 
     /// <summary>

@@ -184,14 +184,9 @@ public sealed class ReferenceProfile
         long missing = Integer(Property(element, path, "missing"), $"{path}.missing");
         float min = OptionalFloat(Property(element, path, "min"), $"{path}.min");
         float max = OptionalFloat(Property(element, path, "max"), $"{path}.max");
-        try
-        {
-            return new FeatureReference(name, edges, counts, missing, min, max);
-        }
-        catch (ArgumentException e)
-        {
-            throw new ProfileFormatException($"{path}: {e.Message}", e);
-        }
+        return FeatureReference.Problem(edges, counts, missing, min, max) is { } problem
+            ? throw new ProfileFormatException($"{path}.{problem}")
+            : new FeatureReference(name, edges, counts, missing, min, max);
     }
 
     private static JsonElement Property(JsonElement element, string path, string name) =>

@@ -11,7 +11,7 @@ public static class BenjaminiHochberg
     /// <summary>
     /// Sets <paramref name="rejected"/>[i] for each p-value the procedure rejects at <paramref name="alpha"/>; NaN
     /// p-values (nothing to test) are neither counted in <c>m</c> nor rejected. Returns how many were rejected.
-    /// Allocates nothing for up to 256 p-values.
+    /// Allocates nothing while at most 256 p-values are at or below alpha.
     /// </summary>
     public static int Reject(ReadOnlySpan<double> pValues, double alpha, Span<bool> rejected)
     {
@@ -24,19 +24,26 @@ public static class BenjaminiHochberg
             throw new ArgumentException($"{pValues.Length} p-values for {rejected.Length} results");
         }
         rejected.Clear();
-        Span<double> sorted = pValues.Length <= 256 ? stackalloc double[pValues.Length] : new double[pValues.Length];
-        int m = 0;
+        // Only p-values at or below alpha can be rejected (k alpha / m <= alpha), and their ranks among all m are their
+        // ranks among themselves: sort just those, usually a handful of m.
+        int m = 0, candidates = 0;
         foreach (double p in pValues)
         {
-            if (!double.IsNaN(p))
+            m += double.IsNaN(p) ? 0 : 1;
+            candidates += p <= alpha ? 1 : 0;
+        }
+        Span<double> sorted = candidates <= 256 ? stackalloc double[candidates] : new double[candidates];
+        candidates = 0;
+        foreach (double p in pValues)
+        {
+            if (p <= alpha)
             {
-                sorted[m++] = p;
+                sorted[candidates++] = p;
             }
         }
-        sorted = sorted[..m];
         sorted.Sort();
         double threshold = double.NegativeInfinity;
-        for (int k = m; k >= 1; k--)
+        for (int k = candidates; k >= 1; k--)
         {
             if (sorted[k - 1] <= k * alpha / m)
             {

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace MarketIntel.Training.Statistics;
 
 /// <summary>
@@ -216,5 +218,129 @@ internal static class SpecialFunctions
             }
         }
         throw new InvalidOperationException($"the incomplete gamma continued fraction did not converge for a = {a}, x = {x}");
+    }
+
+    /// <summary>
+    /// <c>Q(a, scale x[i])</c> for many <c>x</c> at one <c>a</c>, four at a time (the drift scan's p-values): the same
+    /// power series and continued fraction as <see cref="IncompleteGamma"/>, each lane stopping where the scalar loop
+    /// would. Inputs are first sorted into the two methods' lanes, so that a vector runs one loop. The front factor is
+    /// <c>exp(-(a ln(a / y) + y - a))</c> from vectorized logarithm and exponential rather than the deviance series, which
+    /// costs relative accuracy of about <c>a 1e-16</c> (1e-14 at a = 150). A NaN gives NaN; 0 and below give 1.
+    /// </summary>
+    public static void UpperIncompleteGamma(double a, ReadOnlySpan<double> x, double scale, Span<double> q)
+    {
+        if (!(a > 0) || double.IsInfinity(a))
+        {
+            throw new ArgumentOutOfRangeException(nameof(a), $"the incomplete gamma function needs finite a > 0 (got {a})");
+        }
+        if (q.Length != x.Length)
+        {
+            throw new ArgumentException($"{x.Length} arguments for {q.Length} results");
+        }
+        if (!Vector256.IsHardwareAccelerated)
+        {
+            for (int i = 0; i < x.Length; i++)
+            {
+                double y = x[i] * scale;
+                q[i] = double.IsNaN(y) ? double.NaN : y <= 0 ? 1 : IncompleteGamma(a, y).Upper;
+            }
+            return;
+        }
+        const int Block = 256;
+        Span<double> series = stackalloc double[Block + 4];
+        Span<double> fraction = stackalloc double[Block + 4];
+        Span<int> seriesAt = stackalloc int[Block];
+        Span<int> fractionAt = stackalloc int[Block];
+        double front = -StirlingRemainder(a) - HalfLogTwoPi;
+        for (int start = 0; start < x.Length; start += Block)
+        {
+            int length = Math.Min(Block, x.Length - start);
+            int inSeries = 0, inFraction = 0;
+            for (int i = 0; i < length; i++)
+            {
+                double y = x[start + i] * scale;
+                if (double.IsNaN(y) || y <= 0 || double.IsPositiveInfinity(y))
+                {
+                    q[start + i] = double.IsNaN(y) ? double.NaN : y <= 0 ? 1 : 0;
+                }
+                else if (y < a + 1)
+                {
+                    seriesAt[inSeries] = start + i;
+                    series[inSeries++] = y;
+                }
+                else
+                {
+                    fractionAt[inFraction] = start + i;
+                    fraction[inFraction++] = y;
+                }
+            }
+            // Pad to whole vectors with arguments each loop finishes at once; their results are not kept.
+            series[inSeries..(inSeries + 4)].Fill(Math.Min(a, 1) / 64);
+            fraction[inFraction..(inFraction + 4)].Fill(a + 1 + 1e6);
+            for (int i = 0; i < inSeries; i += 4)
+            {
+                Vector256<double> upper = SeriesUpper(a, front, Vector256.Create<double>(series[i..]));
+                for (int lane = 0; lane < 4 && i + lane < inSeries; lane++)
+                {
+                    q[seriesAt[i + lane]] = upper[lane];
+                }
+            }
+            for (int i = 0; i < inFraction; i += 4)
+            {
+                Vector256<double> upper = FractionUpper(a, front, Vector256.Create<double>(fraction[i..]));
+                for (int lane = 0; lane < 4 && i + lane < inFraction; lane++)
+                {
+                    q[fractionAt[i + lane]] = upper[lane];
+                }
+            }
+        }
+    }
+
+    // y^a e^-y / Gamma(a), through ln Gamma(a) = (a - 1/2) ln a - a + ln sqrt(2 pi) + remainder(a).
+    private static Vector256<double> Front(double a, double front, Vector256<double> y) =>
+        Math.Sqrt(a) * Vector256.Exp(Vector256.Create(front) - (a * (Vector256.Create(Math.Log(a)) - Vector256.Log(y)) + y - Vector256.Create(a)));
+
+    private static Vector256<double> SeriesUpper(double a, double front, Vector256<double> y)
+    {
+        const double Tolerance = 4e-16;
+        Vector256<double> term = Vector256<double>.One, sum = Vector256<double>.One;
+        Vector256<double> active = Vector256<double>.AllBitsSet;
+        for (int n = 1; n < 100000; n++)
+        {
+            term = term * y * (1 / (a + n));
+            sum = Vector256.ConditionalSelect(active, sum + term, sum);
+            active &= Vector256.GreaterThan(term, sum * Tolerance);
+            if (active == Vector256<double>.Zero)
+            {
+                Vector256<double> lower = Vector256.Min(Vector256<double>.One, Front(a, front, y) / a * sum);
+                return Vector256<double>.One - lower;
+            }
+        }
+        throw new InvalidOperationException($"the incomplete gamma series did not converge for a = {a}, x = {y}");
+    }
+
+    private static Vector256<double> FractionUpper(double a, double front, Vector256<double> y)
+    {
+        const double Tolerance = 4e-16;
+        Vector256<double> tiny = Vector256.Create(1e-300);
+        Vector256<double> b = y + Vector256.Create(1 - a), c = Vector256.Create(1e300), d = Vector256<double>.One / b, h = d;
+        Vector256<double> active = Vector256<double>.AllBitsSet;
+        for (int i = 1; i < 100000; i++)
+        {
+            Vector256<double> an = Vector256.Create(-i * (i - a));
+            b += Vector256.Create(2.0);
+            d = an * d + b;
+            d = Vector256<double>.One / Vector256.ConditionalSelect(Vector256.LessThan(Vector256.Abs(d), tiny), tiny, d);
+            c = b + an / c;
+            c = Vector256.ConditionalSelect(Vector256.LessThan(Vector256.Abs(c), tiny), tiny, c);
+            Vector256<double> delta = d * c;
+            h = Vector256.ConditionalSelect(active, h * delta, h);
+            active &= Vector256.GreaterThan(Vector256.Abs(delta - Vector256<double>.One), Vector256.Create(Tolerance));
+            if (active == Vector256<double>.Zero)
+            {
+                return Vector256.Min(Vector256<double>.One, Front(a, front, y) * h);
+            }
+        }
+        throw new InvalidOperationException($"the incomplete gamma continued fraction did not converge for a = {a}, x = {y}");
     }
 }

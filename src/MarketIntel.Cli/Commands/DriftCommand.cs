@@ -1,0 +1,81 @@
+using System.Globalization;
+using Grpc.Core;
+using MarketIntel.Api.V1;
+using MarketIntel.CommandLine;
+
+namespace MarketIntel.Cli.Commands;
+
+/// <summary>
+/// <c>marketintel drift</c>: a running grid's drift, over gRPC. It prints the cluster-wide summary per model version;
+/// with <c>--report DIR</c> it also runs the batch scan of every asset and writes a Markdown report there: the
+/// summary, a heatmap of the PSI over assets and features, the worst offenders' histograms against their reference,
+/// and every asset x feature's statistics as CSV. Nothing is written unless the whole scan arrived.
+/// </summary>
+internal static class DriftCommand
+{
+    public const string Usage =
+        "marketintel drift --target grpc[s]://HOST:PORT [--name MODEL] [--report DIR] [--heatmap-assets 60] [--worst 6] [--api-key KEY] [--tls-ca CA.pem]";
+
+    public static int Run(ReadOnlySpan<string> args, TextWriter stdout)
+    {
+        var options = CliArguments.Parse(args, ["target", "name", "report", "heatmap-assets", "worst", "api-key", "tls-ca"]);
+        string target = options.Required("target");
+        if (target.StartsWith("http", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new UsageException($"--target '{target}': drift is read over gRPC (grpc://HOST:PORT or grpcs://HOST:PORT); over HTTP use GET /drift and GET /drift/{{asset}}");
+        }
+        string name = options.Optional("name") ?? "";
+        string? report = options.Optional("report");
+        int heatmapAssets = options.OptionalInt("heatmap-assets", 1, 1000) ?? 60;
+        int worst = options.OptionalInt("worst", 0, 100) ?? 6;
+        if (report is not null && File.Exists(report))
+        {
+            throw new UsageException($"--report '{report}' is a file, not a folder");
+        }
+        var (summary, scan) = Read(target, name, report is not null, options).GetAwaiter().GetResult();
+        WriteSummary(stdout, summary);
+        if (report is not null)
+        {
+            DriftReport.Write(report, target, name, summary, scan, heatmapAssets, worst);
+            stdout.WriteLine($"wrote {Path.Combine(report, "report.md")} with heatmap.svg, {Math.Min(worst, DriftReport.Offenders(scan, worst).Count)} histograms and drift.csv ({scan.Count} assets)");
+        }
+        return 0;
+    }
+
+    private static async Task<(DriftSummary Summary, List<AssetDrift> Scan)> Read(string target, string name, bool scan, CliArguments options)
+    {
+        using var channel = GridChannel.Create(target, GridChannel.ApiKey(options), GridChannel.TrustedCa(options));
+        var client = new Drift.DriftClient(channel);
+        try
+        {
+            DriftSummary summary = await client.GetSummaryAsync(new GetDriftSummaryRequest { Name = name });
+            var assets = new List<AssetDrift>();
+            if (scan)
+            {
+                using var call = client.Scan(new DriftScanRequest { Name = name, WithCounts = true });
+                await foreach (AssetDrift asset in call.ResponseStream.ReadAllAsync())
+                {
+                    assets.Add(asset);
+                }
+            }
+            return (summary, assets);
+        }
+        catch (RpcException e)
+        {
+            throw new IOException($"{target}: {e.StatusCode}: {e.Status.Detail}", e);
+        }
+    }
+
+    private static void WriteSummary(TextWriter stdout, DriftSummary summary)
+    {
+        if (summary.Versions.Count == 0)
+        {
+            stdout.WriteLine("no asset has a served version with a reference profile and a full window yet");
+            return;
+        }
+        foreach (string line in DriftReport.SummaryTable(summary))
+        {
+            stdout.WriteLine(line);
+        }
+    }
+}

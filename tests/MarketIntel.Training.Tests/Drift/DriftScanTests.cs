@@ -1,0 +1,158 @@
+using MarketIntel.Training.Drift;
+using MarketIntel.Training.Statistics;
+
+namespace MarketIntel.Training.Tests.Drift;
+
+/// <summary>The batch scan against <see cref="DriftStatistics.Compare"/> cell by cell, and its layout and errors.</summary>
+public sealed class DriftScanTests
+{
+    // The vector path differs from Compare in rounding only: ln a - ln e for ln(a / e), TensorPrimitives' logarithm for
+    // Math.Log (whose last bit may differ between AVX2 and AVX-512 machines), and the p-value's front factor from a
+    // vectorized exp/log (about df * 1e-16). Every cell agrees to 1e-12 relative on the machine of docs/performance.md;
+    // 1e-11 leaves room for another instruction set and is far below any digit a drift report shows. The Jensen-Shannon
+    // distance is a square root: where live equals reference exactly its divergence is a sum of terms of size 0.1
+    // cancelling to about 1e-17, whose root is about 3e-9, hence its absolute 1e-7.
+    private const double Relative = 1e-11;
+
+    [Fact]
+    public void Every_cell_of_the_scan_equals_Compare_and_the_flags_equal_Benjamini_Hochberg_on_Compares_p_values()
+    {
+        var random = new Random(42);
+        FeatureReference[] series = Profile(random);
+        var scan = new DriftScan(series);
+        const int Assets = 1287;   // two whole chunks of 512 and a part, not a multiple of 4
+        var counts = new int[scan.Rows * Assets];
+        var missing = new int[series.Length * Assets];
+        var windows = new int[Assets];
+        for (int j = 0; j < Assets; j++)
+        {
+            // Full windows mostly; some short (the scalar path), some empty, some drifted.
+            windows[j] = (j % 17) switch { 0 => 0, 1 => 12, 2 => 39, 3 => 60, _ => random.Next(2) == 0 ? 500 : 5000 };
+            double shift = j % 5 == 0 ? 0.4 : 0;
+            for (int s = 0; s < series.Length; s++)
+            {
+                for (int v = 0; v < windows[j]; v++)
+                {
+                    double value = DriftWindowTests.Normal(random) + (s % 3 == 0 ? shift : 0);
+                    if (random.NextDouble() < 0.03)
+                    {
+                        missing[s * Assets + j]++;
+                        continue;
+                    }
+                    counts[(scan.Row(s) + series[s].Bin((float)value)) * Assets + j]++;
+                }
+            }
+        }
+        DriftScanResult result = scan.Scan(counts, missing, Assets, 0.05);
+
+        var p = new double[series.Length];
+        var rejected = new bool[series.Length];
+        int vectorCells = 0, flagged = 0;
+        for (int j = 0; j < Assets; j++)
+        {
+            for (int s = 0; s < series.Length; s++)
+            {
+                int[] live = [.. Enumerable.Range(0, series[s].Bins).Select(b => counts[(scan.Row(s) + b) * Assets + j])];
+                FeatureDrift expected = DriftStatistics.Compare(series[s], live, missing[s * Assets + j]);
+                FeatureDrift actual = result[j, s];
+                string what = $"asset {j} (window {windows[j]}), series {s} ({series[s].Bins} bins)";
+                Assert.Equal((expected.Count, expected.Missing, expected.DegreesOfFreedom), (actual.Count, actual.Missing, actual.DegreesOfFreedom));
+                Close(expected.Psi, actual.Psi, 0, $"{what}: PSI");
+                Close(expected.JensenShannon, actual.JensenShannon, 1e-7, $"{what}: Jensen-Shannon");
+                Close(expected.Wasserstein, actual.Wasserstein, 1e-15, $"{what}: Wasserstein");
+                Close(expected.ChiSquare, actual.ChiSquare, 0, $"{what}: chi-square");
+                Close(expected.PValue, actual.PValue, 1e-300, $"{what}: p-value");
+                p[s] = expected.PValue;
+                vectorCells += DriftStatistics.UsesEveryBin(series[s], expected.Count) && series[s].Counts.All(c => c > 0) && series[s].Bins > 1 ? 1 : 0;
+            }
+            Assert.Equal(BenjaminiHochberg.Reject(p, 0.05, rejected), result.DriftingSeries[j]);
+            for (int s = 0; s < series.Length; s++)
+            {
+                Assert.Equal(rejected[s], result.Drifting[result.Index(j, s)]);
+            }
+            flagged += result.DriftingSeries[j];
+        }
+        Assert.True(vectorCells > Assets * series.Length / 2, $"only {vectorCells} cells took the vector path");
+        Assert.True(flagged > 100, $"only {flagged} cells flagged: the shifted assets were not caught");
+    }
+
+    [Fact]
+    public void A_scan_of_windows_laid_out_by_Write_equals_Compare_on_each_windows_counts()
+    {
+        var random = new Random(9);
+        FeatureReference[] series = Profile(random)[..6];
+        var scan = new DriftScan(series);
+        const int Assets = 7;
+        var counts = new int[scan.Rows * Assets];
+        var missing = new int[series.Length * Assets];
+        var windows = new DriftWindow[Assets];
+        for (int j = 0; j < Assets; j++)
+        {
+            windows[j] = new DriftWindow(series, 100 + 50 * j);
+            for (int t = 0; t < 400; t++)
+            {
+                windows[j].Add([.. series.Select(_ => random.NextDouble() < 0.05 ? float.NaN : (float)(DriftWindowTests.Normal(random) + 0.1 * j))]);
+            }
+            scan.Write(windows[j], j, Assets, counts, missing);
+        }
+        DriftScanResult result = scan.Scan(counts, missing, Assets, 0.05);
+        for (int j = 0; j < Assets; j++)
+        {
+            for (int s = 0; s < series.Length; s++)
+            {
+                FeatureDrift expected = DriftStatistics.Compare(series[s], windows[j].Counts(s), windows[j].Missing(s));
+                Assert.Equal(expected.Missing, result[j, s].Missing);
+                Close(expected.PValue, result[j, s].PValue, 1e-300, $"asset {j}, series {s}: p-value");
+            }
+        }
+        Assert.Contains("the window counts 3 series, the scan 6",
+            Assert.Throws<ArgumentException>(() => scan.Write(new DriftWindow(series[..3], 5), 0, Assets, counts, missing)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Counts_that_do_not_fit_the_layout_or_are_negative_are_refused_with_the_place_named()
+    {
+        FeatureReference[] series = [DriftStatisticsTests.Reference([10, 20, 30]), DriftStatisticsTests.Reference([5, 5], name: "g")];
+        var scan = new DriftScan(series);
+        Assert.Equal(5, scan.Rows);
+        var counts = new int[5 * 4];
+        var missing = new int[2 * 4];
+        Assert.Contains("4 assets need 20 counts and 8 missing counts, not 19 and 8",
+            Assert.Throws<ArgumentException>(() => scan.Scan(counts.AsSpan(1), missing, 4, 0.05)).Message, StringComparison.Ordinal);
+        counts[(scan.Row(1) + 1) * 4 + 2] = -3;
+        Assert.Contains("series 1 ('g') bin 1 asset 2 is -3",
+            Assert.Throws<ArgumentException>(() => scan.Scan(counts, missing, 4, 0.05)).Message, StringComparison.Ordinal);
+        counts[(scan.Row(1) + 1) * 4 + 2] = 0;
+        missing[5] = -1;
+        Assert.Contains("missing of series 1 asset 1 is -1", Assert.Throws<ArgumentException>(() => scan.Scan(counts, missing, 4, 0.05)).Message, StringComparison.Ordinal);
+        missing[5] = 0;
+        Assert.Throws<ArgumentOutOfRangeException>(() => scan.Scan(counts, missing, 4, 1.5));
+        DriftScanResult empty = scan.Scan(counts, missing, 4, 0.05);
+        Assert.True(double.IsNaN(empty[3, 1].PValue) && double.IsNaN(empty[3, 1].Psi) && !empty.Drifting[empty.Index(3, 1)]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => empty[4, 0]);
+    }
+
+    /// <summary>40 series: normal features of 20 bins and others of 5, 40 and 1 bin, ties, and a hand-made reference with an empty bin.</summary>
+    private static FeatureReference[] Profile(Random random)
+    {
+        var series = new FeatureReference[40];
+        for (int s = 0; s < series.Length; s++)
+        {
+            float[] values = DriftWindowTests.Values(random, 20_000, 0.02);
+            series[s] = (s % 10) switch
+            {
+                7 => ProfileBuilder.Reference($"f{s}", values, 5),
+                8 => ProfileBuilder.Reference($"f{s}", values, 40),
+                9 => ProfileBuilder.Reference($"f{s}", [.. values.Select(v => MathF.Round(v * 2))]),
+                _ => ProfileBuilder.Reference($"f{s}", values),
+            };
+        }
+        series[5] = ProfileBuilder.Reference("constant", [1f, 1f]);
+        series[6] = new FeatureReference("hand", [-1f, 0f, 1f], [3000, 0, 7000, 9000], 0, -4f, 4f);
+        return series;
+    }
+
+    private static void Close(double expected, double actual, double absolute, string what) =>
+        Assert.True(double.IsNaN(expected) ? double.IsNaN(actual) : Math.Abs(expected - actual) <= Relative * Math.Abs(expected) + absolute,
+            $"{what}: Compare {expected:R}, scan {actual:R}");
+}
