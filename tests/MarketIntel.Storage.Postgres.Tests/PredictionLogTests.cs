@@ -99,11 +99,7 @@ public sealed class PredictionLogTests(PostgresFixture postgres)
     [Fact]
     public async Task Every_prediction_on_a_replayed_series_is_logged_with_its_versions_and_values_and_a_failing_log_fails_no_ingestion()
     {
-        _connection = postgres.NewDatabase();
-        using (var database = NpgsqlDataSource.Create(_connection))
-        {
-            await Migrations.Migrator.MigrateAsync(database);
-        }
+        await NewDatabase();
         await Register(Served, ServedFeatures);
         await Register(Shadow, ShadowFeatures);
         const int Batched = 40, OneByOne = 15;
@@ -174,11 +170,7 @@ public sealed class PredictionLogTests(PostgresFixture postgres)
     [Fact]
     public async Task With_the_log_turned_off_bars_are_ingested_and_nothing_is_logged()
     {
-        _connection = postgres.NewDatabase();
-        using (var database = NpgsqlDataSource.Create(_connection))
-        {
-            await Migrations.Migrator.MigrateAsync(database);
-        }
+        await NewDatabase();
         await Register(Served, ServedFeatures);
         TestCluster cluster = await OneSiloCluster.Start<LogOffConfigurator>();
         try
@@ -196,6 +188,14 @@ public sealed class PredictionLogTests(PostgresFixture postgres)
         Assert.Empty(await Logged("MSFT"));
     }
 
+    // A migrated database of its own for the test's silo (it reaches it through _connection).
+    private async Task NewDatabase()
+    {
+        _connection = postgres.NewDatabase();
+        using var database = NpgsqlDataSource.Create(_connection);
+        await Migrations.Migrator.MigrateAsync(database);
+    }
+
     private static async Task Execute(string sql)
     {
         using var database = NpgsqlDataSource.Create(_connection);
@@ -206,9 +206,8 @@ public sealed class PredictionLogTests(PostgresFixture postgres)
     [Fact]
     public async Task Rows_past_the_retention_are_deleted_and_a_missing_prediction_reads_back_as_null()
     {
-        _connection = postgres.NewDatabase();
+        await NewDatabase();
         using var database = NpgsqlDataSource.Create(_connection);
-        await Migrations.Migrator.MigrateAsync(database);
         await using var host = new ServiceCollection().AddMetrics().BuildServiceProvider();
         IMeterFactory meters = host.GetRequiredService<IMeterFactory>();
         await using var log = new PostgresPredictionLog(database, enabled: true, batchRows: 100, maxQueuedRows: 1000, TimeSpan.FromDays(30), TimeSpan.FromDays(1), meters);
