@@ -39,6 +39,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
     private readonly AssetPublisher _publisher;
     private readonly OutcomeScorer _scorer;
     private readonly IScoreStore _scores;
+    private readonly PredictionRecorder _recorder;
     private readonly ILogger _log;
     private ModelLineup? _lineup;      // the versions predicting after each bar, as last worked out
     private bool _scoresLoaded;        // the stored tallies were added to the scorer's (until then nothing is stored)
@@ -53,7 +54,8 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
     public AssetGrain(
         [PersistentState("asset", GridStorage.Name)] IPersistentState<AssetState> state,
         IOptions<GridOptions> options, SiloModelCache models, GridMetrics metrics, FeatureSpecCache specs, LocalPredictor local,
-        IBarArchive archive, IAssetCache cache, IScoreStore scores, ILogger<ObserverManager<IPredictionObserver>> observerLog, ILogger<AssetGrain> log)
+        IBarArchive archive, IAssetCache cache, IScoreStore scores, ILogger<ObserverManager<IPredictionObserver>> observerLog, ILogger<AssetGrain> log,
+        IPredictionLog predictionLog)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(specs);
@@ -71,6 +73,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
         _publisher = new AssetPublisher(_asset, _series, local, cache, observerLog);
         _scorer = new OutcomeScorer(metrics);
         _scores = scores;
+        _recorder = new PredictionRecorder(predictionLog);
         _log = log;
     }
 
@@ -353,12 +356,14 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
             await Archive(accepted);
             _publisher.Withdraw();
             bool observed = _publisher.ObserversWaiting();
-            bool everyBar = lineup is not null && _options.Scoring.Enabled && (_scorer.Active || lineup.Models.Length > 1);
+            bool everyBar = lineup is not null && ((_options.Scoring.Enabled && (_scorer.Active || lineup.Models.Length > 1)) || _recorder.Enabled);
+            _recorder.Begin(lineup, accepted.Count);
             List<PredictionResult>? predictions = null;
             foreach (StoredBar bar in accepted)
             {
                 _series.Apply(bar);
                 _scorer.BarArrived(bar.Bar.Close);
+                _recorder.Bar(bar.Timestamp);
                 if (lineup is null)
                 {
                     continue;
@@ -368,7 +373,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
                     if (TryPredict(lineup.Served, lineup.Loaded[0]) is { } prediction)
                     {
                         (predictions ??= []).Add(prediction);
-                        _scorer.Record(0, prediction.Values[0]);
+                        Record(0, prediction.Values[0]);
                     }
                 }
                 else if (everyBar)
@@ -382,6 +387,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
             }
             PredictionResult? latest = predictions is not null ? predictions[^1]
                 : _publisher.CacheWaiting && lineup is not null ? TryPredict(lineup.Served, lineup.Loaded[0]) : null;
+            _recorder.Complete(_asset);
             _publisher.BarsApplied(predictions, latest);
             _metrics.BarsArrived(_asset);
             CheckpointIfDue(accepted.Count);
@@ -658,8 +664,15 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
         if (_binding.TryFill(loaded, Pushed, inputs))
         {
             ModelRun.Run(lineup.Models[position], loaded, inputs, output, _metrics);
-            _scorer.Record(position, output[0]);
+            Record(position, output[0]);
         }
+    }
+
+    // A prediction made on a bar, for the scorer and the prediction log.
+    private void Record(int position, float value)
+    {
+        _scorer.Record(position, value);
+        _recorder.Record(position, value);
     }
 
     private PredictionResult Run(ModelRef model, Model loaded, ReadOnlySpan<float> inputs) =>
