@@ -5,6 +5,7 @@ using MarketIntel.CommandLine;
 // dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- grid-memory [--assets 5000] [--bars 1000] [--scored-shadows 3]
 // dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- train-speed [--rows 200000] [--csv FILE]
 // dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- cluster-ingest --targets grpc://H:P,... (benchmarks/cluster/run.sh)
+// dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- drift-scan --data DIR [--generate] (benchmarks/drift/run.sh)
 // dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- activation-replay --postgres CONN [--bars 1000000] (benchmarks/recovery/run.sh)
 // The harnesses read their options with the marketintel command's parser: a bad one is named on one line, exit code 2.
 try
@@ -20,6 +21,10 @@ try
     if (args.Length > 0 && args[0] == "activation-replay")
     {
         return await MarketIntel.Benchmarks.ActivationReplay.Run(args);
+    }
+    if (args.Length > 0 && args[0] == "drift-scan")
+    {
+        return MarketIntel.Benchmarks.DriftScanJob.Run(args);
     }
     if (args.Length > 0 && args[0] == "grid-memory")
     {

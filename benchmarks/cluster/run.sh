@@ -6,6 +6,8 @@
 # through a survivor: the time until all answer covers failure detection and reactivation from the archive.
 #
 # usage: benchmarks/cluster/run.sh [ASSETS] [BARS] [CHUNK] [CONNECTIONS]   (defaults 300 2000 100 32)
+#        MODEL=FILE serves FILE as every asset's model (default: none, so no asset predicts); settings pass through the
+#        environment, e.g. Postgres__PredictionLog=false
 # needs: redis-server and PostgreSQL (Debian's postgresql; run as root it uses the 'postgres' user), curl
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -42,7 +44,7 @@ run_cluster() {
     local http grpc silo; http=$(free_port); grpc=$(free_port); silo=$(free_port)
     # dotnet itself in the background (not a shell function), so that $! is the silo's own process to kill
     dotnet "$work/cli/marketintel.dll" serve --cluster --redis "127.0.0.1:$redis_port" --postgres "$conn" --cluster-id "bench$n" --no-dashboard \
-      --http-port "$http" --grpc-port "$grpc" --silo-port "$silo" > "$work/silo$n-$i.log" 2>&1 &
+      --http-port "$http" --grpc-port "$grpc" --silo-port "$silo" ${MODEL:+--model "$MODEL"} > "$work/silo$n-$i.log" 2>&1 &
     pids+=($!); http_ports+=("$http"); targets+="${targets:+,}grpc://127.0.0.1:$grpc"
   done
   for p in "${http_ports[@]}"; do wait_for "http://127.0.0.1:$p/healthz"; done
@@ -56,6 +58,9 @@ for n in 1 3; do
     curl -s "http://127.0.0.1:$p/metrics" | awk -v p="$p" '/^marketintel_archive_(writes|rows)_total/ {v[$1]=$2}
       END { if (v["marketintel_archive_writes_total"] > 0) printf "   silo :%s wrote %d bars in %d commits (%.0f bars per commit)\n", p,
         v["marketintel_archive_rows_total"], v["marketintel_archive_writes_total"], v["marketintel_archive_rows_total"] / v["marketintel_archive_writes_total"] }'
+    curl -s "http://127.0.0.1:$p/metrics" | awk -v p="$p" '/^marketintel_prediction_log_(rows|dropped_rows)_total/ {v[$1]=$2}
+      END { if (v["marketintel_prediction_log_rows_total"] + v["marketintel_prediction_log_dropped_rows_total"] > 0) printf "   silo :%s logged %d predictions (%d dropped)\n", p,
+        v["marketintel_prediction_log_rows_total"], v["marketintel_prediction_log_dropped_rows_total"] }'
   done
   if [ "$n" -eq 3 ]; then
     kill -9 "${pids[1]}"; wait "${pids[1]}" 2>/dev/null || true

@@ -38,6 +38,14 @@ public sealed class NoAssetCache : IAssetCache
     }
 }
 
+/// <summary>No prediction log (embedded defaults): the asset grain builds no batch.</summary>
+public sealed class NoPredictionLog : IPredictionLog
+{
+    public bool IsEnabled => false;
+
+    public bool Append(PredictionBatch batch) => false;
+}
+
 /// <summary>
 /// The model registry's store on embedded defaults: the silo's memory, so it outlives the registry grain's
 /// activation but not the process. Same rules as the durable store: versions, lineage and profiles are immutable and the

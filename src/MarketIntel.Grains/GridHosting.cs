@@ -35,12 +35,14 @@ public static class GridHosting
         silo.Services.AddSingleton<FeatureSpecCache>();
         silo.Services.AddSingleton<LocalPredictor>();
         silo.Services.AddMarketIntelPromotionGate();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, AutoPromotionTicker>();
         // Cluster mode registers its archive, model store and cache first; these are the embedded defaults.
         silo.Services.TryAddSingleton<IBarArchive, NoBarArchive>();
         silo.Services.TryAddSingleton<IModelStore, InMemoryModelStore>();
         silo.Services.TryAddSingleton<IAssetCache, NoAssetCache>();
         silo.Services.TryAddSingleton<IScoreStore, InMemoryScoreStore>();
         silo.Services.TryAddSingleton<IDriftStore, InMemoryDriftStore>();
+        silo.Services.TryAddSingleton<IPredictionLog, NoPredictionLog>();
         if (inMemoryStorage)
         {
             silo.AddMemoryGrainStorage(GridStorage.Name);

@@ -18,6 +18,7 @@ public sealed partial class HelpTests : CliTestBase
         { ["backtest"] },
         { ["db", "migrate"] },
         { ["db", "status"] },
+        { ["db", "predictions"] },
         { ["keys", "create"] },
         { ["keys", "list"] },
         { ["keys", "revoke"] },

@@ -68,6 +68,42 @@ public sealed class ClusterCommandTests(ClusterCommandTests.Shared shared) : ICl
     }
 
     [Fact]
+    public void Db_predictions_prints_an_assets_logged_predictions_between_two_times_by_version()
+    {
+        string database = Postgres.CreateDatabase("predictions");
+        Assert.Equal(0, Marketintel("db", "migrate", "--postgres", database).Code);
+        using (var connection = new Npgsql.NpgsqlConnection(database))
+        {
+            connection.Open();
+            using var rows = new Npgsql.NpgsqlCommand("""
+                INSERT INTO prediction_log (asset, ts, name, served_version, served_value, shadow_versions, shadow_values) VALUES
+                    ('AAA', 1699999940000, 'dir', 'v1', 0.5,  '{v2}', '{0.5}'),
+                    ('AAA', 1700000000000, 'dir', 'v1', 0.25, '{v2,"v,3"}', '{0.75,NULL}'),
+                    ('AAA', 1700000060000, 'dir', 'v2', 0.125, '{}', '{}'),
+                    ('AAA', 1700000120000, 'dir', 'v2', 0.5,  '{}', '{}'),
+                    ('BBB', 1700000000000, 'dir', 'v1', 0.5,  '{}', '{}')
+                """, connection);
+            rows.ExecuteNonQuery();
+        }
+
+        var csv = Marketintel("db", "predictions", "--postgres", database, "--asset", "AAA", "--from", "2023-11-14T22:13:20Z", "--to", "1700000060000", "--csv");
+        Assert.True(csv.Code == 0, csv.Err);
+        Assert.Equal(
+            "timestamp,model,version,role,value\n" +
+            "2023-11-14T22:13:20.000Z,dir,v1,served,0.25\n2023-11-14T22:13:20.000Z,dir,v2,shadow,0.75\n2023-11-14T22:13:20.000Z,dir,\"v,3\",shadow,\n" +
+            "2023-11-14T22:14:20.000Z,dir,v2,served,0.125\n",
+            csv.Out.ReplaceLineEndings("\n"));
+
+        var text = Marketintel("db", "predictions", "--postgres", database, "--asset", "AAA", "--to", "2023-11-14T22:13:20Z");
+        Assert.True(text.Code == 0, text.Err);
+        Assert.Equal("2023-11-14T22:12:20.000Z dir v1=0.5  shadows v2=0.5\n2023-11-14T22:13:20.000Z dir v1=0.25  shadows v2=0.75 v,3=-\n", text.Out.ReplaceLineEndings("\n"));
+
+        var bad = Marketintel("db", "predictions", "--postgres", database, "--asset", "AAA", "--from", "yesterday");
+        Assert.Equal(2, bad.Code);
+        Assert.Contains("option '--from': 'yesterday' is neither Unix milliseconds nor a date", bad.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Db_help_documents_the_status_exit_codes()
     {
         var help = Marketintel("db", "--help");

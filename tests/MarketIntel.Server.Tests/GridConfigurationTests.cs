@@ -34,6 +34,30 @@ public sealed class GridConfigurationTests
     }
 
     [Fact]
+    public void The_prediction_log_and_automatic_promotion_settings_are_checked_at_start()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Cluster:Enabled"] = "true",
+            ["Cluster:Redis"] = "127.0.0.1:6379",
+            ["Postgres:ConnectionString"] = "Host=127.0.0.1;Username=x",
+            ["Postgres:PredictionLogRetention"] = "00:00:10",
+            ["Postgres:PredictionLogSweepInterval"] = "00:00:00",
+            ["Postgres:PredictionLogMaxQueuedRows"] = "10",
+            ["Grid:Promotion:CheckInterval"] = "00:00:00.010",
+        }).Build();
+        var e = Assert.Throws<ServerConfigurationException>(() => GridServer.ReadOptions(configuration));
+        foreach (string setting in new[]
+        {
+            "Postgres:PredictionLogRetention 00:00:10 must be between 00:01:00", "Postgres:PredictionLogSweepInterval 00:00:00 must be between 00:00:01",
+            "Postgres:PredictionLogMaxQueuedRows 10 must be at least ArchiveBatchRows (20000)", "Grid:Promotion:CheckInterval 00:00:00.0100000 must be between 00:00:00.100",
+        })
+        {
+            Assert.Contains(setting, e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void Cluster_mode_settings_are_not_checked_on_embedded_defaults()
     {
         GridServer.ReadOptions(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>

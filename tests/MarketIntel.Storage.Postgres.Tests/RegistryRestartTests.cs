@@ -37,20 +37,9 @@ public sealed class RegistryRestartTests(PostgresFixture postgres) : IDisposable
         }
     }
 
-    private static async Task<TestCluster> Start()
-    {
-        var builder = new TestClusterBuilder(1);
-        builder.AddSiloBuilderConfigurator<Configurator>();
-        TestCluster cluster = builder.Build();
-        await cluster.DeployAsync();
-        return cluster;
-    }
+    private static Task<TestCluster> Start() => OneSiloCluster.Start<Configurator>();
 
-    private static async Task Stop(TestCluster cluster)
-    {
-        await cluster.StopAllSilosAsync();
-        await cluster.DisposeAsync();
-    }
+    private static Task Stop(TestCluster cluster) => OneSiloCluster.Stop(cluster);
 
     [Fact]
     public async Task A_second_cluster_on_the_same_database_sees_versions_lineage_tags_aliases_shadows_and_the_audit_log()

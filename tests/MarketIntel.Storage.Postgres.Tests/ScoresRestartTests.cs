@@ -44,21 +44,10 @@ public sealed class ScoresRestartTests(PostgresFixture postgres)
         }
     }
 
-    private static async Task<TestCluster> Start()
-    {
-        var builder = new TestClusterBuilder(1);
-        builder.Options.ServiceId = "scores-restart";  // grain state is kept per service: the restarted cluster is the same service
-        builder.AddSiloBuilderConfigurator<Configurator>();
-        TestCluster cluster = builder.Build();
-        await cluster.DeployAsync();
-        return cluster;
-    }
+    // Grain state is kept per service: the restarted cluster is the same service.
+    private static Task<TestCluster> Start() => OneSiloCluster.Start<Configurator>("scores-restart");
 
-    private static async Task Stop(TestCluster cluster)
-    {
-        await cluster.StopAllSilosAsync();
-        await cluster.DisposeAsync();
-    }
+    private static Task Stop(TestCluster cluster) => OneSiloCluster.Stop(cluster);
 
     private static BarData[] BarsOf(int from, int count) => SeriesBars.Of(Msft, from, count);
 
@@ -67,8 +56,7 @@ public sealed class ScoresRestartTests(PostgresFixture postgres)
         byte[] bytes = HandModels.Stumps(features, [.. features.Select(_ => threshold)], [.. features.Select(_ => (-0.3f, 0.4f))], out Model loaded);
         using (loaded)
         {
-            await Models.Add(new StoredModel(new ModelInfo(model, loaded.Kind, loaded.FeatureNames?.ToArray(), loaded.FeatureCount, loaded.OutputNames.ToArray(), "up_3"), bytes, 0),
-                new ModelAuditRecord(0, model.Name, ModelAudit.Register, model.Version, 0, ModelAudit.LocalClient, "{}"));
+            await OneSiloCluster.AddLabelled(Models, model, bytes, loaded, "up_3");
         }
     }
 

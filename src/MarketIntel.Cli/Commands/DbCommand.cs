@@ -19,13 +19,18 @@ internal static class DbCommand
     public const int SchemaAhead = 4;
 
     public const string Usage = "marketintel db migrate|status --postgres CONN\n" +
-        "       (status exits 0 when the schema matches this build, 3 when it is behind, 4 when it is newer)";
+        "       (status exits 0 when the schema matches this build, 3 when it is behind, 4 when it is newer)\n" +
+        "       " + DbPredictionsCommand.Usage;
 
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout)
     {
+        if (args.Length > 0 && args[0] == "predictions")
+        {
+            return DbPredictionsCommand.Run(args[1..], stdout);
+        }
         if (args.Length == 0 || args[0] is not ("migrate" or "status"))
         {
-            throw new UsageException($"expected 'migrate' or 'status' after 'db' (usage: {Usage})");
+            throw new UsageException($"expected 'migrate', 'status' or 'predictions' after 'db' (usage: {Usage})");
         }
         string verb = args[0];
         var options = CliArguments.Parse(args[1..], ["postgres"]);

@@ -44,6 +44,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
     private readonly IScoreStore _scores;
     private readonly DriftTracker _drift;
     private readonly IDriftStore _driftStore;
+    private readonly PredictionRecorder _recorder;
     private readonly ILogger _log;
     private ModelLineup? _lineup;      // the versions predicting after each bar, as last worked out
     private bool _scoresLoaded;        // the stored tallies were added to the scorer's (until then nothing is stored)
@@ -59,7 +60,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
         [PersistentState("asset", GridStorage.Name)] IPersistentState<AssetState> state,
         IOptions<GridOptions> options, SiloModelCache models, GridMetrics metrics, FeatureSpecCache specs, LocalPredictor local,
         IBarArchive archive, IAssetCache cache, IScoreStore scores, DriftMetrics driftMetrics, IDriftStore driftStore,
-        ILogger<ObserverManager<IPredictionObserver>> observerLog, ILogger<AssetGrain> log)
+        ILogger<ObserverManager<IPredictionObserver>> observerLog, ILogger<AssetGrain> log, IPredictionLog predictionLog)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(specs);
@@ -79,6 +80,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
         _scores = scores;
         _drift = new DriftTracker(_asset, _options.Drift, _options.Quality, driftMetrics);
         _driftStore = driftStore;
+        _recorder = new PredictionRecorder(predictionLog);
         _log = log;
     }
 
@@ -309,14 +311,16 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
             await Archive(accepted);
             _publisher.Withdraw();
             bool observed = _publisher.ObserversWaiting();
-            bool everyBar = lineup is not null && _options.Scoring.Enabled && (_scorer.Active || lineup.Models.Length > 1);
+            bool everyBar = lineup is not null && ((_options.Scoring.Enabled && (_scorer.Active || lineup.Models.Length > 1)) || _recorder.Enabled);
             bool served = observed || everyBar || _drift.Counting;
+            _recorder.Begin(lineup, accepted.Count);
             List<PredictionResult>? predictions = null;
             foreach (StoredBar bar in accepted)
             {
                 _series.Apply(bar);
                 _scorer.BarArrived(bar.Bar.Close);
                 _drift.BarArrived(bar.Timestamp, bar.Bar.Close);
+                _recorder.Bar(bar.Timestamp);
                 if (lineup is null)
                 {
                     continue;
@@ -332,6 +336,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
             }
             PredictionResult? latest = predictions is not null ? predictions[^1]
                 : _publisher.CacheWaiting && lineup is not null ? TryPredict(lineup.Served, lineup.Loaded[0]) : null;
+            _recorder.Complete(_asset);
             _publisher.BarsApplied(predictions, latest);
             _metrics.BarsArrived(_asset);
             CheckpointIfDue(accepted.Count);
@@ -624,7 +629,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
             ModelRun.Run(lineup.Served, loaded, inputs, output, _metrics);
             value = output[0];
         }
-        _scorer.Record(0, value);
+        Record(0, value);
         if (_drift.Counting)
         {
             Announce(_drift.Observe(inputs, value));
@@ -641,8 +646,15 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
         if (_binding.TryFill(loaded, Pushed, inputs))
         {
             ModelRun.Run(lineup.Models[position], loaded, inputs, output, _metrics);
-            _scorer.Record(position, output[0]);
+            Record(position, output[0]);
         }
+    }
+
+    // A prediction made on a bar, for the scorer and the prediction log.
+    private void Record(int position, float value)
+    {
+        _scorer.Record(position, value);
+        _recorder.Record(position, value);
     }
 
     private PredictionResult Run(ModelRef model, Model loaded, ReadOnlySpan<float> inputs) =>

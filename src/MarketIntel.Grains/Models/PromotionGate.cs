@@ -210,7 +210,7 @@ public sealed class PromotionGate(IOptions<PromotionGateOptions> options, TimePr
 public static class PromotionGateHosting
 {
     /// <summary>
-    /// The gate and its options (checked at start by <see cref="PromotionGateOptionsValidator"/>); <paramref name="configureOptions"/>
+    /// The gate, the <see cref="PromotionTrial"/> that runs it, and its options (checked at start by <see cref="PromotionGateOptionsValidator"/>); <paramref name="configureOptions"/>
     /// binds or sets them (a host binds section <see cref="PromotionGateOptions.Section"/>). Registering again adds nothing twice.
     /// </summary>
     public static IServiceCollection AddMarketIntelPromotionGate(this IServiceCollection services, Action<OptionsBuilder<PromotionGateOptions>>? configureOptions = null)
@@ -218,6 +218,7 @@ public static class PromotionGateHosting
         services.AddCheckedOptions(new PromotionGateOptionsValidator(), configureOptions);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<PromotionGate>();
+        services.TryAddSingleton<PromotionTrial>();
         return services;
     }
 }

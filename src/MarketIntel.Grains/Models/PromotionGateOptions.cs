@@ -25,6 +25,13 @@ public sealed class PromotionGateOptions
     /// difference too small to be worth the swap.
     /// </summary>
     public double MinImprovement { get; set; }
+
+    /// <summary>
+    /// How often the automatic promotion policy judges the shadows of every alias whose AutoPromote is set (and moves
+    /// the alias to one that passes). Score totals lag the grains by Grid:Scoring:FlushInterval, so checking much more
+    /// often than that finds nothing new.
+    /// </summary>
+    public TimeSpan CheckInterval { get; set; } = TimeSpan.FromMinutes(1);
 }
 
 /// <summary>Checks <see cref="PromotionGateOptions"/> at start, naming every setting at fault.</summary>
@@ -46,6 +53,10 @@ public sealed class PromotionGateOptionsValidator : IValidateOptions<PromotionGa
         if (!(options.MinImprovement >= 0 && options.MinImprovement < 1))
         {
             failures.Add(string.Create(CultureInfo.InvariantCulture, $"{PromotionGateOptions.Section}:MinImprovement {options.MinImprovement} must be at least 0 and below 1 (a share of the champion's mean loss)"));
+        }
+        if (options.CheckInterval < TimeSpan.FromMilliseconds(100) || options.CheckInterval > TimeSpan.FromDays(1))
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{PromotionGateOptions.Section}:CheckInterval {options.CheckInterval} must be between 00:00:00.100 and 1.00:00:00"));
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -1,6 +1,5 @@
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
-using MarketIntel.Abstractions.Storage;
 using MarketIntel.Grains.Models;
 
 namespace MarketIntel.Server.Application;
@@ -10,7 +9,7 @@ namespace MarketIntel.Server.Application;
 /// it is made for (an API key's name or a token's subject, <see cref="ModelAudit.LocalClient"/> without keys), which
 /// the registry writes into the change's audit record.
 /// </summary>
-internal sealed class ModelOperations(IGrainFactory grains, IScoreStore scores, PromotionGate gate)
+internal sealed class ModelOperations(IGrainFactory grains, PromotionTrial trial)
 {
     /// <summary>The alias a promotion takes over unless the request names another.</summary>
     public const string DefaultPromotionAlias = "champion";
@@ -54,27 +53,8 @@ internal sealed class ModelOperations(IGrainFactory grains, IScoreStore scores, 
     /// the model's cluster-wide scores, and has the registry carry the decision out (moving the alias when the gate
     /// passed, if it still names the champion judged) and record it. Returns the decision as recorded.
     /// </summary>
-    public async Task<PromotionDecision> Promote(string name, string challenger, string alias, string client)
-    {
-        ModelDeployment deployment = await Registry.GetDeployment(name);
-        AliasTarget target = deployment.Aliases.GetValueOrDefault(alias)
-            ?? throw new GridException(GridErrorKind.NotFound, $"model '{name}' has no alias '{alias}' to promote a challenger to");
-        if (challenger == target.Version)
-        {
-            throw new GridException(GridErrorKind.InvalidArgument, $"model '{name}': {challenger} is already what alias '{alias}' names");
-        }
-        await Registry.Describe(new ModelRef(name, challenger));  // NOT_FOUND for a version that is not registered
-        ModelScores totals;
-        try
-        {
-            totals = await scores.Totals(name);
-        }
-        catch (Exception e) when (e is not GridException)
-        {
-            throw GridException.Unavailable($"model '{name}': the live scores could not be read", e);
-        }
-        return await Registry.RecordDecision(gate.Decide(name, alias, target.Version, challenger, totals), client);
-    }
+    public async Task<PromotionDecision> Promote(string name, string challenger, string alias, string client) =>
+        await trial.Record(await trial.Judge(name, challenger, alias), client);
 
     /// <summary>A model name's last audit records, oldest first.</summary>
     public Task<IReadOnlyList<ModelAuditRecord>> Audit(string name, int limit) => Registry.GetAudit(name, limit);

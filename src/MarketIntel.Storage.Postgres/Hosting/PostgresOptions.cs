@@ -32,6 +32,25 @@ public sealed class PostgresOptions
     /// </summary>
     public int MaxConcurrentReplays { get; set; } = 8;
 
+    /// <summary>
+    /// Whether every prediction an asset grain makes on a bar (the served version's and each shadow's) goes to the
+    /// <c>prediction_log</c> table, for offline analysis and audits (<c>marketintel db predictions</c>). On, asset
+    /// grains with a model predict after every bar even without subscribers.
+    /// </summary>
+    public bool PredictionLog { get; set; } = true;
+
+    /// <summary>How long a prediction log row is kept after it was written; older rows are deleted by a periodic sweep.</summary>
+    public TimeSpan PredictionLogRetention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>How often each silo deletes prediction log rows older than <see cref="PredictionLogRetention"/>.</summary>
+    public TimeSpan PredictionLogSweepInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// The most prediction log rows waiting on one silo. When PostgreSQL falls behind, a call's predictions beyond this
+    /// are dropped (counted in marketintel_prediction_log_dropped_rows_total): the log never holds up ingestion.
+    /// </summary>
+    public int PredictionLogMaxQueuedRows { get; set; } = 200_000;
+
     /// <summary>The connection string with any password replaced, for logs and messages.</summary>
     public static string Redact(string connectionString)
     {
@@ -85,6 +104,18 @@ public sealed class PostgresOptionsValidator : IValidateOptions<PostgresOptions>
         if (options.ArchiveMaxQueuedRows < options.ArchiveBatchRows)
         {
             failures.Add($"{section}:ArchiveMaxQueuedRows {options.ArchiveMaxQueuedRows} must be at least ArchiveBatchRows ({options.ArchiveBatchRows})");
+        }
+        if (options.PredictionLogRetention < TimeSpan.FromMinutes(1) || options.PredictionLogRetention > TimeSpan.FromDays(36_500))
+        {
+            failures.Add($"{section}:PredictionLogRetention {options.PredictionLogRetention} must be between 00:01:00 and 36500.00:00:00");
+        }
+        if (options.PredictionLogSweepInterval < TimeSpan.FromSeconds(1) || options.PredictionLogSweepInterval > TimeSpan.FromDays(7))
+        {
+            failures.Add($"{section}:PredictionLogSweepInterval {options.PredictionLogSweepInterval} must be between 00:00:01 and 7.00:00:00");
+        }
+        if (options.PredictionLogMaxQueuedRows < options.ArchiveBatchRows)
+        {
+            failures.Add($"{section}:PredictionLogMaxQueuedRows {options.PredictionLogMaxQueuedRows} must be at least ArchiveBatchRows ({options.ArchiveBatchRows})");
         }
         if (options.ArchiveWriters is < 1 or > 64)
         {

@@ -1,6 +1,5 @@
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using MarketIntel.Features;
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Storage;
@@ -27,17 +26,9 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
     public const string MeterName = "MarketIntel.Archive";
 
     private readonly NpgsqlDataSource _database;
-    private readonly int _batchRows;
-    private readonly Channel<PendingAppend> _queue = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = false });
-    private readonly Task[] _writers;
+    private readonly GroupCommit<PendingAppend> _commit;
     private readonly SemaphoreSlim _replays;
-    private readonly int _maxQueuedRows;
-    private long _queuedRows;
-    private long _refusedRows;
     private long _staleAppends;
-    private long _writes;
-    private long _rows;
-    private long _writeFailures;
 
     /// <param name="database">The database the <c>bars</c> table is in.</param>
     /// <param name="batchRows">The most bars one write carries.</param>
@@ -50,15 +41,10 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
     /// <param name="maxQueuedRows">The most bars waiting for the archive; appends beyond it are refused (at least <paramref name="batchRows"/>).</param>
     public PostgresBarArchive(NpgsqlDataSource database, int batchRows, int writers, int maxConcurrentReads = 8, IMeterFactory? meters = null, int maxQueuedRows = 200_000)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxQueuedRows, batchRows);
-        _maxQueuedRows = maxQueuedRows;
         ArgumentOutOfRangeException.ThrowIfLessThan(maxConcurrentReads, 1);
         _replays = new SemaphoreSlim(maxConcurrentReads, maxConcurrentReads);
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchRows, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(writers, 1);
         _database = database;
-        _batchRows = batchRows;
-        _writers = Enumerable.Range(0, writers).Select(_ => Task.Run(WriteLoop)).ToArray();
+        _commit = new GroupCommit<PendingAppend>(batchRows, writers, maxQueuedRows, Write);
         if (meters is not null)
         {
             Meter meter = meters.Create(MeterName);
@@ -81,19 +67,19 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
     public bool IsDurable => true;
 
     /// <summary>Statements written so far (each one commit).</summary>
-    public long Writes => Interlocked.Read(ref _writes);
+    public long Writes => _commit.Writes;
 
     /// <summary>Statements that failed.</summary>
-    public long WriteFailures => Interlocked.Read(ref _writeFailures);
+    public long WriteFailures => _commit.WriteFailures;
 
     /// <summary>Bars sent in those statements.</summary>
-    public long Rows => Interlocked.Read(ref _rows);
+    public long Rows => _commit.Rows;
 
     /// <summary>Bars waiting for the archive now (queued or being written).</summary>
-    public long QueuedRows => Interlocked.Read(ref _queuedRows);
+    public long QueuedRows => _commit.QueuedRows;
 
     /// <summary>Bars refused so far because too many were waiting.</summary>
-    public long RefusedRows => Interlocked.Read(ref _refusedRows);
+    public long RefusedRows => _commit.RefusedRows;
 
     /// <summary>Appends refused so far because their activation had been replaced.</summary>
     public long StaleAppends => Interlocked.Read(ref _staleAppends);
@@ -116,25 +102,17 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
         {
             return Task.CompletedTask;
         }
-        // Reserved before queuing, released when the write that holds them ends: the bound covers bars being written too.
-        long queued = Interlocked.Add(ref _queuedRows, bars.Count);
-        if (queued > _maxQueuedRows && queued != bars.Count)
+        var pending = new QueuedWrite<PendingAppend>(new PendingAppend(asset, epoch, bars), bars.Count, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        return _commit.TryEnqueue(pending, out long waiting) switch
         {
-            Interlocked.Add(ref _queuedRows, -bars.Count);
-            Interlocked.Add(ref _refusedRows, bars.Count);
-            return Task.FromException(new GridException(GridErrorKind.Unavailable,
-                $"{asset}: the bar archive is behind PostgreSQL ({queued - bars.Count} bars waiting, limit {_maxQueuedRows}: setting Postgres:ArchiveMaxQueuedRows); these {bars.Count} bars were not applied: retry in {RetryHint.TotalSeconds:0} s")
+            Enqueued.Queued => pending.Done!.Task,
+            Enqueued.Full => Task.FromException(new GridException(GridErrorKind.Unavailable,
+                $"{asset}: the bar archive is behind PostgreSQL ({waiting} bars waiting, limit {_commit.MaxQueuedRows}: setting Postgres:ArchiveMaxQueuedRows); these {bars.Count} bars were not applied: retry in {RetryHint.TotalSeconds:0} s")
             {
                 RetryAfter = RetryHint,
-            });
-        }
-        var pending = new PendingAppend(asset, epoch, bars, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        if (_queue.Writer.TryWrite(pending))
-        {
-            return pending.Done.Task;
-        }
-        Interlocked.Add(ref _queuedRows, -bars.Count);
-        return Task.FromException(new ObjectDisposedException(nameof(PostgresBarArchive)));
+            }),
+            _ => Task.FromException(new ObjectDisposedException(nameof(PostgresBarArchive))),
+        };
     }
 
     public async Task<ArchiveCheckpoint?> ReadCheckpoint(string asset)
@@ -191,105 +169,67 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
         }
     }
 
-    private async Task WriteLoop()
+    // One group commit's statement: the batch's bars as column arrays, fenced by the claims of their assets. An append
+    // an asset's newer claim refused is failed here; the others succeed when this returns.
+    private async Task Write(List<QueuedWrite<PendingAppend>> batch, int rows)
     {
-        var batch = new List<PendingAppend>();
-        var assets = new List<string>();
-        var epochs = new List<long>();
-        var timestamps = new List<long>();
+        var assets = new List<string>(rows);
+        var epochs = new List<long>(rows);
+        var timestamps = new List<long>(rows);
         var columns = new List<double>[5];
         for (int c = 0; c < columns.Length; c++)
         {
-            columns[c] = [];
+            columns[c] = new List<double>(rows);
         }
-        ChannelReader<PendingAppend> reader = _queue.Reader;
-        while (await reader.WaitToReadAsync())
+        foreach (QueuedWrite<PendingAppend> queued in batch)
         {
-            batch.Clear();
-            int rows = 0;
-            while (rows < _batchRows && reader.TryRead(out PendingAppend? next))
+            PendingAppend append = queued.Item;
+            foreach (StoredBar bar in append.Bars)
             {
-                batch.Add(next);
-                rows += next.Bars.Count;
+                assets.Add(append.Asset);
+                epochs.Add(append.Epoch);
+                timestamps.Add(bar.Timestamp);
+                columns[0].Add(bar.Bar.Open);
+                columns[1].Add(bar.Bar.High);
+                columns[2].Add(bar.Bar.Low);
+                columns[3].Add(bar.Bar.Close);
+                columns[4].Add(bar.Bar.Volume);
             }
-            if (batch.Count == 0)
+        }
+        await using var command = _database.CreateCommand(WriteFenced);
+        command.Parameters.Add(new NpgsqlParameter<List<string>> { TypedValue = assets, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<List<long>> { TypedValue = timestamps, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+        foreach (var column in columns)
+        {
+            command.Parameters.Add(new NpgsqlParameter<List<double>> { TypedValue = column, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Double });
+        }
+        command.Parameters.Add(new NpgsqlParameter<List<long>> { TypedValue = epochs, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+        // The statement answers with the claim of every asset that refused an older writer's bars.
+        Dictionary<string, long>? claims = null;
+        await using (var answer = await command.ExecuteReaderAsync())
+        {
+            while (await answer.ReadAsync())
             {
-                continue;
+                (claims ??= new Dictionary<string, long>(StringComparer.Ordinal))[answer.GetString(0)] = answer.GetInt64(1);
             }
-            assets.Clear();
-            epochs.Clear();
-            timestamps.Clear();
-            foreach (var column in columns)
+        }
+        if (claims is null)
+        {
+            return;
+        }
+        foreach (QueuedWrite<PendingAppend> queued in batch)
+        {
+            if (claims.TryGetValue(queued.Item.Asset, out long current) && current > queued.Item.Epoch)
             {
-                column.Clear();
-            }
-            foreach (PendingAppend append in batch)
-            {
-                foreach (StoredBar bar in append.Bars)
-                {
-                    assets.Add(append.Asset);
-                    epochs.Add(append.Epoch);
-                    timestamps.Add(bar.Timestamp);
-                    columns[0].Add(bar.Bar.Open);
-                    columns[1].Add(bar.Bar.High);
-                    columns[2].Add(bar.Bar.Low);
-                    columns[3].Add(bar.Bar.Close);
-                    columns[4].Add(bar.Bar.Volume);
-                }
-            }
-            try
-            {
-                await using var command = _database.CreateCommand(WriteFenced);
-                command.Parameters.Add(new NpgsqlParameter<List<string>> { TypedValue = assets, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-                command.Parameters.Add(new NpgsqlParameter<List<long>> { TypedValue = timestamps, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
-                foreach (var column in columns)
-                {
-                    command.Parameters.Add(new NpgsqlParameter<List<double>> { TypedValue = column, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Double });
-                }
-                command.Parameters.Add(new NpgsqlParameter<List<long>> { TypedValue = epochs, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
-                // The statement answers with the claim of every asset that refused an older writer's bars.
-                Dictionary<string, long>? claims = null;
-                await using (var answer = await command.ExecuteReaderAsync())
-                {
-                    while (await answer.ReadAsync())
-                    {
-                        (claims ??= new Dictionary<string, long>(StringComparer.Ordinal))[answer.GetString(0)] = answer.GetInt64(1);
-                    }
-                }
-                Interlocked.Increment(ref _writes);
-                Interlocked.Add(ref _rows, rows);
-                foreach (PendingAppend append in batch)
-                {
-                    if (claims is not null && claims.TryGetValue(append.Asset, out long current) && current > append.Epoch)
-                    {
-                        Interlocked.Increment(ref _staleAppends);
-                        append.Done.TrySetException(new StaleArchiveWriterException(append.Asset, append.Epoch, current));
-                    }
-                    else
-                    {
-                        append.Done.TrySetResult();
-                    }
-                }
-            }
-            catch (Exception e)
-            {
-                Interlocked.Increment(ref _writeFailures);
-                foreach (PendingAppend append in batch)
-                {
-                    append.Done.TrySetException(e);
-                }
-            }
-            finally
-            {
-                Interlocked.Add(ref _queuedRows, -rows);
+                Interlocked.Increment(ref _staleAppends);
+                queued.Done!.TrySetException(new StaleArchiveWriterException(queued.Item.Asset, queued.Item.Epoch, current));
             }
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        _queue.Writer.TryComplete();
-        await Task.WhenAll(_writers);
+        await _commit.DisposeAsync();
         _replays.Dispose();
     }
 
@@ -311,5 +251,5 @@ public sealed class PostgresBarArchive : IBarArchive, IAsyncDisposable
         SELECT DISTINCT i.asset, c.epoch FROM incoming i JOIN claims c ON c.asset = i.asset WHERE i.epoch < c.epoch
         """;
 
-    private sealed record PendingAppend(string Asset, long Epoch, IReadOnlyList<StoredBar> Bars, TaskCompletionSource Done);
+    private sealed record PendingAppend(string Asset, long Epoch, IReadOnlyList<StoredBar> Bars);
 }

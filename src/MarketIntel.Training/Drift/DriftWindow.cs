@@ -16,8 +16,6 @@ public sealed class DriftWindow
 
     private readonly FeatureReference[] _series;
     private readonly int[] _offsets;   // where series s's counts start in _counts; its missing count follows its bins
-    private readonly float[] _edges;   // every series' padded edges, one after another, for locality on the hot path
-    private readonly int[] _edgeOffsets;
     private readonly int[] _counts;
     private readonly byte[] _ring;     // Length rows of one bin per series
     private int _next;                 // the ring row the next value goes to
@@ -35,16 +33,7 @@ public sealed class DriftWindow
             _offsets[s + 1] = _offsets[s] + _series[s].Bins + 1;
         }
         _counts = new int[_offsets[^1]];
-        _edgeOffsets = new int[_series.Length + 1];
-        for (int s = 0; s < _series.Length; s++)
-        {
-            _edgeOffsets[s + 1] = _edgeOffsets[s] + _series[s].PaddedEdges.Length;
-        }
-        _edges = new float[_edgeOffsets[^1]];
-        for (int s = 0; s < _series.Length; s++)
-        {
-            _series[s].PaddedEdges.CopyTo(_edges, _edgeOffsets[s]);
-        }
+
         _ring = new byte[checked(length * _series.Length)];
         Length = length;
     }
@@ -78,7 +67,7 @@ public sealed class DriftWindow
                 byte old = row[s];
                 _counts[old == MissingMark ? _offsets[s + 1] - 1 : offset + old]--;
             }
-            int bin = FeatureReference.BinOf(_edges.AsSpan(_edgeOffsets[s], _edgeOffsets[s + 1] - _edgeOffsets[s]), values[s]);
+            int bin = _series[s].Bin(values[s]);
             row[s] = bin < 0 ? MissingMark : (byte)bin;
             _counts[bin < 0 ? _offsets[s + 1] - 1 : offset + bin]++;
         }

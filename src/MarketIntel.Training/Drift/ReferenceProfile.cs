@@ -153,10 +153,16 @@ public sealed class ReferenceProfile
             throw new ProfileFormatException($"{path}.features: must be an array");
         }
         var features = new List<FeatureReference>();
-        int index = 0;
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (JsonElement feature in featuresElement.EnumerateArray())
         {
-            features.Add(ReadFeature(feature, $"{path}.features[{index++}]"));
+            string at = $"{path}.features[{features.Count}]";
+            FeatureReference read = ReadFeature(feature, at);
+            if (!seen.TryAdd(read.Name, features.Count))
+            {
+                throw new ProfileFormatException($"{at}.name: '{read.Name}' appears twice (also features[{seen[read.Name]}])");
+            }
+            features.Add(read);
         }
         FeatureReference? prediction = element.TryGetProperty(PredictionName, out JsonElement p) && p.ValueKind != JsonValueKind.Null
             ? ReadFeature(p, $"{path}.{PredictionName}") : null;

@@ -6,8 +6,8 @@ namespace MarketIntel.Training.Tests.Drift;
 /// <summary>The batch scan against <see cref="DriftStatistics.Compare"/> cell by cell, and its layout and errors.</summary>
 public sealed class DriftScanTests
 {
-    // The vector path differs from Compare in rounding only: ln a - ln e for ln(a / e), TensorPrimitives' logarithm for
-    // Math.Log (whose last bit may differ between AVX2 and AVX-512 machines), and the p-value's front factor from a
+    // The vector path differs from Compare in rounding only: ln a - ln e for ln(a / e), Vector256.Log for Math.Log
+    // (whose last bit may differ between AVX2 and AVX-512 machines), and the p-value's front factor from a
     // vectorized exp/log (about df * 1e-16). Every cell agrees to 1e-12 relative on the machine of docs/performance.md;
     // 1e-11 leaves room for another instruction set and is far below any digit a drift report shows. The Jensen-Shannon
     // distance is a square root: where live equals reference exactly its divergence is a sum of terms of size 0.1

@@ -105,13 +105,13 @@ public sealed class ReferenceProfileTests
     [InlineData("""{"rows":-1,"source":"s","features":[]}""", "profile.rows: must be a whole number")]
     [InlineData("""{"rows":1,"source":2,"features":[]}""", "profile.source: must be a string")]
     [InlineData("""{"rows":1,"source":"s","features":{}}""", "profile.features: must be an array")]
-    [InlineData("""{"rows":1,"source":"s","features":[F,F,{"name":"c","edges":[0,1,2,1.5],"counts":[1,1,1,1,1],"missing":0,"min":0,"max":3}]}""", "profile.features[2].edges[3]: 1.5 must be finite and above the edge before it")]
+    [InlineData("""{"rows":1,"source":"s","features":[F,{"name":"g","edges":[],"counts":[1],"missing":0,"min":0,"max":0},{"name":"c","edges":[0,1,2,1.5],"counts":[1,1,1,1,1],"missing":0,"min":0,"max":3}]}""", "profile.features[2].edges[3]: 1.5 must be finite and above the edge before it")]
     [InlineData("""{"rows":1,"source":"s","features":[{"name":"a","edges":[0],"counts":[1],"missing":0,"min":0,"max":3}]}""", "profile.features[0].counts: 1 edges need 2 counts")]
     [InlineData("""{"rows":1,"source":"s","features":[{"name":"a","edges":[0],"counts":[1,-4],"missing":0,"min":0,"max":3}]}""", "profile.features[0].counts[1]: must be a whole number of 0 or more, not -4")]
     [InlineData("""{"rows":1,"source":"s","features":[{"name":"a","edges":[0,"x"],"counts":[1,1,1],"missing":0,"min":0,"max":3}]}""", "profile.features[0].edges[1]: must be a finite number, not \"x\"")]
     [InlineData("""{"rows":1,"source":"s","features":[{"name":"a","edges":[0],"counts":[1,1],"missing":0,"min":1,"max":3}]}""", "profile.features[0].min: 1 and max 3 must be finite and enclose the edges")]
     [InlineData("""{"rows":1,"source":"s","features":[{"name":"","edges":[],"counts":[1],"missing":0,"min":0,"max":0}]}""", "profile.features[0].name: must be a non-empty string")]
-    [InlineData("""{"rows":1,"source":"s","features":[F,F]}""", "profile: profile: feature 'f' appears twice")]
+    [InlineData("""{"rows":1,"source":"s","features":[F,F]}""", "profile.features[1].name: 'f' appears twice (also features[0])")]
     [InlineData("""{"rows":1,"source":"s","features":[],"prediction":{"name":"prediction","edges":[],"counts":[1]}}""", "profile.prediction: has no 'missing'")]
     public void Bad_profile_json_is_refused_with_the_place_at_fault(string json, string message)
     {
