@@ -1,9 +1,6 @@
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
-using MarketIntel.Abstractions.Storage;
 using MarketIntel.Tests;
-using Microsoft.Extensions.DependencyInjection;
-using Orleans.TestingHost;
 
 namespace MarketIntel.Grains.Tests;
 
@@ -11,39 +8,13 @@ namespace MarketIntel.Grains.Tests;
 public sealed class DriftOptionsTests(DriftOptionsTests.DriftOffCluster fixture) : IClassFixture<DriftOptionsTests.DriftOffCluster>
 {
     /// <summary>A one-silo cluster with Grid:Drift:Enabled false and a store the test reads.</summary>
-    public sealed class DriftOffCluster : IAsyncLifetime
+    public sealed class DriftOffCluster : DriftCluster<DriftOffCluster>
     {
-        internal static readonly InMemoryDriftStore Store = new();
-
-        public TestCluster Cluster { get; private set; } = null!;
-
-        public async Task InitializeAsync()
+        protected override void Grid(GridOptions options)
         {
-            var builder = new TestClusterBuilder(1);
-            builder.AddSiloBuilderConfigurator<Configurator>();
-            Cluster = builder.Build();
-            await Cluster.DeployAsync();
-        }
-
-        public async Task DisposeAsync()
-        {
-            await Cluster.StopAllSilosAsync();
-            await Cluster.DisposeAsync();
-        }
-
-        private sealed class Configurator : ISiloConfigurator
-        {
-            public void Configure(ISiloBuilder siloBuilder)
-            {
-                siloBuilder.Services.AddSingleton<IDriftStore>(Store);
-                siloBuilder.AddMarketIntelGrid(o =>
-                {
-                    o.Features = "sma_5";
-                    o.Drift.Enabled = false;
-                    o.Drift.Window = 10;
-                    o.Drift.FlushInterval = TimeSpan.FromMilliseconds(10);
-                });
-            }
+            options.Drift.Enabled = false;
+            options.Drift.Window = 10;
+            options.Drift.FlushInterval = TimeSpan.FromMilliseconds(10);
         }
     }
 

@@ -1,11 +1,8 @@
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
-using MarketIntel.Abstractions.Storage;
 using MarketIntel.Features;
 using MarketIntel.Tests;
 using MarketIntel.Training.Drift;
-using Microsoft.Extensions.DependencyInjection;
-using Orleans.TestingHost;
 
 namespace MarketIntel.Grains.Tests;
 
@@ -24,46 +21,22 @@ public sealed class DriftTrackingTests(DriftTrackingTests.DriftCluster fixture) 
     private static readonly ReferenceProfile Profile = DriftSeries.Profile(Reference);
 
     /// <summary>A one-silo cluster with windows of 100 bars, evaluated every 10 and written every 100 ms to a store the tests read.</summary>
-    public sealed class DriftCluster : IAsyncLifetime
+    public sealed class DriftCluster : DriftCluster<DriftCluster>
     {
-        internal static readonly InMemoryDriftStore Store = new();
-
-        public TestCluster Cluster { get; private set; } = null!;
-
-        public IGrainFactory Grains => Cluster.Client;
-
-        public async Task InitializeAsync()
+        protected override void Grid(GridOptions options)
         {
-            var builder = new TestClusterBuilder(1);
-            builder.AddSiloBuilderConfigurator<Configurator>();
-            Cluster = builder.Build();
-            await Cluster.DeployAsync();
-            IModelRegistryGrain registry = Grains.GetGrain<IModelRegistryGrain>(0);
+            options.Drift.Window = Window;
+            options.Drift.EvaluateEveryBars = 10;
+            options.Drift.FlushInterval = TimeSpan.FromMilliseconds(100);
+        }
+
+        protected override async Task Seed(IGrainFactory grains)
+        {
+            IModelRegistryGrain registry = grains.GetGrain<IModelRegistryGrain>(0);
             byte[] bytes = DriftSeries.Model(out var model);
             model.Dispose();
             await registry.Register(new ModelRegistration("walk", "v1", bytes, DriftSeries.Lineage(Profile, accuracy: 0.5, logLoss: 0.69), null, null, "test"));
             await registry.Register(new ModelRegistration("walk", "bare", bytes, DriftSeries.Lineage(null), null, null, "test"));
-        }
-
-        public async Task DisposeAsync()
-        {
-            await Cluster.StopAllSilosAsync();
-            await Cluster.DisposeAsync();
-        }
-
-        private sealed class Configurator : ISiloConfigurator
-        {
-            public void Configure(ISiloBuilder siloBuilder)
-            {
-                siloBuilder.Services.AddSingleton<IDriftStore>(Store);
-                siloBuilder.AddMarketIntelGrid(o =>
-                {
-                    o.Features = "sma_5";
-                    o.Drift.Window = Window;
-                    o.Drift.EvaluateEveryBars = 10;
-                    o.Drift.FlushInterval = TimeSpan.FromMilliseconds(100);
-                });
-            }
         }
     }
 
