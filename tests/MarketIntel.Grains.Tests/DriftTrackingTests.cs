@@ -3,6 +3,8 @@ using MarketIntel.Abstractions.Models;
 using MarketIntel.Features;
 using MarketIntel.Tests;
 using MarketIntel.Training.Drift;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
 
 namespace MarketIntel.Grains.Tests;
 
@@ -252,5 +254,45 @@ public sealed class BarQualityInGrainTests(DriftTrackingTests.DriftCluster fixtu
         Assert.Equal(60_000, quality.UsualIntervalMs);
         Assert.Equal(expected.Recent.Select(f => f.Kind), quality.Findings.Select(f => f[..f.IndexOf(' ', StringComparison.Ordinal)]));
         Assert.Equal(expected.Recent.Select(f => f.Detail), quality.Findings.Select(f => f[(f.IndexOf(": ", StringComparison.Ordinal) + 2)..]));
+    }
+}
+
+/// <summary>The drift events every silo hears: raised when an asset starts drifting, cleared when it stops (here: it serves another version).</summary>
+public sealed class DriftEventTests(DriftTrackingTests.DriftCluster fixture) : IClassFixture<DriftTrackingTests.DriftCluster>
+{
+    [Fact]
+    public async Task An_asset_that_starts_drifting_raises_an_event_and_clears_it_when_it_serves_another_version()
+    {
+        var events = new System.Collections.Concurrent.ConcurrentQueue<ModelAuditRecord>();
+        var silo = (InProcessSiloHandle)fixture.Cluster.Primary!;
+        using IDisposable listening = silo.SiloHost.Services.GetRequiredService<SiloModelEvents>().Listen(e => events.Enqueue(e.Change));
+        string name = $"events-{Guid.NewGuid():N}";
+        IAssetGrain asset = fixture.Grains.GetGrain<IAssetGrain>(name);
+        await asset.AssignModel(new ModelRef("walk", "v1"));
+        BarSeries walk = DriftSeries.Walk(seed: 9, count: 300, sigma: 0.03);
+        await asset.AddBars(DriftSeries.Bars(walk, 0, 200));
+        ModelAuditRecord raised = await Next(events, name, DriftEvents.Raised);
+        Assert.Equal(("walk", "v1"), (raised.Name, raised.Version));
+        Assert.Equal(0, raised.Sequence);
+
+        await asset.AssignModel(new ModelRef("walk", "bare"));
+        await asset.AddBars(DriftSeries.Bars(walk, 200, 10));
+        ModelAuditRecord cleared = await Next(events, name, DriftEvents.Cleared);
+        Assert.Equal("v1", cleared.Version);
+    }
+
+    // The first event of this action about this asset, waiting up to 30 s (events are one way, so they arrive after the call).
+    private static async Task<ModelAuditRecord> Next(System.Collections.Concurrent.ConcurrentQueue<ModelAuditRecord> events, string asset, string action)
+    {
+        for (int i = 0; i < 600; i++)
+        {
+            ModelAuditRecord? found = events.FirstOrDefault(e => e.Action == action && e.Detail.Contains($"\"asset\":\"{asset}\"", StringComparison.Ordinal));
+            if (found is not null)
+            {
+                return found;
+            }
+            await Task.Delay(50);
+        }
+        throw new TimeoutException($"no {action} event for {asset} within 30 s");
     }
 }
