@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using MarketIntel.Inference;
@@ -29,12 +28,7 @@ public class InferenceBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        using (var gz = new GZipStream(File.OpenRead(Repo.File("tests", "fixtures", "models", "bench-d6-n300-f40.json.gz")), CompressionMode.Decompress))
-        using (var bytes = new MemoryStream())
-        {
-            gz.CopyTo(bytes);
-            _model = (XgboostModel)Model.Load(bytes.ToArray(), "bench-d6-n300-f40");
-        }
+        _model = (XgboostModel)Model.Load(Repo.SpeedModel(), "bench-d6-n300-f40");
         _rows = FeatureMatrixCsv.Read(Repo.File("tests", "fixtures", "models", "bench-d6-n300-f40-input.csv")).ForModel(_model);
         _f = _model.FeatureCount;
         _out = new float[Rows];

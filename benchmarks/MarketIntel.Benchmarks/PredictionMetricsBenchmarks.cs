@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using System.IO.Compression;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using MarketIntel.Abstractions;
@@ -47,12 +46,7 @@ public class PredictionMetricsBenchmarks
         _listener = listen ? StartExport(meters) : null;
         // The model cache is only read for its count at a scrape; no grain is asked for a model here.
         _metrics = new GridMetrics(new SiloModelCache(grains: null!), meters);
-        using (var gz = new GZipStream(File.OpenRead(Repo.File("tests", "fixtures", "models", "bench-d6-n300-f40.json.gz")), CompressionMode.Decompress))
-        using (var bytes = new MemoryStream())
-        {
-            gz.CopyTo(bytes);
-            _model = Model.Load(bytes.ToArray(), "bench-d6-n300-f40");
-        }
+        _model = Model.Load(Repo.SpeedModel(), "bench-d6-n300-f40");
         _rows = FeatureMatrixCsv.Read(Repo.File("tests", "fixtures", "models", "bench-d6-n300-f40-input.csv")).ForModel(_model);
         _features = _model.FeatureCount;
 

@@ -1,14 +1,11 @@
 using System.Globalization;
-using System.IO.Compression;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using MarketIntel.Abstractions;
 using MarketIntel.Inference;
 using MarketIntel.Inference.Io;
-using MarketIntel.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace MarketIntel.Benchmarks;
 
@@ -38,21 +35,8 @@ public class ShadowBenchmarks
 
     private async Task SetupAsync()
     {
-        byte[] bytes;
-        using (var gz = new GZipStream(File.OpenRead(Repo.File("tests", "fixtures", "models", "bench-d6-n300-f40.json.gz")), CompressionMode.Decompress))
-        using (var buffer = new MemoryStream())
-        {
-            gz.CopyTo(buffer);
-            bytes = buffer.ToArray();
-        }
-        int[] ports = FreePorts.Pick(3);
-        _app = GridServer.Build(new Dictionary<string, string?>
-        {
-            ["MarketIntel:HttpPort"] = ports[0].ToString(CultureInfo.InvariantCulture),
-            ["MarketIntel:GrpcPort"] = ports[1].ToString(CultureInfo.InvariantCulture),
-            ["MarketIntel:SiloPort"] = ports[2].ToString(CultureInfo.InvariantCulture),
-            ["MarketIntel:Dashboard"] = "false",
-        }, logging => logging.SetMinimumLevel(LogLevel.Warning));
+        byte[] bytes = Repo.SpeedModel();
+        _app = Repo.Host();
         string[] shadows = [.. Enumerable.Range(1, Shadows).Select(i => "s" + i.ToString(CultureInfo.InvariantCulture))];
         LabelledModels.Seed(_app, "alone", ["v1"], bytes, "up_1");
         LabelledModels.Seed(_app, "shadowed", ["v1", .. shadows], bytes, "up_1");

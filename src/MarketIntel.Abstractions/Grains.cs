@@ -41,6 +41,12 @@ public interface IAssetGrain : IGrainWithStringKey
 
     /// <summary>Stops sending predictions to the observer.</summary>
     Task Unsubscribe(IPredictionObserver observer);
+
+    /// <summary>
+    /// The asset's drift as its grain holds it now: its served version's inputs and prediction over the drift window
+    /// against the version's reference profile, its bar quality, and its live scores against the validation metrics.
+    /// </summary>
+    Task<AssetDrift> GetDrift();
 }
 
 /// <summary>Receives new predictions from asset grains (see <see cref="IAssetGrain.Subscribe"/>).</summary>
@@ -150,6 +156,13 @@ public interface IModelRegistryGrain : IGrainWithIntegerKey
     /// <summary>Ends a silo's subscription (when the silo stops).</summary>
     [AlwaysInterleave]
     Task Unsubscribe(IModelEventObserver observer);
+
+    /// <summary>
+    /// Tells every subscribed silo's listeners (the API's model event streams) of an asset starting or stopping to drift
+    /// (<see cref="DriftEvents"/>). Not stored: the audit log keeps changes of the registry, not the state of assets.
+    /// </summary>
+    [AlwaysInterleave, OneWay]
+    Task PublishDrift(ModelAuditRecord change);
 
     /// <summary>Sets whether a challenger that passes the promotion gate moves <paramref name="alias"/> without a person asking.</summary>
     Task<ModelDeployment> SetAutoPromote(string name, string alias, bool autoPromote, string client);

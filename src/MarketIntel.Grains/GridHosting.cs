@@ -15,7 +15,7 @@ public static class GridHosting
     /// <summary>
     /// Registers the grid's options (checked at start by <see cref="GridOptionsValidator"/>), the silo's shared
     /// model cache, the embedded defaults of the storage contracts a provider has not registered before (no
-    /// archive, the model registry and the outcome scores in memory, no cache) and, unless the caller configures its own provider named
+    /// archive, the model registry, the outcome scores and the drift windows in memory, no cache) and, unless the caller configures its own provider named
     /// <see cref="GridStorage.Name"/>, in-memory grain storage.
     /// </summary>
     public static ISiloBuilder AddMarketIntelGrid(this ISiloBuilder silo, Action<GridOptions> configure, bool inMemoryStorage = true) =>
@@ -31,6 +31,7 @@ public static class GridHosting
         silo.Services.AddSingleton<SiloModelEvents>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(s => s.GetRequiredService<SiloModelEvents>());
         silo.Services.AddSingleton<GridMetrics>();
+        silo.Services.AddSingleton<Drift.DriftMetrics>();
         silo.Services.AddSingleton<FeatureSpecCache>();
         silo.Services.AddSingleton<LocalPredictor>();
         silo.Services.AddMarketIntelPromotionGate();
@@ -40,6 +41,7 @@ public static class GridHosting
         silo.Services.TryAddSingleton<IModelStore, InMemoryModelStore>();
         silo.Services.TryAddSingleton<IAssetCache, NoAssetCache>();
         silo.Services.TryAddSingleton<IScoreStore, InMemoryScoreStore>();
+        silo.Services.TryAddSingleton<IDriftStore, InMemoryDriftStore>();
         silo.Services.TryAddSingleton<IPredictionLog, NoPredictionLog>();
         if (inMemoryStorage)
         {

@@ -1,4 +1,5 @@
 using MarketIntel.Features;
+using MarketIntel.Features.Quality;
 using Microsoft.Extensions.Options;
 
 namespace MarketIntel.Grains;
@@ -51,6 +52,12 @@ public sealed class GridOptions
 
     /// <summary>Live outcome scoring and shadow models (section <c>Grid:Scoring</c>).</summary>
     public ScoringOptions Scoring { get; set; } = new();
+
+    /// <summary>Drift tracking of each asset's served version (section <c>Grid:Drift</c>).</summary>
+    public Drift.DriftOptions Drift { get; set; } = new();
+
+    /// <summary>How asset grains judge their bars' quality: gaps, stale prices, spikes (section <c>Grid:Quality</c>).</summary>
+    public BarQualityOptions Quality { get; set; } = new();
 }
 
 /// <summary>How asset grains predict with shadow versions and score every version's predictions against what followed.</summary>
@@ -128,6 +135,22 @@ public sealed class GridOptionsValidator : IValidateOptions<GridOptions>
             {
                 failures.Add($"Grid:Scoring:MaxHorizon {options.Scoring.MaxHorizon} must be between 1 and 100000");
             }
+        }
+        if (options.Drift is null)
+        {
+            failures.Add("Grid:Drift must not be empty");
+        }
+        else
+        {
+            failures.AddRange(options.Drift.Failures());
+        }
+        if (options.Quality is null)
+        {
+            failures.Add("Grid:Quality must not be empty");
+        }
+        else
+        {
+            failures.AddRange(options.Quality.Problems("Grid:Quality"));
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -381,4 +381,10 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
         _silos.Unsubscribe(observer);
         return Task.CompletedTask;
     }
+
+    public Task PublishDrift(ModelAuditRecord change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        return _silos.Publish(change, null);
+    }
 }

@@ -10,7 +10,8 @@ namespace MarketIntel.Server.Tests;
 
 /// <summary>
 /// The real host (Kestrel, the silo, the APIs) started once for the tests on free loopback ports, with the demo's
-/// direction model (computed features) registered as the default at start, and clients for both APIs.
+/// direction model (computed features) registered as the default at start, and clients for both APIs. Drift windows
+/// are 100 bars, evaluated every 10 and stored every 100 ms.
 /// </summary>
 public sealed class ServerFixture : IAsyncLifetime
 {
@@ -42,6 +43,10 @@ public sealed class ServerFixture : IAsyncLifetime
             ["MarketIntel:GrpcPort"] = Text(GrpcPort),
             ["MarketIntel:SiloPort"] = Text(ports[2]),
             ["MarketIntel:Models:0"] = DirectionModel,
+            // Drift windows small and written often, so the drift tests need few bars and little waiting.
+            ["Grid:Drift:Window"] = "100",
+            ["Grid:Drift:EvaluateEveryBars"] = "10",
+            ["Grid:Drift:FlushInterval"] = "00:00:00.100",
         }, logging => logging.SetMinimumLevel(LogLevel.Warning));
         await _app.StartAsync();
         Http.BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}");

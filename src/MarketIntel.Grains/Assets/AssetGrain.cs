@@ -5,6 +5,7 @@ using MarketIntel.Abstractions.Models;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Features;
 using MarketIntel.Features.Series;
+using MarketIntel.Grains.Drift;
 using MarketIntel.Inference;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -22,8 +23,10 @@ namespace MarketIntel.Grains.Assets;
 /// embedded defaults both live in memory; in cluster mode in PostgreSQL, and an activation replays the archive to
 /// rebuild its features exactly. After each bar it predicts with the served version and its shadows (the
 /// <see cref="ModelLineup"/>) and the <see cref="OutcomeScorer"/> scores the predictions whose horizon that bar
-/// reached; its tallies go to the <see cref="IScoreStore"/> every Grid:Scoring:FlushInterval, off the bars' path.
-/// What comes next (drift counts) joins as a component of the same kind, fed where each bar is applied.
+/// reached; its tallies go to the <see cref="IScoreStore"/> every Grid:Scoring:FlushInterval, off the bars' path
+/// (AssetGrain.Scores.cs). The
+/// <see cref="DriftTracker"/> counts the served version's inputs and prediction after each bar into its drift window
+/// (the grain's drift side is in AssetGrain.Drift.cs).
 /// </summary>
 public sealed partial class AssetGrain : Grain, IAssetGrain
 {
@@ -39,6 +42,8 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
     private readonly AssetPublisher _publisher;
     private readonly OutcomeScorer _scorer;
     private readonly IScoreStore _scores;
+    private readonly DriftTracker _drift;
+    private readonly IDriftStore _driftStore;
     private readonly PredictionRecorder _recorder;
     private readonly ILogger _log;
     private ModelLineup? _lineup;      // the versions predicting after each bar, as last worked out
@@ -54,8 +59,8 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
     public AssetGrain(
         [PersistentState("asset", GridStorage.Name)] IPersistentState<AssetState> state,
         IOptions<GridOptions> options, SiloModelCache models, GridMetrics metrics, FeatureSpecCache specs, LocalPredictor local,
-        IBarArchive archive, IAssetCache cache, IScoreStore scores, ILogger<ObserverManager<IPredictionObserver>> observerLog, ILogger<AssetGrain> log,
-        IPredictionLog predictionLog)
+        IBarArchive archive, IAssetCache cache, IScoreStore scores, DriftMetrics driftMetrics, IDriftStore driftStore,
+        ILogger<ObserverManager<IPredictionObserver>> observerLog, ILogger<AssetGrain> log, IPredictionLog predictionLog)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(specs);
@@ -73,6 +78,8 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
         _publisher = new AssetPublisher(_asset, _series, local, cache, observerLog);
         _scorer = new OutcomeScorer(metrics);
         _scores = scores;
+        _drift = new DriftTracker(_asset, _options.Drift, _options.Quality, driftMetrics);
+        _driftStore = driftStore;
         _recorder = new PredictionRecorder(predictionLog);
         _log = log;
     }
@@ -169,60 +176,6 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
             await LoadScores();
         }
     }
-
-    // Adds the stored tallies to what this activation scored so far (nothing, unless an earlier try failed). A store
-    // that cannot be read does not stop the asset: the flush timer tries again, and nothing is written before then,
-    // so stored tallies are never replaced by partial ones.
-    private async Task LoadScores()
-    {
-        try
-        {
-            _scorer.Load(await _scores.Load(_asset));
-            _scoresLoaded = true;
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            LogScoresUnreadable(_asset, e);
-        }
-    }
-
-    // Every FlushInterval once the asset scores anything: starts a write of the tallies when they changed, without
-    // holding up the grain's turn (bars go on while the store answers).
-    private void FlushScores()
-    {
-        if (_flushing is { IsCompleted: false })
-        {
-            return;
-        }
-        if (!_scoresLoaded)
-        {
-            _flushing = LoadScores();
-            return;
-        }
-        if (_scorer.Changed)
-        {
-            _flushing = SaveScores(_scorer.TakeChanges());
-        }
-    }
-
-    private async Task SaveScores(ModelScores scores)
-    {
-        try
-        {
-            await _scores.Save(_asset, scores);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            _scorer.MarkChanged();  // the next write carries these tallies (writes are absolute)
-            LogScoresUnwritable(_asset, e);
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Asset}: its stored outcome scores could not be read; tried again at the next flush")]
-    private partial void LogScoresUnreadable(string asset, Exception exception);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Asset}: its outcome scores could not be stored; tried again at the next flush")]
-    private partial void LogScoresUnwritable(string asset, Exception exception);
 
     // The grid's spec as configured now, plus what models added for this asset (kept in its state).
     private void LoadSpec()
@@ -337,6 +290,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
         {
             await SaveScores(_scorer.TakeChanges());
         }
+        await StopDrift();
     }
 
     public async Task<IngestResult> AddBars(IReadOnlyList<BarData> bars)
@@ -350,6 +304,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
         // Sorted against the state before the call plus the bars accepted earlier in it; nothing changes until
         // the archive has them.
         Intake intake = BarIntake.Sort(bars, _series, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), _options.FutureTolerance);
+        _drift.Rejected(intake.Kinds);
         if (intake.Accepted is { } accepted)
         {
             RefuseIfNewAndFull();
@@ -357,28 +312,22 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
             _publisher.Withdraw();
             bool observed = _publisher.ObserversWaiting();
             bool everyBar = lineup is not null && ((_options.Scoring.Enabled && (_scorer.Active || lineup.Models.Length > 1)) || _recorder.Enabled);
+            bool served = observed || everyBar || _drift.Counting;
             _recorder.Begin(lineup, accepted.Count);
             List<PredictionResult>? predictions = null;
             foreach (StoredBar bar in accepted)
             {
                 _series.Apply(bar);
                 _scorer.BarArrived(bar.Bar.Close);
+                _drift.BarArrived(bar.Timestamp, bar.Bar.Close);
                 _recorder.Bar(bar.Timestamp);
                 if (lineup is null)
                 {
                     continue;
                 }
-                if (observed)
+                if (served)
                 {
-                    if (TryPredict(lineup.Served, lineup.Loaded[0]) is { } prediction)
-                    {
-                        (predictions ??= []).Add(prediction);
-                        Record(0, prediction.Values[0]);
-                    }
-                }
-                else if (everyBar)
-                {
-                    PredictForScoring(lineup, 0);
+                    PredictServed(lineup, observed, ref predictions);
                 }
                 for (int i = 1; everyBar && i < lineup.Models.Length; i++)
                 {
@@ -562,6 +511,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
             ModelRef? target = Assigned ?? await _models.GetDefault();
             if (target is null)
             {
+                await TrackDrift(null);
                 return null;
             }
             var (served, routing) = await _models.Resolve(target, _asset);
@@ -572,10 +522,12 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
                 _lineup = await NewLineup(served.Model, loaded, deployment);
             }
             await CatchUp();
+            await TrackDrift(_lineup);
             return _lineup;
         }
         catch (GridException e) when (e.Kind != GridErrorKind.Unavailable)
         {
+            await TrackDrift(null);
             return null;
         }
     }
@@ -652,6 +604,36 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
     {
         Span<float> inputs = loaded.FeatureCount <= 256 ? stackalloc float[loaded.FeatureCount] : new float[loaded.FeatureCount];
         return _binding.TryFill(loaded, Pushed, inputs) ? Run(model, loaded, inputs) : null;
+    }
+
+    // The served version's prediction after a bar, from inputs in the stack: published to observers (where they wait),
+    // recorded for the scorer, and counted with its inputs in the drift window.
+    private void PredictServed(ModelLineup lineup, bool observed, ref List<PredictionResult>? predictions)
+    {
+        Model loaded = lineup.Loaded[0];
+        Span<float> inputs = loaded.FeatureCount <= 256 ? stackalloc float[loaded.FeatureCount] : new float[loaded.FeatureCount];
+        if (!_binding.TryFill(loaded, Pushed, inputs))
+        {
+            return;
+        }
+        float value;
+        if (observed)
+        {
+            PredictionResult prediction = Run(lineup.Served, loaded, inputs);
+            (predictions ??= []).Add(prediction);
+            value = prediction.Values[0];
+        }
+        else
+        {
+            Span<float> output = loaded.OutputCount <= 16 ? stackalloc float[loaded.OutputCount] : new float[loaded.OutputCount];
+            ModelRun.Run(lineup.Served, loaded, inputs, output, _metrics);
+            value = output[0];
+        }
+        Record(0, value);
+        if (_drift.Counting)
+        {
+            Announce(_drift.Observe(inputs, value));
+        }
     }
 
     // The prediction of the lineup's version at position, for the scorer only: into the stack, allocating nothing

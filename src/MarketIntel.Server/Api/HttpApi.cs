@@ -54,6 +54,7 @@ internal static class HttpApi
             ("GET /healthz", "liveness (no key)"),
             ("GET /readyz", "readiness: 200 ready, or 503 naming each failing dependency (no key)"),
             .. ModelsHttpApi.Paths,
+            .. DriftHttpApi.Paths,
         ],
         server.MetricsPort > 0 ? $":{server.MetricsPort}/metrics" : "/metrics",
         server.Dashboard ? server.DashboardPath : null,

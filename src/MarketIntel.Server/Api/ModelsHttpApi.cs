@@ -246,7 +246,7 @@ internal static class ModelsHttpApi
         }
     }
 
-    private static async Task Answer<T>(HttpContext http, Func<Task<T>> call, Action<Utf8JsonWriter, T> write)
+    internal static async Task Answer<T>(HttpContext http, Func<Task<T>> call, Action<Utf8JsonWriter, T> write)
     {
         T result;
         try

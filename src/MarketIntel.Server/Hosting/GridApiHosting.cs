@@ -62,6 +62,7 @@ public static class GridApiHosting
         builder.Services.AddSingleton<Application.ModelOperations>();
         builder.Services.AddSingleton<Application.ModelProfiles>();
         builder.Services.AddSingleton<Application.ModelScoresQuery>();
+        builder.Services.AddSingleton<Application.DriftQuery>();
         builder.Services.AddSingleton<Application.BarHolder>();
         builder.Services.AddSingleton<PredictionFeed>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PredictionFeed>());
@@ -80,6 +81,8 @@ public static class GridApiHosting
         app.MapGridHttpApi();
         app.MapGrpcService<ModelScoresService>();
         app.MapModelScoresHttpApi();
+        app.MapGrpcService<DriftService>();
+        app.MapDriftHttpApi();
         return app;
     }
 }
