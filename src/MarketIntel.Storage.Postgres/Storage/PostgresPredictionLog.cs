@@ -247,8 +247,16 @@ public sealed partial class PostgresPredictionLog : IPredictionLog, IAsyncDispos
         }
     }
 
+    // Disposed by both the silo's lifecycle and the service provider: the second call finds nothing left to stop
+    // (and a disposed token source would throw, aborting the silo's shutdown).
+    private int _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         await _stopping.CancelAsync();
         await _sweeps;
         if (_commit is not null)
