@@ -32,7 +32,7 @@ public sealed class DriftOptions
     /// Every this many bars an asset grain evaluates its window (statistics, flags, the silo's drift metrics, and an
     /// event when the asset starts or stops drifting); it also does at each flush.
     /// </summary>
-    public int EvaluateEveryBars { get; set; } = 50;
+    public int EvaluateEveryBars { get; set; } = 500;
 
     /// <summary>The checks <see cref="GridOptionsValidator"/> runs on these options, each failure naming its setting.</summary>
     internal IEnumerable<string> Failures()
