@@ -66,6 +66,15 @@ public sealed class GridCommandTests : CliTestBase, IAsyncLifetime
             Assert.Equal(bars - LastDates.Count, int.Parse(row.Split(' ', StringSplitOptions.RemoveEmptyEntries)[2], CultureInfo.InvariantCulture));
         }
         Assert.Contains($"promotion gate on d2-n30 against d3-n60 ({bars - LastDates.Count} paired outcomes;", stdout, StringComparison.Ordinal);
+
+        // Every asset's drift against the champion's training profile: MSFT's 249 bars do not fill a window of 500;
+        // the others are measured (the reference pools every series, whose price levels differ: they drift).
+        Assert.Contains("  MSFT  warming-up (249 of 500 bars)", stdout, StringComparison.Ordinal);
+        foreach (string asset in LastDates.Keys.Where(a => a != "MSFT"))
+        {
+            string row = stdout.Split('\n').Single(l => l.StartsWith($"  {asset,-6}", StringComparison.Ordinal));
+            Assert.Matches(@"^  \S+ +\d of 8 features drifting: ", row);
+        }
     }
 
     // The bundled files' last rows; the EU indices' dates are approximate business days (data/README.md).
