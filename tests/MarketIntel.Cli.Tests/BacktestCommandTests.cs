@@ -122,6 +122,14 @@ public sealed class BacktestCommandTests : CliTestBase
         loaded.Predict(lastBar, offline);
         Assert.InRange(offline[0], 0.01f, 0.99f);   // a probability, not a missing value
         Assert.Equal(offline[0], served.RootElement.GetProperty("prediction").GetSingle(), 6);
+
+        // Its lineage came with it (MODEL.lineage.json beside the file), so its profile is the one drift measures
+        // against: MSFT's 249 bars are under a window of 500, measured but not judged yet.
+        using JsonDocument registeredProfile = JsonDocument.Parse(await http.GetStringAsync(new Uri(grid.Http($"/models/msft-up3/versions/{modelSha[..12]}/profile"))));
+        Assert.Equal($"training rows of {data}", registeredProfile.RootElement.GetProperty("source").GetString());
+        using JsonDocument drift = JsonDocument.Parse(await http.GetStringAsync(new Uri(grid.Http("/drift/MSFT"))));
+        Assert.Equal("warming-up", drift.RootElement.GetProperty("status").GetString());
+        Assert.Equal(["rsi_14", "roc_10"], drift.RootElement.GetProperty("features").EnumerateArray().Select(f => f.GetProperty("name").GetString()));
     }
 
     [Fact]
