@@ -105,18 +105,40 @@ public sealed class DashboardTests
     [Fact]
     public void The_serving_dashboards_Models_row_shows_every_live_score_counter_per_model_version()
     {
-        var panels = Load("marketintel-serving.json").GetProperty("panels").EnumerateArray().ToList();
-        int row = panels.Single(p => p.GetProperty("type").GetString() == "row" && p.GetProperty("title").GetString() == "Models")
-            .GetProperty("gridPos").GetProperty("y").GetInt32();
-        var below = panels.Where(p => p.GetProperty("type").GetString() != "row" && p.GetProperty("gridPos").GetProperty("y").GetInt32() > row)
-            .SelectMany(p => p.GetProperty("targets").EnumerateArray().Select(t => t.GetProperty("expr").GetString()!))
-            .ToList();
+        var below = ServingRowExpressions("Models");
         foreach (string counter in new[] { "outcomes", "hits", "log_loss", "brier", "squared_error" }.Select(c => $"marketintel_model_{c}_total"))
         {
             var showing = below.Where(e => PromQl.Selectors(e).Any(s => s.Metric == counter)).ToList();
             Assert.True(showing.Count > 0, $"no panel of the Models row shows {counter}");
             Assert.All(showing, e => Assert.Contains("model", PromQl.Grouping(e)));
         }
+    }
+
+    [Fact]
+    public void The_serving_dashboards_Drift_row_shows_every_drift_gauge_per_model_version_summed_or_maxed_over_silos()
+    {
+        var row = ServingRowExpressions("Drift");
+        foreach (var (gauge, overSilos) in new[] { ("assets", "sum"), ("drifting_assets", "sum"), ("drifting_features", "sum"), ("worst_psi", "max") })
+        {
+            string metric = $"marketintel_drift_{gauge}";
+            var showing = row.Where(e => PromQl.Selectors(e).Any(s => s.Metric == metric)).ToList();
+            Assert.True(showing.Count > 0, $"no panel of the Drift row shows {metric}");
+            Assert.All(showing, e => Assert.Equal(["model", "version"], PromQl.Grouping(e).Distinct().Order(StringComparer.Ordinal)));
+            // A per-silo gauge: the cluster's figure is the sum of the silos' (the worst PSI their maximum), never an average.
+            Assert.All(showing, e => Assert.Contains($"{overSilos} by (model, version) ({metric}", e, StringComparison.Ordinal));
+        }
+    }
+
+    // The queries of the serving dashboard's panels under the row titled <paramref name="title"/>, down to the next row.
+    private static List<string> ServingRowExpressions(string title)
+    {
+        var panels = Load("marketintel-serving.json").GetProperty("panels").EnumerateArray().ToList();
+        static int Y(JsonElement panel) => panel.GetProperty("gridPos").GetProperty("y").GetInt32();
+        static bool IsRow(JsonElement panel) => panel.GetProperty("type").GetString() == "row";
+        int top = Y(panels.Single(p => IsRow(p) && p.GetProperty("title").GetString() == title));
+        int bottom = panels.Where(p => IsRow(p) && Y(p) > top).Select(Y).DefaultIfEmpty(int.MaxValue).Min();
+        return [.. panels.Where(p => !IsRow(p) && Y(p) > top && Y(p) < bottom)
+            .SelectMany(p => p.GetProperty("targets").EnumerateArray().Select(t => t.GetProperty("expr").GetString()!))];
     }
 
     [Fact]

@@ -5,7 +5,8 @@ namespace MarketIntel.Ops.Tests;
 
 /// <summary>
 /// A real PostgreSQL (schema migrated) and Redis, and one `marketintel serve --cluster` silo on them serving the demo
-/// model, answering /healthz; all stopped on dispose.
+/// model, answering /healthz; all stopped on dispose. <c>environment</c> adds settings to the silo's (e.g.
+/// <c>Grid__Drift__Window</c>).
 /// </summary>
 internal sealed class OneSiloCluster : IDisposable
 {
@@ -21,7 +22,7 @@ internal sealed class OneSiloCluster : IDisposable
 
     public SiloProcess Silo { get; private set; } = null!;
 
-    public static async Task<OneSiloCluster> Start()
+    public static async Task<OneSiloCluster> Start(IReadOnlyDictionary<string, string>? environment = null)
     {
         var postgres = PostgresServer.Start();
         RedisServer redis;
@@ -42,7 +43,7 @@ internal sealed class OneSiloCluster : IDisposable
             {
                 await Storage.Postgres.Migrations.Migrator.MigrateAsync(data);
             }
-            cluster.Silo = SiloProcess.Start("a", redis.Endpoint, database, "--model", SiloProcess.DemoModel);
+            cluster.Silo = SiloProcess.Start("a", redis.Endpoint, database, environment ?? new Dictionary<string, string>(), "--model", SiloProcess.DemoModel);
             await cluster.Silo.WaitReady(TimeSpan.FromSeconds(90));
             return cluster;
         }

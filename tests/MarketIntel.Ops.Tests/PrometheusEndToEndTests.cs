@@ -12,7 +12,9 @@ namespace MarketIntel.Ops.Tests;
 /// <summary>
 /// A real Prometheus, loaded with deploy/prometheus/rules, scrapes a real cluster-mode silo (PostgreSQL, Redis) under a
 /// short load of ingest and predictions over both protocols, its assets served by a registered model whose lineage
-/// names a label (a direction version served, a return version as its shadow), so that live scores are counted. Every expression of every dashboard panel and every rule
+/// names a label (a direction version served, a return version as its shadow), so that live scores are counted, and whose
+/// served version has a reference profile built from the assets' archived bars, with drift windows small enough (50 bars)
+/// to fill before the load, so that drift is measured. Every expression of every dashboard panel and every rule
 /// is then evaluated: each must be valid PromQL, each panel and recording rule must return data, and every metric each
 /// names must be one the grid exported, with the labels the expression uses. Orleans publishes some meters only from
 /// their first event (a dropped message, a shed request): a metric absent here passes only if it is such an Orleans
@@ -31,12 +33,14 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output) : IDisposa
     [Fact]
     public async Task Every_panel_and_rule_expression_evaluates_against_a_scraped_grid_and_stopping_the_silo_makes_the_silo_down_alert_pending()
     {
-        var cluster = await OneSiloCluster.Start();
+        var cluster = await OneSiloCluster.Start(DriftSettings);
         _owned.Add(cluster);
         var silo = cluster.Silo;
         StartPrometheus(silo.HttpPort);
 
+        await IngestAll(silo, 0, HistoryBars);
         await ServeLabelledModels(silo);
+        await IngestAll(silo, HistoryBars, ServedBars);
         await Load(silo, TimeSpan.FromSeconds(12));
         // Scrapes and rule evaluations every second: wait for the SLI recording rules, which need the load's requests.
         await Until(async () => (await Query("marketintel:predict_slow:ratio_rate5m")).GetArrayLength() > 0, "the latency SLI's recording rule has data");
@@ -57,6 +61,9 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output) : IDisposa
         Assert.Equal(["e2e@v1"], await ModelsShownBy(expressions, "Mean log loss by model version"));
         Assert.Equal(["e2e@v1"], await ModelsShownBy(expressions, "Mean Brier score by model version"));
         Assert.Equal(["e2e@v2"], await ModelsShownBy(expressions, "Mean squared error by model version"));
+        // Every asset's drift window is full, so the drift row shows the served version judged on all four.
+        JsonElement judged = await Query("sum by (model, version) (marketintel_drift_assets)");
+        Assert.Equal(Assets.Length, double.Parse(judged.EnumerateArray().Single().GetProperty("value")[1].GetString()!, System.Globalization.CultureInfo.InvariantCulture));
 
         silo.Kill();
         await Until(async () => await AlertState("MarketIntelSiloDown") is "pending", "MarketIntelSiloDown is pending");
@@ -146,9 +153,20 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output) : IDisposa
 
     private static readonly string[] Assets = ["E2E0", "E2E1", "E2E2", "E2E3"];
 
+    // Bars archived before the model is served (the history its reference profile is built from), bars ingested once it
+    // is served (a full drift window and then some), and a window small enough for the load to move it.
+    private const int HistoryBars = 300, ServedBars = 60;
+
+    private static readonly Dictionary<string, string> DriftSettings = new()
+    {
+        ["Grid__Drift__Window"] = "50",
+        ["Grid__Drift__EvaluateEveryBars"] = "10",
+    };
+
     // The demo models registered as two versions of one name, each with a lineage whose label has a one-bar horizon: v1
     // (direction, up_1) behind the alias the assets are assigned to, v2 (log return, logret_1) its shadow. Every bar
-    // then scores the bar before's predictions of both, which the live score metrics count per version.
+    // then scores the bar before's predictions of both, which the live score metrics count per version. v1's reference
+    // profile is built from the archived history, so its assets' drift windows are judged once full.
     private async Task ServeLabelledModels(SiloProcess silo)
     {
         string http = $"http://127.0.0.1:{silo.HttpPort}/models/e2e";
@@ -160,6 +178,10 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output) : IDisposa
         string samples = Path.Combine(RepoPaths.Root, "src", "MarketIntel.Cli", "SampleData");
         await Put("/versions/v1?alias=champion", new ByteArrayContent(File.ReadAllBytes(Path.Combine(samples, "direction-d3-n60.json"))));
         await Put("/versions/v1/lineage", new StringContent("""{"label": {"kind": "direction", "horizon": 1}}"""));
+        using (var profile = await _http.PostAsync(new Uri(http + "/versions/v1/profile"), new StringContent(JsonSerializer.Serialize(new { assets = Assets }))))
+        {
+            Assert.True(profile.IsSuccessStatusCode, $"POST /versions/v1/profile: {profile.StatusCode} {await profile.Content.ReadAsStringAsync()}");
+        }
         await Put("/versions/v2", new ByteArrayContent(File.ReadAllBytes(Path.Combine(samples, "direction-d2-n30.json"))));
         await Put("/versions/v2/lineage", new StringContent("""{"label": {"kind": "logReturn", "horizon": 1}}"""));
         await Put("/shadows/v2", new StringContent(""));
@@ -170,20 +192,25 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output) : IDisposa
 
     // Ingest over gRPC (new bars, resent ones, an invalid one), predictions over HTTP and gRPC, unknown assets (HTTP 404,
     // gRPC NOT_FOUND), features and readiness probes, from a few concurrent loops.
+    // Bars from..from + count of every asset in one call each, every one accepted.
+    private static async Task IngestAll(SiloProcess silo, int from, int count)
+    {
+        foreach (string asset in Assets)
+        {
+            Assert.Equal(count, (await silo.Ingest(Bars(asset, from, count))).Accepted);
+        }
+    }
+
     private async Task Load(SiloProcess silo, TimeSpan duration)
     {
         string[] assets = Assets;
-        foreach (string asset in assets)
-        {
-            Assert.Equal(300, (await silo.Ingest(Bars(asset, 0, 300))).Accepted);
-        }
         var until = DateTime.UtcNow + duration;
         string http = $"http://127.0.0.1:{silo.HttpPort}";
         async Task Ingest()
         {
             for (int round = 0; DateTime.UtcNow < until; round++)
             {
-                var request = Bars(assets[round % assets.Length], 300 + (round / assets.Length), 1);
+                var request = Bars(assets[round % assets.Length], HistoryBars + ServedBars + (round / assets.Length), 1);
                 request.Bars.Add(Bars("x", 0, 1).Bars[0]);
                 request.Bars.Add(new Api.V1.Bar { Timestamp = 1_900_000_000_000L + round, Open = 1, High = 0.5, Low = 2, Close = 1, Volume = 1 });
                 await silo.Ingest(request);
