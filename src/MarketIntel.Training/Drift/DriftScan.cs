@@ -16,12 +16,16 @@ namespace MarketIntel.Training.Drift;
 /// bin <c>b</c> of series <c>s</c> is <c>counts[(Row(s) + b) * A + j]</c> (<see cref="Rows"/> x A in all), and its missing
 /// count <c>missing[s * A + j]</c>. <see cref="Write"/> lays a <see cref="DriftWindow"/> out this way.</para>
 /// <para>Where every bin of a series expects at least <see cref="DriftStatistics.MinimumExpected"/> live values (the
-/// usual case: full windows), the statistics come from vectorized passes (TensorPrimitives for the sums and
-/// conversions, then one fused Vector256 pass per bin with its logarithms inline) and the p-values from
-/// <see cref="ChiSquare.Survival(ReadOnlySpan{double}, double, Span{double})"/>; any other asset (a short window, an
-/// empty one, a reference with an empty bin) goes through <see cref="DriftStatistics.Compare"/> itself. The vector
-/// path's results differ from Compare's in rounding only (tested to 1e-11 relative): it takes
-/// <c>ln a - ln e</c> where Compare takes <c>ln(a / e)</c>, and its logarithms are Vector256.Log, not Math.Log.</para>
+/// usual case: full windows), the statistics come from one of two fast paths. A chunk of assets whose windows all hold
+/// the same number of values (full windows without missing values, the commonest case) takes each bin's PSI,
+/// Jensen-Shannon and chi-square terms from tables over the integer counts, which holds the logarithms to two per
+/// distinct count of a bin rather than two per asset and bin. Any other chunk takes vectorized passes (TensorPrimitives
+/// for the sums and conversions, then one fused Vector256 pass per bin with its logarithms inline). Both take the
+/// p-values from <see cref="ChiSquare.Survival(ReadOnlySpan{double}, double, Span{double})"/>. Any other asset (a short
+/// window, an empty one, a reference with an empty bin) goes through <see cref="DriftStatistics.Compare"/> itself. The
+/// fast paths' results differ from Compare's in rounding only (tested to 1e-11 relative): they take
+/// <c>ln a - ln e</c> where Compare takes <c>ln(a / e)</c>, and the per-bin passes' logarithms are Vector256.Log, not
+/// Math.Log.</para>
 /// </remarks>
 public sealed class DriftScan
 {
@@ -163,7 +167,14 @@ public sealed class DriftScan
             TensorPrimitives.Add(n, counts.Slice((row + b) * assets + first, length), n);
         }
         missing.Slice(output, length).CopyTo(result.Missing.AsSpan(output, length));
-        if (prepared.Vectorized)
+        bool uniform = length > 0 && TensorPrimitives.Min<int>(n) == TensorPrimitives.Max<int>(n);
+        // A chunk of equal windows too short for the test goes through Compare below whole: no fast path's results are kept.
+        bool fast = prepared.Vectorized && (!uniform || DriftStatistics.ExpectsEnough(n[0], prepared.SmallestCount, reference.Present));
+        if (fast && uniform)
+        {
+            ScanUniform(s, n[0], first, length, counts, assets, result, work);
+        }
+        else if (fast)
         {
             Span<double> psi = result.Psi.AsSpan(output, length), js = result.JensenShannon.AsSpan(output, length);
             Span<double> wasserstein = result.Wasserstein.AsSpan(output, length), chi = result.ChiSquare.AsSpan(output, length);
@@ -201,6 +212,49 @@ public sealed class DriftScan
                 result.Set(first + k, s, DriftStatistics.Compare(reference, gathered, missing[output + k]));
             }
         }
+    }
+
+    /// <summary>
+    /// A chunk whose assets all hold <paramref name="n"/> live values (full windows without missing values, the usual
+    /// case): a bin's PSI, Jensen-Shannon and chi-square terms are then functions of its integer count alone, so they come
+    /// from per-bin tables over the counts met (two logarithms per distinct count of the series rather than per asset and
+    /// bin), and each asset's bins are summed in registers. The terms are Accumulate's, evaluated the same way.
+    /// </summary>
+    private void ScanUniform(int s, int n, int first, int length, ReadOnlySpan<int> counts, int assets, DriftScanResult result, Workspace work)
+    {
+        FeatureReference reference = _series[s];
+        Prepared prepared = _prepared[s];
+        int output = s * assets + first, row = _rows[s], bins = reference.Bins;
+        CountTerms terms = work.TermsOf(s, n, bins);
+        for (int b = 0; b < bins; b++)
+        {
+            terms.Cover(prepared, b, TensorPrimitives.Max<int>(counts.Slice((row + b) * assets + first, length)));
+        }
+        double inverse = 1.0 / n, scale = (double)n * reference.Present, toBits = 2 * Math.Log(2);
+        double[] share = prepared.Share, gap = prepared.Gap;
+        double[][] table = terms.Table;
+        Span<double> chi = result.ChiSquare.AsSpan(output, length);
+        for (int k = 0; k < length; k++)
+        {
+            double psi = 0, js = 0, sum = 0, wasserstein = 0, cumulative = 0;
+            int at = row * assets + first + k;
+            for (int b = 0; b < bins; b++, at += assets)
+            {
+                int c = counts[at];
+                double[] entries = table[b];
+                psi += entries[3 * c];
+                js += entries[3 * c + 1];
+                sum += entries[3 * c + 2];
+                wasserstein += Math.Abs(cumulative) * gap[b];
+                cumulative += c * inverse - share[b];
+            }
+            result.Psi[output + k] = psi;
+            result.JensenShannon[output + k] = Math.Sqrt(Math.Max(0, js / toBits));
+            result.Wasserstein[output + k] = wasserstein;
+            chi[k] = sum * scale;
+        }
+        result.DegreesOfFreedom.AsSpan(output, length).Fill(bins - 1);
+        ChiSquare.Survival(chi, bins - 1, result.PValue.AsSpan(output, length));
     }
 
     /// <summary>
@@ -285,8 +339,59 @@ public sealed class DriftScan
         public bool Vectorized { get; }
     }
 
+    /// <summary>
+    /// One series' terms per bin and live count for windows of <see cref="N"/> values: <c>Table[b][3c..3c+2]</c> are the
+    /// PSI, Jensen-Shannon and chi-square terms of count <c>c</c> in bin <c>b</c>, filled up to the largest count met.
+    /// </summary>
+    private sealed class CountTerms(int series, int n, int bins)
+    {
+        private readonly int[] _filled = new int[bins];
+
+        public int SeriesIndex { get; } = series;
+
+        public int N { get; } = n;
+
+        public double[][] Table { get; } = [.. Enumerable.Range(0, bins).Select(_ => Array.Empty<double>())];
+
+        public void Cover(Prepared prepared, int b, int largest)
+        {
+            if (largest < _filled[b])
+            {
+                return;
+            }
+            if (3 * (largest + 1) > Table[b].Length)
+            {
+                double[] grown = new double[3 * Math.Min(N + 1, Math.Max(largest + 1, Table[b].Length / 3 * 2))];
+                Table[b].AsSpan(0, 3 * _filled[b]).CopyTo(grown);
+                Table[b] = grown;
+            }
+            double e = prepared.Share[b], floored = Math.Max(e, DriftStatistics.PsiFloor), logFloored = Math.Log(floored);
+            double logE = Math.Log(Math.Max(e, Tiny)), referenceCount = prepared.Counts[b], inverse = 1.0 / N;
+            for (int c = _filled[b]; c <= largest; c++)
+            {
+                double a = c * inverse, la = Math.Log(Math.Max(a, Tiny)), lm = Math.Log(Math.Max((a + e) * 0.5, Tiny)), d = a - e;
+                Table[b][3 * c] = (Math.Max(a, DriftStatistics.PsiFloor) - floored) * (Math.Max(la, LogPsiFloor) - logFloored);
+                Table[b][3 * c + 1] = a * (la - lm) + e * (logE - lm);
+                Table[b][3 * c + 2] = d * d / (c + referenceCount);
+            }
+            _filled[b] = largest + 1;
+        }
+    }
+
     private sealed class Workspace(int maxBins)
     {
+        private CountTerms? _terms;
+
+        /// <summary>The count terms of series <paramref name="series"/> at windows of <paramref name="n"/>, kept while chunks share them.</summary>
+        public CountTerms TermsOf(int series, int n, int bins)
+        {
+            if (_terms is null || _terms.SeriesIndex != series || _terms.N != n)
+            {
+                _terms = new CountTerms(series, n, bins);
+            }
+            return _terms;
+        }
+
         public double[] Inverse { get; } = new double[Chunk];
         public double[] Cumulative { get; } = new double[Chunk];
         public double[] Live { get; } = new double[Chunk];

@@ -6,12 +6,12 @@ namespace MarketIntel.Training.Tests.Drift;
 /// <summary>The batch scan against <see cref="DriftStatistics.Compare"/> cell by cell, and its layout and errors.</summary>
 public sealed class DriftScanTests
 {
-    // The vector path differs from Compare in rounding only: ln a - ln e for ln(a / e), Vector256.Log for Math.Log
-    // (whose last bit may differ between AVX2 and AVX-512 machines), and the p-value's front factor from a
-    // vectorized exp/log (about df * 1e-16). Every cell agrees to 1e-12 relative on the machine of docs/performance.md;
-    // 1e-11 leaves room for another instruction set and is far below any digit a drift report shows. The Jensen-Shannon
-    // distance is a square root: where live equals reference exactly its divergence is a sum of terms of size 0.1
-    // cancelling to about 1e-17, whose root is about 3e-9, hence its absolute 1e-7.
+    // The fast paths differ from Compare in rounding only: ln a - ln e for ln(a / e), Vector256.Log for Math.Log in the
+    // per-bin pass (whose last bit may differ between AVX2 and AVX-512 machines; the count tables take Math.Log itself),
+    // and the p-value's front factor from a vectorized exp/log (about df * 1e-16). Every cell agrees to 1e-12 relative
+    // on the machine of docs/performance.md; 1e-11 leaves room for another instruction set and is far below any digit a
+    // drift report shows. The Jensen-Shannon distance is a square root: where live equals reference exactly its
+    // divergence is a sum of terms of size 0.1 cancelling to about 1e-17, whose root is about 3e-9, hence its absolute 1e-7.
     private const double Relative = 1e-11;
 
     [Fact]
@@ -45,35 +45,41 @@ public sealed class DriftScanTests
         }
         DriftScanResult result = scan.Scan(counts, missing, Assets, 0.05);
 
-        var p = new double[series.Length];
-        var rejected = new bool[series.Length];
-        int vectorCells = 0, flagged = 0;
-        for (int j = 0; j < Assets; j++)
-        {
-            for (int s = 0; s < series.Length; s++)
-            {
-                int[] live = [.. Enumerable.Range(0, series[s].Bins).Select(b => counts[(scan.Row(s) + b) * Assets + j])];
-                FeatureDrift expected = DriftStatistics.Compare(series[s], live, missing[s * Assets + j]);
-                FeatureDrift actual = result[j, s];
-                string what = $"asset {j} (window {windows[j]}), series {s} ({series[s].Bins} bins)";
-                Assert.Equal((expected.Count, expected.Missing, expected.DegreesOfFreedom), (actual.Count, actual.Missing, actual.DegreesOfFreedom));
-                Close(expected.Psi, actual.Psi, 0, $"{what}: PSI");
-                Close(expected.JensenShannon, actual.JensenShannon, 1e-7, $"{what}: Jensen-Shannon");
-                Close(expected.Wasserstein, actual.Wasserstein, 1e-15, $"{what}: Wasserstein");
-                Close(expected.ChiSquare, actual.ChiSquare, 0, $"{what}: chi-square");
-                Close(expected.PValue, actual.PValue, 1e-300, $"{what}: p-value");
-                p[s] = expected.PValue;
-                vectorCells += DriftStatistics.UsesEveryBin(series[s], expected.Count) && series[s].Counts.All(c => c > 0) && series[s].Bins > 1 ? 1 : 0;
-            }
-            Assert.Equal(BenjaminiHochberg.Reject(p, 0.05, rejected), result.DriftingSeries[j]);
-            for (int s = 0; s < series.Length; s++)
-            {
-                Assert.Equal(rejected[s], result.Drifting[result.Index(j, s)]);
-            }
-            flagged += result.DriftingSeries[j];
-        }
+        (int vectorCells, int flagged) = AssertEveryCellEqualsCompare(scan, counts, missing, result, j => $"window {windows[j]}");
         Assert.True(vectorCells > Assets * series.Length / 2, $"only {vectorCells} cells took the vector path");
         Assert.True(flagged > 100, $"only {flagged} cells flagged: the shifted assets were not caught");
+    }
+
+    [Fact]
+    public void Chunks_of_equal_windows_from_count_tables_equal_Compare_cell_by_cell()
+    {
+        // Chunks of 512 assets whose windows all hold the same number of values take the count tables: the first two
+        // full windows of 500 (the second shifted, so its counts reach further and the series' tables grow while kept),
+        // the third windows of 5,000 (new tables), the last 64 windows of 60, too short for the test in most series
+        // (Compare alone).
+        var random = new Random(7);
+        FeatureReference[] series = Profile(random);
+        var scan = new DriftScan(series);
+        const int Assets = 3 * 512 + 64;
+        var counts = new int[scan.Rows * Assets];
+        var missing = new int[series.Length * Assets];
+        int Window(int j) => (j / 512) switch { 0 or 1 => 500, 2 => 5000, _ => 60 };
+        for (int j = 0; j < Assets; j++)
+        {
+            double shift = j / 512 == 1 ? 1.5 : j % 5 == 0 ? 0.4 : 0;
+            for (int s = 0; s < series.Length; s++)
+            {
+                for (int v = 0; v < Window(j); v++)
+                {
+                    counts[(scan.Row(s) + series[s].Bin((float)(DriftWindowTests.Normal(random) + shift))) * Assets + j]++;
+                }
+            }
+        }
+        DriftScanResult result = scan.Scan(counts, missing, Assets, 0.05);
+
+        (int vectorCells, int flagged) = AssertEveryCellEqualsCompare(scan, counts, missing, result, j => $"window {Window(j)}");
+        Assert.True(vectorCells > 3 * 512 * series.Length / 2, $"only {vectorCells} cells took a vector path");
+        Assert.True(flagged > 512, $"only {flagged} cells flagged: the shifted assets were not caught");
     }
 
     [Fact]
@@ -150,6 +156,41 @@ public sealed class DriftScanTests
         series[5] = ProfileBuilder.Reference("constant", [1f, 1f]);
         series[6] = new FeatureReference("hand", [-1f, 0f, 1f], [3000, 0, 7000, 9000], 0, -4f, 4f);
         return series;
+    }
+
+    // Every cell of the scan against Compare on its counts, and each asset's flags against Benjamini-Hochberg on
+    // Compare's p-values; returns how many cells a vector path can take and how many were flagged.
+    private static (int VectorCells, int Flagged) AssertEveryCellEqualsCompare(DriftScan scan, int[] counts, int[] missing, DriftScanResult result, Func<int, string> describe)
+    {
+        int assets = result.Assets;
+        var p = new double[scan.Series.Count];
+        var rejected = new bool[scan.Series.Count];
+        int vectorCells = 0, flagged = 0;
+        for (int j = 0; j < assets; j++)
+        {
+            for (int s = 0; s < scan.Series.Count; s++)
+            {
+                int[] live = [.. Enumerable.Range(0, scan.Series[s].Bins).Select(b => counts[(scan.Row(s) + b) * assets + j])];
+                FeatureDrift expected = DriftStatistics.Compare(scan.Series[s], live, missing[s * assets + j]);
+                FeatureDrift actual = result[j, s];
+                string what = $"asset {j} ({describe(j)}), series {s} ({scan.Series[s].Bins} bins)";
+                Assert.Equal((expected.Count, expected.Missing, expected.DegreesOfFreedom), (actual.Count, actual.Missing, actual.DegreesOfFreedom));
+                Close(expected.Psi, actual.Psi, 0, $"{what}: PSI");
+                Close(expected.JensenShannon, actual.JensenShannon, 1e-7, $"{what}: Jensen-Shannon");
+                Close(expected.Wasserstein, actual.Wasserstein, 1e-15, $"{what}: Wasserstein");
+                Close(expected.ChiSquare, actual.ChiSquare, 0, $"{what}: chi-square");
+                Close(expected.PValue, actual.PValue, 1e-300, $"{what}: p-value");
+                p[s] = expected.PValue;
+                vectorCells += DriftStatistics.UsesEveryBin(scan.Series[s], expected.Count) && scan.Series[s].Counts.All(c => c > 0) && scan.Series[s].Bins > 1 ? 1 : 0;
+            }
+            Assert.Equal(BenjaminiHochberg.Reject(p, 0.05, rejected), result.DriftingSeries[j]);
+            for (int s = 0; s < scan.Series.Count; s++)
+            {
+                Assert.Equal(rejected[s], result.Drifting[result.Index(j, s)]);
+            }
+            flagged += result.DriftingSeries[j];
+        }
+        return (vectorCells, flagged);
     }
 
     private static void Close(double expected, double actual, double absolute, string what) =>
