@@ -21,7 +21,9 @@ internal sealed class RolePlacementDirector(
     : IPlacementDirector
 {
     private readonly SiloRole _localRole = RoleIn(localMetadata.Value) ?? SiloRole.All;
-    private (PlacementStrategy Strategy, IPlacementDirector Director)? _default;
+    // Resolved on first use (placement runs on several threads): the director resolver is built from the container
+    // this director comes from.
+    private readonly Lazy<(PlacementStrategy Strategy, IPlacementDirector Director)> _default = new(() => Default(services));
 
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
@@ -33,8 +35,7 @@ internal sealed class RolePlacementDirector(
         {
             throw new GridException(GridErrorKind.Unavailable, NoSilo(work, target.GrainIdentity, compatible));
         }
-        // Resolved on first use: the director resolver is built from the same container as this director.
-        var (defaultStrategy, director) = _default ??= Default(services);
+        var (defaultStrategy, director) = _default.Value;
         return director.OnAddActivation(defaultStrategy, target, new RoleContext(context, fit));
     }
 
