@@ -1,6 +1,8 @@
 using MarketIntel.Abstractions;
+using MarketIntel.Abstractions.Models;
 using MarketIntel.Features.Io;
 using MarketIntel.Grains.Assets;
+using MarketIntel.Grains.Models;
 using MarketIntel.Grains.Placement;
 using MarketIntel.Tests;
 using Orleans.TestingHost;
@@ -132,6 +134,20 @@ public sealed class RolePlacementTests(ServingAndWorkerCluster split, ServingOnl
         var placed = activations.Where(a => a.GrainType.Contains(nameof(AssetGrain), StringComparison.Ordinal) && assets.Contains(a.GrainId.Key.ToString())).ToList();
         Assert.Equal(assets.Length, placed.Count);
         Assert.All(placed, a => Assert.Equal(split.SiloOf(SiloRole.Serving), a.SiloAddress.ToString()));
+    }
+
+    [Fact]
+    public async Task The_model_registry_and_the_promotion_policy_activate_only_on_the_serving_silo()
+    {
+        await RoleCluster.OnceRolesAreKnown(() => split.Grains.GetGrain<IModelRegistryGrain>(0).ListModels());
+        await RoleCluster.OnceRolesAreKnown(async () => await split.Grains.GetGrain<IAutoPromotionGrain>(0).GetStatus());
+        var activations = await split.Cluster.Client.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics();
+        foreach (string grain in new[] { nameof(ModelRegistryGrain), nameof(AutoPromotionGrain) })
+        {
+            var placed = activations.Where(a => a.GrainType.Contains(grain, StringComparison.Ordinal)).ToList();
+            Assert.NotEmpty(placed);
+            Assert.All(placed, a => Assert.Equal(split.SiloOf(SiloRole.Serving), a.SiloAddress.ToString()));
+        }
     }
 
     [Fact]
