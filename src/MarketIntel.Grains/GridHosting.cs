@@ -2,10 +2,12 @@ using MarketIntel.Abstractions.Hosting;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Grains.Assets;
 using MarketIntel.Grains.Models;
+using MarketIntel.Grains.Placement;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 
 namespace MarketIntel.Grains;
 
@@ -16,16 +18,22 @@ public static class GridHosting
     /// Registers the grid's options (checked at start by <see cref="GridOptionsValidator"/>), the silo's shared
     /// model cache, the embedded defaults of the storage contracts a provider has not registered before (no
     /// archive, the model registry, the outcome scores and the drift windows in memory, no cache) and, unless the caller configures its own provider named
-    /// <see cref="GridStorage.Name"/>, in-memory grain storage.
+    /// <see cref="GridStorage.Name"/>, in-memory grain storage. The silo publishes <paramref name="role"/> in its
+    /// metadata, and places <see cref="ServingPlacementAttribute"/> and <see cref="WorkerPlacementAttribute"/> grains
+    /// by the roles of the silos (<see cref="RolePlacementDirector"/>).
     /// </summary>
-    public static ISiloBuilder AddMarketIntelGrid(this ISiloBuilder silo, Action<GridOptions> configure, bool inMemoryStorage = true) =>
-        silo.AddMarketIntelGrid(options => options.Configure(configure), inMemoryStorage);
+    public static ISiloBuilder AddMarketIntelGrid(this ISiloBuilder silo, Action<GridOptions> configure, bool inMemoryStorage = true, SiloRole role = SiloRole.All) =>
+        silo.AddMarketIntelGrid(options => options.Configure(configure), inMemoryStorage, role);
 
-    /// <inheritdoc cref="AddMarketIntelGrid(ISiloBuilder, Action{GridOptions}, bool)"/>
+    /// <inheritdoc cref="AddMarketIntelGrid(ISiloBuilder, Action{GridOptions}, bool, SiloRole)"/>
     /// <remarks><paramref name="configureOptions"/> binds or sets the options; a host that registered them already passes none.</remarks>
-    public static ISiloBuilder AddMarketIntelGrid(this ISiloBuilder silo, Action<OptionsBuilder<GridOptions>>? configureOptions = null, bool inMemoryStorage = true)
+    public static ISiloBuilder AddMarketIntelGrid(this ISiloBuilder silo, Action<OptionsBuilder<GridOptions>>? configureOptions = null, bool inMemoryStorage = true, SiloRole role = SiloRole.All)
     {
         ArgumentNullException.ThrowIfNull(silo);
+        // Every silo, whatever its role, can place grains of both kinds: a call may start on any silo.
+        silo.UseSiloMetadata(new Dictionary<string, string> { [SiloRoles.MetadataKey] = role.Name() });
+        silo.AddPlacementDirector<ServingPlacement, RolePlacementDirector>();
+        silo.AddPlacementDirector<WorkerPlacement, RolePlacementDirector>();
         silo.Services.AddMarketIntelGridOptions(configureOptions);
         silo.Services.AddSingleton<SiloModelCache>();
         silo.Services.AddSingleton<SiloModelEvents>();

@@ -17,6 +17,7 @@ namespace MarketIntel.Grains;
 /// deployments and their changes (<see cref="RegistryDeployments"/>), the audit records (<see cref="RegistryAudit"/>)
 /// and the silos told of each change (<see cref="ModelEventFanOut"/>) each live in their own class.
 /// </summary>
+[Placement.ServingPlacement]
 public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider services) : Grain, IModelRegistryGrain
 {
     private readonly ModelLimits? _limits = services.GetService(typeof(ModelLimits)) as ModelLimits;

@@ -50,12 +50,26 @@ public sealed class DeploymentTests
 
     private static YamlMappingNode Service(string name) => (YamlMappingNode)At(Compose, "services", name);
 
-    private static readonly string[] Silos = ["silo-1", "silo-2"];
+    // Every compose silo, and those that publish the API to clients (the worker publishes nothing).
+    private static readonly string[] Silos = ["silo-1", "silo-2", "worker"];
+    private static readonly string[] Serving = ["silo-1", "silo-2"];
 
     private static List<YamlMappingNode> Kubernetes =>
         [.. Directory.GetFiles(Deploy("kubernetes"), "*.yaml").Order(StringComparer.Ordinal).SelectMany(Documents)];
 
     private static YamlMappingNode Kind(string kind) => Kubernetes.Single(d => Text(d, "kind") == kind);
+
+    // The serving silos' Deployment and the workers'.
+    private static readonly string[] Deployments = ["marketintel-silo", "marketintel-worker"];
+
+    private static YamlMappingNode Deployment(string name) => Kubernetes.Single(d => Text(d, "kind") == "Deployment" && Text(d, "metadata", "name") == name);
+
+    private static YamlMappingNode Container(string deployment) =>
+        (YamlMappingNode)((YamlSequenceNode)At(Deployment(deployment), "spec", "template", "spec", "containers")).Single();
+
+    // A container's env entries with a literal value (not those Kubernetes fills in, such as the pod's address).
+    private static IEnumerable<(string Key, string Value)> LiteralEnv(YamlMappingNode container) =>
+        ((YamlSequenceNode)At(container, "env")).Where(e => Has(e, "value")).Select(e => (Text(e, "name"), Text(e, "value")));
 
     // Each configuration section the server binds, with the options classes bound from it (GridConfiguration,
     // GridClusterHosting for Orleans' membership timings).
@@ -142,10 +156,10 @@ public sealed class DeploymentTests
     }
 
     [Fact]
-    public void Compose_starts_the_servers_the_migration_two_silos_Prometheus_and_Grafana_from_images_it_names_or_builds()
+    public void Compose_starts_the_servers_the_migration_two_serving_silos_a_worker_Prometheus_and_Grafana_from_images_it_names_or_builds()
     {
         var services = ((YamlMappingNode)At(Compose, "services")).Children.Keys.Select(k => ((YamlScalarNode)k).Value!).ToList();
-        Assert.Equal(["postgres", "redis", "migrate", "keys", "silo-1", "silo-2", "prometheus", "grafana"], services);
+        Assert.Equal(["postgres", "redis", "migrate", "keys", "silo-1", "silo-2", "worker", "prometheus", "grafana"], services);
         foreach (string name in services)
         {
             Assert.Matches("^[a-z0-9./-]+:[A-Za-z0-9._-]+$", Text(Service(name), "image"));
@@ -160,10 +174,11 @@ public sealed class DeploymentTests
         Assert.True(File.Exists(Path.Combine(Deploy(), Text(Service("migrate"), "build", "context"), Text(Service("migrate"), "build", "dockerfile"))));
         Assert.Equal(["db", "migrate", "--postgres"], ((YamlSequenceNode)At(Service("migrate"), "command")).Take(3).Select(n => ((YamlScalarNode)n).Value));
         // Kubernetes runs the same image, the migration as a Job.
-        foreach (string kind in new[] { "Deployment", "Job" })
+        foreach (string deployment in Deployments)
         {
-            Assert.Equal("marketintel:local", Text(((YamlSequenceNode)At(Kind(kind), "spec", "template", "spec", "containers"))[0], "image"));
+            Assert.Equal("marketintel:local", Text(Container(deployment), "image"));
         }
+        Assert.Equal("marketintel:local", Text(((YamlSequenceNode)At(Kind("Job"), "spec", "template", "spec", "containers"))[0], "image"));
         Assert.Equal(["db", "migrate", "--postgres"], ((YamlSequenceNode)At(((YamlSequenceNode)At(Kind("Job"), "spec", "template", "spec", "containers"))[0], "args")).Take(3).Select(n => ((YamlScalarNode)n).Value));
     }
 
@@ -177,12 +192,15 @@ public sealed class DeploymentTests
             AcceptedByTheServer(settings, $"compose {silo}");
         }
         var kubernetes = Pairs(At(Kind("ConfigMap"), "data")).Concat(Pairs(At(Kind("Secret"), "stringData"))).ToList();
-        var container = (YamlMappingNode)((YamlSequenceNode)At(Kind("Deployment"), "spec", "template", "spec", "containers"))[0];
-        var env = ((YamlSequenceNode)At(container, "env")).Select(e => Text(e, "name")).ToList();
-        Assert.All(kubernetes.Select(s => s.Key).Concat(env), key => Assert.Null(Unread(key)));
-        AcceptedByTheServer(kubernetes, "kubernetes ConfigMap and Secret");
-        // The pod's address is what the silo advertises to the others.
-        Assert.Equal("status.podIP", Text(((YamlSequenceNode)At(container, "env")).Single(e => Text(e, "name") == "Cluster__AdvertisedAddress"), "valueFrom", "fieldRef", "fieldPath"));
+        foreach (string deployment in Deployments)
+        {
+            var container = Container(deployment);
+            var env = ((YamlSequenceNode)At(container, "env")).Select(e => Text(e, "name")).ToList();
+            Assert.All(kubernetes.Select(s => s.Key).Concat(env), key => Assert.Null(Unread(key)));
+            AcceptedByTheServer(kubernetes.Concat(LiteralEnv(container)), $"kubernetes {deployment} with the ConfigMap and Secret");
+            // The pod's address is what the silo advertises to the others.
+            Assert.Equal("status.podIP", Text(((YamlSequenceNode)At(container, "env")).Single(e => Text(e, "name") == "Cluster__AdvertisedAddress"), "valueFrom", "fieldRef", "fieldPath"));
+        }
     }
 
     [Fact]
@@ -190,7 +208,7 @@ public sealed class DeploymentTests
     {
         var settings = Pairs(At(Service("silo-1"), "environment")).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
         string http = settings["MarketIntel__HttpPort"], grpc = settings["MarketIntel__GrpcPort"], silo = settings["MarketIntel__SiloPort"];
-        foreach (string name in Silos)
+        foreach (string name in Serving)
         {
             var published = ((YamlSequenceNode)At(Service(name), "ports")).Select(p => ((YamlScalarNode)p).Value!.Split(':')[1]).Order(StringComparer.Ordinal);
             Assert.Equal([http, grpc], published);
@@ -205,7 +223,24 @@ public sealed class DeploymentTests
         // Kubernetes: the ConfigMap's ports are the container's, the probes ask the HTTP port for /healthz and /readyz,
         // and the Service and the PodDisruptionBudget select the Deployment's pods.
         var config = Pairs(At(Kind("ConfigMap"), "data")).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
-        var deployment = Kind("Deployment");
+        foreach (string name in Deployments)
+        {
+            PortsAndProbes(config, Deployment(name));
+        }
+        var podLabels = Pairs(At(Deployment("marketintel-silo"), "spec", "template", "metadata", "labels")).ToHashSet();
+        Assert.Subset(podLabels, Pairs(At(Kind("Service"), "spec", "selector")).ToHashSet());
+        Assert.Subset(podLabels, Pairs(At(Kind("PodDisruptionBudget"), "spec", "selector", "matchLabels")).ToHashSet());
+        var servicePorts = ((YamlSequenceNode)At(Container("marketintel-silo"), "ports")).Select(p => Text(p, "name")).ToList();
+        foreach (YamlNode port in (YamlSequenceNode)At(Kind("Service"), "spec", "ports"))
+        {
+            Assert.Contains(Text(port, "targetPort"), servicePorts);
+        }
+    }
+
+    // A Deployment's ports are the ConfigMap's, its probes ask the HTTP port for /healthz and /readyz, it selects its
+    // own pods, and SIGTERM leaves the cluster within the server's shutdown budget, before Kubernetes kills the pod.
+    private static void PortsAndProbes(Dictionary<string, string> config, YamlMappingNode deployment)
+    {
         var container = (YamlMappingNode)((YamlSequenceNode)At(deployment, "spec", "template", "spec", "containers"))[0];
         var ports = ((YamlSequenceNode)At(container, "ports")).ToDictionary(p => Text(p, "name"), p => Text(p, "containerPort"), StringComparer.Ordinal);
         Assert.Equal(new Dictionary<string, string> { ["http"] = config["MarketIntel__HttpPort"], ["grpc"] = config["MarketIntel__GrpcPort"], ["silo"] = config["MarketIntel__SiloPort"] }, ports);
@@ -215,17 +250,29 @@ public sealed class DeploymentTests
         Assert.Equal(config["MarketIntel__HttpPort"], Text(deployment, "spec", "template", "metadata", "annotations", "prometheus.io/port"));
         var podLabels = Pairs(At(deployment, "spec", "template", "metadata", "labels")).ToHashSet();
         Assert.Subset(podLabels, Pairs(At(deployment, "spec", "selector", "matchLabels")).ToHashSet());
-        Assert.Subset(podLabels, Pairs(At(Kind("Service"), "spec", "selector")).ToHashSet());
-        Assert.Subset(podLabels, Pairs(At(Kind("PodDisruptionBudget"), "spec", "selector", "matchLabels")).ToHashSet());
-        foreach (YamlNode port in (YamlSequenceNode)At(Kind("Service"), "spec", "ports"))
-        {
-            Assert.Contains(Text(port, "targetPort"), ports.Keys);
-        }
-        // SIGTERM leaves the cluster cleanly within the server's shutdown budget, before Kubernetes kills the pod.
         Assert.True(TimeSpan.Parse(config["MarketIntel__ShutdownTimeout"], System.Globalization.CultureInfo.InvariantCulture)
             < TimeSpan.FromSeconds(int.Parse(Text(deployment, "spec", "template", "spec", "terminationGracePeriodSeconds"), System.Globalization.CultureInfo.InvariantCulture)));
         Assert.Equal("true", Text(deployment, "spec", "template", "spec", "securityContext", "runAsNonRoot"));
         Assert.True(Has(At(container, "resources"), "requests"));
+    }
+
+    [Fact]
+    public void Compose_and_Kubernetes_run_serving_silos_behind_the_published_ports_and_a_worker_behind_none()
+    {
+        string Role(IEnumerable<(string Key, string Value)> settings) => settings.Single(s => s.Key == "MarketIntel__Role").Value;
+        Assert.All(Serving, s => Assert.Equal("serving", Role(Pairs(At(Service(s), "environment")))));
+        Assert.Equal("worker", Role(Pairs(At(Service("worker"), "environment"))));
+        Assert.False(Has(Service("worker"), "ports"), "the compose worker publishes ports: clients would reach it");
+        Assert.Equal("serving", Role(LiteralEnv(Container("marketintel-silo"))));
+        Assert.Equal("worker", Role(LiteralEnv(Container("marketintel-worker"))));
+        // The role is each Deployment's own: a role in the shared ConfigMap would give both the same.
+        Assert.DoesNotContain(Pairs(At(Kind("ConfigMap"), "data")), s => s.Key == "MarketIntel__Role");
+        // The Service sends clients to serving pods only, and the workers' pods are not among them.
+        var selector = Pairs(At(Kind("Service"), "spec", "selector")).ToHashSet();
+        Assert.False(selector.IsSubsetOf(Pairs(At(Deployment("marketintel-worker"), "spec", "template", "metadata", "labels"))), "the Service selects the workers' pods");
+        // Only serving silos register the model at start: the registry they hold is where a worker's start would wait.
+        Assert.DoesNotContain(Pairs(At(Service("worker"), "environment")), s => s.Key.StartsWith("MarketIntel__Models", StringComparison.Ordinal));
+        Assert.DoesNotContain(LiteralEnv(Container("marketintel-worker")), s => s.Key.StartsWith("MarketIntel__Models", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -15,6 +15,8 @@ public sealed class ServerOptionsTests
     [InlineData("Grid:HistoryLength", "0", "Grid:HistoryLength 0 must be between 1 and 1000000")]
     [InlineData("Grid:Promotion:Alpha", "0.7", "Grid:Promotion:Alpha 0.7 must be above 0 and at most 0.5")]
     [InlineData("Grid:Promotion:MinPairs", "many", "Grid:Promotion:MinPairs")]
+    [InlineData("MarketIntel:Role", "gpu", "MarketIntel:Role 'gpu' is not a silo role: serving, worker or all")]
+    [InlineData("MarketIntel:Role", "1", "MarketIntel:Role '1' is not a silo role: serving, worker or all")]
     [InlineData("MarketIntel:ShutdownTimeout", "00:00:00", "MarketIntel:ShutdownTimeout 00:00:00 must be between 00:00:01 and 00:10:00")]
     public void Bad_settings_stop_the_start_with_a_message_naming_them(string key, string value, string message)
     {
@@ -29,5 +31,16 @@ public sealed class ServerOptionsTests
         var options = GridServer.ReadOptions(new ConfigurationBuilder().Build());
         Assert.Equal("127.0.0.1", options.ListenAddress);
         Assert.Equal((5080, 5081), (options.HttpPort, options.GrpcPort));
+        Assert.Equal(Grains.Placement.SiloRole.All, options.SiloRole);
+    }
+
+    [Theory]
+    [InlineData("serving", Grains.Placement.SiloRole.Serving)]
+    [InlineData("Worker", Grains.Placement.SiloRole.Worker)]
+    [InlineData("ALL", Grains.Placement.SiloRole.All)]
+    public void A_role_is_read_in_any_case(string value, Grains.Placement.SiloRole role)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["MarketIntel:Role"] = value }).Build();
+        Assert.Equal(role, GridServer.ReadOptions(configuration).SiloRole);
     }
 }

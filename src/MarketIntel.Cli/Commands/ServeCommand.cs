@@ -1,4 +1,5 @@
 using MarketIntel.CommandLine;
+using MarketIntel.Grains.Placement;
 using MarketIntel.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -10,7 +11,7 @@ namespace MarketIntel.Cli.Commands;
 /// embedded defaults or, with <c>--cluster</c>, as a member of a cluster (Redis membership, PostgreSQL state).</summary>
 internal static class ServeCommand
 {
-    public const string Usage = "marketintel serve [--http-port P] [--grpc-port Q] [--model FILE]... [--features SPEC] [--history N] [--listen ADDRESS] [--silo-port N] [--gateway-port M] [--no-dashboard] [--metrics-port P] [--api-keys FILE | --auth]\n" +
+    public const string Usage = "marketintel serve [--http-port P] [--grpc-port Q] [--model FILE]... [--features SPEC] [--history N] [--listen ADDRESS] [--silo-port N] [--gateway-port M] [--no-dashboard] [--metrics-port P] [--api-keys FILE | --auth] [--role serving|worker|all]\n" +
         "       [--tls-cert CERT.pem --tls-key KEY.pem | --tls-cert CERT.pfx] (a password in Tls__Password)\n" +
         "       [--cluster --redis HOST:PORT --postgres CONN [--cluster-id NAME] [--advertise ADDRESS]]";
 
@@ -44,7 +45,7 @@ internal static class ServeCommand
     /// <summary>The command line as configuration keys, which take precedence over appsettings.json and the environment.</summary>
     public static Dictionary<string, string?> Overrides(ReadOnlySpan<string> args)
     {
-        var options = CliArguments.Parse(args, ["http-port", "grpc-port", "silo-port", "gateway-port", "metrics-port", "listen", "features", "history", "redis", "postgres", "cluster-id", "advertise", "api-keys", "tls-cert", "tls-key"], ["no-dashboard", "cluster", "auth"], ["model"]);
+        var options = CliArguments.Parse(args, ["http-port", "grpc-port", "silo-port", "gateway-port", "metrics-port", "listen", "role", "features", "history", "redis", "postgres", "cluster-id", "advertise", "api-keys", "tls-cert", "tls-key"], ["no-dashboard", "cluster", "auth"], ["model"]);
         var overrides = new Dictionary<string, string?>(StringComparer.Ordinal);
         void Port(string flag, string key, int min)
         {
@@ -61,6 +62,10 @@ internal static class ServeCommand
         if (options.Optional("listen") is { } listen)
         {
             overrides["MarketIntel:ListenAddress"] = listen;
+        }
+        if (options.Optional("role") is { } role)
+        {
+            overrides["MarketIntel:Role"] = role;
         }
         if (options.Flag("no-dashboard"))
         {
@@ -120,6 +125,12 @@ internal static class ServeCommand
             $"marketintel serve: gRPC on grpc{(tls ? "s" : "")}://{host}:{server.GrpcPort}",
             $"  HTTP on http{(tls ? "s" : "")}://{host}:{server.HttpPort} (GET /predict/{{asset}}, GET|PUT /features/{{asset}}, {(server.MetricsPort > 0 ? $"/metrics on port {server.MetricsPort}" : "/metrics")}{(server.Dashboard ? $", dashboard at {server.DashboardPath}" : "")})",
             cluster ?? "  embedded defaults: state in memory (--cluster for Redis membership and PostgreSQL state)",
+            $"  role: {server.SiloRole.Name()} ({server.SiloRole switch
+            {
+                SiloRole.Serving => "asset grains and predictions; jobs run on worker silos",
+                SiloRole.Worker => "jobs; asset grains and predictions run on serving silos, this silo's API forwards to them",
+                _ => "asset grains, predictions and jobs",
+            }})",
             auth ?? "  API keys: off",
             $"  models: {(server.Models.Count == 0 ? "none yet (register through gRPC RegisterModel)" : string.Join(", ", server.Models))}",
             "  Ctrl+C or SIGTERM stops it");

@@ -28,6 +28,7 @@ namespace MarketIntel.Grains.Assets;
 /// <see cref="DriftTracker"/> counts the served version's inputs and prediction after each bar into its drift window
 /// (the grain's drift side is in AssetGrain.Drift.cs).
 /// </summary>
+[Placement.ServingPlacement]
 public sealed partial class AssetGrain : Grain, IAssetGrain
 {
     private readonly string _asset;

@@ -19,6 +19,7 @@ namespace MarketIntel.Grains.Models;
 /// materially more evidence. Promotions are always recorded.
 /// </para>
 /// </summary>
+[Placement.ServingPlacement]
 public sealed partial class AutoPromotionGrain(PromotionTrial trial, IOptions<PromotionGateOptions> options, ILogger<AutoPromotionGrain> log)
     : Grain, IAutoPromotionGrain
 {

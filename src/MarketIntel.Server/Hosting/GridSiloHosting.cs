@@ -40,7 +40,7 @@ public static class GridSiloHosting
                 });
             }
             // The grid's options were registered with the host's others (GridConfiguration).
-            silo.AddMarketIntelGrid(inMemoryStorage: !clusterMode);
+            silo.AddMarketIntelGrid(inMemoryStorage: !clusterMode, role: server.SiloRole);
         });
         return builder;
     }

@@ -40,6 +40,16 @@ public sealed class ServerOptions
     /// silo leaves the membership table within it. Kubernetes gives a pod 30 s by default before SIGKILL.
     /// </summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// What the silo runs (<see cref="Grains.Placement.SiloRole"/>): <c>serving</c> (asset grains, predictions),
+    /// <c>worker</c> (jobs) or <c>all</c>. Kept as text so that a bad value is reported with the choices.
+    /// </summary>
+    public string Role { get; set; } = "all";
+
+    /// <summary>The role as <see cref="Role"/> names it, once the validator has accepted it.</summary>
+    public Grains.Placement.SiloRole SiloRole =>
+        Grains.Placement.SiloRoles.TryParse(Role, out var role) ? role : throw new InvalidOperationException($"{Section}:Role '{Role}' was not validated");
 }
 
 /// <summary>Checks <see cref="ServerOptions"/> at start, naming the setting at fault.</summary>
@@ -74,6 +84,10 @@ public sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         if (options.ShutdownTimeout < TimeSpan.FromSeconds(1) || options.ShutdownTimeout > TimeSpan.FromMinutes(10))
         {
             failures.Add($"{ServerOptions.Section}:ShutdownTimeout {options.ShutdownTimeout} must be between 00:00:01 and 00:10:00");
+        }
+        if (!Grains.Placement.SiloRoles.TryParse(options.Role, out _))
+        {
+            failures.Add($"{ServerOptions.Section}:Role '{options.Role}' is not a silo role: {Grains.Placement.SiloRoles.Choices}");
         }
         if (!options.DashboardPath.StartsWith('/'))
         {
