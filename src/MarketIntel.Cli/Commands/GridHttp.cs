@@ -49,19 +49,38 @@ internal sealed class GridHttp : IDisposable
         {
             using HttpResponseMessage response = await _http.SendAsync(request);
             string text = await response.Content.ReadAsStringAsync();
-            using JsonDocument document = JsonDocument.Parse(text);
             if (!response.IsSuccessStatusCode)
             {
-                string error = document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("error", out JsonElement e)
-                    ? e.GetString() ?? text : text;
-                throw new IOException($"{_target}: {(int)response.StatusCode}: {error}");
+                throw new IOException($"{_target}: {(int)response.StatusCode}: {Error(text) ?? response.ReasonPhrase}");
             }
+            using JsonDocument document = JsonDocument.Parse(text);
             return document.RootElement.Clone();
         }
         catch (Exception e) when (e is HttpRequestException or JsonException)
         {
             throw new IOException($"{_target}: {e.Message}", e);
         }
+    }
+
+    // The grid's error message from its JSON ({"error": ..., "code": ...}); what answered otherwise (a proxy's page),
+    // in one line; null when the body is empty.
+    private static string? Error(string body)
+    {
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(body);
+            if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("error", out JsonElement e)
+                && e.ValueKind == JsonValueKind.String)
+            {
+                return e.GetString();
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON: the text as it is.
+        }
+        string line = string.Join(' ', body.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        return line.Length == 0 ? null : line;
     }
 
     /// <summary>Turns an answer's shape being other than expected into one line naming the target.</summary>
