@@ -10,8 +10,9 @@ namespace MarketIntel.Cli.Commands;
 
 /// <summary>
 /// <c>marketintel models list|show|register|alias|tag|shadow|split|promote|profile</c>: the model registry of a running grid,
-/// over its gRPC service <c>Models</c> (<c>grpc[s]://</c>) or its HTTP API (<c>http[s]://</c>), printed the same either way. Each change prints what the registry holds after it; <c>promote</c> prints the
-/// gate's decision with its statistics (exit code 0 either way: a refusal is an answer, not an error).
+/// over its gRPC service <c>Models</c> (<c>grpc[s]://</c>) or its HTTP API (<c>http[s]://</c>), printed the same either
+/// way. Each change prints what the registry holds after it; <c>promote</c> prints the gate's decision with its
+/// statistics (exit code 0 either way: a refusal is an answer, not an error).
 /// </summary>
 internal static class ModelsCommand
 {
