@@ -128,13 +128,32 @@ public sealed class PromoteTests : CliTestBase, IAsyncLifetime
             Assert.Contains("\"promoted\"", text, StringComparison.Ordinal);
         }
 
-        // Over gRPC, through the command: a version never scored beside the new champion is refused, naming why.
-        var (code, stdout, stderr) = Run("models", "promote", Name, "--challenger", "unpaired", "--target", _grid.GrpcTarget);
-        Assert.True(code == 0, stderr);
-        Assert.StartsWith($"{Name}: unpaired not promoted to champion (was momentum) on 0 paired outcomes", stdout, StringComparison.Ordinal);
-        Assert.Contains("no scored outcome", stdout, StringComparison.Ordinal);
-        var missing = Run("models", "promote", Name, "--challenger", "nope", "--target", _grid.GrpcTarget);
-        Assert.Equal(2, missing.Code);
-        Assert.Contains("NotFound", missing.Err, StringComparison.Ordinal);
+        // Through the command, over gRPC and over HTTP alike: a version never scored beside the new champion is refused,
+        // naming why, with the same decision and statistics.
+        foreach (var (target, status) in new[] { (_grid.GrpcTarget, "NotFound"), (_grid.Http(""), "404") })
+        {
+            var (code, stdout, stderr) = Run("models", "promote", Name, "--challenger", "unpaired", "--target", target);
+            Assert.True(code == 0, stderr);
+            Assert.StartsWith($"{Name}: unpaired not promoted to champion (was momentum) on 0 paired outcomes", stdout, StringComparison.Ordinal);
+            Assert.Contains("no scored outcome", stdout, StringComparison.Ordinal);
+            var missing = Run("models", "promote", Name, "--challenger", "nope", "--target", target);
+            Assert.Equal(2, missing.Code);
+            Assert.StartsWith($"marketintel models: {target}: {status}: ", missing.Err, StringComparison.Ordinal);
+            Assert.Single(missing.Err.Trim().Split('\n'));
+        }
+        var overGrpc = Run("models", "promote", Name, "--challenger", "flat", "--target", _grid.GrpcTarget, "--json");
+        var overHttp = Run("models", "promote", Name, "--challenger", "flat", "--target", _grid.Http(""), "--json");
+        Assert.True(overGrpc.Code == 0 && overHttp.Code == 0, overGrpc.Err + overHttp.Err);
+        Assert.Equal(JsonWithoutTime(overGrpc.Out), JsonWithoutTime(overHttp.Out));
+        Assert.Contains("\"challenger\": \"flat\"", overHttp.Out, StringComparison.Ordinal);
+        Assert.Contains("\"statistics\": { \"minPairs\": 400, \"pairs\": 0 }", overHttp.Out, StringComparison.Ordinal);
+    }
+
+    // The decision's JSON without decidedAt (the moment each call ran).
+    private static string JsonWithoutTime(string json)
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
+        Assert.True(node.Remove("decidedAt"), json);
+        return node.ToJsonString();
     }
 }

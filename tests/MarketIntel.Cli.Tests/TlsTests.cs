@@ -5,7 +5,7 @@ namespace MarketIntel.Cli.Tests;
 
 /// <summary>
 /// The grid behind TLS with a certificate of a test CA's own: ingest over grpcs:// with the key and the CA named,
-/// HTTPS for the JSON API, and clients that do not trust the CA refused.
+/// HTTPS for the JSON API and for <c>models</c>, and clients that do not trust the CA refused.
 /// </summary>
 public sealed class TlsTests : CliTestBase
 {
@@ -39,6 +39,22 @@ public sealed class TlsTests : CliTestBase
         https.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", writer);
         string body = await https.GetStringAsync(new Uri(grid.Http("/predict/MSFT").Replace("http://", "https://", StringComparison.Ordinal)));
         Assert.Contains("\"asset\":\"MSFT\"", body, StringComparison.Ordinal);
+        // The model registry over HTTPS as over grpcs://: the key as a bearer token, the CA named; without the key or
+        // without the CA, one line naming the target.
+        string httpsTarget = grid.Http("").Replace("http://", "https://", StringComparison.Ordinal);
+        var overHttps = Run("models", "list", "--target", httpsTarget, "--api-key", writer, "--tls-ca", ca);
+        Assert.True(overHttps.Code == 0, overHttps.Err);
+        var overGrpcs = Run("models", "list", "--target", target, "--api-key", writer, "--tls-ca", ca);
+        Assert.True(overGrpcs.Code == 0, overGrpcs.Err);
+        Assert.Equal(overGrpcs.Out, overHttps.Out);
+        Assert.Contains("version(s)", overHttps.Out, StringComparison.Ordinal);
+        var keyless = Run("models", "list", "--target", httpsTarget, "--tls-ca", ca);
+        Assert.Equal(2, keyless.Code);
+        Assert.StartsWith($"marketintel models: {httpsTarget}: 401: ", keyless.Err, StringComparison.Ordinal);
+        Assert.Single(keyless.Err.Trim().Split('\n'));
+        var caless = Run("models", "list", "--target", httpsTarget, "--api-key", writer);
+        Assert.Equal(2, caless.Code);
+        Assert.StartsWith($"marketintel models: {httpsTarget}: ", caless.Err, StringComparison.Ordinal);
         using var strict = new HttpClient();
         await Assert.ThrowsAsync<HttpRequestException>(() => strict.GetAsync(new Uri(grid.Http("/healthz").Replace("http://", "https://", StringComparison.Ordinal))));
     }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net.Http.Headers;
 using System.Text.Json;
 using Grpc.Core;
 using MarketIntel.Api.V1;
@@ -27,8 +26,8 @@ internal static class ModelScoresCommand
         {
             throw new UsageException($"--asset: {problem}");
         }
-        ScoresReply reply = target.StartsWith("http", StringComparison.OrdinalIgnoreCase)
-            ? OverHttp(target, name, asset, GridChannel.ApiKey(options)).GetAwaiter().GetResult()
+        ScoresReply reply = GridHttp.Names(target)
+            ? OverHttp(target, name, asset, options).GetAwaiter().GetResult()
             : OverGrpc(target, name, asset, options).GetAwaiter().GetResult();
         if (options.Flag("json"))
         {
@@ -57,33 +56,18 @@ internal static class ModelScoresCommand
         }
     }
 
-    private static async Task<ScoresReply> OverHttp(string target, string name, string? asset, string? apiKey)
+    private static async Task<ScoresReply> OverHttp(string target, string name, string? asset, CliArguments options)
     {
-        if (!Uri.TryCreate(target, UriKind.Absolute, out Uri? root) || root.Scheme is not ("http" or "https") || root.AbsolutePath != "/")
-        {
-            throw new UsageException($"--target '{target}' must look like http://HOST:PORT, https://HOST:PORT, grpc://HOST:PORT or grpcs://HOST:PORT");
-        }
-        using var http = new HttpClient { BaseAddress = root };
-        if (apiKey is not null)
-        {
-            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
-        }
+        using var http = new GridHttp(target, GridChannel.ApiKey(options), GridChannel.TrustedCa(options));
         string path = $"/models/{Uri.EscapeDataString(name)}/scores" + (asset is null ? "" : "?asset=" + Uri.EscapeDataString(asset));
+        JsonElement answer = await http.Send(HttpMethod.Get, path);
         try
         {
-            using HttpResponseMessage response = await http.GetAsync(new Uri(path, UriKind.Relative));
-            string body = await response.Content.ReadAsStringAsync();
-            using JsonDocument document = JsonDocument.Parse(body);
-            if (!response.IsSuccessStatusCode)
-            {
-                string error = document.RootElement.TryGetProperty("error", out JsonElement e) ? e.GetString() ?? body : body;
-                throw new IOException($"{target}: {(int)response.StatusCode}: {error}");
-            }
-            return ScoresJson.Read(document.RootElement);
+            return ScoresJson.Read(answer);
         }
-        catch (Exception e) when (e is HttpRequestException or JsonException or KeyNotFoundException or InvalidOperationException)
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException)
         {
-            throw new IOException($"{target}: {e.Message}", e);
+            throw http.Unexpected(e);
         }
     }
 

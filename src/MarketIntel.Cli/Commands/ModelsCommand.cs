@@ -1,20 +1,22 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using Google.Protobuf;
-using Grpc.Core;
 using MarketIntel.Abstractions;
 using MarketIntel.Api.V1;
 using MarketIntel.CommandLine;
+using MarketIntel.Inference;
 
 namespace MarketIntel.Cli.Commands;
 
 /// <summary>
 /// <c>marketintel models list|show|register|alias|tag|shadow|split|promote|profile</c>: the model registry of a running grid,
-/// over its gRPC service <c>Models</c>. Each change prints what the registry holds after it; <c>promote</c> prints the
-/// gate's decision with its statistics (exit code 0 either way: a refusal is an answer, not an error).
+/// over its gRPC service <c>Models</c> (<c>grpc[s]://</c>) or its HTTP API (<c>http[s]://</c>), printed the same either
+/// way. Each change prints what the registry holds after it; <c>promote</c> prints the gate's decision with its
+/// statistics (exit code 0 either way: a refusal is an answer, not an error).
 /// </summary>
 internal static class ModelsCommand
 {
-    private const string Connection = "--target grpc[s]://HOST:PORT [--api-key KEY] [--tls-ca CA.pem]";
+    private const string Connection = "--target grpc[s]://HOST:PORT|http[s]://HOST:PORT [--api-key KEY] [--tls-ca CA.pem]";
 
     public const string Usage = "marketintel models list|show|register|alias|tag|shadow|split|promote|profile " + Connection + " ...";
 
@@ -61,7 +63,7 @@ internal static class ModelsCommand
         };
         string target = options.Required("target");
         // Files are read and options checked before anything is sent.
-        Func<Models.ModelsClient, Task> call = sub switch
+        Func<IModelRegistryClient, Task> call = sub switch
         {
             "list" => async client => List(stdout, await client.ListAsync(new ListModelsRequest())),
             "show" => Show(options, stdout),
@@ -73,25 +75,18 @@ internal static class ModelsCommand
             "profile" => Profile(options, stdout),
             _ => Split(options, stdout),
         };
-        using var channel = GridChannel.Create(target, GridChannel.ApiKey(options), GridChannel.TrustedCa(options));
-        try
-        {
-            call(new Models.ModelsClient(channel)).GetAwaiter().GetResult();
-        }
-        catch (RpcException e)
-        {
-            throw new GridException($"{target}: {e.StatusCode}: {e.Status.Detail}");
-        }
+        using IModelRegistryClient client = ModelRegistryClient.For(target, options);
+        call(client).GetAwaiter().GetResult();
         return 0;
     }
 
-    private static Func<Models.ModelsClient, Task> Show(CliArguments options, TextWriter stdout)
+    private static Func<IModelRegistryClient, Task> Show(CliArguments options, TextWriter stdout)
     {
         string name = options.Required("name");
         return async client => Print(stdout, await client.GetAsync(new GetModelRequest { Name = name }));
     }
 
-    private static Func<Models.ModelsClient, Task> Register(CliArguments options, TextWriter stdout)
+    private static Func<IModelRegistryClient, Task> Register(CliArguments options, TextWriter stdout)
     {
         string file = options.Required("model");
         string? lineageFile = options.Optional("lineage");
@@ -107,6 +102,10 @@ internal static class ModelsCommand
             Lineage = lineageFile is null ? "" : File.ReadAllText(Existing(lineageFile, "--lineage")),
             Alias = options.Optional("alias") ?? "",
         };
+        if (lineageFile is not null)
+        {
+            CheckLineage(request, lineageFile);
+        }
         return async client =>
         {
             ModelVersion version = await client.RegisterAsync(request);
@@ -115,7 +114,28 @@ internal static class ModelsCommand
         };
     }
 
-    private static Func<Models.ModelsClient, Task> Alias(CliArguments options, TextWriter stdout)
+    // Checked here as the registry checks it, before anything is sent: over HTTP the model file and its lineage are two
+    // calls, and a lineage refused after its model was accepted would leave the version registered without one.
+    private static void CheckLineage(RegisterVersionRequest request, string lineageFile)
+    {
+        var key = new ModelRef(request.Name, request.Version);
+        byte[] bytes = request.Model.ToByteArray();
+        Abstractions.ModelInfo info;
+        using (Model model = Model.Load(bytes, key.ToString()))
+        {
+            info = new Abstractions.ModelInfo(key, model.Kind, model.FeatureNames?.ToArray(), model.FeatureCount, [.. model.OutputNames]);
+        }
+        try
+        {
+            Abstractions.Models.LineageCheck.Label(request.Lineage, info, Convert.ToHexStringLower(SHA256.HashData(bytes)));
+        }
+        catch (GridException e)
+        {
+            throw new UsageException($"--lineage {lineageFile}: {e.Message}");
+        }
+    }
+
+    private static Func<IModelRegistryClient, Task> Alias(CliArguments options, TextWriter stdout)
     {
         string name = options.Required("name");
         string alias = options.Required("alias");
@@ -130,7 +150,7 @@ internal static class ModelsCommand
             : await client.SetAliasAsync(new SetAliasRequest { Name = name, Alias = alias, Version = version }));
     }
 
-    private static Func<Models.ModelsClient, Task> Tag(CliArguments options, TextWriter stdout)
+    private static Func<IModelRegistryClient, Task> Tag(CliArguments options, TextWriter stdout)
     {
         var request = new SetTagsRequest { Name = options.Required("name"), Version = options.Required("version") };
         foreach (string pair in options.All("set"))
@@ -154,13 +174,13 @@ internal static class ModelsCommand
         };
     }
 
-    private static Func<Models.ModelsClient, Task> Shadow(CliArguments options, TextWriter stdout)
+    private static Func<IModelRegistryClient, Task> Shadow(CliArguments options, TextWriter stdout)
     {
         var request = new SetShadowRequest { Name = options.Required("name"), Version = options.Required("version"), Shadow = !options.Flag("remove") };
         return async client => PrintDeployment(stdout, await client.SetShadowAsync(request));
     }
 
-    private static Func<Models.ModelsClient, Task> Split(CliArguments options, TextWriter stdout)
+    private static Func<IModelRegistryClient, Task> Split(CliArguments options, TextWriter stdout)
     {
         var request = new SetSplitRequest { Name = options.Required("name"), Alias = options.Required("alias") };
         if (options.Flag("end"))
@@ -179,7 +199,7 @@ internal static class ModelsCommand
         return async client => PrintDeployment(stdout, await client.SetSplitAsync(request));
     }
 
-    private static Func<Models.ModelsClient, Task> Promote(CliArguments options, string? positionalName, TextWriter stdout)
+    private static Func<IModelRegistryClient, Task> Promote(CliArguments options, string? positionalName, TextWriter stdout)
     {
         string name = positionalName is not null
             ? options.Optional("name") is null ? positionalName : throw new UsageException("models promote: give the model name once, first or as --name")
@@ -191,7 +211,14 @@ internal static class ModelsCommand
             PromotionDecisionMessage decision = await client.PromoteAsync(request);
             if (json)
             {
-                stdout.WriteLine(Google.Protobuf.JsonFormatter.Default.Format(decision));
+                // The statistics in name order, as the text below and the HTTP API have them, whichever way they came.
+                PromotionDecisionMessage ordered = decision.Clone();
+                ordered.Statistics.Clear();
+                foreach (var (statistic, value) in decision.Statistics.OrderBy(s => s.Key, StringComparer.Ordinal))
+                {
+                    ordered.Statistics[statistic] = value;
+                }
+                stdout.WriteLine(Google.Protobuf.JsonFormatter.Default.Format(ordered));
                 return;
             }
             stdout.WriteLine($"{decision.Name}: {decision.Challenger} {(decision.Promoted ? "promoted" : "not promoted")} to {decision.Alias} (was {decision.Champion}) on {decision.Pairs} paired outcomes");
@@ -204,7 +231,7 @@ internal static class ModelsCommand
     }
 
     // One of three sources, each read and checked here before anything is sent.
-    private static Func<Models.ModelsClient, Task> Profile(CliArguments options, TextWriter stdout)
+    private static Func<IModelRegistryClient, Task> Profile(CliArguments options, TextWriter stdout)
     {
         string name = options.Required("name");
         string version = options.Required("version");
@@ -222,7 +249,7 @@ internal static class ModelsCommand
         {
             throw new UsageException("models profile: --bins goes with --matrix or --assets (a profile file has its bins already)");
         }
-        Func<Models.ModelsClient, Task<ModelVersion>> send;
+        Func<IModelRegistryClient, Task<ModelVersion>> send;
         string what;
         if (assets is not null)
         {

@@ -1,0 +1,90 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
+using MarketIntel.CommandLine;
+
+namespace MarketIntel.Cli.Commands;
+
+/// <summary>
+/// The grid's HTTP/JSON API as a command line names it (<c>--target http://HOST:PORT</c> or <c>https://HOST:PORT</c>,
+/// the API key as a bearer token, <c>--tls-ca</c> for https): each call answers the response's JSON, and a failure reads
+/// as one line naming the target, the HTTP status and the grid's error message.
+/// </summary>
+internal sealed class GridHttp : IDisposable
+{
+    private readonly HttpClient _http;
+    private readonly string _target;
+
+    public GridHttp(string target, string? apiKey, string? trustedCa)
+    {
+        if (!Uri.TryCreate(target, UriKind.Absolute, out Uri? root) || root.Scheme is not ("http" or "https") || root.AbsolutePath != "/")
+        {
+            throw new UsageException($"--target '{target}' must look like http://HOST:PORT, https://HOST:PORT, grpc://HOST:PORT or grpcs://HOST:PORT");
+        }
+        if (trustedCa is not null && root.Scheme != "https")
+        {
+            throw new UsageException($"--tls-ca applies to https:// and grpcs:// targets; '{target}' is not one");
+        }
+        var handler = new SocketsHttpHandler();
+        if (trustedCa is not null)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = TlsTrust.Validator(trustedCa);
+        }
+        _http = new HttpClient(handler) { BaseAddress = root };
+        if (apiKey is not null)
+        {
+            _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        }
+        _target = target;
+    }
+
+    /// <summary>Whether <paramref name="target"/> names the HTTP API rather than gRPC.</summary>
+    public static bool Names(string target) => target.StartsWith("http", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Sends one request and answers its JSON body (a copy that outlives the response).</summary>
+    /// <exception cref="IOException">The grid could not be reached, answered an error, or answered something other than JSON.</exception>
+    public async Task<JsonElement> Send(HttpMethod method, string path, HttpContent? body = null)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative)) { Content = body };
+        try
+        {
+            using HttpResponseMessage response = await _http.SendAsync(request);
+            string text = await response.Content.ReadAsStringAsync();
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new IOException($"{_target}: {(int)response.StatusCode}: {Error(text) ?? response.ReasonPhrase}");
+            }
+            using JsonDocument document = JsonDocument.Parse(text);
+            return document.RootElement.Clone();
+        }
+        catch (Exception e) when (e is HttpRequestException or JsonException)
+        {
+            throw new IOException($"{_target}: {e.Message}", e);
+        }
+    }
+
+    // The grid's error message from its JSON ({"error": ..., "code": ...}); what answered otherwise (a proxy's page),
+    // in one line; null when the body is empty.
+    private static string? Error(string body)
+    {
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(body);
+            if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("error", out JsonElement e)
+                && e.ValueKind == JsonValueKind.String)
+            {
+                return e.GetString();
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON: the text as it is.
+        }
+        string line = string.Join(' ', body.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        return line.Length == 0 ? null : line;
+    }
+
+    /// <summary>Turns an answer's shape being other than expected into one line naming the target.</summary>
+    public IOException Unexpected(Exception e) => new($"{_target}: unexpected answer ({e.Message})", e);
+
+    public void Dispose() => _http.Dispose();
+}
