@@ -36,8 +36,8 @@ internal static class DriftCommand
         WriteSummary(stdout, summary);
         if (report is not null)
         {
-            DriftReport.Write(report, target, name, summary, scan, heatmapAssets, worst);
-            stdout.WriteLine($"wrote {Path.Combine(report, "report.md")} with heatmap.svg, {Math.Min(worst, DriftReport.Offenders(scan, worst).Count)} histograms and drift.csv ({scan.Count} assets)");
+            int histograms = DriftReport.Write(report, target, name, summary, scan, heatmapAssets, worst);
+            stdout.WriteLine($"wrote {Path.Combine(report, "report.md")} with heatmap.svg, {histograms} histograms and drift.csv ({scan.Count} assets)");
         }
         return 0;
     }

@@ -30,7 +30,8 @@ internal static class DriftReport
             .OrderByDescending(p => p.Feature.Drifting).ThenByDescending(p => p.Feature.Psi).ThenBy(p => p.Asset.Asset, StringComparer.Ordinal)
             .Take(count)];
 
-    public static void Write(string folder, string target, string name, DriftSummary summary, IReadOnlyList<AssetDrift> scan, int heatmapAssets, int worst)
+    /// <summary>Writes the report into <paramref name="folder"/>; returns how many histograms it drew.</summary>
+    public static int Write(string folder, string target, string name, DriftSummary summary, IReadOnlyList<AssetDrift> scan, int heatmapAssets, int worst)
     {
         // Everything is drawn before anything is written: a failure leaves no half report.
         var files = new List<(string File, string Text)>();
@@ -88,6 +89,7 @@ internal static class DriftReport
         {
             File.WriteAllText(Path.Combine(folder, file), text);
         }
+        return offenders.Count;
     }
 
     private static string Csv(IReadOnlyList<AssetDrift> scan)
