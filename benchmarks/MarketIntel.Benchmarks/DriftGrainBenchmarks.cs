@@ -17,7 +17,7 @@ namespace MarketIntel.Benchmarks;
 /// inputs and the prediction counted into a window of 500 bars) and to assets whose version has none (baseline).
 /// Scored (labelled <c>up_1</c>): the version predicts after every bar for scoring anyway, so drift adds the window
 /// alone. Not scored: drift also makes the prediction after each bar that nothing else asked for. Time per bar in
-/// calls of 100 bars (the grain's own work per bar), with the window evaluated every 50 bars (the default) and never.
+/// calls of 100 bars (the grain's own work per bar), with the window evaluated every 50 bars and never.
 /// </summary>
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]

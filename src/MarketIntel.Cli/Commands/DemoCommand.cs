@@ -7,6 +7,7 @@ using MarketIntel.CommandLine;
 using MarketIntel.Features;
 using MarketIntel.Features.Io;
 using MarketIntel.Server.Hosting;
+using MarketIntel.Training;
 using MarketIntel.Training.Drift;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
@@ -53,29 +54,19 @@ internal static class DemoCommand
     private static ReferenceProfile TrainingProfile(Inference.Model model, IReadOnlyList<string> features, (string Asset, BarSeries Bars, long[] Times)[] data)
     {
         var spec = FeatureSet.Parse(string.Join(',', features));
-        var columns = features.Select(_ => new List<float>()).ToArray();
+        var rows = new List<float>();
         foreach (var (_, bars, _) in data)
         {
             double[][] computed = spec.Compute(bars);
-            int rows = (int)(bars.Count * TrainedShare);
-            for (int f = 0; f < features.Count; f++)
+            for (int r = 0; r < (int)(bars.Count * TrainedShare); r++)
             {
-                columns[f].AddRange(computed[f].Take(rows).Select(v => (float)v));
+                rows.AddRange(computed.Select(column => (float)column[r]));
             }
         }
-        int count = columns[0].Count;
-        var matrix = new float[count * features.Count];
-        for (int r = 0; r < count; r++)
-        {
-            for (int f = 0; f < features.Count; f++)
-            {
-                matrix[(r * features.Count) + f] = columns[f][r];
-            }
-        }
-        var predictions = new float[count * model.OutputCount];
+        float[] matrix = [.. rows];
+        var predictions = new float[matrix.Length / features.Count * model.OutputCount];
         model.PredictBatch(matrix, predictions);
-        return ProfileBuilder.Build(features, [.. columns.Select(c => c.ToArray())], model.OutputCount == 1 ? predictions : null,
-            $"the first {TrainedShare:P0} of each bundled series");
+        return ProfileRows.Build(features, matrix, model.OutputCount == 1 ? predictions : null, $"the first {TrainedShare:P0} of each bundled series");
     }
 
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout) => RunAsync(CliArguments.Parse(args, ["http-port", "grpc-port"], ["serve"]), stdout).GetAwaiter().GetResult();
