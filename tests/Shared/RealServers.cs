@@ -183,14 +183,7 @@ internal sealed class RedisServer : IDisposable
 
 internal static class ServerProcess
 {
-    public static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
+    public static int FreePort() => MarketIntel.Server.Hosting.FreePorts.Pick(1)[0];
 
     public static void Run(string file, string[] args)
     {
