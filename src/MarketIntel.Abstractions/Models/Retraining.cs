@@ -1,0 +1,193 @@
+using Orleans.Concurrency;
+
+namespace MarketIntel.Abstractions.Models;
+
+// Automated retraining (docs/retraining.md): a trigger asks the model name's coordinator for a job; the coordinator
+// (on a serving silo) debounces, keeps the job's record and hands the job to a job grain on a worker silo; the job
+// reads the archive, validates walk-forward, trains, registers the challenger with its lineage and profile and puts
+// it in shadow, where the promotion gate takes over.
+
+/// <summary>What asked for a retraining job.</summary>
+public enum RetrainTrigger
+{
+    /// <summary>A person or a script: <c>marketintel retrain NAME</c>, gRPC or HTTP.</summary>
+    Manual,
+
+    /// <summary>The model's retraining schedule (an Orleans reminder).</summary>
+    Schedule,
+
+    /// <summary>A drift alarm on an asset the model serves.</summary>
+    Drift,
+
+    /// <summary>The served version's live score fell below its threshold.</summary>
+    ScoreDecay,
+
+    /// <summary>Enough new bars arrived since the last job.</summary>
+    BarVolume,
+}
+
+/// <summary>Where a retraining job is. <see cref="Waiting"/> and <see cref="Running"/> are active; the rest are final.</summary>
+public enum RetrainJobState
+{
+    /// <summary>Accepted; not yet on a worker (none in the cluster, or one is being found). <see cref="RetrainJob.Detail"/> says why.</summary>
+    Waiting,
+
+    /// <summary>On a worker: reading bars, validating, training or registering.</summary>
+    Running,
+
+    /// <summary>The challenger is registered and in shadow; the promotion gate decides.</summary>
+    Registered,
+
+    /// <summary>The gate promoted the challenger.</summary>
+    Promoted,
+
+    /// <summary>The gate refused the challenger (the decision is in the audit log).</summary>
+    Rejected,
+
+    /// <summary>The job stopped on an error; <see cref="RetrainJob.Detail"/> says which.</summary>
+    Failed,
+
+    /// <summary>Cancelled by a client.</summary>
+    Cancelled,
+}
+
+/// <summary>
+/// A request to retrain model <paramref name="Name"/>: what asked (<paramref name="Trigger"/>), why in words
+/// (<paramref name="Reason"/>, e.g. "MSFT: 3 of 8 series drifting"), and who (<paramref name="Client"/>, as in the audit log).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record RetrainRequest(
+    [property: Id(0)] string Name,
+    [property: Id(1)] RetrainTrigger Trigger,
+    [property: Id(2)] string Reason,
+    [property: Id(3)] string Client)
+{
+    /// <summary>The assets whose archived bars to train on; null: the served version's lineage's assets, with the trigger's own.</summary>
+    [Id(4)]
+    public IReadOnlyList<string>? Assets { get; init; }
+
+    /// <summary>A feature spec to train with instead of the served version's.</summary>
+    [Id(5)]
+    public string? Spec { get; init; }
+
+    /// <summary>A label (<c>up_K</c>, <c>logret_K</c>) to train for instead of the served version's.</summary>
+    [Id(6)]
+    public string? Label { get; init; }
+
+    /// <summary>Start even within the minimum interval after the last job (a manual request only; one job per model still).</summary>
+    [Id(7)]
+    public bool Force { get; init; }
+}
+
+/// <summary>How far a job has got.</summary>
+/// <param name="BarsRead">Archived bars read, over all assets.</param>
+/// <param name="Rows">Training rows built from them.</param>
+/// <param name="FoldsDone">Walk-forward folds validated.</param>
+/// <param name="Folds">Walk-forward folds in all (0 until known).</param>
+/// <param name="RoundsDone">Boosting rounds of the final model done.</param>
+/// <param name="Rounds">Boosting rounds in all (0 until known).</param>
+/// <param name="Validation">The walk-forward's scores by name (accuracy, AUC, log loss, ...), once measured.</param>
+[GenerateSerializer, Immutable]
+public sealed record RetrainProgress(
+    [property: Id(0)] long BarsRead,
+    [property: Id(1)] int Rows,
+    [property: Id(2)] int FoldsDone,
+    [property: Id(3)] int Folds,
+    [property: Id(4)] int RoundsDone,
+    [property: Id(5)] int Rounds,
+    [property: Id(6)] IReadOnlyDictionary<string, double>? Validation)
+{
+    /// <summary>Nothing done yet.</summary>
+    public static RetrainProgress None { get; } = new(0, 0, 0, 0, 0, 0, null);
+}
+
+/// <summary>
+/// A retraining job's record, as the coordinator keeps it and the API shows it.
+/// </summary>
+/// <param name="Id">The job id: unique, and what makes a retried job register at most one version.</param>
+/// <param name="Request">What asked for it.</param>
+/// <param name="State">Where it is.</param>
+/// <param name="Detail">What it is doing, waits for (e.g. "no worker silo in the cluster"), or why it failed.</param>
+/// <param name="Progress">How far it has got.</param>
+/// <param name="BaseVersion">The version served when the job started (the one the challenger would replace), or null.</param>
+/// <param name="Version">The registered challenger's version, once registered.</param>
+/// <param name="Attempt">How many times a worker started the job (above 1 after a worker died under it).</param>
+/// <param name="Worker">The silo running it (or that last ran it), or null.</param>
+/// <param name="Through">The newest bar time (Unix ms) the job trains on: fixed when the job starts, so a retry reads the same bars.</param>
+/// <param name="CreatedAt">When it was accepted (Unix ms).</param>
+/// <param name="UpdatedAt">When its record last changed (Unix ms).</param>
+/// <param name="FinishedAt">When it reached a final state (Unix ms), or null.</param>
+[GenerateSerializer, Immutable]
+public sealed record RetrainJob(
+    [property: Id(0)] string Id,
+    [property: Id(1)] RetrainRequest Request,
+    [property: Id(2)] RetrainJobState State,
+    [property: Id(3)] string Detail,
+    [property: Id(4)] RetrainProgress Progress,
+    [property: Id(5)] string? BaseVersion,
+    [property: Id(6)] string? Version,
+    [property: Id(7)] int Attempt,
+    [property: Id(8)] string? Worker,
+    [property: Id(9)] long Through,
+    [property: Id(10)] long CreatedAt,
+    [property: Id(11)] long UpdatedAt,
+    [property: Id(12)] long? FinishedAt)
+{
+    /// <summary>Whether the job still counts as the model's one job at a time (waiting or running).</summary>
+    public bool IsActive => State is RetrainJobState.Waiting or RetrainJobState.Running;
+}
+
+/// <summary>
+/// The answer to a retraining request: the job it started, or, when the debounce held it back, why not and the job
+/// that holds it back (the active one), if any.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record RetrainStart(
+    [property: Id(0)] bool Started,
+    [property: Id(1)] RetrainJob? Job,
+    [property: Id(2)] string Reason);
+
+/// <summary>
+/// The retraining coordinator of one model name (key: the name). Every trigger asks it for a job; it allows one
+/// active job per model and a minimum interval between jobs (<c>Grid:Retraining:MinimumInterval</c>), keeps every
+/// job's record in the job store, hands a job to a <see cref="IRetrainJobGrain"/> on a worker silo and, while the job
+/// is active, checks on it, so a job whose worker died is started again on another. Lives on serving silos, so it
+/// answers when no worker is up and says that the job waits.
+/// </summary>
+public interface IRetrainCoordinatorGrain : IGrainWithStringKey
+{
+    /// <summary>Starts a job unless one is active or the last began within the minimum interval (unless forced).</summary>
+    Task<RetrainStart> Request(RetrainRequest request);
+
+    /// <summary>The model's jobs, newest first, at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<RetrainJob>> List(int limit);
+
+    /// <summary>One job of this model.</summary>
+    /// <exception cref="GridException"><see cref="GridErrorKind.NotFound"/>: no such job of this model.</exception>
+    Task<RetrainJob> Get(string jobId);
+
+    /// <summary>Cancels an active job (a final job stays as it is) and returns its record.</summary>
+    Task<RetrainJob> Cancel(string jobId, string client);
+
+    /// <summary>A job grain's report of progress or of a new state; the coordinator stores it and tells listeners.</summary>
+    [AlwaysInterleave]
+    Task Report(RetrainJob job);
+}
+
+/// <summary>
+/// One retraining job (key: the job id), on a worker silo. <see cref="Run"/> starts the work if it is not already
+/// running in this activation and returns at once; the grain reports to its model's coordinator as it goes.
+/// </summary>
+public interface IRetrainJobGrain : IGrainWithStringKey
+{
+    /// <summary>Runs <paramref name="job"/> unless this activation runs it already (then nothing changes).</summary>
+    Task Run(RetrainJob job);
+
+    /// <summary>Whether this activation is running the job (false after a worker crash moved the grain).</summary>
+    [AlwaysInterleave]
+    Task<bool> IsRunning();
+
+    /// <summary>Stops the work at the next step; nothing is registered after the stop.</summary>
+    [AlwaysInterleave]
+    Task Cancel();
+}
