@@ -191,3 +191,14 @@ public interface IRetrainJobGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task Cancel();
 }
+
+/// <summary>
+/// Where triggers (drift alarms, score decay, bar volume, the drift scan) send their requests for a job. A silo
+/// service: it delivers each request to the model's <see cref="IRetrainCoordinatorGrain"/> on a durable Orleans
+/// stream, so that a request sent is not lost when a silo dies before the coordinator has it.
+/// </summary>
+public interface IRetrainTriggers
+{
+    /// <summary>Sends <paramref name="request"/>; returns once it is on its way (stored, in cluster mode).</summary>
+    Task Send(RetrainRequest request);
+}
