@@ -91,28 +91,16 @@ public static class RetrainPlans
         }
     }
 
-    // The label a lineage names: its kind and horizon, and its name where given, which must agree with them.
     private static LabelDefinition ReadLabel(JsonElement root, string where)
     {
-        if (!root.TryGetProperty("label", out JsonElement label) || label.ValueKind != JsonValueKind.Object)
+        try
         {
-            throw new ArgumentException($"{where}: field 'label' is required: an object with 'kind' (direction or logReturn) and 'horizon' (bars ahead)");
+            return LabelDefinition.FromLineage(root);
         }
-        LabelKind kind = label.TryGetProperty("kind", out JsonElement k) && k.ValueKind == JsonValueKind.String ? k.GetString() switch
+        catch (FormatException e)
         {
-            "direction" => LabelKind.Direction,
-            "logReturn" => LabelKind.LogReturn,
-            var other => throw new ArgumentException($"{where}: field 'label.kind' is '{other}', not 'direction' or 'logReturn'"),
-        } : throw new ArgumentException($"{where}: field 'label.kind' is required: 'direction' or 'logReturn'");
-        int horizon = label.TryGetProperty("horizon", out JsonElement h) && h.ValueKind == JsonValueKind.Number && h.TryGetInt32(out int bars) && bars >= 1
-            ? bars
-            : throw new ArgumentException($"{where}: field 'label.horizon' is required: a whole number of bars, at least 1");
-        var definition = new LabelDefinition(kind, horizon);
-        if (label.TryGetProperty("name", out JsonElement name) && !(name.ValueKind == JsonValueKind.String && name.GetString() == definition.Name))
-        {
-            throw new ArgumentException($"{where}: field 'label.name' ({name}) does not agree with label.kind and label.horizon, which make '{definition.Name}'");
+            throw new ArgumentException($"{where}: {e.Message}", e);
         }
-        return definition;
     }
 
     // The spec: the lineage's own where it has one (then its features must be the spec's), else its feature names.
