@@ -2,6 +2,7 @@ using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
 using MarketIntel.Grains.Placement;
 using MarketIntel.Grains.Retraining;
+using MarketIntel.Tests;
 
 namespace MarketIntel.Grains.Tests;
 
