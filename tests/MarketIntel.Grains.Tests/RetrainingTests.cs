@@ -202,7 +202,7 @@ public sealed class RetrainingTests(OneSiloRetrainCluster fixture) : IClassFixtu
     }
 
     [Fact]
-    public async Task A_job_for_a_model_with_no_known_assets_fails_saying_so()
+    public async Task A_job_for_a_model_with_no_known_assets_or_no_served_version_fails_saying_so()
     {
         string name = $"rn-{Guid.NewGuid():N}"[..12];
         await Retrain.RegisterBase(fixture.Grains, name, rounds: 5, depth: 2);
@@ -211,6 +211,16 @@ public sealed class RetrainingTests(OneSiloRetrainCluster fixture) : IClassFixtu
         Assert.Equal(RetrainJobState.Failed, job.State);
         Assert.Contains("no assets are known", job.Detail, StringComparison.Ordinal);
         Assert.Empty(await Retrain.Tagged(fixture.Grains, name, job.Id));
+
+        // A version no alias names, and the default another model: nothing is served to retrain.
+        string unserved = $"ru-{Guid.NewGuid():N}"[..12];
+        await Retrain.RegisterBase(fixture.Grains, unserved, rounds: 5, depth: 2, "ANY");
+        await fixture.Grains.GetGrain<IModelRegistryGrain>(0).RemoveAlias(unserved, RetrainJobGrain.ServedAlias, "test");
+        start = await Coordinator(unserved).Request(Retrain.Manual(unserved));
+        job = await Retrain.Until(Coordinator(unserved), start.Job!.Id, j => !j.IsActive, "an end");
+        Assert.Equal(RetrainJobState.Failed, job.State);
+        Assert.Contains($"model '{unserved}' has no served version to retrain", job.Detail, StringComparison.Ordinal);
+        Assert.Null(job.BaseVersion);
     }
 
     private static PromotionDecision Decision(string name, string challenger, bool promoted, long pairs) => new()
