@@ -20,7 +20,7 @@ namespace MarketIntel.Training.Retraining;
 /// <param name="Tool">The lineage's <c>tool</c>, e.g. "marketintel retrain (job 1f3c...)".</param>
 public sealed record RetrainPlan(string Name, string Spec, LabelDefinition Label, BoostParameters Parameters, int Folds, int ProfileBins, string? Replaces, string Tool);
 
-/// <summary>One asset's archived bars, oldest first.</summary>
+/// <summary>One asset's archived bars, oldest first, each timestamp its time in Unix milliseconds.</summary>
 public sealed record AssetBars(string Asset, BarSeries Bars);
 
 /// <summary>What a step of <see cref="RetrainPipeline.Run"/> has done: rows built, folds validated, rounds trained, scores measured.</summary>
@@ -35,8 +35,7 @@ public sealed record RetrainOutput(byte[] Model, string Version, string Lineage,
 /// the final model on all rows, and the lineage with the reference profile.
 /// <para>
 /// Rows are built per asset (<see cref="Dataset.Build"/>: no feature crosses from one asset into another) and pooled in
-/// time order (ties in the assets' ordinal order). Timestamps are Unix milliseconds (the archive's form) or dates and
-/// times (UTC unless they say otherwise). The walk-forward splits the pooled rows into <see cref="RetrainPlan.Folds"/>
+/// time order (ties in the assets' ordinal order). Timestamps are Unix milliseconds, as the archive keeps them. The walk-forward splits the pooled rows into <see cref="RetrainPlan.Folds"/>
 /// expanding folds of equal test windows; each fold trains on the rows before its window whose label's bar is no later
 /// than the window's first row, since a gap counted in rows is not a gap in time once assets are pooled.
 /// </para>
@@ -258,34 +257,15 @@ public static class RetrainPipeline
         return validation!;
     }
 
-    /// <summary>Every asset's rows pooled in time order, with each row's time and its label's time (both Unix ms).</summary>
-    private sealed class PooledRows
+    /// <summary>Every asset's rows pooled in time order, with each row's time and its label's time (both Unix ms), and what each asset gave.</summary>
+    private sealed record PooledRows(string[] Names, float[] Features, float[] Labels, long[] Time, long[] LabelTime, string[] Keys, (string Asset, int Bars, int Rows)[] Counts)
     {
-        private readonly (string Asset, int Bars, int Rows)[] _counts;
-
-        private PooledRows(string[] names, float[] features, float[] labels, long[] time, long[] labelTime, string[] keys, (string, int, int)[] counts)
-        {
-            Names = names;
-            Features = features;
-            Labels = labels;
-            Time = time;
-            LabelTime = labelTime;
-            Keys = keys;
-            _counts = counts;
-        }
-
-        public string[] Names { get; }
-        public float[] Features { get; }
-        public float[] Labels { get; }
-        public long[] Time { get; }
-        public long[] LabelTime { get; }
-        public string[] Keys { get; }
         public int Count => Labels.Length;
 
         public ReadOnlySpan<float> Row(int row) => Features.AsSpan(row * Names.Length, Names.Length);
 
         /// <summary>"MSFT (249 bars, 200 rows), TTRC (...)": what each asset gave.</summary>
-        public string Describe() => string.Join(", ", _counts.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Asset} ({c.Bars} bars, {c.Rows} rows)")));
+        public string Describe() => string.Join(", ", Counts.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Asset} ({c.Bars} bars, {c.Rows} rows)")));
 
         public static PooledRows Build(FeatureSet spec, LabelDefinition label, AssetBars[] assets)
         {
@@ -335,8 +315,7 @@ public static class RetrainPipeline
             for (int t = 0; t < stamps.Length; t++)
             {
                 times[t] = long.TryParse(stamps[t], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long ms) ? ms
-                    : DateTimeOffset.TryParse(stamps[t], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset when) ? when.ToUnixTimeMilliseconds()
-                    : throw new ArgumentException($"{asset.Asset}: bar {t + 1}'s timestamp '{stamps[t]}' is neither Unix milliseconds nor a date and time");
+                    : throw new ArgumentException($"{asset.Asset}: bar {t + 1}'s timestamp '{stamps[t]}' is not Unix milliseconds, the archive's times");
                 if (t > 0 && times[t] <= times[t - 1])
                 {
                     throw new ArgumentException($"{asset.Asset}: bar {t + 1} ({stamps[t]}) does not come after bar {t} ({stamps[t - 1]}): bars must be oldest first, one per time");

@@ -21,10 +21,10 @@ public sealed class RetrainPipelineTests
         new("direction", Spec, label ?? UpTwo, BoostParameters.ForLabel((label ?? UpTwo).Kind) with { Rounds = rounds, Threads = threads },
             folds, ProfileBuilder.DefaultBins, "v0", "marketintel retrain (job test)");
 
-    // Two assets on interleaved days (daily Unix ms and ISO dates), each a random walk whose next move leans on the last.
-    private static AssetBars[] Assets() => [Walk("BBB", 300, seed: 1, startDay: 0, iso: false), Walk("AAA", 260, seed: 2, startDay: 17, iso: true)];
+    // Two assets on overlapping days (the same times from day 17 on), each a random walk whose next move leans on the last.
+    private static AssetBars[] Assets() => [Walk("BBB", 300, seed: 1, startDay: 0), Walk("AAA", 260, seed: 2, startDay: 17)];
 
-    private static AssetBars Walk(string asset, int count, int seed, int startDay, bool iso)
+    private static AssetBars Walk(string asset, int count, int seed, int startDay)
     {
         var random = new Random(seed);
         var start = new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddDays(startDay);
@@ -34,8 +34,7 @@ public sealed class RetrainPipelineTests
         for (int t = 0; t < count; t++)
         {
             DateTime day = start.AddDays(t);
-            stamps[t] = iso ? day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)
-                : new DateTimeOffset(day).ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
+            stamps[t] = new DateTimeOffset(day).ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
             last = 0.3 * last + 0.01 * (random.NextDouble() - 0.5);
             price *= Math.Exp(last);
             close[t] = price;
@@ -69,10 +68,7 @@ public sealed class RetrainPipelineTests
         foreach (AssetBars a in assets)
         {
             Dataset d = Dataset.Build(a.Bars, spec, 2, LabelKind.Direction);
-            // Walk writes days as yyyy-MM-dd (midnight UTC) or as Unix milliseconds.
-            long Time(int bar) => a.Bars.Timestamps[bar] is { Length: 10 } day
-                ? new DateTimeOffset(DateTime.ParseExact(day, "yyyy-MM-dd", CultureInfo.InvariantCulture), TimeSpan.Zero).ToUnixTimeMilliseconds()
-                : long.Parse(a.Bars.Timestamps[bar], CultureInfo.InvariantCulture);
+            long Time(int bar) => long.Parse(a.Bars.Timestamps[bar], CultureInfo.InvariantCulture);
             for (int r = 0; r < d.Rows; r++)
             {
                 pooled.Add((Time(d.BarIndex[r]), a.Asset, d.Row(r).ToArray(), d.Labels[r], Time(d.BarIndex[r] + 2)));
@@ -115,7 +111,7 @@ public sealed class RetrainPipelineTests
         // WalkForward's gap of horizon - 1 rows, as `backtest` splits.
         var label = new LabelDefinition(LabelKind.LogReturn, 3);
         RetrainPlan plan = Plan(label);
-        AssetBars asset = Walk("ONE", 220, 5, 0, false);
+        AssetBars asset = Walk("ONE", 220, 5, 0);
         RetrainOutput output = RetrainPipeline.Run(plan, [asset], null, CancellationToken.None);
 
         Dataset rows = Dataset.Build(asset.Bars, FeatureSet.Parse(Spec), 3, LabelKind.LogReturn);
@@ -258,16 +254,16 @@ public sealed class RetrainPipelineTests
             Assert.Equal(one.Lineage, other.Lineage);
         }
         // And other bars make another version.
-        RetrainOutput shorter = RetrainPipeline.Run(Plan(), [assets[0], Walk("AAA", 259, seed: 2, startDay: 17, iso: true)], null, CancellationToken.None);
+        RetrainOutput shorter = RetrainPipeline.Run(Plan(), [assets[0], Walk("AAA", 259, seed: 2, startDay: 17)], null, CancellationToken.None);
         Assert.NotEqual(one.Version, shorter.Version);
     }
 
     [Fact]
     public void Too_few_bars_for_the_folds_are_refused_naming_each_asset_and_its_counts()
     {
-        AssetBars tiny = Walk("TINY", 40, 1, 0, false);
+        AssetBars tiny = Walk("TINY", 40, 1, 0);
         int rows = Dataset.Build(tiny.Bars, FeatureSet.Parse(Spec), 2, LabelKind.Direction).Rows;
-        var e = Assert.Throws<ArgumentException>(() => RetrainPipeline.Run(Plan(folds: 5), [tiny, Walk("NONE", 2, 2, 0, false)], null, CancellationToken.None));
+        var e = Assert.Throws<ArgumentException>(() => RetrainPipeline.Run(Plan(folds: 5), [tiny, Walk("NONE", 2, 2, 0)], null, CancellationToken.None));
         Assert.Contains($"NONE (2 bars, 0 rows), TINY (40 bars, {rows} rows) give {rows} rows", e.Message, StringComparison.Ordinal);
         Assert.Contains("5 walk-forward folds", e.Message, StringComparison.Ordinal);
     }
@@ -293,11 +289,13 @@ public sealed class RetrainPipelineTests
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void Bars_out_of_time_order_are_refused_naming_the_asset_and_the_bar()
+    [Theory]
+    [InlineData("3", "2", "ODD: bar 2 (2) does not come after bar 1 (3)")]
+    [InlineData("3", "2024-01-02", "ODD: bar 2's timestamp '2024-01-02' is not Unix milliseconds")]
+    public void Bars_out_of_time_order_or_without_a_time_are_refused_naming_the_asset_and_the_bar(string first, string second, string message)
     {
-        var bars = BarSeries.FromCloses(["3", "2"], [1, 2]);
+        var bars = BarSeries.FromCloses([first, second], [1, 2]);
         var e = Assert.Throws<ArgumentException>(() => RetrainPipeline.Run(Plan(), [new AssetBars("ODD", bars)], null, CancellationToken.None));
-        Assert.Contains("ODD: bar 2 (2) does not come after bar 1 (3)", e.Message, StringComparison.Ordinal);
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
     }
 }
