@@ -206,16 +206,6 @@ public sealed class RetrainApiTests(ServingOnlyGrid grid) : IClassFixture<Servin
         Assert.StartsWith("id: ", badId.Status.Detail, StringComparison.Ordinal);
         Assert.Empty((await grid.Retrain.ListAsync(new ListRetrainJobsRequest { Name = name })).Jobs);
     }
-
-    [Fact]
-    public async Task The_index_lists_the_retraining_paths()
-    {
-        JsonElement index = await Json(await grid.Http.GetAsync("/"), HttpStatusCode.OK);
-        foreach (string path in new[] { "POST /models/{name}/retrain", "GET /models/{name}/retrain", "GET /models/{name}/retrain/{id}", "DELETE /models/{name}/retrain/{id}" })
-        {
-            Assert.True(index.GetProperty("http").TryGetProperty(path, out _), path);
-        }
-    }
 }
 
 /// <summary>A job's record as both APIs show it, and its JSON read back by the command line as the gRPC message it was.</summary>
