@@ -48,7 +48,7 @@ public sealed class RetrainWorkerTests
         string name = $"rw-{Guid.NewGuid():N}"[..12];
         string[] assets = ["W1", "W2", "W3"];
         await Archive(cluster, assets);
-        await RoleCluster.OnceRolesAreKnown(() => Retrain.RegisterBase(cluster.Grains, name, rounds: 300, depth: 6, assets));
+        await RoleCluster.OnceRolesAreKnown(() => Retrain.RegisterBase(cluster.Grains, name, rounds: 500, depth: 6, assets));
         IRetrainCoordinatorGrain coordinator = cluster.Grains.GetGrain<IRetrainCoordinatorGrain>(name);
 
         RetrainStart start = await RoleCluster.OnceRolesAreKnown(() => coordinator.Request(Retrain.Manual(name)));

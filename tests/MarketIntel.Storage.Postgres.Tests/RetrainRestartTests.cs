@@ -81,7 +81,7 @@ public sealed class RetrainRestartTests(PostgresFixture postgres) : IDisposable
             ["features"] = new JsonArray([.. Inputs.Select(i => JsonValue.Create(i))]),
             ["label"] = new JsonObject { ["kind"] = "direction", ["horizon"] = 1 },
             // Enough rounds that the job is still training when the cluster stops.
-            ["parameters"] = new JsonObject { ["rounds"] = 300, ["maxDepth"] = 6, ["eta"] = 0.1 },
+            ["parameters"] = new JsonObject { ["rounds"] = 500, ["maxDepth"] = 6, ["eta"] = 0.1 },
             ["data"] = new JsonObject { ["assets"] = new JsonArray([.. Assets.Select(a => JsonValue.Create(a))]) },
         };
 
