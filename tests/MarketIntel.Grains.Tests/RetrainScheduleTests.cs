@@ -11,28 +11,12 @@ namespace MarketIntel.Grains.Tests;
 /// A one-silo cluster on embedded defaults (reminders in memory) whose schedule asks for a job every second, but for
 /// model "quiet" (off) and "slow" (every 10 days); its requests go to a <see cref="RecordingRetrainTriggers"/>.
 /// </summary>
-public sealed class ScheduledCluster : IAsyncLifetime
+public sealed class ScheduledCluster() : ConfiguredCluster<ScheduledCluster.Configurator>(1)
 {
     // The silo runs in this process: its configurator registers this one recorder.
     internal static RecordingRetrainTriggers Triggers { get; } = new();
 
-    public TestCluster Cluster { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        var builder = new TestClusterBuilder(1);
-        builder.AddSiloBuilderConfigurator<Configurator>();
-        Cluster = builder.Build();
-        await Cluster.DeployAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Cluster.StopAllSilosAsync();
-        await Cluster.DisposeAsync();
-    }
-
-    private sealed class Configurator : ISiloConfigurator
+    public sealed class Configurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder siloBuilder)
         {

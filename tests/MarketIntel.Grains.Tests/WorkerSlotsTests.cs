@@ -7,30 +7,14 @@ using Orleans.TestingHost;
 namespace MarketIntel.Grains.Tests;
 
 /// <summary>Two worker silos: the first advertises a 4-core CPU taking 1 job at once, the second a 16-core one taking 3.</summary>
-public sealed class UnevenWorkersCluster : IAsyncLifetime
+public sealed class UnevenWorkersCluster() : ConfiguredCluster<UnevenWorkersCluster.Configurator>(2)
 {
     public static readonly WorkerDevice Small = WorkerDevice.Cpu(4, 1);
     public static readonly WorkerDevice Large = WorkerDevice.Cpu(16, 3);
 
-    public TestCluster Cluster { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        var builder = new TestClusterBuilder(2);
-        builder.AddSiloBuilderConfigurator<Configurator>();
-        Cluster = builder.Build();
-        await Cluster.DeployAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Cluster.StopAllSilosAsync();
-        await Cluster.DisposeAsync();
-    }
-
     public string SiloOf(WorkerDevice device) => Cluster.Silos[device == Small ? 0 : 1].SiloAddress.ToString();
 
-    private sealed class Configurator : ISiloConfigurator
+    public sealed class Configurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder siloBuilder) =>
             siloBuilder.AddMarketIntelGrid(o => o.Features = ClusterFixture.Spec, role: SiloRole.Worker,
