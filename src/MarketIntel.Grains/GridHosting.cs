@@ -3,6 +3,7 @@ using MarketIntel.Abstractions.Storage;
 using MarketIntel.Grains.Assets;
 using MarketIntel.Grains.Models;
 using MarketIntel.Grains.Placement;
+using MarketIntel.Grains.Retraining.Triggers;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -44,6 +45,7 @@ public static class GridHosting
         silo.Services.AddSingleton<LocalPredictor>();
         silo.Services.AddMarketIntelPromotionGate();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, AutoPromotionTicker>();
+        silo.AddRetrainTriggerStream();
         // Cluster mode registers its archive, model store and cache first; these are the embedded defaults.
         silo.Services.TryAddSingleton<IBarArchive, NoBarArchive>();
         silo.Services.TryAddSingleton<IModelStore, InMemoryModelStore>();
