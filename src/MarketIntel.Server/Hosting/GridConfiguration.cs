@@ -1,11 +1,13 @@
 using MarketIntel.Cache.Redis.Hosting;
 using MarketIntel.Grains;
 using MarketIntel.Grains.Models;
+using MarketIntel.Grains.Retraining.Triggers;
 using MarketIntel.Inference;
 using MarketIntel.Server.Cluster;
 using MarketIntel.Server.Limits;
 using MarketIntel.Server.Security;
 using MarketIntel.Storage.Postgres.Hosting;
+using MarketIntel.Storage.Postgres.Streaming;
 using MarketIntel.Abstractions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -40,6 +42,7 @@ public static class GridConfiguration
         {
             services.AddMarketIntelRedisCacheOptions(o => o.BindChecked(configuration.GetSection(RedisCacheOptions.Section)));
             services.AddMarketIntelPostgresOptions(o => o.BindChecked(configuration.GetSection(PostgresOptions.Section)));
+            services.AddChecked(configuration, TriggerStreamOptions.Section, new TriggerStreamOptionsValidator());
         }
         services.AddChecked(configuration, AuthOptions.Section, new AuthOptionsValidator(listen, clusterMode));
         services.AddChecked(configuration, LimitsOptions.Section, new LimitsOptionsValidator());
@@ -48,6 +51,7 @@ public static class GridConfiguration
         services.AddChecked(configuration, ModelsSection, new OnnxMemoryOptionsValidator());
         services.AddMarketIntelGridOptions(o => o.BindChecked(configuration.GetSection(GridOptions.Section)));
         services.AddMarketIntelPromotionGate(o => o.BindChecked(configuration.GetSection(PromotionGateOptions.Section)));
+        services.AddChecked(configuration, DriftTriggerOptions.Section, new DriftTriggerOptionsValidator());
         return services;
     }
 
