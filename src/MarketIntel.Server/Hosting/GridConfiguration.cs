@@ -52,6 +52,7 @@ public static class GridConfiguration
         services.AddMarketIntelGridOptions(o => o.BindChecked(configuration.GetSection(GridOptions.Section)));
         services.AddMarketIntelPromotionGate(o => o.BindChecked(configuration.GetSection(PromotionGateOptions.Section)));
         services.AddChecked(configuration, DriftTriggerOptions.Section, new DriftTriggerOptionsValidator());
+        services.AddMarketIntelRetrainSchedule(o => o.BindChecked(configuration.GetSection(RetrainScheduleOptions.Section)));
         return services;
     }
 
