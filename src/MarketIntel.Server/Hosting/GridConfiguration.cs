@@ -1,6 +1,7 @@
 using MarketIntel.Cache.Redis.Hosting;
 using MarketIntel.Grains;
 using MarketIntel.Grains.Models;
+using MarketIntel.Grains.Retraining;
 using MarketIntel.Grains.Retraining.Triggers;
 using MarketIntel.Inference;
 using MarketIntel.Server.Cluster;
@@ -51,6 +52,7 @@ public static class GridConfiguration
         services.AddChecked(configuration, ModelsSection, new OnnxMemoryOptionsValidator());
         services.AddMarketIntelGridOptions(o => o.BindChecked(configuration.GetSection(GridOptions.Section)));
         services.AddMarketIntelPromotionGate(o => o.BindChecked(configuration.GetSection(PromotionGateOptions.Section)));
+        services.AddMarketIntelRetrainingOptions(o => o.BindChecked(configuration.GetSection(RetrainingOptions.Section)));
         services.AddChecked(configuration, DriftTriggerOptions.Section, new DriftTriggerOptionsValidator());
         services.AddMarketIntelRetrainSchedule(o => o.BindChecked(configuration.GetSection(RetrainScheduleOptions.Section)));
         return services;
