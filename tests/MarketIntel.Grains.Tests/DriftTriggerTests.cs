@@ -13,7 +13,7 @@ namespace MarketIntel.Grains.Tests;
 
 /// <summary>
 /// The drift trigger, end to end on embedded defaults: an asset whose drift alarm is raised sends its model name a
-/// Drift request on the trigger stream, whose consumer passes it to the model's coordinator with the asset and how
+/// Drift request on the trigger stream, whose consumer passes it to the model's coordinator, which starts a job, with the asset and how
 /// many of its series drift; with <c>Grid:Retraining:Triggers:Drift</c> off, the alarm sends nothing.
 /// </summary>
 public sealed class DriftTriggerTests
@@ -70,6 +70,7 @@ public sealed class DriftTriggerTests
             public void Configure(ISiloBuilder siloBuilder)
             {
                 siloBuilder.Services.Configure<DriftTriggerOptions>(o => o.Drift = s_drift);
+                siloBuilder.AddIncomingGrainCallFilter<CoordinatorCalls>();
                 siloBuilder.AddMarketIntelGrid(o =>
                 {
                     o.Features = "sma_5";
@@ -129,12 +130,14 @@ public sealed class DriftTriggerTests
             int drifting = JsonDocument.Parse(raised.Detail).RootElement.GetProperty("series").GetArrayLength();
             int series = DriftSeries.Features.Length + 1;  // the model's inputs and its prediction
 
-            RetrainRequest request = Assert.Single(await RecordingCoordinatorGrain.WaitFor(fixture.Model)).Request;
+            RetrainRequest request = Assert.Single(await CoordinatorCalls.WaitFor(fixture.Model)).Request;
             Assert.Equal((fixture.Model, RetrainTrigger.Drift, "drift"), (request.Name, request.Trigger, request.Client));
             Assert.InRange(drifting, 1, series);
             Assert.Equal($"{asset}: {drifting} of {series} series drifting", request.Reason);
             Assert.Null(request.Assets);
             Assert.False(request.Force);
+            RetrainJob job = Assert.Single(await fixture.Cluster.Client.GetGrain<IRetrainCoordinatorGrain>(fixture.Model).List(10));
+            Assert.Equal(request, job.Request);
         }
     }
 
@@ -149,8 +152,11 @@ public sealed class DriftTriggerTests
             var silo = (InProcessSiloHandle)fixture.Cluster.Primary!;
             var marker = new RetrainRequest(fixture.Model, RetrainTrigger.Manual, "marker", "test");
             await silo.SiloHost.Services.GetRequiredService<IRetrainTriggers>().Send(marker);
-            var received = await RecordingCoordinatorGrain.WaitFor(fixture.Model);
+            var received = await CoordinatorCalls.WaitFor(fixture.Model);
             Assert.Equal([marker], received.Select(r => r.Request));
+            // Had the alarm sent a request, it would have started the model's job and held the marker back.
+            RetrainJob job = Assert.Single(await fixture.Cluster.Client.GetGrain<IRetrainCoordinatorGrain>(fixture.Model).List(10));
+            Assert.Equal(marker, job.Request);
         }
     }
 }

@@ -43,6 +43,7 @@ public sealed class TriggerStreamTests(PostgresFixture postgres) : IDisposable
                 siloBuilder.Services.Configure<StreamLifecycleOptions>(RetrainTriggerStreamNames.Provider,
                     o => o.StartupState = StreamLifecycleOptions.RunState.AgentsStopped);
             }
+            siloBuilder.AddIncomingGrainCallFilter<CoordinatorCalls>();
             siloBuilder.AddMarketIntelGrid(o => o.Features = "sma_5");
         }
     }
@@ -72,6 +73,10 @@ public sealed class TriggerStreamTests(PostgresFixture postgres) : IDisposable
         Assert.Equal(0, await Waiting(table));
     }
 
+    // The jobs the model's coordinator in this cluster keeps: one per request it started.
+    private static Task<IReadOnlyList<RetrainJob>> Jobs(TestCluster cluster, string name) =>
+        cluster.Client.GetGrain<IRetrainCoordinatorGrain>(name).List(10);
+
     private static RetrainRequest Request(string reason) =>
         new($"stream-{Guid.NewGuid():N}", RetrainTrigger.Drift, reason, "drift") { Assets = ["MSFT"] };
 
@@ -90,15 +95,16 @@ public sealed class TriggerStreamTests(PostgresFixture postgres) : IDisposable
             await OneSiloCluster.Stop(sender);
         }
         Assert.Equal(1, await Waiting("stream_messages"));
-        Assert.Empty(RecordingCoordinatorGrain.For(request.Name));
+        Assert.Empty(CoordinatorCalls.For(request.Name));
 
         TestCluster consumer = await Start(service, readsQueue: true);
         try
         {
-            var received = await RecordingCoordinatorGrain.WaitFor(request.Name);
-            RetrainRequest delivered = Assert.Single(received).Request;
+            RetrainRequest delivered = Assert.Single(await CoordinatorCalls.WaitFor(request.Name)).Request;
             Assert.Equal((request.Name, request.Trigger, request.Reason, request.Client), (delivered.Name, delivered.Trigger, delivered.Reason, delivered.Client));
             Assert.Equal(["MSFT"], delivered.Assets);
+            RetrainJob job = Assert.Single(await Jobs(consumer, request.Name));
+            Assert.Equal((RetrainTrigger.Drift, request.Reason), (job.Request.Trigger, job.Request.Reason));
             await WaitUntilEmpty("stream_messages");
             Assert.Equal(0, await Waiting("stream_dead_letters"));
         }
@@ -114,21 +120,21 @@ public sealed class TriggerStreamTests(PostgresFixture postgres) : IDisposable
         string service = $"trig-{Guid.NewGuid():N}";
         RetrainRequest request = Request("MSFT: 3 of 5 series drifting");
         var never = new TaskCompletionSource();
-        RecordingCoordinatorGrain.Hold = r => r.Name == request.Name ? never.Task : Task.CompletedTask;
+        CoordinatorCalls.Hold = r => r.Name == request.Name ? never.Task : Task.CompletedTask;
         TestCluster first = await Start(service, readsQueue: true);
         string firstSilo = first.Primary!.SiloAddress.ToString();
         try
         {
             await Triggers(first).Send(request);
             // The first silo read the request and its delivery is open: the row stays until a delivery completes.
-            Assert.Equal(firstSilo, (await RecordingCoordinatorGrain.WaitFor(request.Name))[0].Silo);
+            Assert.Equal(firstSilo, (await CoordinatorCalls.WaitFor(request.Name))[0].Silo);
             Assert.Equal(1, await Waiting("stream_messages"));
-            RecordingCoordinatorGrain.Hold = null;
+            CoordinatorCalls.Hold = null;
             await first.KillSiloAsync(first.Primary);
         }
         finally
         {
-            RecordingCoordinatorGrain.Hold = null;
+            CoordinatorCalls.Hold = null;
             await first.DisposeAsync();
         }
 
@@ -136,12 +142,10 @@ public sealed class TriggerStreamTests(PostgresFixture postgres) : IDisposable
         try
         {
             string secondSilo = second.Primary!.SiloAddress.ToString();
-            for (int i = 0; i < 1200 && !RecordingCoordinatorGrain.For(request.Name).Any(r => r.Silo == secondSilo); i++)
-            {
-                await Task.Delay(50);
-            }
-            RetrainRequest delivered = Assert.Single(RecordingCoordinatorGrain.For(request.Name), r => r.Silo == secondSilo).Request;
-            Assert.Equal(request.Reason, delivered.Reason);
+            var received = await CoordinatorCalls.WaitFor(request.Name, r => r.Any(call => call.Silo == secondSilo));
+            Assert.Equal(request.Reason, Assert.Single(received, call => call.Silo == secondSilo).Request.Reason);
+            RetrainJob job = Assert.Single(await Jobs(second, request.Name));
+            Assert.Equal(request.Reason, job.Request.Reason);
             await WaitUntilEmpty("stream_messages");
         }
         finally
