@@ -11,8 +11,6 @@ internal sealed class RecordingRetrainTriggers : IRetrainTriggers
 {
     private readonly ConcurrentQueue<RetrainRequest> _sent = new();
 
-    public IReadOnlyList<RetrainRequest> Sent => [.. _sent];
-
     public Task Send(RetrainRequest request)
     {
         _sent.Enqueue(request);
