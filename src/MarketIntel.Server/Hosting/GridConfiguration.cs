@@ -9,6 +9,7 @@ using MarketIntel.Server.Cluster;
 using MarketIntel.Server.Limits;
 using MarketIntel.Server.Security;
 using MarketIntel.Storage.Postgres.Hosting;
+using MarketIntel.Storage.Postgres.Streaming;
 using MarketIntel.Abstractions.Hosting;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -47,6 +48,7 @@ public static class GridConfiguration
         {
             services.AddMarketIntelRedisCacheOptions(o => o.BindChecked(configuration.GetSection(RedisCacheOptions.Section)));
             services.AddMarketIntelPostgresOptions(o => o.BindChecked(configuration.GetSection(PostgresOptions.Section)));
+            services.AddChecked(configuration, TriggerStreamOptions.Section, new TriggerStreamOptionsValidator());
         }
         services.AddChecked(configuration, AuthOptions.Section, new AuthOptionsValidator(listen, clusterMode));
         services.AddChecked(configuration, LimitsOptions.Section, new LimitsOptionsValidator());
@@ -60,6 +62,7 @@ public static class GridConfiguration
         // The shortest reminder period a grain may ask for (Orleans' default: a minute); tests and demos lower it to
         // seconds to see a schedule fire. A schedule is checked against it.
         services.AddOptions<ReminderOptions>().BindChecked(configuration.GetSection(ReminderSection));
+        services.AddChecked(configuration, DriftTriggerOptions.Section, new DriftTriggerOptionsValidator());
         services.AddMarketIntelRetrainSchedule(o => o.BindChecked(configuration.GetSection(RetrainScheduleOptions.Section)));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RetrainScheduleOptions>, RetrainScheduleReminderValidator>());
         return services;
