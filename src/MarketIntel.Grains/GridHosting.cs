@@ -3,6 +3,7 @@ using MarketIntel.Abstractions.Storage;
 using MarketIntel.Grains.Assets;
 using MarketIntel.Grains.Models;
 using MarketIntel.Grains.Placement;
+using MarketIntel.Grains.Retraining.Triggers;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -40,6 +41,7 @@ public static class GridHosting
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(s => s.GetRequiredService<SiloModelEvents>());
         silo.Services.AddSingleton<GridMetrics>();
         silo.Services.AddSingleton<Drift.DriftMetrics>();
+        silo.Services.AddMarketIntelRetrainTriggers();
         silo.Services.AddSingleton<FeatureSpecCache>();
         silo.Services.AddSingleton<LocalPredictor>();
         silo.Services.AddMarketIntelPromotionGate();
