@@ -59,22 +59,22 @@ public sealed class TriggerCluster : IAsyncLifetime
     internal static readonly JobRecords Jobs = new();
     internal static readonly RecordingTriggers Triggers = new();
 
-    private long _round;
+    private long _interval;
 
     public TestCluster Cluster { get; private set; } = null!;
 
     public IGrainFactory Grains => Cluster.Client;
 
-    /// <summary>A round no check of the watch has seen yet.</summary>
-    public long NextRound() => Interlocked.Increment(ref _round);
+    /// <summary>The start of an interval later than any the watch has checked (one a minute from 1 January 2026).</summary>
+    public long NextInterval() => 1_767_225_600_000 + (Interlocked.Increment(ref _interval) * 60_000);
 
-    /// <summary>The watch's check of a new round (once the silos know each other's roles).</summary>
+    /// <summary>The watch's check of a new interval (once the silos know each other's roles).</summary>
     public async Task<RetrainWatchReport> Check()
     {
-        long round = NextRound();
-        RetrainWatchReport? report = await RoleCluster.OnceRolesAreKnown(() => Grains.GetGrain<IRetrainWatchGrain>(0).Check(round));
+        long interval = NextInterval();
+        RetrainWatchReport? report = await RoleCluster.OnceRolesAreKnown(() => Grains.GetGrain<IRetrainWatchGrain>(0).Check(interval));
         Assert.NotNull(report);
-        Assert.Equal(round, report.Round);
+        Assert.Equal(interval, report.Interval);
         return report;
     }
 
@@ -349,7 +349,7 @@ public sealed class RetrainTriggerTests(TriggerCluster fixture) : IClassFixture<
             [new OutcomeTally { Model = new ModelRef(name, version), Kind = kind, Horizon = 1, Outcomes = outcomes, Hits = hits, SquaredErrorSum = squaredError }], []));
 }
 
-/// <summary>Each silo's ticker: it asks the watch for the current round, and with no worker it waits quietly.</summary>
+/// <summary>Each silo's ticker: it asks the watch to check the current interval, and with no worker it waits quietly.</summary>
 public sealed class RetrainWatchTickerTests(TriggerCluster withWorker, ServingOnlyCluster servingOnly)
     : IClassFixture<TriggerCluster>, IClassFixture<ServingOnlyCluster>
 {
@@ -374,9 +374,9 @@ public sealed class RetrainWatchTickerTests(TriggerCluster withWorker, ServingOn
     {
         var log = new RecordingLogger();
         using RetrainWatchTicker ticker = Ticker(servingOnly.Grains, log);
-        for (long round = 1; round <= 3; round++)
+        for (long interval = 60_000; interval <= 180_000; interval += 60_000)
         {
-            Assert.Null(await ticker.Ask(round));
+            Assert.Null(await ticker.Ask(interval));
         }
         var entry = Assert.Single(log.Entries);
         Assert.Equal(LogLevel.Information, entry.Level);
@@ -387,16 +387,16 @@ public sealed class RetrainWatchTickerTests(TriggerCluster withWorker, ServingOn
     }
 
     [Fact]
-    public async Task With_a_worker_the_watch_runs_there_once_per_round()
+    public async Task With_a_worker_the_watch_runs_there_once_per_interval()
     {
         var log = new RecordingLogger();
         using RetrainWatchTicker ticker = Ticker(withWorker.Grains, log);
-        long round = withWorker.NextRound();
-        RetrainWatchReport? report = await RoleCluster.OnceRolesAreKnown(() => ticker.Ask(round));
+        long interval = withWorker.NextInterval();
+        RetrainWatchReport? report = await RoleCluster.OnceRolesAreKnown(() => ticker.Ask(interval));
         Assert.NotNull(report);
-        Assert.Equal(round, report.Round);
-        Assert.Null(await ticker.Ask(round));      // the same round, asked by another silo
-        Assert.Null(await ticker.Ask(round - 1));  // an earlier round, from a silo whose clock is behind
+        Assert.Equal(interval, report.Interval);
+        Assert.Null(await ticker.Ask(interval));           // the same interval, asked by another silo
+        Assert.Null(await ticker.Ask(interval - 60_000));  // an earlier one, from a silo whose clock is behind
         Assert.Empty(log.Entries);
         var activations = await withWorker.Cluster.Client.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics();
         var watch = Assert.Single(activations, a => a.GrainType.Contains(nameof(RetrainWatchGrain), StringComparison.Ordinal));

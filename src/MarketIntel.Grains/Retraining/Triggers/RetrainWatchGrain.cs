@@ -36,18 +36,29 @@ public sealed partial class RetrainWatchGrain(
 
     private IModelRegistryGrain Registry => GrainFactory.GetGrain<IModelRegistryGrain>(0);
 
-    public async Task<RetrainWatchReport?> Check(long round)
+    public async Task<RetrainWatchReport?> Check(long interval)
     {
-        if (round <= state.State.Round)
+        if (interval <= state.State.Interval)
         {
             return null;
         }
-        state.State.Round = round;
+        state.State.Interval = interval;
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        IReadOnlyDictionary<string, DriftFinding> drifting = await DriftScanJob.Scan(drift, models, grid.Value.Drift.Alpha);
-        ModelRef? gridDefault = await Registry.GetDefault();
         var sent = new List<RetrainRequest>();
         var held = new List<string>();
+        IReadOnlyDictionary<string, DriftFinding> drifting;
+        try
+        {
+            drifting = await DriftScanJob.Scan(drift, models, grid.Value.Drift.Alpha);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Score decay and bar volume need no drift windows: they go on.
+            drifting = new Dictionary<string, DriftFinding>();
+            held.Add($"the drift scan failed ({e.Message})");
+            LogScanFailed(e);
+        }
+        ModelRef? gridDefault = await Registry.GetDefault();
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (ModelDetails model in (await Registry.ListModels()).OrderBy(m => m.Name, StringComparer.Ordinal))
         {
@@ -86,7 +97,7 @@ public sealed partial class RetrainWatchGrain(
         {
             LogStateUnwritable(e);  // counts since the last write are lost if this activation goes; the next check writes again
         }
-        return new RetrainWatchReport(round, sent, held);
+        return new RetrainWatchReport(interval, sent, held);
     }
 
     // The model's one request this interval, if a trigger fires, and its newest job if that is still active.
@@ -120,6 +131,9 @@ public sealed partial class RetrainWatchGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Model '{Name}': asked for a {Trigger} retraining job: {Reason}")]
     private partial void LogSent(string name, RetrainTrigger trigger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The retraining watch's drift scan failed; score decay and bar volume were checked, the scan runs again at the next interval")]
+    private partial void LogScanFailed(Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The retraining watch's check of model '{Name}' failed; tried again at the next interval")]
     private partial void LogCheckFailed(string name, Exception exception);

@@ -9,9 +9,9 @@ namespace MarketIntel.Grains.Retraining.Triggers;
 [GenerateSerializer]
 public sealed class RetrainWatchState
 {
-    /// <summary>The latest interval checked.</summary>
+    /// <summary>The start of the latest interval checked (Unix ms).</summary>
     [Id(0)]
-    public long Round { get; set; }
+    public long Interval { get; set; }
 
     /// <summary>Each model name's ledger, by name.</summary>
     [Id(1)]

@@ -10,8 +10,8 @@ namespace MarketIntel.Grains.Retraining.Triggers;
 
 /// <summary>
 /// Each silo's clock for the retraining watch: once the silo is active, every <c>Grid:Retraining:Triggers:ScanEvery</c>
-/// it asks the <see cref="IRetrainWatchGrain"/> to check the current interval (the Unix time divided by the interval,
-/// the same number on every silo), which the grain runs once. The watch needs no reminder service and goes on when the
+/// it asks the <see cref="IRetrainWatchGrain"/> to check the current interval (named by its start: the Unix time
+/// rounded down to a multiple of the interval, the same on every silo), which the grain runs once. The watch needs no reminder service and goes on when the
 /// worker that held it dies (the next ask activates it on another). With no worker silo in the cluster the ask fails at
 /// once; that is logged once, not every interval, until a check runs again.
 /// </summary>
@@ -50,7 +50,9 @@ public sealed partial class RetrainWatchTicker(IGrainFactory grains, IOptions<Re
         {
             while (await timer.WaitForNextTickAsync(_stopping.Token))
             {
-                await Ask(time.GetUtcNow().ToUnixTimeMilliseconds() / (long)options.Value.ScanEvery.TotalMilliseconds);
+                long every = (long)options.Value.ScanEvery.TotalMilliseconds;
+                long now = time.GetUtcNow().ToUnixTimeMilliseconds();
+                await Ask(now - (now % every));
             }
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
@@ -59,14 +61,14 @@ public sealed partial class RetrainWatchTicker(IGrainFactory grains, IOptions<Re
     }
 
     /// <summary>
-    /// Asks the watch to check interval <paramref name="round"/>: its report, or null when the round ran already, no
-    /// worker is there to run it, or it failed (logged). Never throws but for cancellation.
+    /// Asks the watch to check the interval that starts at <paramref name="interval"/> (Unix ms): its report, or null
+    /// when that interval ran already, no worker is there to run it, or it failed (logged). Never throws but for cancellation.
     /// </summary>
-    public async Task<RetrainWatchReport?> Ask(long round)
+    public async Task<RetrainWatchReport?> Ask(long interval)
     {
         try
         {
-            RetrainWatchReport? report = await grains.GetGrain<IRetrainWatchGrain>(0).Check(round);
+            RetrainWatchReport? report = await grains.GetGrain<IRetrainWatchGrain>(0).Check(interval);
             _waitingForWorker = false;
             return report;
         }
