@@ -5,6 +5,7 @@ using MarketIntel.Abstractions.Models;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Features;
 using MarketIntel.Grains.Placement;
+using MarketIntel.Grains.Retraining;
 using MarketIntel.Grains.Retraining.Triggers;
 using MarketIntel.Tests;
 using MarketIntel.Training.Drift;
@@ -29,23 +30,6 @@ public sealed class RecordingTriggers : IRetrainTriggers
     }
 }
 
-/// <summary>Job records kept as a coordinator keeps them, newest first by creation.</summary>
-public sealed class JobRecords : IRetrainJobStore
-{
-    private readonly ConcurrentDictionary<string, RetrainJob> _jobs = new(StringComparer.Ordinal);
-
-    public Task Save(RetrainJob job)
-    {
-        _jobs[job.Id] = job;
-        return Task.CompletedTask;
-    }
-
-    public Task<RetrainJob?> Get(string id) => Task.FromResult(_jobs.GetValueOrDefault(id));
-
-    public Task<IReadOnlyList<RetrainJob>> List(string name, int limit) =>
-        Task.FromResult<IReadOnlyList<RetrainJob>>([.. _jobs.Values.Where(j => j.Request.Name == name).OrderByDescending(j => j.CreatedAt).Take(limit)]);
-}
-
 /// <summary>
 /// A serving and a worker silo sharing the drift windows, the score totals and the job records the tests write, as
 /// asset grains and coordinators write them, with the triggers' requests recorded. Drift asks for two drifting assets,
@@ -56,7 +40,7 @@ public sealed class TriggerCluster : IAsyncLifetime
 {
     internal static readonly InMemoryDriftStore Drift = new();
     internal static readonly InMemoryScoreStore Scores = new();
-    internal static readonly JobRecords Jobs = new();
+    internal static readonly InMemoryRetrainJobStore Jobs = new();
     internal static readonly RecordingTriggers Triggers = new();
 
     private long _interval;
