@@ -257,6 +257,25 @@ public sealed class RetrainTriggerTests(TriggerCluster fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task Score_decay_judges_the_version_a_job_would_replace_not_one_another_alias_serves()
+    {
+        const string name = "trig-canary";
+        await Register(name, "v1", alias: "champion");
+        await Register(name, "v2", alias: "canary");
+        string asset = $"CANARY-{Guid.NewGuid():N}";
+        Assert.Empty(SentFor(await fixture.Check(), name));
+
+        // The canary's 0.2 on 200 outcomes asks for nothing: a job would retrain the champion, which does well.
+        await SaveTally(asset, name, "v1", LabelKind.Direction, outcomes: 200, hits: 150);
+        await SaveTally(asset, name, "v2", LabelKind.Direction, outcomes: 200, hits: 40);
+        Assert.Empty(SentFor(await fixture.Check(), name));
+
+        await SaveTally(asset, name, "v1", LabelKind.Direction, outcomes: 400, hits: 190);
+        RetrainRequest request = Assert.Single(SentFor(await fixture.Check(), name));
+        Assert.Equal("score decay: version v1 accuracy 0.4750 below 0.5 on 400 outcomes since it began serving", request.Reason);
+    }
+
+    [Fact]
     public async Task Score_decay_of_a_return_model_is_its_mean_squared_error_above_the_ceiling()
     {
         const string name = "trig-returns";

@@ -47,9 +47,9 @@ public static class GridConfiguration
         services.AddChecked(configuration, TlsOptions.Section, new TlsOptionsValidator());
         services.AddChecked(configuration, ModelsSection, new ModelLimitsValidator());
         services.AddChecked(configuration, ModelsSection, new OnnxMemoryOptionsValidator());
+        services.AddMarketIntelRetrainTriggers(o => o.BindChecked(configuration.GetSection(RetrainTriggerOptions.Section)));
         services.AddMarketIntelGridOptions(o => o.BindChecked(configuration.GetSection(GridOptions.Section)));
         services.AddMarketIntelPromotionGate(o => o.BindChecked(configuration.GetSection(PromotionGateOptions.Section)));
-        services.AddMarketIntelRetrainTriggers(o => o.BindChecked(configuration.GetSection(RetrainTriggerOptions.Section)));
         return services;
     }
 

@@ -10,7 +10,7 @@ namespace MarketIntel.Grains.Retraining.Triggers;
 /// The retraining watch (<see cref="IRetrainWatchGrain"/>), on a worker silo: the drift scan reads every stored window,
 /// the heaviest of its checks, and none of them may slow the serving path. Each interval it scans the drift windows
 /// (<see cref="DriftScanJob"/>), updates each model name's <see cref="ModelLedger"/> from the cluster's score totals, and
-/// sends at most one request per name: Drift when enough assets drift, else ScoreDecay when a serving version's live
+/// sends at most one request per name: Drift when enough assets drift, else ScoreDecay when the served version's live
 /// score is past its threshold, else BarVolume when enough new bars arrived since the name's last job. A name whose
 /// newest job is still active gets none (the coordinator would refuse it). Requests go through
 /// <see cref="IRetrainTriggers"/>; the coordinator debounces, and a trigger that still holds asks again next interval.
@@ -65,7 +65,7 @@ public sealed partial class RetrainWatchGrain(
             names.Add(model.Name);
             try
             {
-                (RetrainRequest? request, RetrainJob? active) = await CheckModel(model.Deployment, drifting.GetValueOrDefault(model.Name), gridDefault, now);
+                (RetrainRequest? request, RetrainJob? active) = await CheckModel(model, drifting.GetValueOrDefault(model.Name), gridDefault, now);
                 if (request is null)
                 {
                     continue;
@@ -101,26 +101,26 @@ public sealed partial class RetrainWatchGrain(
     }
 
     // The model's one request this interval, if a trigger fires, and its newest job if that is still active.
-    private async Task<(RetrainRequest? Request, RetrainJob? Active)> CheckModel(ModelDeployment deployment, DriftFinding? drifting, ModelRef? gridDefault, long now)
+    private async Task<(RetrainRequest? Request, RetrainJob? Active)> CheckModel(ModelDetails model, DriftFinding? drifting, ModelRef? gridDefault, long now)
     {
-        string name = deployment.Name;
+        string name = model.Name;
         IReadOnlyList<RetrainJob> newest = await jobs.List(name, 1);
         RetrainJob? latest = newest.Count > 0 ? newest[0] : null;
         IReadOnlyList<OutcomeTally> tallies = (await scores.Totals(name)).Versions;
-        IReadOnlyList<string> served = ModelLedger.ServedVersions(deployment, gridDefault);
+        IReadOnlyList<string> serving = ModelLedger.ServingVersions(model, gridDefault);
         if (state.State.Models.TryGetValue(name, out ModelLedger? ledger))
         {
-            ledger.Observe(tallies, served, latest, now);
+            ledger.Observe(tallies, serving, latest, now);
         }
         else
         {
-            ledger = ModelLedger.Begin(tallies, served, latest, now);
+            ledger = ModelLedger.Begin(tallies, serving, latest, now);
             state.State.Models[name] = ledger;
         }
         RetrainRequest? request = drifting is null ? null : DriftScanJob.Request(name, drifting, _options.DriftingAssets, Client);
-        if (request is null && ledger.Decayed(tallies, _options.ScoreDecay) is { Count: > 0 } decayed)
+        if (request is null && ledger.Decayed(ModelLedger.ServedVersion(model, gridDefault), tallies, _options.ScoreDecay) is { } decayed)
         {
-            request = new RetrainRequest(name, RetrainTrigger.ScoreDecay, "score decay: " + string.Join("; ", decayed), Client);
+            request = new RetrainRequest(name, RetrainTrigger.ScoreDecay, "score decay: " + decayed, Client);
         }
         if (request is null && _options.BarVolume > 0 && ledger.Bars >= _options.BarVolume)
         {

@@ -37,14 +37,15 @@ public sealed record ScoreMark([property: Id(0)] long Outcomes, [property: Id(1)
 /// One model name's ledger in the retraining watch, updated once a check from the cluster's score totals.
 /// <para>
 /// Bars: every accepted bar of an asset scores one outcome of the version that serves it (once its first <c>k</c> bars
-/// have passed), so the new bars a name's assets took are the growth of its served versions' outcome counts. Shadows
-/// score the same bars and are left out. Across a change of the served versions within an interval the larger of the
+/// have passed), so the new bars a name's assets took are the growth of its serving versions' outcome counts. Shadows
+/// score the same bars and are left out. Across a change of the serving versions within an interval the larger of the
 /// two sides counts: a shadow promoted in the interval scored every one of its bars on one side or the other.
 /// </para>
 /// <para>
 /// Live scores since a version began serving: the tally minus its mark at the last check before the watch saw it serve
 /// (a shadow's outcomes before that are its trial, not its service). A version already serving when the watch first
-/// saw the name is counted from then.
+/// saw the name is counted from then. Versions serving through any alias are followed; score decay judges the one a
+/// job would replace (<see cref="ServedVersion"/>).
 /// </para>
 /// </summary>
 [GenerateSerializer]
@@ -66,43 +67,43 @@ public sealed class ModelLedger
     [Id(3)]
     public Dictionary<string, ScoreMark> Marks { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>The versions serving at the last check.</summary>
+    /// <summary>The versions serving assets at the last check (<see cref="ServingVersions"/>).</summary>
     [Id(4)]
-    public List<string> Served { get; set; } = [];
+    public List<string> Serving { get; set; } = [];
 
     /// <summary>Each serving version's mark when it began serving, by version.</summary>
     [Id(5)]
     public Dictionary<string, ScoreMark> ServingFrom { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>A ledger that starts counting now: nothing before this check is known to it.</summary>
-    public static ModelLedger Begin(IReadOnlyList<OutcomeTally> tallies, IReadOnlyList<string> served, RetrainJob? latest, long now)
+    public static ModelLedger Begin(IReadOnlyList<OutcomeTally> tallies, IReadOnlyList<string> serving, RetrainJob? latest, long now)
     {
         ArgumentNullException.ThrowIfNull(tallies);
-        ArgumentNullException.ThrowIfNull(served);
+        ArgumentNullException.ThrowIfNull(serving);
         Dictionary<string, ScoreMark> marks = MarksOf(tallies);
         return new ModelLedger
         {
             LastJob = latest?.Id,
             CountingSince = now,
             Marks = marks,
-            Served = [.. served],
-            ServingFrom = served.ToDictionary(v => v, v => marks.GetValueOrDefault(v, ScoreMark.None), StringComparer.Ordinal),
+            Serving = [.. serving],
+            ServingFrom = serving.ToDictionary(v => v, v => marks.GetValueOrDefault(v, ScoreMark.None), StringComparer.Ordinal),
         };
     }
 
     /// <summary>
-    /// Takes this check's <paramref name="tallies"/>, <paramref name="served"/> versions and the name's newest job: counts
+    /// Takes this check's <paramref name="tallies"/>, <paramref name="serving"/> versions and the name's newest job: counts
     /// the bars since the last check (from zero again when a new job appeared) and sets where each newly serving
     /// version's live score starts.
     /// </summary>
-    public void Observe(IReadOnlyList<OutcomeTally> tallies, IReadOnlyList<string> served, RetrainJob? latest, long now)
+    public void Observe(IReadOnlyList<OutcomeTally> tallies, IReadOnlyList<string> serving, RetrainJob? latest, long now)
     {
         ArgumentNullException.ThrowIfNull(tallies);
-        ArgumentNullException.ThrowIfNull(served);
+        ArgumentNullException.ThrowIfNull(serving);
         Dictionary<string, ScoreMark> marks = MarksOf(tallies);
         long Growth(IEnumerable<string> versions) =>
             versions.Sum(v => Math.Max(0, marks.GetValueOrDefault(v, ScoreMark.None).Outcomes - Marks.GetValueOrDefault(v, ScoreMark.None).Outcomes));
-        long bars = Math.Max(Growth(Served), Growth(served));
+        long bars = Math.Max(Growth(Serving), Growth(serving));
         if (latest?.Id != LastJob)
         {
             LastJob = latest?.Id;
@@ -114,56 +115,46 @@ public sealed class ModelLedger
             Bars += bars;
         }
         var servingFrom = new Dictionary<string, ScoreMark>(StringComparer.Ordinal);
-        foreach (string version in served)
+        foreach (string version in serving)
         {
-            servingFrom[version] = Served.Contains(version) && ServingFrom.TryGetValue(version, out ScoreMark? from)
+            servingFrom[version] = Serving.Contains(version) && ServingFrom.TryGetValue(version, out ScoreMark? from)
                 ? from
                 : Marks.GetValueOrDefault(version, ScoreMark.None);
         }
         ServingFrom = servingFrom;
-        Served = [.. served];
+        Serving = [.. serving];
         Marks = marks;
     }
 
     /// <summary>
-    /// Each serving version whose live score since it began serving is past its threshold (<paramref name="options"/>),
-    /// on at least MinOutcomes outcomes, in words with the figures; empty when none is.
+    /// Whether <paramref name="version"/> (the one a job would replace: see <see cref="ServedVersion"/>), serving since
+    /// the watch saw it begin, has a live score past its threshold (<paramref name="options"/>) on at least MinOutcomes
+    /// outcomes since then: the figures in words, or null.
     /// </summary>
-    public IReadOnlyList<string> Decayed(IReadOnlyList<OutcomeTally> tallies, ScoreDecayOptions options)
+    public string? Decayed(string? version, IReadOnlyList<OutcomeTally> tallies, ScoreDecayOptions options)
     {
         ArgumentNullException.ThrowIfNull(tallies);
         ArgumentNullException.ThrowIfNull(options);
-        var decayed = new List<string>();
-        foreach (string version in Served)
+        if (version is null || !ServingFrom.TryGetValue(version, out ScoreMark? from) || tallies.FirstOrDefault(t => t.Model.Version == version) is not { } tally)
         {
-            if (tallies.FirstOrDefault(t => t.Model.Version == version) is not { } tally)
-            {
-                continue;
-            }
-            ScoreMark from = ServingFrom.GetValueOrDefault(version, ScoreMark.None);
-            long outcomes = tally.Outcomes - from.Outcomes;
-            if (outcomes < options.MinOutcomes)
-            {
-                continue;
-            }
-            if (tally.Kind == LabelKind.Direction && options.Below is { } below)
-            {
-                double accuracy = (double)(tally.Hits - from.Hits) / outcomes;
-                if (accuracy < below)
-                {
-                    decayed.Add(Text($"version {version} accuracy {accuracy:0.0000} below {below} on {outcomes} outcomes since it began serving"));
-                }
-            }
-            else if (tally.Kind == LabelKind.LogReturn && options.ErrorAbove is { } above)
-            {
-                double error = (tally.SquaredErrorSum - from.SquaredErrorSum) / outcomes;
-                if (error > above)
-                {
-                    decayed.Add(Text($"version {version} mean squared error {error:G4} above {above} on {outcomes} outcomes since it began serving"));
-                }
-            }
+            return null;
         }
-        return decayed;
+        long outcomes = tally.Outcomes - from.Outcomes;
+        if (outcomes < options.MinOutcomes)
+        {
+            return null;
+        }
+        if (tally.Kind == LabelKind.Direction && options.Below is { } below)
+        {
+            double accuracy = (double)(tally.Hits - from.Hits) / outcomes;
+            return accuracy < below ? Text($"version {version} accuracy {accuracy:0.0000} below {below} on {outcomes} outcomes since it began serving") : null;
+        }
+        if (tally.Kind == LabelKind.LogReturn && options.ErrorAbove is { } above)
+        {
+            double error = (tally.SquaredErrorSum - from.SquaredErrorSum) / outcomes;
+            return error > above ? Text($"version {version} mean squared error {error:G4} above {above} on {outcomes} outcomes since it began serving") : null;
+        }
+        return null;
     }
 
     /// <summary>What the bar count says in a request's reason: how many since what.</summary>
@@ -173,27 +164,45 @@ public sealed class ModelLedger
             : Text($"bar volume: {Bars} new bars since job {LastJob} (counted from {Time(CountingSince)}; at least {threshold} asked for a job)");
 
     /// <summary>
-    /// The versions of <paramref name="deployment"/>'s name that serve assets: those its aliases name (both arms of a
-    /// split) and the grid's default where it names a version of the name directly.
+    /// The versions of <paramref name="model"/> that serve assets, whose outcomes count its bars: those its aliases
+    /// name (both arms of a split) and the grid's default where it names a version of the model directly.
     /// </summary>
-    public static IReadOnlyList<string> ServedVersions(ModelDeployment deployment, ModelRef? gridDefault)
+    public static IReadOnlyList<string> ServingVersions(ModelDetails model, ModelRef? gridDefault)
     {
-        ArgumentNullException.ThrowIfNull(deployment);
-        var served = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (AliasTarget target in deployment.Aliases.Values)
+        ArgumentNullException.ThrowIfNull(model);
+        var serving = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (AliasTarget target in model.Deployment.Aliases.Values)
         {
-            served.Add(target.Version);
+            serving.Add(target.Version);
             if (target.Split is { } split)
             {
-                served.Add(split.Version);
+                serving.Add(split.Version);
             }
         }
-        if (gridDefault is { IsAlias: false } direct && direct.Name == deployment.Name)
+        if (gridDefault is { IsAlias: false } direct && direct.Name == model.Name)
         {
-            served.Add(direct.Version);
+            serving.Add(direct.Version);
         }
-        return [.. served];
+        return [.. serving];
     }
+
+    /// <summary>
+    /// The version a job of <paramref name="model"/> retrains and would replace, whose score decay asks for one: the
+    /// grid's default when it is of this model (an alias resolved), else the version the alias <c>champion</c> names;
+    /// null when neither is set. (A retraining job picks its base version by the same rule.)
+    /// </summary>
+    public static string? ServedVersion(ModelDetails model, ModelRef? gridDefault)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (gridDefault is not null && gridDefault.Name == model.Name)
+        {
+            return gridDefault.IsAlias ? model.Deployment.Aliases.GetValueOrDefault(gridDefault.Alias!)?.Version : gridDefault.Version;
+        }
+        return model.Deployment.Aliases.GetValueOrDefault(ChampionAlias)?.Version;
+    }
+
+    /// <summary>The alias that names a model's served version when the grid's default is another model.</summary>
+    public const string ChampionAlias = "champion";
 
     private static Dictionary<string, ScoreMark> MarksOf(IReadOnlyList<OutcomeTally> tallies) =>
         tallies.ToDictionary(t => t.Model.Version, ScoreMark.Of, StringComparer.Ordinal);
