@@ -9,55 +9,22 @@ using Microsoft.Extensions.Options;
 namespace MarketIntel.Grains.Retraining.Triggers;
 
 /// <summary>
-/// Each silo's clock for the retraining watch: once the silo is active, every <c>Grid:Retraining:Triggers:ScanEvery</c>
-/// it asks the <see cref="IRetrainWatchGrain"/> to check the current interval (named by its start: the Unix time
-/// rounded down to a multiple of the interval, the same on every silo), which the grain runs once. The watch needs no reminder service and goes on when the
-/// worker that held it dies (the next ask activates it on another). With no worker silo in the cluster the ask fails at
-/// once; that is logged once, not every interval, until a check runs again.
+/// Each silo's clock for the retraining watch (a <see cref="SiloTicker"/>): once the silo is active, every
+/// <c>Grid:Retraining:Triggers:ScanEvery</c> it asks the <see cref="IRetrainWatchGrain"/> to check the current interval
+/// (named by its start: the Unix time rounded down to a multiple of the interval, the same on every silo), which the
+/// grain runs once. With no worker silo in the cluster the ask fails at once; that is logged once, not every interval,
+/// until a check runs again.
 /// </summary>
 public sealed partial class RetrainWatchTicker(IGrainFactory grains, IOptions<RetrainTriggerOptions> options, TimeProvider time, ILogger<RetrainWatchTicker> log)
-    : ILifecycleParticipant<ISiloLifecycle>, IDisposable
+    : SiloTicker(options.Value.ScanEvery, time)
 {
-    private readonly CancellationTokenSource _stopping = new();
-    private Task? _ticks;
     private bool _waitingForWorker;
 
-    public void Participate(ISiloLifecycle lifecycle)
+    protected override Task Tick()
     {
-        ArgumentNullException.ThrowIfNull(lifecycle);
-        lifecycle.Subscribe(nameof(RetrainWatchTicker), ServiceLifecycleStage.Active, Start, Stop);
-    }
-
-    private Task Start(CancellationToken cancellationToken)
-    {
-        _ticks = Task.Run(Tick, CancellationToken.None);
-        return Task.CompletedTask;
-    }
-
-    private async Task Stop(CancellationToken cancellationToken)
-    {
-        await _stopping.CancelAsync();
-        if (_ticks is not null)
-        {
-            await _ticks.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-    }
-
-    private async Task Tick()
-    {
-        using var timer = new PeriodicTimer(options.Value.ScanEvery, time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_stopping.Token))
-            {
-                long every = (long)options.Value.ScanEvery.TotalMilliseconds;
-                long now = time.GetUtcNow().ToUnixTimeMilliseconds();
-                await Ask(now - (now % every));
-            }
-        }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
-        {
-        }
+        long every = (long)Interval.TotalMilliseconds;
+        long now = Time.GetUtcNow().ToUnixTimeMilliseconds();
+        return Ask(now - (now % every));
     }
 
     /// <summary>
@@ -89,8 +56,6 @@ public sealed partial class RetrainWatchTicker(IGrainFactory grains, IOptions<Re
 
     // How the role placement refuses a worker grain with no worker in the cluster (Placement/RolePlacementDirector).
     private const string NoWorker = "no worker silo in the cluster";
-
-    public void Dispose() => _stopping.Dispose();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "The retraining watch waits for a worker silo; the drift scan, score decay and bar volume checks are skipped until one joins ({Detail})")]
     private partial void LogNoWorker(string detail);
