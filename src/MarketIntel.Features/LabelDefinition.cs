@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 
 namespace MarketIntel.Features;
 
@@ -70,6 +71,36 @@ public readonly record struct LabelDefinition(LabelKind Kind, int Horizon)
         }
         label = new LabelDefinition(kind, horizon);
         return true;
+    }
+
+    /// <summary>
+    /// The label a model's lineage names (its <c>label</c>: <c>kind</c>, direction or logReturn, and <c>horizon</c>;
+    /// <c>name</c>, where given, must agree with them): the one reading of it, for the registry's check and for
+    /// retraining alike.
+    /// </summary>
+    /// <param name="lineage">The lineage's root object.</param>
+    /// <exception cref="FormatException">The label is missing or wrong; the message names the field.</exception>
+    public static LabelDefinition FromLineage(JsonElement lineage)
+    {
+        if (!lineage.TryGetProperty("label", out JsonElement label) || label.ValueKind != JsonValueKind.Object)
+        {
+            throw new FormatException("field 'label' is required: an object with 'kind' (direction or logReturn) and 'horizon' (bars ahead)");
+        }
+        LabelKind kind = label.TryGetProperty("kind", out JsonElement k) && k.ValueKind == JsonValueKind.String ? k.GetString() switch
+        {
+            "direction" => LabelKind.Direction,
+            "logReturn" => LabelKind.LogReturn,
+            var other => throw new FormatException($"field 'label.kind' is '{other}'; it must be 'direction' or 'logReturn'"),
+        } : throw new FormatException("field 'label.kind' is required: 'direction' or 'logReturn'");
+        int horizon = label.TryGetProperty("horizon", out JsonElement h) && h.ValueKind == JsonValueKind.Number && h.TryGetInt32(out int bars) && bars >= 1
+            ? bars
+            : throw new FormatException("field 'label.horizon' is required: a whole number of bars, at least 1");
+        var definition = new LabelDefinition(kind, horizon);
+        if (label.TryGetProperty("name", out JsonElement name) && !(name.ValueKind == JsonValueKind.String && name.GetString() == definition.Name))
+        {
+            throw new FormatException($"field 'label.name' ({name}) does not agree with label.kind and label.horizon, which make '{definition.Name}'");
+        }
+        return definition;
     }
 
     /// <summary>Parses a label name; throws <see cref="FeatureSpecException"/> naming what is wrong.</summary>

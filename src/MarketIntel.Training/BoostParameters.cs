@@ -1,3 +1,5 @@
+using MarketIntel.Features;
+
 namespace MarketIntel.Training;
 
 /// <summary>Gradient boosting parameters, with XGBoost's names (in comments) and defaults.</summary>
@@ -43,6 +45,15 @@ public sealed record BoostParameters
     public int Threads { get; init; }
 
     public bool IsBinary => Objective == "binary:logistic";
+
+    /// <summary>The objective that fits a label: <c>binary:logistic</c> for a direction, <c>reg:squarederror</c> for a log return.</summary>
+    public static string ObjectiveFor(LabelKind kind) => kind == LabelKind.Direction ? "binary:logistic" : "reg:squarederror";
+
+    /// <summary>
+    /// What <c>backtest</c> and a retraining job train with unless told otherwise: shallow trees (depth 3) and a slow
+    /// learning rate (eta 0.1) over 100 rounds, since market labels are mostly noise and deep, fast trees fit it.
+    /// </summary>
+    public static BoostParameters ForLabel(LabelKind kind) => new() { Objective = ObjectiveFor(kind), MaxDepth = 3, Eta = 0.1, Rounds = 100 };
 
     /// <summary>Checks every parameter, naming the first that is out of range.</summary>
     public void Validate()

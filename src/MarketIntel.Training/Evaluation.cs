@@ -1,3 +1,4 @@
+using MarketIntel.Features;
 using MarketIntel.Training.Statistics;
 
 namespace MarketIntel.Training;
@@ -129,5 +130,28 @@ public static class WalkForward
             throw new ArgumentException($"walk-forward: {rows} rows leave no test window after {trainSize} training rows and a gap of {gap}");
         }
         return folds;
+    }
+
+    /// <summary>
+    /// The validation scores of a walk-forward's test predictions, by the names lineages give them: for a direction
+    /// label <c>accuracy</c>, <c>auc</c> and <c>logLoss</c> of the probabilities, for a log return <c>rmse</c>; then
+    /// <c>testRows</c> and <c>folds</c>.
+    /// </summary>
+    public static IReadOnlyDictionary<string, double> Scores(ReadOnlySpan<double> predictions, ReadOnlySpan<float> labels, int folds, LabelKind kind)
+    {
+        var scores = new Dictionary<string, double>();
+        if (kind == LabelKind.Direction)
+        {
+            scores["accuracy"] = Metrics.Direction(predictions, labels).Accuracy;
+            scores["auc"] = Metrics.Auc(predictions, labels);
+            scores["logLoss"] = Metrics.LogLoss(predictions, labels);
+        }
+        else
+        {
+            scores["rmse"] = Metrics.Rmse(predictions, labels);
+        }
+        scores["testRows"] = labels.Length;
+        scores["folds"] = folds;
+        return scores;
     }
 }

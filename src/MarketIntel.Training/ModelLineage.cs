@@ -1,3 +1,5 @@
+using System.Reflection;
+using System.Security.Cryptography;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using MarketIntel.Features;
@@ -40,6 +42,51 @@ public sealed record ModelLineage(string Tool, string ToolVersion, string? Spec,
 
     /// <summary>What follows the model's path in its lineage file's path.</summary>
     public const string FileSuffix = ".lineage.json";
+
+    /// <summary>
+    /// The lineage of a model trained on rows made from bars: the one way <c>train</c>, <c>backtest</c> and a
+    /// retraining job describe what they trained. It carries <paramref name="model"/>'s parameters, the SHA-256 of
+    /// <paramref name="modelBytes"/> (its XGBoost JSON), this build's version, and the reference profile of
+    /// <paramref name="features"/> (the training rows, row-major) with the model's predictions on them.
+    /// </summary>
+    /// <param name="model">The trained model.</param>
+    /// <param name="modelBytes">The model as written (XGBoost JSON).</param>
+    /// <param name="modelFile">The model file's name.</param>
+    /// <param name="tool">The command or job that trained it.</param>
+    /// <param name="spec">The feature spec, or null when the features came ready-made.</param>
+    /// <param name="rows">The training rows' description.</param>
+    /// <param name="features">The training rows, row-major.</param>
+    /// <param name="data">Where the rows' data came from.</param>
+    /// <param name="extras">Assets, validation, the version replaced and the profile's bins.</param>
+    public static ModelLineage Describe(BoostedTrees model, byte[] modelBytes, string modelFile, string tool, string? spec, TrainingRows rows, ReadOnlySpan<float> features,
+        TrainingData data, LineageExtras extras)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(modelBytes);
+        ArgumentNullException.ThrowIfNull(rows);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(extras);
+        return new ModelLineage(tool, BuildVersion, spec, rows, data.File, data.Sha256, data.Close, model.Parameters, modelFile,
+            Convert.ToHexStringLower(SHA256.HashData(modelBytes)))
+        {
+            Assets = extras.Assets,
+            Validation = extras.Validation,
+            Replaces = extras.Replaces,
+            Profile = ProfileRows.Build(rows.FeatureNames, features, ProfileRows.Predictions(model, features), $"training rows of {data.File}", extras.ProfileBins),
+        };
+    }
+
+    // Every project of the repository is built with the same informational version (number and commit).
+    private static string BuildVersion =>
+        typeof(ModelLineage).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
+    /// <summary>The lineage as the indented JSON <see cref="WriteJson"/> writes (what the registry stores).</summary>
+    public string ToJson()
+    {
+        using var stream = new MemoryStream();
+        WriteJson(stream);
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
 
     /// <summary>Writes the lineage as indented JSON.</summary>
     public void WriteJson(Stream stream)
@@ -159,3 +206,13 @@ public sealed record TrainingRows(IReadOnlyList<string> FeatureNames, LabelDefin
             : new(data.FeatureNames, new LabelDefinition(data.Kind, data.Horizon), data.Timestamps[0], data.Timestamps[^1], data.Rows);
     }
 }
+
+/// <summary>Where a model's training data came from, as its lineage names it.</summary>
+/// <param name="File">The bar or feature-matrix file as given on the command line, or <c>archive</c> for the grid's bar archive.</param>
+/// <param name="Sha256">The data's SHA-256, lower-case hex (of the file's bytes, or of the archive's bars in the form <c>RetrainPipeline</c> documents).</param>
+/// <param name="Close">The close column chosen with <c>--close</c>, or null for the data's own close.</param>
+public sealed record TrainingData(string File, string Sha256, string? Close);
+
+/// <summary>What a lineage carries besides the rows and the data: the assets, validation metrics, the version replaced,
+/// and how many value bins the profile's references aim at.</summary>
+public sealed record LineageExtras(IReadOnlyList<string> Assets, IReadOnlyDictionary<string, double>? Validation, string? Replaces, int ProfileBins);

@@ -56,25 +56,14 @@ public static class LineageCheck
 
     private static LabelDefinition ReadLabel(JsonElement root, string where)
     {
-        if (!root.TryGetProperty("label", out JsonElement label) || label.ValueKind != JsonValueKind.Object)
+        try
         {
-            throw Invalid(where, "field 'label' is required: an object with 'kind' (direction or logReturn) and 'horizon' (bars ahead)");
+            return LabelDefinition.FromLineage(root);
         }
-        LabelKind kind = label.TryGetProperty("kind", out JsonElement k) && k.ValueKind == JsonValueKind.String ? k.GetString() switch
+        catch (FormatException e)
         {
-            "direction" => LabelKind.Direction,
-            "logReturn" => LabelKind.LogReturn,
-            var other => throw Invalid(where, $"field 'label.kind' is '{other}'; it must be 'direction' or 'logReturn'"),
-        } : throw Invalid(where, "field 'label.kind' is required: 'direction' or 'logReturn'");
-        int horizon = label.TryGetProperty("horizon", out JsonElement h) && h.ValueKind == JsonValueKind.Number && h.TryGetInt32(out int bars) && bars >= 1
-            ? bars
-            : throw Invalid(where, "field 'label.horizon' is required: a whole number of bars, at least 1");
-        var definition = new LabelDefinition(kind, horizon);
-        if (label.TryGetProperty("name", out JsonElement name) && !(name.ValueKind == JsonValueKind.String && name.GetString() == definition.Name))
-        {
-            throw Invalid(where, $"field 'label.name' ({name}) does not agree with label.kind and label.horizon, which make '{definition.Name}'");
+            throw Invalid(where, e.Message);
         }
-        return definition;
     }
 
     private static string Names(IEnumerable<string> names) => string.Join(", ", names);

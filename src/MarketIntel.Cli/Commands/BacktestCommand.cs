@@ -46,13 +46,13 @@ internal static class BacktestCommand
         double Number(string name, double fallback, double min) => options.OptionalDouble(name, min) ?? fallback;
         double costBps = Number("cost-bps", 1, 0);
         double periodsPerYear = Number("periods-per-year", 252, 1);
-        var parameters = new BoostParameters
+        BoostParameters defaults = BoostParameters.ForLabel(LabelKind.Direction);
+        var parameters = defaults with
         {
-            Objective = "binary:logistic",
-            Rounds = options.OptionalInt("rounds", 1, 100_000) ?? 100,
-            MaxDepth = options.OptionalInt("max-depth", 1, 16) ?? 3,
-            Eta = Number("eta", 0.1, 1e-6),
-            Seed = options.OptionalInt("seed", 0, int.MaxValue) ?? 0,
+            Rounds = options.OptionalInt("rounds", 1, 100_000) ?? defaults.Rounds,
+            MaxDepth = options.OptionalInt("max-depth", 1, 16) ?? defaults.MaxDepth,
+            Eta = Number("eta", defaults.Eta, 1e-6),
+            Seed = options.OptionalInt("seed", 0, int.MaxValue) ?? defaults.Seed,
         };
 
         try
@@ -127,12 +127,8 @@ internal static class BacktestCommand
         if (saveModel is not null)
         {
             // The walk-forward's scores of the model are the saved model's validation: the same recipe on earlier rows.
-            var validation = new Dictionary<string, double>
-            {
-                ["accuracy"] = table[0].Direction.Accuracy, ["auc"] = table[0].Auc, ["logLoss"] = table[0].LogLoss,
-                ["testRows"] = tested, ["folds"] = folds.Count,
-            };
-            var lineage = new SavedModel.Extras(options.Optional("asset") is { } asset ? [asset] : [], validation, options.Optional("replaces"), profileBins);
+            IReadOnlyDictionary<string, double> validation = WalkForward.Scores(probability, labels, folds.Count, LabelKind.Direction);
+            var lineage = new LineageExtras(options.Optional("asset") is { } asset ? [asset] : [], validation, options.Optional("replaces"), profileBins);
             SaveModel(saveModel, rows, parameters, specText, data, options.Optional("close"), lineage, stdout);
         }
         Directory.CreateDirectory(report);
@@ -160,10 +156,10 @@ internal static class BacktestCommand
     /// Trains on every row (the walk-forward folds only measured how well this recipe does) and writes the model with
     /// its lineage (and the profile of those rows) next to it, as <c>serve --model</c> and the registry take it.
     /// </summary>
-    private static void SaveModel(string path, Dataset rows, BoostParameters parameters, string specText, string data, string? close, SavedModel.Extras extras, TextWriter stdout)
+    private static void SaveModel(string path, Dataset rows, BoostParameters parameters, string specText, string data, string? close, LineageExtras extras, TextWriter stdout)
     {
         BoostedTrees model = GradientBooster.Train(rows.Features, rows.FeatureNames, rows.Labels, parameters);
-        SavedModel.Write(path, model, "marketintel backtest", specText, TrainingRows.Of(rows), rows.Features, data, close, parameters, extras);
+        SavedModel.Write(path, model, "marketintel backtest", specText, TrainingRows.Of(rows), rows.Features, data, close, extras);
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"saved the model trained on all {rows.Rows} rows ({rows.Timestamps[0]} to {rows.Timestamps[^1]}) to {path}, its lineage to {path}{ModelLineage.FileSuffix}"));
     }

@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Security.Cryptography;
 using MarketIntel.CommandLine;
 using MarketIntel.Features.Io;
@@ -14,12 +13,6 @@ namespace MarketIntel.Cli.Commands;
 /// </summary>
 internal static class SavedModel
 {
-    /// <summary>
-    /// What a lineage carries besides the rows: the assets, validation metrics, the version replaced, and how many
-    /// value bins the profile's references aim at.
-    /// </summary>
-    internal sealed record Extras(IReadOnlyList<string> Assets, IReadOnlyDictionary<string, double>? Validation, string? Replaces, int ProfileBins);
-
     /// <summary>The option both commands take for the profile's bins, and its check.</summary>
     public const string ProfileBinsOption = "profile-bins";
 
@@ -29,10 +22,10 @@ internal static class SavedModel
 
     /// <summary>
     /// Writes <paramref name="model"/> to <paramref name="path"/> and, when <paramref name="rows"/> is given, its lineage
-    /// with the profile of <paramref name="features"/> (the training rows, row-major) and the model's predictions on them.
+    /// (<see cref="ModelLineage.Describe"/>) with the profile of <paramref name="features"/> (the training rows, row-major).
     /// </summary>
     public static void Write(string path, BoostedTrees model, string tool, string? spec, TrainingRows? rows, ReadOnlySpan<float> features, string dataFile, string? close,
-        BoostParameters parameters, Extras extras)
+        LineageExtras extras)
     {
         var bytes = new MemoryStream();
         model.WriteXgboostJson(bytes);
@@ -45,13 +38,8 @@ internal static class SavedModel
             {
                 dataSha = SHA256.HashData(file);
             }
-            string version = typeof(SavedModel).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
-            lineage = new ModelLineage(tool, version, spec, rows, dataFile, Convert.ToHexStringLower(dataSha), close, parameters,
-                Path.GetFileName(path), Convert.ToHexStringLower(SHA256.HashData(modelBytes)))
-            {
-                Assets = extras.Assets, Validation = extras.Validation, Replaces = extras.Replaces,
-                Profile = ProfileRows.Build(rows.FeatureNames, features, ProfileRows.Predictions(model, features), $"training rows of {dataFile}", extras.ProfileBins),
-            };
+            lineage = ModelLineage.Describe(model, modelBytes, Path.GetFileName(path), tool, spec, rows, features,
+                new TrainingData(dataFile, Convert.ToHexStringLower(dataSha), close), extras);
         }
         AtomicFile.Write(path, stream => stream.Write(modelBytes));
         if (lineage is not null)

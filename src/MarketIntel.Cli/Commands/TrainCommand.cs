@@ -115,8 +115,8 @@ internal static class TrainCommand
         TrainingRows? rows = LabelDefinition.TryParse(labelName, out LabelDefinition definition)
             ? new TrainingRows(names, definition, Key(table, labelled[0]), Key(table, labelled[^1]), labelled.Length)
             : null;
-        SavedModel.Write(output, model, "marketintel train", null, rows, x, input, null, parameters,
-            new SavedModel.Extras(options.Optional("asset") is { } asset ? [asset] : [], null, options.Optional("replaces"), profileBins));
+        SavedModel.Write(output, model, "marketintel train", null, rows, x, input, null,
+            new LineageExtras(options.Optional("asset") is { } asset ? [asset] : [], null, options.Optional("replaces"), profileBins));
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"trained {parameters.Rounds} rounds ({parameters.Objective}, depth {parameters.MaxDepth}) on {labelled.Length} rows x {names.Length} features in {clock.Elapsed.TotalSeconds:0.00} s; wrote {output}") +
             (rows is null ? $" (no lineage: '{labelName}' is not a label up_K or logret_K)" : $" and its lineage {output}{ModelLineage.FileSuffix}"));

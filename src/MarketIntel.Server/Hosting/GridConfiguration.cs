@@ -1,6 +1,7 @@
 using MarketIntel.Cache.Redis.Hosting;
 using MarketIntel.Grains;
 using MarketIntel.Grains.Models;
+using MarketIntel.Grains.Retraining;
 using MarketIntel.Grains.Retraining.Triggers;
 using MarketIntel.Inference;
 using MarketIntel.Server.Cluster;
@@ -47,9 +48,10 @@ public static class GridConfiguration
         services.AddChecked(configuration, TlsOptions.Section, new TlsOptionsValidator());
         services.AddChecked(configuration, ModelsSection, new ModelLimitsValidator());
         services.AddChecked(configuration, ModelsSection, new OnnxMemoryOptionsValidator());
-        services.AddMarketIntelRetrainTriggers(o => o.BindChecked(configuration.GetSection(RetrainTriggerOptions.Section)));
         services.AddMarketIntelGridOptions(o => o.BindChecked(configuration.GetSection(GridOptions.Section)));
         services.AddMarketIntelPromotionGate(o => o.BindChecked(configuration.GetSection(PromotionGateOptions.Section)));
+        services.AddMarketIntelRetrainingOptions(o => o.BindChecked(configuration.GetSection(RetrainingOptions.Section)));
+        services.AddMarketIntelRetrainTriggers(o => o.BindChecked(configuration.GetSection(RetrainTriggerOptions.Section)));
         return services;
     }
 
