@@ -118,7 +118,7 @@ public sealed partial class RetrainWatchGrain(
             state.State.Models[name] = ledger;
         }
         RetrainRequest? request = drifting is null ? null : DriftScanJob.Request(name, drifting, _options.DriftingAssets, Client);
-        if (request is null && ledger.Decayed(ModelLedger.ServedVersion(model, gridDefault), tallies, _options.ScoreDecay) is { } decayed)
+        if (request is null && ledger.Decayed(RetrainJobGrain.Served(model, gridDefault), tallies, _options.ScoreDecay) is { } decayed)
         {
             request = new RetrainRequest(name, RetrainTrigger.ScoreDecay, "score decay: " + decayed, Client);
         }

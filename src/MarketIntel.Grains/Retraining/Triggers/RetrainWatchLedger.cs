@@ -45,7 +45,7 @@ public sealed record ScoreMark([property: Id(0)] long Outcomes, [property: Id(1)
 /// Live scores since a version began serving: the tally minus its mark at the last check before the watch saw it serve
 /// (a shadow's outcomes before that are its trial, not its service). A version already serving when the watch first
 /// saw the name is counted from then. Versions serving through any alias are followed; score decay judges the one a
-/// job would replace (<see cref="ServedVersion"/>).
+/// job would replace (<see cref="RetrainJobGrain.Served"/>).
 /// </para>
 /// </summary>
 [GenerateSerializer]
@@ -127,7 +127,7 @@ public sealed class ModelLedger
     }
 
     /// <summary>
-    /// Whether <paramref name="version"/> (the one a job would replace: see <see cref="ServedVersion"/>), serving since
+    /// Whether <paramref name="version"/> (the one a job would replace: see <see cref="RetrainJobGrain.Served"/>), serving since
     /// the watch saw it begin, has a live score past its threshold (<paramref name="options"/>) on at least MinOutcomes
     /// outcomes since then: the figures in words, or null.
     /// </summary>
@@ -185,24 +185,6 @@ public sealed class ModelLedger
         }
         return [.. serving];
     }
-
-    /// <summary>
-    /// The version a job of <paramref name="model"/> retrains and would replace, whose score decay asks for one: the
-    /// grid's default when it is of this model (an alias resolved), else the version the alias <c>champion</c> names;
-    /// null when neither is set. (A retraining job picks its base version by the same rule.)
-    /// </summary>
-    public static string? ServedVersion(ModelDetails model, ModelRef? gridDefault)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        if (gridDefault is not null && gridDefault.Name == model.Name)
-        {
-            return gridDefault.IsAlias ? model.Deployment.Aliases.GetValueOrDefault(gridDefault.Alias!)?.Version : gridDefault.Version;
-        }
-        return model.Deployment.Aliases.GetValueOrDefault(ChampionAlias)?.Version;
-    }
-
-    /// <summary>The alias that names a model's served version when the grid's default is another model.</summary>
-    public const string ChampionAlias = "champion";
 
     private static Dictionary<string, ScoreMark> MarksOf(IReadOnlyList<OutcomeTally> tallies) =>
         tallies.ToDictionary(t => t.Model.Version, ScoreMark.Of, StringComparer.Ordinal);
