@@ -18,18 +18,6 @@ using Orleans.TestingHost;
 
 namespace MarketIntel.Grains.Tests;
 
-/// <summary>The requests a silo's triggers sent, in order: the test's own <see cref="IRetrainTriggers"/>, in place of the stream.</summary>
-public sealed class RecordingTriggers : IRetrainTriggers
-{
-    public ConcurrentQueue<RetrainRequest> Sent { get; } = new();
-
-    public Task Send(RetrainRequest request)
-    {
-        Sent.Enqueue(request);
-        return Task.CompletedTask;
-    }
-}
-
 /// <summary>
 /// A serving and a worker silo sharing the drift windows, the score totals and the job records the tests write, as
 /// asset grains and coordinators write them, with the triggers' requests recorded. Drift asks for two drifting assets,

@@ -25,7 +25,6 @@ public sealed partial class RetrainWatchGrain(
     SiloModelCache models,
     IOptions<RetrainTriggerOptions> options,
     IOptions<GridOptions> grid,
-    TimeProvider time,
     ILogger<RetrainWatchGrain> log)
     : Grain, IRetrainWatchGrain
 {
@@ -43,7 +42,6 @@ public sealed partial class RetrainWatchGrain(
             return null;
         }
         state.State.Interval = interval;
-        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var sent = new List<RetrainRequest>();
         var held = new List<string>();
         IReadOnlyDictionary<string, DriftFinding> drifting;
@@ -65,7 +63,7 @@ public sealed partial class RetrainWatchGrain(
             names.Add(model.Name);
             try
             {
-                (RetrainRequest? request, RetrainJob? active) = await CheckModel(model, drifting.GetValueOrDefault(model.Name), gridDefault, now);
+                (RetrainRequest? request, RetrainJob? active) = await CheckModel(model, drifting.GetValueOrDefault(model.Name), gridDefault, interval);
                 if (request is null)
                 {
                     continue;
@@ -101,7 +99,7 @@ public sealed partial class RetrainWatchGrain(
     }
 
     // The model's one request this interval, if a trigger fires, and its newest job if that is still active.
-    private async Task<(RetrainRequest? Request, RetrainJob? Active)> CheckModel(ModelDetails model, DriftFinding? drifting, ModelRef? gridDefault, long now)
+    private async Task<(RetrainRequest? Request, RetrainJob? Active)> CheckModel(ModelDetails model, DriftFinding? drifting, ModelRef? gridDefault, long interval)
     {
         string name = model.Name;
         IReadOnlyList<RetrainJob> newest = await jobs.List(name, 1);
@@ -110,11 +108,11 @@ public sealed partial class RetrainWatchGrain(
         IReadOnlyList<string> serving = ModelLedger.ServingVersions(model, gridDefault);
         if (state.State.Models.TryGetValue(name, out ModelLedger? ledger))
         {
-            ledger.Observe(tallies, serving, latest, now);
+            ledger.Observe(tallies, serving, latest, interval);
         }
         else
         {
-            ledger = ModelLedger.Begin(tallies, serving, latest, now);
+            ledger = ModelLedger.Begin(tallies, serving, latest, interval);
             state.State.Models[name] = ledger;
         }
         RetrainRequest? request = drifting is null ? null : DriftScanJob.Request(name, drifting, _options.DriftingAssets, Client);

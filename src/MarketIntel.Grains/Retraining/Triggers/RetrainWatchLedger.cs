@@ -59,7 +59,7 @@ public sealed class ModelLedger
     [Id(1)]
     public long Bars { get; set; }
 
-    /// <summary>When the count began: the check that first saw <see cref="LastJob"/> (or the name).</summary>
+    /// <summary>When the count began: the start of the interval whose check first saw <see cref="LastJob"/> (or the name), Unix ms.</summary>
     [Id(2)]
     public long CountingSince { get; set; }
 
@@ -75,8 +75,8 @@ public sealed class ModelLedger
     [Id(5)]
     public Dictionary<string, ScoreMark> ServingFrom { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>A ledger that starts counting now: nothing before this check is known to it.</summary>
-    public static ModelLedger Begin(IReadOnlyList<OutcomeTally> tallies, IReadOnlyList<string> serving, RetrainJob? latest, long now)
+    /// <summary>A ledger that starts counting at the check of <paramref name="interval"/> (its start, Unix ms): nothing before it is known to it.</summary>
+    public static ModelLedger Begin(IReadOnlyList<OutcomeTally> tallies, IReadOnlyList<string> serving, RetrainJob? latest, long interval)
     {
         ArgumentNullException.ThrowIfNull(tallies);
         ArgumentNullException.ThrowIfNull(serving);
@@ -84,7 +84,7 @@ public sealed class ModelLedger
         return new ModelLedger
         {
             LastJob = latest?.Id,
-            CountingSince = now,
+            CountingSince = interval,
             Marks = marks,
             Serving = [.. serving],
             ServingFrom = serving.ToDictionary(v => v, v => marks.GetValueOrDefault(v, ScoreMark.None), StringComparer.Ordinal),
@@ -92,11 +92,11 @@ public sealed class ModelLedger
     }
 
     /// <summary>
-    /// Takes this check's <paramref name="tallies"/>, <paramref name="serving"/> versions and the name's newest job: counts
-    /// the bars since the last check (from zero again when a new job appeared) and sets where each newly serving
-    /// version's live score starts.
+    /// Takes the check of <paramref name="interval"/>: its <paramref name="tallies"/>, <paramref name="serving"/>
+    /// versions and the name's newest job. Counts the bars since the last check (from zero again when a new job
+    /// appeared) and sets where each newly serving version's live score starts.
     /// </summary>
-    public void Observe(IReadOnlyList<OutcomeTally> tallies, IReadOnlyList<string> serving, RetrainJob? latest, long now)
+    public void Observe(IReadOnlyList<OutcomeTally> tallies, IReadOnlyList<string> serving, RetrainJob? latest, long interval)
     {
         ArgumentNullException.ThrowIfNull(tallies);
         ArgumentNullException.ThrowIfNull(serving);
@@ -108,7 +108,7 @@ public sealed class ModelLedger
         {
             LastJob = latest?.Id;
             Bars = 0;
-            CountingSince = now;
+            CountingSince = interval;
         }
         else
         {
