@@ -19,8 +19,8 @@ public static class GridHosting
     /// <summary>
     /// Registers the grid's options (checked at start by <see cref="GridOptionsValidator"/>), the silo's shared
     /// model cache, the embedded defaults of the storage contracts a provider has not registered before (a
-    /// bounded archive of recent bars, the model registry, the outcome scores, the drift windows and the retraining jobs
-    /// in memory, no cache) and, unless the caller configures its own provider named
+    /// bounded archive of recent bars, the model registry, the outcome scores, the drift windows, the retraining jobs
+    /// and the reminders in memory, no cache) and, unless the caller configures its own provider named
     /// <see cref="GridStorage.Name"/>, in-memory grain storage. The silo publishes <paramref name="role"/> in its
     /// metadata, and places <see cref="ServingPlacementAttribute"/> and <see cref="WorkerPlacementAttribute"/> grains
     /// by the roles of the silos (<see cref="RolePlacementDirector"/>).
@@ -50,6 +50,13 @@ public static class GridHosting
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, AutoPromotionTicker>();
         silo.Services.AddMarketIntelRetrainingOptions();
         silo.Services.AddSingleton<RetrainMetrics>();
+        silo.AddRetrainTriggerStream();
+        silo.Services.AddMarketIntelRetrainSchedule();
+        if (role.Runs(SiloRole.Serving))
+        {
+            // The schedules live on serving silos: a worker alone cannot start them, and a serving silo that joins does.
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RetrainScheduleStarter>();
+        }
         // Cluster mode registers its archive, model store and cache first; these are the embedded defaults.
         silo.Services.TryAddSingleton<IBarArchive>(s => new InMemoryBarArchive(s.GetRequiredService<IOptions<RetrainingOptions>>().Value.EmbeddedArchiveBars));
         silo.Services.TryAddSingleton<IModelStore, InMemoryModelStore>();
@@ -58,6 +65,11 @@ public static class GridHosting
         silo.Services.TryAddSingleton<IDriftStore, InMemoryDriftStore>();
         silo.Services.TryAddSingleton<IRetrainJobStore, InMemoryRetrainJobStore>();
         silo.Services.TryAddSingleton<IPredictionLog, NoPredictionLog>();
+        // Reminders (the retraining schedule) in memory unless a provider registered its table (PostgreSQL in cluster mode).
+        if (!silo.Services.Any(s => s.ServiceType == typeof(IReminderTable)))
+        {
+            silo.UseInMemoryReminderService();
+        }
         if (inMemoryStorage)
         {
             silo.AddMemoryGrainStorage(GridStorage.Name);

@@ -8,6 +8,7 @@ using MarketIntel.Server.Cluster;
 using MarketIntel.Server.Limits;
 using MarketIntel.Server.Security;
 using MarketIntel.Storage.Postgres.Hosting;
+using MarketIntel.Storage.Postgres.Streaming;
 using MarketIntel.Abstractions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -42,6 +43,7 @@ public static class GridConfiguration
         {
             services.AddMarketIntelRedisCacheOptions(o => o.BindChecked(configuration.GetSection(RedisCacheOptions.Section)));
             services.AddMarketIntelPostgresOptions(o => o.BindChecked(configuration.GetSection(PostgresOptions.Section)));
+            services.AddChecked(configuration, TriggerStreamOptions.Section, new TriggerStreamOptionsValidator());
         }
         services.AddChecked(configuration, AuthOptions.Section, new AuthOptionsValidator(listen, clusterMode));
         services.AddChecked(configuration, LimitsOptions.Section, new LimitsOptionsValidator());
@@ -51,6 +53,8 @@ public static class GridConfiguration
         services.AddMarketIntelGridOptions(o => o.BindChecked(configuration.GetSection(GridOptions.Section)));
         services.AddMarketIntelPromotionGate(o => o.BindChecked(configuration.GetSection(PromotionGateOptions.Section)));
         services.AddMarketIntelRetrainingOptions(o => o.BindChecked(configuration.GetSection(RetrainingOptions.Section)));
+        services.AddChecked(configuration, DriftTriggerOptions.Section, new DriftTriggerOptionsValidator());
+        services.AddMarketIntelRetrainSchedule(o => o.BindChecked(configuration.GetSection(RetrainScheduleOptions.Section)));
         services.AddMarketIntelRetrainTriggers(o => o.BindChecked(configuration.GetSection(RetrainTriggerOptions.Section)));
         return services;
     }
