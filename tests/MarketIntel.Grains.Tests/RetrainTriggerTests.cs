@@ -24,14 +24,25 @@ namespace MarketIntel.Grains.Tests;
 /// score decay judges direction models below 0.5 and return models above a mean squared error of 0.0004 on 100
 /// outcomes, and 500 new bars ask for a job.
 /// </summary>
-public sealed class TriggerCluster : IAsyncLifetime
+public class TriggerCluster : IAsyncLifetime
 {
     internal static readonly InMemoryDriftStore Drift = new();
     internal static readonly InMemoryScoreStore Scores = new();
     internal static readonly InMemoryRetrainJobStore Jobs = new();
-    internal static readonly RecordingTriggers Triggers = new();
+    internal static readonly RecordingRetrainTriggers Triggers = new();
 
+    private const string DriftKey = "Test:DriftTrigger";
+
+    private readonly bool _drift;
     private long _interval;
+
+    public TriggerCluster()
+        : this(drift: true)
+    {
+    }
+
+    /// <summary>A cluster whose Grid:Retraining:Triggers:Drift is <paramref name="drift"/>.</summary>
+    protected TriggerCluster(bool drift) => _drift = drift;
 
     public TestCluster Cluster { get; private set; } = null!;
 
@@ -53,6 +64,7 @@ public sealed class TriggerCluster : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var builder = new TestClusterBuilder(2);
+        builder.Properties[DriftKey] = _drift.ToString(CultureInfo.InvariantCulture);
         builder.AddSiloBuilderConfigurator<Configurator>();
         Cluster = builder.Build();
         await Cluster.DeployAsync();
@@ -68,6 +80,8 @@ public sealed class TriggerCluster : IAsyncLifetime
     {
         public void Configure(ISiloBuilder siloBuilder)
         {
+            bool drift = bool.Parse(siloBuilder.Configuration[DriftKey]!);
+            siloBuilder.Services.Configure<DriftTriggerOptions>(o => o.Drift = drift);
             SiloRole role = siloBuilder.Configuration["Orleans:Name"] == "Primary" ? SiloRole.Serving : SiloRole.Worker;
             siloBuilder.Services.AddSingleton<IDriftStore>(Drift);
             siloBuilder.Services.AddSingleton<IScoreStore>(Scores);
@@ -86,11 +100,14 @@ public sealed class TriggerCluster : IAsyncLifetime
     }
 }
 
+/// <summary>The same cluster with Grid:Retraining:Triggers:Drift off.</summary>
+public sealed class DriftOffTriggerCluster() : TriggerCluster(drift: false);
+
 /// <summary>
 /// The retraining watch on a worker silo: the drift scan, score decay and bar volume each ask for a job through
 /// <see cref="IRetrainTriggers"/> when their condition holds, with the figures in the reason, and not otherwise.
 /// </summary>
-public sealed class RetrainTriggerTests(TriggerCluster fixture) : IClassFixture<TriggerCluster>
+public sealed class RetrainTriggerTests(TriggerCluster fixture, DriftOffTriggerCluster driftOff) : IClassFixture<TriggerCluster>, IClassFixture<DriftOffTriggerCluster>
 {
     private const int WindowLength = 100;
 
@@ -100,11 +117,13 @@ public sealed class RetrainTriggerTests(TriggerCluster fixture) : IClassFixture<
 
     private IModelRegistryGrain Registry => fixture.Grains.GetGrain<IModelRegistryGrain>(0);
 
-    private async Task Register(string name, string version, string? alias = null)
+    private Task Register(string name, string version, string? alias = null) => Register(fixture, name, version, alias);
+
+    private static async Task Register(TriggerCluster cluster, string name, string version, string? alias)
     {
         byte[] bytes = DriftSeries.Model(out var model);
         model.Dispose();
-        await Registry.Register(new ModelRegistration(name, version, bytes, DriftSeries.Lineage(Profile), null, alias, "test"));
+        await cluster.Grains.GetGrain<IModelRegistryGrain>(0).Register(new ModelRegistration(name, version, bytes, DriftSeries.Lineage(Profile), null, alias, "test"));
     }
 
     // The requests the watch sent for model `name` in a check, as the report and the triggers both saw them.
@@ -188,6 +207,23 @@ public sealed class RetrainTriggerTests(TriggerCluster fixture) : IClassFixture<
             Assert.NotEmpty(series);
             Assert.Contains(Text($"{asset} on v1 ({string.Join(", ", series)}; worst PSI {worst:0.###})"), request.Reason, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task With_the_drift_trigger_off_the_scan_asks_for_nothing()
+    {
+        const string name = "trig-drift-off";
+        await Register(driftOff, name, "v1", "champion");
+        var v1 = new ModelRef(name, "v1");
+        foreach (int seed in new[] { 5, 6 })
+        {
+            var (window, drift) = Window($"OFF{seed}-{Guid.NewGuid():N}", v1, DriftSeries.Walk(seed, count: 300, sigma: 0.03));
+            Assert.NotEmpty(Flagged(drift).Names);
+            await TriggerCluster.Drift.Save(window);
+        }
+        RetrainWatchReport report = await driftOff.Check();
+        Assert.DoesNotContain(report.Sent, r => r.Name == name);
+        Assert.DoesNotContain(TriggerCluster.Triggers.Sent, r => r.Name == name);
     }
 
     [Fact]
@@ -454,5 +490,69 @@ public sealed class RetrainTriggerOptionsTests
 
         var e = Assert.Throws<OptionsValidationException>(() => Bound(new() { ["Grid:Retraining:Triggers:ScoreDecay:Below"] = "0" }));
         Assert.Contains("Grid:Retraining:Triggers:ScoreDecay:Below 0 must be an accuracy above 0 and at most 1", e.Message, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>
+/// The watch's request on the grid's own way to a job: one silo (serving and worker) with the trigger stream, the
+/// coordinator and the job grain as the host has them, and 500 new bars asking for a job.
+/// </summary>
+public sealed class WatchToCoordinatorTests(WatchToCoordinatorTests.StreamCluster fixture) : IClassFixture<WatchToCoordinatorTests.StreamCluster>
+{
+    /// <summary>The one silo; its score totals are the test's to write.</summary>
+    public sealed class StreamCluster : IAsyncLifetime
+    {
+        internal static readonly InMemoryScoreStore Scores = new();
+
+        public TestCluster Cluster { get; private set; } = null!;
+
+        public async Task InitializeAsync()
+        {
+            var builder = new TestClusterBuilder(1);
+            builder.AddSiloBuilderConfigurator<Configurator>();
+            Cluster = builder.Build();
+            await Cluster.DeployAsync();
+        }
+
+        public async Task DisposeAsync()
+        {
+            await Cluster.StopAllSilosAsync();
+            await Cluster.DisposeAsync();
+        }
+
+        private sealed class Configurator : ISiloConfigurator
+        {
+            public void Configure(ISiloBuilder siloBuilder)
+            {
+                siloBuilder.Services.AddSingleton<IScoreStore>(Scores);
+                siloBuilder.AddIncomingGrainCallFilter<CoordinatorCalls>();
+                siloBuilder.AddMarketIntelGrid(o => o.Features = "sma_5");
+                siloBuilder.Services.Configure<RetrainTriggerOptions>(o => o.BarVolume = 500);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_bar_volume_request_goes_by_the_trigger_stream_to_the_coordinator_which_starts_a_job_for_it()
+    {
+        const string name = "trig-e2e";
+        byte[] bytes = DriftSeries.Model(out var model);
+        model.Dispose();
+        IGrainFactory grains = fixture.Cluster.Client;
+        await grains.GetGrain<IModelRegistryGrain>(0).Register(new ModelRegistration(name, "v1", bytes, DriftSeries.Lineage(null), null, "champion", "test"));
+        IRetrainWatchGrain watch = grains.GetGrain<IRetrainWatchGrain>(0);
+        async Task Scored(long outcomes) => await StreamCluster.Scores.Save("E2E", new ModelScores(
+            [new OutcomeTally { Model = new ModelRef(name, "v1"), Kind = LabelKind.Direction, Horizon = 1, Outcomes = outcomes, Hits = outcomes * 9 / 10 }], []));
+
+        await Scored(100);
+        Assert.Empty((await watch.Check(1_767_225_600_000))!.Sent);
+        await Scored(700);
+        RetrainRequest sent = Assert.Single((await watch.Check(1_767_225_660_000))!.Sent);
+        Assert.Equal(RetrainTrigger.BarVolume, sent.Trigger);
+
+        var (_, received) = Assert.Single(await CoordinatorCalls.WaitFor(name));
+        Assert.Equal(sent, received);
+        RetrainJob job = Assert.Single(await grains.GetGrain<IRetrainCoordinatorGrain>(name).List(10));
+        Assert.Equal((RetrainTrigger.BarVolume, sent.Reason, RetrainWatchGrain.Client), (job.Request.Trigger, job.Request.Reason, job.Request.Client));
     }
 }

@@ -22,7 +22,7 @@ public sealed class RetrainWatchRestartTests(PostgresFixture postgres)
     private const string Name = "watched";
 
     // The silos run in this process: their configurator reaches these through static fields.
-    private static readonly RecordingTriggers Triggers = new();
+    private static readonly RecordingRetrainTriggers Triggers = new();
     private static string _connection = "";
 
     private sealed class Configurator : ISiloConfigurator

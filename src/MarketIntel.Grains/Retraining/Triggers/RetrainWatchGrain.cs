@@ -10,7 +10,8 @@ namespace MarketIntel.Grains.Retraining.Triggers;
 /// The retraining watch (<see cref="IRetrainWatchGrain"/>), on a worker silo: the drift scan reads every stored window,
 /// the heaviest of its checks, and none of them may slow the serving path. Each interval it scans the drift windows
 /// (<see cref="DriftScanJob"/>), updates each model name's <see cref="ModelLedger"/> from the cluster's score totals, and
-/// sends at most one request per name: Drift when enough assets drift, else ScoreDecay when the served version's live
+/// sends at most one request per name: Drift when enough assets drift (unless <c>Grid:Retraining:Triggers:Drift</c> is
+/// off, which silences the drift alarms' requests too), else ScoreDecay when the served version's live
 /// score is past its threshold, else BarVolume when enough new bars arrived since the name's last job. A name whose
 /// newest job is still active gets none (the coordinator would refuse it). Requests go through
 /// <see cref="IRetrainTriggers"/>; the coordinator debounces, and a trigger that still holds asks again next interval.
@@ -24,6 +25,7 @@ public sealed partial class RetrainWatchGrain(
     IDriftStore drift,
     SiloModelCache models,
     IOptions<RetrainTriggerOptions> options,
+    IOptions<DriftTriggerOptions> driftTrigger,
     IOptions<GridOptions> grid,
     ILogger<RetrainWatchGrain> log)
     : Grain, IRetrainWatchGrain
@@ -44,15 +46,17 @@ public sealed partial class RetrainWatchGrain(
         state.State.Interval = interval;
         var sent = new List<RetrainRequest>();
         var held = new List<string>();
-        IReadOnlyDictionary<string, DriftFinding> drifting;
+        IReadOnlyDictionary<string, DriftFinding> drifting = new Dictionary<string, DriftFinding>();
         try
         {
-            drifting = await DriftScanJob.Scan(drift, models, grid.Value.Drift.Alpha);
+            if (driftTrigger.Value.Drift)
+            {
+                drifting = await DriftScanJob.Scan(drift, models, grid.Value.Drift.Alpha);
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // Score decay and bar volume need no drift windows: they go on.
-            drifting = new Dictionary<string, DriftFinding>();
             held.Add($"the drift scan failed ({e.Message})");
             LogScanFailed(e);
         }
