@@ -32,17 +32,27 @@ public class TriggerCluster : IAsyncLifetime
     internal static readonly RecordingRetrainTriggers Triggers = new();
 
     private const string DriftKey = "Test:DriftTrigger";
+    private const string StreamKey = "Test:TriggerStream";
 
     private readonly bool _drift;
+    private readonly bool _stream;
     private long _interval;
 
     public TriggerCluster()
-        : this(drift: true)
+        : this(drift: true, stream: false)
     {
     }
 
-    /// <summary>A cluster whose Grid:Retraining:Triggers:Drift is <paramref name="drift"/>.</summary>
-    protected TriggerCluster(bool drift) => _drift = drift;
+    /// <summary>
+    /// A cluster whose Grid:Retraining:Triggers:Drift is <paramref name="drift"/>, whose requests go to
+    /// <see cref="Triggers"/> or, with <paramref name="stream"/>, on the grid's own trigger stream to the coordinators
+    /// (<see cref="CoordinatorCalls"/> records what reaches them).
+    /// </summary>
+    protected TriggerCluster(bool drift, bool stream)
+    {
+        _drift = drift;
+        _stream = stream;
+    }
 
     public TestCluster Cluster { get; private set; } = null!;
 
@@ -65,6 +75,7 @@ public class TriggerCluster : IAsyncLifetime
     {
         var builder = new TestClusterBuilder(2);
         builder.Properties[DriftKey] = _drift.ToString(CultureInfo.InvariantCulture);
+        builder.Properties[StreamKey] = _stream.ToString(CultureInfo.InvariantCulture);
         builder.AddSiloBuilderConfigurator<Configurator>();
         Cluster = builder.Build();
         await Cluster.DeployAsync();
@@ -86,7 +97,14 @@ public class TriggerCluster : IAsyncLifetime
             siloBuilder.Services.AddSingleton<IDriftStore>(Drift);
             siloBuilder.Services.AddSingleton<IScoreStore>(Scores);
             siloBuilder.Services.AddSingleton<IRetrainJobStore>(Jobs);
-            siloBuilder.Services.AddSingleton<IRetrainTriggers>(Triggers);
+            if (bool.Parse(siloBuilder.Configuration[StreamKey]!))
+            {
+                siloBuilder.AddIncomingGrainCallFilter<CoordinatorCalls>();
+            }
+            else
+            {
+                siloBuilder.Services.AddSingleton<IRetrainTriggers>(Triggers);
+            }
             siloBuilder.AddMarketIntelGrid(o => o.Features = "sma_5", role: role);
             siloBuilder.Services.Configure<RetrainTriggerOptions>(o =>
             {
@@ -101,7 +119,10 @@ public class TriggerCluster : IAsyncLifetime
 }
 
 /// <summary>The same cluster with Grid:Retraining:Triggers:Drift off.</summary>
-public sealed class DriftOffTriggerCluster() : TriggerCluster(drift: false);
+public sealed class DriftOffTriggerCluster() : TriggerCluster(drift: false, stream: false);
+
+/// <summary>The same cluster with the grid's own trigger stream, coordinator and job store.</summary>
+public sealed class StreamTriggerCluster() : TriggerCluster(drift: true, stream: true);
 
 /// <summary>
 /// The retraining watch on a worker silo: the drift scan, score decay and bar volume each ask for a job through
@@ -493,66 +514,32 @@ public sealed class RetrainTriggerOptionsTests
     }
 }
 
-/// <summary>
-/// The watch's request on the grid's own way to a job: one silo (serving and worker) with the trigger stream, the
-/// coordinator and the job grain as the host has them, and 500 new bars asking for a job.
-/// </summary>
-public sealed class WatchToCoordinatorTests(WatchToCoordinatorTests.StreamCluster fixture) : IClassFixture<WatchToCoordinatorTests.StreamCluster>
+/// <summary>The watch's request on the grid's own way to a job: the trigger stream, the coordinator on the serving silo.</summary>
+public sealed class WatchToCoordinatorTests(StreamTriggerCluster fixture) : IClassFixture<StreamTriggerCluster>
 {
-    /// <summary>The one silo; its score totals are the test's to write.</summary>
-    public sealed class StreamCluster : IAsyncLifetime
-    {
-        internal static readonly InMemoryScoreStore Scores = new();
-
-        public TestCluster Cluster { get; private set; } = null!;
-
-        public async Task InitializeAsync()
-        {
-            var builder = new TestClusterBuilder(1);
-            builder.AddSiloBuilderConfigurator<Configurator>();
-            Cluster = builder.Build();
-            await Cluster.DeployAsync();
-        }
-
-        public async Task DisposeAsync()
-        {
-            await Cluster.StopAllSilosAsync();
-            await Cluster.DisposeAsync();
-        }
-
-        private sealed class Configurator : ISiloConfigurator
-        {
-            public void Configure(ISiloBuilder siloBuilder)
-            {
-                siloBuilder.Services.AddSingleton<IScoreStore>(Scores);
-                siloBuilder.AddIncomingGrainCallFilter<CoordinatorCalls>();
-                siloBuilder.AddMarketIntelGrid(o => o.Features = "sma_5");
-                siloBuilder.Services.Configure<RetrainTriggerOptions>(o => o.BarVolume = 500);
-            }
-        }
-    }
-
     [Fact]
     public async Task A_bar_volume_request_goes_by_the_trigger_stream_to_the_coordinator_which_starts_a_job_for_it()
     {
         const string name = "trig-e2e";
         byte[] bytes = DriftSeries.Model(out var model);
         model.Dispose();
-        IGrainFactory grains = fixture.Cluster.Client;
-        await grains.GetGrain<IModelRegistryGrain>(0).Register(new ModelRegistration(name, "v1", bytes, DriftSeries.Lineage(null), null, "champion", "test"));
-        IRetrainWatchGrain watch = grains.GetGrain<IRetrainWatchGrain>(0);
-        async Task Scored(long outcomes) => await StreamCluster.Scores.Save("E2E", new ModelScores(
+        await fixture.Grains.GetGrain<IModelRegistryGrain>(0).Register(new ModelRegistration(name, "v1", bytes, DriftSeries.Lineage(null), null, "champion", "test"));
+        async Task Scored(long outcomes) => await TriggerCluster.Scores.Save("E2E", new ModelScores(
             [new OutcomeTally { Model = new ModelRef(name, "v1"), Kind = LabelKind.Direction, Horizon = 1, Outcomes = outcomes, Hits = outcomes * 9 / 10 }], []));
 
         await Scored(100);
-        Assert.Empty((await watch.Check(1_767_225_600_000))!.Sent);
+        Assert.DoesNotContain((await fixture.Check()).Sent, r => r.Name == name);
         await Scored(700);
-        RetrainRequest sent = Assert.Single((await watch.Check(1_767_225_660_000))!.Sent);
+        RetrainRequest sent = Assert.Single((await fixture.Check()).Sent, r => r.Name == name);
         Assert.Equal(RetrainTrigger.BarVolume, sent.Trigger);
 
         var (_, received) = Assert.Single(await CoordinatorCalls.WaitFor(name));
         Assert.Equal(sent, received);
-        RetrainJob job = Assert.Single(await grains.GetGrain<IRetrainCoordinatorGrain>(name).List(10));
+        RetrainJob job = Assert.Single(await fixture.Grains.GetGrain<IRetrainCoordinatorGrain>(name).List(10));
         Assert.Equal((RetrainTrigger.BarVolume, sent.Reason, RetrainWatchGrain.Client), (job.Request.Trigger, job.Request.Reason, job.Request.Client));
+
+        // The watch sees the coordinator's job in the store they share: the count starts again, and 600 more bars ask nothing yet.
+        await Scored(1300);
+        Assert.DoesNotContain((await fixture.Check()).Sent, r => r.Name == name);
     }
 }
