@@ -22,19 +22,24 @@ public static class GridHosting
     /// bounded archive of recent bars, the model registry, the outcome scores, the drift windows, the retraining jobs
     /// and the reminders in memory, no cache) and, unless the caller configures its own provider named
     /// <see cref="GridStorage.Name"/>, in-memory grain storage. The silo publishes <paramref name="role"/> in its
-    /// metadata, and places <see cref="ServingPlacementAttribute"/> and <see cref="WorkerPlacementAttribute"/> grains
-    /// by the roles of the silos (<see cref="RolePlacementDirector"/>).
+    /// metadata with the <paramref name="device"/> it runs jobs on (unset: this machine's cores, <see cref="WorkerDevice.ThisMachine"/>),
+    /// and places <see cref="ServingPlacementAttribute"/> and <see cref="WorkerPlacementAttribute"/> grains by the roles
+    /// of the silos, jobs on the worker with the most free job slots (<see cref="RolePlacementDirector"/>).
     /// </summary>
-    public static ISiloBuilder AddMarketIntelGrid(this ISiloBuilder silo, Action<GridOptions> configure, bool inMemoryStorage = true, SiloRole role = SiloRole.All) =>
-        silo.AddMarketIntelGrid(options => options.Configure(configure), inMemoryStorage, role);
+    public static ISiloBuilder AddMarketIntelGrid(this ISiloBuilder silo, Action<GridOptions> configure, bool inMemoryStorage = true, SiloRole role = SiloRole.All,
+        WorkerDevice? device = null) =>
+        silo.AddMarketIntelGrid(options => options.Configure(configure), inMemoryStorage, role, device);
 
-    /// <inheritdoc cref="AddMarketIntelGrid(ISiloBuilder, Action{GridOptions}, bool, SiloRole)"/>
+    /// <inheritdoc cref="AddMarketIntelGrid(ISiloBuilder, Action{GridOptions}, bool, SiloRole, WorkerDevice)"/>
     /// <remarks><paramref name="configureOptions"/> binds or sets the options; a host that registered them already passes none.</remarks>
-    public static ISiloBuilder AddMarketIntelGrid(this ISiloBuilder silo, Action<OptionsBuilder<GridOptions>>? configureOptions = null, bool inMemoryStorage = true, SiloRole role = SiloRole.All)
+    public static ISiloBuilder AddMarketIntelGrid(this ISiloBuilder silo, Action<OptionsBuilder<GridOptions>>? configureOptions = null, bool inMemoryStorage = true,
+        SiloRole role = SiloRole.All, WorkerDevice? device = null)
     {
         ArgumentNullException.ThrowIfNull(silo);
+        device ??= WorkerDevice.ThisMachine();
         // Every silo, whatever its role, can place grains of both kinds: a call may start on any silo.
-        silo.UseSiloMetadata(new Dictionary<string, string> { [SiloRoles.MetadataKey] = role.Name() });
+        silo.UseSiloMetadata(new Dictionary<string, string>(device.Metadata) { [SiloRoles.MetadataKey] = role.Name() });
+        silo.Services.AddSingleton(device);
         silo.AddPlacementDirector<ServingPlacement, RolePlacementDirector>();
         silo.AddPlacementDirector<WorkerPlacement, RolePlacementDirector>();
         silo.Services.AddMarketIntelGridOptions(configureOptions);

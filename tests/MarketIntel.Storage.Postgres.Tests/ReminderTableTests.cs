@@ -69,15 +69,7 @@ public sealed class ReminderTableTests(PostgresFixture postgres) : IDisposable
         }
     }
 
-    private static async Task<TestCluster> Start(string serviceId, short silos = 1)
-    {
-        var builder = new TestClusterBuilder(silos);
-        builder.Options.ServiceId = serviceId;
-        builder.AddSiloBuilderConfigurator<Configurator>();
-        TestCluster cluster = builder.Build();
-        await cluster.DeployAsync();
-        return cluster;
-    }
+    private static Task<TestCluster> Start(string serviceId) => OneSiloCluster.Start<Configurator>(serviceId);
 
     private async Task<long> Rows(string serviceId)
     {
@@ -129,8 +121,7 @@ public sealed class ReminderTableTests(PostgresFixture postgres) : IDisposable
         }
         finally
         {
-            await second.StopAllSilosAsync();
-            await second.DisposeAsync();
+            await OneSiloCluster.Stop(second);
         }
     }
 
@@ -192,8 +183,7 @@ public sealed class ReminderTableTests(PostgresFixture postgres) : IDisposable
         }
         finally
         {
-            await cluster.StopAllSilosAsync();
-            await cluster.DisposeAsync();
+            await OneSiloCluster.Stop(cluster);
         }
     }
 }

@@ -60,7 +60,7 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
         {
             return;
         }
-        if (_job is { IsActive: false } ended && !_cancelled)
+        if (_job is { State: RetrainJobState.Registered or RetrainJobState.Failed } ended)
         {
             // Done here already, but the coordinator asks again: its copy of the end was lost on the way.
             await Coordinator(ended).Report(ended);
