@@ -65,6 +65,7 @@ public static class GridConfiguration
         services.AddChecked(configuration, DriftTriggerOptions.Section, new DriftTriggerOptionsValidator());
         services.AddMarketIntelRetrainSchedule(o => o.BindChecked(configuration.GetSection(RetrainScheduleOptions.Section)));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RetrainScheduleOptions>, RetrainScheduleReminderValidator>());
+        services.AddMarketIntelRetrainTriggers(o => o.BindChecked(configuration.GetSection(RetrainTriggerOptions.Section)));
         return services;
     }
 
