@@ -16,13 +16,34 @@ namespace MarketIntel.Grains;
 /// <c>Grid:Retraining:EmbeddedArchiveBars</c> of them (the oldest go first), so that a retraining job has bars to
 /// train on. It is not durable (<see cref="IsDurable"/> false): it dies with the process, so asset grains never replay
 /// it (they are never collected on embedded defaults either) and there is nothing to fence or checkpoint.
+/// <para>
+/// Memory grows with the bars kept, not with the assets: an asset's ring starts small and doubles up to its limit, and
+/// all rings together hold at most <c>Grid:Retraining:EmbeddedArchiveTotalBars</c> (48 bytes a bar). Once that is
+/// reached no ring grows: each asset keeps its newest bars in the room it has, and an asset with none keeps none. A
+/// grid of many assets with few bars each thus costs little, where rings sized up front cost the limit per asset.
+/// </para>
 /// </summary>
-public sealed class InMemoryBarArchive(int barsPerAsset) : IBarArchive
+public sealed class InMemoryBarArchive : IBarArchive
 {
+    private const int FirstRing = 64;
     private readonly ConcurrentDictionary<string, BarRing> _assets = new(StringComparer.Ordinal);
+    private long _reserved;   // bar slots all rings hold
+
+    /// <summary>An archive of up to <paramref name="barsPerAsset"/> bars per asset and <paramref name="totalBars"/> in all (0: none).</summary>
+    public InMemoryBarArchive(int barsPerAsset, long totalBars = long.MaxValue)
+    {
+        BarsPerAsset = barsPerAsset >= 0 ? barsPerAsset : throw new ArgumentOutOfRangeException(nameof(barsPerAsset), barsPerAsset, "must be 0 or more");
+        TotalBars = totalBars >= 0 ? totalBars : throw new ArgumentOutOfRangeException(nameof(totalBars), totalBars, "must be 0 or more");
+    }
 
     /// <summary>How many bars each asset keeps at most (0: none).</summary>
-    public int BarsPerAsset { get; } = barsPerAsset >= 0 ? barsPerAsset : throw new ArgumentOutOfRangeException(nameof(barsPerAsset), barsPerAsset, "must be 0 or more");
+    public int BarsPerAsset { get; }
+
+    /// <summary>How many bars all assets keep together at most.</summary>
+    public long TotalBars { get; }
+
+    /// <summary>The bar slots the rings hold now (what the archive's memory is, at 48 bytes each).</summary>
+    public long Reserved => Interlocked.Read(ref _reserved);
 
     public bool IsDurable => false;
 
@@ -35,7 +56,7 @@ public sealed class InMemoryBarArchive(int barsPerAsset) : IBarArchive
         ArgumentNullException.ThrowIfNull(bars);
         if (BarsPerAsset > 0 && bars.Count > 0)
         {
-            _assets.GetOrAdd(asset, static (_, capacity) => new BarRing(capacity), BarsPerAsset).Append(bars);
+            _assets.GetOrAdd(asset, static (_, archive) => new BarRing(archive), this).Append(bars);
         }
         return Task.CompletedTask;
     }
@@ -59,11 +80,28 @@ public sealed class InMemoryBarArchive(int barsPerAsset) : IBarArchive
         }
     }
 
-    // One asset's bars, oldest first, in a ring that overwrites the oldest once full.
-    private sealed class BarRing(int capacity)
+    // Takes `slots` more bar slots for a growing ring when the total allows; false leaves the ring as it is.
+    private bool Reserve(int slots)
+    {
+        long now = Interlocked.Read(ref _reserved);
+        while (now + slots <= TotalBars)
+        {
+            long seen = Interlocked.CompareExchange(ref _reserved, now + slots, now);
+            if (seen == now)
+            {
+                return true;
+            }
+            now = seen;
+        }
+        return false;
+    }
+
+    // One asset's bars, oldest first, in a ring that grows by doubling up to the asset's limit (while the archive's total
+    // allows) and then overwrites the oldest.
+    private sealed class BarRing(InMemoryBarArchive archive)
     {
         private readonly Lock _lock = new();
-        private readonly StoredBar[] _bars = new StoredBar[capacity];
+        private StoredBar[] _bars = [];
         private int _start;
         private int _count;
 
@@ -78,17 +116,37 @@ public sealed class InMemoryBarArchive(int barsPerAsset) : IBarArchive
                     {
                         continue;
                     }
-                    if (_count < _bars.Length)
+                    if (_count == _bars.Length && !Grow())
                     {
-                        _bars[(_start + _count++) % _bars.Length] = bar;
-                    }
-                    else
-                    {
+                        if (_bars.Length == 0)
+                        {
+                            continue;   // no room at all: this asset keeps nothing
+                        }
                         _bars[_start] = bar;
                         _start = (_start + 1) % _bars.Length;
+                        continue;
                     }
+                    _bars[(_start + _count++) % _bars.Length] = bar;
                 }
             }
+        }
+
+        // A larger ring, the kept bars copied in order to its front; false at the asset's limit or the archive's total.
+        private bool Grow()
+        {
+            int length = Math.Min(archive.BarsPerAsset, Math.Max(FirstRing, _bars.Length * 2));
+            if (length <= _bars.Length || !archive.Reserve(length - _bars.Length))
+            {
+                return false;
+            }
+            var grown = new StoredBar[length];
+            for (int i = 0; i < _count; i++)
+            {
+                grown[i] = _bars[(_start + i) % _bars.Length];
+            }
+            _bars = grown;
+            _start = 0;
+            return true;
         }
 
         // A copy, so the reader never sees a write in progress and never holds the lock while it is enumerated.

@@ -63,7 +63,11 @@ public static class GridHosting
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RetrainScheduleStarter>();
         }
         // Cluster mode registers its archive, model store and cache first; these are the embedded defaults.
-        silo.Services.TryAddSingleton<IBarArchive>(s => new InMemoryBarArchive(s.GetRequiredService<IOptions<RetrainingOptions>>().Value.EmbeddedArchiveBars));
+        silo.Services.TryAddSingleton<IBarArchive>(s =>
+        {
+            RetrainingOptions retraining = s.GetRequiredService<IOptions<RetrainingOptions>>().Value;
+            return new InMemoryBarArchive(retraining.EmbeddedArchiveBars, retraining.EmbeddedArchiveTotalBars);
+        });
         silo.Services.TryAddSingleton<IModelStore, InMemoryModelStore>();
         silo.Services.TryAddSingleton<IAssetCache, NoAssetCache>();
         silo.Services.TryAddSingleton<IScoreStore, InMemoryScoreStore>();

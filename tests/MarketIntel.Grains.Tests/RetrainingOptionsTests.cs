@@ -60,4 +60,26 @@ public sealed class RetrainingOptionsTests
         Assert.Empty(await Read(none, "A"));
         Assert.Throws<ArgumentOutOfRangeException>(() => new InMemoryBarArchive(-1));
     }
+
+    [Fact]
+    public async Task The_embedded_archive_grows_with_the_bars_it_keeps_and_stops_growing_at_its_total()
+    {
+        // Rings start at 64 bars and double up to the asset's limit (200 here), within 300 bars in all.
+        var archive = new InMemoryBarArchive(200, totalBars: 300);
+        await archive.Append("A", 0, Bars(1));
+        Assert.Equal(64, archive.Reserved);   // one bar costs a small ring, not the asset's limit
+        await archive.Append("A", 0, Bars([.. Enumerable.Range(2, 149).Select(i => (long)i)]));
+        Assert.Equal(200, archive.Reserved);  // 64, 128, then the limit of 200
+        Assert.Equal(Enumerable.Range(1, 150).Select(i => (long)i), await Read(archive, "A"));
+
+        await archive.Append("B", 0, Bars([.. Enumerable.Range(1, 70).Select(i => (long)i)]));
+        // B got 64 slots and could not double (200 + 128 > 300): it keeps its newest 64 bars.
+        Assert.Equal(264, archive.Reserved);
+        Assert.Equal(Enumerable.Range(7, 64).Select(i => (long)i), await Read(archive, "B"));
+        await archive.Append("C", 0, Bars(1, 2));
+        Assert.Empty(await Read(archive, "C"));   // no room left for a new ring
+        await archive.Append("A", 0, Bars([.. Enumerable.Range(151, 100).Select(i => (long)i)]));
+        Assert.Equal(Enumerable.Range(51, 200).Select(i => (long)i), await Read(archive, "A"));
+        Assert.Equal(264, archive.Reserved);
+    }
 }

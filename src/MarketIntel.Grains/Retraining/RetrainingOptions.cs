@@ -36,10 +36,16 @@ public sealed class RetrainingOptions
 
     /// <summary>
     /// On embedded defaults, the most recent bars the silo keeps per asset in memory (48 bytes each, so 20,000 bars
-    /// take about 1 MB per asset) for jobs to train on; 0 keeps none, and a job then finds no bars. Cluster mode reads
-    /// PostgreSQL's archive instead and ignores this.
+    /// take about 1 MB for an asset that has them) for jobs to train on; 0 keeps none, and a job then finds no bars.
+    /// Cluster mode reads PostgreSQL's archive instead and ignores this.
     /// </summary>
     public int EmbeddedArchiveBars { get; set; } = 20_000;
+
+    /// <summary>
+    /// On embedded defaults, the most bars the in-memory archive keeps over all assets (2,000,000: about 96 MB). Once
+    /// reached, assets keep their newest bars in the room they have and no asset's share grows.
+    /// </summary>
+    public long EmbeddedArchiveTotalBars { get; set; } = 2_000_000;
 }
 
 /// <summary>Checks <see cref="RetrainingOptions"/> at start, naming every setting at fault.</summary>
@@ -65,6 +71,7 @@ public sealed class RetrainingOptionsValidator : IValidateOptions<RetrainingOpti
         Check(options.ProfileBins is >= 2 and <= FeatureReference.MaxBins, $"ProfileBins {options.ProfileBins} must be between 2 and {FeatureReference.MaxBins}");
         Check(options.MaxBarsPerAsset is >= 1 and <= 10_000_000, $"MaxBarsPerAsset {options.MaxBarsPerAsset} must be between 1 and 10000000");
         Check(options.EmbeddedArchiveBars is >= 0 and <= 10_000_000, $"EmbeddedArchiveBars {options.EmbeddedArchiveBars} must be between 0 (none kept) and 10000000");
+        Check(options.EmbeddedArchiveTotalBars is >= 0 and <= 1_000_000_000, $"EmbeddedArchiveTotalBars {options.EmbeddedArchiveTotalBars} must be between 0 (none kept) and 1000000000");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }
