@@ -91,6 +91,9 @@ internal static class DemoCommand
             ["Grid:Scoring:FlushInterval"] = "00:00:00.2",
             // Likewise the drift windows the drift summary scans.
             ["Grid:Drift:FlushInterval"] = "00:00:00.2",
+            // A drift alarm raised mid-replay would start a job on the bars archived so far; the demo asks for one
+            // itself once every bar is in (serve keeps the automatic trigger on).
+            ["Grid:Retraining:Triggers:Drift"] = "false",
         }, logging => logging.SetMinimumLevel(LogLevel.Warning));
         await app.StartAsync();
         try
@@ -201,7 +204,8 @@ internal static class DemoCommand
         stdout.WriteLine("on the first 70% of each series and has no real edge (49% on the held-out 30%, against a 53% majority class;");
         stdout.WriteLine("see src/MarketIntel.Cli/SampleData/make_demo_model.py). It is there to show the grid working, not to trade.");
         await PrintLifecycle(channel, models, accepted - data.Length, stdout);
-        await PrintDrift(channel, data.Length, stdout);
+        IReadOnlyList<string> drifting = await PrintDrift(channel, data.Length, stdout);
+        bool retrained = await Retrain(channel, drifting, stdout);
 
         if (serve)
         {
@@ -209,7 +213,7 @@ internal static class DemoCommand
             stdout.WriteLine($"serving on; try: curl http://127.0.0.1:{httpPort}/predict/MSFT   (Ctrl+C stops)");
             await app.WaitForShutdownAsync();
         }
-        return mismatches == 0 && received.Values.Sum(l => l.Count) == accepted ? 0 : 1;
+        return mismatches == 0 && received.Values.Sum(l => l.Count) == accepted && retrained ? 0 : 1;
     }
 
     // With data, the version's lineage carries the reference profile of the rows it was trained on.
@@ -253,7 +257,7 @@ internal static class DemoCommand
 
     // The cluster's drift summary once every asset's window counts are stored, and the drifting features of the asset
     // that drifts most: each asset's last Grid:Drift:Window bars against the rows the champion was trained on.
-    private static async Task PrintDrift(Grpc.Net.Client.GrpcChannel channel, int assets, TextWriter stdout)
+    private static async Task<IReadOnlyList<string>> PrintDrift(Grpc.Net.Client.GrpcChannel channel, int assets, TextWriter stdout)
     {
         var drift = new Drift.DriftClient(channel);
         var per = new List<AssetDrift>();
@@ -283,6 +287,47 @@ internal static class DemoCommand
         }
         stdout.WriteLine("the drift is real: the reference pools six series at very different price levels, and MACD is in price units,");
         stdout.WriteLine("so each series' last bars (the late-1990s rally for the indices) sit in a corner of it: a model to retrain per asset.");
+        return [.. per.Where(a => a.Features.Any(f => f.Drifting)).Select(a => a.Asset).Order(StringComparer.Ordinal)];
+    }
+
+    // A retraining job for the drifting champion, as a drift alarm starts one in `serve`: on this silo (role all, so
+    // serving and worker), from the bars the replay archived in memory, followed to its end. True when it registered
+    // a challenger.
+    private static async Task<bool> Retrain(Grpc.Net.Client.GrpcChannel channel, IReadOnlyList<string> drifting, TextWriter stdout)
+    {
+        var retrain = new Retrain.RetrainClient(channel);
+        string why = drifting.Count == 0 ? "demo" : $"demo: {drifting.Count} assets drifting ({string.Join(", ", drifting)})";
+        RetrainStartReply start = await retrain.StartAsync(new StartRetrainRequest { Name = ModelName, Reason = why });
+        stdout.WriteLine();
+        if (!start.Started)
+        {
+            stdout.WriteLine($"retraining: no job started: {start.Reason}");
+            return false;
+        }
+        stdout.WriteLine($"retraining ({why}): job {start.Job.Id[..8]} on this silo (role all: serving and worker) ...");
+        var clock = Stopwatch.StartNew();
+        RetrainJob job = start.Job;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        using (var watch = retrain.Watch(new RetrainJobRequest { Name = ModelName, Id = job.Id }, cancellationToken: timeout.Token))
+        {
+            await foreach (RetrainJob update in watch.ResponseStream.ReadAllAsync(timeout.Token))
+            {
+                job = update;
+            }
+        }
+        RetrainProgress progress = job.Progress;
+        double Score(string name) => progress.Validation.TryGetValue(name, out double v) ? v : double.NaN;
+        if (job.State is not ("registered" or "promoted"))
+        {
+            stdout.WriteLine($"  ended {job.State} after {clock.Elapsed.TotalSeconds:0.0} s: {job.Detail}");
+            return false;
+        }
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  read {progress.BarsRead} archived bars, {progress.Rows} rows; walk-forward over {progress.Folds} folds: accuracy {Score("accuracy"):0.000}, AUC {Score("auc"):0.000}, log loss {Score("logLoss"):0.0000}"));
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  registered {ModelName}@{job.Version} in {clock.Elapsed.TotalSeconds:0.0} s with its lineage and profile, in shadow beside the champion: the gate decides once it has scored pairs"));
+        stdout.WriteLine("  (in `serve`, drift alarms, a schedule, score decay and bar volume start such jobs on worker silos: docs/retraining.md)");
+        return true;
     }
 
     // How often the prediction after bar i called the direction of bar i+1 right.
