@@ -161,14 +161,21 @@ public sealed class GridMetrics
         Interlocked.Add(ref _replayTicks, took.Ticks);
     }
 
-    internal void Predicted(ModelRef model, Model loaded, TimeSpan took)
+    internal void Predicted(ModelRef model, Model loaded, TimeSpan took) => Predicted(model, loaded, 1, took);
+
+    /// <summary><paramref name="rows"/> predictions made in one batch in <paramref name="took"/>: each counts, timed at its share.</summary>
+    internal void Predicted(ModelRef model, Model loaded, int rows, TimeSpan took)
     {
-        Interlocked.Increment(ref _predictions);
+        Interlocked.Add(ref _predictions, rows);
         if (!_modelTags.TryGetValue(loaded, out var tag))
         {
             tag = _modelTags.GetOrAdd(loaded, static (_, m) => new("model", m.ToString()), model);
         }
-        _inference.Record(took.TotalSeconds, tag);
+        double each = took.TotalSeconds / rows;
+        for (int i = 0; i < rows; i++)
+        {
+            _inference.Record(each, tag);
+        }
     }
 
     /// <summary>

@@ -357,6 +357,49 @@ public sealed class OutcomeScoringTests(OutcomeScoringTests.ScoringCluster fixtu
         Assert.Equal(m2.SquaredErrorSum, read[("marketintel_model_squared_error_total", "metric@m2")], 1e-12);
     }
 
+    [Fact]
+    public async Task A_call_of_many_bars_predicts_scores_and_publishes_as_one_bar_calls_do()
+    {
+        // More bars than one prediction batch holds (BarPredictions.MaxBars), so the call is predicted in two batches.
+        int Many = Msft.Count;
+        await Registry.SetShadow(new ModelRef("twin", "t2"), true, "test");
+        var bars = BarsOf(0, Many);
+        var once = Asset("twin-once");
+        var each = Asset("twin-each");
+        var seen = new Dictionary<IAssetGrain, Collector>();
+        foreach (IAssetGrain asset in new[] { once, each })
+        {
+            await asset.AssignModel(new ModelRef("twin", "t1"));
+            seen[asset] = new Collector();
+            await asset.Subscribe(fixture.Grains.CreateObjectReference<IPredictionObserver>(seen[asset]), TimeSpan.FromHours(1));
+        }
+        await once.AddBars(bars);
+        foreach (BarData bar in bars)
+        {
+            await each.AddBars([bar]);
+        }
+
+        // Every bar's prediction, as of that bar, is the served version's own, whether the bars came together or apart.
+        var expected = Predictions(Find("twin", "t1"), Many).Select((p, t) => ((float)p, bars[t].Timestamp)).ToArray();
+        foreach (IAssetGrain asset in new[] { once, each })
+        {
+            PredictionResult[] sent = [.. (await seen[asset].Take(Many)).OrderBy(p => p.AsOf)];
+            Assert.Equal(expected, sent.Select(p => (p.Values[0], p.AsOf)));
+        }
+        // The served version and the shadow were scored the same way on every bar.
+        ModelScores together = await once.GetScores(), apart = await each.GetScores();
+        Assert.Equal(Many - 1, together.Versions.Single(t => t.Model.Version == "t2").Outcomes);
+        foreach (OutcomeTally tally in apart.Versions)
+        {
+            OutcomeTally same = together.Versions.Single(t => t.Model == tally.Model);
+            Assert.Equal((tally.Outcomes, tally.Hits), (same.Outcomes, same.Hits));
+            Assert.Equal(tally.LogLossSum, same.LogLossSum, 1e-9);
+        }
+        PairTally pair = Assert.Single(together.Pairs);
+        Assert.Equal(Assert.Single(apart.Pairs).Pairs, pair.Pairs);
+        Assert.Equal(Many - 1, pair.Pairs);
+    }
+
     private static async Task<T> Eventually<T>(Func<Task<T>> read, Func<T, bool> done)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);

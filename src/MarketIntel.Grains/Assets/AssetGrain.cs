@@ -319,23 +319,19 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
             bool served = observed || everyBar || _drift.Counting;
             _recorder.Begin(lineup, accepted.Count);
             List<PredictionResult>? predictions = null;
-            foreach (StoredBar bar in accepted)
+            if (lineup is null)
             {
-                _series.Apply(bar);
-                _scorer.BarArrived(bar.Bar.Close);
-                _drift.BarArrived(bar.Timestamp, bar.Bar.Close);
-                _recorder.Bar(bar.Timestamp);
-                if (lineup is null)
+                foreach (StoredBar bar in accepted)
                 {
-                    continue;
+                    _series.Apply(bar);
+                    ArriveAfter(bar);
                 }
-                if (served)
+            }
+            else
+            {
+                for (int start = 0; start < accepted.Count; start += BarPredictions.MaxBars)
                 {
-                    PredictServed(lineup, observed, ref predictions);
-                }
-                for (int i = 1; everyBar && i < lineup.Models.Length; i++)
-                {
-                    PredictForScoring(lineup, i);
+                    ApplyAndPredict(lineup, accepted, start, Math.Min(BarPredictions.MaxBars, accepted.Count - start), served, everyBar, observed, ref predictions);
                 }
             }
             PredictionResult? latest = predictions is not null ? predictions[^1]
@@ -610,47 +606,65 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
         return _binding.TryFill(loaded, Pushed, inputs) ? Run(model, loaded, inputs) : null;
     }
 
-    // The served version's prediction after a bar, from inputs in the stack: published to observers (where they wait),
-    // recorded for the scorer, and counted with its inputs in the drift window.
-    private void PredictServed(ModelLineup lineup, bool observed, ref List<PredictionResult>? predictions)
+    // Bars [start, start + count) of a call: applied first, each predicting version's inputs kept after each bar; then
+    // each version predicts all its rows in one batch; then the bars are walked again, in order, to score, record and
+    // publish.
+    private void ApplyAndPredict(ModelLineup lineup, List<StoredBar> bars, int start, int count, bool served, bool shadows, bool observed,
+        ref List<PredictionResult>? predictions)
     {
-        Model loaded = lineup.Loaded[0];
-        Span<float> inputs = loaded.FeatureCount <= 256 ? stackalloc float[loaded.FeatureCount] : new float[loaded.FeatureCount];
-        if (!_binding.TryFill(loaded, Pushed, inputs))
+        using var made = new BarPredictions(lineup, count, served, shadows);
+        for (int b = 0; b < count; b++)
         {
-            return;
+            _series.Apply(bars[start + b]);
+            for (int p = 0; p < lineup.Models.Length; p++)
+            {
+                made.Fill(p, b, _binding, Pushed);
+            }
         }
-        float value;
-        if (observed)
+        made.Run(_metrics);
+        for (int b = 0; b < count; b++)
         {
-            PredictionResult prediction = Run(lineup.Served, loaded, inputs);
-            (predictions ??= []).Add(prediction);
-            value = prediction.Values[0];
-        }
-        else
-        {
-            Span<float> output = loaded.OutputCount <= 16 ? stackalloc float[loaded.OutputCount] : new float[loaded.OutputCount];
-            ModelRun.Run(lineup.Served, loaded, inputs, output, _metrics);
-            value = output[0];
-        }
-        Record(0, value);
-        if (_drift.Counting)
-        {
-            Announce(_drift.Observe(inputs, value));
+            StoredBar bar = bars[start + b];
+            ArriveAfter(bar);
+            if (made.Has(0))
+            {
+                Served(lineup, made, b, bar.Timestamp, observed, ref predictions);
+            }
+            for (int p = 1; p < lineup.Models.Length; p++)
+            {
+                if (made.Has(p))
+                {
+                    Record(p, made.Output(p, b)[0]);
+                }
+            }
         }
     }
 
-    // The prediction of the lineup's version at position, for the scorer only: into the stack, allocating nothing
-    // for models of up to 256 inputs.
-    private void PredictForScoring(ModelLineup lineup, int position)
+    // What follows a bar besides predictions, in bar order: the scorer scores what it was waiting for, the drift tracker
+    // and the prediction log note the bar. (Applying the bar to the series happened before, with every bar of the call.)
+    private void ArriveAfter(StoredBar bar)
     {
-        Model loaded = lineup.Loaded[position];
-        Span<float> inputs = loaded.FeatureCount <= 256 ? stackalloc float[loaded.FeatureCount] : new float[loaded.FeatureCount];
-        Span<float> output = loaded.OutputCount <= 16 ? stackalloc float[loaded.OutputCount] : new float[loaded.OutputCount];
-        if (_binding.TryFill(loaded, Pushed, inputs))
+        _scorer.BarArrived(bar.Bar.Close);
+        _drift.BarArrived(bar.Timestamp, bar.Bar.Close);
+        _recorder.Bar(bar.Timestamp);
+    }
+
+    // The served version's prediction after bar b (of the call's accepted bars): published to observers (where they wait), recorded for the scorer,
+    // and counted with its inputs in the drift window.
+    private void Served(ModelLineup lineup, BarPredictions made, int b, long timestamp, bool observed, ref List<PredictionResult>? predictions)
+    {
+        ReadOnlySpan<float> output = made.Output(0, b);
+        if (observed)
         {
-            ModelRun.Run(lineup.Models[position], loaded, inputs, output, _metrics);
-            Record(position, output[0]);
+            // Computed features are as of the bar they were computed after (the series has moved on since); a pushed
+            // vector as of its push.
+            long asOf = _binding.FromSeries(lineup.Loaded[0]) ? timestamp : PushedAt;
+            (predictions ??= []).Add(new PredictionResult(_asset, output.ToArray(), lineup.Served, asOf));
+        }
+        Record(0, output[0]);
+        if (_drift.Counting)
+        {
+            Announce(_drift.Observe(made.Inputs(0, b), output[0]));
         }
     }
 

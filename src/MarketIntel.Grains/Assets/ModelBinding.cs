@@ -91,7 +91,10 @@ internal sealed class ModelBinding(string asset, AssetSeries series)
             : $"{asset}: model {model} takes {loaded.FeatureCount} features, the pushed vector has {pushed.Length}";
 
     /// <summary>The time <paramref name="model"/>'s inputs are as of: the last bar's, or the pushed vector's (<paramref name="pushedAt"/>).</summary>
-    public long AsOf(Model model, long pushedAt) => Find(model).Indices is null ? pushedAt : series.LastTimestamp;
+    public long AsOf(Model model, long pushedAt) => FromSeries(model) ? series.LastTimestamp : pushedAt;
+
+    /// <summary>Whether <paramref name="model"/>'s inputs are the series' computed features (else the pushed vector).</summary>
+    public bool FromSeries(Model model) => Find(model).Indices is not null;
 
     private static bool UsesComputedFeatures(Model model) =>
         model.FeatureNames is { } names && names.All(IsFeatureName);
