@@ -117,6 +117,8 @@ public sealed class DriftTriggerTests
             Assert.InRange(drifting, 1, series);
             Assert.Equal($"{asset}: {drifting} of {series} series drifting", request.Reason);
             Assert.Null(request.Assets);
+            // The alarm names its asset, so the job trains on it even before the asset's drift window reaches the store.
+            Assert.Equal([asset], request.TriggerAssets);
             Assert.False(request.Force);
             RetrainJob job = Assert.Single(await fixture.Cluster.Client.GetGrain<IRetrainCoordinatorGrain>(fixture.Model).List(10));
             Assert.Equal(request, job.Request);

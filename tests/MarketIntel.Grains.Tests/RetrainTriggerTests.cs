@@ -202,6 +202,7 @@ public sealed class RetrainTriggerTests(TriggerCluster fixture, DriftOffTriggerC
         Assert.Equal(RetrainTrigger.Drift, request.Trigger);
         Assert.Equal(RetrainWatchGrain.Client, request.Client);
         Assert.Null(request.Assets);
+        Assert.Equal([wild, wilder], request.TriggerAssets!.Order(StringComparer.Ordinal));   // the drifting assets, trained on besides the lineage's
         Assert.StartsWith("drift scan: 2 of 3 assets drifting (at least 2 asked for a job): ", request.Reason, StringComparison.Ordinal);
         Assert.DoesNotContain(calm, request.Reason, StringComparison.Ordinal);
         foreach (var (asset, drift) in new[] { (wild, wildDrift), (wilder, wilderDrift) })

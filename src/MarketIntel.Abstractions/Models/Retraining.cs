@@ -62,9 +62,16 @@ public sealed record RetrainRequest(
     [property: Id(2)] string Reason,
     [property: Id(3)] string Client)
 {
-    /// <summary>The assets whose archived bars to train on; null: the served version's lineage's assets, with the trigger's own.</summary>
+    /// <summary>The assets whose archived bars to train on; null: the served version's lineage's assets, with <see cref="TriggerAssets"/>.</summary>
     [Id(4)]
     public IReadOnlyList<string>? Assets { get; init; }
+
+    /// <summary>
+    /// The assets the trigger saw (the drifting ones), trained on besides the lineage's when <see cref="Assets"/> is
+    /// null: an alarm raised before its asset's drift window reached the store still names the asset.
+    /// </summary>
+    [Id(8)]
+    public IReadOnlyList<string>? TriggerAssets { get; init; }
 
     /// <summary>A feature spec to train with instead of the served version's.</summary>
     [Id(5)]
@@ -77,6 +84,17 @@ public sealed record RetrainRequest(
     /// <summary>Start even within the minimum interval after the last job (a manual request only; one job per model still).</summary>
     [Id(7)]
     public bool Force { get; init; }
+
+    /// <summary>Equal requests ask for the same thing: the asset lists compare by their names, in order, not as references
+    /// (a request that went through a stream or a store comes back with lists of its own).</summary>
+    public bool Equals(RetrainRequest? other) =>
+        other is not null && Name == other.Name && Trigger == other.Trigger && Reason == other.Reason && Client == other.Client
+        && Same(Assets, other.Assets) && Same(TriggerAssets, other.TriggerAssets) && Spec == other.Spec && Label == other.Label && Force == other.Force;
+
+    public override int GetHashCode() => HashCode.Combine(Name, Trigger, Reason, Client, Spec, Label, Force);
+
+    private static bool Same(IReadOnlyList<string>? a, IReadOnlyList<string>? b) =>
+        a is null ? b is null : b is not null && a.SequenceEqual(b, StringComparer.Ordinal);
 }
 
 /// <summary>How far a job has got.</summary>

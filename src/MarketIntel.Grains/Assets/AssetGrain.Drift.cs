@@ -81,7 +81,7 @@ public sealed partial class AssetGrain
         if (crossing.Drifting && _retrainTriggers is not null)
         {
             _ = AskRetrain(_retrainTriggers, new RetrainRequest(crossing.Model.Name, RetrainTrigger.Drift,
-                $"{_asset}: {crossing.Series.Count} of {crossing.Evaluated} series drifting", "drift"));
+                $"{_asset}: {crossing.Series.Count} of {crossing.Evaluated} series drifting", "drift") { TriggerAssets = [_asset] });
         }
     }
 

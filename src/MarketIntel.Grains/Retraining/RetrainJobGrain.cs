@@ -119,7 +119,7 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
             string? lineage = baseVersion is null ? null : model.Versions.FirstOrDefault(v => v.Info.Model.Version == baseVersion)?.Lineage;
             RetrainPlan plan = RetrainPlans.FromLineage(name, baseVersion, lineage, job.Request.Spec, job.Request.Label, _options.Folds, _options.ProfileBins,
                 $"marketintel retrain (job {job.Id})");
-            IReadOnlyList<string> assets = job.Request.Assets is { Count: > 0 } given ? given : await KnownAssets(name, lineage);
+            IReadOnlyList<string> assets = job.Request.Assets is { Count: > 0 } given ? given : await KnownAssets(name, lineage, job.Request.TriggerAssets);
             if (assets.Count == 0)
             {
                 throw new ArgumentException($"model '{name}': no assets are known to train on: the request names none, the lineage of " +
@@ -199,8 +199,8 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
         return model.Deployment.Aliases.GetValueOrDefault(ServedAlias)?.Version;
     }
 
-    // The lineage's assets, then those whose drift windows count one of the model's versions.
-    private async Task<IReadOnlyList<string>> KnownAssets(string name, string? lineage)
+    // The lineage's assets, then those the trigger named, then those whose drift windows count one of the model's versions.
+    private async Task<IReadOnlyList<string>> KnownAssets(string name, string? lineage, IReadOnlyList<string>? triggered)
     {
         var assets = new List<string>();
         if (lineage is not null)
@@ -212,6 +212,7 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
                 assets.AddRange(listed.EnumerateArray().Where(a => a.ValueKind == JsonValueKind.String).Select(a => a.GetString()!));
             }
         }
+        assets.AddRange(triggered ?? []);
         assets.AddRange((await drift.Read(name)).Select(w => w.Asset));
         return [.. assets.Where(a => AssetSymbol.Problem(a) is null).Distinct(StringComparer.Ordinal)];
     }

@@ -49,7 +49,7 @@ internal static class DriftScanJob
         {
             reason.Append(CultureInfo.InvariantCulture, $" and {finding.Drifting.Count - NamedAssets} more");
         }
-        return new RetrainRequest(name, RetrainTrigger.Drift, reason.ToString(), client);
+        return new RetrainRequest(name, RetrainTrigger.Drift, reason.ToString(), client) { TriggerAssets = [.. finding.Drifting.Select(d => d.Asset)] };
     }
 }
 
