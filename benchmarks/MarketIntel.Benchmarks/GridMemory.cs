@@ -37,6 +37,8 @@ internal static class GridMemory
             ["Grid:HistoryLength"] = history.ToString(CultureInfo.InvariantCulture),
             // The demo's direction model as the default: each grain computes its 8 inputs besides the 20 standard features.
             ["Grid:Features"] = features,
+            // The grain's own memory: the embedded archive that retraining reads (48 bytes per bar kept) is not the grain's.
+            ["Grid:Retraining:EmbeddedArchiveBars"] = "0",
         };
         string demo = Repo.File("src", "MarketIntel.Cli", "SampleData", "direction-d3-n60.json");
         if (model && shadows is null)

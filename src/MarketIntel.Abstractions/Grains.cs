@@ -158,11 +158,13 @@ public interface IModelRegistryGrain : IGrainWithIntegerKey
     Task Unsubscribe(IModelEventObserver observer);
 
     /// <summary>
-    /// Tells every subscribed silo's listeners (the API's model event streams) of an asset starting or stopping to drift
-    /// (<see cref="DriftEvents"/>). Not stored: the audit log keeps changes of the registry, not the state of assets.
+    /// Tells every subscribed silo's listeners (the API's model event streams) of something that is not a change of the
+    /// registry: an asset starting or stopping to drift (<see cref="DriftEvents"/>), a retraining job's new state or
+    /// progress (<see cref="RetrainEvents"/>). Not stored: the audit log keeps changes of the registry, not the state of
+    /// assets or jobs.
     /// </summary>
     [AlwaysInterleave, OneWay]
-    Task PublishDrift(ModelAuditRecord change);
+    Task PublishNotice(ModelAuditRecord change);
 
     /// <summary>Sets whether a challenger that passes the promotion gate moves <paramref name="alias"/> without a person asking.</summary>
     Task<ModelDeployment> SetAutoPromote(string name, string alias, bool autoPromote, string client);

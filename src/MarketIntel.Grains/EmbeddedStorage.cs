@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
 using MarketIntel.Abstractions.Storage;
@@ -9,24 +11,103 @@ namespace MarketIntel.Grains;
 // them, rather than in Abstractions: Abstractions holds contracts only, and the asset grain tells "no cache" apart
 // by type (NoAssetCache) to skip building what nobody reads.
 
-/// <summary>No archive: embedded defaults keep state in memory only, and asset grains are never collected.</summary>
-public sealed class NoBarArchive : IBarArchive
+/// <summary>
+/// The bar archive on embedded defaults: each asset's most recent bars in the silo's memory, at most
+/// <c>Grid:Retraining:EmbeddedArchiveBars</c> of them (the oldest go first), so that a retraining job has bars to
+/// train on. It is not durable (<see cref="IsDurable"/> false): it dies with the process, so asset grains never replay
+/// it (they are never collected on embedded defaults either) and there is nothing to fence or checkpoint.
+/// </summary>
+public sealed class InMemoryBarArchive(int barsPerAsset) : IBarArchive
 {
+    private readonly ConcurrentDictionary<string, BarRing> _assets = new(StringComparer.Ordinal);
+
+    /// <summary>How many bars each asset keeps at most (0: none).</summary>
+    public int BarsPerAsset { get; } = barsPerAsset >= 0 ? barsPerAsset : throw new ArgumentOutOfRangeException(nameof(barsPerAsset), barsPerAsset, "must be 0 or more");
+
     public bool IsDurable => false;
 
     // One activation per asset in a silo that holds everything in memory: there is nothing to fence.
     public Task<long> Claim(string asset) => Task.FromResult(1L);
 
-    public Task Append(string asset, long epoch, IReadOnlyList<StoredBar> bars) => Task.CompletedTask;
+    public Task Append(string asset, long epoch, IReadOnlyList<StoredBar> bars)
+    {
+        ArgumentNullException.ThrowIfNull(asset);
+        ArgumentNullException.ThrowIfNull(bars);
+        if (BarsPerAsset > 0 && bars.Count > 0)
+        {
+            _assets.GetOrAdd(asset, static (_, capacity) => new BarRing(capacity), BarsPerAsset).Append(bars);
+        }
+        return Task.CompletedTask;
+    }
 
     public Task<ArchiveCheckpoint?> ReadCheckpoint(string asset) => Task.FromResult<ArchiveCheckpoint?>(null);
 
     public Task SaveCheckpoint(string asset, long epoch, long through, byte[] state) => Task.CompletedTask;
 
-    public async IAsyncEnumerable<StoredBar> Read(string asset, long after = long.MinValue, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<StoredBar> Read(string asset, long after = long.MinValue, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(asset);
         await Task.CompletedTask;
-        yield break;
+        if (!_assets.TryGetValue(asset, out BarRing? ring))
+        {
+            yield break;
+        }
+        foreach (StoredBar bar in ring.After(after))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return bar;
+        }
+    }
+
+    // One asset's bars, oldest first, in a ring that overwrites the oldest once full.
+    private sealed class BarRing(int capacity)
+    {
+        private readonly Lock _lock = new();
+        private readonly StoredBar[] _bars = new StoredBar[capacity];
+        private int _start;
+        private int _count;
+
+        public void Append(IReadOnlyList<StoredBar> bars)
+        {
+            lock (_lock)
+            {
+                foreach (StoredBar bar in bars)
+                {
+                    // Bars already kept are skipped, as the durable archive skips them.
+                    if (_count > 0 && bar.Timestamp <= _bars[(_start + _count - 1) % _bars.Length].Timestamp)
+                    {
+                        continue;
+                    }
+                    if (_count < _bars.Length)
+                    {
+                        _bars[(_start + _count++) % _bars.Length] = bar;
+                    }
+                    else
+                    {
+                        _bars[_start] = bar;
+                        _start = (_start + 1) % _bars.Length;
+                    }
+                }
+            }
+        }
+
+        // A copy, so the reader never sees a write in progress and never holds the lock while it is enumerated.
+        public StoredBar[] After(long after)
+        {
+            lock (_lock)
+            {
+                var copy = new List<StoredBar>(_count);
+                for (int i = 0; i < _count; i++)
+                {
+                    StoredBar bar = _bars[(_start + i) % _bars.Length];
+                    if (bar.Timestamp > after)
+                    {
+                        copy.Add(bar);
+                    }
+                }
+                return [.. copy];
+            }
+        }
     }
 }
 

@@ -3,6 +3,7 @@ using MarketIntel.Abstractions.Storage;
 using MarketIntel.Grains.Assets;
 using MarketIntel.Grains.Models;
 using MarketIntel.Grains.Placement;
+using MarketIntel.Grains.Retraining;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -16,8 +17,9 @@ public static class GridHosting
 {
     /// <summary>
     /// Registers the grid's options (checked at start by <see cref="GridOptionsValidator"/>), the silo's shared
-    /// model cache, the embedded defaults of the storage contracts a provider has not registered before (no
-    /// archive, the model registry, the outcome scores and the drift windows in memory, no cache) and, unless the caller configures its own provider named
+    /// model cache, the embedded defaults of the storage contracts a provider has not registered before (a
+    /// bounded archive of recent bars, the model registry, the outcome scores, the drift windows and the retraining jobs
+    /// in memory, no cache) and, unless the caller configures its own provider named
     /// <see cref="GridStorage.Name"/>, in-memory grain storage. The silo publishes <paramref name="role"/> in its
     /// metadata, and places <see cref="ServingPlacementAttribute"/> and <see cref="WorkerPlacementAttribute"/> grains
     /// by the roles of the silos (<see cref="RolePlacementDirector"/>).
@@ -44,12 +46,15 @@ public static class GridHosting
         silo.Services.AddSingleton<LocalPredictor>();
         silo.Services.AddMarketIntelPromotionGate();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, AutoPromotionTicker>();
+        silo.Services.AddMarketIntelRetrainingOptions();
+        silo.Services.AddSingleton<RetrainMetrics>();
         // Cluster mode registers its archive, model store and cache first; these are the embedded defaults.
-        silo.Services.TryAddSingleton<IBarArchive, NoBarArchive>();
+        silo.Services.TryAddSingleton<IBarArchive>(s => new InMemoryBarArchive(s.GetRequiredService<IOptions<RetrainingOptions>>().Value.EmbeddedArchiveBars));
         silo.Services.TryAddSingleton<IModelStore, InMemoryModelStore>();
         silo.Services.TryAddSingleton<IAssetCache, NoAssetCache>();
         silo.Services.TryAddSingleton<IScoreStore, InMemoryScoreStore>();
         silo.Services.TryAddSingleton<IDriftStore, InMemoryDriftStore>();
+        silo.Services.TryAddSingleton<IRetrainJobStore, InMemoryRetrainJobStore>();
         silo.Services.TryAddSingleton<IPredictionLog, NoPredictionLog>();
         if (inMemoryStorage)
         {

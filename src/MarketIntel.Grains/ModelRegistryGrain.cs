@@ -383,7 +383,7 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
         return Task.CompletedTask;
     }
 
-    public Task PublishDrift(ModelAuditRecord change)
+    public Task PublishNotice(ModelAuditRecord change)
     {
         ArgumentNullException.ThrowIfNull(change);
         return _silos.Publish(change, null);

@@ -135,6 +135,32 @@ public sealed record RetrainJob(
 {
     /// <summary>Whether the job still counts as the model's one job at a time (waiting or running).</summary>
     public bool IsActive => State is RetrainJobState.Waiting or RetrainJobState.Running;
+
+    /// <summary>Checks that the record describes a job, as stores do before they keep one.</summary>
+    /// <exception cref="ArgumentException">The message names the job and the field at fault.</exception>
+    public void Check()
+    {
+        if (string.IsNullOrWhiteSpace(Id))
+        {
+            throw new ArgumentException("a retraining job's record needs an id");
+        }
+        if (Request is null || string.IsNullOrWhiteSpace(Request.Name))
+        {
+            throw new ArgumentException($"retraining job {Id}: its record needs the request with the model's name");
+        }
+        if (Detail is null || Progress is null)
+        {
+            throw new ArgumentException($"retraining job {Id}: its record needs a detail and a progress (empty ones will do)");
+        }
+        if (!Enum.IsDefined(State) || !Enum.IsDefined(Request.Trigger))
+        {
+            throw new ArgumentException($"retraining job {Id}: state {(int)State} or trigger {(int)Request.Trigger} is not one of the known ones");
+        }
+        if (Attempt < 0)
+        {
+            throw new ArgumentException($"retraining job {Id}: attempt {Attempt} must not be negative");
+        }
+    }
 }
 
 /// <summary>
@@ -201,4 +227,19 @@ public interface IRetrainTriggers
 {
     /// <summary>Sends <paramref name="request"/>; returns once it is on its way (stored, in cluster mode).</summary>
     Task Send(RetrainRequest request);
+}
+
+/// <summary>
+/// The actions of the model events a retraining coordinator sends as its jobs move (on the registry's event fan-out,
+/// <see cref="IModelRegistryGrain.PublishNotice"/>, beside <see cref="ModelAudit"/>'s and <see cref="DriftEvents"/>'s,
+/// never stored in the audit log). The event's version is the job's challenger once registered, its client the
+/// request's, and its detail the job's whole record as <see cref="RetrainJobJson"/> writes it.
+/// </summary>
+public static class RetrainEvents
+{
+    /// <summary>A job was accepted or changed state (waiting, running, registered, promoted, rejected, failed, cancelled), or what it waits for changed.</summary>
+    public const string State = "retrain-state";
+
+    /// <summary>A running job got further (bars read, rows built, folds validated, rounds trained); sent at most a few times a second.</summary>
+    public const string Progress = "retrain-progress";
 }

@@ -70,7 +70,7 @@ public sealed partial class AssetGrain
             DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), ModelAudit.LocalClient, detail.ToJsonString());
         try
         {
-            _ = GrainFactory.GetGrain<IModelRegistryGrain>(0).PublishDrift(change);
+            _ = GrainFactory.GetGrain<IModelRegistryGrain>(0).PublishNotice(change);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -1,6 +1,7 @@
 using MarketIntel.Cache.Redis.Hosting;
 using MarketIntel.Grains;
 using MarketIntel.Grains.Models;
+using MarketIntel.Grains.Retraining;
 using MarketIntel.Inference;
 using MarketIntel.Server.Cluster;
 using MarketIntel.Server.Limits;
@@ -48,6 +49,7 @@ public static class GridConfiguration
         services.AddChecked(configuration, ModelsSection, new OnnxMemoryOptionsValidator());
         services.AddMarketIntelGridOptions(o => o.BindChecked(configuration.GetSection(GridOptions.Section)));
         services.AddMarketIntelPromotionGate(o => o.BindChecked(configuration.GetSection(PromotionGateOptions.Section)));
+        services.AddMarketIntelRetrainingOptions(o => o.BindChecked(configuration.GetSection(RetrainingOptions.Section)));
         return services;
     }
 

@@ -15,7 +15,7 @@ public static class PostgresSiloBuilderExtensions
 {
     /// <summary>
     /// Grain storage (the provider the grid's grains use), the bar archive, the model registry's store, the live
-    /// outcome scores, the drift windows and the prediction log on the database of the <see cref="PostgresOptions"/>, which <paramref name="configureOptions"/>
+    /// outcome scores, the drift windows, the retraining jobs and the prediction log on the database of the <see cref="PostgresOptions"/>, which <paramref name="configureOptions"/>
     /// binds or sets (a host that registered them already passes none). The schema must have been migrated (<c>marketintel db migrate</c>);
     /// call before <c>AddMarketIntelGrid(..., inMemoryStorage: false)</c>, whose embedded defaults these replace.
     /// </summary>
@@ -38,6 +38,7 @@ public static class PostgresSiloBuilderExtensions
         silo.Services.AddSingleton<IModelStore>(services => new PostgresModelStore(services.GetRequiredService<NpgsqlDataSource>()));
         silo.Services.AddSingleton<IScoreStore>(services => new PostgresScoreStore(services.GetRequiredService<NpgsqlDataSource>()));
         silo.Services.AddSingleton<IDriftStore>(services => new PostgresDriftStore(services.GetRequiredService<NpgsqlDataSource>()));
+        silo.Services.AddSingleton<IRetrainJobStore>(services => new PostgresRetrainJobStore(services.GetRequiredService<NpgsqlDataSource>()));
         silo.Services.AddSingleton(services =>
         {
             PostgresOptions options = services.GetRequiredService<IOptions<PostgresOptions>>().Value;
