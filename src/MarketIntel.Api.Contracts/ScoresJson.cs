@@ -57,7 +57,8 @@ public static class ScoresJson
         json.WriteEndObject();
     }
 
-    private static void Number(Utf8JsonWriter json, string name, double value)
+    // A number, or null where it is not one (JSON has no NaN); the retraining JSON writes its scores so too.
+    internal static void Number(Utf8JsonWriter json, string name, double value)
     {
         if (double.IsFinite(value))
         {

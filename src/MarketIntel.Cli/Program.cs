@@ -34,6 +34,7 @@ namespace MarketIntel.Cli
             "  " + ModelsCommand.Usage,
             "  " + ModelScoresCommand.Usage,
             "  " + DriftCommand.Usage,
+            "  " + RetrainCommand.Usage,
             "",
             "feature names: " + string.Join(", ", FeatureDefinition.Grammar));
 
@@ -50,6 +51,7 @@ namespace MarketIntel.Cli
             "db" => DbCommand.Usage,
             "keys" => KeysCommand.Usage,
             "drift" => DriftCommand.Usage,
+            "retrain" => RetrainCommand.Usage + "\n" + RetrainCommand.Details,
             "models" => ModelsCommand.Usage + "\n" + ModelsCommand.Details + "\n  " + ModelScoresCommand.Usage,
             _ => null,
         };
@@ -82,6 +84,8 @@ namespace MarketIntel.Cli
                     "db" => DbCommand.Run(rest, stdout),
                     "keys" => KeysCommand.Run(rest, stdout, stderr),
                     "drift" => DriftCommand.Run(rest, stdout),
+                    // The progress bar only where a person watches stderr; a log or a pipe gets a line per change.
+                    "retrain" => RetrainCommand.Run(rest, stdout, stderr, progressBar: ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected),
                     "models" => rest.Length > 0 && rest[0] == "scores" ? ModelScoresCommand.Run(rest[1..], stdout) : ModelsCommand.Run(rest, stdout),
                     _ => throw new UsageException($"unknown command '{args[0]}' (try 'marketintel --help')"),
                 };

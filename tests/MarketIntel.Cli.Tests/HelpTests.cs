@@ -24,6 +24,7 @@ public sealed partial class HelpTests : CliTestBase
         { ["keys", "revoke"] },
         { ["models", "scores"] },
         { ["drift"] },
+        { ["retrain", "NAME"] },
     };
 
     [Theory]

@@ -183,4 +183,44 @@ public sealed class RetrainingTests(OneSiloRetrainCluster fixture) : IClassFixtu
         Assert.Contains("no assets are known", job.Detail, StringComparison.Ordinal);
         Assert.Empty(await Retrain.Tagged(fixture.Grains, name, job.Id));
     }
+
+    private static PromotionDecision Decision(string name, string challenger, bool promoted, long pairs) => new()
+    {
+        Name = name, Alias = RetrainJobGrain.ServedAlias, Champion = "v1", Challenger = challenger, Promoted = promoted, Pairs = pairs,
+        Reason = promoted ? "promoted: on 600 paired outcomes the challenger's mean log loss is lower" : $"refused: only {pairs} paired outcomes, 500 needed",
+        Statistics = new Dictionary<string, double> { ["pairs"] = pairs, ["minPairs"] = 500 }, DecidedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+    };
+
+    [Fact]
+    public async Task A_registered_challenger_becomes_promoted_or_rejected_by_the_gates_decision_and_a_refusal_for_want_of_evidence_decides_nothing()
+    {
+        string promoted = $"rp-{Guid.NewGuid():N}"[..12], rejected = $"rj-{Guid.NewGuid():N}"[..12];
+        IModelRegistryGrain registry = fixture.Grains.GetGrain<IModelRegistryGrain>(0);
+        var jobs = new Dictionary<string, RetrainJob>();
+        foreach (string name in new[] { promoted, rejected })
+        {
+            await Retrain.RegisterBase(fixture.Grains, name, rounds: 10, depth: 2, name.ToUpperInvariant());
+            await Feed(name.ToUpperInvariant(), 1000);
+            RetrainStart start = await Coordinator(name).Request(Retrain.Manual(name));
+            jobs[name] = await Retrain.Until(Coordinator(name), start.Job!.Id, j => !j.IsActive, "an end");
+            Assert.Equal(RetrainJobState.Registered, jobs[name].State);
+            // The automatic policy's first look at a new shadow: refused for want of pairs, which decides nothing.
+            await registry.RecordDecision(Decision(name, jobs[name].Version!, promoted: false, pairs: 3), "auto-promote");
+        }
+        // Checked every 100 ms: many checks later, still waiting for a decision.
+        await Task.Delay(1000);
+        Assert.Equal(RetrainJobState.Registered, (await Coordinator(promoted).Get(jobs[promoted].Id)).State);
+
+        await registry.RecordDecision(Decision(promoted, jobs[promoted].Version!, promoted: true, pairs: 600), "auto-promote");
+        await registry.RecordDecision(Decision(rejected, jobs[rejected].Version!, promoted: false, pairs: 600), "ana");
+        RetrainJob up = await Retrain.Until(Coordinator(promoted), jobs[promoted].Id, j => j.State != RetrainJobState.Registered, "a decision");
+        RetrainJob down = await Retrain.Until(Coordinator(rejected), jobs[rejected].Id, j => j.State != RetrainJobState.Registered, "a decision");
+        Assert.Equal(RetrainJobState.Promoted, up.State);
+        Assert.Contains("promoted: on 600 paired outcomes", up.Detail, StringComparison.Ordinal);
+        Assert.Contains("auto-promote", up.Detail, StringComparison.Ordinal);
+        Assert.Equal(RetrainJobState.Rejected, down.State);
+        Assert.Contains("refused: only 600 paired outcomes", down.Detail, StringComparison.Ordinal);
+        Assert.True(up.FinishedAt >= jobs[promoted].FinishedAt);
+        Assert.Equal(up.Version, (await registry.GetDeployment(promoted)).Aliases[RetrainJobGrain.ServedAlias].Version);
+    }
 }

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using MarketIntel.CommandLine;
@@ -40,16 +41,19 @@ internal sealed class GridHttp : IDisposable
     /// <summary>Whether <paramref name="target"/> names the HTTP API rather than gRPC.</summary>
     public static bool Names(string target) => target.StartsWith("http", StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>Sends one request and answers its JSON body (a copy that outlives the response).</summary>
+    /// <summary>
+    /// Sends one request and answers its JSON body (a copy that outlives the response). <paramref name="alsoAnswer"/> is
+    /// a status besides 2xx whose body is an answer rather than the grid's error (a retraining start held back: 409).
+    /// </summary>
     /// <exception cref="IOException">The grid could not be reached, answered an error, or answered something other than JSON.</exception>
-    public async Task<JsonElement> Send(HttpMethod method, string path, HttpContent? body = null)
+    public async Task<JsonElement> Send(HttpMethod method, string path, HttpContent? body = null, HttpStatusCode? alsoAnswer = null)
     {
         using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative)) { Content = body };
         try
         {
             using HttpResponseMessage response = await _http.SendAsync(request);
             string text = await response.Content.ReadAsStringAsync();
-            if (!response.IsSuccessStatusCode)
+            if (!response.IsSuccessStatusCode && (response.StatusCode != alsoAnswer || IsError(text)))
             {
                 throw new IOException($"{_target}: {(int)response.StatusCode}: {Error(text) ?? response.ReasonPhrase}");
             }
@@ -59,6 +63,20 @@ internal sealed class GridHttp : IDisposable
         catch (Exception e) when (e is HttpRequestException or JsonException)
         {
             throw new IOException($"{_target}: {e.Message}", e);
+        }
+    }
+
+    // Whether a body is the grid's error ({"error": ..., "code": ...}) rather than an answer.
+    private static bool IsError(string body)
+    {
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(body);
+            return document.RootElement.ValueKind != JsonValueKind.Object || document.RootElement.TryGetProperty("error", out _);
+        }
+        catch (JsonException)
+        {
+            return true;
         }
     }
 

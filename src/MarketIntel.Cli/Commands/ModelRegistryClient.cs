@@ -74,18 +74,5 @@ internal sealed class GrpcModelRegistryClient(string target, GrpcChannel channel
 
     public void Dispose() => channel.Dispose();
 
-    private async Task<T> Call<T>(AsyncUnaryCall<T> call)
-    {
-        using (call)
-        {
-            try
-            {
-                return await call;
-            }
-            catch (RpcException e)
-            {
-                throw new GridException($"{target}: {e.StatusCode}: {e.Status.Detail}");
-            }
-        }
-    }
+    private Task<T> Call<T>(AsyncUnaryCall<T> call) => GrpcCalls.Unary(target, call);
 }

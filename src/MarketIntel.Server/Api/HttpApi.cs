@@ -55,6 +55,7 @@ internal static class HttpApi
             ("GET /readyz", "readiness: 200 ready, or 503 naming each failing dependency (no key)"),
             .. ModelsHttpApi.Paths,
             .. DriftHttpApi.Paths,
+            .. RetrainHttpApi.Paths,
         ],
         server.MetricsPort > 0 ? $":{server.MetricsPort}/metrics" : "/metrics",
         server.Dashboard ? server.DashboardPath : null,

@@ -196,7 +196,8 @@ internal static class ModelsHttpApi
         return value;
     }
 
-    private static int Limit(HttpContext http)
+    // ?limit=N of a list (1 to 10000), the audit's default when absent; the retraining jobs' list reads it too.
+    internal static int Limit(HttpContext http)
     {
         string? text = http.Request.Query["limit"];
         if (text is null)
@@ -228,7 +229,8 @@ internal static class ModelsHttpApi
             : throw Errors.InvalidArgument($"body: '{field}' must be an ISO 8601 time such as \"2024-01-01T00:00:00Z\", not {value.GetRawText()}");
     }
 
-    private static async Task<JsonDocument> Body(HttpContext http, string example)
+    // The body as a JSON object, or a 400 that shows an example; a retraining start reads its optional body so too.
+    internal static async Task<JsonDocument> Body(HttpContext http, string example)
     {
         try
         {
@@ -246,7 +248,8 @@ internal static class ModelsHttpApi
         }
     }
 
-    internal static async Task Answer<T>(HttpContext http, Func<Task<T>> call, Action<Utf8JsonWriter, T> write)
+    // The answer is 200 unless status says otherwise for the result (a retraining start: 202, or 409 when debounced).
+    internal static async Task Answer<T>(HttpContext http, Func<Task<T>> call, Action<Utf8JsonWriter, T> write, Func<T, int>? status = null)
     {
         T result;
         try
@@ -258,7 +261,7 @@ internal static class ModelsHttpApi
             await HttpApi.WriteError(http, grid);
             return;
         }
-        await HttpApi.WriteJson(http, StatusCodes.Status200OK, result, write);
+        await HttpApi.WriteJson(http, status?.Invoke(result) ?? StatusCodes.Status200OK, result, write);
     }
 
     // The decision with its statistics; JSON has no NaN, so a statistic the gate could not compute is null.

@@ -63,6 +63,7 @@ public static class GridApiHosting
         builder.Services.AddSingleton<Application.ModelProfiles>();
         builder.Services.AddSingleton<Application.ModelScoresQuery>();
         builder.Services.AddSingleton<Application.DriftQuery>();
+        builder.Services.AddSingleton<Application.RetrainOperations>();
         builder.Services.AddSingleton<Application.BarHolder>();
         builder.Services.AddSingleton<PredictionFeed>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PredictionFeed>());
@@ -83,6 +84,8 @@ public static class GridApiHosting
         app.MapModelScoresHttpApi();
         app.MapGrpcService<DriftService>();
         app.MapDriftHttpApi();
+        app.MapGrpcService<RetrainService>();
+        app.MapRetrainHttpApi();
         return app;
     }
 }

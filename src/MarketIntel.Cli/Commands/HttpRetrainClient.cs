@@ -1,0 +1,94 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MarketIntel.Api.V1;
+
+namespace MarketIntel.Cli.Commands;
+
+/// <summary>
+/// Retraining over the grid's HTTP/JSON API (docs/api.md, "Retraining"): each call sent to its path and the answer
+/// read back into the gRPC service's message by <see cref="RetrainJson"/>, so the command prints the same either way.
+/// HTTP has no stream of a job: following one reads it every <see cref="PollInterval"/>, as the gRPC Watch does on the server.
+/// </summary>
+internal sealed class HttpRetrainClient(GridHttp http) : IRetrainClient
+{
+    /// <summary>How often <see cref="WatchAsync"/> reads the job.</summary>
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(500);
+
+    // Only what the request sets goes in the body: an empty field is "the served version's".
+    public async Task<RetrainStartReply> StartAsync(StartRetrainRequest request)
+    {
+        var body = new JsonObject();
+        if (request.Assets.Count > 0)
+        {
+            body["assets"] = new JsonArray([.. request.Assets.Select(a => JsonValue.Create(a))]);
+        }
+        if (request.Spec.Length > 0)
+        {
+            body["spec"] = request.Spec;
+        }
+        if (request.Label.Length > 0)
+        {
+            body["label"] = request.Label;
+        }
+        if (request.Force)
+        {
+            body["force"] = true;
+        }
+        if (request.Reason.Length > 0)
+        {
+            body["reason"] = request.Reason;
+        }
+        JsonElement answer = await http.Send(HttpMethod.Post, Path(request.Name), JsonContent.Create(body), alsoAnswer: HttpStatusCode.Conflict);
+        return Read(RetrainJson.ReadStart, answer);
+    }
+
+    public async Task<RetrainJobList> ListAsync(ListRetrainJobsRequest request) =>
+        Read(RetrainJson.ReadList, await http.Send(HttpMethod.Get, Path(request.Name) + (request.Limit > 0 ? "?limit=" + request.Limit.ToString(CultureInfo.InvariantCulture) : "")));
+
+    public async Task<RetrainJob> GetAsync(RetrainJobRequest request) =>
+        Read(RetrainJson.ReadJob, await http.Send(HttpMethod.Get, Path(request.Name, request.Id)));
+
+    public async Task<RetrainJob> CancelAsync(RetrainJobRequest request) =>
+        Read(RetrainJson.ReadJob, await http.Send(HttpMethod.Delete, Path(request.Name, request.Id)));
+
+    public async IAsyncEnumerable<RetrainJob> WatchAsync(RetrainJobRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        RetrainJob? last = null;
+        while (true)
+        {
+            RetrainJob job = await GetAsync(request);
+            if (!job.Equals(last))
+            {
+                yield return job;
+                last = job;
+            }
+            if (RetrainClient.IsFinal(job.State))
+            {
+                yield break;
+            }
+            await Task.Delay(PollInterval, cancellationToken);
+        }
+    }
+
+    public void Dispose() => http.Dispose();
+
+    private static string Path(string name, string? id = null) =>
+        "/models/" + Uri.EscapeDataString(name) + "/retrain" + (id is null ? "" : "/" + Uri.EscapeDataString(id));
+
+    // An answer of another shape than the API's (another program on the port, another version) is one line too.
+    private T Read<T>(Func<JsonElement, T> read, JsonElement answer)
+    {
+        try
+        {
+            return read(answer);
+        }
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException or ArgumentException)
+        {
+            throw http.Unexpected(e);
+        }
+    }
+}

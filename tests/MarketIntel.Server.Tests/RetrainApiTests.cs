@@ -1,0 +1,219 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Grpc.Core;
+using Grpc.Net.Client;
+using MarketIntel.Api.V1;
+using MarketIntel.Tests;
+
+namespace MarketIntel.Server.Tests;
+
+/// <summary>A grid of one serving silo and no worker: a retraining job is accepted and waits, saying why, until it is cancelled.</summary>
+public sealed class ServingOnlyGrid : IAsyncLifetime
+{
+    internal InProcessGrid Grid { get; private set; } = null!;
+
+    public HttpClient Http { get; } = new();
+
+    public GrpcChannel Channel { get; private set; } = null!;
+
+    public Retrain.RetrainClient Retrain { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Grid = await InProcessGrid.StartAsync(new Dictionary<string, string?> { ["MarketIntel:Role"] = "serving" });
+        Http.BaseAddress = new Uri(Grid.Http(""));
+        Channel = Grid.Channel();
+        Retrain = new Retrain.RetrainClient(Channel);
+    }
+
+    /// <summary>Registers a version of a new model name and answers the name.</summary>
+    public async Task<string> Model(string prefix)
+    {
+        string name = $"{prefix}-{Guid.NewGuid():N}"[..24];
+        using var response = await Http.PutAsync($"/models/{name}/versions/v1?alias=champion", new ByteArrayContent(File.ReadAllBytes(ServerFixture.PushedModel)));
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        return name;
+    }
+
+    public async Task DisposeAsync()
+    {
+        Channel.Dispose();
+        Http.Dispose();
+        await Grid.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// Retraining jobs over real gRPC and real HTTP on an in-process grid whose only silo serves: each verb (start, list,
+/// get, cancel, and gRPC's watch), the debounce's answer (409 over HTTP, with the job that holds the request back), and
+/// the errors: an unknown model, an unknown job, a bad body naming the field at fault.
+/// </summary>
+public sealed class RetrainApiTests(ServingOnlyGrid grid) : IClassFixture<ServingOnlyGrid>
+{
+    private static async Task<JsonElement> Json(HttpResponseMessage response, HttpStatusCode expected)
+    {
+        string body = await response.Content.ReadAsStringAsync();
+        Assert.True(expected == response.StatusCode, $"{response.StatusCode}: {body}");
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    private Task<HttpResponseMessage> Post(string path, string? json) =>
+        grid.Http.PostAsync(path, json is null ? null : new StringContent(json, Encoding.UTF8, "application/json"));
+
+    [Fact]
+    public async Task Over_http_a_job_starts_waits_for_a_worker_is_listed_read_debounced_and_cancelled()
+    {
+        string name = await grid.Model("http");
+        JsonElement start = await Json(await Post($"/models/{name}/retrain", "{\"assets\": [\"MSFT\", \"EURUSD\"], \"label\": \"up_3\", \"reason\": \"new quarter\"}"), HttpStatusCode.Accepted);
+        Assert.True(start.GetProperty("started").GetBoolean());
+        JsonElement job = start.GetProperty("job");
+        string id = job.GetProperty("id").GetString()!;
+        Assert.Equal(name, job.GetProperty("name").GetString());
+        Assert.Equal("manual", job.GetProperty("trigger").GetString());
+        Assert.Equal("new quarter", job.GetProperty("reason").GetString());
+        Assert.Equal("local", job.GetProperty("client").GetString());
+        Assert.Equal(["MSFT", "EURUSD"], job.GetProperty("assets").EnumerateArray().Select(a => a.GetString()));
+        Assert.Equal("up_3", job.GetProperty("label").GetString());
+        Assert.Equal(JsonValueKind.Null, job.GetProperty("spec").ValueKind);
+        Assert.Equal("waiting", job.GetProperty("state").GetString());
+        Assert.True(DateTimeOffset.TryParse(job.GetProperty("createdAt").GetString(), out _));
+        Assert.Equal(JsonValueKind.Null, job.GetProperty("finishedAt").ValueKind);
+
+        // No worker silo: the job waits, and its record says so.
+        JsonElement read = await Json(await grid.Http.GetAsync($"/models/{name}/retrain/{id}"), HttpStatusCode.OK);
+        Assert.Equal("waiting", read.GetProperty("state").GetString());
+        Assert.Contains("no worker silo", read.GetProperty("detail").GetString(), StringComparison.Ordinal);
+
+        // One active job per model: the second request is held back with the active job, forced or not.
+        JsonElement held = await Json(await Post($"/models/{name}/retrain", "{\"force\": true}"), HttpStatusCode.Conflict);
+        Assert.False(held.GetProperty("started").GetBoolean());
+        Assert.Equal(id, held.GetProperty("job").GetProperty("id").GetString());
+        Assert.Contains("one job at a time", held.GetProperty("reason").GetString(), StringComparison.Ordinal);
+
+        JsonElement cancelled = await Json(await grid.Http.DeleteAsync($"/models/{name}/retrain/{id}"), HttpStatusCode.OK);
+        Assert.Equal("cancelled", cancelled.GetProperty("state").GetString());
+        Assert.Contains("cancelled by local", cancelled.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(JsonValueKind.String, cancelled.GetProperty("finishedAt").ValueKind);
+
+        // The minimum interval since the last job's start holds back a request without force, not one with it.
+        JsonElement early = await Json(await Post($"/models/{name}/retrain", null), HttpStatusCode.Conflict);
+        Assert.Contains("minimum interval", early.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.Equal(id, early.GetProperty("job").GetProperty("id").GetString());
+        JsonElement forced = await Json(await Post($"/models/{name}/retrain", "{\"force\": true}"), HttpStatusCode.Accepted);
+        string second = forced.GetProperty("job").GetProperty("id").GetString()!;
+        Assert.True(forced.GetProperty("job").GetProperty("force").GetBoolean());
+        Assert.Equal("by hand", forced.GetProperty("job").GetProperty("reason").GetString());
+
+        JsonElement list = await Json(await grid.Http.GetAsync($"/models/{name}/retrain"), HttpStatusCode.OK);
+        Assert.Equal([second, id], list.GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("id").GetString()));
+        JsonElement one = await Json(await grid.Http.GetAsync($"/models/{name}/retrain?limit=1"), HttpStatusCode.OK);
+        Assert.Equal([second], one.GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("id").GetString()));
+        // Cancelling a final job changes nothing.
+        Assert.Equal("cancelled", (await Json(await grid.Http.DeleteAsync($"/models/{name}/retrain/{id}"), HttpStatusCode.OK)).GetProperty("state").GetString());
+        await Json(await grid.Http.DeleteAsync($"/models/{name}/retrain/{second}"), HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task Over_grpc_a_job_starts_is_listed_read_watched_to_its_end_debounced_and_cancelled()
+    {
+        string name = await grid.Model("grpc");
+        RetrainStartReply start = await grid.Retrain.StartAsync(new StartRetrainRequest { Name = name, Spec = "rsi_14,roc_5", Reason = "drifting" });
+        Assert.True(start.Started, start.Reason);
+        RetrainJob job = start.Job;
+        Assert.Equal(("manual", "drifting", "rsi_14,roc_5", "waiting"), (job.Trigger, job.Reason, job.Spec, job.State));
+        Assert.Empty(job.Assets);
+
+        RetrainStartReply held = await grid.Retrain.StartAsync(new StartRetrainRequest { Name = name });
+        Assert.False(held.Started);
+        Assert.Equal(job.Id, held.Job.Id);
+
+        // Watch answers the record at once, then every change until the job is final.
+        using var watch = grid.Retrain.Watch(new RetrainJobRequest { Name = name, Id = job.Id });
+        Assert.True(await watch.ResponseStream.MoveNext());
+        Assert.Equal("waiting", watch.ResponseStream.Current.State);
+        RetrainJob cancelled = await grid.Retrain.CancelAsync(new RetrainJobRequest { Name = name, Id = job.Id });
+        Assert.Equal("cancelled", cancelled.State);
+        var seen = new List<RetrainJob>();
+        while (await watch.ResponseStream.MoveNext())
+        {
+            seen.Add(watch.ResponseStream.Current);
+        }
+        Assert.Equal("cancelled", seen[^1].State);
+        Assert.NotEqual(0, seen[^1].FinishedAt);
+
+        Assert.Equal(cancelled, await grid.Retrain.GetAsync(new RetrainJobRequest { Name = name, Id = job.Id }));
+        RetrainJobList list = await grid.Retrain.ListAsync(new ListRetrainJobsRequest { Name = name });
+        Assert.Equal([job.Id], list.Jobs.Select(j => j.Id));
+        // A final job's watch is its record, once.
+        using var again = grid.Retrain.Watch(new RetrainJobRequest { Name = name, Id = job.Id });
+        Assert.True(await again.ResponseStream.MoveNext());
+        Assert.Equal("cancelled", again.ResponseStream.Current.State);
+        Assert.False(await again.ResponseStream.MoveNext());
+    }
+
+    [Fact]
+    public async Task Over_http_an_unknown_model_or_job_is_404_naming_it_and_a_bad_body_is_400_naming_the_field()
+    {
+        string name = await grid.Model("bad");
+        JsonElement unknown = await Json(await Post("/models/no-such-model/retrain", null), HttpStatusCode.NotFound);
+        Assert.Contains("no-such-model", unknown.GetProperty("error").GetString(), StringComparison.Ordinal);
+        JsonElement noJob = await Json(await grid.Http.GetAsync($"/models/{name}/retrain/0123456789abcdef"), HttpStatusCode.NotFound);
+        Assert.Contains("0123456789abcdef", noJob.GetProperty("error").GetString(), StringComparison.Ordinal);
+        await Json(await grid.Http.DeleteAsync($"/models/{name}/retrain/0123456789abcdef"), HttpStatusCode.NotFound);
+
+        foreach (var (body, message) in new[]
+        {
+            ("{\"assets\": \"MSFT\"}", "body: 'assets' must be an array of asset symbols"),
+            ("{\"assets\": [\"MSFT\", \"A B\"]}", "body: assets[1]: "),
+            ("{\"assets\": [\"MSFT\", \"MSFT\"]}", "body: assets: 'MSFT' is named twice"),
+            ("{\"force\": \"yes\"}", "body: 'force' must be true or false"),
+            ("{\"label\": 3}", "body: 'label' must be a string"),
+            ("{\"label\": \"down_3\"}", "label 'down_3'"),
+            ("{\"spec\": \"sma_x\"}", "spec: "),
+            ("{\"reason\": \"" + new string('x', 501) + "\"}", "body: reason: 501 characters; at most 500"),
+            ("{\"horizon\": 3}", "body: unknown field 'horizon'"),
+            ("[1]", "body: a JSON object is required"),
+            ("{not json", "body: not JSON"),
+        })
+        {
+            JsonElement error = await Json(await Post($"/models/{name}/retrain", body), HttpStatusCode.BadRequest);
+            Assert.Contains(message, error.GetProperty("error").GetString(), StringComparison.Ordinal);
+            Assert.Equal("INVALID_ARGUMENT", error.GetProperty("code").GetString());
+        }
+        JsonElement limit = await Json(await grid.Http.GetAsync($"/models/{name}/retrain?limit=0"), HttpStatusCode.BadRequest);
+        Assert.Contains("limit", limit.GetProperty("error").GetString(), StringComparison.Ordinal);
+        // Nothing was started by any of them.
+        Assert.Empty((await Json(await grid.Http.GetAsync($"/models/{name}/retrain"), HttpStatusCode.OK)).GetProperty("jobs").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task Over_grpc_an_unknown_model_or_job_is_not_found_and_a_bad_field_is_invalid_argument_naming_it()
+    {
+        string name = await grid.Model("badgrpc");
+        var unknown = await Assert.ThrowsAsync<RpcException>(() => grid.Retrain.StartAsync(new StartRetrainRequest { Name = "no-such-model" }).ResponseAsync);
+        Assert.Equal((StatusCode.NotFound, true), (unknown.StatusCode, unknown.Status.Detail.Contains("no-such-model", StringComparison.Ordinal)));
+        var noJob = await Assert.ThrowsAsync<RpcException>(() => grid.Retrain.GetAsync(new RetrainJobRequest { Name = name, Id = "0123456789abcdef" }).ResponseAsync);
+        Assert.Equal((StatusCode.NotFound, true), (noJob.StatusCode, noJob.Status.Detail.Contains("0123456789abcdef", StringComparison.Ordinal)));
+        using var watch = grid.Retrain.Watch(new RetrainJobRequest { Name = name, Id = "0123456789abcdef" });
+        Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => watch.ResponseStream.MoveNext())).StatusCode);
+
+        var badAsset = await Assert.ThrowsAsync<RpcException>(() => grid.Retrain.StartAsync(new StartRetrainRequest { Name = name, Assets = { "MSFT", "A B" } }).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, badAsset.StatusCode);
+        Assert.StartsWith("assets[1]: ", badAsset.Status.Detail, StringComparison.Ordinal);
+        var badId = await Assert.ThrowsAsync<RpcException>(() => grid.Retrain.CancelAsync(new RetrainJobRequest { Name = name, Id = "../x" }).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, badId.StatusCode);
+        Assert.StartsWith("id: ", badId.Status.Detail, StringComparison.Ordinal);
+        Assert.Empty((await grid.Retrain.ListAsync(new ListRetrainJobsRequest { Name = name })).Jobs);
+    }
+
+    [Fact]
+    public async Task The_index_lists_the_retraining_paths()
+    {
+        JsonElement index = await Json(await grid.Http.GetAsync("/"), HttpStatusCode.OK);
+        foreach (string path in new[] { "POST /models/{name}/retrain", "GET /models/{name}/retrain", "GET /models/{name}/retrain/{id}", "DELETE /models/{name}/retrain/{id}" })
+        {
+            Assert.True(index.GetProperty("http").TryGetProperty(path, out _), path);
+        }
+    }
+}
