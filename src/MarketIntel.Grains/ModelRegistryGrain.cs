@@ -81,8 +81,14 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
                 await Load();
                 throw RegistryVersions.RegisteredWithOtherBytes(key);
             }
+            bool newName = !_versions.HasName(name);
             _versions.Add(model);
             await _silos.Publish(audit, null);
+            if (newName)
+            {
+                // A new model name gets its retraining schedule; the schedule grain logs its own failures.
+                GrainFactory.GetGrain<Retraining.Triggers.IRetrainScheduleGrain>(name).Apply().Ignore();
+            }
         }
         else
         {

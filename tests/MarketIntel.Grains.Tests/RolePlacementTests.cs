@@ -35,7 +35,7 @@ public sealed class ServingProbeGrain(ILocalSiloDetails silo) : Grain, IServingP
 
 /// <summary>
 /// An in-process cluster of one silo per role given; each silo publishes its role as the host does
-/// (<see cref="GridHosting.AddMarketIntelGrid(ISiloBuilder, Action{GridOptions}, bool, SiloRole)"/>).
+/// (<see cref="GridHosting.AddMarketIntelGrid(ISiloBuilder, Action{GridOptions}, bool, SiloRole, WorkerDevice)"/>).
 /// </summary>
 public abstract class RoleCluster(params SiloRole[] roles) : IAsyncLifetime
 {

@@ -35,7 +35,7 @@ internal static class ServeCommand
                     keys is null ? null : $"API keys: on, {keys.ActiveKeys} active, from {(string.IsNullOrEmpty(auth.KeysFile) ? "PostgreSQL" : auth.KeysFile)} (send 'authorization: Bearer KEY')",
                     auth.Jwt.IsOn ? $"JWTs from {auth.Jwt.Issuer ?? auth.Jwt.Authority} for audience {auth.Jwt.Audience}, role in claim {auth.Jwt.RoleClaim}" : null,
                 }.OfType<string>()),
-            app.Services.GetRequiredService<IOptions<Server.Security.TlsOptions>>().Value.IsOn)));
+            app.Services.GetRequiredService<IOptions<Server.Security.TlsOptions>>().Value.IsOn, app.Services.GetService<WorkerDevice>())));
         // The host's console lifetime stops it cleanly on SIGINT and SIGTERM.
         app.Run();
         stdout.WriteLine("marketintel serve: stopped");
@@ -118,7 +118,7 @@ internal static class ServeCommand
         return overrides;
     }
 
-    public static string Describe(ServerOptions server, string? cluster = null, string? auth = null, bool tls = false)
+    public static string Describe(ServerOptions server, string? cluster = null, string? auth = null, bool tls = false, WorkerDevice? device = null)
     {
         string host = server.ListenAddress.Contains(':', StringComparison.Ordinal) ? $"[{server.ListenAddress}]" : server.ListenAddress;
         return string.Join('\n',
@@ -130,7 +130,7 @@ internal static class ServeCommand
                 SiloRole.Serving => "asset grains and predictions; jobs run on worker silos",
                 SiloRole.Worker => "jobs; asset grains and predictions run on serving silos, this silo's API forwards to them",
                 _ => "asset grains, predictions and jobs",
-            }})",
+            }}{(device is not null && server.SiloRole.Runs(SiloRole.Worker) ? $"; device {device}" : "")})",
             auth ?? "  API keys: off",
             $"  models: {(server.Models.Count == 0 ? "none yet (register through gRPC RegisterModel)" : string.Join(", ", server.Models))}",
             "  Ctrl+C or SIGTERM stops it");

@@ -1,4 +1,5 @@
 using Orleans.Placement;
+using Orleans.Serialization.TypeSystem;
 
 namespace MarketIntel.Grains.Placement;
 
@@ -22,14 +23,31 @@ public sealed class ServingPlacement : RolePlacement
     public override SiloRole Work => SiloRole.Serving;
 }
 
-/// <summary>Activates a grain on worker silos only (role worker or all): job grains.</summary>
+/// <summary>
+/// Activates a grain on worker silos only (role worker or all): job grains, each on the worker with the most free job
+/// slots (<see cref="WorkerDevice"/>).
+/// </summary>
 public sealed class WorkerPlacement : RolePlacement
 {
+    /// <summary>
+    /// The grain property naming a job grain's class as Orleans counts its activations per silo, so the director can
+    /// count each silo's running jobs.
+    /// </summary>
+    public const string JobClassProperty = "marketintel.job-class";
+
     /// <summary>The one instance the attribute and the director share.</summary>
     public static WorkerPlacement Singleton { get; } = new();
 
     /// <inheritdoc />
     public override SiloRole Work => SiloRole.Worker;
+
+    /// <inheritdoc />
+    public override void PopulateGrainProperties(IServiceProvider services, Type grainClass, GrainType grainType, Dictionary<string, string> properties)
+    {
+        ArgumentNullException.ThrowIfNull(properties);
+        base.PopulateGrainProperties(services, grainClass, grainType, properties);
+        properties[JobClassProperty] = RuntimeTypeNameFormatter.Format(grainClass);
+    }
 }
 
 /// <summary>Marks a grain class as serving work: it activates only on silos of role serving or all (<see cref="ServingPlacement"/>).</summary>

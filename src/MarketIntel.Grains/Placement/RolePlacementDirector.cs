@@ -11,7 +11,8 @@ namespace MarketIntel.Grains.Placement;
 /// (<see cref="SiloRoles.MetadataKey"/>). Among those silos it leaves the choice to the silo's default director
 /// (Orleans' resource-optimized placement, as for every other grain): it keeps the local silo unless another is
 /// clearly less loaded, and spreads the rest by load. Placing locally always would pile every asset of a long
-/// IngestBars stream onto the one silo its client connected to. A silo whose role is not known yet (its metadata
+/// IngestBars stream onto the one silo its client connected to. A job (<see cref="WorkerPlacement"/>) is first narrowed
+/// to the workers with the most free job slots (<see cref="WorkerDevice"/>). A silo whose role is not known yet (its metadata
 /// still on its way) is passed over, so that a grain never lands on a silo of the wrong role; with no silo of the
 /// role at all the call fails at once with an <see cref="GridErrorKind.Unavailable"/> error saying so, which
 /// callers report as waiting and retry: nothing falls back to a silo of the other role.
@@ -21,11 +22,13 @@ internal sealed class RolePlacementDirector(
     : IPlacementDirector
 {
     private readonly SiloRole _localRole = RoleIn(localMetadata.Value) ?? SiloRole.All;
+    private readonly int _localJobSlots = WorkerDevice.JobSlotsIn(localMetadata.Value) ?? 1;
     // Resolved on first use (placement runs on several threads): the director resolver is built from the container
     // this director comes from.
     private readonly Lazy<(PlacementStrategy Strategy, IPlacementDirector Director)> _default = new(() => Default(services));
+    private readonly Lazy<HashSet<string>> _jobClasses = new(() => JobClasses(services));
 
-    public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
+    public async Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         SiloRole work = ((RolePlacement)strategy).Work;
@@ -35,9 +38,38 @@ internal sealed class RolePlacementDirector(
         {
             throw new GridException(GridErrorKind.Unavailable, NoSilo(work, target.GrainIdentity, compatible));
         }
+        if (work == SiloRole.Worker && fit.Length > 1)
+        {
+            fit = await MostFreeJobSlots(fit);
+        }
         var (defaultStrategy, director) = _default.Value;
-        return director.OnAddActivation(defaultStrategy, target, new RoleContext(context, fit));
+        return await director.OnAddActivation(defaultStrategy, target, new RoleContext(context, fit));
     }
+
+    /// <summary>
+    /// The workers with the most free job slots: each one's advertised slots less the job grains active on it, as
+    /// its silo counts them. Jobs are placed seldom, so one question to the workers each time costs little; two jobs
+    /// placed at the same moment may both see the same counts and share a worker.
+    /// </summary>
+    private async Task<SiloAddress[]> MostFreeJobSlots(SiloAddress[] workers)
+    {
+        HashSet<string> jobClasses = _jobClasses.Value;
+        SimpleGrainStatistic[] activations = await services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).GetSimpleGrainStatistics(workers);
+        var running = activations.Where(a => jobClasses.Contains(a.GrainType))
+            .GroupBy(a => a.SiloAddress).ToDictionary(g => g.Key, g => g.Sum(a => a.ActivationCount));
+        int Free(SiloAddress silo) => JobSlotsOf(silo) - running.GetValueOrDefault(silo);
+        int most = workers.Max(Free);
+        return Array.FindAll(workers, silo => Free(silo) == most);
+    }
+
+    /// <summary>The job slots a silo advertised; one while its metadata has none.</summary>
+    private int JobSlotsOf(SiloAddress silo) =>
+        silo.Equals(local.SiloAddress) ? _localJobSlots : WorkerDevice.JobSlotsIn(metadata.GetSiloMetadata(silo)) ?? 1;
+
+    /// <summary>The classes of the job grains (<see cref="WorkerPlacement"/>), as Orleans names them in its activation counts.</summary>
+    private static HashSet<string> JobClasses(IServiceProvider services) =>
+        [.. services.GetRequiredService<IClusterManifestProvider>().LocalGrainManifest.Grains.Values
+            .Select(grain => grain.Properties.GetValueOrDefault(WorkerPlacement.JobClassProperty)).OfType<string>()];
 
     /// <summary>The role a silo published; null while its metadata has not reached this silo.</summary>
     private SiloRole? RoleOf(SiloAddress silo) =>

@@ -1,7 +1,9 @@
 using MarketIntel.Cache.Redis.Hosting;
 using MarketIntel.Grains;
 using MarketIntel.Grains.Models;
+using MarketIntel.Grains.Placement;
 using MarketIntel.Grains.Retraining;
+using MarketIntel.Grains.Retraining.Triggers;
 using MarketIntel.Inference;
 using MarketIntel.Server.Cluster;
 using MarketIntel.Server.Limits;
@@ -50,6 +52,8 @@ public static class GridConfiguration
         services.AddMarketIntelGridOptions(o => o.BindChecked(configuration.GetSection(GridOptions.Section)));
         services.AddMarketIntelPromotionGate(o => o.BindChecked(configuration.GetSection(PromotionGateOptions.Section)));
         services.AddMarketIntelRetrainingOptions(o => o.BindChecked(configuration.GetSection(RetrainingOptions.Section)));
+        services.AddChecked(configuration, WorkerSlotsOptions.Section, new WorkerSlotsOptionsValidator());
+        services.AddMarketIntelRetrainSchedule(o => o.BindChecked(configuration.GetSection(RetrainScheduleOptions.Section)));
         return services;
     }
 

@@ -21,6 +21,8 @@ public static class GridSiloHosting
         ArgumentNullException.ThrowIfNull(builder);
         bool clusterMode = GridConfiguration.IsClusterMode(builder.Configuration);
         var server = builder.Configuration.Bound<ServerOptions>(ServerOptions.Section);
+        // The device this silo advertises for jobs: its cores, and the jobs it takes at once.
+        var device = Grains.Placement.WorkerDevice.ThisMachine(builder.Configuration.Bound<Grains.Placement.WorkerSlotsOptions>(Grains.Placement.WorkerSlotsOptions.Section).MaxJobsPerWorker);
         // Models are client input: the registry and every silo's model cache load them under these ceilings.
         builder.Services.AddSingleton(services => services.GetRequiredService<IOptions<ModelLimits>>().Value);
         // Process-wide and fixed when the first ONNX model loads, so set while composing, before anything runs.
@@ -39,8 +41,11 @@ public static class GridSiloHosting
                     o.ServiceId = ServiceId;
                 });
             }
+            // The shortest reminder period a grain may ask for (Orleans' default: a minute); tests and demos lower it to
+            // seconds to see a schedule fire.
+            silo.Configure<ReminderOptions>(builder.Configuration.GetSection("Orleans:Reminders"));
             // The grid's options were registered with the host's others (GridConfiguration).
-            silo.AddMarketIntelGrid(inMemoryStorage: !clusterMode, role: server.SiloRole);
+            silo.AddMarketIntelGrid(inMemoryStorage: !clusterMode, role: server.SiloRole, device: device);
         });
         return builder;
     }

@@ -13,9 +13,12 @@ namespace MarketIntel.Storage.Postgres.Hosting;
 /// <summary>Puts the grid's durable state in PostgreSQL.</summary>
 public static class PostgresSiloBuilderExtensions
 {
+    /// <summary>The ADO.NET invariant name under which Orleans' reminder provider knows Npgsql.</summary>
+    public const string ReminderInvariant = "Npgsql";
+
     /// <summary>
     /// Grain storage (the provider the grid's grains use), the bar archive, the model registry's store, the live
-    /// outcome scores, the drift windows, the retraining jobs and the prediction log on the database of the <see cref="PostgresOptions"/>, which <paramref name="configureOptions"/>
+    /// outcome scores, the drift windows, the retraining jobs, the prediction log and Orleans reminders (the retraining schedule) on the database of the <see cref="PostgresOptions"/>, which <paramref name="configureOptions"/>
     /// binds or sets (a host that registered them already passes none). The schema must have been migrated (<c>marketintel db migrate</c>);
     /// call before <c>AddMarketIntelGrid(..., inMemoryStorage: false)</c>, whose embedded defaults these replace.
     /// </summary>
@@ -47,7 +50,24 @@ public static class PostgresSiloBuilderExtensions
                 services.GetService<System.Diagnostics.Metrics.IMeterFactory>(), services.GetService<Microsoft.Extensions.Logging.ILogger<PostgresPredictionLog>>());
         });
         silo.Services.AddSingleton<IPredictionLog>(services => services.GetRequiredService<PostgresPredictionLog>());
+        silo.AddMarketIntelPostgresReminders();
         return silo;
+    }
+
+    /// <summary>
+    /// Orleans reminders in PostgreSQL: the ADO.NET reminder provider (invariant <see cref="ReminderInvariant"/>) on the
+    /// table and statements of migration 0010, through the silo's <see cref="NpgsqlDataSource"/> (one connection pool
+    /// for everything the silo keeps in PostgreSQL), which the caller registers. <see cref="AddMarketIntelPostgres"/>
+    /// calls it; a reminder survives the silo that registered it and fires on whichever silo owns its grain's range.
+    /// </summary>
+    public static ISiloBuilder AddMarketIntelPostgresReminders(this ISiloBuilder silo)
+    {
+        ArgumentNullException.ThrowIfNull(silo);
+        return silo.UseAdoNetReminderService(reminders => reminders.Configure<NpgsqlDataSource>((options, database) =>
+        {
+            options.Invariant = ReminderInvariant;
+            options.DataSource = database;
+        }));
     }
 
     /// <summary>
