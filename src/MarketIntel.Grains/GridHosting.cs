@@ -54,6 +54,7 @@ public static class GridHosting
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, AutoPromotionTicker>();
         silo.Services.AddMarketIntelRetrainingOptions();
         silo.Services.AddSingleton<RetrainMetrics>();
+        silo.AddRetrainTriggerStream();
         silo.Services.AddMarketIntelRetrainSchedule();
         if (role.Runs(SiloRole.Serving))
         {

@@ -8,13 +8,15 @@ using Microsoft.Extensions.Logging;
 namespace MarketIntel.Grains.Assets;
 
 // The asset grain's drift side: it keeps the DriftTracker on the served version, writes the window's counts to the
-// IDriftStore every Grid:Drift:FlushInterval (one write at a time, off the bars' path, as the scores are written), and
-// announces each crossing into or out of drift on the registry's model events.
+// IDriftStore every Grid:Drift:FlushInterval (one write at a time, off the bars' path, as the scores are written),
+// announces each crossing into or out of drift on the registry's model events and, for a raised alarm, asks for a
+// retraining job through IRetrainTriggers (Grid:Retraining:Triggers:Drift).
 public sealed partial class AssetGrain
 {
     private Task? _driftFlushing;            // the drift store write under way, if any
     private IGrainTimer? _driftTimer;        // set once the asset counts a window
     private (ModelRef Model, double Accuracy, double LogLoss)? _validation;  // the served version's, once read from its lineage
+    private readonly IRetrainTriggers? _retrainTriggers;  // null: Grid:Retraining:Triggers:Drift is off
 
     // Follows the served version (null: the asset has no model) and, while it has no reference yet, asks the silo's
     // cache for one each batch (a profile may be given to a version after it serves): a cached answer, no registry call.
@@ -75,6 +77,25 @@ public sealed partial class AssetGrain
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             LogDriftEventLost(_asset, e);
+        }
+        if (crossing.Drifting && _retrainTriggers is not null)
+        {
+            _ = AskRetrain(_retrainTriggers, new RetrainRequest(crossing.Model.Name, RetrainTrigger.Drift,
+                $"{_asset}: {crossing.Series.Count} of {crossing.Evaluated} series drifting", "drift"));
+        }
+    }
+
+    // A raised alarm asks for a retraining job on the trigger stream (durable in cluster mode), never waited for by the
+    // bars: a send that fails is logged and the alarm stays visible (GET /drift, the metrics, the drift scan).
+    private async Task AskRetrain(IRetrainTriggers triggers, RetrainRequest request)
+    {
+        try
+        {
+            await triggers.Send(request);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            LogRetrainRequestLost(_asset, request.Name, e);
         }
     }
 
@@ -170,6 +191,9 @@ public sealed partial class AssetGrain
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Asset}: its drift window could not be stored; tried again at the next flush")]
     private partial void LogDriftUnwritable(string asset, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Asset}: its drift alarm's retraining request for {Name} could not be sent")]
+    private partial void LogRetrainRequestLost(string asset, string name, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Asset}: a drift event could not be sent to the model registry")]
     private partial void LogDriftEventLost(string asset, Exception exception);

@@ -6,6 +6,7 @@ using MarketIntel.Abstractions.Storage;
 using MarketIntel.Features;
 using MarketIntel.Features.Series;
 using MarketIntel.Grains.Drift;
+using MarketIntel.Grains.Retraining.Triggers;
 using MarketIntel.Inference;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -61,7 +62,8 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
         [PersistentState("asset", GridStorage.Name)] IPersistentState<AssetState> state,
         IOptions<GridOptions> options, SiloModelCache models, GridMetrics metrics, FeatureSpecCache specs, LocalPredictor local,
         IBarArchive archive, IAssetCache cache, IScoreStore scores, DriftMetrics driftMetrics, IDriftStore driftStore,
-        ILogger<ObserverManager<IPredictionObserver>> observerLog, ILogger<AssetGrain> log, IPredictionLog predictionLog)
+        ILogger<ObserverManager<IPredictionObserver>> observerLog, ILogger<AssetGrain> log, IPredictionLog predictionLog,
+        IRetrainTriggers retrainTriggers, IOptions<DriftTriggerOptions> driftTrigger)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(specs);
@@ -81,6 +83,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
         _scores = scores;
         _drift = new DriftTracker(_asset, _options.Drift, _options.Quality, driftMetrics);
         _driftStore = driftStore;
+        _retrainTriggers = driftTrigger.Value.Drift ? retrainTriggers : null;
         _recorder = new PredictionRecorder(predictionLog);
         _log = log;
     }

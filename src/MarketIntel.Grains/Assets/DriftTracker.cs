@@ -60,7 +60,7 @@ internal sealed class DriftTracker(string asset, DriftOptions options, BarQualit
         {
             return null;
         }
-        DriftCrossing? left = _drifting && _served is { } before ? new DriftCrossing(before, false, [], double.NaN) : null;
+        DriftCrossing? left = _drifting && _served is { } before ? new DriftCrossing(before, false, [], 0, double.NaN) : null;
         Withdraw();
         _drifting = false;
         _served = served;
@@ -206,7 +206,7 @@ internal sealed class DriftTracker(string asset, DriftOptions options, BarQualit
                 names.Add(_series[s].Name);
             }
         }
-        return new DriftCrossing(served, now, names, worst);
+        return new DriftCrossing(served, now, names, n, worst);
     }
 
     /// <summary>Takes the asset out of the silo's drift metrics (the grain goes).</summary>
@@ -291,6 +291,7 @@ internal sealed class DriftTracker(string asset, DriftOptions options, BarQualit
 
 /// <summary>
 /// An asset started (<see cref="Drifting"/>) or stopped drifting for <see cref="Model"/>: the series flagged at that
-/// evaluation and the worst PSI (NaN when left unknown, as when the served version changed).
+/// evaluation out of the <see cref="Evaluated"/> it evaluated (0 when it evaluated none, as when the served version
+/// changed), and the worst PSI (NaN when left unknown).
 /// </summary>
-internal sealed record DriftCrossing(ModelRef Model, bool Drifting, IReadOnlyList<string> Series, double WorstPsi);
+internal sealed record DriftCrossing(ModelRef Model, bool Drifting, IReadOnlyList<string> Series, int Evaluated, double WorstPsi);

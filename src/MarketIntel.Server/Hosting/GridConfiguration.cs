@@ -9,6 +9,7 @@ using MarketIntel.Server.Cluster;
 using MarketIntel.Server.Limits;
 using MarketIntel.Server.Security;
 using MarketIntel.Storage.Postgres.Hosting;
+using MarketIntel.Storage.Postgres.Streaming;
 using MarketIntel.Abstractions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -43,6 +44,7 @@ public static class GridConfiguration
         {
             services.AddMarketIntelRedisCacheOptions(o => o.BindChecked(configuration.GetSection(RedisCacheOptions.Section)));
             services.AddMarketIntelPostgresOptions(o => o.BindChecked(configuration.GetSection(PostgresOptions.Section)));
+            services.AddChecked(configuration, TriggerStreamOptions.Section, new TriggerStreamOptionsValidator());
         }
         services.AddChecked(configuration, AuthOptions.Section, new AuthOptionsValidator(listen, clusterMode));
         services.AddChecked(configuration, LimitsOptions.Section, new LimitsOptionsValidator());
@@ -53,6 +55,7 @@ public static class GridConfiguration
         services.AddMarketIntelPromotionGate(o => o.BindChecked(configuration.GetSection(PromotionGateOptions.Section)));
         services.AddMarketIntelRetrainingOptions(o => o.BindChecked(configuration.GetSection(RetrainingOptions.Section)));
         services.AddChecked(configuration, WorkerSlotsOptions.Section, new WorkerSlotsOptionsValidator());
+        services.AddChecked(configuration, DriftTriggerOptions.Section, new DriftTriggerOptionsValidator());
         services.AddMarketIntelRetrainSchedule(o => o.BindChecked(configuration.GetSection(RetrainScheduleOptions.Section)));
         return services;
     }

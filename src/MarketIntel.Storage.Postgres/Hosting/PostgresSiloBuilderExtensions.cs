@@ -1,6 +1,7 @@
 using MarketIntel.Abstractions.Hosting;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Storage.Postgres.Storage;
+using MarketIntel.Storage.Postgres.Streaming;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -18,7 +19,7 @@ public static class PostgresSiloBuilderExtensions
 
     /// <summary>
     /// Grain storage (the provider the grid's grains use), the bar archive, the model registry's store, the live
-    /// outcome scores, the drift windows, the retraining jobs, the prediction log and Orleans reminders (the retraining schedule) on the database of the <see cref="PostgresOptions"/>, which <paramref name="configureOptions"/>
+    /// outcome scores, the drift windows, the retraining jobs, the prediction log, Orleans reminders (the retraining schedule) and the retraining trigger stream on the database of the <see cref="PostgresOptions"/>, which <paramref name="configureOptions"/>
     /// binds or sets (a host that registered them already passes none). The schema must have been migrated (<c>marketintel db migrate</c>);
     /// call before <c>AddMarketIntelGrid(..., inMemoryStorage: false)</c>, whose embedded defaults these replace.
     /// </summary>
@@ -50,6 +51,7 @@ public static class PostgresSiloBuilderExtensions
                 services.GetService<System.Diagnostics.Metrics.IMeterFactory>(), services.GetService<Microsoft.Extensions.Logging.ILogger<PostgresPredictionLog>>());
         });
         silo.Services.AddSingleton<IPredictionLog>(services => services.GetRequiredService<PostgresPredictionLog>());
+        silo.AddPostgresTriggerStream();
         silo.AddMarketIntelPostgresReminders();
         return silo;
     }
