@@ -48,6 +48,7 @@ public static class GridHosting
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(s => s.GetRequiredService<SiloModelEvents>());
         silo.Services.AddSingleton<GridMetrics>();
         silo.Services.AddSingleton<Drift.DriftMetrics>();
+        silo.Services.AddMarketIntelRetrainTriggers();
         silo.Services.AddSingleton<FeatureSpecCache>();
         silo.Services.AddSingleton<LocalPredictor>();
         silo.Services.AddMarketIntelPromotionGate();

@@ -1,5 +1,6 @@
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
+using MarketIntel.Abstractions.Storage;
 using MarketIntel.Training.Drift;
 
 namespace MarketIntel.Grains.Drift;
@@ -91,6 +92,53 @@ public static class DriftScanner
                 withPrediction ? described[..^1] : described, withPrediction ? described[^1] : null, DataQuality.None, null);
         }
         return evaluated;
+    }
+
+    /// <summary>
+    /// Every window in <paramref name="store"/> of model <paramref name="name"/>'s versions (null: every model), by asset:
+    /// evaluated at <paramref name="alpha"/> (a version's windows in one scan), with the counts and the profile it was
+    /// evaluated against (null when the version has none, or is gone from the registry). The cluster-wide drift of the
+    /// API and the retraining watch's scan both read the store this way.
+    /// </summary>
+    /// <exception cref="GridException"><see cref="GridErrorKind.Unavailable"/>: the store could not be read.</exception>
+    public static async Task<IReadOnlyList<(AssetDrift Drift, DriftCounts Counts, ReferenceProfile? Profile)>> Scan(IDriftStore store, SiloModelCache models, string? name, double alpha)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(models);
+        IReadOnlyList<DriftCounts> windows;
+        try
+        {
+            windows = await store.Read(name);
+        }
+        catch (Exception e) when (e is not GridException and not OperationCanceledException)
+        {
+            throw GridException.Unavailable("the drift windows could not be read", e);
+        }
+        var scanned = new List<(AssetDrift, DriftCounts, ReferenceProfile?)>(windows.Count);
+        foreach (var version in windows.GroupBy(w => w.Model))
+        {
+            DriftCounts[] counts = [.. version];
+            ReferenceProfile? profile = await Profile(models, version.Key);
+            IReadOnlyList<AssetDrift> evaluated = Evaluate(counts, profile, alpha);
+            for (int i = 0; i < counts.Length; i++)
+            {
+                scanned.Add((evaluated[i], counts[i], profile));
+            }
+        }
+        return [.. scanned.OrderBy(s => s.Item1.Asset, StringComparer.Ordinal)];
+    }
+
+    // A version gone from the registry has no reference to judge its windows by any more.
+    private static async Task<ReferenceProfile?> Profile(SiloModelCache models, ModelRef model)
+    {
+        try
+        {
+            return await models.Profile(model);
+        }
+        catch (GridException e) when (e.Kind == GridErrorKind.NotFound)
+        {
+            return null;
+        }
     }
 
     // The stored series must be the profile's, bin for bin (a window counted against another profile is not judged by this one).

@@ -181,9 +181,11 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
         await Coordinator(job).Report(job);
     }
 
-    // The version the model serves: the default model's, when the default is of this name (an alias resolved), else
-    // the version its alias "champion" names.
-    private static string? Served(ModelDetails model, ModelRef? defaultModel)
+    /// <summary>
+    /// The version the model serves, which a job retrains and would replace: the default model's, when the default is
+    /// of this name (an alias resolved), else the version its alias "champion" names. Score decay judges the same one.
+    /// </summary>
+    internal static string? Served(ModelDetails model, ModelRef? defaultModel)
     {
         if (defaultModel is not null && defaultModel.Name == model.Name)
         {

@@ -57,6 +57,7 @@ public static class GridConfiguration
         services.AddChecked(configuration, WorkerSlotsOptions.Section, new WorkerSlotsOptionsValidator());
         services.AddChecked(configuration, DriftTriggerOptions.Section, new DriftTriggerOptionsValidator());
         services.AddMarketIntelRetrainSchedule(o => o.BindChecked(configuration.GetSection(RetrainScheduleOptions.Section)));
+        services.AddMarketIntelRetrainTriggers(o => o.BindChecked(configuration.GetSection(RetrainTriggerOptions.Section)));
         return services;
     }
 
