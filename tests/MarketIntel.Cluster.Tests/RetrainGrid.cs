@@ -46,13 +46,15 @@ internal sealed class RetrainGrid(SiloProcess silo) : IDisposable
     /// <summary>
     /// Registers the champion under alias <c>champion</c> (with <paramref name="autoPromote"/>) and lineage
     /// (<paramref name="parameters"/>: the booster's, as a lineage names them, or null for the defaults), and assigns
-    /// <paramref name="assets"/> to the alias.
+    /// <paramref name="assets"/> to the alias. Its inputs are <paramref name="features"/> (default <c>roc_1</c>), all
+    /// ignored: it says 0.5 whatever they are.
     /// </summary>
-    public async Task RegisterChampion(IEnumerable<string> assets, bool autoPromote, string? parameters = null)
+    public async Task RegisterChampion(IEnumerable<string> assets, bool autoPromote, string? parameters = null, string[]? features = null)
     {
-        byte[] model = HandModels.Stumps(["roc_1"], [0f], [(0f, 0f)], out _);
+        features ??= ["roc_1"];
+        byte[] model = HandModels.Stumps(features, new float[features.Length], [.. features.Select(_ => (0f, 0f))], out _);
         await Ok(_http.PutAsync($"/models/{Model}/versions/{Champion}?alias=champion", new ByteArrayContent(model)));
-        string lineage = $$"""{"tool": "retraining-tests", "label": {"name": "up_1", "kind": "direction", "horizon": 1}, "features": ["roc_1"], "parameters": {{parameters ?? "null"}}}""";
+        string lineage = $$"""{"tool": "retraining-tests", "label": {"name": "up_1", "kind": "direction", "horizon": 1}, "features": [{{string.Join(", ", features.Select(f => $"\"{f}\""))}}], "parameters": {{parameters ?? "null"}}}""";
         await Ok(_http.PutAsync($"/models/{Model}/versions/{Champion}/lineage", new StringContent(lineage)));
         await Ok(_http.PutAsync($"/models/{Model}/aliases/champion", Json(new { version = Champion, autoPromote })));
         await silo.Client.AssignModelAsync(new AssignModelRequest { Assets = { assets }, Name = Model, Version = "@champion" });

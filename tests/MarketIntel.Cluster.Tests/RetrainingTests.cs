@@ -209,8 +209,9 @@ public sealed class RetrainingTests(ITestOutputHelper output) : IDisposable
         var serving = Start("serving", database, "serving");
         await serving.WaitReady(TimeSpan.FromSeconds(120));
         using var grid = new RetrainGrid(serving);
-        // Deep trees and many rounds, so that the job is long enough to be killed in the middle.
-        await grid.RegisterChampion(Symbols, autoPromote: false, parameters: """{"rounds": 300, "maxDepth": 6, "eta": 0.05}""");
+        // Twelve inputs, deep trees and many rounds, so that the job trains long enough to be killed in the middle.
+        await grid.RegisterChampion(Symbols, autoPromote: false, parameters: """{"rounds": 300, "maxDepth": 6, "eta": 0.05}""",
+            features: ["sma_10", "ema_10", "rsi_14", "atr_14", "roc_10", "zscore_20", "bbpctb_20_2", "logretsd_20", "cci_20", "wpr_14", "mfi_14", "stochk_14_3"]);
         await Task.WhenAll(Enumerable.Range(0, Assets).Select(a => Ingest(serving, a, RetrainGrid.Bars(a, Bars, 0))));
 
         // No worker: the job waits, saying so, and stays off the serving silo.
@@ -224,23 +225,27 @@ public sealed class RetrainingTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("no worker silo in the cluster", waiting.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(0, waiting.GetProperty("attempt").GetInt32());
 
-        // Two workers join: the job runs on one of them; that one is SIGKILLed in the middle of training.
+        // Two workers join: the job runs on one of them; that one is SIGKILLed in the middle of training (its rows built,
+        // its walk-forward folds not all validated).
         var workers = new[] { Start("worker1", database, "worker"), Start("worker2", database, "worker") };
         await Task.WhenAll(workers.Select(w => w.WaitReady(TimeSpan.FromSeconds(120))));
         string Logs() => string.Join("\n", _silos.Select(s => $"--- {s.Name}:\n{s.Output}"));
         JsonElement running = await Until(async () => await grid.Job(id),
-            j => State(j) is not ("waiting" or "running") || j.GetProperty("progress").GetProperty("foldsDone").GetInt32() >= 1,
-            TimeSpan.FromMinutes(2), "a job past its first fold", Logs);
+            j => State(j) is not ("waiting" or "running") || j.GetProperty("progress").GetProperty("rows").GetInt32() > 0,
+            TimeSpan.FromMinutes(2), "a job training", Logs);
         Assert.Equal("running", State(running));
         Assert.Equal(1, running.GetProperty("attempt").GetInt32());
+        JsonElement progress = running.GetProperty("progress");
+        Assert.True(progress.GetProperty("foldsDone").GetInt32() < progress.GetProperty("folds").GetInt32(), progress.ToString());
         string first = running.GetProperty("worker").GetString()!;
         SiloProcess victim = workers.Single(w => first.Contains($":{w.Ports[2]}:", StringComparison.Ordinal));
         SiloProcess survivor = workers.Single(w => w != victim);
         victim.Kill();
-        output.WriteLine($"killed {victim.Name} at {running.GetProperty("progress")}");
+        var sinceKill = Stopwatch.StartNew();
 
         JsonElement registered = await Until(async () => await grid.Job(id), j => State(j) is not ("waiting" or "running"),
             TimeSpan.FromMinutes(3), "the job's end", Logs);
+        output.WriteLine($"killed {victim.Name} at {running.GetProperty("progress")}; the job ended {sinceKill.Elapsed.TotalSeconds:0.0} s later: {State(registered)}, attempt {registered.GetProperty("attempt")}");
         Assert.True(State(registered) == "registered", $"{registered}\n{Logs()}");
         Assert.True(registered.GetProperty("attempt").GetInt32() >= 2, registered.ToString());
         Assert.Contains($":{survivor.Ports[2]}:", registered.GetProperty("worker").GetString(), StringComparison.Ordinal);
