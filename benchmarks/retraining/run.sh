@@ -31,8 +31,8 @@ export Grid__Drift__Window=100 Grid__Drift__FlushInterval=00:00:01 Grid__Drift__
   Grid__Promotion__CheckInterval=00:00:01 Grid__Promotion__MinPairs=200 Grid__Retraining__CheckInterval=00:00:01
 
 # The champion, with its lineage's profile left out: drift is measured against the recent regime set below.
-# 600 rounds of depth 5 (the lineage's parameters, which every job of the model uses), so the job of part 2 outlasts the load.
-mi backtest --data data/ttrc-daily.csv --spec roc_1 --horizon 1 --rounds 600 --max-depth 5 --save-model "$work/dir.json" --asset TTRC --report "$work/report" >/dev/null
+# 1,500 rounds of depth 5 (the lineage's parameters, which every job of the model uses), so the job of part 2 outlasts the load.
+mi backtest --data data/ttrc-daily.csv --spec roc_1 --horizon 1 --rounds 1500 --max-depth 5 --save-model "$work/dir.json" --asset TTRC --report "$work/report" >/dev/null
 python3 -c "import json,sys; p=sys.argv[1]; d=json.load(open(p)); d['profile']=None; json.dump(d, open(p,'w'))" "$work/dir.json.lineage.json"
 
 psql -h 127.0.0.1 -p "$pg_port" -U marketintel -d postgres -qc "CREATE DATABASE grid" >/dev/null
