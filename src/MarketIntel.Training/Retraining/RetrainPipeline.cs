@@ -257,34 +257,15 @@ public static class RetrainPipeline
         return validation!;
     }
 
-    /// <summary>Every asset's rows pooled in time order, with each row's time and its label's time (both Unix ms).</summary>
-    private sealed class PooledRows
+    /// <summary>Every asset's rows pooled in time order, with each row's time and its label's time (both Unix ms), and what each asset gave.</summary>
+    private sealed record PooledRows(string[] Names, float[] Features, float[] Labels, long[] Time, long[] LabelTime, string[] Keys, (string Asset, int Bars, int Rows)[] Counts)
     {
-        private readonly (string Asset, int Bars, int Rows)[] _counts;
-
-        private PooledRows(string[] names, float[] features, float[] labels, long[] time, long[] labelTime, string[] keys, (string, int, int)[] counts)
-        {
-            Names = names;
-            Features = features;
-            Labels = labels;
-            Time = time;
-            LabelTime = labelTime;
-            Keys = keys;
-            _counts = counts;
-        }
-
-        public string[] Names { get; }
-        public float[] Features { get; }
-        public float[] Labels { get; }
-        public long[] Time { get; }
-        public long[] LabelTime { get; }
-        public string[] Keys { get; }
         public int Count => Labels.Length;
 
         public ReadOnlySpan<float> Row(int row) => Features.AsSpan(row * Names.Length, Names.Length);
 
         /// <summary>"MSFT (249 bars, 200 rows), TTRC (...)": what each asset gave.</summary>
-        public string Describe() => string.Join(", ", _counts.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Asset} ({c.Bars} bars, {c.Rows} rows)")));
+        public string Describe() => string.Join(", ", Counts.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Asset} ({c.Bars} bars, {c.Rows} rows)")));
 
         public static PooledRows Build(FeatureSet spec, LabelDefinition label, AssetBars[] assets)
         {
