@@ -2,6 +2,7 @@ using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
 using MarketIntel.Grains.Placement;
 using MarketIntel.Grains.Retraining;
+using MarketIntel.Tests;
 
 namespace MarketIntel.Grains.Tests;
 
@@ -48,7 +49,7 @@ public sealed class RetrainWorkerTests
         string name = $"rw-{Guid.NewGuid():N}"[..12];
         string[] assets = ["W1", "W2", "W3"];
         await Archive(cluster, assets);
-        await RoleCluster.OnceRolesAreKnown(() => Retrain.RegisterBase(cluster.Grains, name, rounds: 300, depth: 6, assets));
+        await RoleCluster.OnceRolesAreKnown(() => Retrain.RegisterBase(cluster.Grains, name, rounds: 500, depth: 6, assets));
         IRetrainCoordinatorGrain coordinator = cluster.Grains.GetGrain<IRetrainCoordinatorGrain>(name);
 
         RetrainStart start = await RoleCluster.OnceRolesAreKnown(() => coordinator.Request(Retrain.Manual(name)));

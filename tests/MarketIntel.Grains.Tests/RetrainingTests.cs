@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Text.Json;
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
@@ -32,6 +33,32 @@ public sealed class RetrainingTests(OneSiloRetrainCluster fixture) : IClassFixtu
         }
     }
 
+    // The silo's marketintel_retrain_jobs_total for one trigger and state, as a scrape reads it.
+    private long JobsTotal(string trigger, string state)
+    {
+        IMeterFactory meters = fixture.Service<IMeterFactory>(Silo);
+        long total = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "marketintel_retrain_jobs_total" && ReferenceEquals(instrument.Meter.Scope, meters))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            Dictionary<string, object?> labels = new(tags.ToArray());
+            if (Equals(labels["trigger"], trigger) && Equals(labels["state"], state))
+            {
+                total += value;
+            }
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        return total;
+    }
+
     [Fact]
     public async Task A_manual_request_trains_on_the_archived_bars_and_registers_one_challenger_in_shadow_with_its_lineage_and_profile()
     {
@@ -48,9 +75,11 @@ public sealed class RetrainingTests(OneSiloRetrainCluster fixture) : IClassFixtu
             }
         });
 
+        long registeredBefore = JobsTotal("manual", "registered");
         RetrainStart start = await Coordinator(name).Request(Retrain.Manual(name));
         Assert.True(start.Started, start.Reason);
         RetrainJob job = await Retrain.Until(Coordinator(name), start.Job!.Id, j => !j.IsActive, "an end");
+        Assert.Equal(registeredBefore + 1, JobsTotal("manual", "registered"));
 
         Assert.Equal(RetrainJobState.Registered, job.State);
         Assert.Equal(32, job.Id.Length);
@@ -173,7 +202,7 @@ public sealed class RetrainingTests(OneSiloRetrainCluster fixture) : IClassFixtu
     }
 
     [Fact]
-    public async Task A_job_for_a_model_with_no_known_assets_fails_saying_so()
+    public async Task A_job_for_a_model_with_no_known_assets_or_no_served_version_fails_saying_so()
     {
         string name = $"rn-{Guid.NewGuid():N}"[..12];
         await Retrain.RegisterBase(fixture.Grains, name, rounds: 5, depth: 2);
@@ -182,6 +211,16 @@ public sealed class RetrainingTests(OneSiloRetrainCluster fixture) : IClassFixtu
         Assert.Equal(RetrainJobState.Failed, job.State);
         Assert.Contains("no assets are known", job.Detail, StringComparison.Ordinal);
         Assert.Empty(await Retrain.Tagged(fixture.Grains, name, job.Id));
+
+        // A version no alias names, and the default another model: nothing is served to retrain.
+        string unserved = $"ru-{Guid.NewGuid():N}"[..12];
+        await Retrain.RegisterBase(fixture.Grains, unserved, rounds: 5, depth: 2, "ANY");
+        await fixture.Grains.GetGrain<IModelRegistryGrain>(0).RemoveAlias(unserved, RetrainJobGrain.ServedAlias, "test");
+        start = await Coordinator(unserved).Request(Retrain.Manual(unserved));
+        job = await Retrain.Until(Coordinator(unserved), start.Job!.Id, j => !j.IsActive, "an end");
+        Assert.Equal(RetrainJobState.Failed, job.State);
+        Assert.Contains($"model '{unserved}' has no served version to retrain", job.Detail, StringComparison.Ordinal);
+        Assert.Null(job.BaseVersion);
     }
 
     private static PromotionDecision Decision(string name, string challenger, bool promoted, long pairs) => new()

@@ -1,10 +1,6 @@
-using System.Diagnostics;
-using System.Text.Json.Nodes;
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
 using MarketIntel.Abstractions.Storage;
-using MarketIntel.Features;
-using MarketIntel.Features.Io;
 using MarketIntel.Grains;
 using MarketIntel.Grains.Retraining;
 using MarketIntel.Storage.Postgres.Storage;
@@ -23,7 +19,6 @@ namespace MarketIntel.Storage.Postgres.Tests;
 [Collection(PostgresGroup.Name)]
 public sealed class RetrainRestartTests(PostgresFixture postgres) : IDisposable
 {
-    private static readonly string[] Inputs = ["sma_5", "rsi_14", "roc_10"];
     private static readonly string[] Assets = ["R1", "R2", "R3"];
     private const int BarsPerAsset = 5000;
 
@@ -46,55 +41,29 @@ public sealed class RetrainRestartTests(PostgresFixture postgres) : IDisposable
         }
     }
 
-    private static async Task<RetrainJob> Until(IRetrainCoordinatorGrain coordinator, string id, Func<RetrainJob, bool> done, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            RetrainJob job = await coordinator.Get(id);
-            if (done(job))
-            {
-                return job;
-            }
-            Assert.True(clock.Elapsed < TimeSpan.FromMinutes(3), $"job {id} did not reach '{what}': it is {job.State} ({job.Detail}), attempt {job.Attempt}");
-            await Task.Delay(50);
-        }
-    }
-
     [Fact]
     public async Task A_job_running_when_its_cluster_stops_is_picked_up_by_the_next_cluster_and_registers_exactly_one_version()
     {
         s_database = _database;
-        BarSeries series = BarCsv.Read(RepoPaths.Data("ttrc-daily.csv"));
         await using (var archive = new PostgresBarArchive(_database, batchRows: 5000, writers: 1))
         {
             foreach (string asset in Assets)
             {
-                await archive.Append(asset, 0, [.. SeriesBars.Of(series, 0, BarsPerAsset).Select(b => new StoredBar(b.Timestamp, new Bar(b.Open, b.High, b.Low, b.Close, b.Volume)))]);
+                await archive.Append(asset, 0, Retrain.Stored(0, BarsPerAsset));
             }
         }
-        byte[] bytes = HandModels.Stumps(Inputs, [20, 50, 0], [(-0.1f, 0.1f), (0.1f, -0.1f), (-0.05f, 0.05f)], out var model);
-        model.Dispose();
-        var lineage = new JsonObject
-        {
-            ["spec"] = string.Join(',', Inputs),
-            ["features"] = new JsonArray([.. Inputs.Select(i => JsonValue.Create(i))]),
-            ["label"] = new JsonObject { ["kind"] = "direction", ["horizon"] = 1 },
-            // Enough rounds that the job is still training when the cluster stops.
-            ["parameters"] = new JsonObject { ["rounds"] = 300, ["maxDepth"] = 6, ["eta"] = 0.1 },
-            ["data"] = new JsonObject { ["assets"] = new JsonArray([.. Assets.Select(a => JsonValue.Create(a))]) },
-        };
 
         TestCluster first = await OneSiloCluster.Start<Configurator>();
         string id;
         try
         {
-            await first.Client.GetGrain<IModelRegistryGrain>(0).Register(new ModelRegistration("dir", "v1", bytes, lineage.ToJsonString(), null, "champion", "ana"));
+            // Enough rounds that the job is still training when the cluster stops.
+            await Retrain.RegisterBase(first.Client, "dir", rounds: 500, depth: 6, Assets);
             IRetrainCoordinatorGrain coordinator = first.Client.GetGrain<IRetrainCoordinatorGrain>("dir");
-            RetrainStart start = await coordinator.Request(new RetrainRequest("dir", RetrainTrigger.Manual, "test", "ana"));
+            RetrainStart start = await coordinator.Request(Retrain.Manual("dir"));
             Assert.True(start.Started, start.Reason);
             id = start.Job!.Id;
-            await Until(coordinator, id, j => j.State == RetrainJobState.Running && j.Progress.Rows > 0, "training");
+            await Retrain.Until(coordinator, id, j => j.State == RetrainJobState.Running && j.Progress.Rows > 0, "training");
         }
         finally
         {
@@ -107,7 +76,7 @@ public sealed class RetrainRestartTests(PostgresFixture postgres) : IDisposable
         try
         {
             IRetrainCoordinatorGrain coordinator = second.Client.GetGrain<IRetrainCoordinatorGrain>("dir");
-            RetrainJob job = await Until(coordinator, id, j => !j.IsActive, "an end");
+            RetrainJob job = await Retrain.Until(coordinator, id, j => !j.IsActive, "an end");
             Assert.Equal(RetrainJobState.Registered, job.State);
             Assert.Equal(2, job.Attempt);
             Assert.Equal(BarsPerAsset * Assets.Length, job.Progress.BarsRead);

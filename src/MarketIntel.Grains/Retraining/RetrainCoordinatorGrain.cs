@@ -43,6 +43,7 @@ public sealed partial class RetrainCoordinatorGrain(IRetrainJobStore store, IOpt
     private string _name = "";
     private RetrainJob? _latest;  // the model's newest job: the active one, when one is
     private IGrainTimer? _timer;
+    private long _decisionsCheckedAt;  // Unix ms
 
     private IModelRegistryGrain Registry => GrainFactory.GetGrain<IModelRegistryGrain>(0);
 
@@ -254,10 +255,14 @@ public sealed partial class RetrainCoordinatorGrain(IRetrainJobStore store, IOpt
     // records one the first time it sees a new shadow, and judges it again as pairs arrive.
     private async Task CheckDecisions()
     {
-        if (_awaitingDecision.Count == 0)
+        // Clients polling a job ask often; the audit log is read about once a check interval (nine tenths of one apart
+        // leaves room for the timer's jitter).
+        long now = Now;
+        if (_awaitingDecision.Count == 0 || now - _decisionsCheckedAt < _options.CheckInterval.TotalMilliseconds * 0.9)
         {
             return;
         }
+        _decisionsCheckedAt = now;
         IReadOnlyList<ModelAuditRecord> audit;
         try
         {

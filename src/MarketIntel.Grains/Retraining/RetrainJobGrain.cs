@@ -60,7 +60,7 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
         {
             return;
         }
-        if (_job is { IsActive: false } ended && !_cancelled)
+        if (_job is { State: RetrainJobState.Registered or RetrainJobState.Failed } ended)
         {
             // Done here already, but the coordinator asks again: its copy of the end was lost on the way.
             await Coordinator(ended).Report(ended);
@@ -111,6 +111,11 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
             await Report(job);
             ModelDetails model = await Registry.GetModel(name);
             string? baseVersion = job.BaseVersion ?? Served(model, await Registry.GetDefault());
+            if (baseVersion is null && (job.Request.Spec is null || job.Request.Label is null))
+            {
+                throw new ArgumentException($"model '{name}' has no served version to retrain: neither the default model nor its alias '{ServedAlias}' " +
+                    "names one of its versions; point the alias at one, or give both spec and label in the request");
+            }
             string? lineage = baseVersion is null ? null : model.Versions.FirstOrDefault(v => v.Info.Model.Version == baseVersion)?.Lineage;
             RetrainPlan plan = RetrainPlans.FromLineage(name, baseVersion, lineage, job.Request.Spec, job.Request.Label, _options.Folds, _options.ProfileBins,
                 $"marketintel retrain (job {job.Id})");
