@@ -141,6 +141,45 @@ public sealed partial class RetrainCommandTests : CliTestBase, IAsyncLifetime
         Assert.Contains($"job {id} of {name}: cancelled", again.Out, StringComparison.Ordinal);
     }
 
+    // Ctrl-C (SIGINT) while following: the command stops following, says how to look again or cancel, exits 130, and
+    // the job goes on. Run as a process of its own, since the signal reaches a whole process.
+    [Theory]
+    [InlineData("grpc")]
+    [InlineData("http")]
+    public async Task Ctrl_c_while_waiting_stops_following_and_leaves_the_job_running(string scheme)
+    {
+        string name = Register(scheme);
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "marketintel.dll"), "retrain", name, "--wait", "--target", Target(scheme), "--api-key", _admin },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        using var cli = System.Diagnostics.Process.Start(start)!;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        Task<string> stdout = cli.StandardOutput.ReadToEndAsync(timeout.Token);
+        var err = new System.Text.StringBuilder();
+        string? line;
+        while ((line = await cli.StandardError.ReadLineAsync(timeout.Token)) is not null && !line.Contains(": waiting: ", StringComparison.Ordinal))
+        {
+            err.AppendLine(line);
+        }
+        Assert.True(line is not null, "no progress line before the command ended: " + err);
+        string id = Ids().Match(line).Value;
+        using (var signal = System.Diagnostics.Process.Start("kill", ["-INT", cli.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await signal.WaitForExitAsync(timeout.Token);
+        }
+        string rest = await cli.StandardError.ReadToEndAsync(timeout.Token);
+        await cli.WaitForExitAsync(timeout.Token);
+        Assert.True(cli.ExitCode == RetrainCommand.Interrupted, $"exit {cli.ExitCode}: {err}{rest}");
+        Assert.Contains($"stopped following job {id}; it goes on (marketintel retrain {name} --job {id} [--wait] to look again, --cancel {id} to cancel it)", rest, StringComparison.Ordinal);
+        Assert.Contains("started: job " + id, await stdout, StringComparison.Ordinal);
+        Assert.Contains($"job {id} of {name}: waiting", Retrain(scheme, name, "--job", id).Out, StringComparison.Ordinal);
+        Assert.Equal(0, Retrain(scheme, name, "--cancel", id).Code);
+    }
+
     [Theory]
     [InlineData("grpc", "NotFound: model 'no-such-model' has no registered version", "NotFound: model 'NAME' has no retraining job '0123456789abcdef'")]
     [InlineData("http", "404: model 'no-such-model' has no registered version", "404: model 'NAME' has no retraining job '0123456789abcdef'")]

@@ -206,14 +206,38 @@ public sealed class RetrainApiTests(ServingOnlyGrid grid) : IClassFixture<Servin
         Assert.StartsWith("id: ", badId.Status.Detail, StringComparison.Ordinal);
         Assert.Empty((await grid.Retrain.ListAsync(new ListRetrainJobsRequest { Name = name })).Jobs);
     }
+}
 
+/// <summary>A job's record as both APIs show it, and its JSON read back by the command line as the gRPC message it was.</summary>
+public sealed class RetrainJsonTests
+{
     [Fact]
-    public async Task The_index_lists_the_retraining_paths()
+    public void A_record_maps_to_the_message_and_its_json_reads_back_equal()
     {
-        JsonElement index = await Json(await grid.Http.GetAsync("/"), HttpStatusCode.OK);
-        foreach (string path in new[] { "POST /models/{name}/retrain", "GET /models/{name}/retrain", "GET /models/{name}/retrain/{id}", "DELETE /models/{name}/retrain/{id}" })
+        var request = new MarketIntel.Abstractions.Models.RetrainRequest("direction", MarketIntel.Abstractions.Models.RetrainTrigger.ScoreDecay, "accuracy 0.48 < 0.52", "auto")
         {
-            Assert.True(index.GetProperty("http").TryGetProperty(path, out _), path);
+            Assets = ["MSFT", "EURUSD"],
+            Label = "up_5",
+        };
+        var progress = new MarketIntel.Abstractions.Models.RetrainProgress(5000, 4900, 4, 4, 100, 100, new Dictionary<string, double> { ["auc"] = 0.61, ["logLoss"] = double.NaN });
+        var job = new MarketIntel.Abstractions.Models.RetrainJob("0123456789abcdef0123456789abcdef", request, MarketIntel.Abstractions.Models.RetrainJobState.Registered,
+            "registered v2", progress, "v1", "v2", 2, "S127.0.0.1:11111:1", 1_700_000_000_000, 1_700_000_100_000, 1_700_000_200_000, 1_700_000_300_000);
+
+        RetrainJob message = Api.RetrainMapping.ToMessage(job);
+        Assert.Equal(("scoreDecay", "registered", "v1", "v2", 2), (message.Trigger, message.State, message.BaseVersion, message.Version, message.Attempt));
+        Assert.Equal(["MSFT", "EURUSD"], message.Assets);
+        Assert.Equal("", message.Spec);
+
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            RetrainJson.Write(json, message);
         }
+        JsonElement written = JsonDocument.Parse(buffer.ToArray()).RootElement;
+        // JSON has no NaN: a score that could not be computed is null, read back as NaN.
+        Assert.Equal(JsonValueKind.Null, written.GetProperty("progress").GetProperty("validation").GetProperty("logLoss").ValueKind);
+        Assert.Equal(JsonValueKind.Null, written.GetProperty("spec").ValueKind);
+        Assert.Equal("2023-11-14T22:13:20.000Z", written.GetProperty("through").GetString());
+        Assert.Equal(message, RetrainJson.ReadJob(written));
     }
 }

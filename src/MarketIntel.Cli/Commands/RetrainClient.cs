@@ -62,7 +62,12 @@ internal sealed class GrpcRetrainClient(string target, GrpcChannel channel) : IR
             {
                 next = await call.ResponseStream.MoveNext(cancellationToken);
             }
-            catch (RpcException e) when (e.StatusCode != StatusCode.Cancelled || !cancellationToken.IsCancellationRequested)
+            catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
+            {
+                // The caller stopped following: a cancellation, as an HTTP poll's would be.
+                throw new OperationCanceledException(cancellationToken);
+            }
+            catch (RpcException e)
             {
                 throw GrpcCalls.Failure(target, e);
             }

@@ -248,13 +248,13 @@ internal static class RetrainMapping
         {
             Id = job.Id,
             Name = job.Request.Name,
-            Trigger = Words(job.Request.Trigger.ToString()),
+            Trigger = Name(job.Request.Trigger.ToString()),
             Reason = job.Request.Reason,
             Client = job.Request.Client,
             Spec = job.Request.Spec ?? "",
             Label = job.Request.Label ?? "",
             Force = job.Request.Force,
-            State = Words(job.State.ToString()),
+            State = Name(job.State.ToString()),
             Detail = job.Detail,
             Progress = progress,
             BaseVersion = job.BaseVersion ?? "",
@@ -270,7 +270,6 @@ internal static class RetrainMapping
         return message;
     }
 
-    // ScoreDecay -> score-decay: the API's names of triggers and states, lower case as the audit's actions are.
-    private static string Words(string name) =>
-        string.Concat(name.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : "") + char.ToLowerInvariant(c) : c.ToString()));
+    // ScoreDecay -> scoreDecay: the names the job's JSON (RetrainJobJson, in the store and the events) gives them.
+    private static string Name(string name) => JsonNamingPolicy.CamelCase.ConvertName(name);
 }
