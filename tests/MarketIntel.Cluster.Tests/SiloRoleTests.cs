@@ -32,6 +32,9 @@ public sealed class SiloRoleTests : IDisposable
         await Task.WhenAll(serving.WaitReady(TimeSpan.FromSeconds(90)), worker.WaitReady(TimeSpan.FromSeconds(90)));
         Assert.Contains("role: worker (jobs;", worker.Output, StringComparison.Ordinal);
         Assert.Contains("role: serving (asset grains and predictions;", serving.Output, StringComparison.Ordinal);
+        // The worker shows the device it advertises to the cluster for jobs; the serving silo runs none.
+        Assert.Contains($"; device cpu:{Environment.ProcessorCount}, ", worker.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("; device cpu:", serving.Output, StringComparison.Ordinal);
 
         // Every call goes to the worker; one refused while it has not yet learnt the serving silo's role is sent again.
         var walks = Enumerable.Range(0, Assets).Select(ClusterLoad.Walk).ToArray();

@@ -3,6 +3,7 @@ using MarketIntel.Abstractions.Models;
 using MarketIntel.Grains.Retraining.Triggers;
 using MarketIntel.Tests;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Orleans.TestingHost;
 
 namespace MarketIntel.Grains.Tests;
@@ -118,19 +119,26 @@ public sealed class RetrainScheduleOptionsTests
     }
 
     [Fact]
-    public void A_schedule_without_trigger_delivery_or_shorter_than_the_shortest_reminder_cannot_start_and_says_why()
+    public void A_schedule_needs_trigger_delivery_to_start_and_none_when_off()
     {
-        var reminders = new ReminderOptions { MinimumReminderPeriod = TimeSpan.FromMinutes(1) };
         var on = new RetrainScheduleOptions { Every = TimeSpan.FromHours(1) };
-        Assert.Null(RetrainScheduleStarter.Unrunnable(on, reminders, canSend: true));
-        Assert.Contains("IRetrainTriggers", RetrainScheduleStarter.Unrunnable(on, reminders, canSend: false), StringComparison.Ordinal);
+        Assert.Null(RetrainScheduleStarter.Unrunnable(on, canSend: true));
+        Assert.Equal(
+            "Grid:Retraining:Schedule is on, but this silo has no retraining trigger delivery (IRetrainTriggers) to send its requests through",
+            RetrainScheduleStarter.Unrunnable(on, canSend: false));
         // Off, nothing is sent: a silo without trigger delivery starts.
-        Assert.Null(RetrainScheduleStarter.Unrunnable(new RetrainScheduleOptions(), reminders, canSend: false));
+        Assert.Null(RetrainScheduleStarter.Unrunnable(new RetrainScheduleOptions(), canSend: false));
+    }
 
+    [Fact]
+    public void A_period_shorter_than_the_shortest_reminder_is_refused_naming_both_settings()
+    {
+        var validator = new RetrainScheduleReminderValidator(Options.Create(new ReminderOptions { MinimumReminderPeriod = TimeSpan.FromMinutes(1) }));
         var fast = new RetrainScheduleOptions { Every = TimeSpan.FromHours(1) };
+        Assert.False(validator.Validate(null, fast).Failed);
         fast.Models["hot"] = TimeSpan.FromSeconds(10);
         Assert.Equal(
-            "Grid:Retraining:Schedule: the period 00:00:10 is shorter than Orleans' shortest reminder period 00:01:00 (Orleans:Reminders:MinimumReminderPeriod)",
-            RetrainScheduleStarter.Unrunnable(fast, reminders, canSend: true));
+            ["Grid:Retraining:Schedule: the period 00:00:10 is shorter than Orleans' shortest reminder period 00:01:00 (Orleans:Reminders:MinimumReminderPeriod)"],
+            validator.Validate(null, fast).Failures);
     }
 }

@@ -34,6 +34,26 @@ public sealed class GridConfigurationTests
     }
 
     [Fact]
+    public void The_retraining_schedule_and_job_slots_are_checked_at_start_the_schedule_against_the_shortest_reminder()
+    {
+        IConfiguration With(params (string Key, string Value)[] settings) =>
+            new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value))).Build();
+        var e = Assert.Throws<ServerConfigurationException>(() => GridServer.ReadOptions(With(
+            ("Grid:Retraining:Schedule:Every", "00:00:30"), ("Grid:Retraining:Schedule:Models:big", "60.00:00:00"), ("Grid:Retraining:MaxJobsPerWorker", "0"))));
+        foreach (string setting in new[]
+        {
+            "Grid:Retraining:Schedule:Models:big 60.00:00:00 must be 00:00:00 (off) or between 00:00:01 and 49.00:00:00",
+            "Grid:Retraining:Schedule: the period 00:00:30 is shorter than Orleans' shortest reminder period 00:01:00",
+            "Grid:Retraining:MaxJobsPerWorker 0 must be between 1 and 1024",
+        })
+        {
+            Assert.Contains(setting, e.Message, StringComparison.Ordinal);
+        }
+        // A lower minimum (tests, demos) lets the same period through.
+        GridServer.ReadOptions(With(("Grid:Retraining:Schedule:Every", "00:00:30"), ("Orleans:Reminders:MinimumReminderPeriod", "00:00:05")));
+    }
+
+    [Fact]
     public void The_prediction_log_and_automatic_promotion_settings_are_checked_at_start()
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>

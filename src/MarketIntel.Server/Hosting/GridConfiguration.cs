@@ -11,6 +11,7 @@ using MarketIntel.Server.Security;
 using MarketIntel.Storage.Postgres.Hosting;
 using MarketIntel.Storage.Postgres.Streaming;
 using MarketIntel.Abstractions.Hosting;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace MarketIntel.Server.Hosting;
@@ -25,6 +26,9 @@ public static class GridConfiguration
 {
     /// <summary>The section of the model limits (<see cref="ModelLimits"/>) and ONNX Runtime's memory budget (<see cref="OnnxMemoryOptions"/>).</summary>
     public const string ModelsSection = "Models";
+
+    /// <summary>The section of Orleans' reminder settings (<see cref="ReminderOptions"/>).</summary>
+    public const string ReminderSection = "Orleans:Reminders";
 
     /// <summary>
     /// Registers every options class of the host, bound from <paramref name="configuration"/> and checked at start;
@@ -56,7 +60,11 @@ public static class GridConfiguration
         services.AddMarketIntelRetrainingOptions(o => o.BindChecked(configuration.GetSection(RetrainingOptions.Section)));
         services.AddChecked(configuration, WorkerSlotsOptions.Section, new WorkerSlotsOptionsValidator());
         services.AddChecked(configuration, DriftTriggerOptions.Section, new DriftTriggerOptionsValidator());
+        // The shortest reminder period a grain may ask for (Orleans' default: a minute); tests and demos lower it to
+        // seconds to see a schedule fire. A schedule is checked against it.
+        services.AddOptions<ReminderOptions>().BindChecked(configuration.GetSection(ReminderSection));
         services.AddMarketIntelRetrainSchedule(o => o.BindChecked(configuration.GetSection(RetrainScheduleOptions.Section)));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RetrainScheduleOptions>, RetrainScheduleReminderValidator>());
         services.AddMarketIntelRetrainTriggers(o => o.BindChecked(configuration.GetSection(RetrainTriggerOptions.Section)));
         return services;
     }

@@ -41,9 +41,6 @@ public static class GridSiloHosting
                     o.ServiceId = ServiceId;
                 });
             }
-            // The shortest reminder period a grain may ask for (Orleans' default: a minute); tests and demos lower it to
-            // seconds to see a schedule fire.
-            silo.Configure<ReminderOptions>(builder.Configuration.GetSection("Orleans:Reminders"));
             // The grid's options were registered with the host's others (GridConfiguration).
             silo.AddMarketIntelGrid(inMemoryStorage: !clusterMode, role: server.SiloRole, device: device);
         });

@@ -1,6 +1,7 @@
 using MarketIntel.Abstractions.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Orleans.Hosting;
 
 namespace MarketIntel.Grains.Retraining.Triggers;
 
@@ -63,6 +64,24 @@ public sealed class RetrainScheduleOptionsValidator : IValidateOptions<RetrainSc
     }
 
     private static bool InRange(TimeSpan period) => period >= TimeSpan.FromSeconds(1) && period <= RetrainScheduleOptions.MaxPeriod;
+}
+
+/// <summary>
+/// Checks <see cref="RetrainScheduleOptions"/> against Orleans' shortest reminder period
+/// (<c>Orleans:Reminders:MinimumReminderPeriod</c>), which refuses a shorter reminder only once a grain asks for one.
+/// </summary>
+public sealed class RetrainScheduleReminderValidator(IOptions<ReminderOptions> reminders) : IValidateOptions<RetrainScheduleOptions>
+{
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, RetrainScheduleOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(reminders);
+        TimeSpan minimum = reminders.Value.MinimumReminderPeriod;
+        return options.Shortest is { } shortest && shortest < minimum
+            ? ValidateOptionsResult.Fail($"{RetrainScheduleOptions.Section}: the period {shortest:c} is shorter than Orleans' shortest reminder period {minimum:c} (Orleans:Reminders:MinimumReminderPeriod)")
+            : ValidateOptionsResult.Success;
+    }
 }
 
 /// <summary>Registers the retraining schedule's options.</summary>

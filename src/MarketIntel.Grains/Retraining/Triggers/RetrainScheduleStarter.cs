@@ -3,20 +3,18 @@ using MarketIntel.Abstractions.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Orleans.Hosting;
 
 namespace MarketIntel.Grains.Retraining.Triggers;
 
 /// <summary>
 /// Starts the retraining schedules when a serving silo becomes active: it checks that the settings can run (a
-/// schedule needs <see cref="IRetrainTriggers"/> to send its requests through, and a period no shorter than Orleans'
-/// <c>ReminderOptions.MinimumReminderPeriod</c>), then has every registered model name's
+/// schedule needs <see cref="IRetrainTriggers"/> to send its requests through), then has every registered model name's
 /// <see cref="IRetrainScheduleGrain"/> apply them, which also unregisters the reminders of schedules turned off. Until
 /// the registry answers (it may be activating elsewhere) it tries again; a name registered later is started by the
 /// registry.
 /// </summary>
 public sealed partial class RetrainScheduleStarter(
-    IGrainFactory grains, IOptions<RetrainScheduleOptions> options, IOptions<ReminderOptions> reminders, IServiceProvider services,
+    IGrainFactory grains, IOptions<RetrainScheduleOptions> options, IServiceProvider services,
     ILogger<RetrainScheduleStarter> log)
     : ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
@@ -31,26 +29,20 @@ public sealed partial class RetrainScheduleStarter(
     }
 
     /// <summary>Why the settings cannot run on this silo, or null when they can.</summary>
-    public static string? Unrunnable(RetrainScheduleOptions schedule, ReminderOptions reminders, bool canSend)
+    public static string? Unrunnable(RetrainScheduleOptions schedule, bool canSend)
     {
         ArgumentNullException.ThrowIfNull(schedule);
-        ArgumentNullException.ThrowIfNull(reminders);
-        if (schedule.AnyOn && !canSend)
-        {
-            return $"{RetrainScheduleOptions.Section} is on, but this silo has no retraining trigger delivery (IRetrainTriggers) to send its requests through";
-        }
-        if (schedule.Shortest is { } shortest && shortest < reminders.MinimumReminderPeriod)
-        {
-            return $"{RetrainScheduleOptions.Section}: the period {shortest:c} is shorter than Orleans' shortest reminder period {reminders.MinimumReminderPeriod:c} (Orleans:Reminders:MinimumReminderPeriod)";
-        }
-        return null;
+        return schedule.AnyOn && !canSend
+            ? $"{RetrainScheduleOptions.Section} is on, but this silo has no retraining trigger delivery (IRetrainTriggers) to send its requests through"
+            : null;
     }
 
     private Task Start(CancellationToken cancellationToken)
     {
-        if (Unrunnable(options.Value, reminders.Value, services.GetService<IRetrainTriggers>() is not null) is { } problem)
+        if (Unrunnable(options.Value, services.GetService<IRetrainTriggers>() is not null) is { } problem)
         {
-            throw new InvalidOperationException(problem);
+            // Thrown out of the host's start: the command line reports it in one line, as any refused setting.
+            throw new GridException(GridErrorKind.FailedPrecondition, problem);
         }
         _applying = Task.Run(ApplyAll, CancellationToken.None);
         return Task.CompletedTask;
