@@ -15,6 +15,7 @@ public abstract class DriftCluster<TSelf> : IAsyncLifetime
     internal static readonly InMemoryDriftStore Store = new();
 
     private static Action<GridOptions> _grid = _ => { };
+    private static Action<ISiloBuilder> _silo = _ => { };
 
     public TestCluster Cluster { get; private set; } = null!;
 
@@ -23,12 +24,18 @@ public abstract class DriftCluster<TSelf> : IAsyncLifetime
     /// <summary>Sets the grid's options of this fixture's silo (its features are <c>sma_5</c> plus what models need).</summary>
     protected abstract void Grid(GridOptions options);
 
+    /// <summary>What else the fixture's silo registers, before the grid.</summary>
+    protected virtual void Silo(ISiloBuilder silo)
+    {
+    }
+
     /// <summary>What the fixture registers once the cluster is up.</summary>
     protected virtual Task Seed(IGrainFactory grains) => Task.CompletedTask;
 
     public async Task InitializeAsync()
     {
         _grid = Grid;
+        _silo = Silo;
         var builder = new TestClusterBuilder(1);
         builder.AddSiloBuilderConfigurator<Configurator>();
         Cluster = builder.Build();
@@ -47,6 +54,7 @@ public abstract class DriftCluster<TSelf> : IAsyncLifetime
         public void Configure(ISiloBuilder siloBuilder)
         {
             siloBuilder.Services.AddSingleton<IDriftStore>(Store);
+            _silo(siloBuilder);
             siloBuilder.AddMarketIntelGrid(o =>
             {
                 o.Features = "sma_5";

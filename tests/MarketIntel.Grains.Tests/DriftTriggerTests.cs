@@ -30,55 +30,37 @@ public sealed class DriftTriggerTests
 
     /// <summary>
     /// A one-silo cluster whose drift windows of 100 bars are evaluated every 10, serving a walk model with a calm
-    /// reference. The silo runs in this process: its configurator reads the switch from a static field, one per
-    /// derived class, since fixtures start in parallel.
+    /// reference, with the drift trigger as <see cref="Drift"/> says and the coordinator's calls watched.
     /// </summary>
-    public abstract class TriggerCluster<TSelf> : IAsyncLifetime, ITriggerCluster
+    public abstract class TriggerCluster<TSelf> : DriftCluster<TSelf>, ITriggerCluster
         where TSelf : TriggerCluster<TSelf>
     {
-        private static bool s_drift;
-
-        public TestCluster Cluster { get; private set; } = null!;
-
         /// <summary>Grid:Retraining:Triggers:Drift in this fixture's silo.</summary>
         protected abstract bool Drift { get; }
 
         /// <summary>The model name this fixture serves (one per fixture: requests are told apart by it).</summary>
         public abstract string Model { get; }
 
-        public async Task InitializeAsync()
+        protected override void Grid(GridOptions options)
         {
-            s_drift = Drift;
-            var builder = new TestClusterBuilder(1);
-            builder.AddSiloBuilderConfigurator<Configurator>();
-            Cluster = builder.Build();
-            await Cluster.DeployAsync();
+            options.Drift.Window = 100;
+            options.Drift.EvaluateEveryBars = 10;
+            options.Drift.FlushInterval = TimeSpan.FromMilliseconds(100);
+        }
+
+        protected override void Silo(ISiloBuilder silo)
+        {
+            bool drift = Drift;
+            silo.Services.Configure<DriftTriggerOptions>(o => o.Drift = drift);
+            silo.AddIncomingGrainCallFilter<CoordinatorCalls>();
+        }
+
+        protected override async Task Seed(IGrainFactory grains)
+        {
             byte[] bytes = DriftSeries.Model(out var model);
             model.Dispose();
-            await Cluster.Client.GetGrain<IModelRegistryGrain>(0).Register(
+            await grains.GetGrain<IModelRegistryGrain>(0).Register(
                 new ModelRegistration(Model, "v1", bytes, DriftSeries.Lineage(Profile, accuracy: 0.5, logLoss: 0.69), null, null, "test"));
-        }
-
-        public async Task DisposeAsync()
-        {
-            await Cluster.StopAllSilosAsync();
-            await Cluster.DisposeAsync();
-        }
-
-        private sealed class Configurator : ISiloConfigurator
-        {
-            public void Configure(ISiloBuilder siloBuilder)
-            {
-                siloBuilder.Services.Configure<DriftTriggerOptions>(o => o.Drift = s_drift);
-                siloBuilder.AddIncomingGrainCallFilter<CoordinatorCalls>();
-                siloBuilder.AddMarketIntelGrid(o =>
-                {
-                    o.Features = "sma_5";
-                    o.Drift.Window = 100;
-                    o.Drift.EvaluateEveryBars = 10;
-                    o.Drift.FlushInterval = TimeSpan.FromMilliseconds(100);
-                });
-            }
         }
     }
 

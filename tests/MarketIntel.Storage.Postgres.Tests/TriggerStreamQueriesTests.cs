@@ -42,8 +42,8 @@ public sealed class TriggerStreamQueriesTests(PostgresFixture postgres) : IDispo
     private async Task<long> Queue(byte[] payload, int expirySeconds = 3600) =>
         (long)Assert.Single(await Run("QueueStreamMessageKey", ("Payload", payload), ("ExpiryTimeout", expirySeconds)))["MessageId"];
 
-    private Task<List<Dictionary<string, object>>> Get(int evictionInterval = 3600, int removalTimeout = 600) =>
-        Run("GetStreamMessagesKey", ("MaxCount", 10), ("MaxAttempts", MaxAttempts), ("VisibilityTimeout", 60), ("RemovalTimeout", removalTimeout),
+    private Task<List<Dictionary<string, object>>> Get(int evictionInterval = 3600, int removalTimeout = 600, int visibilityTimeout = 60) =>
+        Run("GetStreamMessagesKey", ("MaxCount", 10), ("MaxAttempts", MaxAttempts), ("VisibilityTimeout", visibilityTimeout), ("RemovalTimeout", removalTimeout),
             ("EvictionInterval", evictionInterval), ("EvictionBatchSize", 100));
 
     private async Task<long[]> Confirm(string items) =>
@@ -83,6 +83,18 @@ public sealed class TriggerStreamQueriesTests(PostgresFixture postgres) : IDispo
         Assert.Equal([first, second], await Ids("stream_messages"));
         Assert.Equal([first], await Confirm($"{first}:1"));
         Assert.Equal([second], await Ids("stream_messages"));
+    }
+
+    [Fact]
+    public async Task A_message_whose_reader_never_confirms_is_read_again_once_hidden_long_enough_and_the_first_receipt_misses()
+    {
+        // As a silo that dies holding it leaves it: with a visibility timeout of 0 its time is up at once.
+        long id = await Queue([8]);
+        Assert.Equal(1, Assert.Single(await Get(visibilityTimeout: 0))["Dequeued"]);
+        Assert.Equal(2, Assert.Single(await Get())["Dequeued"]);
+        Assert.Empty(await Confirm($"{id}:1"));
+        Assert.Equal([id], await Confirm($"{id}:2"));
+        Assert.Empty(await Ids("stream_messages"));
     }
 
     [Fact]

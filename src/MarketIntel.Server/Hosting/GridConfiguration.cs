@@ -59,10 +59,10 @@ public static class GridConfiguration
         services.AddMarketIntelPromotionGate(o => o.BindChecked(configuration.GetSection(PromotionGateOptions.Section)));
         services.AddMarketIntelRetrainingOptions(o => o.BindChecked(configuration.GetSection(RetrainingOptions.Section)));
         services.AddChecked(configuration, WorkerSlotsOptions.Section, new WorkerSlotsOptionsValidator());
-        services.AddChecked(configuration, DriftTriggerOptions.Section, new DriftTriggerOptionsValidator());
         // The shortest reminder period a grain may ask for (Orleans' default: a minute); tests and demos lower it to
         // seconds to see a schedule fire. A schedule is checked against it.
         services.AddOptions<ReminderOptions>().BindChecked(configuration.GetSection(ReminderSection));
+        services.AddChecked(configuration, DriftTriggerOptions.Section, new DriftTriggerOptionsValidator());
         services.AddMarketIntelRetrainSchedule(o => o.BindChecked(configuration.GetSection(RetrainScheduleOptions.Section)));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RetrainScheduleOptions>, RetrainScheduleReminderValidator>());
         services.AddMarketIntelRetrainTriggers(o => o.BindChecked(configuration.GetSection(RetrainTriggerOptions.Section)));
