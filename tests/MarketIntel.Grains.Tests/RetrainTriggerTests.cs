@@ -19,32 +19,67 @@ using Orleans.TestingHost;
 namespace MarketIntel.Grains.Tests;
 
 /// <summary>
-/// A serving and a worker silo sharing the drift windows, the score totals and the job records the tests write, as
-/// asset grains and coordinators write them, with the triggers' requests recorded. Drift asks for two drifting assets,
-/// score decay judges direction models below 0.5 and return models above a mean squared error of 0.0004 on 100
-/// outcomes, and 500 new bars ask for a job.
+/// What the trigger tests' silos share, in this process: the drift windows, the score totals and the job records the
+/// tests write, as asset grains and coordinators write them, and the requests the recording triggers saw.
 /// </summary>
-public class TriggerCluster : IAsyncLifetime
+internal static class TriggerStores
 {
-    internal static readonly InMemoryDriftStore Drift = new();
-    internal static readonly InMemoryScoreStore Scores = new();
-    internal static readonly InMemoryRetrainJobStore Jobs = new();
-    internal static readonly RecordingRetrainTriggers Triggers = new();
+    public static readonly InMemoryDriftStore Drift = new();
+    public static readonly InMemoryScoreStore Scores = new();
+    public static readonly InMemoryRetrainJobStore Jobs = new();
+    public static readonly RecordingRetrainTriggers Triggers = new();
+}
 
-    private const string DriftKey = "Test:DriftTrigger";
-
-    private readonly bool _drift;
-    private long _interval;
-
-    public TriggerCluster()
-        : this(drift: true)
+/// <summary>
+/// Sets up a trigger test's silo: the first a serving silo, the rest workers, on <see cref="TriggerStores"/>, with
+/// Grid:Retraining:Triggers:Drift <paramref name="drift"/>. Drift asks for two drifting assets, score decay judges
+/// direction models below 0.5 and return models above a mean squared error of 0.0004 on 100 outcomes, and 500 new bars
+/// ask for a job. Requests go to the recording triggers or, with <paramref name="stream"/>, on the grid's own trigger
+/// stream to the coordinators (<see cref="CoordinatorCalls"/> records what reaches them).
+/// </summary>
+public abstract class TriggerSilo(bool drift, bool stream) : ISiloConfigurator
+{
+    public void Configure(ISiloBuilder siloBuilder)
     {
+        SiloRole role = siloBuilder.Configuration["Orleans:Name"] == "Primary" ? SiloRole.Serving : SiloRole.Worker;
+        siloBuilder.Services.Configure<DriftTriggerOptions>(o => o.Drift = drift);
+        siloBuilder.Services.AddSingleton<IDriftStore>(TriggerStores.Drift);
+        siloBuilder.Services.AddSingleton<IScoreStore>(TriggerStores.Scores);
+        siloBuilder.Services.AddSingleton<IRetrainJobStore>(TriggerStores.Jobs);
+        if (stream)
+        {
+            siloBuilder.AddIncomingGrainCallFilter<CoordinatorCalls>();
+        }
+        else
+        {
+            siloBuilder.Services.AddSingleton<IRetrainTriggers>(TriggerStores.Triggers);
+        }
+        siloBuilder.AddMarketIntelGrid(o => o.Features = "sma_5", role: role);
+        siloBuilder.Services.Configure<RetrainTriggerOptions>(o =>
+        {
+            o.DriftingAssets = 2;
+            o.ScoreDecay.Below = 0.5;
+            o.ScoreDecay.ErrorAbove = 0.0004;
+            o.ScoreDecay.MinOutcomes = 100;
+            o.BarVolume = 500;
+        });
     }
+}
 
-    /// <summary>A cluster whose Grid:Retraining:Triggers:Drift is <paramref name="drift"/>.</summary>
-    protected TriggerCluster(bool drift) => _drift = drift;
+/// <summary>Drift asks; requests are recorded.</summary>
+public sealed class RecordingSilo() : TriggerSilo(drift: true, stream: false);
 
-    public TestCluster Cluster { get; private set; } = null!;
+/// <summary>Drift is off; requests are recorded.</summary>
+public sealed class DriftOffSilo() : TriggerSilo(drift: false, stream: false);
+
+/// <summary>Drift asks; requests go by the trigger stream.</summary>
+public sealed class StreamSilo() : TriggerSilo(drift: true, stream: true);
+
+/// <summary>A serving and a worker silo set up by <typeparamref name="TSilo"/>, and the watch's checks in them.</summary>
+public abstract class TriggerCluster<TSilo>() : ConfiguredCluster<TSilo>(2)
+    where TSilo : TriggerSilo, new()
+{
+    private long _interval;
 
     public IGrainFactory Grains => Cluster.Client;
 
@@ -60,48 +95,16 @@ public class TriggerCluster : IAsyncLifetime
         Assert.Equal(interval, report.Interval);
         return report;
     }
-
-    public async Task InitializeAsync()
-    {
-        var builder = new TestClusterBuilder(2);
-        builder.Properties[DriftKey] = _drift.ToString(CultureInfo.InvariantCulture);
-        builder.AddSiloBuilderConfigurator<Configurator>();
-        Cluster = builder.Build();
-        await Cluster.DeployAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Cluster.StopAllSilosAsync();
-        await Cluster.DisposeAsync();
-    }
-
-    private sealed class Configurator : ISiloConfigurator
-    {
-        public void Configure(ISiloBuilder siloBuilder)
-        {
-            bool drift = bool.Parse(siloBuilder.Configuration[DriftKey]!);
-            siloBuilder.Services.Configure<DriftTriggerOptions>(o => o.Drift = drift);
-            SiloRole role = siloBuilder.Configuration["Orleans:Name"] == "Primary" ? SiloRole.Serving : SiloRole.Worker;
-            siloBuilder.Services.AddSingleton<IDriftStore>(Drift);
-            siloBuilder.Services.AddSingleton<IScoreStore>(Scores);
-            siloBuilder.Services.AddSingleton<IRetrainJobStore>(Jobs);
-            siloBuilder.Services.AddSingleton<IRetrainTriggers>(Triggers);
-            siloBuilder.AddMarketIntelGrid(o => o.Features = "sma_5", role: role);
-            siloBuilder.Services.Configure<RetrainTriggerOptions>(o =>
-            {
-                o.DriftingAssets = 2;
-                o.ScoreDecay.Below = 0.5;
-                o.ScoreDecay.ErrorAbove = 0.0004;
-                o.ScoreDecay.MinOutcomes = 100;
-                o.BarVolume = 500;
-            });
-        }
-    }
 }
 
-/// <summary>The same cluster with Grid:Retraining:Triggers:Drift off.</summary>
-public sealed class DriftOffTriggerCluster() : TriggerCluster(drift: false);
+/// <summary>The requests go to the recording triggers; drift asks.</summary>
+public sealed class TriggerCluster : TriggerCluster<RecordingSilo>;
+
+/// <summary>The same with Grid:Retraining:Triggers:Drift off.</summary>
+public sealed class DriftOffTriggerCluster : TriggerCluster<DriftOffSilo>;
+
+/// <summary>The same with the grid's own trigger stream, coordinator and job grain.</summary>
+public sealed class StreamTriggerCluster : TriggerCluster<StreamSilo>;
 
 /// <summary>
 /// The retraining watch on a worker silo: the drift scan, score decay and bar volume each ask for a job through
@@ -117,20 +120,20 @@ public sealed class RetrainTriggerTests(TriggerCluster fixture, DriftOffTriggerC
 
     private IModelRegistryGrain Registry => fixture.Grains.GetGrain<IModelRegistryGrain>(0);
 
-    private Task Register(string name, string version, string? alias = null) => Register(fixture, name, version, alias);
+    private Task Register(string name, string version, string? alias = null) => Register(fixture.Grains, name, version, alias);
 
-    private static async Task Register(TriggerCluster cluster, string name, string version, string? alias)
+    private static async Task Register(IGrainFactory grains, string name, string version, string? alias)
     {
         byte[] bytes = DriftSeries.Model(out var model);
         model.Dispose();
-        await cluster.Grains.GetGrain<IModelRegistryGrain>(0).Register(new ModelRegistration(name, version, bytes, DriftSeries.Lineage(Profile), null, alias, "test"));
+        await grains.GetGrain<IModelRegistryGrain>(0).Register(new ModelRegistration(name, version, bytes, DriftSeries.Lineage(Profile), null, alias, "test"));
     }
 
     // The requests the watch sent for model `name` in a check, as the report and the triggers both saw them.
     private static IReadOnlyList<RetrainRequest> SentFor(RetrainWatchReport report, string name)
     {
         RetrainRequest[] sent = [.. report.Sent.Where(r => r.Name == name)];
-        Assert.All(sent, r => Assert.Contains(r, TriggerCluster.Triggers.Sent));
+        Assert.All(sent, r => Assert.Contains(r, TriggerStores.Triggers.Sent));
         return sent;
     }
 
@@ -187,13 +190,13 @@ public sealed class RetrainTriggerTests(TriggerCluster fixture, DriftOffTriggerC
         var (wildWindow, wildDrift) = Window(wild, v1, DriftSeries.Walk(seed: 3, count: 300, sigma: 0.03));
         var (wilderWindow, wilderDrift) = Window(wilder, v1, DriftSeries.Walk(seed: 4, count: 300, sigma: 0.04));
         Assert.Empty(Flagged(calmDrift).Names);
-        await TriggerCluster.Drift.Save(calmWindow);
-        await TriggerCluster.Drift.Save(wildWindow);
+        await TriggerStores.Drift.Save(calmWindow);
+        await TriggerStores.Drift.Save(wildWindow);
 
         // One drifting asset of two judged: fewer than the two the cluster asks for.
         Assert.Empty(SentFor(await fixture.Check(), name));
 
-        await TriggerCluster.Drift.Save(wilderWindow);
+        await TriggerStores.Drift.Save(wilderWindow);
         RetrainRequest request = Assert.Single(SentFor(await fixture.Check(), name));
 
         Assert.Equal(RetrainTrigger.Drift, request.Trigger);
@@ -213,17 +216,17 @@ public sealed class RetrainTriggerTests(TriggerCluster fixture, DriftOffTriggerC
     public async Task With_the_drift_trigger_off_the_scan_asks_for_nothing()
     {
         const string name = "trig-drift-off";
-        await Register(driftOff, name, "v1", "champion");
+        await Register(driftOff.Grains, name, "v1", "champion");
         var v1 = new ModelRef(name, "v1");
         foreach (int seed in new[] { 5, 6 })
         {
             var (window, drift) = Window($"OFF{seed}-{Guid.NewGuid():N}", v1, DriftSeries.Walk(seed, count: 300, sigma: 0.03));
             Assert.NotEmpty(Flagged(drift).Names);
-            await TriggerCluster.Drift.Save(window);
+            await TriggerStores.Drift.Save(window);
         }
         RetrainWatchReport report = await driftOff.Check();
         Assert.DoesNotContain(report.Sent, r => r.Name == name);
-        Assert.DoesNotContain(TriggerCluster.Triggers.Sent, r => r.Name == name);
+        Assert.DoesNotContain(TriggerStores.Triggers.Sent, r => r.Name == name);
     }
 
     [Fact]
@@ -347,7 +350,7 @@ public sealed class RetrainTriggerTests(TriggerCluster fixture, DriftOffTriggerC
 
         // A job starts: the count starts again, and while the job runs nothing is asked.
         RetrainJob job = Job(name, "job-volume-1", RetrainJobState.Running);
-        await TriggerCluster.Jobs.Save(job);
+        await TriggerStores.Jobs.Save(job);
         await Scored(800, 5400);
         RetrainWatchReport running = await fixture.Check();
         Assert.Empty(SentFor(running, name));
@@ -357,7 +360,7 @@ public sealed class RetrainTriggerTests(TriggerCluster fixture, DriftOffTriggerC
         Assert.Contains($"{name}: BarVolume held back, job job-volume-1 is running", running.Held);
 
         // Done: the bars since it began count (600 while it ran, 50 since), and ask again.
-        await TriggerCluster.Jobs.Save(job with { State = RetrainJobState.Registered });
+        await TriggerStores.Jobs.Save(job with { State = RetrainJobState.Registered });
         await Scored(1450, 6050);
         request = Assert.Single(SentFor(await fixture.Check(), name));
         Assert.Equal(RetrainTrigger.BarVolume, request.Trigger);
@@ -372,7 +375,7 @@ public sealed class RetrainTriggerTests(TriggerCluster fixture, DriftOffTriggerC
     }
 
     private static Task SaveTally(string asset, string name, string version, LabelKind kind, long outcomes, long hits, double squaredError = 0) =>
-        TriggerCluster.Scores.Save(asset, new ModelScores(
+        TriggerStores.Scores.Save(asset, new ModelScores(
             [new OutcomeTally { Model = new ModelRef(name, version), Kind = kind, Horizon = 1, Outcomes = outcomes, Hits = hits, SquaredErrorSum = squaredError }], []));
 }
 
@@ -493,66 +496,32 @@ public sealed class RetrainTriggerOptionsTests
     }
 }
 
-/// <summary>
-/// The watch's request on the grid's own way to a job: one silo (serving and worker) with the trigger stream, the
-/// coordinator and the job grain as the host has them, and 500 new bars asking for a job.
-/// </summary>
-public sealed class WatchToCoordinatorTests(WatchToCoordinatorTests.StreamCluster fixture) : IClassFixture<WatchToCoordinatorTests.StreamCluster>
+/// <summary>The watch's request on the grid's own way to a job: the trigger stream, the coordinator on the serving silo.</summary>
+public sealed class WatchToCoordinatorTests(StreamTriggerCluster fixture) : IClassFixture<StreamTriggerCluster>
 {
-    /// <summary>The one silo; its score totals are the test's to write.</summary>
-    public sealed class StreamCluster : IAsyncLifetime
-    {
-        internal static readonly InMemoryScoreStore Scores = new();
-
-        public TestCluster Cluster { get; private set; } = null!;
-
-        public async Task InitializeAsync()
-        {
-            var builder = new TestClusterBuilder(1);
-            builder.AddSiloBuilderConfigurator<Configurator>();
-            Cluster = builder.Build();
-            await Cluster.DeployAsync();
-        }
-
-        public async Task DisposeAsync()
-        {
-            await Cluster.StopAllSilosAsync();
-            await Cluster.DisposeAsync();
-        }
-
-        private sealed class Configurator : ISiloConfigurator
-        {
-            public void Configure(ISiloBuilder siloBuilder)
-            {
-                siloBuilder.Services.AddSingleton<IScoreStore>(Scores);
-                siloBuilder.AddIncomingGrainCallFilter<CoordinatorCalls>();
-                siloBuilder.AddMarketIntelGrid(o => o.Features = "sma_5");
-                siloBuilder.Services.Configure<RetrainTriggerOptions>(o => o.BarVolume = 500);
-            }
-        }
-    }
-
     [Fact]
     public async Task A_bar_volume_request_goes_by_the_trigger_stream_to_the_coordinator_which_starts_a_job_for_it()
     {
         const string name = "trig-e2e";
         byte[] bytes = DriftSeries.Model(out var model);
         model.Dispose();
-        IGrainFactory grains = fixture.Cluster.Client;
-        await grains.GetGrain<IModelRegistryGrain>(0).Register(new ModelRegistration(name, "v1", bytes, DriftSeries.Lineage(null), null, "champion", "test"));
-        IRetrainWatchGrain watch = grains.GetGrain<IRetrainWatchGrain>(0);
-        async Task Scored(long outcomes) => await StreamCluster.Scores.Save("E2E", new ModelScores(
+        await fixture.Grains.GetGrain<IModelRegistryGrain>(0).Register(new ModelRegistration(name, "v1", bytes, DriftSeries.Lineage(null), null, "champion", "test"));
+        async Task Scored(long outcomes) => await TriggerStores.Scores.Save("E2E", new ModelScores(
             [new OutcomeTally { Model = new ModelRef(name, "v1"), Kind = LabelKind.Direction, Horizon = 1, Outcomes = outcomes, Hits = outcomes * 9 / 10 }], []));
 
         await Scored(100);
-        Assert.Empty((await watch.Check(1_767_225_600_000))!.Sent);
+        Assert.DoesNotContain((await fixture.Check()).Sent, r => r.Name == name);
         await Scored(700);
-        RetrainRequest sent = Assert.Single((await watch.Check(1_767_225_660_000))!.Sent);
+        RetrainRequest sent = Assert.Single((await fixture.Check()).Sent, r => r.Name == name);
         Assert.Equal(RetrainTrigger.BarVolume, sent.Trigger);
 
         var (_, received) = Assert.Single(await CoordinatorCalls.WaitFor(name));
         Assert.Equal(sent, received);
-        RetrainJob job = Assert.Single(await grains.GetGrain<IRetrainCoordinatorGrain>(name).List(10));
+        RetrainJob job = Assert.Single(await fixture.Grains.GetGrain<IRetrainCoordinatorGrain>(name).List(10));
         Assert.Equal((RetrainTrigger.BarVolume, sent.Reason, RetrainWatchGrain.Client), (job.Request.Trigger, job.Request.Reason, job.Request.Client));
+
+        // The watch sees the coordinator's job in the store they share: the count starts again, and 600 more bars ask nothing yet.
+        await Scored(1300);
+        Assert.DoesNotContain((await fixture.Check()).Sent, r => r.Name == name);
     }
 }

@@ -14,7 +14,7 @@ namespace MarketIntel.Storage.Postgres.Tests;
 /// <summary>
 /// The retraining watch in cluster mode keeps its counts in PostgreSQL's grain storage: a cluster stopped between two
 /// checks and started again on the same database goes on counting the model's new bars from where it was, and never
-/// checks an interval it checked before.
+/// checks an interval it checked before. With the drift windows' database unreachable, the scan fails alone.
 /// </summary>
 [Collection(PostgresGroup.Name)]
 public sealed class RetrainWatchRestartTests(PostgresFixture postgres)
@@ -82,6 +82,49 @@ public sealed class RetrainWatchRestartTests(PostgresFixture postgres)
             Assert.Equal((Name, RetrainTrigger.BarVolume), (request.Name, request.Trigger));
             Assert.StartsWith("bar volume: 600 new bars since 2026-01-01T00:00:00Z, when the watch began counting", request.Reason, StringComparison.Ordinal);
             Assert.Contains(request, Triggers.Sent);
+        }
+        finally
+        {
+            await OneSiloCluster.Stop(cluster);
+        }
+    }
+
+    private sealed class UnreachableDriftStoreConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder)
+        {
+            // Nothing listens on the port: every read of the drift windows fails as with PostgreSQL down.
+            int port = MarketIntel.Server.Hosting.FreePorts.Pick(1)[0];
+            siloBuilder.Services.AddSingleton<IDriftStore>(new Storage.PostgresDriftStore(
+                Npgsql.NpgsqlDataSource.Create($"Host=127.0.0.1;Port={port};Username=nobody;Timeout=2")));
+            siloBuilder.Services.AddSingleton<IRetrainTriggers>(Triggers);
+            siloBuilder.AddMarketIntelGrid(o => o.Features = "sma_5");
+            siloBuilder.Services.Configure<RetrainTriggerOptions>(o => o.BarVolume = 500);
+        }
+    }
+
+    [Fact]
+    public async Task With_the_drift_windows_unreadable_the_scan_fails_alone_and_bar_volume_still_asks()
+    {
+        const string name = "unscanned";
+        TestCluster cluster = await OneSiloCluster.Start<UnreachableDriftStoreConfigurator>();
+        try
+        {
+            byte[] bytes = DriftSeries.Model(out var model);
+            model.Dispose();
+            await cluster.Client.GetGrain<IModelRegistryGrain>(0).Register(
+                new ModelRegistration(name, "v1", bytes, DriftSeries.Lineage(null), null, "champion", "test"));
+            IScoreStore scores = Scores(cluster);
+            Task Scored(long outcomes) => scores.Save("U1", new ModelScores(
+                [new OutcomeTally { Model = new ModelRef(name, "v1"), Kind = LabelKind.Direction, Horizon = 1, Outcomes = outcomes, Hits = outcomes }], []));
+            await Scored(100);
+            RetrainWatchReport first = (await Check(cluster, 1_767_225_600_000))!;
+            Assert.Contains(first.Held, h => h.StartsWith("the drift scan failed (the drift windows could not be read", StringComparison.Ordinal));
+            await Scored(700);
+            RetrainWatchReport second = (await Check(cluster, 1_767_225_660_000))!;
+            Assert.Contains(second.Held, h => h.StartsWith("the drift scan failed", StringComparison.Ordinal));
+            RetrainRequest request = Assert.Single(second.Sent);
+            Assert.Equal((name, RetrainTrigger.BarVolume), (request.Name, request.Trigger));
         }
         finally
         {

@@ -11,6 +11,9 @@ internal sealed class RecordingRetrainTriggers : IRetrainTriggers
 {
     private readonly ConcurrentQueue<RetrainRequest> _sent = new();
 
+    /// <summary>Every request sent so far, oldest first.</summary>
+    public IReadOnlyList<RetrainRequest> Sent => [.. _sent];
+
     public Task Send(RetrainRequest request)
     {
         _sent.Enqueue(request);
