@@ -204,15 +204,21 @@ public sealed class RetrainingTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task A_job_with_no_worker_waits_saying_why_runs_once_workers_join_and_finishes_on_the_second_when_the_first_is_killed_registering_one_version()
     {
-        const int Bars = 1500;
+        const int Bars = 3000;
         string database = _servers.MigratedDatabase("retrain_crash");
         var serving = Start("serving", database, "serving");
         await serving.WaitReady(TimeSpan.FromSeconds(120));
         using var grid = new RetrainGrid(serving);
-        // Twelve inputs, deep trees and many rounds, so that the job trains long enough to be killed in the middle.
-        await grid.RegisterChampion(Symbols, autoPromote: false, parameters: """{"rounds": 300, "maxDepth": 6, "eta": 0.05}""",
+        // 12,000 rows of twelve inputs, deep trees and many rounds: seconds of training even on an idle machine, so that
+        // the job is still training when it is seen to have started.
+        await grid.RegisterChampion(Symbols, autoPromote: false, parameters: """{"rounds": 1500, "maxDepth": 6, "eta": 0.01}""",
             features: ["sma_10", "ema_10", "rsi_14", "atr_14", "roc_10", "zscore_20", "bbpctb_20_2", "logretsd_20", "cci_20", "wpr_14", "mfi_14", "stochk_14_3"]);
-        await Task.WhenAll(Enumerable.Range(0, Assets).Select(a => Ingest(serving, a, RetrainGrid.Bars(a, Bars, 0))));
+        await Task.WhenAll(Enumerable.Range(0, Assets).Select(async a =>
+        {
+            var bars = RetrainGrid.Bars(a, Bars, 0);
+            await Ingest(serving, a, bars.Take(Bars / 2));
+            await Ingest(serving, a, bars.Skip(Bars / 2));
+        }));
 
         // No worker: the job waits, saying so, and stays off the serving silo.
         string id = await grid.StartJob(Symbols);
