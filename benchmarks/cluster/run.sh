@@ -13,25 +13,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 assets=${1:-300}; bars=${2:-2000}; chunk=${3:-100}; connections=${4:-32}
 work=$(mktemp -d); chmod 755 "$work"
-source benchmarks/lib/postgres.sh
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  stop_postgres
-  [ -n "${redis_pid:-}" ] && kill "$redis_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-start_postgres; redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --dir "$work" >/dev/null & redis_pid=$!
+source benchmarks/lib/cluster.sh
+start_servers
 
 dotnet build src/MarketIntel.Cli -c Release -v q --nologo -o "$work/cli" >/dev/null
 dotnet build benchmarks/MarketIntel.Benchmarks -c Release -v q --nologo -o "$work/bench" >/dev/null
 mi() { dotnet "$work/cli/marketintel.dll" "$@"; }
 drive() { dotnet "$work/bench/MarketIntel.Benchmarks.dll" cluster-ingest "$@"; }
-wait_for() { for _ in $(seq 1 300); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "no answer from $1" >&2; exit 1; }
-export Orleans__ClusterMembership__ProbeTimeout=00:00:01 Orleans__ClusterMembership__NumMissedProbesLimit=2 Orleans__ClusterMembership__TableRefreshTimeout=00:00:02
 
 # run_cluster N: N silos on a fresh database; sets targets, http_ports, pids
 run_cluster() {
