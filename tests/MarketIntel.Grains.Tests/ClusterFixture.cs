@@ -1,4 +1,6 @@
 using MarketIntel.Grains;
+using MarketIntel.Inference;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 
 namespace MarketIntel.Grains.Tests;
@@ -28,12 +30,17 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     private sealed class SiloConfigurator : ISiloConfigurator
     {
-        public void Configure(ISiloBuilder siloBuilder) =>
+        public void Configure(ISiloBuilder siloBuilder)
+        {
             siloBuilder.AddMarketIntelGrid(o =>
             {
                 o.Features = Spec;
                 o.HistoryLength = 64;
             });
+            // A long budget for a model's run while loading, so that a registration stopped at the budget is slow by a
+            // wide margin against reads on a loaded 2-core machine (ModelRegistryGrainTests).
+            siloBuilder.Services.AddSingleton(ModelLimits.Default with { OnnxRunBudget = ModelRegistryGrainTests.SlowValidation });
+        }
     }
 }
 
