@@ -49,7 +49,9 @@ public sealed class RetrainWorkerTests
         string name = $"rw-{Guid.NewGuid():N}"[..12];
         string[] assets = ["W1", "W2", "W3"];
         await Archive(cluster, assets);
-        await RoleCluster.OnceRolesAreKnown(() => Retrain.RegisterBase(cluster.Grains, name, rounds: 500, depth: 6, assets));
+        // Long enough training that the stop below lands in it on a loaded machine: with 500 rounds a job once finished
+        // on its first worker while that silo was being stopped.
+        await RoleCluster.OnceRolesAreKnown(() => Retrain.RegisterBase(cluster.Grains, name, rounds: 1500, depth: 6, assets));
         IRetrainCoordinatorGrain coordinator = cluster.Grains.GetGrain<IRetrainCoordinatorGrain>(name);
 
         RetrainStart start = await RoleCluster.OnceRolesAreKnown(() => coordinator.Request(Retrain.Manual(name)));
@@ -57,6 +59,7 @@ public sealed class RetrainWorkerTests
         RetrainJob running = await Retrain.Until(coordinator, start.Job!.Id, j => j.State == RetrainJobState.Running && j.Progress.Rows > 0 && j.Worker is not null, "training");
         Assert.Contains(running.Worker, cluster.SilosOf(SiloRole.Worker));
         Assert.Equal(1, running.Attempt);
+        Assert.True(running.Progress.FoldsDone < running.Progress.Folds, $"stopped too late: {running.Progress}");
         string other = cluster.SilosOf(SiloRole.Worker).Single(w => w != running.Worker);
         await cluster.Cluster.StopSiloAsync(cluster.Cluster.Silos.Single(s => s.SiloAddress.ToString() == running.Worker));
 

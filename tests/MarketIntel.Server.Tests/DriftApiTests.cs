@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using Grpc.Core;
@@ -149,12 +150,17 @@ public sealed class DriftApiTests(ServerFixture server) : IAsyncLifetime
         // A version without a reference counts no window, so none is stored for it.
         Assert.DoesNotContain(grpc.Versions, v => v.Version == "bare");
 
-        // The scan streams one message per stored window; with counts it carries the reference's bins.
-        using var scan = Drift.Scan(new DriftScanRequest { Name = _model, WithCounts = true });
+        // The scan streams one message per stored window; with counts it carries the reference's bins. The window of
+        // 50 bars is stored on its own flush, which may come after the full ones the summary waited for.
         var scanned = new List<AssetDrift>();
-        await foreach (AssetDrift message in scan.ResponseStream.ReadAllAsync())
+        for (var wait = Stopwatch.StartNew(); wait.Elapsed < TimeSpan.FromSeconds(30) && scanned.Count(m => m.Version == "v1") < 4; await Task.Delay(50))
         {
-            scanned.Add(message);
+            scanned.Clear();
+            using var scan = Drift.Scan(new DriftScanRequest { Name = _model, WithCounts = true });
+            await foreach (AssetDrift message in scan.ResponseStream.ReadAllAsync())
+            {
+                scanned.Add(message);
+            }
         }
         Assert.Equal(4, scanned.Count(m => m.Version == "v1"));
         AssetDrift full = scanned.First(m => m.Asset == assets[1]);
