@@ -20,6 +20,14 @@ command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/n
 /usr/bin/python3 -c "import xgboost, numpy" >/dev/null 2>&1 || missing+=(python3-xgboost python3-numpy)
 # The promotion gate's statistics are checked against SciPy (binomtest, Student's t) through the same python3.
 /usr/bin/python3 -c "import scipy" >/dev/null 2>&1 || missing+=(python3-scipy)
+# The Python client's test pip-installs clients/python into a virtualenv over Debian's python3 (grpcio, protobuf, pandas,
+# setuptools, venv, pip) and its build generates the stubs with protoc and gRPC's Python plugin.
+/usr/bin/python3 -c "import grpc, google.protobuf, pandas, setuptools, pip" >/dev/null 2>&1 \
+  || missing+=(python3-grpcio python3-protobuf python3-pandas python3-setuptools python3-pip)
+# `python3 -m venv` needs python3-venv (it brings what ensurepip installs pip from).
+dpkg -s python3-venv >/dev/null 2>&1 || missing+=(python3-venv)
+command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+command -v grpc_python_plugin >/dev/null 2>&1 || missing+=(protobuf-compiler-grpc)
 # The backtest's plots (ScottPlot on SkiaSharp) measure and draw their text with a font from /usr/share/fonts.
 ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1 || missing+=(fonts-dejavu-core)
 if [ ${#missing[@]} -gt 0 ]; then
