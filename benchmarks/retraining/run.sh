@@ -12,18 +12,25 @@
 # Short intervals come through the environment (below), as in the cluster tests.
 #
 # usage: benchmarks/retraining/run.sh [RATE] [DURATION]   (defaults 2000 requests/s, 20s)
-#        CLI=DIR uses a marketintel build in DIR instead of building one; PIN=1 pins the serving silo to CPU 0 and the
-#        worker to CPU 1 (taskset)
+#        CLI=DIR uses a marketintel build in DIR instead of building one; PIN=1 pins the serving silo, the load generator
+#        and the other commands to CPU 0 and the worker to CPU 1 (taskset), as far as one machine can stand for two: the
+#        job's booster then trains with the one core the worker may use (Grid:Retraining:Threads 0 follows the affinity)
 # needs: redis-server and PostgreSQL (Debian's postgresql; run as root it uses the 'postgres' user), curl, python3
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rate=${1:-2000}; duration=${2:-20s}
+# A p99 measured beside other work measures that work: say so before the figures do.
+load1=$(cut -d' ' -f1 /proc/loadavg)
+awk -v l="$load1" 'BEGIN { exit !(l >= 3) }' && echo "warning: load average $load1 (3 or more): other work on this machine will show in the figures" >&2
 work=$(mktemp -d); chmod 755 "$work"
 source benchmarks/lib/cluster.sh
 start_servers
 cli=${CLI:-$work/cli}
 [ -n "${CLI:-}" ] || dotnet build src/MarketIntel.Cli -c Release -v q --nologo -o "$cli" >/dev/null
-mi() { dotnet "$cli/marketintel.dll" "$@"; }
+# PIN=1: everything but the worker on CPU 0 (the serving side), the worker alone on CPU 1.
+serving_cpu=(); worker_cpu=()
+[ -n "${PIN:-}" ] && serving_cpu=(taskset -c 0) && worker_cpu=(taskset -c 1)
+mi() { "${serving_cpu[@]}" dotnet "$cli/marketintel.dll" "$@"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 now() { date +%s.%N; }
 
@@ -42,8 +49,7 @@ declare -A http grpc
 for role in serving worker; do
   http[$role]=$(free_port); grpc[$role]=$(free_port); silo=$(free_port)
   model=(); [ "$role" = serving ] && model=(--model "$work/dir.json")
-  # PIN=1: the serving silo on CPU 0, the worker on CPU 1, as far as two cores can stand for two machines.
-  pin=(); [ -n "${PIN:-}" ] && pin=(taskset -c "$([ "$role" = serving ] && echo 0 || echo 1)")
+  pin=("${serving_cpu[@]}"); [ "$role" = worker ] && pin=("${worker_cpu[@]}")
   "${pin[@]}" dotnet "$cli/marketintel.dll" serve --cluster --redis "127.0.0.1:$redis_port" --postgres "$conn" --role "$role" --no-dashboard \
     --http-port "${http[$role]}" --grpc-port "${grpc[$role]}" --silo-port "$silo" "${model[@]}" > "$work/$role.log" 2>&1 &
   pids+=($!)

@@ -75,33 +75,22 @@ public sealed class RetrainingTests(ITestOutputHelper output) : IDisposable
 
     private static string State(JsonElement job) => job.GetProperty("state").GetString()!;
 
-    // Waits (polling every 250 ms) until the job satisfies `done`. A 503 is read as "not yet", as a client retries it:
-    // while a killed silo is not yet declared dead, a call that reaches it (the coordinator's check of its job) fails
-    // UNAVAILABLE.
+    // Waits (polling every 250 ms) until the job satisfies `done`. Every read must answer, a worker being killed or
+    // not: reads of a job never wait for the coordinator's check of a worker.
     private static async Task<JsonElement> Until(Func<Task<JsonElement?>> read, Func<JsonElement, bool> done, TimeSpan timeout, string what, Func<string> logs)
     {
         var clock = Stopwatch.StartNew();
         JsonElement? last = null;
-        int unavailable = 0;
         while (clock.Elapsed < timeout)
         {
-            try
-            {
-                last = await read();
-            }
-            catch (HttpRequestException e) when (e.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable)
-            {
-                unavailable++;
-                await Task.Delay(250);
-                continue;
-            }
+            last = await read();
             if (last is { } job && done(job))
             {
                 return job;
             }
             await Task.Delay(250);
         }
-        throw new TimeoutException($"{what} not within {timeout.TotalSeconds} s ({unavailable} answers 503); last: {last}\n{logs()}");
+        throw new TimeoutException($"{what} not within {timeout.TotalSeconds} s; last: {last}\n{logs()}");
     }
 
     [Fact]

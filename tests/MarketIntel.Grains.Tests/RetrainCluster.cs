@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using MarketIntel.Abstractions.Models;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Grains.Placement;
 using MarketIntel.Grains.Retraining;
@@ -14,6 +15,8 @@ namespace MarketIntel.Grains.Tests;
 /// An in-process cluster for retraining: one silo per role given (the first <c>start</c> of them started at once, the
 /// rest by <see cref="TestCluster.StartAdditionalSiloAsync(bool)"/>), checking jobs every 100 ms. With more than one
 /// silo they share one bar archive, as cluster mode's silos share PostgreSQL's; a lone silo keeps the embedded one.
+/// Jobs train with one booster thread. A test can hold a job grain's <see cref="IRetrainJobGrain.IsRunning"/> calls
+/// (<see cref="HoldIsRunning"/>), as a worker killed under its job holds the coordinator's check until it is declared dead.
 /// </summary>
 public abstract class RetrainCluster(SiloRole[] roles, int start) : IAsyncLifetime
 {
@@ -37,6 +40,7 @@ public abstract class RetrainCluster(SiloRole[] roles, int start) : IAsyncLifeti
         var builder = new TestClusterBuilder((short)start);
         builder.Properties[RolesKey] = string.Join(',', roles.Select(r => r.Name()));
         builder.Properties[$"{RetrainingOptions.Section}:CheckInterval"] = "00:00:00.1";
+        builder.Properties[$"{RetrainingOptions.Section}:Threads"] = "1";
         if (roles.Length > 1)
         {
             Archives[_archive] = new InMemoryBarArchive(20_000);
@@ -52,6 +56,20 @@ public abstract class RetrainCluster(SiloRole[] roles, int start) : IAsyncLifeti
         await Cluster.StopAllSilosAsync();
         await Cluster.DisposeAsync();
         Archives.TryRemove(_archive, out _);
+    }
+
+    // Held IsRunning calls by job id: the first held call completes Arrived; every held call waits for Release.
+    private static readonly ConcurrentDictionary<string, (TaskCompletionSource Arrived, TaskCompletionSource Release)> Held = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Holds every <see cref="IRetrainJobGrain.IsRunning"/> call to job <paramref name="jobId"/>'s grain until the
+    /// returned release is completed; the returned arrival completes when the first call is held.
+    /// </summary>
+    public static (Task Arrived, TaskCompletionSource Release) HoldIsRunning(string jobId)
+    {
+        var hold = (new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        Held[jobId] = hold;
+        return (hold.Item1.Task, hold.Item2);
     }
 
     /// <summary>A service of the silo at <paramref name="address"/>.</summary>
@@ -78,6 +96,21 @@ public abstract class RetrainCluster(SiloRole[] roles, int start) : IAsyncLifeti
             }
             siloBuilder.Services.AddMarketIntelRetrainingOptions(o => o.Bind(configuration.GetSection(RetrainingOptions.Section)));
             siloBuilder.AddMarketIntelGrid(o => o.Features = ClusterFixture.Spec, role: role);
+            siloBuilder.AddIncomingGrainCallFilter<HoldFilter>();
+        }
+    }
+
+    private sealed class HoldFilter : IIncomingGrainCallFilter
+    {
+        public async Task Invoke(IIncomingGrainCallContext context)
+        {
+            if (context.InterfaceMethod.Name == nameof(IRetrainJobGrain.IsRunning) && context.InterfaceMethod.DeclaringType == typeof(IRetrainJobGrain)
+                && Held.TryGetValue(context.TargetId.Key.ToString()!, out var hold))
+            {
+                hold.Arrived.TrySetResult();
+                await hold.Release.Task;
+            }
+            await context.Invoke();
         }
     }
 }

@@ -9,6 +9,9 @@ namespace MarketIntel.Grains.Tests;
 /// <summary>A serving silo and two workers sharing one archive.</summary>
 public sealed class TwoWorkerRetrainCluster() : RetrainCluster([SiloRole.Serving, SiloRole.Worker, SiloRole.Worker], 3);
 
+/// <summary>A serving silo and a worker.</summary>
+public sealed class OneWorkerRetrainCluster() : RetrainCluster([SiloRole.Serving, SiloRole.Worker], 2);
+
 /// <summary>A serving silo alone; a worker (the second role) joins when a test starts it.</summary>
 public sealed class LateWorkerRetrainCluster() : RetrainCluster([SiloRole.Serving, SiloRole.Worker], 1);
 
@@ -61,12 +64,21 @@ public sealed class RetrainWorkerTests
         Assert.Equal(1, running.Attempt);
         Assert.True(running.Progress.FoldsDone < running.Progress.Folds, $"stopped too late: {running.Progress}");
         string other = cluster.SilosOf(SiloRole.Worker).Single(w => w != running.Worker);
+        // Bars ingested after the first attempt read the archive (history replayed: far older than the clock) are not
+        // the retry's: it reads up to the same archive time.
+        long through = Retrain.Stored(BarsPerAsset - 1, 1)[0].Timestamp;
+        Assert.Equal(through, running.Through);
+        foreach (string asset in assets)
+        {
+            await cluster.SharedArchive!.Append(asset, 0, Retrain.Stored(BarsPerAsset, 200));
+        }
         await cluster.Cluster.StopSiloAsync(cluster.Cluster.Silos.Single(s => s.SiloAddress.ToString() == running.Worker));
 
         RetrainJob job = await Retrain.Until(coordinator, start.Job.Id, j => !j.IsActive, "an end");
         Assert.Equal(RetrainJobState.Registered, job.State);
         Assert.Equal((2, other), (job.Attempt, job.Worker));
         Assert.Equal(BarsPerAsset * assets.Length, job.Progress.BarsRead);
+        Assert.Equal(through, job.Through);
         ModelVersionDetails version = Assert.Single(await Retrain.Tagged(cluster.Grains, name, job.Id));
         Assert.Equal(job.Version, version.Info.Model.Version);
         Assert.Equal(2, (await cluster.Grains.GetGrain<IModelRegistryGrain>(0).GetModel(name)).Versions.Count);
@@ -113,5 +125,51 @@ public sealed class RetrainWorkerTests
         Assert.Equal(RetrainJobState.Registered, job.State);
         Assert.Equal(cluster.SilosOf(SiloRole.Worker).Single(), job.Worker);
         Assert.Single(await Retrain.Tagged(cluster.Grains, name, job.Id));
+    }
+
+    [Fact]
+    public async Task A_job_is_read_while_the_coordinators_check_of_its_worker_waits_for_an_answer()
+    {
+        var cluster = new OneWorkerRetrainCluster();
+        await cluster.InitializeAsync();
+        try
+        {
+            await ReadWhileCheckWaits(cluster);
+        }
+        finally
+        {
+            await cluster.DisposeAsync();
+        }
+    }
+
+    // A worker killed under its job holds the coordinator's check (IsRunning) until the silo is declared dead; here the
+    // worker holds it on purpose. Reads of the job must not wait behind it: a client polling then got 503s (timeouts).
+    private static async Task ReadWhileCheckWaits(RetrainCluster cluster)
+    {
+        string name = $"rh-{Guid.NewGuid():N}"[..12];
+        await Archive(cluster, "H1");
+        await RoleCluster.OnceRolesAreKnown(() => Retrain.RegisterBase(cluster.Grains, name, rounds: 5000, depth: 8, "H1"));
+        IRetrainCoordinatorGrain coordinator = cluster.Grains.GetGrain<IRetrainCoordinatorGrain>(name);
+        RetrainStart start = await RoleCluster.OnceRolesAreKnown(() => coordinator.Request(Retrain.Manual(name)));
+        Assert.True(start.Started, start.Reason);
+        string id = start.Job!.Id;
+        await Retrain.Until(coordinator, id, j => j.State == RetrainJobState.Running && j.Progress.Rows > 0, "training");
+
+        var (arrived, release) = RetrainCluster.HoldIsRunning(id);
+        try
+        {
+            // The coordinator checks every 100 ms: its next check is held on the worker, and its timer's turn with it.
+            await arrived.WaitAsync(TimeSpan.FromSeconds(60));
+            // Answered at once, not after the held check (or the call's 30 s timeout) lets the coordinator go.
+            RetrainJob read = await coordinator.Get(id).WaitAsync(TimeSpan.FromSeconds(15));
+            Assert.Equal(RetrainJobState.Running, read.State);
+            Assert.Equal(id, Assert.Single(await coordinator.List(10).WaitAsync(TimeSpan.FromSeconds(15))).Id);
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+        RetrainJob cancelled = await coordinator.Cancel(id, "test");
+        Assert.Equal(RetrainJobState.Cancelled, cancelled.State);
     }
 }

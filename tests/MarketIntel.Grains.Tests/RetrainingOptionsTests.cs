@@ -12,7 +12,7 @@ public sealed class RetrainingOptionsTests
     {
         var options = new RetrainingOptions
         {
-            MinimumInterval = TimeSpan.FromSeconds(-1), CheckInterval = TimeSpan.Zero, Folds = 1, ProfileBins = 255, MaxBarsPerAsset = 0, EmbeddedArchiveBars = -1,
+            MinimumInterval = TimeSpan.FromSeconds(-1), CheckInterval = TimeSpan.Zero, Folds = 1, ProfileBins = 255, MaxBarsPerAsset = 0, Threads = -1, EmbeddedArchiveBars = -1,
         };
         var result = new RetrainingOptionsValidator().Validate(null, options);
         Assert.True(result.Failed);
@@ -23,6 +23,7 @@ public sealed class RetrainingOptionsTests
                 "Grid:Retraining:Folds 1 must be between 2 and 100",
                 "Grid:Retraining:ProfileBins 255 must be between 2 and 254",
                 "Grid:Retraining:MaxBarsPerAsset 0 must be between 1 and 10000000",
+                "Grid:Retraining:Threads -1 must be between 0 (one per core the process may use) and 1024",
                 "Grid:Retraining:EmbeddedArchiveBars -1 must be between 0 (none kept) and 10000000",
             ],
             result.Failures);

@@ -89,7 +89,9 @@ public sealed class RetrainingTests(OneSiloRetrainCluster fixture) : IClassFixtu
         Assert.Equal((4, 4), (job.Progress.FoldsDone, job.Progress.Folds));
         Assert.Equal((20, 20), (job.Progress.RoundsDone, job.Progress.Rounds));
         Assert.NotEmpty(job.Progress.Validation!);
-        Assert.True(job.Through >= job.CreatedAt && job.FinishedAt >= job.CreatedAt);
+        // The archive's time: the newest bar fed (from 1990s history), not the clock's.
+        Assert.Equal(Retrain.Stored(1999, 1)[0].Timestamp, job.Through);
+        Assert.True(job.FinishedAt >= job.CreatedAt);
 
         ModelVersionDetails challenger = Assert.Single(await Retrain.Tagged(fixture.Grains, name, job.Id));
         Assert.Equal(job.Version, challenger.Info.Model.Version);
@@ -113,6 +115,9 @@ public sealed class RetrainingTests(OneSiloRetrainCluster fixture) : IClassFixtu
         // One-way fan-out calls may overtake each other: every state is told, in whatever order they arrived.
         Assert.Contains(told, t => t.State == RetrainJobState.Waiting);
         Assert.Contains(told, t => t.State == RetrainJobState.Running && t.Progress.FoldsDone > 0);
+        // Grid:Retraining:Threads (1 in these clusters) sizes the booster.
+        Assert.Contains(told, t => t.Detail == "training on 2000 bars of 1 asset(s) with 1 booster thread");
+        Assert.Contains(told, t => t.State == RetrainJobState.Waiting && t.Through == 0);
         Assert.Contains(told, t => t.State == RetrainJobState.Registered && t.Version == job.Version);
         Assert.Equal(0, fixture.Service<RetrainMetrics>(Silo).ActiveJobs);
         RetrainJob listed = (await Coordinator(name).List(10)).Single();

@@ -5,6 +5,8 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using MarketIntel.Api.V1;
 using MarketIntel.Tests;
+using Models = MarketIntel.Abstractions.Models;
+using RetrainJobJson = MarketIntel.Abstractions.Models.RetrainJobJson;
 
 namespace MarketIntel.Server.Tests;
 
@@ -208,36 +210,103 @@ public sealed class RetrainApiTests(ServingOnlyGrid grid) : IClassFixture<Servin
     }
 }
 
-/// <summary>A job's record as both APIs show it, and its JSON read back by the command line as the gRPC message it was.</summary>
+/// <summary>
+/// The one JSON form of a job (<see cref="RetrainJobJson"/>): what HTTP answers, the job store keeps and the job events
+/// carry. It reads back as the record it was, shows what the gRPC message shows, still reads records stored in the form
+/// before it, and names the field at fault in one that is not a job.
+/// </summary>
 public sealed class RetrainJsonTests
 {
+    private static readonly Models.RetrainJob Job = new("0123456789abcdef0123456789abcdef",
+        new Models.RetrainRequest("direction", Models.RetrainTrigger.ScoreDecay, "accuracy 0.48 < 0.52", "auto") { Assets = ["MSFT", "EURUSD"], TriggerAssets = ["MSFT"], Label = "up_5" },
+        Models.RetrainJobState.Registered, "registered v2",
+        new Models.RetrainProgress(5000, 4900, 4, 4, 100, 100, new Dictionary<string, double> { ["auc"] = 0.61, ["logLoss"] = double.NaN }),
+        "v1", "v2", 2, "S127.0.0.1:11111:1", 1_700_000_000_000, 1_700_000_100_000, 1_700_000_200_000, 1_700_000_300_000);
+
     [Fact]
-    public void A_record_maps_to_the_message_and_its_json_reads_back_equal()
+    public void A_job_reads_back_as_it_was_and_shows_what_the_grpc_message_shows()
     {
-        var request = new MarketIntel.Abstractions.Models.RetrainRequest("direction", MarketIntel.Abstractions.Models.RetrainTrigger.ScoreDecay, "accuracy 0.48 < 0.52", "auto")
-        {
-            Assets = ["MSFT", "EURUSD"],
-            Label = "up_5",
-        };
-        var progress = new MarketIntel.Abstractions.Models.RetrainProgress(5000, 4900, 4, 4, 100, 100, new Dictionary<string, double> { ["auc"] = 0.61, ["logLoss"] = double.NaN });
-        var job = new MarketIntel.Abstractions.Models.RetrainJob("0123456789abcdef0123456789abcdef", request, MarketIntel.Abstractions.Models.RetrainJobState.Registered,
-            "registered v2", progress, "v1", "v2", 2, "S127.0.0.1:11111:1", 1_700_000_000_000, 1_700_000_100_000, 1_700_000_200_000, 1_700_000_300_000);
-
-        RetrainJob message = Api.RetrainMapping.ToMessage(job);
-        Assert.Equal(("scoreDecay", "registered", "v1", "v2", 2), (message.Trigger, message.State, message.BaseVersion, message.Version, message.Attempt));
-        Assert.Equal(["MSFT", "EURUSD"], message.Assets);
-        Assert.Equal("", message.Spec);
-
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            RetrainJson.Write(json, message);
-        }
-        JsonElement written = JsonDocument.Parse(buffer.ToArray()).RootElement;
+        string text = RetrainJobJson.Write(Job);
+        JsonElement written = JsonDocument.Parse(text).RootElement;
+        Assert.Equal(("scoreDecay", "registered", "direction"), (written.GetProperty("trigger").GetString(), written.GetProperty("state").GetString(), written.GetProperty("name").GetString()));
         // JSON has no NaN: a score that could not be computed is null, read back as NaN.
         Assert.Equal(JsonValueKind.Null, written.GetProperty("progress").GetProperty("validation").GetProperty("logLoss").ValueKind);
         Assert.Equal(JsonValueKind.Null, written.GetProperty("spec").ValueKind);
         Assert.Equal("2023-11-14T22:13:20.000Z", written.GetProperty("through").GetString());
-        Assert.Equal(message, RetrainJson.ReadJob(written));
+        Assert.Equal(["MSFT"], written.GetProperty("triggerAssets").EnumerateArray().Select(a => a.GetString()));
+
+        Models.RetrainJob read = RetrainJobJson.Read(text);
+        Assert.Equal(Job.Request, read.Request);
+        Assert.Equal(Job with { Request = read.Request, Progress = read.Progress }, read);
+        Assert.Equal(0.61, read.Progress.Validation!["auc"]);
+        Assert.True(double.IsNaN(read.Progress.Validation["logLoss"]));
+        // HTTP's answer, read back by the command line, is the message gRPC answers.
+        RetrainJob message = Api.RetrainMapping.ToMessage(Job);
+        Assert.Equal(message, Api.RetrainMapping.ToMessage(read));
+        Assert.Equal(("scoreDecay", "registered", "v1", "v2", 2, 1_700_000_000_000), (message.Trigger, message.State, message.BaseVersion, message.Version, message.Attempt, message.Through));
+        Assert.Equal(["MSFT"], message.TriggerAssets);
+
+        // A start and a list, as POST and GET answer them.
+        var start = new Models.RetrainStart(false, Job, "a model has one job at a time");
+        Models.RetrainStart startRead = RetrainJobJson.ReadStart(Parse(json => RetrainJobJson.WriteStart(json, start)));
+        Assert.Equal((false, "a model has one job at a time", Job.Id), (startRead.Started, startRead.Reason, startRead.Job!.Id));
+        Assert.Null(RetrainJobJson.ReadStart(Parse(json => RetrainJobJson.WriteStart(json, start with { Job = null }))).Job);
+        Assert.Equal([Job.Id, Job.Id], RetrainJobJson.ReadList(Parse(json => RetrainJobJson.WriteList(json, [Job, Job]))).Select(j => j.Id));
+    }
+
+    [Fact]
+    public void A_record_stored_in_the_form_before_this_one_still_reads()
+    {
+        // As PostgresRetrainJobStore wrote it until the forms were merged: the record as System.Text.Json serialized it.
+        const string Earlier = """
+            {"id":"0123456789abcdef0123456789abcdef","request":{"name":"direction","trigger":"scoreDecay","reason":"accuracy 0.48 < 0.52","client":"auto",
+            "assets":["MSFT","EURUSD"],"triggerAssets":["MSFT"],"spec":null,"label":"up_5","force":false},"state":"registered","detail":"registered v2",
+            "progress":{"barsRead":5000,"rows":4900,"foldsDone":4,"folds":4,"roundsDone":100,"rounds":100,"validation":{"auc":0.61,"logLoss":"NaN"}},
+            "baseVersion":"v1","version":"v2","attempt":2,"worker":"S127.0.0.1:11111:1","through":1700000000000,"createdAt":1700000100000,
+            "updatedAt":1700000200000,"finishedAt":1700000300000,"isActive":false}
+            """;
+        Models.RetrainJob read = RetrainJobJson.Read(Earlier);
+        Assert.Equal(Api.RetrainMapping.ToMessage(Job), Api.RetrainMapping.ToMessage(read));
+        Assert.Equal(Job.Request, read.Request);
+        Assert.True(double.IsNaN(read.Progress.Validation!["logLoss"]));
+    }
+
+    [Theory]
+    [InlineData("[]", "a retraining job's record is a JSON object, not Array")]
+    [InlineData("{\"id\":\"a\"}", "a retraining job's record lacks 'progress'")]
+    [InlineData("{", "a retraining job's record is not valid JSON")]
+    public void Text_that_is_not_a_job_is_refused_saying_why(string text, string message)
+    {
+        var e = Assert.Throws<FormatException>(() => RetrainJobJson.Read(text));
+        Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_field_of_the_wrong_kind_or_an_unknown_name_is_named()
+    {
+        string Broken(string field, string value)
+        {
+            var json = System.Text.Json.Nodes.JsonNode.Parse(RetrainJobJson.Write(Job))!;
+            string[] path = field.Split('.');
+            var parent = path.Length == 1 ? json : json[path[0]]!;
+            parent[path[^1]] = System.Text.Json.Nodes.JsonNode.Parse(value);
+            return Assert.Throws<FormatException>(() => RetrainJobJson.Read(json.ToJsonString())).Message;
+        }
+        Assert.Equal("a retraining job's 'trigger' '3' is not one of manual, schedule, drift, scoreDecay, barVolume", Broken("trigger", "\"3\""));
+        Assert.Equal("a retraining job's 'progress.rows' is number, not string", Broken("progress.rows", "\"many\""));
+        Assert.Equal("a retraining job's 'attempt' is not a 32-bit whole number", Broken("attempt", "1.5"));
+        Assert.Equal("a retraining job's 'through' 'yesterday' is not an ISO 8601 time", Broken("through", "\"yesterday\""));
+        Assert.Equal("a retraining job's 'spec' is string or null, not number", Broken("spec", "7"));
+        Assert.Equal("a retraining job's 'force' is true or false, not null", Broken("force", "null"));
+    }
+
+    private static JsonElement Parse(Action<Utf8JsonWriter> write)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            write(json);
+        }
+        return JsonDocument.Parse(buffer.ToArray()).RootElement;
     }
 }

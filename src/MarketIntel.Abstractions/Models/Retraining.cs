@@ -203,11 +203,16 @@ public interface IRetrainCoordinatorGrain : IGrainWithStringKey
     /// <summary>Starts a job unless one is active or the last began within the minimum interval (unless forced).</summary>
     Task<RetrainStart> Request(RetrainRequest request);
 
-    /// <summary>The model's jobs, newest first, at most <paramref name="limit"/>.</summary>
+    /// <summary>
+    /// The model's jobs, newest first, at most <paramref name="limit"/>. A read: it never waits for the coordinator's
+    /// check of a worker (a call to a worker that just died waits until that silo is declared dead).
+    /// </summary>
+    [AlwaysInterleave]
     Task<IReadOnlyList<RetrainJob>> List(int limit);
 
-    /// <summary>One job of this model.</summary>
+    /// <summary>One job of this model, as last stored. A read, like <see cref="List"/>: it never waits for a worker.</summary>
     /// <exception cref="GridException"><see cref="GridErrorKind.NotFound"/>: no such job of this model.</exception>
+    [AlwaysInterleave]
     Task<RetrainJob> Get(string jobId);
 
     /// <summary>Cancels an active job (a final job stays as it is) and returns its record.</summary>

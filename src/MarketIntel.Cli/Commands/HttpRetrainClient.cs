@@ -5,12 +5,15 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MarketIntel.Api.V1;
+using MarketIntel.Server.Api;
+using RetrainJobJson = MarketIntel.Abstractions.Models.RetrainJobJson;
 
 namespace MarketIntel.Cli.Commands;
 
 /// <summary>
-/// Retraining over the grid's HTTP/JSON API (docs/api.md, "Retraining"): each call sent to its path and the answer
-/// read back into the gRPC service's message by <see cref="RetrainJson"/>, so the command prints the same either way.
+/// Retraining over the grid's HTTP/JSON API (docs/api.md, "Retraining"): each call sent to its path, the answer read
+/// back by <see cref="RetrainJobJson"/> (the one JSON form of a job) and mapped to the gRPC service's message as the
+/// server maps it for gRPC (<see cref="RetrainMapping"/>), so the command prints the same either way.
 /// HTTP has no stream of a job: following one reads it every <see cref="PollInterval"/>, as the gRPC Watch does on the server.
 /// </summary>
 internal sealed class HttpRetrainClient(GridHttp http) : IRetrainClient
@@ -43,17 +46,17 @@ internal sealed class HttpRetrainClient(GridHttp http) : IRetrainClient
             body["reason"] = request.Reason;
         }
         JsonElement answer = await http.Send(HttpMethod.Post, Path(request.Name), JsonContent.Create(body), alsoAnswer: HttpStatusCode.Conflict);
-        return Read(RetrainJson.ReadStart, answer);
+        return Read(a => RetrainMapping.ToMessage(RetrainJobJson.ReadStart(a)), answer);
     }
 
     public async Task<RetrainJobList> ListAsync(ListRetrainJobsRequest request) =>
-        Read(RetrainJson.ReadList, await http.Send(HttpMethod.Get, Path(request.Name) + (request.Limit > 0 ? "?limit=" + request.Limit.ToString(CultureInfo.InvariantCulture) : "")));
+        Read(a => RetrainMapping.ToMessage(RetrainJobJson.ReadList(a)), await http.Send(HttpMethod.Get, Path(request.Name) + (request.Limit > 0 ? "?limit=" + request.Limit.ToString(CultureInfo.InvariantCulture) : "")));
 
     public async Task<RetrainJob> GetAsync(RetrainJobRequest request) =>
-        Read(RetrainJson.ReadJob, await http.Send(HttpMethod.Get, Path(request.Name, request.Id)));
+        Read(ReadJob, await http.Send(HttpMethod.Get, Path(request.Name, request.Id)));
 
     public async Task<RetrainJob> CancelAsync(RetrainJobRequest request) =>
-        Read(RetrainJson.ReadJob, await http.Send(HttpMethod.Delete, Path(request.Name, request.Id)));
+        Read(ReadJob, await http.Send(HttpMethod.Delete, Path(request.Name, request.Id)));
 
     public async IAsyncEnumerable<RetrainJob> WatchAsync(RetrainJobRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -78,6 +81,8 @@ internal sealed class HttpRetrainClient(GridHttp http) : IRetrainClient
 
     private static string Path(string name, string? id = null) =>
         "/models/" + Uri.EscapeDataString(name) + "/retrain" + (id is null ? "" : "/" + Uri.EscapeDataString(id));
+
+    private static RetrainJob ReadJob(JsonElement answer) => RetrainMapping.ToMessage(RetrainJobJson.ReadJob(answer));
 
     // An answer of another shape than the API's (another program on the port, another version) is one line too.
     private T Read<T>(Func<JsonElement, T> read, JsonElement answer)

@@ -25,7 +25,8 @@ public sealed class ServingPlacement : RolePlacement
 
 /// <summary>
 /// Activates a grain on worker silos only (role worker or all): job grains, each on the worker with the most free job
-/// slots (<see cref="WorkerDevice"/>).
+/// slots (<see cref="WorkerDevice"/>), and the workers' own services (<see cref="WorkerServiceAttribute"/>), which take
+/// no slot.
 /// </summary>
 public sealed class WorkerPlacement : RolePlacement
 {
@@ -45,8 +46,14 @@ public sealed class WorkerPlacement : RolePlacement
     public override void PopulateGrainProperties(IServiceProvider services, Type grainClass, GrainType grainType, Dictionary<string, string> properties)
     {
         ArgumentNullException.ThrowIfNull(properties);
+        ArgumentNullException.ThrowIfNull(grainClass);
         base.PopulateGrainProperties(services, grainClass, grainType, properties);
-        properties[JobClassProperty] = RuntimeTypeNameFormatter.Format(grainClass);
+        // Only jobs are counted against a worker's slots: a service that lives on some worker (one per cluster) would
+        // otherwise leave that worker one job short for good.
+        if (!grainClass.IsDefined(typeof(WorkerServiceAttribute), inherit: false))
+        {
+            properties[JobClassProperty] = RuntimeTypeNameFormatter.Format(grainClass);
+        }
     }
 }
 
@@ -57,3 +64,10 @@ public sealed class ServingPlacementAttribute() : PlacementAttribute(ServingPlac
 /// <summary>Marks a grain class as a job: it activates only on silos of role worker or all (<see cref="WorkerPlacement"/>).</summary>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = false)]
 public sealed class WorkerPlacementAttribute() : PlacementAttribute(WorkerPlacement.Singleton);
+
+/// <summary>
+/// Marks a <see cref="WorkerPlacementAttribute"/> grain class as a worker's service rather than a job (the retraining
+/// watch): it lives on a worker like a job, but takes none of the worker's job slots (<see cref="WorkerDevice"/>).
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = false)]
+public sealed class WorkerServiceAttribute : Attribute;

@@ -102,12 +102,13 @@ public sealed partial class RetrainCoordinatorGrain(IRetrainJobStore store, IOpt
                 $"between jobs ({RetrainingOptions.Section}:MinimumInterval); the next may start after {next}" +
                 (request.Trigger == RetrainTrigger.Manual ? ", or now if asked with force" : ""));
         }
+        // Through stays 0 until the job's first worker reads the archive: it fixes it there, in the archive's time.
         var job = new RetrainJob(Guid.NewGuid().ToString("N"), request, RetrainJobState.Waiting, "accepted; handing it to a worker silo", RetrainProgress.None,
-            null, null, 0, null, now, now, now, null);
+            null, null, 0, null, 0, now, now, null);
         await Change(job.Id, _ => job);
         LogAccepted(_name, job.Id, request.Trigger, request.Reason);
         await Dispatch(job);
-        return new RetrainStart(true, Current(job.Id) ?? job, $"job {job.Id} started: it trains on the archive's bars up to {RetrainText.Time(job.Through)}");
+        return new RetrainStart(true, Current(job.Id) ?? job, $"job {job.Id} started: it trains on its assets' archived bars up to the newest there when a worker first reads them");
     }
 
     public async Task<IReadOnlyList<RetrainJob>> List(int limit)
@@ -122,6 +123,10 @@ public sealed partial class RetrainCoordinatorGrain(IRetrainJobStore store, IOpt
         return [.. stored.Select(j => Current(j.Id) ?? j)];
     }
 
+    // List and Get interleave with the coordinator's other turns, the timer's check of a worker above all: a job
+    // grain on a silo killed a moment ago does not answer until that silo is declared dead, and a client polling its
+    // job meanwhile would wait behind the check (and time out). They change the record only through Change (which
+    // orders every change) and read what is held or stored, so interleaving is safe.
     public async Task<RetrainJob> Get(string jobId)
     {
         ArgumentNullException.ThrowIfNull(jobId);
@@ -184,10 +189,12 @@ public sealed partial class RetrainCoordinatorGrain(IRetrainJobStore store, IOpt
                 return null;
             }
             long now = Now;
-            // What the coordinator fixed stays as it fixed it; the worker tells the rest.
+            // What the coordinator fixed stays as it fixed it, and so does Through once a worker fixed it; the worker
+            // tells the rest.
             return job with
             {
-                Request = active.Request, Through = active.Through, CreatedAt = active.CreatedAt, Attempt = Math.Max(active.Attempt, job.Attempt),
+                Request = active.Request, Through = active.Through != 0 ? active.Through : job.Through, CreatedAt = active.CreatedAt,
+                Attempt = Math.Max(active.Attempt, job.Attempt),
                 UpdatedAt = now, FinishedAt = final ? now : null,
             };
         });

@@ -15,7 +15,8 @@ namespace MarketIntel.Grains.Retraining;
 /// <summary>
 /// One retraining job on a worker silo (<see cref="IRetrainJobGrain"/>; docs/retraining.md). <see cref="Run"/> starts
 /// the work and returns: resolve the served version and its lineage, choose the assets, read their archived bars up to
-/// the job's <see cref="RetrainJob.Through"/>, train (<see cref="RetrainPipeline.Run"/>, on the thread pool, so the
+/// the job's <see cref="RetrainJob.Through"/> (the first attempt fixes it: the newest bar time the archive holds of those
+/// assets when it reads them), train (<see cref="RetrainPipeline.Run"/>, on the thread pool, so the
 /// silo's scheduler never waits for it), register the challenger with its lineage and the tag
 /// <see cref="JobTag"/> unless a version with that tag exists already, and put it in shadow. Each step, and the
 /// pipeline's progress at most every <see cref="ReportEvery"/>, goes to the model's coordinator.
@@ -125,20 +126,29 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
                 throw new ArgumentException($"model '{name}': no assets are known to train on: the request names none, the lineage of " +
                     $"{baseVersion ?? "its served version"} lists none, and no asset's drift window counts one of its versions; name them in the request");
             }
-            job = job with { BaseVersion = baseVersion, Detail = $"reading the archive's bars of {assets.Count} asset(s) up to {RetrainText.Time(job.Through)}" };
+            string upTo = job.Through != 0 ? $"up to {RetrainText.Time(job.Through)}" : "up to the newest";
+            job = job with { BaseVersion = baseVersion, Detail = $"reading the archive's bars of {assets.Count} asset(s) {upTo}" };
             await Report(job);
 
             var relay = new ProgressRelay(Coordinator(job), job, log);
-            IReadOnlyList<AssetBars> bars = await Task.Run(() => ReadBars(assets, job.Through, relay, stop), stop);
+            (IReadOnlyList<AssetBars> bars, long newest) = await Task.Run(() => ReadBars(assets, job.Through != 0 ? job.Through : long.MaxValue, relay, stop), stop);
             if (bars.Count == 0)
             {
-                throw new ArgumentException($"model '{name}': the archive holds no bars of {string.Join(", ", assets)} up to {RetrainText.Time(job.Through)}");
+                throw new ArgumentException($"model '{name}': the archive holds no bars of {string.Join(", ", assets)} {upTo}");
             }
             long barsRead = bars.Sum(b => (long)b.Bars.Count);
-            job = job with { Detail = $"training on {barsRead} bars of {bars.Count} asset(s)", Progress = RetrainProgress.None with { BarsRead = barsRead } };
+            // The archive's time, not the clock's: bars replayed from history are older than any wall-clock cut-off,
+            // so a retry reading up to "now" would take bars ingested after this attempt read.
+            int threads = _options.Threads > 0 ? _options.Threads : Environment.ProcessorCount;
+            job = job with
+            {
+                Through = job.Through != 0 ? job.Through : newest, Progress = RetrainProgress.None with { BarsRead = barsRead },
+                Detail = $"training on {barsRead} bars of {bars.Count} asset(s) with {threads} booster thread{(threads == 1 ? "" : "s")}",
+            };
             await Report(job);
             relay.Continue(job);
-            RetrainOutput output = await Task.Run(() => RetrainPipeline.Run(plan, bars, relay, stop), stop);
+            RetrainPlan sized = plan with { Parameters = plan.Parameters with { Threads = threads } };
+            RetrainOutput output = await Task.Run(() => RetrainPipeline.Run(sized, bars, relay, stop), stop);
             RetrainJob trained = relay.Stop();
             job = trained with { Progress = trained.Progress with { Rows = output.Rows, Validation = output.Validation } };
 
@@ -218,11 +228,11 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
     }
 
     // Each asset's most recent bars up to the job's Through (at most Grid:Retraining:MaxBarsPerAsset), oldest first;
-    // assets with none are left out.
-    private async Task<IReadOnlyList<AssetBars>> ReadBars(IReadOnlyList<string> assets, long through, ProgressRelay relay, CancellationToken stop)
+    // assets with none are left out. Also the newest bar time read (long.MinValue with none).
+    private async Task<(IReadOnlyList<AssetBars> Bars, long Newest)> ReadBars(IReadOnlyList<string> assets, long through, ProgressRelay relay, CancellationToken stop)
     {
         var read = new List<AssetBars>();
-        long total = 0;
+        long total = 0, newest = long.MinValue;
         foreach (string asset in assets)
         {
             var recent = new Queue<StoredBar>();
@@ -243,12 +253,13 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
                 continue;
             }
             StoredBar[] bars = [.. recent];
+            newest = Math.Max(newest, bars[^1].Timestamp);
             read.Add(new AssetBars(asset, new BarSeries([.. bars.Select(b => b.Timestamp.ToString(CultureInfo.InvariantCulture))], [.. bars.Select(b => b.Bar.Open)],
                 [.. bars.Select(b => b.Bar.High)], [.. bars.Select(b => b.Bar.Low)], [.. bars.Select(b => b.Bar.Close)], [.. bars.Select(b => b.Bar.Volume)])));
             total += bars.Length;
             relay.BarsRead(total);
         }
-        return read;
+        return (read, newest);
     }
 
     // Registers the challenger unless a version with this job's tag exists (an earlier attempt registered it), and

@@ -35,6 +35,13 @@ public sealed class RetrainingOptions
     public int MaxBarsPerAsset { get; set; } = 50_000;
 
     /// <summary>
+    /// The threads a job's booster trains with; 0: one per core the worker process may run on (its CPU affinity, as
+    /// <c>taskset</c> or a container's cpuset sets it). A worker sharing a machine with a serving silo sets fewer, so that
+    /// a job leaves the serving silo's cores alone.
+    /// </summary>
+    public int Threads { get; set; }
+
+    /// <summary>
     /// On embedded defaults, the most recent bars the silo keeps per asset in memory (48 bytes each, so 20,000 bars
     /// take about 1 MB for an asset that has them) for jobs to train on; 0 keeps none, and a job then finds no bars.
     /// Cluster mode reads PostgreSQL's archive instead and ignores this.
@@ -70,6 +77,7 @@ public sealed class RetrainingOptionsValidator : IValidateOptions<RetrainingOpti
         Check(options.Folds is >= 2 and <= 100, $"Folds {options.Folds} must be between 2 and 100");
         Check(options.ProfileBins is >= 2 and <= FeatureReference.MaxBins, $"ProfileBins {options.ProfileBins} must be between 2 and {FeatureReference.MaxBins}");
         Check(options.MaxBarsPerAsset is >= 1 and <= 10_000_000, $"MaxBarsPerAsset {options.MaxBarsPerAsset} must be between 1 and 10000000");
+        Check(options.Threads is >= 0 and <= 1024, $"Threads {options.Threads} must be between 0 (one per core the process may use) and 1024");
         Check(options.EmbeddedArchiveBars is >= 0 and <= 10_000_000, $"EmbeddedArchiveBars {options.EmbeddedArchiveBars} must be between 0 (none kept) and 10000000");
         Check(options.EmbeddedArchiveTotalBars is >= 0 and <= 1_000_000_000, $"EmbeddedArchiveTotalBars {options.EmbeddedArchiveTotalBars} must be between 0 (none kept) and 1000000000");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

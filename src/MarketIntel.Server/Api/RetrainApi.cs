@@ -66,7 +66,8 @@ internal sealed class RetrainService(RetrainOperations retrain) : V1.Retrain.Ret
 /// <summary>
 /// <c>POST /models/{name}/retrain</c> (202 started, 409 held back by the debounce, each with
 /// <c>{"started","reason","job"}</c>), <c>GET /models/{name}/retrain</c>, <c>GET|DELETE /models/{name}/retrain/{id}</c>:
-/// the same calls as <see cref="RetrainService"/>, in the JSON of <see cref="V1.RetrainJson"/>.
+/// the same calls as <see cref="RetrainService"/>, in the one JSON form of a job (<see cref="RetrainJobJson"/>, which the
+/// job store and the job events use too), with the fields of the gRPC messages.
 /// </summary>
 internal static class RetrainHttpApi
 {
@@ -91,14 +92,14 @@ internal static class RetrainHttpApi
         app.MapPost("/models/{name}/retrain", (string name, HttpContext http) => ModelsHttpApi.Answer(http, async () =>
         {
             RetrainRequest request = await Request(name, http);
-            return RetrainMapping.ToMessage(await retrain.Start(request));
-        }, V1.RetrainJson.Write, reply => reply.Started ? StatusCodes.Status202Accepted : StatusCodes.Status409Conflict)).WithMetadata(admin);
+            return await retrain.Start(request);
+        }, RetrainJobJson.WriteStart, reply => reply.Started ? StatusCodes.Status202Accepted : StatusCodes.Status409Conflict)).WithMetadata(admin);
         app.MapGet("/models/{name}/retrain", (string name, HttpContext http) => ModelsHttpApi.Answer(http, async () =>
-            RetrainMapping.ToMessage(await retrain.List(Mapping.ModelName(name), ModelsHttpApi.Limit(http))), V1.RetrainJson.Write)).WithMetadata(reader);
+            await retrain.List(Mapping.ModelName(name), ModelsHttpApi.Limit(http)), RetrainJobJson.WriteList)).WithMetadata(reader);
         app.MapGet("/models/{name}/retrain/{id}", (string name, string id, HttpContext http) => ModelsHttpApi.Answer(http, async () =>
-            RetrainMapping.ToMessage(await retrain.Get(Mapping.ModelName(name), RetrainMapping.JobId(id))), V1.RetrainJson.Write)).WithMetadata(reader);
+            await retrain.Get(Mapping.ModelName(name), RetrainMapping.JobId(id)), RetrainJobJson.WriteJob)).WithMetadata(reader);
         app.MapDelete("/models/{name}/retrain/{id}", (string name, string id, HttpContext http) => ModelsHttpApi.Answer(http, async () =>
-            RetrainMapping.ToMessage(await retrain.Cancel(Mapping.ModelName(name), RetrainMapping.JobId(id), ModelsHttpApi.Client(http))), V1.RetrainJson.Write)).WithMetadata(admin);
+            await retrain.Cancel(Mapping.ModelName(name), RetrainMapping.JobId(id), ModelsHttpApi.Client(http)), RetrainJobJson.WriteJob)).WithMetadata(admin);
     }
 
     // The body is optional: none retrains with the served version's lineage. Every field is checked here, so a
@@ -267,9 +268,10 @@ internal static class RetrainMapping
             FinishedAt = job.FinishedAt ?? 0,
         };
         message.Assets.AddRange(job.Request.Assets ?? []);
+        message.TriggerAssets.AddRange(job.Request.TriggerAssets ?? []);
         return message;
     }
 
-    // ScoreDecay -> scoreDecay: the names the job's JSON (RetrainJobJson, in the store and the events) gives them.
+    // ScoreDecay -> scoreDecay: the names the job's JSON (RetrainJobJson) gives them.
     private static string Name(string name) => JsonNamingPolicy.CamelCase.ConvertName(name);
 }

@@ -16,7 +16,7 @@ namespace MarketIntel.Grains.Retraining.Triggers;
 /// newest job is still active gets none (the coordinator would refuse it). Requests go through
 /// <see cref="IRetrainTriggers"/>; the coordinator debounces, and a trigger that still holds asks again next interval.
 /// </summary>
-[Placement.WorkerPlacement]
+[Placement.WorkerPlacement, Placement.WorkerService]
 public sealed partial class RetrainWatchGrain(
     [PersistentState("retrain-watch", GridStorage.Name)] IPersistentState<RetrainWatchState> state,
     IRetrainTriggers triggers,
