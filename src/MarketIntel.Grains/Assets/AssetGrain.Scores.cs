@@ -59,9 +59,14 @@ public sealed partial class AssetGrain
     // Cluster mode, as the grain deactivates: the predictions waiting for their outcome go into the grain state (one
     // write, with the rest of the state as it is), so the next activation scores them when their bars come. Not where
     // the series holds bars the scorer never saw (replayed after a failed write): those outcomes would not line up.
-    private async Task SavePending()
+    // Only when a sound activation goes away (shutdown, idle, memory pressure, migration): one deactivated as a
+    // duplicate, as replaced (its own request, after the archive refused it) or after a failure may be stale, and its
+    // write would move the state's ETag under the newer activation.
+    private async Task SavePending(DeactivationReason reason)
     {
-        if (!_archive.IsDurable || _resync || _scorer.Pending() is not { } pending || pending.LastTimestamp != _series.LastTimestamp)
+        if (reason.ReasonCode is not (DeactivationReasonCode.ShuttingDown or DeactivationReasonCode.ActivationIdle
+                or DeactivationReasonCode.HighMemoryPressure or DeactivationReasonCode.Migrating or DeactivationReasonCode.RuntimeRequested)
+            || !_archive.IsDurable || _resync || _scorer.Pending() is not { } pending || pending.LastTimestamp != _series.LastTimestamp)
         {
             return;
         }

@@ -295,7 +295,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
         {
             await SaveScores(_scorer.TakeChanges());
         }
-        await SavePending();
+        await SavePending(reason);
         await StopDrift();
     }
 
