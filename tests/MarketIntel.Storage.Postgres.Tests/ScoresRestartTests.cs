@@ -5,6 +5,7 @@ using MarketIntel.Abstractions.Storage;
 using MarketIntel.Features;
 using MarketIntel.Features.Io;
 using MarketIntel.Grains;
+using MarketIntel.Grains.Assets;
 using MarketIntel.Inference;
 using MarketIntel.Storage.Postgres.Hosting;
 using MarketIntel.Tests;
@@ -87,21 +88,56 @@ public sealed class ScoresRestartTests(PostgresFixture postgres)
             Assert.Equal(before.Pairs[0].LagProducts, pair.LagProducts);
             Assert.Equal(before.Pairs[0].DifferenceSum, pair.DifferenceSum, 1e-12);
 
-            // The 3 predictions pending at the restart are scored by the next 3 bars, and every sum (the pair's lag
-            // products too) equals that of an asset that took all 50 bars in this one activation.
-            await asset.AddBars(BarsOf(40, 10));
-            var unbroken = cluster.Client.GetGrain<IAssetGrain>("UNBROKEN");
-            await unbroken.AssignModel(Served);
-            await unbroken.AddBars(BarsOf(0, 50));
-            ModelScores resumed = await asset.GetScores(), expected = await unbroken.GetScores();
-            Assert.Equal(47, resumed.Versions.Single(t => t.Model == Served).Outcomes);
-            Assert.Equal(47, resumed.Versions.Single(t => t.Model == Shadow).Outcomes);
-            AssertSame(expected, resumed);
+            await AssertScoringGoesOnAsIfUnbroken(cluster);
         }
         finally
         {
             await Stop(cluster);
         }
+    }
+
+    [Fact]
+    public async Task Pending_predictions_survive_an_idle_collection_of_the_grain()
+    {
+        await NewDatabase();
+        await RegisterVersions();
+        TestCluster cluster = await Start();
+        try
+        {
+            await ScoreFirstBars(cluster);
+            var management = cluster.Client.GetGrain<IManagementGrain>(0);
+            Assert.True(await IsActive(management, "MSFT"));
+            await management.ForceActivationCollection(TimeSpan.Zero);
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (await IsActive(management, "MSFT") && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
+            Assert.False(await IsActive(management, "MSFT"), "the asset's grain was collected");
+            await AssertScoringGoesOnAsIfUnbroken(cluster);
+        }
+        finally
+        {
+            await Stop(cluster);
+        }
+    }
+
+    private static async Task<bool> IsActive(IManagementGrain management, string asset) =>
+        (await management.GetDetailedGrainStatistics()).Any(s => s.GrainType.Contains(nameof(AssetGrain), StringComparison.Ordinal) && s.GrainId.Key.ToString() == asset);
+
+    // MSFT took bars 0-39 in an earlier activation: the 3 predictions pending then are scored by the next 3 bars, and
+    // every sum (the pair's lag products too) equals that of an asset that takes all 50 bars in one activation.
+    private static async Task AssertScoringGoesOnAsIfUnbroken(TestCluster cluster)
+    {
+        var asset = cluster.Client.GetGrain<IAssetGrain>("MSFT");
+        await asset.AddBars(BarsOf(40, 10));
+        var unbroken = cluster.Client.GetGrain<IAssetGrain>("UNBROKEN");
+        await unbroken.AssignModel(Served);
+        await unbroken.AddBars(BarsOf(0, 50));
+        ModelScores resumed = await asset.GetScores(), expected = await unbroken.GetScores();
+        Assert.Equal(47, resumed.Versions.Single(t => t.Model == Served).Outcomes);
+        Assert.Equal(47, resumed.Versions.Single(t => t.Model == Shadow).Outcomes);
+        AssertSame(expected, resumed);
     }
 
     [Fact]
@@ -142,25 +178,34 @@ public sealed class ScoresRestartTests(PostgresFixture postgres)
         await Migrations.Migrator.MigrateAsync(database);
     }
 
-    // Registers both versions, scores MSFT's first 40 bars with the served version and the shadow (up_3: 37 outcomes
-    // each, 3 predictions pending) and stops the cluster, which deactivates the asset.
-    private static async Task<ModelScores> ScoreFirstBarsAndStop()
+    private static async Task RegisterVersions()
     {
         double median = Msft.Close.Take(40).Order().ElementAt(20);
         await Register(Served, ["sma_2"], (float)median);
         await Register(Shadow, ["ema_3"], (float)median);
+    }
 
+    // Scores MSFT's first 40 bars with the served version and the shadow (up_3: 37 outcomes each, 3 predictions pending).
+    private static async Task<ModelScores> ScoreFirstBars(TestCluster cluster)
+    {
+        await cluster.Client.GetGrain<IModelRegistryGrain>(0).SetShadow(Shadow, true, "test");
+        var asset = cluster.Client.GetGrain<IAssetGrain>("MSFT");
+        await asset.AssignModel(Served);
+        await asset.AddBars(BarsOf(0, 40));
+        ModelScores scores = await asset.GetScores();
+        Assert.Equal(37, scores.Versions.Single(t => t.Model == Served).Outcomes);
+        Assert.Equal(37, Assert.Single(scores.Pairs).Pairs);
+        return scores;
+    }
+
+    // The first 40 bars scored in a cluster that then stops, which deactivates the asset.
+    private static async Task<ModelScores> ScoreFirstBarsAndStop()
+    {
+        await RegisterVersions();
         TestCluster cluster = await Start();
         try
         {
-            await cluster.Client.GetGrain<IModelRegistryGrain>(0).SetShadow(Shadow, true, "test");
-            var asset = cluster.Client.GetGrain<IAssetGrain>("MSFT");
-            await asset.AssignModel(Served);
-            await asset.AddBars(BarsOf(0, 40));
-            ModelScores scores = await asset.GetScores();
-            Assert.Equal(37, scores.Versions.Single(t => t.Model == Served).Outcomes);
-            Assert.Equal(37, Assert.Single(scores.Pairs).Pairs);
-            return scores;
+            return await ScoreFirstBars(cluster);
         }
         finally
         {
