@@ -127,6 +127,10 @@ internal sealed class OutcomeScorer(GridMetrics metrics)
         {
             throw new InvalidOperationException("pending outcomes are resumed before the scorer sees its first bar or versions");
         }
+        if (pending.Bar < 0)
+        {
+            return;  // no bar was ever seen: nothing is pending (and slots are indexed by a bar count that is never negative)
+        }
         (_bar, _lastTimestamp, _closes, _carried) = (pending.Bar, pending.LastTimestamp, (double[])pending.Closes.Clone(), pending);
     }
 
