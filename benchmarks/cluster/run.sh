@@ -6,12 +6,16 @@
 # through a survivor: the time until all answer covers failure detection and reactivation from the archive.
 #
 # usage: benchmarks/cluster/run.sh [ASSETS] [BARS] [CHUNK] [CONNECTIONS]   (defaults 300 2000 100 32)
-#        MODEL=FILE serves FILE as every asset's model (default: none, so no asset predicts); settings pass through the
-#        environment, e.g. Postgres__PredictionLog=false
+#        MODEL=FILE serves FILE as every asset's model (default: none, so no asset predicts); SHADOWS=N (with MODEL)
+#        registers N more versions of FILE's bytes under its model name and puts them in shadow, so every asset also
+#        predicts (and scores, where FILE has a lineage) with N shadows; settings pass through the environment, e.g.
+#        Postgres__PredictionLog=false
 # needs: redis-server and PostgreSQL (Debian's postgresql; run as root it uses the 'postgres' user), curl
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 assets=${1:-300}; bars=${2:-2000}; chunk=${3:-100}; connections=${4:-32}
+shadows=${SHADOWS:-0}
+if [ "$shadows" -gt 0 ] && [ -z "${MODEL:-}" ]; then echo "SHADOWS=$shadows needs MODEL=FILE (the shadows are versions of its model)" >&2; exit 2; fi
 work=$(mktemp -d); chmod 755 "$work"
 source benchmarks/lib/cluster.sh
 start_servers
@@ -36,6 +40,18 @@ run_cluster() {
     pids+=($!); http_ports+=("$http"); targets+="${targets:+,}grpc://127.0.0.1:$grpc"
   done
   for p in "${http_ports[@]}"; do wait_for "http://127.0.0.1:$p/healthz"; done
+  add_shadows "http://127.0.0.1:${http_ports[0]}"
+}
+
+# add_shadows URL: $shadows more versions of MODEL's bytes (shadow1, shadow2, ...) under the name `serve --model` gave
+# it (the file name), each in shadow; the registry pushes the change to every silo before it answers
+add_shadows() {
+  local name; name=$(basename "$MODEL"); name=${name%.json}; name=${name%.onnx}; name=${name//@/_}
+  for s in $(seq 1 "$shadows"); do
+    mi models register --target "$1" --name "$name" --version "shadow$s" --model "$MODEL" >/dev/null
+    mi models shadow --target "$1" --name "$name" --version "shadow$s" >/dev/null
+  done
+  [ "$shadows" -eq 0 ] || echo "   $name: $shadows shadow(s) of the served version"
 }
 
 for n in 1 3; do
@@ -46,6 +62,9 @@ for n in 1 3; do
     curl -s "http://127.0.0.1:$p/metrics" | awk -v p="$p" '/^marketintel_archive_(writes|rows)_total/ {v[$1]=$2}
       END { if (v["marketintel_archive_writes_total"] > 0) printf "   silo :%s wrote %d bars in %d commits (%.0f bars per commit)\n", p,
         v["marketintel_archive_rows_total"], v["marketintel_archive_writes_total"], v["marketintel_archive_rows_total"] / v["marketintel_archive_writes_total"] }'
+    curl -s "http://127.0.0.1:$p/metrics" | awk -v p="$p" '/^marketintel_(predictions|bars_accepted)_total / {v[$1]=$2}
+      END { if (v["marketintel_predictions_total"] > 0) printf "   silo :%s made %d predictions for %d accepted bars (%.2f per bar: the served version and each shadow)\n", p,
+        v["marketintel_predictions_total"], v["marketintel_bars_accepted_total"], v["marketintel_predictions_total"] / v["marketintel_bars_accepted_total"] }'
     curl -s "http://127.0.0.1:$p/metrics" | awk -v p="$p" '/^marketintel_prediction_log_(rows|dropped_rows)_total/ {v[$1]=$2}
       END { if (v["marketintel_prediction_log_rows_total"] + v["marketintel_prediction_log_dropped_rows_total"] > 0) printf "   silo :%s logged %d predictions (%d dropped)\n", p,
         v["marketintel_prediction_log_rows_total"], v["marketintel_prediction_log_dropped_rows_total"] }'

@@ -1,4 +1,5 @@
 using MarketIntel.Abstractions;
+using MarketIntel.Grains.Assets;
 
 namespace MarketIntel.Grains;
 
@@ -27,4 +28,11 @@ public sealed class AssetState
     /// </summary>
     [Id(3)]
     public string? Spec { get; set; }
+
+    /// <summary>
+    /// The predictions still waiting for their outcome when the asset last deactivated (cluster mode), which its next
+    /// activation scores if its series goes on from the same bar; null once taken.
+    /// </summary>
+    [Id(4)]
+    public PendingOutcomes? Pending { get; set; }
 }

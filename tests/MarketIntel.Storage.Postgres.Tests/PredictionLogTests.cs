@@ -18,7 +18,8 @@ namespace MarketIntel.Storage.Postgres.Tests;
 /// <summary>
 /// The prediction log on real PostgreSQL: every prediction an asset grain makes on a replayed series is in the log with
 /// the versions that made it and their values (the served value is what Predict answered for that bar, each shadow's
-/// what its model gives on the bar's features); a log that cannot write never fails ingestion; old rows are deleted.
+/// what its model gives on the bar's features); a log that cannot write, or that is full, never fails or holds up
+/// ingestion and counts what it drops; old rows are deleted.
 /// </summary>
 [Collection(PostgresGroup.Name)]
 public sealed class PredictionLogTests(PostgresFixture postgres)
@@ -49,6 +50,17 @@ public sealed class PredictionLogTests(PostgresFixture postgres)
         public void Configure(ISiloBuilder siloBuilder)
         {
             siloBuilder.AddMarketIntelPostgres(o => o.Configure(p => (p.ConnectionString, p.PredictionLog) = (_connection, false)));
+            siloBuilder.Services.AddSingleton<IModelStore>(Models);
+            siloBuilder.AddMarketIntelGrid(o => o.Features = "sma_5", inMemoryStorage: false);
+        }
+    }
+
+    // A log that takes at most two calls' predictions (10 bars each) while they wait to be written.
+    private sealed class SmallQueueConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder)
+        {
+            siloBuilder.AddMarketIntelPostgres(o => o.Configure(p => (p.ConnectionString, p.ArchiveBatchRows, p.PredictionLogMaxQueuedRows) = (_connection, 10, 20)));
             siloBuilder.Services.AddSingleton<IModelStore>(Models);
             siloBuilder.AddMarketIntelGrid(o => o.Features = "sma_5", inMemoryStorage: false);
         }
@@ -186,6 +198,52 @@ public sealed class PredictionLogTests(PostgresFixture postgres)
             await OneSiloCluster.Stop(cluster);
         }
         Assert.Empty(await Logged("MSFT"));
+    }
+
+    [Fact]
+    public async Task A_full_log_drops_and_counts_whole_calls_without_holding_up_or_failing_their_bars()
+    {
+        await NewDatabase();
+        await Register(Served, ServedFeatures);
+        BarData[] bars = SeriesBars.Of(Msft, 0, 50);
+        TestCluster cluster = await OneSiloCluster.Start<SmallQueueConfigurator>();
+        try
+        {
+            var asset = cluster.Client.GetGrain<IAssetGrain>("MSFT");
+            await asset.AssignModel(Served);
+            var log = ((InProcessSiloHandle)cluster.Primary!).SiloHost.Services.GetRequiredService<PostgresPredictionLog>();
+
+            // The table locked, the first call's write waits on it: it and the next call fill the queue's 20 rows, and
+            // the three calls after them are dropped whole, while every bar is accepted.
+            using var database = NpgsqlDataSource.Create(_connection);
+            await using (NpgsqlConnection locker = await database.OpenConnectionAsync())
+            {
+                await using NpgsqlTransaction transaction = await locker.BeginTransactionAsync();
+                await using (var lockTable = new NpgsqlCommand("LOCK TABLE prediction_log IN ACCESS EXCLUSIVE MODE", locker, transaction))
+                {
+                    await lockTable.ExecuteNonQueryAsync();
+                }
+                for (int call = 0; call < 5; call++)
+                {
+                    Assert.Equal(10, (await asset.AddBars(bars[(call * 10)..((call + 1) * 10)])).Accepted);
+                }
+                Assert.Equal((0L, 30L), (log.Rows, log.DroppedRows));
+                Assert.Equal(bars[^1].Timestamp, (await asset.GetFeatures()).AsOf);  // every bar applied
+                await transaction.RollbackAsync();
+            }
+
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (log.Rows < 20 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
+            Assert.Equal((20L, 30L), (log.Rows, log.DroppedRows));
+        }
+        finally
+        {
+            await OneSiloCluster.Stop(cluster);
+        }
+        Assert.Equal(bars[..20].Select(b => b.Timestamp), (await Logged("MSFT")).Select(r => r.Timestamp));
     }
 
     // A migrated database of its own for the test's silo (it reaches it through _connection).

@@ -4,7 +4,8 @@ using Microsoft.Extensions.Logging;
 namespace MarketIntel.Grains.Assets;
 
 // The asset grain's score store side: the OutcomeScorer's tallies read back when the grain activates and written to
-// the IScoreStore every Grid:Scoring:FlushInterval (one write at a time, off the bars' path) and as it deactivates.
+// the IScoreStore every Grid:Scoring:FlushInterval (one write at a time, off the bars' path) and as it deactivates; and
+// the predictions still waiting for their outcome, carried in the grain state from one activation to the next.
 public sealed partial class AssetGrain
 {
     // Adds the stored tallies to what this activation scored so far (nothing, unless an earlier try failed). A store
@@ -54,6 +55,51 @@ public sealed partial class AssetGrain
             LogScoresUnwritable(_asset, e);
         }
     }
+
+    // Cluster mode, as the grain deactivates: the predictions waiting for their outcome go into the grain state (one
+    // write, with the rest of the state as it is), so the next activation scores them when their bars come. Not where
+    // the series holds bars the scorer never saw (replayed after a failed write): those outcomes would not line up.
+    // Only when a sound activation goes away (shutdown, idle, memory pressure, migration): one deactivated as a
+    // duplicate, as replaced (its own request, after the archive refused it) or after a failure may be stale, and its
+    // write would move the state's ETag under the newer activation.
+    private async Task SavePending(DeactivationReason reason)
+    {
+        if (reason.ReasonCode is not (DeactivationReasonCode.ShuttingDown or DeactivationReasonCode.ActivationIdle
+                or DeactivationReasonCode.HighMemoryPressure or DeactivationReasonCode.Migrating or DeactivationReasonCode.RuntimeRequested)
+            || !_archive.IsDurable || _resync || _scorer.Pending() is not { } pending || pending.LastTimestamp != _series.LastTimestamp)
+        {
+            return;
+        }
+        _state.State.Pending = pending;
+        try
+        {
+            await _state.WriteStateAsync();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Another activation wrote the state since (its ETag check), or storage failed: these outcomes go unscored.
+            LogPendingUnwritable(_asset, e);
+        }
+    }
+
+    // At activation, once the archive is replayed: the pending predictions the last activation left resume only where
+    // the series ends at the bar they were saved after. A bar archived since, which no scorer saw (an overlapping
+    // activation's append, or one whose call failed after its commit), would score them against the wrong bars.
+    private void ResumePending()
+    {
+        if (_state.State.Pending is not { } pending)
+        {
+            return;
+        }
+        _state.State.Pending = null;  // taken: the next write of the state leaves it out
+        if (_options.Scoring.Enabled && _series.HasBars && pending.LastTimestamp == _series.LastTimestamp)
+        {
+            _scorer.Resume(pending);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Asset}: the predictions waiting for their outcome could not be kept for its next activation; they go unscored")]
+    private partial void LogPendingUnwritable(string asset, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Asset}: its stored outcome scores could not be read; tried again at the next flush")]
     private partial void LogScoresUnreadable(string asset, Exception exception);

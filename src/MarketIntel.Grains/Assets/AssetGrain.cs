@@ -171,6 +171,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
             {
                 throw GridException.Unavailable($"{_asset}: its bars could not be read from the archive", e);
             }
+            ResumePending();
         }
         _publisher.Open();
         _metrics.Activated();
@@ -294,6 +295,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
         {
             await SaveScores(_scorer.TakeChanges());
         }
+        await SavePending(reason);
         await StopDrift();
     }
 
@@ -644,7 +646,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
     // and the prediction log note the bar. (Applying the bar to the series happened before, with every bar of the call.)
     private void ArriveAfter(StoredBar bar)
     {
-        _scorer.BarArrived(bar.Bar.Close);
+        _scorer.BarArrived(bar.Timestamp, bar.Bar.Close);
         _drift.BarArrived(bar.Timestamp, bar.Bar.Close);
         _recorder.Bar(bar.Timestamp);
     }

@@ -11,7 +11,9 @@ namespace MarketIntel.Grains.Assets;
 /// of the same label on the outcomes both predicted. Per bar it only writes into arrays sized when the versions change
 /// (<see cref="Configure"/>): pending predictions wait in a ring of <c>k</c> slots per version, the closes they are scored
 /// against in a ring of <c>max k + 1</c>. Tallies are kept per version and pair across changes of the versions, so that a
-/// shadow that leaves and comes back continues its sums. Not thread-safe: the asset's grain is its one caller.
+/// shadow that leaves and comes back continues its sums. What is still pending when the grain deactivates can be carried
+/// into its next activation (<see cref="Pending"/>, <see cref="Resume"/>). Not thread-safe: the asset's grain is its one
+/// caller.
 /// </summary>
 internal sealed class OutcomeScorer(GridMetrics metrics)
 {
@@ -24,7 +26,9 @@ internal sealed class OutcomeScorer(GridMetrics metrics)
     private Track?[] _tracks = [];   // by lineup position (0: the served version); null where a version is not scored
     private PairTrack[] _pairs = [];
     private double[] _closes = [];   // ring: the close of bar b at b % length
-    private long _bar = -1;          // the index of the latest bar seen (counted from this scorer's start)
+    private long _bar = -1;          // the index of the latest bar seen (counted from this scorer's start, or the resumed one's)
+    private long _lastTimestamp;     // that bar's time
+    private PendingOutcomes? _carried;  // resumed, until the first Configure hands it to the versions it names
 
     /// <summary>Whether any version is scored (else a bar needs no predictions for scoring).</summary>
     public bool Active { get; private set; }
@@ -40,6 +44,8 @@ internal sealed class OutcomeScorer(GridMetrics metrics)
     public void Configure(IReadOnlyList<ScoredVersion?> versions)
     {
         ArgumentNullException.ThrowIfNull(versions);
+        PendingOutcomes? carried = _carried;
+        _carried = null;
         if (_tracks.Length == 0 && versions.All(v => v is null))
         {
             return;  // nothing was scored and nothing will be: nothing to size
@@ -52,8 +58,7 @@ internal sealed class OutcomeScorer(GridMetrics metrics)
             {
                 continue;
             }
-            tracks[i] = Array.Find(_tracks, t => t is not null && t.Version == version)
-                ?? new Track(version, TallyOf(version), metrics.ScoresOf(version.Model));
+            tracks[i] = Array.Find(_tracks, t => t is not null && t.Version == version) ?? NewTrack(version, carried);
             longest = Math.Max(longest, version.Label.Horizon);
         }
         var pairs = new List<PairTrack>();
@@ -64,7 +69,7 @@ internal sealed class OutcomeScorer(GridMetrics metrics)
                 if (tracks[i] is { } challenger && challenger.Version.Label == champion.Version.Label)
                 {
                     pairs.Add(Array.Find(_pairs, p => p.Champion == champion && p.Challenger == challenger)
-                        ?? new PairTrack(champion, challenger, PairTallyOf(champion.Version, challenger.Version)));
+                        ?? NewPair(champion, challenger, carried));
                 }
             }
         }
@@ -72,6 +77,61 @@ internal sealed class OutcomeScorer(GridMetrics metrics)
         _tracks = tracks;
         _pairs = [.. pairs];
         Active = longest > 0;
+    }
+
+    private Track NewTrack(ScoredVersion version, PendingOutcomes? carried)
+    {
+        var track = new Track(version, TallyOf(version), metrics.ScoresOf(version.Model));
+        PendingPredictions? pending = carried?.Versions.FirstOrDefault(p =>
+            p.Model == version.Model && p.Kind == version.Label.Kind && p.Horizon == version.Label.Horizon && p.Predictions.Length == track.Pending.Length);
+        pending?.Predictions.CopyTo(track.Pending, 0);
+        return track;
+    }
+
+    private PairTrack NewPair(Track champion, Track challenger, PendingOutcomes? carried)
+    {
+        var pair = new PairTrack(champion, challenger, PairTallyOf(champion.Version, challenger.Version));
+        if (carried?.Pairs.FirstOrDefault(p => p.Champion == champion.Version.Model && p.Challenger == challenger.Version.Model) is { } pending)
+        {
+            pair.Resume(pending);
+        }
+        return pair;
+    }
+
+    /// <summary>
+    /// What waits to be scored, for the asset's next activation (<see cref="Resume"/>): each scored version's pending
+    /// predictions, the closes they are scored against and each pair's recent loss differences, as of the latest bar;
+    /// null when no version is scored.
+    /// </summary>
+    public PendingOutcomes? Pending()
+    {
+        if (!Active || _bar < 0)
+        {
+            return null;
+        }
+        PendingPredictions[] versions = [.. _tracks.OfType<Track>().Select(t =>
+            new PendingPredictions(t.Version.Model, t.Version.Label.Kind, t.Version.Label.Horizon, (float[])t.Pending.Clone()))];
+        return new PendingOutcomes(_lastTimestamp, _bar, (double[])_closes.Clone(), versions, [.. _pairs.Select(p => p.Pending())]);
+    }
+
+    /// <summary>
+    /// Takes back what an earlier activation left pending, before this one has seen a bar or a version: the bar count
+    /// and closes go on from it, and the versions and pairs the first <see cref="Configure"/> names (with the same
+    /// label) get their pending predictions and recent differences back. The caller checks that the bars go on from
+    /// <see cref="PendingOutcomes.LastTimestamp"/>.
+    /// </summary>
+    public void Resume(PendingOutcomes pending)
+    {
+        ArgumentNullException.ThrowIfNull(pending);
+        if (_bar >= 0 || _tracks.Length > 0)
+        {
+            throw new InvalidOperationException("pending outcomes are resumed before the scorer sees its first bar or versions");
+        }
+        if (pending.Bar < 0)
+        {
+            return;  // no bar was ever seen: nothing is pending (and slots are indexed by a bar count that is never negative)
+        }
+        (_bar, _lastTimestamp, _closes, _carried) = (pending.Bar, pending.LastTimestamp, (double[])pending.Closes.Clone(), pending);
     }
 
     // Keeps the closes the ring holds; a longer ring has no close for bars before it grew (NaN: their predictions are not scored).
@@ -113,12 +173,14 @@ internal sealed class OutcomeScorer(GridMetrics metrics)
     }
 
     /// <summary>
-    /// A bar arrived with close <paramref name="close"/>: every prediction made its version's horizon ago is scored.
-    /// Call it once per bar, before <see cref="Record"/> gives the bar's own predictions.
+    /// A bar arrived at <paramref name="timestamp"/> with close <paramref name="close"/>: every prediction made its
+    /// version's horizon ago is scored. Call it once per bar, before <see cref="Record"/> gives the bar's own predictions.
     /// </summary>
-    public void BarArrived(double close)
+    public void BarArrived(long timestamp, double close)
     {
         _bar++;
+        _lastTimestamp = timestamp;
+        _carried = null;  // a bar before any version: what was carried no longer lines up
         if (!Active)
         {
             return;
@@ -273,6 +335,17 @@ internal sealed class OutcomeScorer(GridMetrics metrics)
     {
         private readonly double[] _recent = new double[Math.Max(1, champion.Version.Label.Horizon - 1)];
         private long _count;  // pair outcomes of this asset so far: the next one's index
+
+        public PendingPair Pending() => new(champion.Version.Model, challenger.Version.Model, (double[])_recent.Clone(), _count);
+
+        public void Resume(PendingPair pending)
+        {
+            if (pending.Recent.Length == _recent.Length && pending.Count >= 0)
+            {
+                pending.Recent.CopyTo(_recent, 0);
+                _count = pending.Count;
+            }
+        }
 
         public Track Champion => champion;
 
