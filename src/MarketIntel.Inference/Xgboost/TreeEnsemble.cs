@@ -200,6 +200,12 @@ internal sealed partial class TreeEnsemble
 
     public int Classes => _classes;
 
+    /// <summary>The trees as XGBoost stores them, in model order (the GPU evaluator lays them out its own way).</summary>
+    public IReadOnlyList<RawTree> RawTrees => _trees;
+
+    /// <summary>The margin each class's sum starts from.</summary>
+    public ReadOnlySpan<float> BaseMargins => _baseMargins;
+
     public int Trees => _trees.Length;
 
     /// <summary>How many trees use the complete layout (the rest walk flat nodes).</summary>

@@ -110,6 +110,22 @@ public sealed class DriftScan
             throw new ArgumentException($"drift scan: a result for {result.SeriesCount} series, the scan has {_series.Length}");
         }
         int assets = result.Assets;
+        CheckCounts(counts, missing, assets);
+        var work = new Workspace(_series.Max(s => s.Bins));
+        for (int s = 0; s < _series.Length; s++)
+        {
+            for (int first = 0; first < assets; first += Chunk)
+            {
+                ScanChunk(s, first, Math.Min(Chunk, assets - first), counts, missing, assets, result, work);
+            }
+        }
+        result.Flag(alpha);
+    }
+
+    /// <summary>Checks that <paramref name="counts"/> and <paramref name="missing"/> fit the layout for <paramref name="assets"/> assets and hold no negative count.</summary>
+    /// <exception cref="ArgumentException">They do not fit, or a count is negative (named by series, bin and asset).</exception>
+    public void CheckCounts(ReadOnlySpan<int> counts, ReadOnlySpan<int> missing, int assets)
+    {
         CheckLayout(counts.Length, missing.Length, assets);
         int negative = counts.IndexOfAnyInRange(int.MinValue, -1);
         if (negative >= 0)
@@ -121,28 +137,6 @@ public sealed class DriftScan
         if (negative >= 0)
         {
             throw new ArgumentException($"drift scan: missing of series {negative / assets} asset {negative % assets} is {missing[negative]}, below 0");
-        }
-        var work = new Workspace(_series.Max(s => s.Bins));
-        for (int s = 0; s < _series.Length; s++)
-        {
-            for (int first = 0; first < assets; first += Chunk)
-            {
-                ScanChunk(s, first, Math.Min(Chunk, assets - first), counts, missing, assets, result, work);
-            }
-        }
-        Span<double> p = _series.Length <= 256 ? stackalloc double[_series.Length] : new double[_series.Length];
-        Span<bool> rejected = _series.Length <= 256 ? stackalloc bool[_series.Length] : new bool[_series.Length];
-        for (int j = 0; j < assets; j++)
-        {
-            for (int s = 0; s < p.Length; s++)
-            {
-                p[s] = result.PValue[s * assets + j];
-            }
-            result.DriftingSeries[j] = BenjaminiHochberg.Reject(p, alpha, rejected);
-            for (int s = 0; s < p.Length; s++)
-            {
-                result.Drifting[s * assets + j] = rejected[s];
-            }
         }
     }
 
@@ -479,6 +473,29 @@ public sealed class DriftScanResult
         {
             int i = Index(asset, series);
             return new FeatureDrift(Count[i], Missing[i], Psi[i], JensenShannon[i], Wasserstein[i], ChiSquare[i], DegreesOfFreedom[i], PValue[i]);
+        }
+    }
+
+    /// <summary>
+    /// Flags each asset's series from the p-values by Benjamini-Hochberg across that asset's series at
+    /// <paramref name="alpha"/> (<see cref="Drifting"/>, <see cref="DriftingSeries"/>). The scans call it once the
+    /// statistics are in; the GPU scan shares it so both flag alike.
+    /// </summary>
+    public void Flag(double alpha)
+    {
+        Span<double> p = SeriesCount <= 256 ? stackalloc double[SeriesCount] : new double[SeriesCount];
+        Span<bool> rejected = SeriesCount <= 256 ? stackalloc bool[SeriesCount] : new bool[SeriesCount];
+        for (int j = 0; j < Assets; j++)
+        {
+            for (int s = 0; s < p.Length; s++)
+            {
+                p[s] = PValue[s * Assets + j];
+            }
+            DriftingSeries[j] = BenjaminiHochberg.Reject(p, alpha, rejected);
+            for (int s = 0; s < p.Length; s++)
+            {
+                Drifting[s * Assets + j] = rejected[s];
+            }
         }
     }
 

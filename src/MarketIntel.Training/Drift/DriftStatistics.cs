@@ -149,7 +149,8 @@ public static class DriftStatistics
         return groups < 2 ? (0, 0) : (chi, groups - 1);
     }
 
-    private static double Term(long live, long reference, long n, long total)
+    /// <summary>One merged group's share of Pearson's statistic (the GPU drift scan's kernel calls it too).</summary>
+    internal static double Term(long live, long reference, long n, long total)
     {
         double difference = live / (double)n - reference / (double)total;
         return (double)n * total * difference * difference / (live + reference);
