@@ -44,12 +44,6 @@ public sealed class QuantizedMatrix
     /// <summary>The bins two bytes each, row by row, when they do not fit a byte.</summary>
     internal ushort[]? Shorts => _shorts;
 
-    /// <summary>The stored values (bin less <see cref="BinBase"/>) one byte each, row by row, as a device uploads them; empty when they take two bytes.</summary>
-    public ReadOnlySpan<byte> NarrowBins => _bytes;
-
-    /// <summary>The stored values two bytes each, row by row, when <c>max_bin</c> is over 256; else empty.</summary>
-    public ReadOnlySpan<ushort> WideBins => _shorts;
-
     /// <summary>The bin of <paramref name="row"/>'s <paramref name="feature"/>: 0 for missing, else 1 + its value bin.</summary>
     public int Bin(int row, int feature)
     {

@@ -111,11 +111,11 @@ public sealed class GpuHistogramDevice : IHistogramDevice
             windowFirst[w] = FeatureOf(start, lo);
             windowLast[w] = FeatureOf(start, hi);
         }
-        bool narrow = !matrix.NarrowBins.IsEmpty || matrix.WideBins.IsEmpty;
+        bool narrow = matrix.Bytes is not null;
         _matrix = new DeviceMatrix
         {
-            Bytes = Upload(narrow ? matrix.NarrowBins : [0]),
-            Shorts = Upload(narrow ? [(ushort)0] : matrix.WideBins),
+            Bytes = Upload(narrow ? matrix.Bytes! : [0]),
+            Shorts = Upload(narrow ? [(ushort)0] : matrix.Shorts!),
             Narrow = narrow ? 1 : 0,
             Features = features,
             BinBase = Upload<int>(binBase),

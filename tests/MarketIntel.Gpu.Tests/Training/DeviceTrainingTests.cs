@@ -8,7 +8,7 @@ namespace MarketIntel.Gpu.Tests.Training;
 /// Whole models trained through the device seam on ILGPU's CPU accelerator: within the 0.5% of the CPU
 /// path's test loss, and the same model, byte for byte, every time.
 /// </summary>
-public sealed class DeviceTrainingTests(CpuAccelerator cpu) : IClassFixture<CpuAccelerator>
+public sealed class DeviceTrainingTests(CpuAcceleratorFixture cpu) : IClassFixture<CpuAcceleratorFixture>
 {
     [Theory]
     [InlineData("binary:logistic", 4, 0.3, 25)]
@@ -21,7 +21,7 @@ public sealed class DeviceTrainingTests(CpuAccelerator cpu) : IClassFixture<CpuA
         var parameters = new BoostParameters { Objective = objective, MaxDepth = depth, Eta = eta, Rounds = rounds, Threads = 2 };
         BoostedTrees onCpu = GradientBooster.Train(x.AsSpan(0, train * features), names, y.AsSpan(0, train), parameters);
         BoostedTrees onDevice;
-        using (var device = new GpuHistogramDevice(cpu.Accelerator))
+        using (var device = new GpuHistogramDevice(cpu.Device.Accelerator))
         {
             onDevice = GradientBooster.Train(x.AsSpan(0, train * features), names, y.AsSpan(0, train), parameters, device: device);
         }
@@ -38,7 +38,7 @@ public sealed class DeviceTrainingTests(CpuAccelerator cpu) : IClassFixture<CpuA
         var parameters = new BoostParameters { MaxDepth = 5, Rounds = 8, Subsample = 0.7, ColsampleBytree = 0.6, Seed = 3, Threads = 2 };
         string Json()
         {
-            using var device = new GpuHistogramDevice(cpu.Accelerator);
+            using var device = new GpuHistogramDevice(cpu.Device.Accelerator);
             using var stream = new MemoryStream();
             GradientBooster.Train(x, names, y, parameters, device: device).WriteXgboostJson(stream);
             return Encoding.UTF8.GetString(stream.ToArray());
@@ -57,7 +57,7 @@ public sealed class DeviceTrainingTests(CpuAccelerator cpu) : IClassFixture<CpuA
             GradientBooster.Train([0.5f, float.NaN], ["a", "b"], [1f], new BoostParameters { Rounds = 2, Threads = 1 }, device: device).WriteXgboostJson(stream);
             return Encoding.UTF8.GetString(stream.ToArray());
         }
-        using var device = new GpuHistogramDevice(cpu.Accelerator);
+        using var device = new GpuHistogramDevice(cpu.Device.Accelerator);
         Assert.Equal(Json(null), Json(device));
     }
 

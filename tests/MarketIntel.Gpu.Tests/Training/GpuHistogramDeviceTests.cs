@@ -10,7 +10,7 @@ namespace MarketIntel.Gpu.Tests.Training;
 /// rows / (2 x scale) of the exact double sums (the rounding of <see cref="FixedPoint"/>); the partition sends
 /// each row where the split says, keeping the rows' order.
 /// </summary>
-public sealed class GpuHistogramDeviceTests(CpuAccelerator cpu) : IClassFixture<CpuAccelerator>
+public sealed class GpuHistogramDeviceTests(CpuAcceleratorFixture cpu) : IClassFixture<CpuAcceleratorFixture>
 {
     [Theory]
     [InlineData(1, 3, 256)]         // one row
@@ -20,7 +20,7 @@ public sealed class GpuHistogramDeviceTests(CpuAccelerator cpu) : IClassFixture<
     public void Root_histograms_equal_the_hosts_fixed_point_sums_to_the_bit(int rows, int features, int maxBin)
     {
         (QuantizedMatrix q, float[] pairs) = Setup(rows, features, maxBin, seed: rows + features, allMissing: features - 1);
-        using var device = new GpuHistogramDevice(cpu.Accelerator);
+        using var device = new GpuHistogramDevice(cpu.Device.Accelerator);
         device.Load(q);
         var hist = new double[2 * Slots(q)];
         device.StartTree(pairs, null, rows, hist);
@@ -36,7 +36,7 @@ public sealed class GpuHistogramDeviceTests(CpuAccelerator cpu) : IClassFixture<
         // 5 rows, max_bin 64: every value its own bin; feature 1 all missing, so all its rows are in bin 0.
         (QuantizedMatrix q, float[] pairs) = Setup(5, 2, 64, seed: 3, allMissing: 1);
         Assert.Empty(q.Cuts[1]);
-        using var device = new GpuHistogramDevice(cpu.Accelerator);
+        using var device = new GpuHistogramDevice(cpu.Device.Accelerator);
         device.Load(q);
         var hist = new double[2 * Slots(q)];
         device.StartTree(pairs, null, 5, hist);
@@ -56,7 +56,7 @@ public sealed class GpuHistogramDeviceTests(CpuAccelerator cpu) : IClassFixture<
         const int rows = 9000;   // several partition chunks and histogram blocks per node
         (QuantizedMatrix q, float[] pairs) = Setup(rows, 4, 256, seed: 11, allMissing: -1);
         int[] sample = Enumerable.Range(0, rows).Where(r => r % 3 != 1).ToArray();   // a subsample
-        using var device = new GpuHistogramDevice(cpu.Accelerator);
+        using var device = new GpuHistogramDevice(cpu.Device.Accelerator);
         device.Load(q);
         int slots = Slots(q);
         device.StartTree(pairs, sample, sample.Length, new double[2 * slots]);
@@ -99,7 +99,7 @@ public sealed class GpuHistogramDeviceTests(CpuAccelerator cpu) : IClassFixture<
     public void Bad_calls_are_refused_naming_what_is_wrong()
     {
         (QuantizedMatrix q, float[] pairs) = Setup(10, 2, 16, seed: 1, allMissing: -1);
-        using var device = new GpuHistogramDevice(cpu.Accelerator);
+        using var device = new GpuHistogramDevice(cpu.Device.Accelerator);
         var hist = new double[2 * Slots(q)];
         Assert.Contains("before Load", Assert.Throws<InvalidOperationException>(() => device.StartTree(pairs, null, 10, hist)).Message);
         device.Load(q);
