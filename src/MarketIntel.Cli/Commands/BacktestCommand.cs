@@ -5,6 +5,9 @@ using System.Text;
 using MarketIntel.CommandLine;
 using MarketIntel.Features;
 using MarketIntel.Features.Io;
+using MarketIntel.Gpu.Devices;
+using MarketIntel.Gpu.Inference;
+using MarketIntel.Inference;
 using MarketIntel.Training;
 
 namespace MarketIntel.Cli.Commands;
@@ -19,14 +22,14 @@ namespace MarketIntel.Cli.Commands;
 internal static class BacktestCommand
 {
     public const string Usage = "marketintel backtest --data BARS.csv --spec SPEC --horizon K [--close COLUMN] [--windows expanding|rolling] [--train-rows N] "
-        + "[--test-rows M] [--cost-bps 1] [--periods-per-year 252] [--rounds 100] [--max-depth 3] [--eta 0.1] [--seed 0] [--save-model MODEL.json [--asset SYMBOL] [--replaces VERSION] [--profile-bins 20]] [--log-scale] --report DIR";
+        + "[--test-rows M] [--cost-bps 1] [--periods-per-year 252] [--rounds 100] [--max-depth 3] [--eta 0.1] [--seed 0] [--save-model MODEL.json [--asset SYMBOL] [--replaces VERSION] [--profile-bins 20]] [--log-scale] " + DeviceOption.Usage + " --report DIR";
 
     private sealed record Row(string Name, DirectionalAccuracy Direction, double Auc, double LogLoss, BacktestResult Trades);
 
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout)
     {
         var options = CliArguments.Parse(args, ["data", "spec", "horizon", "close", "windows", "train-rows", "test-rows", "cost-bps", "periods-per-year", "rounds",
-            "max-depth", "eta", "seed", "report", "save-model", "asset", "replaces", SavedModel.ProfileBinsOption], ["log-scale"]);
+            "max-depth", "eta", "seed", "report", "save-model", "asset", "replaces", SavedModel.ProfileBinsOption, DeviceOption.Name], ["log-scale"]);
         string data = options.Required("data");
         string specText = options.Required("spec");
         string report = options.Required("report");
@@ -83,14 +86,22 @@ internal static class BacktestCommand
         int first = folds[0].TestStart;
         int tested = rows.Rows - first;
         var probability = new double[tested];
-        foreach (Fold fold in folds)
+        using (GpuDevice? device = DeviceOption.Open(options, stdout))
         {
-            int width = rows.FeatureCount;
-            BoostedTrees model = GradientBooster.Train(rows.Features.AsSpan(fold.TrainStart * width, (fold.TrainEnd - fold.TrainStart) * width),
-                rows.FeatureNames, rows.Labels.AsSpan(fold.TrainStart, fold.TrainEnd - fold.TrainStart), parameters);
-            for (int r = fold.TestStart; r < fold.TestEnd; r++)
+            foreach (Fold fold in folds)
             {
-                probability[r - first] = model.Predict(rows.Row(r));
+                int width = rows.FeatureCount;
+                BoostedTrees model = GradientBooster.Train(rows.Features.AsSpan(fold.TrainStart * width, (fold.TrainEnd - fold.TrainStart) * width),
+                    rows.FeatureNames, rows.Labels.AsSpan(fold.TrainStart, fold.TrainEnd - fold.TrainStart), parameters);
+                if (device is not null)
+                {
+                    PredictOnDevice(device, model, rows.Features.AsSpan(fold.TestStart * width, (fold.TestEnd - fold.TestStart) * width), probability.AsSpan(fold.TestStart - first));
+                    continue;
+                }
+                for (int r = fold.TestStart; r < fold.TestEnd; r++)
+                {
+                    probability[r - first] = model.Predict(rows.Row(r));
+                }
             }
         }
         float[] labels = rows.Labels[first..];
@@ -162,6 +173,25 @@ internal static class BacktestCommand
         SavedModel.Write(path, model, "marketintel backtest", specText, TrainingRows.Of(rows), rows.Features, data, close, extras);
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"saved the model trained on all {rows.Rows} rows ({rows.Timestamps[0]} to {rows.Timestamps[^1]}) to {path}, its lineage to {path}{ModelLineage.FileSuffix}"));
+    }
+
+    /// <summary>
+    /// A fold's test rows in one batch on the device: the model goes through its XGBoost JSON (as <c>predict</c> and the
+    /// grid load it), whose evaluator sums margins in float as XGBoost does, where the CPU path here sums in double; the
+    /// probabilities agree to about 1e-6.
+    /// </summary>
+    private static void PredictOnDevice(GpuDevice device, BoostedTrees model, ReadOnlySpan<float> testRows, Span<double> probability)
+    {
+        using var json = new MemoryStream();
+        model.WriteXgboostJson(json);
+        using Model loaded = Model.Load(json.ToArray(), "the fold's model");
+        using var ensemble = new GpuTreeEnsemble(device, loaded);
+        float[] outputs = new float[testRows.Length / loaded.FeatureCount];
+        ensemble.PredictBatch(testRows, outputs);
+        for (int i = 0; i < outputs.Length; i++)
+        {
+            probability[i] = outputs[i];
+        }
     }
 
     private static string Holding(int horizon) => horizon == 1
