@@ -22,26 +22,25 @@ public sealed class DriftScanKernelTests(CpuAcceleratorFixture accelerator) : IC
         var counts = new int[scan.Rows * Assets];
         var missing = new int[series.Length * Assets];
         var windows = new int[Assets];
+        var values = new float[series.Length];
         for (int j = 0; j < Assets; j++)
         {
-            // Empty windows, windows shorter than the 40-bin series (more bins than values), short ones whose test
-            // merges bins, full ones, and every fifth asset drifted.
+            // The counts as the grid gathers them: each asset's sliding window, written into the scan's layout. Empty
+            // windows, windows shorter than the 40-bin series (more bins than values), short ones whose test merges
+            // bins, full ones, and every fifth asset drifted; series 0 missing in every value of every seventh asset.
             windows[j] = (j % 9) switch { 0 => 0, 1 => 12, 2 => 39, 3 => 60, _ => random.Next(2) == 0 ? 500 : 3000 };
             double shift = j % 5 == 0 ? 0.5 : 0;
-            for (int s = 0; s < series.Length; s++)
+            var window = new DriftWindow(series, Math.Max(1, windows[j]));
+            for (int v = 0; v < windows[j]; v++)
             {
-                for (int v = 0; v < windows[j]; v++)
+                for (int s = 0; s < series.Length; s++)
                 {
-                    // Series 0 is missing in every value of every seventh asset.
-                    if ((s == 0 && j % 7 == 3) || random.NextDouble() < 0.03)
-                    {
-                        missing[s * Assets + j]++;
-                        continue;
-                    }
-                    int bin = series[s].Bin((float)(Normal(random) * 0.02 * (1 + shift) + (s % 2 == 0 ? shift * 0.02 : 0)));
-                    counts[(scan.Row(s) + bin) * Assets + j]++;
+                    bool absent = (s == 0 && j % 7 == 3) || random.NextDouble() < 0.03;
+                    values[s] = absent ? float.NaN : (float)(Normal(random) * 0.02 * (1 + shift) + (s % 2 == 0 ? shift * 0.02 : 0));
                 }
+                window.Add(values);
             }
+            scan.Write(window, j, Assets, counts, missing);
         }
 
         DriftScanResult cpu = scan.Scan(counts, missing, Assets, Alpha);
@@ -56,11 +55,13 @@ public sealed class DriftScanKernelTests(CpuAcceleratorFixture accelerator) : IC
                 FeatureDrift expected = cpu[j, s], actual = device[j, s];
                 string what = $"asset {j} (window {windows[j]}), series {s} ('{series[s].Name}', {series[s].Bins} bins)";
                 Assert.Equal((expected.Count, expected.Missing, expected.DegreesOfFreedom), (actual.Count, actual.Missing, actual.DegreesOfFreedom));
-                Close(expected.Psi, actual.Psi, 0, $"{what}: PSI");
-                Close(expected.JensenShannon, actual.JensenShannon, 1e-7, $"{what}: Jensen-Shannon");
-                Close(expected.Wasserstein, actual.Wasserstein, 1e-15, $"{what}: Wasserstein");
-                Close(expected.ChiSquare, actual.ChiSquare, 0, $"{what}: chi-square");
-                Close(expected.PValue, actual.PValue, 1e-300, $"{what}: p-value");
+                foreach (var (statistic, cpuValue, kernelValue, absolute) in (ReadOnlySpan<(string, double, double, double)>)[
+                    ("PSI", expected.Psi, actual.Psi, 0), ("Jensen-Shannon", expected.JensenShannon, actual.JensenShannon, 1e-7),
+                    ("Wasserstein", expected.Wasserstein, actual.Wasserstein, 1e-15), ("chi-square", expected.ChiSquare, actual.ChiSquare, 0),
+                    ("p-value", expected.PValue, actual.PValue, 1e-300)])
+                {
+                    Close(cpuValue, kernelValue, absolute, $"{what}: {statistic}");
+                }
                 Assert.Equal(cpu.Drifting[cpu.Index(j, s)], device.Drifting[device.Index(j, s)]);
             }
             Assert.Equal(cpu.DriftingSeries[j], device.DriftingSeries[j]);
@@ -102,22 +103,22 @@ public sealed class DriftScanKernelTests(CpuAcceleratorFixture accelerator) : IC
     /// <summary>Normal features of 20, 5 and 40 bins, ties, a one-bin constant, a reference with an empty bin and one of no values.</summary>
     private static FeatureReference[] Profile(Random random)
     {
-        var series = new FeatureReference[12];
-        for (int s = 0; s < series.Length; s++)
-        {
-            float[] values = [.. Enumerable.Range(0, 5000).Select(_ => (float)(Normal(random) * 0.02))];
-            series[s] = (s % 4) switch
-            {
-                1 => ProfileBuilder.Reference($"f{s}", values, 5),
-                2 => ProfileBuilder.Reference($"f{s}", values, 40),
-                3 => ProfileBuilder.Reference($"f{s}", [.. values.Select(v => MathF.Round(v * 100))]),
-                _ => ProfileBuilder.Reference($"f{s}", values),
-            };
-        }
-        series[5] = ProfileBuilder.Reference("constant", [1f, 1f]);
-        series[6] = new FeatureReference("hand", [-0.01f, 0f, 0.01f], [1500, 0, 2000, 1500], 0, -0.08f, 0.08f);
-        series[9] = ProfileBuilder.Reference("never-seen", [float.NaN, float.NaN]);
-        return series;
+        float[] Values() => [.. Enumerable.Range(0, 5000).Select(_ => (float)(Normal(random) * 0.02))];
+        return
+        [
+            ProfileBuilder.Reference("twenty", Values()),
+            ProfileBuilder.Reference("five", Values(), 5),
+            ProfileBuilder.Reference("forty", Values(), 40),
+            ProfileBuilder.Reference("ties", [.. Values().Select(v => MathF.Round(v * 100))]),
+            ProfileBuilder.Reference("twenty-b", Values()),
+            ProfileBuilder.Reference("constant", [1f, 1f]),
+            new FeatureReference("hand", [-0.01f, 0f, 0.01f], [1500, 0, 2000, 1500], 0, -0.08f, 0.08f),
+            ProfileBuilder.Reference("ties-b", [.. Values().Select(v => MathF.Round(v * 50))]),
+            ProfileBuilder.Reference("forty-b", Values(), 40),
+            ProfileBuilder.Reference("never-seen", [float.NaN, float.NaN]),
+            ProfileBuilder.Reference("five-b", Values(), 5),
+            ProfileBuilder.Reference("twenty-c", Values()),
+        ];
     }
 
     private static double Normal(Random random) =>
