@@ -81,6 +81,22 @@ public sealed class GpuHistogramDevice : IHistogramDevice
         return rows;
     }
 
+    /// <summary>
+    /// Sums the root's histogram again, after <see cref="StartTree"/>, and waits for the device: the histogram kernel
+    /// alone, for the benchmark's throughput figure. Returns the bytes the kernel reads from device memory (each
+    /// row's stored bins once, and its position and fixed-point pair once per window of slots).
+    /// </summary>
+    internal long RebuildRootHistogram()
+    {
+        (int start, int count) = _level[0];
+        ArrayView<long> root = _levelHist!.AsContiguous().SubView(0, 2L * _slots);
+        root.MemSetToZero();
+        Accumulate(start, count, root);
+        _accelerator.Synchronize();
+        int binBytes = _matrix.Narrow != 0 ? 1 : 2;
+        return (long)count * (_matrix.Features * binBytes + _windows * (sizeof(int) + 2 * sizeof(long)));
+    }
+
     /// <summary>The scales of the tree being grown.</summary>
     internal FixedPoint Scale => _scale;
 
