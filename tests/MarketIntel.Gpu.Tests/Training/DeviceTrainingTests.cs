@@ -31,6 +31,30 @@ public sealed class DeviceTrainingTests(CpuAcceleratorFixture cpu) : IClassFixtu
         Assert.Equal(rounds, onDevice.Trees.Count);
     }
 
+    [Theory]
+    [InlineData("binary:logistic")]
+    [InlineData("reg:squarederror")]
+    public void Where_fixed_point_loses_nothing_the_device_grows_the_cpu_paths_tree_exactly(string objective)
+    {
+        // The first round's gradients are 0.5 - y (h 0.25 or 1): with labels in quarters they and all their sums are
+        // exact in double and in fixed point, so both paths see the same histograms and must make the same tree,
+        // node for node (numbering, default directions, weights, gains).
+        var (x, binary, regression, names) = TrainingData.Make(3000, 6, seed: 21);
+        float[] y = objective == "binary:logistic" ? binary : [.. regression.Select(v => MathF.Round(v * 4) / 4)];
+        var parameters = new BoostParameters { Objective = objective, MaxDepth = 6, Rounds = 1, Subsample = 0.8, ColsampleBytree = 0.7, Seed = 4, Threads = 2 };
+        (string Json, int Nodes) Train(GpuHistogramDevice? device)
+        {
+            using var stream = new MemoryStream();
+            BoostedTrees model = GradientBooster.Train(x, names, y, parameters, device: device);
+            model.WriteXgboostJson(stream);
+            return (Encoding.UTF8.GetString(stream.ToArray()), model.Trees[0].Nodes);
+        }
+        using var device = new GpuHistogramDevice(cpu.Device.Accelerator);
+        var onDevice = Train(device);
+        Assert.Equal(Train(null).Json, onDevice.Json);
+        Assert.True(onDevice.Nodes > 40, $"a tree of {onDevice.Nodes} nodes");   // a deep tree, not a stump
+    }
+
     [Fact]
     public void The_same_data_and_seed_give_the_same_model_on_every_run_with_row_and_feature_sampling()
     {
