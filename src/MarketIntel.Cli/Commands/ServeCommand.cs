@@ -11,7 +11,7 @@ namespace MarketIntel.Cli.Commands;
 /// embedded defaults or, with <c>--cluster</c>, as a member of a cluster (Redis membership, PostgreSQL state).</summary>
 internal static class ServeCommand
 {
-    public const string Usage = "marketintel serve [--http-port P] [--grpc-port Q] [--model FILE]... [--features SPEC] [--history N] [--listen ADDRESS] [--silo-port N] [--gateway-port M] [--no-dashboard] [--metrics-port P] [--api-keys FILE | --auth] [--role serving|worker|all]\n" +
+    public const string Usage = "marketintel serve [--http-port P] [--grpc-port Q] [--model FILE]... [--features SPEC] [--history N] [--listen ADDRESS] [--silo-port N] [--gateway-port M] [--no-dashboard] [--metrics-port P] [--api-keys FILE | --auth] [--role serving|worker|all] [--device cuda|cpu|auto]\n" +
         "       [--tls-cert CERT.pem --tls-key KEY.pem | --tls-cert CERT.pfx] (a password in Tls__Password)\n" +
         "       [--cluster --redis HOST:PORT --postgres CONN [--cluster-id NAME] [--advertise ADDRESS]]";
 
@@ -45,7 +45,7 @@ internal static class ServeCommand
     /// <summary>The command line as configuration keys, which take precedence over appsettings.json and the environment.</summary>
     public static Dictionary<string, string?> Overrides(ReadOnlySpan<string> args)
     {
-        var options = CliArguments.Parse(args, ["http-port", "grpc-port", "silo-port", "gateway-port", "metrics-port", "listen", "role", "features", "history", "redis", "postgres", "cluster-id", "advertise", "api-keys", "tls-cert", "tls-key"], ["no-dashboard", "cluster", "auth"], ["model"]);
+        var options = CliArguments.Parse(args, ["http-port", "grpc-port", "silo-port", "gateway-port", "metrics-port", "listen", "role", "features", "history", "redis", "postgres", "cluster-id", "advertise", "api-keys", "tls-cert", "tls-key", DeviceOption.Name], ["no-dashboard", "cluster", "auth"], ["model"]);
         var overrides = new Dictionary<string, string?>(StringComparer.Ordinal);
         void Port(string flag, string key, int min)
         {
@@ -62,6 +62,10 @@ internal static class ServeCommand
         if (options.Optional("listen") is { } listen)
         {
             overrides["MarketIntel:ListenAddress"] = listen;
+        }
+        if (options.Optional(DeviceOption.Name) is { } device)
+        {
+            overrides["MarketIntel:Device"] = device;
         }
         if (options.Optional("role") is { } role)
         {

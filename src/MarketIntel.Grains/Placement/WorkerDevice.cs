@@ -5,11 +5,11 @@ using Orleans.Runtime.MembershipService.SiloMetadata;
 namespace MarketIntel.Grains.Placement;
 
 /// <summary>
-/// What a silo runs jobs on, as it advertises it in its silo metadata: the device (<c>cpu:16</c>: 16 cores; a GPU
-/// comes with the GPU issue) and how many jobs it takes at once. <see cref="RolePlacementDirector"/> places each job
+/// What a silo runs jobs on, as it advertises it in its silo metadata: the device (<c>cpu:16</c>: 16 cores; or the GPU
+/// <c>serve --device</c> chose, <c>cuda:NAME (N GiB)</c>) and how many jobs it takes at once. <see cref="RolePlacementDirector"/> places each job
 /// on the worker with the most free job slots.
 /// </summary>
-/// <param name="Device">The device, as <c>KIND:UNITS</c> (<c>cpu:16</c>).</param>
+/// <param name="Device">The device, as <c>KIND:WHAT</c> (<c>cpu:16</c>, <c>cuda:NVIDIA H200 (139 GiB)</c>).</param>
 /// <param name="JobSlots">How many jobs the silo takes at once before another worker is preferred.</param>
 public sealed record WorkerDevice(string Device, int JobSlots)
 {
@@ -28,6 +28,12 @@ public sealed record WorkerDevice(string Device, int JobSlots)
     /// <summary>A CPU of <paramref name="cores"/> cores taking <paramref name="maxJobs"/> jobs at once (unset: <see cref="DefaultJobSlots"/>).</summary>
     public static WorkerDevice Cpu(int cores, int? maxJobs = null) =>
         new($"cpu:{cores.ToString(CultureInfo.InvariantCulture)}", maxJobs ?? DefaultJobSlots(cores));
+
+    /// <summary>
+    /// An accelerator described as <paramref name="description"/> (e.g. <c>cuda:NVIDIA H200 (139 GiB)</c>), taking
+    /// <paramref name="maxJobs"/> jobs at once (unset: one, since a job's kernels take the whole device).
+    /// </summary>
+    public static WorkerDevice Accelerator(string description, int? maxJobs = null) => new(description, maxJobs ?? 1);
 
     /// <summary>This machine's CPU, as far as this process may use it.</summary>
     public static WorkerDevice ThisMachine(int? maxJobs = null) => Cpu(Environment.ProcessorCount, maxJobs);

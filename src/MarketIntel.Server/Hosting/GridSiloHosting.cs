@@ -21,8 +21,8 @@ public static class GridSiloHosting
         ArgumentNullException.ThrowIfNull(builder);
         bool clusterMode = GridConfiguration.IsClusterMode(builder.Configuration);
         var server = builder.Configuration.Bound<ServerOptions>(ServerOptions.Section);
-        // The device this silo advertises for jobs: its cores, and the jobs it takes at once.
-        var device = Grains.Placement.WorkerDevice.ThisMachine(builder.Configuration.Bound<Grains.Placement.WorkerSlotsOptions>(Grains.Placement.WorkerSlotsOptions.Section).MaxJobsPerWorker);
+        // The device this silo advertises for jobs (its GPU, or its cores), and the jobs it takes at once.
+        var device = WorkerDeviceFor(server, builder.Configuration.Bound<Grains.Placement.WorkerSlotsOptions>(Grains.Placement.WorkerSlotsOptions.Section).MaxJobsPerWorker);
         // Models are client input: the registry and every silo's model cache load them under these ceilings.
         builder.Services.AddSingleton(services => services.GetRequiredService<IOptions<ModelLimits>>().Value);
         // Process-wide and fixed when the first ONNX model loads, so set while composing, before anything runs.
@@ -45,5 +45,28 @@ public static class GridSiloHosting
             silo.AddMarketIntelGrid(inMemoryStorage: !clusterMode, role: server.SiloRole, device: device);
         });
         return builder;
+    }
+
+    /// <summary>
+    /// The device a silo advertises for jobs: for a silo that runs them, the accelerator <see cref="ServerOptions.Device"/>
+    /// chooses (opened once to name it, then released), else this machine's cores. A serving silo opens nothing.
+    /// </summary>
+    /// <exception cref="ServerConfigurationException">The device is not a choice, or <c>cuda</c> is asked for without a CUDA device.</exception>
+    public static Grains.Placement.WorkerDevice WorkerDeviceFor(ServerOptions server, int? maxJobs)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        if (!Grains.Placement.SiloRoles.TryParse(server.Role, out var role) || !Grains.Placement.SiloRoles.Runs(role, Grains.Placement.SiloRole.Worker))
+        {
+            return Grains.Placement.WorkerDevice.ThisMachine(maxJobs);
+        }
+        try
+        {
+            using var gpu = Gpu.Devices.GpuDevice.Open(Gpu.Devices.GpuDevice.ParseChoice(server.Device, $"{ServerOptions.Section}:Device"));
+            return gpu is null ? Grains.Placement.WorkerDevice.ThisMachine(maxJobs) : Grains.Placement.WorkerDevice.Accelerator(gpu.Description, maxJobs);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            throw new ServerConfigurationException(e.Message);
+        }
     }
 }

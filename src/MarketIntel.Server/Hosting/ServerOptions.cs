@@ -47,6 +47,13 @@ public sealed class ServerOptions
     /// </summary>
     public string Role { get; set; } = "all";
 
+    /// <summary>
+    /// The device a silo that runs jobs advertises (<c>serve --device</c>): <c>auto</c> (a CUDA device when present, else
+    /// this machine's cores, as before there were GPU kernels), <c>cuda</c> (an error without one) or <c>cpu</c> (ILGPU's CPU
+    /// accelerator, for tests). docs/gpu.md.
+    /// </summary>
+    public string Device { get; set; } = "auto";
+
     /// <summary>The role as <see cref="Role"/> names it, once the validator has accepted it.</summary>
     public Grains.Placement.SiloRole SiloRole =>
         Grains.Placement.SiloRoles.TryParse(Role, out var role) ? role : throw new InvalidOperationException($"{Section}:Role '{Role}' was not validated");
@@ -88,6 +95,14 @@ public sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         if (!Grains.Placement.SiloRoles.TryParse(options.Role, out _))
         {
             failures.Add($"{ServerOptions.Section}:Role '{options.Role}' is not a silo role: {Grains.Placement.SiloRoles.Choices}");
+        }
+        try
+        {
+            Gpu.Devices.GpuDevice.ParseChoice(options.Device, $"{ServerOptions.Section}:Device");
+        }
+        catch (ArgumentException e)
+        {
+            failures.Add(e.Message);
         }
         if (!options.DashboardPath.StartsWith('/'))
         {
