@@ -2,12 +2,13 @@ using MarketIntel.CommandLine;
 using MarketIntel.GpuBench;
 
 // The GPU figures of issue 25, one section each, every one checked against the CPU path before it is timed:
-//   MarketIntel.GpuBench --device cuda|cpu [--sections inference,drift] [--rows N] [--assets N] [--features N]
+//   MarketIntel.GpuBench --device cuda|cpu [--sections inference,drift,training] [--rows N] [--assets N] [--features N]
+//     [--rounds N] [--depth N]          (--rows and --features size both the section that reads them; rounds and depth: training)
 // benchmarks/gpu/run.sh publishes it self-contained and runs it. A new section is a class with Run(BenchContext) added
-// to Sections below (the training kernels' histogram and training figures go in the same way).
+// to Sections below.
 try
 {
-    var options = CliArguments.Parse(args, ["device", "sections", "rows", "assets", "features"]);
+    var options = CliArguments.Parse(args, ["device", "sections", "rows", "assets", "features", "rounds", "depth"]);
     var context = BenchContext.Open(options);
     using (context)
     {
@@ -15,6 +16,7 @@ try
         {
             ["inference"] = InferenceSection.Run,
             ["drift"] = DriftSection.Run,
+            ["training"] = TrainingSection.Run,
         };
         string[] chosen = (options.Optional("sections") ?? string.Join(',', sections.Keys)).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         foreach (string name in chosen)

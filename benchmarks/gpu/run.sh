@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The GPU figures of issue 25, each checked against the CPU path on the same machine before it is timed: batch
-# inference (300-tree depth-6 model, 10M rows: rows/s, GPU against every CPU core) and the drift scan (100,000 assets
-# x 40 features, GPU against the CPU scan). The GPU machine has no .NET, so the program runs from a self-contained
+# inference (300-tree depth-6 model, 10M rows: rows/s, GPU against every CPU core), the drift scan (100,000 assets
+# x 40 features, GPU against the CPU scan) and training (10M rows x 50 features, depth 8, 256 bins, 200 rounds, GPU
+# against the CPU booster on every core; the histogram kernel as a share of copy bandwidth). The GPU machine has no .NET, so the program runs from a self-contained
 # publish in the git-ignored .device/ folder (a folder, or its tarball, which is what travels to the device).
 #
 # usage: benchmarks/gpu/run.sh publish                       build .device/gpu-bench and .device/gpu-bench.tar.gz (needs .NET)
-#        benchmarks/gpu/run.sh [--device cuda|cpu] [--sections inference,drift] [--rows N] [--assets N] [--features N]
+#        benchmarks/gpu/run.sh [--device cuda|cpu] [--sections inference,drift,training] [--rows N] [--assets N] [--features N]
+#                              [--rounds N] [--depth N]
 #   --device defaults to cuda. --device cpu runs the kernels on ILGPU's CPU accelerator at small default sizes, to prove
 #   the script and the checks work on a machine without a GPU: those timings are labelled as CPU-accelerator timings
-#   and are never GPU figures. More sections (the training kernels' histogram and training figures) are added to
-#   benchmarks/MarketIntel.GpuBench/Program.cs and run here unchanged.
+#   and are never GPU figures. More sections are added to benchmarks/MarketIntel.GpuBench/Program.cs and run here unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=.device/gpu-bench

@@ -1,3 +1,5 @@
+using MarketIntel.Training.Devices;
+
 namespace MarketIntel.Training;
 
 /// <summary>
@@ -8,8 +10,12 @@ namespace MarketIntel.Training;
 /// </summary>
 public static class GradientBooster
 {
-    /// <summary>Trains on a row-major matrix (<paramref name="featureNames"/> columns, NaN = missing) and labels.</summary>
-    public static BoostedTrees Train(ReadOnlySpan<float> matrix, IReadOnlyList<string> featureNames, ReadOnlySpan<float> labels, BoostParameters parameters, Action<int>? roundDone = null)
+    /// <summary>
+    /// Trains on a row-major matrix (<paramref name="featureNames"/> columns, NaN = missing) and labels; with a
+    /// <paramref name="device"/>, its histograms and row partitions replace the CPU's (the caller keeps and disposes it).
+    /// </summary>
+    public static BoostedTrees Train(ReadOnlySpan<float> matrix, IReadOnlyList<string> featureNames, ReadOnlySpan<float> labels, BoostParameters parameters,
+        Action<int>? roundDone = null, IHistogramDevice? device = null)
     {
         ArgumentNullException.ThrowIfNull(featureNames);
         ArgumentNullException.ThrowIfNull(parameters);
@@ -44,7 +50,8 @@ public static class GradientBooster
         // rows in partition order, so one 8-byte pair per row is what matters; sums are kept in double.
         var pairs = new float[rows * 2];
         var trees = new List<RegressionTree>(parameters.Rounds);
-        var grower = new TreeGrower(q, pairs, parameters, team);
+        TreeGrower? grower = device is null ? new TreeGrower(q, pairs, parameters, team) : null;
+        DeviceTreeGrower? deviceGrower = device is null ? null : new DeviceTreeGrower(q, parameters, team, device);
         var random = new Random(parameters.Seed);
         var sample = new int[rows];
         const int Chunk = 16384;
@@ -84,11 +91,14 @@ public static class GradientBooster
                 }
             }
             bool[] allowed = FeatureSample(features, parameters.ColsampleBytree, random);
-            RegressionTree tree = grower.Grow(count < rows ? sample : null, count, allowed);
+            RegressionTree tree = grower is not null
+                ? grower.Grow(count < rows ? sample : null, count, allowed)
+                : deviceGrower!.Grow(pairs, count < rows ? sample : null, count, allowed);
             trees.Add(tree);
-            if (count == rows)
+            if (grower is not null && count == rows)
             {
                 // Every row went through the tree while it grew: each leaf's rows are a segment of the row order.
+                // (A device keeps its row order to itself: there every row walks the tree, below.)
                 List<(int Node, int[] Rows, int Start, int Count)> leaves = grower.Leaves;
                 team.For(leaves.Count, (k, _) =>
                 {

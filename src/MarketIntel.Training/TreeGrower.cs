@@ -15,7 +15,6 @@ namespace MarketIntel.Training;
 /// </summary>
 internal sealed class TreeGrower
 {
-    private const double MinGain = 1e-6;   // XGBoost's kRtEps: a split must gain more than this
     private const int BlockRows = 8192;    // rows in one work item of partitioning and histogram building
     private const int SlotChunk = 1024;    // histogram slots in one work item of summing histograms
     private const int Ahead = 16;          // rows ahead to prefetch the bins (and gradients) of
@@ -25,6 +24,7 @@ internal sealed class TreeGrower
     private readonly BoostParameters _p;
     private readonly WorkerTeam _team;
     private readonly int _features;
+    private readonly SplitFinder _finder;
     private readonly int[] _start;      // per feature, its first histogram slot (the missing bin); then the total
     private readonly int[] _stored;     // per feature, 2 x the slot of stored bin value 0 (its start plus its base)
     private readonly int _size;         // histogram slots, two doubles (g, h) each
@@ -63,18 +63,18 @@ internal sealed class TreeGrower
         _p = p;
         _team = team;
         _features = q.Features;
-        _start = new int[_features + 1];
+        _finder = new SplitFinder(q, p);
+        _start = _finder.Start;
         _stored = new int[_features];
         for (int f = 0; f < _features; f++)
         {
-            _start[f + 1] = _start[f] + q.BinCount(f);
             _stored[f] = 2 * (_start[f] + q.BinBase(f));
         }
         _size = _start[^1];
         _src = new int[q.Rows];
         _dst = new int[q.Rows];
         _allowed = new int[_features];
-        int candidates = (q.Cuts.Max(c => c.Length) + 3) & ~3;
+        int candidates = _finder.Candidates;
         _prefixG = new double[team.Threads][];
         _prefixH = new double[team.Threads][];
         for (int t = 0; t < team.Threads; t++)
@@ -119,12 +119,6 @@ internal sealed class TreeGrower
         public bool SmallLeft;  // which side's rows go into Part
         public bool Build;      // whether the smaller child gets a histogram
         public double[]? Part;  // its share of the smaller child's histogram (or of the root's)
-    }
-
-    /// <summary>A candidate split, with the gradient sums of its left side (the right's are the node's minus them).</summary>
-    private readonly record struct Split(double Gain, int Feature, int Bin, bool DefaultLeft, double GLeft, double HLeft)
-    {
-        public static readonly Split None = new(double.NegativeInfinity, -1, 0, false, 0, 0);
     }
 
     /// <summary>The last tree's leaves: node, and the segment of a row order that reached it.</summary>
@@ -187,7 +181,7 @@ internal sealed class TreeGrower
             root.G += root.Hist[s];
             root.H += root.Hist[s + 1];
         }
-        root.Id = tree.Add(-1, root.H, Weight(root.G, root.H));
+        root.Id = _finder.AddRoot(tree, root.G, root.H);
 
         _level.Clear();
         _level.Add(root);
@@ -206,16 +200,8 @@ internal sealed class TreeGrower
             for (int k = 0; k < _level.Count; k++)
             {
                 Node node = _level[k];
-                Split best = Split.None;
-                for (int a = 0; a < _allowedCount; a++)
-                {
-                    Split s = _splits[k * _allowedCount + a];
-                    if (s.Gain > best.Gain)
-                    {
-                        best = s;
-                    }
-                }
-                if (best.Feature < 0 || !(best.Gain > MinGain) || best.Gain < _p.Gamma)
+                Split best = _finder.Choose(_splits.AsSpan(k * _allowedCount, _allowedCount));
+                if (best.Feature < 0)
                 {
                     node.Best = Split.None;
                     Return(node.Hist);
@@ -246,15 +232,7 @@ internal sealed class TreeGrower
                 node.LeftCount = left;
                 var l = new Node { Start = node.Start, Count = left, G = best.GLeft, H = best.HLeft };
                 var r = new Node { Start = node.Start + left, Count = node.Count - left, G = node.G - best.GLeft, H = node.H - best.HLeft };
-                l.Id = tree.Add(node.Id, l.H, Weight(l.G, l.H));
-                r.Id = tree.Add(node.Id, r.H, Weight(r.G, r.H));
-                tree.Left[node.Id] = l.Id;
-                tree.Right[node.Id] = r.Id;
-                tree.Feature[node.Id] = best.Feature;
-                tree.SplitBin[node.Id] = best.Bin;
-                tree.Condition[node.Id] = _q.Cuts[best.Feature][best.Bin - 1];
-                tree.DefaultLeft[node.Id] = best.DefaultLeft;
-                tree.Gain[node.Id] = (float)best.Gain;
+                (l.Id, r.Id) = _finder.Apply(tree, node.Id, best, node.G, node.H);
                 node.Left = l;
                 node.Right = r;
                 _next.Add(l);
@@ -309,14 +287,7 @@ internal sealed class TreeGrower
             leaf.Hist = [];
             Leaves.Add((leaf.Id, _src, leaf.Start, leaf.Count));
         }
-        // Leaves hold their weight scaled by the learning rate.
-        for (int n = 0; n < tree.Nodes; n++)
-        {
-            if (tree.Left[n] < 0)
-            {
-                tree.Condition[n] = (float)(tree.Weight[n] * _p.Eta);
-            }
-        }
+        _finder.ScaleLeaves(tree);
         return tree;
     }
 
@@ -525,47 +496,5 @@ internal sealed class TreeGrower
         }
     }
 
-    /// <summary>
-    /// The best split of a node on one feature: the cumulative sums of its histogram, then the scan of
-    /// <see cref="SplitScan"/> over them (four bins a vector where vectors are hardware-accelerated).
-    /// </summary>
-    private Split BestSplit(Node node, int f, int thread)
-    {
-        int off = _start[f] * 2;
-        double[] hist = node.Hist;
-        int n = _q.Cuts[f].Length;   // candidates: after value bins 1..n (all value bins left is no split)
-        if (n == 0)
-        {
-            return Split.None;
-        }
-        double[] gl = _prefixG[thread], hl = _prefixH[thread];
-        double g = 0, h = 0;
-        for (int j = 0; j < n; j++)
-        {
-            g += hist[off + 2 * (j + 1)];
-            h += hist[off + 2 * (j + 1) + 1];
-            gl[j] = g;
-            hl[j] = h;
-        }
-        int padded = (n + 3) & ~3;
-        for (int j = n; j < padded; j++)
-        {
-            gl[j] = 0;
-            hl[j] = double.NaN;   // fails every min_child_weight test: never chosen
-        }
-        double gMissing = hist[off], hMissing = hist[off + 1];
-        var scan = new SplitScan(gMissing, hMissing, node.G, node.H, _p.MinChildWeight, _p.Lambda, _p.Alpha);
-        (double bestGain, int bestPos) = Vector256.IsHardwareAccelerated ? scan.Vector(gl, hl, n) : scan.Scalar(gl, hl, n);
-        if (bestPos == 0)
-        {
-            return Split.None;
-        }
-        int bin = bestPos >> 1;
-        bool missingLeft = (bestPos & 1) == 0;
-        return missingLeft
-            ? new Split(bestGain, f, bin, true, gl[bin - 1] + gMissing, hl[bin - 1] + hMissing)
-            : new Split(bestGain, f, bin, false, gl[bin - 1], hl[bin - 1]);
-    }
-
-    private double Weight(double g, double h) => -SplitScan.ThresholdL1(g, _p.Alpha) / (h + _p.Lambda);
+    private Split BestSplit(Node node, int f, int thread) => _finder.Best(node.Hist, f, node.G, node.H, _prefixG[thread], _prefixH[thread]);
 }
