@@ -1,6 +1,7 @@
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Grains;
+using MarketIntel.Grains.Retraining;
 using MarketIntel.Server.Api;
 using MarketIntel.Server.Security;
 using MarketIntel.Server.Telemetry;
@@ -57,6 +58,8 @@ public static class GridTelemetryHosting
         // /metrics from the first scrape rather than from their first use.
         app.Services.GetRequiredService<PrometheusExport>();
         app.Services.GetRequiredService<GridMetrics>();
+        // Its counters start at 0 on every silo, so a silo's first job of each kind counts in rate() and increase().
+        app.Services.GetRequiredService<RetrainMetrics>();
         app.Services.GetRequiredService<StreamMetrics>();
         app.Services.GetService<IBarArchive>();
         app.UseMiddleware<RequestMetrics>();
