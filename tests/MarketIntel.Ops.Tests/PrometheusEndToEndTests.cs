@@ -79,6 +79,8 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output) : IDisposa
         Assert.True(await PanelValue(expressions, "Retraining jobs started per hour by trigger", "trigger", "manual") > 0.5, "the started panel does not count the job");
         Assert.True(await PanelValue(expressions, "Retraining jobs ended per hour by state", "state", "registered") > 0.5, "the ended panel does not count the job");
         Assert.InRange(await PanelValue(expressions, "Time since each model's last retraining job", "model", "e2e"), 0, 600);
+        // The one silo runs every role.
+        Assert.Equal(1, await PanelValue(expressions, "Silos by role", "role", "all"));
 
         silo.Kill();
         await Until(async () => await AlertState("MarketIntelSiloDown") is "pending", "MarketIntelSiloDown is pending");

@@ -1,6 +1,7 @@
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Grains;
+using MarketIntel.Grains.Placement;
 using MarketIntel.Grains.Retraining;
 using MarketIntel.Server.Api;
 using MarketIntel.Server.Security;
@@ -60,6 +61,7 @@ public static class GridTelemetryHosting
         app.Services.GetRequiredService<GridMetrics>();
         // Its counters start at 0 on every silo, so a silo's first job of each kind counts in rate() and increase().
         app.Services.GetRequiredService<RetrainMetrics>();
+        app.Services.GetRequiredService<SiloInfoMetrics>();
         app.Services.GetRequiredService<StreamMetrics>();
         app.Services.GetService<IBarArchive>();
         app.UseMiddleware<RequestMetrics>();
