@@ -128,6 +128,7 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output) : IDisposa
             return job.GetProperty("state").GetString() is not "waiting" and not "running";
         }, $"retraining job {id} ends", TimeSpan.FromSeconds(120));
         Assert.True(job.GetProperty("state").GetString() == "registered", $"retraining job {id}: {job}");
+        output.WriteLine($"retraining job {id}: accepted {job.GetProperty("createdAt")}, registered {job.GetProperty("finishedAt")}");
         return job.GetProperty("version").GetString()!;
     }
 
