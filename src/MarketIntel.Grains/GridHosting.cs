@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using MarketIntel.Abstractions.Hosting;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Grains.Assets;
@@ -40,6 +41,7 @@ public static class GridHosting
         // Every silo, whatever its role, can place grains of both kinds: a call may start on any silo.
         silo.UseSiloMetadata(new Dictionary<string, string>(device.Metadata) { [SiloRoles.MetadataKey] = role.Name() });
         silo.Services.AddSingleton(device);
+        silo.Services.AddSingleton(s => new SiloInfoMetrics(s.GetRequiredService<IMeterFactory>(), role, device));
         silo.AddPlacementDirector<ServingPlacement, RolePlacementDirector>();
         silo.AddPlacementDirector<WorkerPlacement, RolePlacementDirector>();
         silo.Services.AddMarketIntelGridOptions(configureOptions);

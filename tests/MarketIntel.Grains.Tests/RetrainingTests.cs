@@ -34,26 +34,31 @@ public sealed class RetrainingTests(OneSiloRetrainCluster fixture) : IClassFixtu
     }
 
     // The silo's marketintel_retrain_jobs_total for one trigger and state, as a scrape reads it.
-    private long JobsTotal(string trigger, string state)
+    private long JobsTotal(string trigger, string state) => (long)Measured("marketintel_retrain_jobs_total", ("trigger", trigger), ("state", state));
+
+    // The sum of the silo's measurements of one retraining instrument whose tags include <paramref name="labels"/>, as a scrape reads them.
+    private double Measured(string instrument, params (string Key, string Value)[] labels)
     {
         IMeterFactory meters = fixture.Service<IMeterFactory>(Silo);
-        long total = 0;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
+        double total = 0;
+        void Add(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
-            if (instrument.Name == "marketintel_retrain_jobs_total" && ReferenceEquals(instrument.Meter.Scope, meters))
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-        {
-            Dictionary<string, object?> labels = new(tags.ToArray());
-            if (Equals(labels["trigger"], trigger) && Equals(labels["state"], state))
+            Dictionary<string, object?> measured = new(tags.ToArray());
+            if (labels.All(l => measured.TryGetValue(l.Key, out object? v) && Equals(v, l.Value)))
             {
                 total += value;
             }
-        });
+        }
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (published, l) =>
+        {
+            if (published.Name == instrument && ReferenceEquals(published.Meter.Scope, meters))
+            {
+                l.EnableMeasurementEvents(published);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) => Add(value, tags));
+        listener.SetMeasurementEventCallback<double>((_, value, tags, _) => Add(value, tags));
         listener.Start();
         listener.RecordObservableInstruments();
         return total;
@@ -76,10 +81,16 @@ public sealed class RetrainingTests(OneSiloRetrainCluster fixture) : IClassFixtu
         });
 
         long registeredBefore = JobsTotal("manual", "registered");
+        double startedBefore = Measured("marketintel_retrain_jobs_started_total", ("trigger", "manual"));
+        double secondsBefore = Measured("marketintel_retrain_job_seconds_total", ("state", "registered"));
         RetrainStart start = await Coordinator(name).Request(Retrain.Manual(name));
         Assert.True(start.Started, start.Reason);
+        Assert.Equal(startedBefore + 1, Measured("marketintel_retrain_jobs_started_total", ("trigger", "manual")));
         RetrainJob job = await Retrain.Until(Coordinator(name), start.Job!.Id, j => !j.IsActive, "an end");
         Assert.Equal(registeredBefore + 1, JobsTotal("manual", "registered"));
+        // The job's time from acceptance to registration is added to the registered total; its start is the model's last.
+        Assert.Equal((job.FinishedAt!.Value - job.CreatedAt) / 1000.0, Measured("marketintel_retrain_job_seconds_total", ("state", "registered")) - secondsBefore, precision: 3);
+        Assert.Equal(job.CreatedAt / 1000.0, Measured("marketintel_retrain_last_job_start_time_seconds", ("model", name)), precision: 3);
 
         Assert.Equal(RetrainJobState.Registered, job.State);
         Assert.Equal(32, job.Id.Length);
@@ -120,6 +131,7 @@ public sealed class RetrainingTests(OneSiloRetrainCluster fixture) : IClassFixtu
         Assert.Contains(told, t => t.State == RetrainJobState.Waiting && t.Through == 0);
         Assert.Contains(told, t => t.State == RetrainJobState.Registered && t.Version == job.Version);
         Assert.Equal(0, fixture.Service<RetrainMetrics>(Silo).ActiveJobs);
+        Assert.Equal(0, Measured("marketintel_retrain_jobs_active_oldest_seconds"));
         RetrainJob listed = (await Coordinator(name).List(10)).Single();
         Assert.Equal((job.Id, job.State, job.Version, job.UpdatedAt), (listed.Id, listed.State, listed.Version, listed.UpdatedAt));
     }

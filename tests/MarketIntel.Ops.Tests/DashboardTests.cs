@@ -129,6 +129,21 @@ public sealed class DashboardTests
         }
     }
 
+    [Fact]
+    public void The_serving_dashboards_Retraining_row_shows_every_retraining_metric_summed_or_maxed_over_silos()
+    {
+        var row = ServingRowExpressions("Retraining");
+        string[] metrics = ["marketintel_retrain_jobs_started_total", "marketintel_retrain_jobs_total", "marketintel_retrain_job_seconds_total",
+            "marketintel_retrain_jobs_active", "marketintel_retrain_jobs_active_oldest_seconds", "marketintel_retrain_last_job_start_time_seconds"];
+        foreach (string metric in metrics)
+        {
+            var showing = row.Where(e => PromQl.Selectors(e).Any(s => s.Metric == metric)).ToList();
+            Assert.True(showing.Count > 0, $"no panel of the Retraining row shows {metric}");
+            // Each silo's coordinators report their own jobs: a panel adds them up (or takes the oldest), never shows one silo's.
+            Assert.All(showing, e => Assert.Matches($@"(sum|max)( by \([a-z, ]+\))? ?\((increase\()?{metric}\{{", e));
+        }
+    }
+
     // The queries of the serving dashboard's panels under the row titled <paramref name="title"/>, down to the next row.
     private static List<string> ServingRowExpressions(string title)
     {

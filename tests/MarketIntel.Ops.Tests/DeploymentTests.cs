@@ -276,6 +276,18 @@ public sealed class DeploymentTests
     }
 
     [Fact]
+    public void The_Kubernetes_worker_asks_for_one_GPU_and_the_serving_silos_for_none()
+    {
+        const string Gpu = "nvidia.com/gpu";
+        YamlNode resources = At(Container("marketintel-worker"), "resources");
+        // An extended resource is scheduled by its request, which must equal its limit.
+        Assert.Equal("1", Text(resources, "requests", Gpu));
+        Assert.Equal("1", Text(resources, "limits", Gpu));
+        YamlNode serving = At(Container("marketintel-silo"), "resources");
+        Assert.False(Has(At(serving, "requests"), Gpu) || (Has(serving, "limits") && Has(At(serving, "limits"), Gpu)), "a serving silo asks for a GPU: the manifests give GPUs to workers only");
+    }
+
+    [Fact]
     public void Grafana_mounts_the_dashboards_where_the_provisioning_looks_and_every_mounted_path_exists()
     {
         var provider = (YamlMappingNode)((YamlSequenceNode)At(Documents(Deploy("grafana", "provisioning", "dashboards", "marketintel.yml")).Single(), "providers")).Single();

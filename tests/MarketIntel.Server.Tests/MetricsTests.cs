@@ -31,6 +31,13 @@ public sealed class MetricsTests(ServerFixture server)
         ("marketintel_asset_replay_seconds_total", "counter", []),
         ("marketintel_inference_duration_seconds", "histogram", ["model"]),
         ("marketintel_bar_age_seconds_bucket", "gauge", ["le"]),
+        ("marketintel_silo_info", "gauge", ["role", "device"]),
+        // Served at 0 from the silo's start, before any job: a silo's first job counts in rate() and increase().
+        ("marketintel_retrain_jobs_started_total", "counter", ["trigger"]),
+        ("marketintel_retrain_jobs_total", "counter", ["trigger", "state"]),
+        ("marketintel_retrain_job_seconds_total", "counter", ["state"]),
+        ("marketintel_retrain_jobs_active", "gauge", []),
+        ("marketintel_retrain_jobs_active_oldest_seconds", "gauge", []),
     ];
 
     [Fact]

@@ -51,6 +51,11 @@ public sealed class ServingOnlyGrid : IAsyncLifetime
 /// get, cancel, and gRPC's watch), the debounce's answer (409 over HTTP, with the job that holds the request back), and
 /// the errors: an unknown model, an unknown job, a bad body naming the field at fault.
 /// </summary>
+/// <remarks>
+/// In the server collection, so its grid never runs beside the collection's tests: hosts in one process share
+/// prometheus-net's registry, and this grid's gauges (active assets, bar ages) overwrote those MetricsTests read.
+/// </remarks>
+[Collection("server")]
 public sealed class RetrainApiTests(ServingOnlyGrid grid) : IClassFixture<ServingOnlyGrid>
 {
     private static async Task<JsonElement> Json(HttpResponseMessage response, HttpStatusCode expected)

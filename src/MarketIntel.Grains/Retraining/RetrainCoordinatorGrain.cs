@@ -71,7 +71,10 @@ public sealed partial class RetrainCoordinatorGrain(IRetrainJobStore store, IOpt
         if (_latest is { IsActive: true } active)
         {
             LogPickedUp(_name, active.Id, active.State);
-            metrics.Active(_name, true);
+        }
+        if (_latest is not null)
+        {
+            metrics.Holds(_name, _latest);
         }
         Watch();
     }
@@ -79,7 +82,7 @@ public sealed partial class RetrainCoordinatorGrain(IRetrainJobStore store, IOpt
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         // The job is not over: the next activation, wherever it is, picks it up from the store.
-        metrics.Active(_name, false);
+        metrics.Released(_name);
         _timer?.Dispose();
         return Task.CompletedTask;
     }
@@ -396,11 +399,15 @@ public sealed partial class RetrainCoordinatorGrain(IRetrainJobStore store, IOpt
         {
             _awaitingDecision.Remove(job.Id);
         }
-        if (before?.State != job.State && job.State is not RetrainJobState.Waiting and not RetrainJobState.Running)
+        if (before is null && job.State == RetrainJobState.Waiting && job.Attempt == 0)
         {
-            metrics.Reached(job.Request.Trigger, job.State);
+            metrics.Started(job.Request.Trigger);
         }
-        metrics.Active(_name, _latest.IsActive);
+        else if (before?.State != job.State && !job.IsActive)
+        {
+            metrics.Reached(job);
+        }
+        metrics.Holds(_name, _latest);
         bool progressOnly = before is not null && before.State == job.State && before.Detail == job.Detail;
         var notice = new ModelAuditRecord(0, _name, progressOnly ? RetrainEvents.Progress : RetrainEvents.State, job.Version, job.UpdatedAt, job.Request.Client,
             RetrainJobJson.Write(job));

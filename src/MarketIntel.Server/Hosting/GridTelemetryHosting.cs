@@ -1,6 +1,8 @@
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Grains;
+using MarketIntel.Grains.Placement;
+using MarketIntel.Grains.Retraining;
 using MarketIntel.Server.Api;
 using MarketIntel.Server.Security;
 using MarketIntel.Server.Telemetry;
@@ -57,6 +59,9 @@ public static class GridTelemetryHosting
         // /metrics from the first scrape rather than from their first use.
         app.Services.GetRequiredService<PrometheusExport>();
         app.Services.GetRequiredService<GridMetrics>();
+        // Its counters start at 0 on every silo, so a silo's first job of each kind counts in rate() and increase().
+        app.Services.GetRequiredService<RetrainMetrics>();
+        app.Services.GetRequiredService<SiloInfoMetrics>();
         app.Services.GetRequiredService<StreamMetrics>();
         app.Services.GetService<IBarArchive>();
         app.UseMiddleware<RequestMetrics>();
