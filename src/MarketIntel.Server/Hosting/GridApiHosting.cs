@@ -66,6 +66,7 @@ public static class GridApiHosting
         builder.Services.AddSingleton<Application.RetrainOperations>();
         builder.Services.AddSingleton<Application.BarHolder>();
         builder.Services.AddSingleton<PredictionFeed>();
+        builder.Services.AddSingleton<LivePredictions>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PredictionFeed>());
         builder.Services.AddHostedService<ModelBootstrap>();
         return builder;
