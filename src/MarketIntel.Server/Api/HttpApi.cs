@@ -56,6 +56,7 @@ internal static class HttpApi
             .. ModelsHttpApi.Paths,
             .. DriftHttpApi.Paths,
             .. RetrainHttpApi.Paths,
+            .. AssetsHttpApi.Paths,
         ],
         server.MetricsPort > 0 ? $":{server.MetricsPort}/metrics" : "/metrics",
         server.Dashboard ? server.DashboardPath : null,

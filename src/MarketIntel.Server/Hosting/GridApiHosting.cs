@@ -65,6 +65,7 @@ public static class GridApiHosting
         builder.Services.AddSingleton<Application.DriftQuery>();
         builder.Services.AddSingleton<Application.RetrainOperations>();
         builder.Services.AddSingleton<Application.BarHolder>();
+        builder.Services.AddSingleton<Application.AssetsQuery>();
         builder.Services.AddSingleton<PredictionFeed>();
         builder.Services.AddSingleton<LivePredictions>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PredictionFeed>());
@@ -87,6 +88,7 @@ public static class GridApiHosting
         app.MapDriftHttpApi();
         app.MapGrpcService<RetrainService>();
         app.MapRetrainHttpApi();
+        app.MapAssetsHttpApi();
         return app;
     }
 }
