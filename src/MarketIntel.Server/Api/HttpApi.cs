@@ -57,6 +57,7 @@ internal static class HttpApi
             .. DriftHttpApi.Paths,
             .. RetrainHttpApi.Paths,
             .. AssetsHttpApi.Paths,
+            .. WebConsole.ConsoleEndpoints.Paths,
         ],
         server.MetricsPort > 0 ? $":{server.MetricsPort}/metrics" : "/metrics",
         server.Dashboard ? server.DashboardPath : null,

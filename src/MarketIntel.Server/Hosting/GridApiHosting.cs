@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using MarketIntel.Server.Api;
 using MarketIntel.Server.Limits;
 using MarketIntel.Server.Security;
+using MarketIntel.Server.WebConsole;
 
 namespace MarketIntel.Server.Hosting;
 
@@ -89,6 +90,7 @@ public static class GridApiHosting
         app.MapGrpcService<RetrainService>();
         app.MapRetrainHttpApi();
         app.MapAssetsHttpApi();
+        app.MapConsole();
         return app;
     }
 }
