@@ -30,6 +30,10 @@ command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 command -v grpc_python_plugin >/dev/null 2>&1 || missing+=(protobuf-compiler-grpc)
 # The backtest's plots (ScottPlot on SkiaSharp) measure and draw their text with a font from /usr/share/fonts.
 ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1 || missing+=(fonts-dejavu-core)
+# The web console's browser test drives headless chromium through chromedriver with Debian's python3-selenium.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+/usr/bin/python3 -c "import selenium" >/dev/null 2>&1 || missing+=(python3-selenium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"

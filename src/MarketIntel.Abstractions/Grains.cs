@@ -47,6 +47,12 @@ public interface IAssetGrain : IGrainWithStringKey
     /// against the version's reference profile, its bar quality, and its live scores against the validation metrics.
     /// </summary>
     Task<AssetDrift> GetDrift();
+
+    /// <summary>
+    /// The asset in one line for the web console: latest bar (Unix ms), the served version's prediction from the
+    /// latest features, drifting or not. Unlike <see cref="GetFeatures"/> it answers an asset without bars too.
+    /// </summary>
+    Task<AssetSummary> GetSummary();
 }
 
 /// <summary>Receives new predictions from asset grains (see <see cref="IAssetGrain.Subscribe"/>).</summary>

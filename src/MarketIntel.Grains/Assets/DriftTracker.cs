@@ -43,6 +43,9 @@ internal sealed class DriftTracker(string asset, DriftOptions options, BarQualit
     /// <summary>Whether the served version's reference is still to be found (looked up again each batch: one may be given later).</summary>
     public bool WantsReference => _status == DriftStatus.NoReference;
 
+    /// <summary>Whether the window was drifting when last evaluated (false while warming up or not counting).</summary>
+    public bool Drifting => _drifting;
+
     /// <summary>The version tracked, or null when the asset has no model.</summary>
     public ModelRef? Served => _served;
 

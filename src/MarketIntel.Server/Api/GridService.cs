@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Grpc.Core;
 using MarketIntel.Abstractions;
 using MarketIntel.Api.V1;
@@ -13,8 +12,7 @@ namespace MarketIntel.Server.Api;
 /// The gRPC API: validates, maps, calls <see cref="GridOperations"/>, maps back. Grid errors become statuses in
 /// <see cref="GridErrorInterceptor"/>.
 /// </summary>
-internal sealed class GridService(GridOperations operations, BarHolder holder, PredictionFeed feed,
-    IOptions<LimitsOptions> limitOptions, StreamQuota streams, StreamMetrics streamMetrics, IHostApplicationLifetime lifetime) : Grid.GridBase
+internal sealed class GridService(GridOperations operations, BarHolder holder, LivePredictions live, IOptions<LimitsOptions> limitOptions) : Grid.GridBase
 {
     /// <summary>How many rejections an IngestBars reply lists (all are counted).</summary>
     public const int MaxListedRejections = 1000;
@@ -103,55 +101,12 @@ internal sealed class GridService(GridOperations operations, BarHolder holder, P
     [RequiresRole(ApiRole.Reader)]
     public override async Task StreamPredictions(StreamPredictionsRequest request, IServerStreamWriter<Prediction> responseStream, ServerCallContext context)
     {
-        if (request.Assets.Count == 0)
-        {
-            throw Errors.InvalidArgument("assets: name at least one asset to stream");
-        }
-        if (request.Assets.Count > _limits.MaxAssetsPerStream)
-        {
-            throw Over.Limit("assets", request.Assets.Count, _limits.MaxAssetsPerStream, nameof(LimitsOptions.MaxAssetsPerStream));
-        }
+        live.CheckCount(request.Assets.Count);
         var assets = request.Assets.Select((a, i) => Mapping.Asset(a, $"assets[{i}]")).ToArray();
-        using IDisposable place = streams.Enter(context.GetHttpContext().Items[ApiKeyMiddleware.KeyItem] as Caller);
-        // Streams end when the client goes or the silo stops (a stream never read must not hold up a shutdown), or
-        // when the client has taken nothing for Limits:StreamStallTimeout while predictions wait for it.
-        using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
-        long lastTaken = Environment.TickCount64;
-        int stalled = 0;
-        // Bounded, so a client that stops reading cannot exhaust memory: past the buffer it loses the oldest
-        // predictions, the drops are counted in /metrics, and a client that stays stalled is cut off.
-        var channel = Channel.CreateBounded<PredictionResult>(
-            new BoundedChannelOptions(_limits.StreamBufferPredictions) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
-            _ =>
-            {
-                streamMetrics.Dropped();
-                if (Environment.TickCount64 - Volatile.Read(ref lastTaken) > _limits.StreamStallTimeout.TotalMilliseconds
-                    && Interlocked.Exchange(ref stalled, 1) == 0)
-                {
-                    streamMetrics.Stalled();
-                    ended.Cancel();
-                }
-            });
-        await using IAsyncDisposable watch = await feed.Watch(assets, channel.Writer);
         // The response headers go out at once, so a client knows the stream is open before the first prediction.
-        await context.WriteResponseHeadersAsync(new Metadata());
-        try
-        {
-            await foreach (PredictionResult prediction in channel.Reader.ReadAllAsync(ended.Token))
-            {
-                await responseStream.WriteAsync(prediction.ToMessage(), ended.Token);
-                Volatile.Write(ref lastTaken, Environment.TickCount64);
-            }
-        }
-        catch (OperationCanceledException) when (ended.IsCancellationRequested)
-        {
-            // The client ended the stream, or the silo is stopping, or the client stalled (answered below).
-        }
-        if (Volatile.Read(ref stalled) == 1)
-        {
-            throw new GridException(GridErrorKind.ResourceExhausted,
-                $"this stream's client took no prediction for {_limits.StreamStallTimeout} while {_limits.StreamBufferPredictions} waited (settings Limits:StreamStallTimeout, Limits:StreamBufferPredictions)");
-        }
+        await live.Run(assets, context.GetHttpContext().Items[ApiKeyMiddleware.KeyItem] as Caller,
+            () => context.WriteResponseHeadersAsync(new Metadata()),
+            (prediction, ended) => responseStream.WriteAsync(prediction.ToMessage(), ended), context.CancellationToken);
     }
 
     [RequiresRole(ApiRole.Admin)]

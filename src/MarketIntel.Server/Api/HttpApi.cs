@@ -56,6 +56,8 @@ internal static class HttpApi
             .. ModelsHttpApi.Paths,
             .. DriftHttpApi.Paths,
             .. RetrainHttpApi.Paths,
+            .. AssetsHttpApi.Paths,
+            .. WebConsole.ConsoleEndpoints.Paths,
         ],
         server.MetricsPort > 0 ? $":{server.MetricsPort}/metrics" : "/metrics",
         server.Dashboard ? server.DashboardPath : null,

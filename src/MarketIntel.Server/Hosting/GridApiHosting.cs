@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using MarketIntel.Server.Api;
 using MarketIntel.Server.Limits;
 using MarketIntel.Server.Security;
+using MarketIntel.Server.WebConsole;
 
 namespace MarketIntel.Server.Hosting;
 
@@ -65,7 +66,9 @@ public static class GridApiHosting
         builder.Services.AddSingleton<Application.DriftQuery>();
         builder.Services.AddSingleton<Application.RetrainOperations>();
         builder.Services.AddSingleton<Application.BarHolder>();
+        builder.Services.AddSingleton<Application.AssetsQuery>();
         builder.Services.AddSingleton<PredictionFeed>();
+        builder.Services.AddSingleton<LivePredictions>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PredictionFeed>());
         builder.Services.AddHostedService<ModelBootstrap>();
         return builder;
@@ -86,6 +89,8 @@ public static class GridApiHosting
         app.MapDriftHttpApi();
         app.MapGrpcService<RetrainService>();
         app.MapRetrainHttpApi();
+        app.MapAssetsHttpApi();
+        app.MapConsole();
         return app;
     }
 }
