@@ -50,6 +50,8 @@ public static class GridHosting
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(s => s.GetRequiredService<SiloModelEvents>());
         silo.Services.AddSingleton<GridMetrics>();
         silo.Services.AddSingleton<Drift.DriftMetrics>();
+        // On the device the host registered (an IDriftScanEngine), else the CPU.
+        silo.Services.AddSingleton<Drift.SiloDriftScans>();
         silo.Services.AddMarketIntelRetrainTriggers();
         silo.Services.AddSingleton<FeatureSpecCache>();
         silo.Services.AddSingleton<LocalPredictor>();

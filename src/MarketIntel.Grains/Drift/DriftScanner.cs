@@ -21,7 +21,7 @@ public static class DriftScanner
 
     /// <summary>
     /// One stored window against its version's <paramref name="profile"/> (null: the version has none): as
-    /// <see cref="Evaluate(IReadOnlyList{DriftCounts}, ReferenceProfile?, double)"/> evaluates it among others.
+    /// <see cref="Evaluate(IReadOnlyList{DriftCounts}, ReferenceProfile?, double, SiloDriftScans?)"/> evaluates it among others, on the CPU.
     /// </summary>
     public static AssetDrift Evaluate(DriftCounts counts, ReferenceProfile? profile, double alpha)
     {
@@ -34,9 +34,10 @@ public static class DriftScanner
     /// <see cref="DriftScan"/>: each window's series statistics, flagged by Benjamini-Hochberg across its series where
     /// the window is full, or the status saying why there are none (no reference, or the profile's series are not the
     /// window's). The scan's statistics equal <see cref="DriftStatistics.Compare"/>'s, which the asset grains use on
-    /// their live windows, up to rounding (DriftScan's remarks).
+    /// their live windows, up to rounding (DriftScan's remarks). The scan runs through <paramref name="scans"/>: the
+    /// silo's device where it has one; null, or a silo without one, the CPU.
     /// </summary>
-    public static IReadOnlyList<AssetDrift> Evaluate(IReadOnlyList<DriftCounts> windows, ReferenceProfile? profile, double alpha)
+    public static IReadOnlyList<AssetDrift> Evaluate(IReadOnlyList<DriftCounts> windows, ReferenceProfile? profile, double alpha, SiloDriftScans? scans = null)
     {
         ArgumentNullException.ThrowIfNull(windows);
         var evaluated = new AssetDrift[windows.Count];
@@ -75,7 +76,7 @@ public static class DriftScanner
                 missing[(s * assets) + a] = stored[s].Missing;
             }
         }
-        DriftScanResult result = scan.Scan(counts, missing, assets, alpha);
+        DriftScanResult result = (scans ?? SiloDriftScans.Cpu).Scan(scan, counts, missing, assets, alpha);
         bool withPrediction = profile!.Prediction is not null;
         for (int a = 0; a < assets; a++)
         {
@@ -98,11 +99,13 @@ public static class DriftScanner
     /// Every window in <paramref name="store"/> of model <paramref name="name"/>'s versions (null: every model), by asset:
     /// evaluated at <paramref name="alpha"/> (a version's windows in one scan), with the counts and the profile it was
     /// evaluated against (null when the version has none, or is gone from the registry). The cluster-wide drift of the
-    /// API and the retraining watch's scan both read the store this way.
+    /// API and the retraining watch's scan both read the store this way, scanning through the silo's
+    /// <paramref name="scans"/> (its device where it has one).
     /// </summary>
     /// <exception cref="GridException"><see cref="GridErrorKind.Unavailable"/>: the store could not be read.</exception>
-    public static async Task<IReadOnlyList<(AssetDrift Drift, DriftCounts Counts, ReferenceProfile? Profile)>> Scan(IDriftStore store, SiloModelCache models, string? name, double alpha)
+    public static async Task<IReadOnlyList<(AssetDrift Drift, DriftCounts Counts, ReferenceProfile? Profile)>> Scan(IDriftStore store, SiloModelCache models, SiloDriftScans scans, string? name, double alpha)
     {
+        ArgumentNullException.ThrowIfNull(scans);
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(models);
         IReadOnlyList<DriftCounts> windows;
@@ -119,7 +122,7 @@ public static class DriftScanner
         {
             DriftCounts[] counts = [.. version];
             ReferenceProfile? profile = await Profile(models, version.Key);
-            IReadOnlyList<AssetDrift> evaluated = Evaluate(counts, profile, alpha);
+            IReadOnlyList<AssetDrift> evaluated = Evaluate(counts, profile, alpha, scans);
             for (int i = 0; i < counts.Length; i++)
             {
                 scanned.Add((evaluated[i], counts[i], profile));

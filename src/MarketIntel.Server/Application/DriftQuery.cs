@@ -13,17 +13,17 @@ namespace MarketIntel.Server.Application;
 /// <see cref="IDriftStore"/> (every asset's window as its grain last wrote it), each window evaluated against its
 /// version's reference profile by <see cref="DriftScanner"/>.
 /// </summary>
-internal sealed class DriftQuery(IGrainFactory grains, IDriftStore store, SiloModelCache models, IOptions<GridOptions> options)
+internal sealed class DriftQuery(IGrainFactory grains, IDriftStore store, SiloModelCache models, SiloDriftScans scans, IOptions<GridOptions> options)
 {
     /// <summary>The drift of <paramref name="asset"/> (a checked symbol).</summary>
     public Task<AssetDrift> Asset(string asset) => GrainRetry.OnRejection(() => grains.GetGrain<IAssetGrain>(asset).GetDrift());
 
     /// <summary>
     /// Every stored window of model <paramref name="name"/>'s versions (a checked name; null: every model), by asset,
-    /// as <see cref="DriftScanner.Scan(IDriftStore, SiloModelCache, string?, double)"/> evaluates them.
+    /// as <see cref="DriftScanner.Scan(IDriftStore, SiloModelCache, SiloDriftScans, string?, double)"/> evaluates them (on this silo's device where it has one).
     /// </summary>
     public Task<IReadOnlyList<(AssetDrift Drift, DriftCounts Counts, ReferenceProfile? Profile)>> Scan(string? name) =>
-        DriftScanner.Scan(store, models, name, options.Value.Drift.Alpha);
+        DriftScanner.Scan(store, models, scans, name, options.Value.Drift.Alpha);
 
     /// <summary>The cluster-wide summary per model version of <paramref name="name"/> (null: every model).</summary>
     public async Task<IReadOnlyList<VersionDriftSummary>> Summary(string? name)

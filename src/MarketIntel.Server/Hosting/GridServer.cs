@@ -29,6 +29,8 @@ public static class GridServer
         builder.AddGridApi();
 
         WebApplication app = builder.Build();
+        // A worker's device (GridSiloHosting) becomes the container's to dispose once resolved: resolve it now.
+        _ = app.Services.GetService<Gpu.Devices.GpuDevice>();
         app.UseGridTelemetry();
         app.UseGridApi();
         return app;

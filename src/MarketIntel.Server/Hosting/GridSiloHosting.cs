@@ -21,8 +21,18 @@ public static class GridSiloHosting
         ArgumentNullException.ThrowIfNull(builder);
         bool clusterMode = GridConfiguration.IsClusterMode(builder.Configuration);
         var server = builder.Configuration.Bound<ServerOptions>(ServerOptions.Section);
-        // The device this silo advertises for jobs (its GPU, or its cores), and the jobs it takes at once.
-        var device = WorkerDeviceFor(server, builder.Configuration.Bound<Grains.Placement.WorkerSlotsOptions>(Grains.Placement.WorkerSlotsOptions.Section).MaxJobsPerWorker);
+        // The device this silo advertises for jobs (its GPU, or its cores), and the jobs it takes at once. A worker that
+        // chose a device holds it open for its lifetime: its drift scans run there (SiloDriftScans).
+        int? maxJobs = builder.Configuration.Bound<Grains.Placement.WorkerSlotsOptions>(Grains.Placement.WorkerSlotsOptions.Section).MaxJobsPerWorker;
+        Gpu.Devices.GpuDevice? gpu = OpenWorkerGpu(server);
+        var device = Advertised(gpu, maxJobs);
+        if (gpu is not null)
+        {
+            // A factory's instance is owned by the container, which disposes it with the host, after the silo stopped;
+            // GridServer.Build resolves it at once so that it is owned even if nothing scans.
+            builder.Services.AddSingleton(_ => gpu);
+            builder.Services.AddSingleton<Training.Drift.IDriftScanEngine>(s => new Gpu.Drift.GpuDriftScanEngine(s.GetRequiredService<Gpu.Devices.GpuDevice>()));
+        }
         // Models are client input: the registry and every silo's model cache load them under these ceilings.
         builder.Services.AddSingleton(services => services.GetRequiredService<IOptions<ModelLimits>>().Value);
         // Process-wide and fixed when the first ONNX model loads, so set while composing, before anything runs.
@@ -54,19 +64,32 @@ public static class GridSiloHosting
     /// <exception cref="ServerConfigurationException">The device is not a choice, or <c>cuda</c> is asked for without a CUDA device.</exception>
     public static Grains.Placement.WorkerDevice WorkerDeviceFor(ServerOptions server, int? maxJobs)
     {
+        using Gpu.Devices.GpuDevice? gpu = OpenWorkerGpu(server);
+        return Advertised(gpu, maxJobs);
+    }
+
+    /// <summary>
+    /// The accelerator a silo that runs jobs opens (<see cref="ServerOptions.Device"/>); null for a serving silo, or
+    /// for <c>auto</c> without a CUDA device (the CPU code paths). The caller owns what it answers.
+    /// </summary>
+    /// <exception cref="ServerConfigurationException">The device is not a choice, or <c>cuda</c> is asked for without a CUDA device.</exception>
+    public static Gpu.Devices.GpuDevice? OpenWorkerGpu(ServerOptions server)
+    {
         ArgumentNullException.ThrowIfNull(server);
         if (!Grains.Placement.SiloRoles.TryParse(server.Role, out var role) || !Grains.Placement.SiloRoles.Runs(role, Grains.Placement.SiloRole.Worker))
         {
-            return Grains.Placement.WorkerDevice.ThisMachine(maxJobs);
+            return null;
         }
         try
         {
-            using var gpu = Gpu.Devices.GpuDevice.Open(Gpu.Devices.GpuDevice.ParseChoice(server.Device, $"{ServerOptions.Section}:Device"));
-            return gpu is null ? Grains.Placement.WorkerDevice.ThisMachine(maxJobs) : Grains.Placement.WorkerDevice.Accelerator(gpu.Description, maxJobs);
+            return Gpu.Devices.GpuDevice.Open(Gpu.Devices.GpuDevice.ParseChoice(server.Device, $"{ServerOptions.Section}:Device"));
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
             throw new ServerConfigurationException(e.Message);
         }
     }
+
+    private static Grains.Placement.WorkerDevice Advertised(Gpu.Devices.GpuDevice? gpu, int? maxJobs) =>
+        gpu is null ? Grains.Placement.WorkerDevice.ThisMachine(maxJobs) : Grains.Placement.WorkerDevice.Accelerator(gpu.Description, maxJobs);
 }

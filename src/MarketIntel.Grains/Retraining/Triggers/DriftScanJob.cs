@@ -15,10 +15,10 @@ internal static class DriftScanJob
     /// <summary>The most drifting assets a request's reason names one by one (the rest are counted).</summary>
     public const int NamedAssets = 20;
 
-    /// <summary>Per model name: its assets judged (a full window against a reference) and those of them that drift, by asset.</summary>
-    public static async Task<IReadOnlyDictionary<string, DriftFinding>> Scan(IDriftStore store, SiloModelCache models, double alpha)
+    /// <summary>Per model name (scanned through the worker's <paramref name="scans"/>, its device where it has one): its assets judged (a full window against a reference) and those of them that drift, by asset.</summary>
+    public static async Task<IReadOnlyDictionary<string, DriftFinding>> Scan(IDriftStore store, SiloModelCache models, SiloDriftScans scans, double alpha)
     {
-        var scanned = await DriftScanner.Scan(store, models, null, alpha);
+        var scanned = await DriftScanner.Scan(store, models, scans, null, alpha);
         return scanned
             .Select(s => s.Drift)
             .Where(d => d.Model is not null && d.Status == DriftStatus.Ok)

@@ -24,6 +24,7 @@ public sealed partial class RetrainWatchGrain(
     IScoreStore scores,
     IDriftStore drift,
     SiloModelCache models,
+    Drift.SiloDriftScans scans,
     IOptions<RetrainTriggerOptions> options,
     IOptions<DriftTriggerOptions> driftTrigger,
     IOptions<GridOptions> grid,
@@ -51,7 +52,7 @@ public sealed partial class RetrainWatchGrain(
         {
             if (driftTrigger.Value.Drift)
             {
-                drifting = await DriftScanJob.Scan(drift, models, grid.Value.Drift.Alpha);
+                drifting = await DriftScanJob.Scan(drift, models, scans, grid.Value.Drift.Alpha);
             }
         }
         catch (Exception e) when (e is not OperationCanceledException)
