@@ -44,14 +44,16 @@ public static class GradientBooster
         QuantizedMatrix q = QuantizedMatrix.Build(matrix, features, parameters.MaxBin, threads);
         float[] y2 = labels.ToArray();
         const float baseScore = 0.5f;
-        var margin = new double[rows];
-        Array.Fill(margin, BoostedTrees.BaseMargin(parameters, baseScore));
+        double baseMargin = BoostedTrees.BaseMargin(parameters, baseScore);
+        // A device keeps the margins and gradients itself (the same formulas, DeviceTreeGrower): the host's are for the CPU path.
+        var margin = new double[device is null ? rows : 0];
+        Array.Fill(margin, baseMargin);
         // Gradient and hessian of a row side by side in single precision, as XGBoost keeps them: histograms read
         // rows in partition order, so one 8-byte pair per row is what matters; sums are kept in double.
-        var pairs = new float[rows * 2];
+        var pairs = new float[device is null ? rows * 2 : 0];
         var trees = new List<RegressionTree>(parameters.Rounds);
         TreeGrower? grower = device is null ? new TreeGrower(q, pairs, parameters, team) : null;
-        DeviceTreeGrower? deviceGrower = device is null ? null : new DeviceTreeGrower(q, parameters, team, device);
+        DeviceTreeGrower? deviceGrower = device is null ? null : new DeviceTreeGrower(q, y2, baseMargin, parameters, team, device);
         var random = new Random(parameters.Seed);
         var sample = new int[rows];
         const int Chunk = 16384;
@@ -77,7 +79,10 @@ public static class GradientBooster
 
         for (int round = 0; round < parameters.Rounds; round++)
         {
-            team.For(chunks, gradients);
+            if (grower is not null)
+            {
+                team.For(chunks, gradients);
+            }
             int count = rows;
             if (parameters.Subsample < 1)
             {
@@ -91,14 +96,18 @@ public static class GradientBooster
                 }
             }
             bool[] allowed = FeatureSample(features, parameters.ColsampleBytree, random);
-            RegressionTree tree = grower is not null
-                ? grower.Grow(count < rows ? sample : null, count, allowed)
-                : deviceGrower!.Grow(pairs, count < rows ? sample : null, count, allowed);
+            if (deviceGrower is not null)
+            {
+                // The device adds the tree to its own margins.
+                trees.Add(deviceGrower.Grow(count < rows ? sample : null, count, allowed));
+                roundDone?.Invoke(round + 1);
+                continue;
+            }
+            RegressionTree tree = grower!.Grow(count < rows ? sample : null, count, allowed);
             trees.Add(tree);
-            if (grower is not null && count == rows)
+            if (count == rows)
             {
                 // Every row went through the tree while it grew: each leaf's rows are a segment of the row order.
-                // (A device keeps its row order to itself: there every row walks the tree, below.)
                 List<(int Node, int[] Rows, int Start, int Count)> leaves = grower.Leaves;
                 team.For(leaves.Count, (k, _) =>
                 {

@@ -13,17 +13,9 @@ namespace MarketIntel.Gpu.Training;
 /// </remarks>
 internal readonly record struct FixedPoint(double GradientScale, double HessianScale)
 {
-    /// <summary>The scales for one tree: from the largest |g| and h of <paramref name="pairs"/> (g, h per row) and the <paramref name="rows"/> summed.</summary>
-    public static FixedPoint For(ReadOnlySpan<float> pairs, int rows)
-    {
-        float maxG = 0, maxH = 0;
-        for (int i = 0; i < pairs.Length; i += 2)
-        {
-            maxG = Math.Max(maxG, Math.Abs(pairs[i]));
-            maxH = Math.Max(maxH, Math.Abs(pairs[i + 1]));
-        }
-        return new FixedPoint(Scale(maxG, rows), Scale(maxH, rows));
-    }
+    /// <summary>The scales for one tree: from the largest |g| and h of its pairs (the device finds them) and the <paramref name="rows"/> summed.</summary>
+    public static FixedPoint For(float largestGradient, float largestHessian, int rows) =>
+        new(Scale(largestGradient, rows), Scale(largestHessian, rows));
 
     /// <summary>The largest power of two s with <paramref name="largest"/> x <paramref name="rows"/> x s &lt;= 2^62.</summary>
     private static double Scale(float largest, int rows)

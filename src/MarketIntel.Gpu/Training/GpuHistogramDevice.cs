@@ -6,10 +6,11 @@ using MarketIntel.Training.Devices;
 namespace MarketIntel.Gpu.Training;
 
 /// <summary>
-/// The booster's row work on an ILGPU accelerator (CUDA, or ILGPU's CPU accelerator in tests): the quantized matrix
-/// is uploaded once and stays on the device with the row order and the level's histograms; each tree sends the
-/// gradient pairs up (8 bytes a row) and each level brings back the children's histograms for split finding on
-/// the host. Histograms are summed in fixed point (<see cref="FixedPoint"/>), so a model is the same on every run;
+/// The booster's row work on an ILGPU accelerator (CUDA, or ILGPU's CPU accelerator in tests): the quantized matrix,
+/// the labels and every row's margin are uploaded once and stay on the device with the row order and the level's
+/// histograms. Each tree computes its gradient pairs from the margins there, each level brings back the children's
+/// histograms for split finding on the host, and the finished tree goes up to add its leaf values to the margins:
+/// per round only the tree, a sample's row numbers and the histograms cross. Histograms are summed in fixed point (<see cref="FixedPoint"/>), so a model is the same on every run;
 /// the larger child's histogram is its parent's minus the smaller child's, which in integers is exact.
 /// </summary>
 /// <remarks>The caller owns the accelerator; this holds buffers on it until disposed.</remarks>
@@ -21,6 +22,9 @@ public sealed class GpuHistogramDevice : IHistogramDevice
     private readonly Accelerator _accelerator;
     private readonly int _group;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<long>, double, double> _toFixed;
+    private readonly Action<Index1D, ArrayView<double>, ArrayView<float>, ArrayView<float>, int> _gradients;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<int>> _largest;
+    private readonly Action<Index1D, DeviceMatrix, DeviceTree, ArrayView<double>> _addLeafValues;
     private readonly Action<Index1D, ArrayView<int>> _iota;
     private readonly Action<Index1D, ArrayView<long>, ArrayView<long>, ArrayView<long>> _subtract;
     private readonly Action<KernelConfig, DeviceMatrix, ArrayView<int>, int, int, int, ArrayView<long>, ArrayView<long>> _histogram;
@@ -35,6 +39,12 @@ public sealed class GpuHistogramDevice : IHistogramDevice
     private MemoryBuffer1D<float, Stride1D.Dense>? _pairs;
     private MemoryBuffer1D<long, Stride1D.Dense>? _fixedPairs;
     private MemoryBuffer1D<int, Stride1D.Dense>? _order;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _labels;
+    private MemoryBuffer1D<double, Stride1D.Dense>? _margins;
+    private MemoryBuffer1D<int, Stride1D.Dense>? _largestBits;
+    private MemoryBuffer1D<int, Stride1D.Dense>? _treeInts;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _treeValues;
+    private bool _logistic;
     private MemoryBuffer1D<int, Stride1D.Dense>? _scratch;
     private MemoryBuffer1D<long, Stride1D.Dense>? _levelHist;
     private MemoryBuffer1D<long, Stride1D.Dense>? _nextHist;
@@ -54,6 +64,9 @@ public sealed class GpuHistogramDevice : IHistogramDevice
         _accelerator = accelerator;
         _group = Math.Min(HistogramKernels.MaxGroup, accelerator.MaxNumThreadsPerGroup);
         _toFixed = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<long>, double, double>(HistogramKernels.ToFixed);
+        _gradients = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<double>, ArrayView<float>, ArrayView<float>, int>(HistogramKernels.Gradients);
+        _largest = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>>(HistogramKernels.LargestMagnitudes);
+        _addLeafValues = accelerator.LoadAutoGroupedStreamKernel<Index1D, DeviceMatrix, DeviceTree, ArrayView<double>>(HistogramKernels.AddLeafValues);
         _iota = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>>(HistogramKernels.Iota);
         _subtract = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<long>, ArrayView<long>, ArrayView<long>>(HistogramKernels.Subtract);
         _histogram = accelerator.LoadStreamKernel<DeviceMatrix, ArrayView<int>, int, int, int, ArrayView<long>, ArrayView<long>>(HistogramKernels.Histogram);
@@ -82,7 +95,7 @@ public sealed class GpuHistogramDevice : IHistogramDevice
     }
 
     /// <summary>
-    /// Sums the root's histogram again, after <see cref="StartTree"/>, and waits for the device: the histogram kernel
+    /// Sums the root's histogram again, after <see cref="StartTree(int[], int, Span{double})"/>, and waits for the device: the histogram kernel
     /// alone, for the benchmark's throughput figure. Returns the bytes the kernel reads from device memory (each
     /// row's stored bins once, and its position and fixed-point pair once per window of slots).
     /// </summary>
@@ -95,6 +108,22 @@ public sealed class GpuHistogramDevice : IHistogramDevice
         _accelerator.Synchronize();
         int binBytes = _matrix.Narrow != 0 ? 1 : 2;
         return (long)count * (_matrix.Features * binBytes + _windows * (sizeof(int) + 2 * sizeof(long)));
+    }
+
+    /// <summary>Every row's margin as the device holds it: for tests, which check it against the host's.</summary>
+    internal double[] Margins()
+    {
+        var margins = new double[_rows];
+        _margins!.AsContiguous().SubView(0, _rows).CopyToCPU(margins.AsSpan());
+        return margins;
+    }
+
+    /// <summary>The gradient pairs of the tree being grown (g, h per row): for tests, which check them against the host's formulas.</summary>
+    internal float[] GradientPairs()
+    {
+        var pairs = new float[2 * _rows];
+        _pairs!.AsContiguous().SubView(0, 2L * _rows).CopyToCPU(pairs.AsSpan());
+        return pairs;
     }
 
     /// <summary>The scales of the tree being grown.</summary>
@@ -144,6 +173,88 @@ public sealed class GpuHistogramDevice : IHistogramDevice
         _fixedPairs = _accelerator.Allocate1D<long>(Math.Max(1, 2L * _rows));
         _order = _accelerator.Allocate1D<int>(Math.Max(1, _rows));
         _scratch = _accelerator.Allocate1D<int>(Math.Max(1, _rows));
+        _largestBits = _accelerator.Allocate1D<int>(2);
+    }
+
+    /// <inheritdoc />
+    public void StartTraining(ReadOnlySpan<float> labels, bool logistic, double baseMargin)
+    {
+        if (_pairs is null)
+        {
+            throw new InvalidOperationException("StartTraining before Load: the device holds no matrix");
+        }
+        if (labels.Length != _rows)
+        {
+            throw new ArgumentException($"the matrix has {_rows} rows; got {labels.Length} labels", nameof(labels));
+        }
+        _labels?.Dispose();
+        _margins?.Dispose();
+        _labels = _accelerator.Allocate1D<float>(Math.Max(1, _rows));
+        _margins = _accelerator.Allocate1D<double>(Math.Max(1, _rows));
+        _labels.AsContiguous().SubView(0, _rows).CopyFromCPU(labels);
+        // Filled from the host once: a memset cannot write a double other than 0.
+        var start = new double[_rows];
+        Array.Fill(start, baseMargin);
+        _margins.AsContiguous().SubView(0, _rows).CopyFromCPU(start.AsSpan());
+        _logistic = logistic;
+    }
+
+    /// <inheritdoc />
+    public void StartTree(int[]? sample, int count, Span<double> rootHistogram)
+    {
+        if (_margins is null)
+        {
+            throw new InvalidOperationException("StartTree before StartTraining: the device holds no labels or margins");
+        }
+        CheckTree(2 * _rows, sample, count, rootHistogram);
+        if (_rows > 0)
+        {
+            _gradients(_rows, _margins.AsContiguous(), _labels!.AsContiguous(), _pairs!.AsContiguous(), _logistic ? 1 : 0);
+        }
+        StartTreeFromPairs(sample, count, rootHistogram);
+    }
+
+    /// <inheritdoc />
+    public void FinishTree(RegressionTree tree)
+    {
+        ArgumentNullException.ThrowIfNull(tree);
+        if (_margins is null)
+        {
+            throw new InvalidOperationException("FinishTree before StartTraining: the device holds no margins");
+        }
+        int nodes = tree.Nodes;
+        if (_treeInts is null || _treeInts.Length < 5L * nodes)
+        {
+            _treeInts?.Dispose();
+            _treeValues?.Dispose();
+            _treeInts = _accelerator.Allocate1D<int>(5L * nodes);
+            _treeValues = _accelerator.Allocate1D<float>(nodes);
+        }
+        var ints = new int[5 * nodes];
+        for (int n = 0; n < nodes; n++)
+        {
+            ints[n] = tree.Left[n];
+            ints[nodes + n] = tree.Right[n];
+            ints[(2 * nodes) + n] = tree.Feature[n];
+            ints[(3 * nodes) + n] = tree.SplitBin[n];
+            ints[(4 * nodes) + n] = tree.DefaultLeft[n] ? 1 : 0;
+        }
+        ArrayView<int> view = _treeInts.AsContiguous();
+        view.SubView(0, ints.Length).CopyFromCPU(ints.AsSpan());
+        _treeValues!.AsContiguous().SubView(0, nodes).CopyFromCPU(tree.Condition.ToArray().AsSpan());
+        var deviceTree = new DeviceTree
+        {
+            Left = view.SubView(0, nodes),
+            Right = view.SubView(nodes, nodes),
+            Feature = view.SubView(2L * nodes, nodes),
+            SplitBin = view.SubView(3L * nodes, nodes),
+            DefaultLeft = view.SubView(4L * nodes, nodes),
+            Value = _treeValues.AsContiguous(),
+        };
+        if (_rows > 0)
+        {
+            _addLeafValues(_rows, _matrix, deviceTree, _margins.AsContiguous());
+        }
     }
 
     private static int FeatureOf(int[] start, int slot)
@@ -160,22 +271,44 @@ public sealed class GpuHistogramDevice : IHistogramDevice
         return buffer.AsContiguous();
     }
 
-    /// <inheritdoc />
-    public void StartTree(ReadOnlySpan<float> pairs, int[]? sample, int count, Span<double> rootHistogram)
+    /// <summary>
+    /// Starts a tree from gradient pairs given by the host (g then h, row by row) instead of the device's margins:
+    /// for the tests and the benchmark, which check histograms of chosen gradients.
+    /// </summary>
+    internal void StartTree(ReadOnlySpan<float> pairs, int[]? sample, int count, Span<double> rootHistogram)
+    {
+        CheckTree(pairs.Length, sample, count, rootHistogram);
+        _pairs!.AsContiguous().SubView(0, pairs.Length).CopyFromCPU(pairs);
+        StartTreeFromPairs(sample, count, rootHistogram);
+    }
+
+    private void CheckTree(int pairValues, int[]? sample, int count, Span<double> rootHistogram)
     {
         if (_pairs is null)
         {
             throw new InvalidOperationException("StartTree before Load: the device holds no matrix");
         }
-        if (pairs.Length != 2 * _rows || count < 0 || count > _rows || (sample is not null && sample.Length < count) || rootHistogram.Length != 2 * _slots)
+        if (pairValues != 2 * _rows || count < 0 || count > _rows || (sample is not null && sample.Length < count) || rootHistogram.Length != 2 * _slots)
         {
-            throw new ArgumentException($"a tree of {count} rows needs {2 * _rows} gradient values (got {pairs.Length}) and a histogram of {2 * _slots} (got {rootHistogram.Length})");
+            throw new ArgumentException($"a tree of {count} rows needs {2 * _rows} gradient values (got {pairValues}) and a histogram of {2 * _slots} (got {rootHistogram.Length})");
         }
-        _scale = FixedPoint.For(pairs, count);
-        _pairs.AsContiguous().SubView(0, pairs.Length).CopyFromCPU(pairs);
-        if (pairs.Length > 0)
+    }
+
+    /// <summary>The rest of a tree's start once its pairs are on the device: scales, fixed point, the root's rows and histogram.</summary>
+    private void StartTreeFromPairs(int[]? sample, int count, Span<double> rootHistogram)
+    {
+        // The scales come from every row's pair (not only the sample's), as a host would take them.
+        var largest = new int[2];
+        if (_rows > 0)
         {
-            _toFixed(pairs.Length, _pairs.AsContiguous(), _fixedPairs!.AsContiguous(), _scale.GradientScale, _scale.HessianScale);
+            _largestBits!.AsContiguous().MemSetToZero();
+            _largest(2 * _rows, _pairs!.AsContiguous(), _largestBits.AsContiguous());
+            _largestBits.AsContiguous().CopyToCPU(largest.AsSpan());
+        }
+        _scale = FixedPoint.For(BitConverter.Int32BitsToSingle(largest[0]), BitConverter.Int32BitsToSingle(largest[1]), count);
+        if (_rows > 0)
+        {
+            _toFixed(2 * _rows, _pairs!.AsContiguous(), _fixedPairs!.AsContiguous(), _scale.GradientScale, _scale.HessianScale);
         }
         if (sample is null)
         {
@@ -405,7 +538,13 @@ public sealed class GpuHistogramDevice : IHistogramDevice
         _scratch?.Dispose();
         _levelHist?.Dispose();
         _nextHist?.Dispose();
+        _labels?.Dispose();
+        _margins?.Dispose();
+        _largestBits?.Dispose();
+        _treeInts?.Dispose();
+        _treeValues?.Dispose();
         (_pairs, _fixedPairs, _order, _scratch, _levelHist, _nextHist) = (null, null, null, null, null, null);
+        (_labels, _margins, _largestBits, _treeInts, _treeValues) = (null, null, null, null, null);
     }
 
     /// <inheritdoc />

@@ -1,5 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
+using MarketIntel.Gpu.Drift;
 
 namespace MarketIntel.Gpu.Training;
 
@@ -44,6 +45,19 @@ internal struct DeviceMatrix
     }
 }
 
+/// <summary>A finished tree on the device: node arrays as <see cref="MarketIntel.Training.RegressionTree"/> keeps them, a leaf's left child -1.</summary>
+internal struct DeviceTree
+{
+    public ArrayView<int> Left;
+    public ArrayView<int> Right;
+    public ArrayView<int> Feature;
+    public ArrayView<int> SplitBin;
+    public ArrayView<int> DefaultLeft;
+
+    /// <summary>A leaf's value (a split's threshold, unused here).</summary>
+    public ArrayView<float> Value;
+}
+
 /// <summary>One level's rows cut into chunks, each inside one node, with the split of its node.</summary>
 internal struct LevelChunks
 {
@@ -79,6 +93,47 @@ internal static class HistogramKernels
 
     public static void ToFixed(Index1D i, ArrayView<float> pairs, ArrayView<long> fixedPairs, double gradientScale, double hessianScale) =>
         fixedPairs[i] = FixedPoint.ToFixed(pairs[i], (i & 1) == 0 ? gradientScale : hessianScale);
+
+    /// <summary>
+    /// A row's gradient pair from its margin, the booster's own formulas (GradientBooster) in the same precision:
+    /// binary:logistic (<paramref name="logistic"/> 1) g = p - y, h = max(p (1 - p), 1e-16) with p = 1 / (1 + e^-margin);
+    /// reg:squarederror g = margin - y, h = 1. The exponential is <see cref="DeviceMath.Exp"/> (within an ulp of Math.Exp).
+    /// </summary>
+    public static void Gradients(Index1D i, ArrayView<double> margins, ArrayView<float> labels, ArrayView<float> pairs, int logistic)
+    {
+        double margin = margins[i];
+        float y = labels[i];
+        if (logistic != 0)
+        {
+            double p = 1 / (1 + DeviceMath.Exp(-margin));
+            double h = p * (1 - p);
+            pairs[2 * i] = (float)(p - y);
+            pairs[2 * i + 1] = (float)(h > 1e-16 ? h : 1e-16);
+        }
+        else
+        {
+            pairs[2 * i] = (float)(margin - y);
+            pairs[2 * i + 1] = 1;
+        }
+    }
+
+    /// <summary>
+    /// The largest |g| (into <paramref name="largest"/>[0]) and |h| ([1]) of the pairs, as float bits: for non-negative
+    /// floats the bits order as the values do (a NaN above infinity), so an integer atomic maximum finds them in any order.
+    /// </summary>
+    public static void LargestMagnitudes(Index1D i, ArrayView<float> pairs, ArrayView<int> largest) =>
+        Atomic.Max(ref largest[i & 1], (int)(Interop.FloatAsInt(pairs[i]) & 0x7FFF_FFFFu));
+
+    /// <summary>Adds each row's leaf value of <paramref name="tree"/> to its margin, walking the tree over the quantized matrix.</summary>
+    public static void AddLeafValues(Index1D row, DeviceMatrix m, DeviceTree tree, ArrayView<double> margins)
+    {
+        int node = 0;
+        while (tree.Left[node] >= 0)
+        {
+            node = m.GoesLeft(row, tree.Feature[node], tree.SplitBin[node], tree.DefaultLeft[node]) ? tree.Left[node] : tree.Right[node];
+        }
+        margins[row] += tree.Value[node];
+    }
 
     public static void Iota(Index1D i, ArrayView<int> rows) => rows[i] = i;
 

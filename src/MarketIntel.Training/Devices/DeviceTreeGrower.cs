@@ -1,8 +1,8 @@
 namespace MarketIntel.Training.Devices;
 
 /// <summary>
-/// Grows one tree level by level as <see cref="TreeGrower"/> does, with the histograms and the row partition done
-/// by an <see cref="IHistogramDevice"/>: each level, split finding over the level's histograms (on the CPU, node
+/// Grows one tree level by level as <see cref="TreeGrower"/> does, with the gradients, the margins, the histograms
+/// and the row partition done by an <see cref="IHistogramDevice"/>: each level, split finding over the level's histograms (on the CPU, node
 /// and feature items spread over the team), then one device call that partitions and returns the children's
 /// histograms. The rules (gains, ties, leaf weights, numbering) are <see cref="SplitFinder"/>'s, the CPU grower's.
 /// </summary>
@@ -22,7 +22,7 @@ internal sealed class DeviceTreeGrower
     private readonly List<Node> _level = [];
     private readonly Action<int, int> _findSplit;
 
-    public DeviceTreeGrower(QuantizedMatrix q, BoostParameters p, WorkerTeam team, IHistogramDevice device)
+    public DeviceTreeGrower(QuantizedMatrix q, ReadOnlySpan<float> labels, double baseMargin, BoostParameters p, WorkerTeam team, IHistogramDevice device)
     {
         _device = device;
         _p = p;
@@ -40,6 +40,7 @@ internal sealed class DeviceTreeGrower
         }
         _findSplit = FindSplit;
         device.Load(q);
+        device.StartTraining(labels, p.IsBinary, baseMargin);
     }
 
     private sealed class Node
@@ -50,8 +51,11 @@ internal sealed class DeviceTreeGrower
         public double[] Hist = [];
     }
 
-    /// <summary>Grows a tree over <paramref name="sample"/>'s first <paramref name="count"/> rows (ascending; null: every row) with this round's gradient pairs.</summary>
-    public RegressionTree Grow(ReadOnlySpan<float> pairs, int[]? sample, int count, bool[] allowed)
+    /// <summary>
+    /// Grows a tree over <paramref name="sample"/>'s first <paramref name="count"/> rows (ascending; null: every row)
+    /// from the device's margins, and adds it to them.
+    /// </summary>
+    public RegressionTree Grow(int[]? sample, int count, bool[] allowed)
     {
         _allowedCount = 0;
         for (int f = 0; f < _features; f++)
@@ -63,7 +67,7 @@ internal sealed class DeviceTreeGrower
         }
         var tree = new RegressionTree();
         var root = new Node { Hist = new double[2 * _size] };
-        _device.StartTree(pairs, sample, count, root.Hist);
+        _device.StartTree(sample, count, root.Hist);
         // Every row is in exactly one of a feature's bins: the node's sums are one feature's.
         for (int s = 0; s < 2 * _finder.Start[1]; s += 2)
         {
@@ -133,6 +137,7 @@ internal sealed class DeviceTreeGrower
             }
         }
         _finder.ScaleLeaves(tree);
+        _device.FinishTree(tree);
         return tree;
     }
 

@@ -1,8 +1,9 @@
 namespace MarketIntel.Training.Devices;
 
 /// <summary>
-/// An accelerator that does the booster's row work: it holds the quantized matrix for the whole training, builds
-/// the nodes' gradient histograms and partitions their rows, while the booster finds splits and grows the tree.
+/// An accelerator that does the booster's row work: it holds the quantized matrix, the labels and the margins for the
+/// whole training, computes the gradients, builds the nodes' gradient histograms, partitions their rows and adds each
+/// finished tree to the margins, while the booster finds splits and grows the tree.
 /// The caller chooses it (<see cref="GradientBooster.Train"/>'s <c>device</c>); without one the booster runs its
 /// own CPU code. Implementations live outside this library (MarketIntel.Gpu), so that nothing here depends on them.
 /// </summary>
@@ -17,11 +18,18 @@ public interface IHistogramDevice : IDisposable
     void Load(QuantizedMatrix matrix);
 
     /// <summary>
-    /// Starts a tree: takes each row's gradient pair (<paramref name="pairs"/>: g then h, row by row), puts the
-    /// first <paramref name="count"/> rows of <paramref name="sample"/> (ascending; null: every row) in the root,
-    /// and writes the root's histogram into <paramref name="rootHistogram"/>.
+    /// Uploads the labels once, after <see cref="Load"/>, and sets every row's margin to <paramref name="baseMargin"/>;
+    /// the device keeps the margins from then on and computes each tree's gradients from them
+    /// (<paramref name="logistic"/>: binary:logistic, else reg:squarederror).
     /// </summary>
-    void StartTree(ReadOnlySpan<float> pairs, int[]? sample, int count, Span<double> rootHistogram);
+    void StartTraining(ReadOnlySpan<float> labels, bool logistic, double baseMargin);
+
+    /// <summary>
+    /// Starts a tree: computes every row's gradient pair from its margin, puts the first <paramref name="count"/>
+    /// rows of <paramref name="sample"/> (ascending; null: every row) in the root, and writes the root's histogram
+    /// into <paramref name="rootHistogram"/>.
+    /// </summary>
+    void StartTree(int[]? sample, int count, Span<double> rootHistogram);
 
     /// <summary>
     /// Splits the level's nodes: <paramref name="splits"/>[k] for its k-th node (<see cref="DeviceSplit.Leaf"/> for
@@ -30,6 +38,9 @@ public interface IHistogramDevice : IDisposable
     /// histograms of the j-th split node's children into its entries 2j (left) and 2j + 1 (right).
     /// </summary>
     void SplitLevel(ReadOnlySpan<DeviceSplit> splits, Span<int> leftCounts, double[][]? childHistograms);
+
+    /// <summary>Adds each row's leaf value of the finished <paramref name="tree"/> (every row, sampled or not) to its margin.</summary>
+    void FinishTree(RegressionTree tree);
 }
 
 /// <summary>A node's split for a device: rows whose bin of <see cref="Feature"/> is 1..<see cref="Bin"/> go left, missing ones (bin 0) to <see cref="DefaultLeft"/>.</summary>
