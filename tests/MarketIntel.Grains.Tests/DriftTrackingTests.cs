@@ -257,18 +257,14 @@ public sealed class BarQualityInGrainTests(DriftTrackingTests.DriftCluster fixtu
     }
 }
 
-/// <summary>The drift events every silo hears: raised when an asset starts drifting, cleared when it stops (here: it serves another version).</summary>
+/// <summary>The drift events every silo hears: raised when an asset starts drifting, cleared when it stops (its bars come back to the reference, or it serves another version).</summary>
 public sealed class DriftEventTests(DriftTrackingTests.DriftCluster fixture) : IClassFixture<DriftTrackingTests.DriftCluster>
 {
     [Fact]
     public async Task An_asset_that_starts_drifting_raises_an_event_and_clears_it_when_it_serves_another_version()
     {
-        var events = new System.Collections.Concurrent.ConcurrentQueue<ModelAuditRecord>();
-        var silo = (InProcessSiloHandle)fixture.Cluster.Primary!;
-        using IDisposable listening = silo.SiloHost.Services.GetRequiredService<SiloModelEvents>().Listen(e => events.Enqueue(e.Change));
-        string name = $"events-{Guid.NewGuid():N}";
-        IAssetGrain asset = fixture.Grains.GetGrain<IAssetGrain>(name);
-        await asset.AssignModel(new ModelRef("walk", "v1"));
+        var (events, listening, asset, name) = await ListenToNewAsset("events");
+        using IDisposable _ = listening;
         BarSeries walk = DriftSeries.Walk(seed: 9, count: 300, sigma: 0.03);
         await asset.AddBars(DriftSeries.Bars(walk, 0, 200));
         ModelAuditRecord raised = await Next(events, name, DriftEvents.Raised);
@@ -279,6 +275,47 @@ public sealed class DriftEventTests(DriftTrackingTests.DriftCluster fixture) : I
         await asset.AddBars(DriftSeries.Bars(walk, 200, 10));
         ModelAuditRecord cleared = await Next(events, name, DriftEvents.Cleared);
         Assert.Equal("v1", cleared.Version);
+    }
+
+    [Fact]
+    public async Task An_asset_whose_bars_calm_down_to_the_reference_clears_its_alarm_for_the_same_version()
+    {
+        var (events, listening, asset, name) = await ListenToNewAsset("calming");
+        using IDisposable _ = listening;
+        // Three times the reference's volatility for 200 bars, then the reference's own for 300: the window of 100 bars
+        // is wholly calm again from bar 300 on.
+        BarSeries walk = DriftSeries.Walk(seed: 11, count: 500, sigma: i => i < 200 ? 0.03 : 0.01);
+        await asset.AddBars(DriftSeries.Bars(walk, 0, 200));
+        ModelAuditRecord raised = await Next(events, name, DriftEvents.Raised);
+        Assert.Equal(("walk", "v1"), (raised.Name, raised.Version));
+
+        for (int at = 200; at < 500; at += 50)
+        {
+            await asset.AddBars(DriftSeries.Bars(walk, at, 50));
+        }
+        ModelAuditRecord cleared = await Next(events, name, DriftEvents.Cleared);
+        Assert.Equal(("walk", "v1"), (cleared.Name, cleared.Version));
+        Assert.Contains("\"series\":[]", cleared.Detail, StringComparison.Ordinal);
+        ModelAuditRecord[] heard = [.. events];
+        Assert.True(Array.IndexOf(heard, raised) < Array.IndexOf(heard, cleared), "the alarm was cleared before it was raised");
+
+        // The asset still serves v1 and its calm window is judged not drifting.
+        AssetDrift now = await asset.GetDrift();
+        Assert.Equal(new ModelRef("walk", "v1"), now.Model);
+        Assert.Equal(DriftStatus.Ok, now.Status);
+        Assert.False(now.Drifting, string.Join(", ", now.Features.Select(f => $"{f.Name}: p = {f.PValue}")));
+    }
+
+    // The silo's model events from now on (until the listening is disposed), and a new asset serving walk v1.
+    private async Task<(System.Collections.Concurrent.ConcurrentQueue<ModelAuditRecord> Events, IDisposable Listening, IAssetGrain Asset, string Name)> ListenToNewAsset(string prefix)
+    {
+        var events = new System.Collections.Concurrent.ConcurrentQueue<ModelAuditRecord>();
+        var silo = (InProcessSiloHandle)fixture.Cluster.Primary!;
+        IDisposable listening = silo.SiloHost.Services.GetRequiredService<SiloModelEvents>().Listen(e => events.Enqueue(e.Change));
+        string name = $"{prefix}-{Guid.NewGuid():N}";
+        IAssetGrain asset = fixture.Grains.GetGrain<IAssetGrain>(name);
+        await asset.AssignModel(new ModelRef("walk", "v1"));
+        return (events, listening, asset, name);
     }
 
     // The first event of this action about this asset, waiting up to 30 s (events are one way, so they arrive after the call).

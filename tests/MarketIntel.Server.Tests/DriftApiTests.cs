@@ -173,6 +173,15 @@ public sealed class DriftApiTests(ServerFixture server) : IAsyncLifetime
         Assert.Equal(2, scrape.Value("marketintel_drift_drifting_assets", labels));
         Assert.True(scrape.Value("marketintel_drift_drifting_features", labels) >= 4);
         Assert.Equal(version.GetProperty("worstPsi").GetDouble(), scrape.Value("marketintel_drift_worst_psi", labels), 12);
+
+        // Per model version, never per asset or feature: four assets of v1 reported, one series of each gauge for v1,
+        // and no drift series carries a label other than the model and the version.
+        foreach (string family in new[] { "marketintel_drift_assets", "marketintel_drift_drifting_assets", "marketintel_drift_drifting_features", "marketintel_drift_worst_psi" })
+        {
+            Scrape.Sample[] samples = [.. scrape.Samples(family)];
+            Assert.All(samples, s => Assert.Equal(["model", "version"], s.LabelNames.Order(StringComparer.Ordinal)));
+            Assert.Single(samples, s => s.Labels.Contains(("model", _model)) && s.Labels.Contains(("version", "v1")));
+        }
     }
 
     [Fact]

@@ -21,7 +21,10 @@ internal static class DriftSeries
     private static readonly DateTimeOffset Start = new(2024, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
     /// <summary><paramref name="count"/> one-minute bars of a walk with log-return standard deviation <paramref name="sigma"/>.</summary>
-    public static BarSeries Walk(int seed, int count, double sigma)
+    public static BarSeries Walk(int seed, int count, double sigma) => Walk(seed, count, _ => sigma);
+
+    /// <summary><paramref name="count"/> one-minute bars of a walk whose bar i has log-return standard deviation <paramref name="sigma"/>(i).</summary>
+    public static BarSeries Walk(int seed, int count, Func<int, double> sigma)
     {
         var random = new Random(seed);
         var timestamps = new string[count];
@@ -32,7 +35,7 @@ internal static class DriftSeries
             // Box-Muller: a standard normal from two uniforms.
             double z = Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
             open[i] = price;
-            price *= Math.Exp(sigma * z);
+            price *= Math.Exp(sigma(i) * z);
             close[i] = price;
             high[i] = Math.Max(open[i], close[i]) * 1.001;
             low[i] = Math.Min(open[i], close[i]) * 0.999;
