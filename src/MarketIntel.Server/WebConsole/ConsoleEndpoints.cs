@@ -37,6 +37,7 @@ internal static class ConsoleEndpoints
         app.MapGet(Root, (HttpContext http) => Serve(http, "assets.html"));
         app.MapGet(Root + "/static/{file}", (string file, HttpContext http) => Serve(http, file));
         app.MapGet(Root + "/events", (HttpContext http) => Events(http, assets, live));
+        app.MapAssetPage();
     }
 
     private static FrozenDictionary<string, (byte[], string)> LoadFiles()
@@ -63,7 +64,8 @@ internal static class ConsoleEndpoints
         _ => throw new InvalidOperationException($"console file {name}: no media type for its extension"),
     };
 
-    private static Task Serve(HttpContext http, string name)
+    /// <summary>Answers an embedded console file by name, with the console's security headers; 404 for any other name.</summary>
+    internal static Task Serve(HttpContext http, string name)
     {
         if (!Files.TryGetValue(name, out var file))
         {
