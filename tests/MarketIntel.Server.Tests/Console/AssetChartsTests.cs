@@ -16,19 +16,13 @@ namespace MarketIntel.Server.Tests.Console;
 [Collection("server")]
 public sealed class AssetChartsTests(ServerFixture server) : IAsyncLifetime
 {
-    private static readonly ReferenceProfile Profile = DriftSeries.Profile(DriftSeries.Walk(seed: 1, count: 4000, sigma: 0.01));
+    private static ReferenceProfile Profile => DriftApiTests.Profile;
 
     private readonly string _model = Bars.NewAsset("chart");
 
     private Models.ModelsClient Models => new(server.Channel);
 
-    public async Task InitializeAsync()
-    {
-        byte[] bytes = DriftSeries.Model(out var model);
-        model.Dispose();
-        await Models.RegisterAsync(new RegisterVersionRequest { Name = _model, Version = "v1", Model = Google.Protobuf.ByteString.CopyFrom(bytes), Lineage = DriftSeries.Lineage(Profile) });
-        await Models.RegisterAsync(new RegisterVersionRequest { Name = _model, Version = "bare", Model = Google.Protobuf.ByteString.CopyFrom(bytes), Lineage = DriftSeries.Lineage(null) });
-    }
+    public Task InitializeAsync() => DriftApiTests.RegisterVersions(Models, _model);
 
     public Task DisposeAsync() => Task.CompletedTask;
 

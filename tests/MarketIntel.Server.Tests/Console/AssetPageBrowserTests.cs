@@ -19,13 +19,7 @@ public sealed class AssetPageBrowserTests(ServerFixture server)
     public async Task The_asset_page_shows_the_assets_prediction_features_drift_charts_and_quality()
     {
         string model = Bars.NewAsset("page");
-        byte[] bytes = DriftSeries.Model(out var trees);
-        trees.Dispose();
-        var profile = DriftSeries.Profile(DriftSeries.Walk(seed: 1, count: 4000, sigma: 0.01));
-        await new Models.ModelsClient(server.Channel).RegisterAsync(new RegisterVersionRequest
-        {
-            Name = model, Version = "v1", Model = Google.Protobuf.ByteString.CopyFrom(bytes), Lineage = DriftSeries.Lineage(profile),
-        });
+        await DriftApiTests.RegisterVersions(new Models.ModelsClient(server.Channel), model);
         string asset = await AssetChartsTests.Asset(server, model, "v1", Bars.NewAsset("page"));
         // The charts draw the window as stored (every flush interval, 100 ms here): the page is opened once it is.
         for (int i = 0; ; i++)

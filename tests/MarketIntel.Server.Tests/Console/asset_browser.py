@@ -1,27 +1,17 @@
 #!/usr/bin/env python3
 """Drives Debian's headless chromium through chromedriver (python3-selenium) over the console's asset page for
 AssetPageBrowserTests: opens the assets table searched to --asset, follows the asset's link, and checks that the page
-shows the asset's prediction by --version, its features (the version's --features among them), a drift row per series (the features, then the prediction)
-with a loaded chart each, and its bar count. Saves asset.png into the artifacts folder. Exits 1 on a failure with the
+shows the asset's prediction by --version, its features (the version's --features among them), a drift row per
+series (the features, then the prediction) with a loaded chart each, and its bar count. Saves asset.png into the artifacts folder. Exits 1 on a failure with the
 reason in the --failure file (the test reads no pipe of this process: its readers would hold thread-pool threads the
 host under test needs)."""
 import argparse
-import sys
 from urllib.parse import quote
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-
-FAILURE = None
-
-
-def fail(message):
-    with open(FAILURE, "w", encoding="utf-8") as file:
-        file.write(message)
-    sys.exit(1)
+from console_driver import chromium, fail, report_failures_to
 
 
 def main():
@@ -35,14 +25,8 @@ def main():
     parser.add_argument("--failure", required=True, help="a file to write the reason of a failure to")
     parser.add_argument("--wait", type=float, default=60, help="seconds to wait for anything before failing")
     args = parser.parse_args()
-    global FAILURE
-    FAILURE = args.failure
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,2400"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    report_failures_to(args.failure)
+    driver = chromium("1280,2400")
     try:
         wait = WebDriverWait(driver, args.wait)
 

@@ -5,21 +5,11 @@ the --ready file, and waits for the --asset row to show the --as-of time of the 
 screenshot of each state into the artifacts folder. Exits 1 on a failure, with the reason in the --failure file (the
 test reads no pipe of this process: its readers would hold thread-pool threads the host under test needs)."""
 import argparse
-import sys
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-
-FAILURE = None
-
-
-def fail(message):
-    with open(FAILURE, "w", encoding="utf-8") as file:
-        file.write(message)
-    sys.exit(1)
+from console_driver import chromium, fail, report_failures_to
 
 
 def main():
@@ -34,14 +24,8 @@ def main():
     parser.add_argument("--failure", required=True, help="a file to write the reason of a failure to")
     parser.add_argument("--wait", type=float, default=60, help="seconds to wait for anything before failing")
     args = parser.parse_args()
-    global FAILURE
-    FAILURE = args.failure
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,800"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    report_failures_to(args.failure)
+    driver = chromium()
     try:
         wait = WebDriverWait(driver, args.wait)
         driver.get(f"{args.url}/ui?search={args.search}")
