@@ -43,6 +43,7 @@ public sealed class AccessMatrixTests(AuthFixture server)
         ["GET /assets?search=AUTHED"] = "reader",
         ["GET /ui"] = "admin",
         ["GET /ui/static/assets.js"] = "admin",
+        ["GET /ui/asset?symbol=AUTHED"] = "admin",
         ["GET /healthz"] = null,
         ["GET /readyz"] = null,
         ["GET /"] = null,
@@ -111,6 +112,17 @@ public sealed class AccessMatrixTests(AuthFixture server)
     public async Task The_consoles_live_feed_needs_the_admin_role(string? key, HttpStatusCode expected)
     {
         Assert.Equal(expected, await CallHttp("GET /ui/events?search=no-such-console-asset", key is null ? null : server.Keys[key]));
+    }
+
+    [Theory]
+    [InlineData(null, HttpStatusCode.Unauthorized)]
+    [InlineData("reader", HttpStatusCode.Forbidden)]
+    [InlineData("writer", HttpStatusCode.Forbidden)]
+    // Let through: the asset's version has no reference profile, so there is no window to chart.
+    [InlineData("admin", HttpStatusCode.NotFound)]
+    public async Task The_consoles_drift_charts_need_the_admin_role(string? key, HttpStatusCode expected)
+    {
+        Assert.Equal(expected, await CallHttp("GET /ui/charts/drift/AUTHED/roc_1.svg", key is null ? null : server.Keys[key]));
     }
 
     [Fact]

@@ -19,7 +19,8 @@ namespace MarketIntel.Server.Tests;
 [Collection("server")]
 public sealed class DriftApiTests(ServerFixture server) : IAsyncLifetime
 {
-    private static readonly ReferenceProfile Profile = DriftSeries.Profile(DriftSeries.Walk(seed: 1, count: 4000, sigma: 0.01));
+    /// <summary>The reference profile of version v1 of the model <see cref="RegisterVersions"/> registers.</summary>
+    internal static readonly ReferenceProfile Profile = DriftSeries.Profile(DriftSeries.Walk(seed: 1, count: 4000, sigma: 0.01));
 
     private readonly string _model = Bars.NewAsset("walk");
 
@@ -29,12 +30,15 @@ public sealed class DriftApiTests(ServerFixture server) : IAsyncLifetime
 
     private Drift.DriftClient Drift => new(server.Channel);
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() => RegisterVersions(Models, _model);
+
+    /// <summary>Registers the walk model as <paramref name="name"/>:v1 with <see cref="Profile"/> and as :bare without a profile.</summary>
+    internal static async Task RegisterVersions(Models.ModelsClient models, string name)
     {
         byte[] bytes = DriftSeries.Model(out var model);
         model.Dispose();
-        await Models.RegisterAsync(new RegisterVersionRequest { Name = _model, Version = "v1", Model = Google.Protobuf.ByteString.CopyFrom(bytes), Lineage = DriftSeries.Lineage(Profile) });
-        await Models.RegisterAsync(new RegisterVersionRequest { Name = _model, Version = "bare", Model = Google.Protobuf.ByteString.CopyFrom(bytes), Lineage = DriftSeries.Lineage(null) });
+        await models.RegisterAsync(new RegisterVersionRequest { Name = name, Version = "v1", Model = Google.Protobuf.ByteString.CopyFrom(bytes), Lineage = DriftSeries.Lineage(Profile) });
+        await models.RegisterAsync(new RegisterVersionRequest { Name = name, Version = "bare", Model = Google.Protobuf.ByteString.CopyFrom(bytes), Lineage = DriftSeries.Lineage(null) });
     }
 
     public Task DisposeAsync() => Task.CompletedTask;

@@ -1,12 +1,12 @@
 using System.Globalization;
-using MarketIntel.Api.V1;
 using ScottPlot;
 
 namespace MarketIntel.Cli.Commands;
 
 /// <summary>
 /// The drift report's plots, drawn with ScottPlot (as the backtest report's are) and saved as SVG: a heatmap of the
-/// population stability index over assets and features, and one feature's live histogram against its reference.
+/// population stability index over assets and features (one feature's histogram is the console's
+/// <see cref="MarketIntel.Server.WebConsole.DriftHistogram"/>).
 /// </summary>
 internal static class DriftPlots
 {
@@ -49,43 +49,4 @@ internal static class DriftPlots
         int height = Math.Clamp(160 + 18 * assets.Count + 7 * features.Max(f => f.Length), 400, 2400);
         return plot.GetSvgXml(width, height);
     }
-
-    /// <summary>
-    /// One feature of one asset: the share of the reference's values and of the live window's values in each bin, side
-    /// by side, the bins labelled by their lower edge.
-    /// </summary>
-    public static string Histogram(string title, FeatureDrift feature)
-    {
-        int bins = feature.ReferenceCounts.Count;
-        double referenceTotal = Math.Max(1, feature.ReferenceCounts.Sum());
-        double liveTotal = Math.Max(1, feature.LiveCounts.Sum());
-        var plot = new Plot();
-        var reference = plot.Add.Bars(
-            [.. Enumerable.Range(0, bins).Select(b => b - 0.2)], [.. feature.ReferenceCounts.Select(c => c / referenceTotal)]);
-        reference.LegendText = "reference";
-        reference.Color = Colors.Gray;
-        var live = plot.Add.Bars(
-            [.. Enumerable.Range(0, bins).Select(b => b + 0.2)], [.. feature.LiveCounts.Select(c => c / liveTotal)]);
-        live.LegendText = "live window";
-        live.Color = Colors.C1;
-        foreach (var b in reference.Bars.Concat(live.Bars))
-        {
-            b.Size = 0.4;
-        }
-        plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, bins).Select(b => (double)b)],
-            [.. Enumerable.Range(0, bins).Select(b => BinLabel(feature, b))]);
-        plot.Axes.Bottom.TickLabelStyle.Rotation = 90;
-        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
-        plot.Axes.Bottom.MinimumSize = 90;
-        plot.Axes.Margins(bottom: 0);
-        plot.Title(title);
-        plot.YLabel("share of values");
-        plot.ShowLegend(Edge.Right);
-        return plot.GetSvgXml(900, 450);
-    }
-
-    private static string BinLabel(FeatureDrift feature, int bin) =>
-        feature.Edges.Count == 0 ? "every value" : bin == 0 ? "< " + Number(feature.Edges[0]) : ">= " + Number(feature.Edges[bin - 1]);
-
-    private static string Number(float value) => value.ToString("G4", CultureInfo.InvariantCulture);
 }

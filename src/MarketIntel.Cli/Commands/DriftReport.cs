@@ -75,7 +75,7 @@ internal static class DriftReport
             {
                 var (asset, feature) = offenders[i];
                 string file = $"histogram-{i + 1}.svg";
-                files.Add((file, DriftPlots.Histogram($"{asset.Asset} {feature.Name} ({asset.Model} {asset.Version})", feature)));
+                files.Add((file, MarketIntel.Server.WebConsole.DriftHistogram.Svg($"{asset.Asset} {feature.Name} ({asset.Model} {asset.Version})", feature)));
                 md.AppendLine(CultureInfo.InvariantCulture,
                     $"{i + 1}. `{asset.Asset}` `{feature.Name}`: PSI {Text(feature.Psi)}, JS {Text(feature.Js)}, Wasserstein {Text(feature.Wasserstein)}, p {PValue(feature.PValue)}{(feature.Drifting ? ", drifting" : "")}");
                 md.AppendLine().AppendLine(CultureInfo.InvariantCulture, $"   ![{asset.Asset} {feature.Name}]({file})").AppendLine();

@@ -19,6 +19,23 @@ internal sealed class DriftQuery(IGrainFactory grains, IDriftStore store, SiloMo
     public Task<AssetDrift> Asset(string asset) => GrainRetry.OnRejection(() => grains.GetGrain<IAssetGrain>(asset).GetDrift());
 
     /// <summary>
+    /// <paramref name="asset"/>'s drift window as its grain last stored it (every <c>Grid:Drift:FlushInterval</c>),
+    /// evaluated against its version's reference profile, with the counts and the profile (for charts of its bins).
+    /// Null when the asset's served version has no reference or no window of it is stored yet. The store answers by
+    /// model name, so this reads the windows of the asset's model and keeps the asset's.
+    /// </summary>
+    public async Task<(AssetDrift Drift, DriftCounts Counts, ReferenceProfile Profile)?> StoredWindow(string asset)
+    {
+        AssetDrift now = await Asset(asset);
+        if (now.Model is not { } model || await models.Profile(model) is not { } profile)
+        {
+            return null;
+        }
+        DriftCounts? counts = (await store.Read(model.Name)).FirstOrDefault(c => c.Asset == asset && c.Model.Equals(model));
+        return counts is null ? null : (DriftScanner.Evaluate(counts, profile, options.Value.Drift.Alpha), counts, profile);
+    }
+
+    /// <summary>
     /// Every stored window of model <paramref name="name"/>'s versions (a checked name; null: every model), by asset,
     /// as <see cref="DriftScanner.Scan(IDriftStore, SiloModelCache, SiloDriftScans, string?, double)"/> evaluates them (on this silo's device where it has one).
     /// </summary>

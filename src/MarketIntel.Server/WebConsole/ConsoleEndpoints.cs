@@ -38,6 +38,7 @@ internal static class ConsoleEndpoints
         app.MapGet(Root + "/static/{file}", (string file, HttpContext http) => Serve(http, file));
         app.MapGet(Root + "/events", (HttpContext http) => Events(http, assets, live));
         app.MapConsoleModels();
+        app.MapAssetPage();
     }
 
     private static FrozenDictionary<string, (byte[], string)> LoadFiles()

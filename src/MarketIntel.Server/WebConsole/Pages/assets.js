@@ -23,7 +23,7 @@
     const tr = document.createElement("tr");
     tr.dataset.asset = asset.asset;
     tr.append(
-      UI.cell(asset.asset),
+      UI.link(asset.asset, `/ui/asset?symbol=${encodeURIComponent(asset.asset)}`),
       UI.cell(asset.latestBar || "-"),
       UI.cell(asset.version ? `${asset.model}:${asset.version}` : "-"),
       UI.cell(UI.number(asset.prediction, 4)),

@@ -19,6 +19,23 @@ const UI = {
     return td;
   },
 
+  // A cell holding a link to a console page, its text as text.
+  link(text, href) {
+    const td = document.createElement("td");
+    const a = document.createElement("a");
+    a.href = href;
+    a.textContent = text;
+    td.append(a);
+    return td;
+  },
+
+  // A paragraph holding text only.
+  paragraph(text) {
+    const p = document.createElement("p");
+    p.textContent = text;
+    return p;
+  },
+
   number(value, digits) {
     return value === null || value === undefined ? "-" : Number(value).toFixed(digits);
   },
