@@ -11,6 +11,7 @@ using MarketIntel.Storage.Postgres.Hosting;
 using MarketIntel.Tests;
 using Microsoft.Extensions.Configuration;
 using Orleans.Configuration;
+using Orleans.Hosting.Kubernetes;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -123,18 +124,40 @@ public sealed class DeploymentTests
         return property.PropertyType.IsClass && property.PropertyType != typeof(string) && Reads(property.PropertyType, path[1..]);
     }
 
+    // The pod's address Kubernetes fills in, as a stand-in.
+    private const string PodIp = "10.0.0.7";
+
+    // The environment variables a Deployment's container gets from the downward API, resolved as Kubernetes would for
+    // one of its pods: the pod's name, namespace and address stand-ins, its labels as the manifest writes them.
+    private static Dictionary<string, string> DownwardEnv(string deployment)
+    {
+        var labels = Pairs(At(Deployment(deployment), "spec", "template", "metadata", "labels")).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        string Resolve(string field) => field switch
+        {
+            "metadata.name" => $"{deployment}-7d9f8-abcde",
+            "metadata.namespace" => "marketintel",
+            "status.podIP" => PodIp,
+            _ when field.StartsWith("metadata.labels['", StringComparison.Ordinal) && field.EndsWith("']", StringComparison.Ordinal) =>
+                labels.TryGetValue(field["metadata.labels['".Length..^2], out string? value) ? value : throw new InvalidOperationException($"{deployment}: {field} names no label of the pod"),
+            _ => throw new InvalidOperationException($"{deployment}: downward API field {field} is not resolved by this test"),
+        };
+        return ((YamlSequenceNode)At(Container(deployment), "env")).Where(e => Has(e, "valueFrom"))
+            .ToDictionary(e => Text(e, "name"), e => Resolve(Text(e, "valueFrom", "fieldRef", "fieldPath")), StringComparer.Ordinal);
+    }
+
     // The silos' settings as the server would read them: the image's model path as the repository's file, and the
-    // address Kubernetes or the compose entrypoint fills in at start as a stand-in.
-    private static void AcceptedByTheServer(IEnumerable<(string Key, string Value)> settings, string where)
+    // address Kubernetes or the compose entrypoint fills in at start as a stand-in; the process environment is
+    // podEnvironment (the downward API's variables for a Kubernetes pod, none for compose).
+    private static void AcceptedByTheServer(IEnumerable<(string Key, string Value)> settings, string where, IReadOnlyDictionary<string, string>? podEnvironment = null)
     {
         string model = Path.Combine(RepoPaths.Root, "src", "MarketIntel.Cli", "SampleData", "direction-d3-n60.json");
         var configuration = settings
             .Select(s => new KeyValuePair<string, string?>(s.Key.Replace("__", ":", StringComparison.Ordinal), s.Value.Replace("/app/models/direction-d3-n60.json", model, StringComparison.Ordinal)))
-            .Append(new("Cluster:AdvertisedAddress", "10.0.0.7"))
+            .Append(new("Cluster:AdvertisedAddress", PodIp))
             .GroupBy(p => p.Key, StringComparer.OrdinalIgnoreCase).Select(g => g.Last());
         try
         {
-            GridServer.ReadOptions(new ConfigurationBuilder().AddInMemoryCollection(configuration).Build());
+            GridServer.ReadOptions(new ConfigurationBuilder().AddInMemoryCollection(configuration).Build(), variable => podEnvironment?.GetValueOrDefault(variable));
         }
         catch (ServerConfigurationException e)
         {
@@ -195,12 +218,46 @@ public sealed class DeploymentTests
         foreach (string deployment in Deployments)
         {
             var container = Container(deployment);
-            var env = ((YamlSequenceNode)At(container, "env")).Select(e => Text(e, "name")).ToList();
+            // Orleans' Kubernetes hosting reads the pod's variables itself; every other name is a server setting.
+            var env = ((YamlSequenceNode)At(container, "env")).Select(e => Text(e, "name")).Except(ClusterModeOptionsValidator.PodEnvironment).ToList();
             Assert.All(kubernetes.Select(s => s.Key).Concat(env), key => Assert.Null(Unread(key)));
-            AcceptedByTheServer(kubernetes.Concat(LiteralEnv(container)), $"kubernetes {deployment} with the ConfigMap and Secret");
+            AcceptedByTheServer(kubernetes.Concat(LiteralEnv(container)), $"kubernetes {deployment} with the ConfigMap and Secret", DownwardEnv(deployment));
             // The pod's address is what the silo advertises to the others.
             Assert.Equal("status.podIP", Text(((YamlSequenceNode)At(container, "env")).Single(e => Text(e, "name") == "Cluster__AdvertisedAddress"), "valueFrom", "fieldRef", "fieldPath"));
         }
+    }
+
+    [Fact]
+    public void Both_Deployments_run_Orleans_Kubernetes_hosting_with_the_grids_ids_from_their_own_pod_labels()
+    {
+        var config = Pairs(At(Kind("ConfigMap"), "data")).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        string clusterId = config.GetValueOrDefault("Cluster__ClusterId") ?? new ClusterModeOptions().ClusterId;
+        foreach (string deployment in Deployments)
+        {
+            // The setting the server reads, on in the Deployment itself.
+            Assert.Contains(($"{ClusterModeOptions.Section}__{nameof(ClusterModeOptions.Kubernetes)}", "true"), LiteralEnv(Container(deployment)));
+            // Every variable the package reads comes from the downward API, the ids from the pod's labels, which are the grid's.
+            var pod = DownwardEnv(deployment);
+            Assert.Subset(pod.Keys.ToHashSet(), ClusterModeOptionsValidator.PodEnvironment.ToHashSet());
+            Assert.Equal(GridSiloHosting.ServiceId, pod[KubernetesHostingOptions.ServiceIdEnvironmentVariable]);
+            Assert.Equal(clusterId, pod[KubernetesHostingOptions.ClusterIdEnvironmentVariable]);
+            var labels = Pairs(At(Deployment(deployment), "spec", "template", "metadata", "labels")).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+            Assert.Equal(GridSiloHosting.ServiceId, labels[KubernetesHostingOptions.ServiceIdLabel]);
+            Assert.Equal(clusterId, labels[KubernetesHostingOptions.ClusterIdLabel]);
+            Assert.Equal(PodIp, pod[KubernetesHostingOptions.PodIPEnvironmentVariable]);
+            // The pods run as the service account the Role is bound to.
+            Assert.Equal(Text(Kind("ServiceAccount"), "metadata", "name"), Text(Deployment(deployment), "spec", "template", "spec", "serviceAccountName"));
+        }
+        // The Role lets that account do, in the namespace, what the package does with pods: read and label its own, list
+        // and watch the cluster's, delete those of dead silos.
+        var rule = (YamlMappingNode)((YamlSequenceNode)At(Kind("Role"), "rules")).Single();
+        Assert.Equal([""], ((YamlSequenceNode)At(rule, "apiGroups")).Select(n => ((YamlScalarNode)n).Value));
+        Assert.Equal(["pods"], ((YamlSequenceNode)At(rule, "resources")).Select(n => ((YamlScalarNode)n).Value));
+        Assert.Equal(["delete", "get", "list", "patch", "watch"], ((YamlSequenceNode)At(rule, "verbs")).Select(n => ((YamlScalarNode)n).Value!).Order(StringComparer.Ordinal));
+        var binding = Kind("RoleBinding");
+        Assert.Equal(("Role", Text(Kind("Role"), "metadata", "name")), (Text(binding, "roleRef", "kind"), Text(binding, "roleRef", "name")));
+        var subject = (YamlMappingNode)((YamlSequenceNode)At(binding, "subjects")).Single();
+        Assert.Equal(("ServiceAccount", Text(Kind("ServiceAccount"), "metadata", "name")), (Text(subject, "kind"), Text(subject, "name")));
     }
 
     [Fact]

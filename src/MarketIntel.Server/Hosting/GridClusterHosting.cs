@@ -35,6 +35,13 @@ public static class GridClusterHosting
                 o.ClusterId = cluster.ClusterId;
                 o.ServiceId = GridSiloHosting.ServiceId;
             });
+            // On Kubernetes (Cluster:Kubernetes), the package's ids come from the pod's environment, which the validator
+            // has held equal to these; the advertised address stays Cluster:AdvertisedAddress (the pod IP in the
+            // manifests), set below, which the package leaves alone.
+            if (cluster.Kubernetes)
+            {
+                silo.UseKubernetesHosting();
+            }
             silo.Configure<EndpointOptions>(o =>
             {
                 IPAddress listen = IPAddress.Parse(server.ListenAddress);

@@ -19,7 +19,7 @@ namespace MarketIntel.Server.Hosting;
 /// <summary>
 /// Every setting the host reads, bound one way: each options class from its configuration section with
 /// <c>AddOptions().Bind().ValidateOnStart()</c> and its <see cref="IValidateOptions{TOptions}"/> validator, which
-/// names each setting at fault. <see cref="GridServer.ReadOptions"/> runs the same registrations on their own before
+/// names each setting at fault. <see cref="GridServer.ReadOptions(IConfiguration)"/> runs the same registrations on their own before
 /// the host is composed, so a bad configuration is reported whole, in one <see cref="ServerConfigurationException"/>.
 /// </summary>
 public static class GridConfiguration
@@ -34,7 +34,15 @@ public static class GridConfiguration
     /// Registers every options class of the host, bound from <paramref name="configuration"/> and checked at start;
     /// PostgreSQL's and the Redis cache's only in cluster mode, where they are needed.
     /// </summary>
-    public static IServiceCollection AddGridConfiguration(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddGridConfiguration(this IServiceCollection services, IConfiguration configuration) =>
+        services.AddGridConfiguration(configuration, Environment.GetEnvironmentVariable);
+
+    /// <summary>
+    /// As <see cref="AddGridConfiguration(IServiceCollection, IConfiguration)"/>, with the process environment read
+    /// through <paramref name="environment"/>: the pod's variables that <c>Cluster:Kubernetes</c> needs are checked
+    /// there (tests pass the environment a manifest gives a pod).
+    /// </summary>
+    public static IServiceCollection AddGridConfiguration(this IServiceCollection services, IConfiguration configuration, Func<string, string?> environment)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         // Two checks depend on other sections: the listen address (a plain string, read as it is) and the mode
@@ -43,7 +51,7 @@ public static class GridConfiguration
         bool clusterMode = IsClusterMode(configuration);
         services.AddChecked(configuration, ServerOptions.Section, new ServerOptionsValidator());
         services.AddOptions<HostOptions>().Configure<IOptions<ServerOptions>>((host, server) => host.ShutdownTimeout = server.Value.ShutdownTimeout);
-        services.AddChecked(configuration, ClusterModeOptions.Section, new ClusterModeOptionsValidator(listen));
+        services.AddChecked(configuration, ClusterModeOptions.Section, new ClusterModeOptionsValidator(listen, GridSiloHosting.ServiceId, environment));
         if (clusterMode)
         {
             services.AddMarketIntelRedisCacheOptions(o => o.BindChecked(configuration.GetSection(RedisCacheOptions.Section)));
@@ -96,7 +104,7 @@ public static class GridConfiguration
         });
     }
 
-    /// <summary>The options of a section as configured, for composing the host once <see cref="GridServer.ReadOptions"/> has checked them.</summary>
+    /// <summary>The options of a section as configured, for composing the host once <see cref="GridServer.ReadOptions(IConfiguration)"/> has checked them.</summary>
     internal static TOptions Bound<TOptions>(this IConfiguration configuration, string section)
         where TOptions : class, new() =>
         configuration.GetSection(section).Get<TOptions>() ?? new TOptions();

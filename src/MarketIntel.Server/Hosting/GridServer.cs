@@ -59,9 +59,12 @@ public static class GridServer
     /// starts with (<see cref="GridConfiguration"/>); throws <see cref="ServerConfigurationException"/> naming every
     /// setting at fault.
     /// </summary>
-    public static ServerOptions ReadOptions(IConfiguration configuration)
+    public static ServerOptions ReadOptions(IConfiguration configuration) => ReadOptions(configuration, Environment.GetEnvironmentVariable);
+
+    /// <summary>As <see cref="ReadOptions(IConfiguration)"/>, with the process environment read through <paramref name="environment"/>.</summary>
+    public static ServerOptions ReadOptions(IConfiguration configuration, Func<string, string?> environment)
     {
-        using ServiceProvider options = new ServiceCollection().AddGridConfiguration(configuration).BuildServiceProvider();
+        using ServiceProvider options = new ServiceCollection().AddGridConfiguration(configuration, environment).BuildServiceProvider();
         GridConfiguration.Validate(options);
         return options.GetRequiredService<Microsoft.Extensions.Options.IOptions<ServerOptions>>().Value;
     }
