@@ -19,14 +19,14 @@ public sealed class ServingOnlyGrid : IAsyncLifetime
 
     public GrpcChannel Channel { get; private set; } = null!;
 
-    public Retrain.RetrainClient Retrain { get; private set; } = null!;
+    public global::MarketIntel.Api.V1.Retrain.RetrainClient Retrain { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
         Grid = await InProcessGrid.StartAsync(new Dictionary<string, string?> { ["MarketIntel:Role"] = "serving" });
         Http.BaseAddress = new Uri(Grid.Http(""));
         Channel = Grid.Channel();
-        Retrain = new Retrain.RetrainClient(Channel);
+        Retrain = new global::MarketIntel.Api.V1.Retrain.RetrainClient(Channel);
     }
 
     /// <summary>Registers a version of a new model name and answers the name.</summary>

@@ -43,6 +43,13 @@ public sealed class GpuDevice : IDisposable
     /// <summary>Whether this is a CUDA GPU (false: ILGPU's CPU accelerator).</summary>
     public bool IsCuda { get; }
 
+    /// <summary>
+    /// Held around each sequence of launches and copies a caller makes on the accelerator (a drift scan, a training
+    /// job's step), so that callers on several threads take turns on its default stream, which ILGPU does not make for
+    /// launches from several threads at once. Every user of a shared device takes this one lock.
+    /// </summary>
+    public Lock Launches { get; } = new();
+
     /// <summary>One line for start banners and worker metadata, e.g. <c>cuda:NVIDIA H200 (139 GiB)</c>.</summary>
     public string Description { get; }
 

@@ -6,6 +6,7 @@ using MarketIntel.Abstractions.Models;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Features;
 using MarketIntel.Grains.Placement;
+using MarketIntel.Training.Devices;
 using MarketIntel.Training.Retraining;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -17,7 +18,7 @@ namespace MarketIntel.Grains.Retraining;
 /// the work and returns: resolve the served version and its lineage, choose the assets, read their archived bars up to
 /// the job's <see cref="RetrainJob.Through"/> (the first attempt fixes it: the newest bar time the archive holds of those
 /// assets when it reads them), train (<see cref="RetrainPipeline.Run"/>, on the thread pool, so the
-/// silo's scheduler never waits for it), register the challenger with its lineage and the tag
+/// silo's scheduler never waits for it; through the silo's <see cref="ITrainingDevice"/> where its host opened one), register the challenger with its lineage and the tag
 /// <see cref="JobTag"/> unless a version with that tag exists already, and put it in shadow. Each step, and the
 /// pipeline's progress at most every <see cref="ReportEvery"/>, goes to the model's coordinator.
 /// <para>
@@ -27,7 +28,8 @@ namespace MarketIntel.Grains.Retraining;
 /// </para>
 /// </summary>
 [WorkerPlacement]
-public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore drift, IOptions<RetrainingOptions> options, ILocalSiloDetails silo, ILogger<RetrainJobGrain> log)
+public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore drift, IOptions<RetrainingOptions> options, ILocalSiloDetails silo, ILogger<RetrainJobGrain> log,
+    ITrainingDevice? device = null)
     : Grain, IRetrainJobGrain, IDisposable
 {
     /// <summary>The tag a job's challenger carries: its job id.</summary>
@@ -47,6 +49,9 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
     private Task? _work;
     private CancellationTokenSource? _stop;
     private bool _cancelled;
+
+    // Where the silo's host opened a device, the booster's row work runs there (docs/gpu.md); the detail says so.
+    private string OnDevice => device is null ? "" : $" on device {device.Device}";
 
     private IModelRegistryGrain Registry => GrainFactory.GetGrain<IModelRegistryGrain>(0);
 
@@ -143,12 +148,12 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
             job = job with
             {
                 Through = job.Through != 0 ? job.Through : newest, Progress = RetrainProgress.None with { BarsRead = barsRead },
-                Detail = $"training on {barsRead} bars of {bars.Count} asset(s) with {threads} booster thread{(threads == 1 ? "" : "s")}",
+                Detail = $"training on {barsRead} bars of {bars.Count} asset(s) with {threads} booster thread{(threads == 1 ? "" : "s")}{OnDevice}",
             };
             await Report(job);
             relay.Continue(job);
             RetrainPlan sized = plan with { Parameters = plan.Parameters with { Threads = threads } };
-            RetrainOutput output = await Task.Run(() => RetrainPipeline.Run(sized, bars, relay, stop), stop);
+            RetrainOutput output = await Task.Run(() => RetrainPipeline.Run(sized, bars, relay, stop, device), stop);
             RetrainJob trained = relay.Stop();
             job = trained with { Progress = trained.Progress with { Rows = output.Rows, Validation = output.Validation } };
 
@@ -159,7 +164,7 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
             job = job with
             {
                 State = RetrainJobState.Registered, Version = version,
-                Detail = $"registered {version} as a shadow of '{name}' (replacing {baseVersion ?? "nothing"}): the promotion gate decides",
+                Detail = $"registered {version} as a shadow of '{name}' (replacing {baseVersion ?? "nothing"}){(device is null ? "" : $", trained on {device.Device}")}: the promotion gate decides",
             };
             double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
             LogRegistered(name, job.Id, version, seconds);

@@ -22,7 +22,7 @@ public static class GridSiloHosting
         bool clusterMode = GridConfiguration.IsClusterMode(builder.Configuration);
         var server = builder.Configuration.Bound<ServerOptions>(ServerOptions.Section);
         // The device this silo advertises for jobs (its GPU, or its cores), and the jobs it takes at once. A worker that
-        // chose a device holds it open for its lifetime: its drift scans run there (SiloDriftScans).
+        // chose a device holds it open for its lifetime: its drift scans (SiloDriftScans) and retraining jobs run there.
         int? maxJobs = builder.Configuration.Bound<Grains.Placement.WorkerSlotsOptions>(Grains.Placement.WorkerSlotsOptions.Section).MaxJobsPerWorker;
         Gpu.Devices.GpuDevice? gpu = OpenWorkerGpu(server);
         var device = Advertised(gpu, maxJobs);
@@ -32,6 +32,8 @@ public static class GridSiloHosting
             // GridServer.Build resolves it at once so that it is owned even if nothing scans.
             builder.Services.AddSingleton(_ => gpu);
             builder.Services.AddSingleton<Training.Drift.IDriftScanEngine>(s => new Gpu.Drift.GpuDriftScanEngine(s.GetRequiredService<Gpu.Devices.GpuDevice>()));
+            // Its retraining jobs train there too (RetrainJobGrain), one at a time, under the device's lock the scans take.
+            builder.Services.AddSingleton<Training.Devices.ITrainingDevice>(s => new Gpu.Training.GpuTrainingDevice(s.GetRequiredService<Gpu.Devices.GpuDevice>()));
         }
         // Models are client input: the registry and every silo's model cache load them under these ceilings.
         builder.Services.AddSingleton(services => services.GetRequiredService<IOptions<ModelLimits>>().Value);

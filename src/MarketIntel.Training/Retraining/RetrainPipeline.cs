@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using MarketIntel.Features;
+using MarketIntel.Training.Devices;
 using MarketIntel.Training.Drift;
 
 namespace MarketIntel.Training.Retraining;
@@ -57,9 +58,11 @@ public static class RetrainPipeline
     public const string ArchiveDataFile = "archive";
 
     /// <summary>Trains a challenger per <paramref name="plan"/> on <paramref name="bars"/>, reporting each step; stops with
-    /// <see cref="OperationCanceledException"/> when <paramref name="cancellation"/> fires.</summary>
+    /// <see cref="OperationCanceledException"/> when <paramref name="cancellation"/> fires. With <paramref name="device"/>, every
+    /// model of the job (each fold's and the final one) trains through it, taken once for the whole job.</summary>
     /// <exception cref="ArgumentException">The bars give too few rows for the folds, or the plan is invalid; the message says which.</exception>
-    public static RetrainOutput Run(RetrainPlan plan, IReadOnlyList<AssetBars> bars, IProgress<RetrainStep>? progress, CancellationToken cancellation)
+    public static RetrainOutput Run(RetrainPlan plan, IReadOnlyList<AssetBars> bars, IProgress<RetrainStep>? progress, CancellationToken cancellation,
+        ITrainingDevice? device = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(bars);
@@ -71,7 +74,9 @@ public static class RetrainPipeline
         int rounds = plan.Parameters.Rounds;
         progress?.Report(new RetrainStep(rows.Count, 0, folds.Count, 0, rounds, null));
 
-        IReadOnlyDictionary<string, double> validation = Validate(plan, rows, folds, training, progress, cancellation);
+        // Taken after the rows are built (the CPU's work), so a job waiting for the device does not hold it meanwhile.
+        using IHistogramDevice? histograms = device?.Take(cancellation);
+        IReadOnlyDictionary<string, double> validation = Validate(plan, rows, folds, training, histograms, progress, cancellation);
 
         cancellation.ThrowIfCancellationRequested();
         int every = Math.Max(1, rounds / 20);
@@ -82,7 +87,7 @@ public static class RetrainPipeline
             {
                 progress?.Report(new RetrainStep(rows.Count, folds.Count, folds.Count, round, rounds, validation));
             }
-        });
+        }, histograms);
         using var written = new MemoryStream();
         model.WriteXgboostJson(written);
         byte[] bytes = written.ToArray();
@@ -226,7 +231,7 @@ public static class RetrainPipeline
 
     // Each fold's model, trained on its rows alone, predicts its test window; the scores are over every test row.
     private static IReadOnlyDictionary<string, double> Validate(RetrainPlan plan, PooledRows rows, IReadOnlyList<Fold> folds, int[][] training,
-        IProgress<RetrainStep>? progress, CancellationToken cancellation)
+        IHistogramDevice? histograms, IProgress<RetrainStep>? progress, CancellationToken cancellation)
     {
         int first = folds[0].TestStart;
         var predictions = new double[rows.Count - first];
@@ -243,7 +248,7 @@ public static class RetrainPipeline
                 rows.Row(take[r]).CopyTo(x.AsSpan(r * width, width));
                 y[r] = rows.Labels[take[r]];
             }
-            BoostedTrees model = GradientBooster.Train(x, rows.Names, y, plan.Parameters, _ => cancellation.ThrowIfCancellationRequested());
+            BoostedTrees model = GradientBooster.Train(x, rows.Names, y, plan.Parameters, _ => cancellation.ThrowIfCancellationRequested(), histograms);
             for (int r = folds[f].TestStart; r < folds[f].TestEnd; r++)
             {
                 predictions[r - first] = model.Predict(rows.Row(r));
