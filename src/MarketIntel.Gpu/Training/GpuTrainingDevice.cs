@@ -69,11 +69,20 @@ public sealed class GpuTrainingDevice(GpuDevice device) : ITrainingDevice, IDisp
             }
         }
 
-        public void StartTree(ReadOnlySpan<float> pairs, int[]? sample, int count, Span<double> rootHistogram)
+        public void StartTraining(ReadOnlySpan<float> labels, bool logistic, double baseMargin)
         {
             lock (owner._device.Launches)
             {
-                histograms.StartTree(pairs, sample, count, rootHistogram);
+                histograms.StartTraining(labels, logistic, baseMargin);
+                owner._device.Accelerator.Synchronize();
+            }
+        }
+
+        public void StartTree(int[]? sample, int count, Span<double> rootHistogram)
+        {
+            lock (owner._device.Launches)
+            {
+                histograms.StartTree(sample, count, rootHistogram);
                 owner._device.Accelerator.Synchronize();
             }
         }
@@ -83,6 +92,15 @@ public sealed class GpuTrainingDevice(GpuDevice device) : ITrainingDevice, IDisp
             lock (owner._device.Launches)
             {
                 histograms.SplitLevel(splits, leftCounts, childHistograms);
+                owner._device.Accelerator.Synchronize();
+            }
+        }
+
+        public void FinishTree(RegressionTree tree)
+        {
+            lock (owner._device.Launches)
+            {
+                histograms.FinishTree(tree);
                 owner._device.Accelerator.Synchronize();
             }
         }
