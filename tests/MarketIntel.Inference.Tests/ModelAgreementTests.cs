@@ -71,6 +71,30 @@ public sealed class ModelAgreementTests
         }
     }
 
+    [Theory]
+    [InlineData("bench-d6-n300-f40")]
+    [InlineData("xgb-multi3-d4-n40-nan")]
+    public void A_batch_of_any_size_gives_each_row_the_reference_walks_values(string name)
+    {
+        // The AVX-512 path walks each tree over several blocks of sixteen rows, as many as the batch fills, and the
+        // rest one row at a time: every size up to 130 rows (past an AddBars call's 128) meets each split of the rows.
+        using var model = (XgboostModel)Fixtures.Load(name);
+        float[] rows = FeatureMatrixCsv.Read(Fixtures.Input(name)).ForModel(model);
+        int f = model.FeatureCount, k = model.OutputCount;
+        var reference = new float[k];
+        for (int n = 1; n <= 130; n++)
+        {
+            int first = n % 7;  // batches start on different rows
+            var batch = new float[n * k];
+            model.PredictBatch(rows.AsSpan(first * f, n * f), batch);
+            for (int r = 0; r < n; r++)
+            {
+                model.PredictReference(rows.AsSpan((first + r) * f, f), reference);
+                Assert.True(reference.AsSpan().SequenceEqual(batch.AsSpan(r * k, k)), $"{name}: a batch of {n}, row {r}");
+            }
+        }
+    }
+
     [Fact]
     public void The_avx512_path_serves_models_of_depth_six_or_less_where_the_processor_has_it()
     {

@@ -10,8 +10,10 @@ namespace MarketIntel.Inference.Xgboost;
 /// The AVX-512 batch path, for models whose trees are all at most <see cref="WideMaxDepth"/> deep. Sixteen rows
 /// sit in the lanes of one vector, their expanded values interleaved feature by feature, so one load gives a
 /// feature for all sixteen. Each tree is then evaluated level by level: every split of the level is compared
-/// for all sixteen rows at once (a load, a compare, a 16-bit mask), and each row picks the mask bit of the node
-/// it is at by a register permute, with no gather. Leaves (padded to 64 per tree) are picked the same way.
+/// for all sixteen rows at once (a load, a compare, a 16-bit mask), the masks set one bit per node in each row's
+/// lane, and each row takes the bit of the node it is at by a variable shift, with no gather.
+/// Leaves (padded to 64 per tree) are picked by a register permute. A batch goes in runs of several blocks of sixteen
+/// rows, and each tree walks every block of the run before the next tree, so the model is read once per run.
 /// Margins are per class and per lane, added in tree order, so the results equal the scalar paths bit for bit.
 /// </summary>
 internal sealed partial class TreeEnsemble
@@ -21,7 +23,7 @@ internal sealed partial class TreeEnsemble
     private const int WideLeafSlots = 1 << WideMaxDepth;
 
     private readonly float[]? _wideLeaves;
-    private readonly nint[]? _wideFeature;  // each split's feature as an offset into the 16-lane expanded block
+    private readonly int[]? _wideFeature;   // each split's feature as an offset into the 16-lane expanded block
 
     /// <summary>Whether this model's batches take the AVX-512 path on this machine.</summary>
     internal bool IsWide => _wideLeaves is not null;
@@ -41,29 +43,35 @@ internal sealed partial class TreeEnsemble
         return wide;
     }
 
-    private nint[] WideFeatures() => _splitFeature.Select(f => (nint)f * (WideLanes / Lanes)).ToArray();
+    private int[] WideFeatures() => _splitFeature.Select(f => f * (WideLanes / Lanes)).ToArray();
+
+    // How many blocks of sixteen rows walk each tree together: enough that a model's nodes are read once per run of
+    // blocks rather than once per block (a served version's and its shadows' models together are larger than L2),
+    // few enough that the blocks' expanded rows stay within a core's 32 KB L1 data cache and their margins on a small
+    // stack.
+    private int WideBlocks(int width) =>
+        Math.Clamp(WideBlockBytes / (width * sizeof(float)), 1, Math.Max(1, Math.Min(WideMaxBlocks, WideMaxAccumulators / _classes)));
+
+    private const int WideBlockBytes = 32 * 1024;
+    private const int WideMaxBlocks = 8;
+    private const int WideMaxAccumulators = 64;  // blocks x classes vectors of margins on the stack (4 KB)
 
     private void MarginsBatchWide(ReadOnlySpan<float> rows, int rowCount, Span<float> margins)
     {
-        int f = _features, k = _classes, width = 2 * f * WideLanes;
-        float[] expanded = ArrayPool<float>.Shared.Rent(width);
+        int f = _features, k = _classes, width = 2 * f * WideLanes, most = WideBlocks(width);
+        float[] expanded = ArrayPool<float>.Shared.Rent(width * most);
         try
         {
             int r = 0;
-            for (; r + WideLanes <= rowCount; r += WideLanes)
+            while (rowCount - r >= WideLanes)
             {
-                for (int lane = 0; lane < WideLanes; lane++)
+                int blocks = Math.Min(most, (rowCount - r) / WideLanes);
+                for (int b = 0; b < blocks; b++)
                 {
-                    ReadOnlySpan<float> row = rows.Slice((r + lane) * f, f);
-                    for (int i = 0; i < f; i++)
-                    {
-                        float x = row[i];
-                        bool missing = float.IsNaN(x);
-                        expanded[(i * WideLanes) + lane] = missing ? float.NegativeInfinity : x;
-                        expanded[((f + i) * WideLanes) + lane] = missing ? float.PositiveInfinity : x;
-                    }
+                    ExpandWide(rows.Slice((r + (b * WideLanes)) * f, WideLanes * f), expanded.AsSpan(b * width, width));
                 }
-                WalkWide(expanded, margins.Slice(r * k, WideLanes * k));
+                WalkWide(expanded, width, blocks, margins.Slice(r * k, blocks * WideLanes * k));
+                r += blocks * WideLanes;
             }
             for (; r < rowCount; r++)
             {
@@ -76,66 +84,105 @@ internal sealed partial class TreeEnsemble
         }
     }
 
+    // Sixteen rows' two NaN-resolved copies, interleaved feature by feature.
+    private void ExpandWide(ReadOnlySpan<float> rows, Span<float> block)
+    {
+        int f = _features;
+        for (int lane = 0; lane < WideLanes; lane++)
+        {
+            ReadOnlySpan<float> row = rows.Slice(lane * f, f);
+            for (int i = 0; i < f; i++)
+            {
+                float x = row[i];
+                bool missing = float.IsNaN(x);
+                block[(i * WideLanes) + lane] = missing ? float.NegativeInfinity : x;
+                block[((f + i) * WideLanes) + lane] = missing ? float.PositiveInfinity : x;
+            }
+        }
+    }
+
     // All sixteen rows' comparison at one split: all-ones where the row goes right.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<uint> Goes(ref float x, ref nint features, ref float thresholds, nint node) =>
+    private static Vector512<uint> Goes(ref float x, ref int features, ref float thresholds, nint node) =>
         Vector512.GreaterThanOrEqual(
-            Vector512.LoadUnsafe(ref Unsafe.Add(ref x, Unsafe.Add(ref features, node))),
+            Vector512.LoadUnsafe(ref Unsafe.Add(ref x, (nint)Unsafe.Add(ref features, node))),
             Vector512.Create(Unsafe.Add(ref thresholds, node))).AsUInt32();
 
+    // Tree by tree over the blocks: each tree's splits and leaves are read for every block before the next tree's.
     [SkipLocalsInit]
-    private void WalkWide(float[] expanded, Span<float> block)
+    private void WalkWide(float[] expanded, int width, int blocks, Span<float> block)
     {
         int k = _classes;
-        Span<Vector512<float>> m = stackalloc Vector512<float>[k];
-        for (int c = 0; c < k; c++)
+        Span<Vector512<float>> m = stackalloc Vector512<float>[blocks * k];
+        for (int b = 0; b < blocks; b++)
         {
-            m[c] = Vector512.Create(_baseMargins[c]);
+            for (int c = 0; c < k; c++)
+            {
+                m[(b * k) + c] = Vector512.Create(_baseMargins[c]);
+            }
         }
-        ref float x = ref MemoryMarshal.GetArrayDataReference(expanded);
-        ref nint features = ref MemoryMarshal.GetArrayDataReference(_wideFeature!);
+        ref float x0 = ref MemoryMarshal.GetArrayDataReference(expanded);
+        ref int features = ref MemoryMarshal.GetArrayDataReference(_wideFeature!);
         ref float thresholds = ref MemoryMarshal.GetArrayDataReference(_splitThreshold);
         ref float leaves = ref MemoryMarshal.GetArrayDataReference(_wideLeaves!);
         for (int t = 0; t < _depth.Length; t++)
         {
-            int depth = _depth[t];
-            ref nint sf = ref Unsafe.Add(ref features, _splitOffset[t]);
+            int depth = _depth[t], c = _class[t];
+            ref int sf = ref Unsafe.Add(ref features, _splitOffset[t]);
             ref float st = ref Unsafe.Add(ref thresholds, _splitOffset[t]);
-            Vector512<uint> at = Vector512<uint>.Zero;  // each lane's node within the current level
-            if (depth > 0)
-            {
-                // The root: every lane is there.
-                at = Vector512<uint>.Zero - Goes(ref x, ref sf, ref st, 0);
-            }
-            nint node = 1;
-            for (int level = 1; level < depth; level++)
-            {
-                nint end = (2 * node) + 1;
-                // Each lane keeps the comparison of the node it is at: all-ones where it goes right. A level
-                // has an even number of nodes, so they go two at a time.
-                Vector512<uint> right = Vector512<uint>.Zero;
-                Vector512<uint> here = Vector512<uint>.Zero;  // the level-local number of the node compared
-                Vector512<uint> two = Vector512.Create(2u);
-                for (; node < end; node += 2)
-                {
-                    right |= Vector512.Equals(at, here) & Goes(ref x, ref sf, ref st, node);
-                    right |= Vector512.Equals(at, here + Vector512<uint>.One) & Goes(ref x, ref sf, ref st, node + 1);
-                    here += two;
-                }
-                at = at + at - right;
-            }
             ref float l = ref Unsafe.Add(ref leaves, t * WideLeafSlots);
-            Vector512<float> low = Avx512F.PermuteVar16x32x2(Vector512.LoadUnsafe(ref l), at.AsInt32(), Vector512.LoadUnsafe(ref l, 16));
-            Vector512<float> high = Avx512F.PermuteVar16x32x2(Vector512.LoadUnsafe(ref l, 32), at.AsInt32(), Vector512.LoadUnsafe(ref l, 48));
-            Vector512<float> leaf = Vector512.ConditionalSelect(Vector512.GreaterThan(at, Vector512.Create(31u)).AsSingle(), high, low);
-            m[_class[t]] += leaf;
-        }
-        for (int c = 0; c < k; c++)
-        {
-            for (int lane = 0; lane < WideLanes; lane++)
+            for (int b = 0; b < blocks; b++)
             {
-                block[(lane * k) + c] = m[c][lane];
+                Vector512<uint> at = Leaf(ref Unsafe.Add(ref x0, b * width), ref sf, ref st, depth);
+                Vector512<float> low = Avx512F.PermuteVar16x32x2(Vector512.LoadUnsafe(ref l), at.AsInt32(), Vector512.LoadUnsafe(ref l, 16));
+                Vector512<float> high = Avx512F.PermuteVar16x32x2(Vector512.LoadUnsafe(ref l, 32), at.AsInt32(), Vector512.LoadUnsafe(ref l, 48));
+                // Added in tree order, per row, as the scalar paths add.
+                m[(b * k) + c] += Vector512.ConditionalSelect(Vector512.GreaterThan(at, Vector512.Create(31u)).AsSingle(), high, low);
             }
         }
+        for (int b = 0; b < blocks; b++)
+        {
+            for (int c = 0; c < k; c++)
+            {
+                Vector512<float> sums = m[(b * k) + c];
+                for (int lane = 0; lane < WideLanes; lane++)
+                {
+                    block[(((b * WideLanes) + lane) * k) + c] = sums[lane];
+                }
+            }
+        }
+    }
+
+    // The leaf each of the sixteen rows reaches in one tree (its position among the tree's 2^depth leaves).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<uint> Leaf(ref float x, ref int sf, ref float st, int depth)
+    {
+        Vector512<uint> at = Vector512<uint>.Zero;  // each lane's node within the current level
+        if (depth > 0)
+        {
+            // The root: every lane is there.
+            at = Vector512<uint>.Zero - Goes(ref x, ref sf, ref st, 0);
+        }
+        nint node = 1;
+        for (int level = 1; level < depth; level++)
+        {
+            // Bit n of a lane says whether its row goes right at the level's node n (a level has at most 32
+            // nodes); each lane then takes the bit of the node it is at with one variable shift. The comparison
+            // stays a mask that selects where the bit is set, so a node costs a compare and a masked or, where
+            // matching each lane's node number cost a compare, an and and an or more. Two accumulators, even and
+            // odd nodes, keep the chain of dependent ors half as long.
+            nint end = (2 * node) + 1;
+            Vector512<uint> even = Vector512<uint>.Zero, odd = Vector512<uint>.Zero;
+            Vector512<uint> bit = Vector512<uint>.One;
+            for (; node < end; node += 2)
+            {
+                Vector512<uint> next = bit + bit;
+                even = Vector512.ConditionalSelect(Goes(ref x, ref sf, ref st, node), even | bit, even);
+                odd = Vector512.ConditionalSelect(Goes(ref x, ref sf, ref st, node + 1), odd | next, odd);
+                bit = next + next;
+            }
+            at = at + at + (Avx512F.ShiftRightLogicalVariable(even | odd, at) & Vector512<uint>.One);
+        }
+        return at;
     }
 }
