@@ -104,5 +104,22 @@ internal sealed class GridHttp : IDisposable
     /// <summary>Turns an answer's shape being other than expected into one line naming the target.</summary>
     public IOException Unexpected(Exception e) => new($"{_target}: unexpected answer ({e.Message})", e);
 
+    /// <summary>
+    /// Runs <paramref name="read"/> over an answer: an answer of another shape than the API's (another program on the
+    /// port, another version) is one line naming the target too (<see cref="Unexpected"/>).
+    /// </summary>
+    public T Read<T>(Func<T> read)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        try
+        {
+            return read();
+        }
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException or ArgumentException)
+        {
+            throw Unexpected(e);
+        }
+    }
+
     public void Dispose() => _http.Dispose();
 }
