@@ -23,9 +23,7 @@ internal interface IDriftClient : IDisposable
 internal static class DriftClient
 {
     public static IDriftClient For(string target, CliArguments options) =>
-        GridHttp.Names(target)
-            ? new HttpDriftClient(new GridHttp(target, GridChannel.ApiKey(options), GridChannel.TrustedCa(options)))
-            : new GrpcDriftClient(target, GridChannel.Create(target, GridChannel.ApiKey(options), GridChannel.TrustedCa(options)));
+        GridHttp.Client<IDriftClient>(target, options, http => new HttpDriftClient(http), channel => new GrpcDriftClient(target, channel));
 }
 
 /// <summary>Drift over the gRPC service <c>Drift</c>: <c>GetSummary</c>, then the <c>Scan</c> stream with counts.</summary>
