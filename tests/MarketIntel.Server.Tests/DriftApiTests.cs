@@ -171,6 +171,15 @@ public sealed class DriftApiTests(ServerFixture server) : IAsyncLifetime
         Assert.Equal(Profile.Features[0].Counts, full.Features[0].ReferenceCounts);
         Assert.Equal(100, full.Features[0].LiveCounts.Sum() + (long)Math.Round(full.Features[0].MissingRate * 100));
 
+        // Over HTTP the same scan, with the same bins and counts, follows the summary when asked for; only then.
+        Assert.False((await Get($"/drift?name={_model}")).TryGetProperty("assets", out _));
+        JsonElement[] overHttp = [.. (await Get($"/drift?name={_model}&scan=true")).GetProperty("assets").EnumerateArray()];
+        Assert.Equal(scanned.Select(m => m.Asset).Order(StringComparer.Ordinal), overHttp.Select(a => a.GetProperty("asset").GetString()!).Order(StringComparer.Ordinal));
+        JsonElement fullOverHttp = overHttp.Single(a => a.GetProperty("asset").GetString() == assets[1]).GetProperty("features")[0];
+        Assert.Equal(full.Features[0].Edges, fullOverHttp.GetProperty("edges").EnumerateArray().Select(e => e.GetSingle()));
+        Assert.Equal(full.Features[0].ReferenceCounts, fullOverHttp.GetProperty("referenceCounts").EnumerateArray().Select(c => c.GetInt64()));
+        Assert.Equal(full.Features[0].LiveCounts, fullOverHttp.GetProperty("liveCounts").EnumerateArray().Select(c => c.GetInt64()));
+
         Scrape scrape = await Scrape.From(server.Http, "/metrics");
         string[] labels = [$"model=\"{_model}\"", "version=\"v1\""];
         Assert.Equal(3, scrape.Value("marketintel_drift_assets", labels));
@@ -193,6 +202,8 @@ public sealed class DriftApiTests(ServerFixture server) : IAsyncLifetime
     {
         JsonElement invalid = await Get("/drift/bad%20symbol", HttpStatusCode.BadRequest);
         Assert.Equal("INVALID_ARGUMENT", invalid.GetProperty("code").GetString());
+        JsonElement badScan = await Get("/drift?scan=maybe", HttpStatusCode.BadRequest);
+        Assert.Equal("scan: 'maybe' is not true or false", badScan.GetProperty("error").GetString());
         JsonElement unknown = await Get($"/drift/{Bars.NewAsset("none")}", HttpStatusCode.NotFound);
         Assert.Equal("NOT_FOUND", unknown.GetProperty("code").GetString());
         var e = await Assert.ThrowsAsync<RpcException>(async () => await Drift.GetAssetDriftAsync(new GetAssetDriftRequest { Asset = Bars.NewAsset("none") }));

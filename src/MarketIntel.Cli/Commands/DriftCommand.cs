@@ -1,12 +1,12 @@
 using System.Globalization;
-using Grpc.Core;
 using MarketIntel.Api.V1;
 using MarketIntel.CommandLine;
 
 namespace MarketIntel.Cli.Commands;
 
 /// <summary>
-/// <c>marketintel drift</c>: a running grid's drift, over gRPC. It prints the cluster-wide summary per model version;
+/// <c>marketintel drift</c>: a running grid's drift, over gRPC or HTTP/JSON as <c>--target</c>'s scheme says
+/// (<see cref="DriftClient"/>). It prints the cluster-wide summary per model version;
 /// with <c>--report DIR</c> it also runs the batch scan of every asset and writes a Markdown report there: the
 /// summary, a heatmap of the PSI over assets and features, the worst offenders' histograms against their reference,
 /// and every asset x feature's statistics as CSV. Nothing is written unless the whole scan arrived.
@@ -14,16 +14,12 @@ namespace MarketIntel.Cli.Commands;
 internal static class DriftCommand
 {
     public const string Usage =
-        "marketintel drift --target grpc[s]://HOST:PORT [--name MODEL] [--report DIR] [--heatmap-assets 60] [--worst 6] [--api-key KEY] [--tls-ca CA.pem]";
+        "marketintel drift --target grpc[s]://HOST:PORT|http[s]://HOST:PORT [--name MODEL] [--report DIR] [--heatmap-assets 60] [--worst 6] [--api-key KEY] [--tls-ca CA.pem]";
 
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout)
     {
         var options = CliArguments.Parse(args, ["target", "name", "report", "heatmap-assets", "worst", "api-key", "tls-ca"]);
         string target = options.Required("target");
-        if (target.StartsWith("http", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new UsageException($"--target '{target}': drift is read over gRPC (grpc://HOST:PORT or grpcs://HOST:PORT); over HTTP use GET /drift and GET /drift/{{asset}}");
-        }
         string name = options.Optional("name") ?? "";
         string? report = options.Optional("report");
         int heatmapAssets = options.OptionalInt("heatmap-assets", 1, 1000) ?? 60;
@@ -44,26 +40,8 @@ internal static class DriftCommand
 
     private static async Task<(DriftSummary Summary, List<AssetDrift> Scan)> Read(string target, string name, bool scan, CliArguments options)
     {
-        using var channel = GridChannel.Create(target, GridChannel.ApiKey(options), GridChannel.TrustedCa(options));
-        var client = new Drift.DriftClient(channel);
-        try
-        {
-            DriftSummary summary = await client.GetSummaryAsync(new GetDriftSummaryRequest { Name = name });
-            var assets = new List<AssetDrift>();
-            if (scan)
-            {
-                using var call = client.Scan(new DriftScanRequest { Name = name, WithCounts = true });
-                await foreach (AssetDrift asset in call.ResponseStream.ReadAllAsync())
-                {
-                    assets.Add(asset);
-                }
-            }
-            return (summary, assets);
-        }
-        catch (RpcException e)
-        {
-            throw new IOException($"{target}: {e.StatusCode}: {e.Status.Detail}", e);
-        }
+        using IDriftClient client = DriftClient.For(target, options);
+        return await client.ReadAsync(name, scan);
     }
 
     private static void WriteSummary(TextWriter stdout, DriftSummary summary)

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using Grpc.Net.Client;
 using MarketIntel.CommandLine;
 
 namespace MarketIntel.Cli.Commands;
@@ -40,6 +41,19 @@ internal sealed class GridHttp : IDisposable
 
     /// <summary>Whether <paramref name="target"/> names the HTTP API rather than gRPC.</summary>
     public static bool Names(string target) => target.StartsWith("http", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// A command's client for its <c>--target</c>: over HTTP/JSON when the scheme is http(s), else over gRPC, with the
+    /// command line's <c>--api-key</c> and <c>--tls-ca</c> either way.
+    /// </summary>
+    public static T Client<T>(string target, CliArguments options, Func<GridHttp, T> overHttp, Func<GrpcChannel, T> overGrpc)
+    {
+        ArgumentNullException.ThrowIfNull(overHttp);
+        ArgumentNullException.ThrowIfNull(overGrpc);
+        return Names(target)
+            ? overHttp(new GridHttp(target, GridChannel.ApiKey(options), GridChannel.TrustedCa(options)))
+            : overGrpc(GridChannel.Create(target, GridChannel.ApiKey(options), GridChannel.TrustedCa(options)));
+    }
 
     /// <summary>
     /// Sends one request and answers its JSON body (a copy that outlives the response). <paramref name="alsoAnswer"/> is
@@ -103,6 +117,23 @@ internal sealed class GridHttp : IDisposable
 
     /// <summary>Turns an answer's shape being other than expected into one line naming the target.</summary>
     public IOException Unexpected(Exception e) => new($"{_target}: unexpected answer ({e.Message})", e);
+
+    /// <summary>
+    /// Runs <paramref name="read"/> over an answer: an answer of another shape than the API's (another program on the
+    /// port, another version) is one line naming the target too (<see cref="Unexpected"/>).
+    /// </summary>
+    public T Read<T>(Func<T> read)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        try
+        {
+            return read();
+        }
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException or ArgumentException)
+        {
+            throw Unexpected(e);
+        }
+    }
 
     public void Dispose() => _http.Dispose();
 }

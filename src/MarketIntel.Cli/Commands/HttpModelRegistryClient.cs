@@ -132,18 +132,7 @@ internal sealed class HttpModelRegistryClient(GridHttp http) : IModelRegistryCli
 
     private T Read<T>(Func<JsonElement, T> read, JsonElement answer) => Read(() => read(answer));
 
-    // An answer of another shape than the API's (another program on the port, another version) is one line too.
-    private T Read<T>(Func<T> read)
-    {
-        try
-        {
-            return read();
-        }
-        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException or ArgumentException)
-        {
-            throw http.Unexpected(e);
-        }
-    }
+    private T Read<T>(Func<T> read) => http.Read(read);
 
     private static string? OptionalString(JsonElement element) => element.ValueKind == JsonValueKind.Null ? null : element.GetString();
 

@@ -84,16 +84,5 @@ internal sealed class HttpRetrainClient(GridHttp http) : IRetrainClient
 
     private static RetrainJob ReadJob(JsonElement answer) => RetrainMapping.ToMessage(RetrainJobJson.ReadJob(answer));
 
-    // An answer of another shape than the API's (another program on the port, another version) is one line too.
-    private T Read<T>(Func<JsonElement, T> read, JsonElement answer)
-    {
-        try
-        {
-            return read(answer);
-        }
-        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException or ArgumentException)
-        {
-            throw http.Unexpected(e);
-        }
-    }
+    private T Read<T>(Func<JsonElement, T> read, JsonElement answer) => http.Read(() => read(answer));
 }

@@ -40,9 +40,7 @@ internal interface IModelRegistryClient : IDisposable
 internal static class ModelRegistryClient
 {
     public static IModelRegistryClient For(string target, CliArguments options) =>
-        GridHttp.Names(target)
-            ? new HttpModelRegistryClient(new GridHttp(target, GridChannel.ApiKey(options), GridChannel.TrustedCa(options)))
-            : new GrpcModelRegistryClient(target, GridChannel.Create(target, GridChannel.ApiKey(options), GridChannel.TrustedCa(options)));
+        GridHttp.Client<IModelRegistryClient>(target, options, http => new HttpModelRegistryClient(http), channel => new GrpcModelRegistryClient(target, channel));
 }
 
 /// <summary>The registry over the gRPC service <c>Models</c>: each call as it is, its status as one line.</summary>

@@ -30,9 +30,7 @@ internal interface IRetrainClient : IDisposable
 internal static class RetrainClient
 {
     public static IRetrainClient For(string target, CliArguments options) =>
-        GridHttp.Names(target)
-            ? new HttpRetrainClient(new GridHttp(target, GridChannel.ApiKey(options), GridChannel.TrustedCa(options)))
-            : new GrpcRetrainClient(target, GridChannel.Create(target, GridChannel.ApiKey(options), GridChannel.TrustedCa(options)));
+        GridHttp.Client<IRetrainClient>(target, options, http => new HttpRetrainClient(http), channel => new GrpcRetrainClient(target, channel));
 
     /// <summary>Whether a job's state is final: it changes no more (registered may still become promoted or rejected, by the gate).</summary>
     public static bool IsFinal(string state) => state is not ("waiting" or "running");

@@ -27,26 +27,24 @@ internal sealed class DriftService(DriftQuery query) : V1.Drift.DriftBase
     [RequiresRole(ApiRole.Reader)]
     public override async Task Scan(V1.DriftScanRequest request, IServerStreamWriter<V1.AssetDrift> responseStream, ServerCallContext context)
     {
-        foreach (var (drift, counts, profile) in await query.Scan(DriftMapping.Name(request.Name)))
+        foreach (var scanned in await query.Scan(DriftMapping.Name(request.Name)))
         {
-            V1.AssetDrift message = DriftMapping.ToMessage(drift);
-            if (request.WithCounts && profile is not null && drift.Status is DriftStatus.Ok or DriftStatus.WarmingUp)
-            {
-                DriftMapping.AddCounts(message, counts, profile);
-            }
-            await responseStream.WriteAsync(message, context.CancellationToken);
+            await responseStream.WriteAsync(DriftMapping.ToMessage(scanned, request.WithCounts), context.CancellationToken);
         }
     }
 }
 
-/// <summary><c>GET /drift/{asset}</c> and <c>GET /drift</c> (<c>?name=MODEL</c> for one model name's versions), reader role.</summary>
+/// <summary>
+/// <c>GET /drift/{asset}</c> and <c>GET /drift</c> (<c>?name=MODEL</c> for one model name's versions; <c>?scan=true</c>
+/// adds every scanned asset with its series' counts, what <c>Drift.Scan</c> streams with <c>with_counts</c>), reader role.
+/// </summary>
 internal static class DriftHttpApi
 {
     /// <summary>The paths, for the index.</summary>
     internal static readonly (string Path, string What)[] Paths =
     [
         ("GET /drift/{asset}", "the asset's drift: its served version's inputs and prediction against the reference, bar quality, live scores against validation (reader)"),
-        ("GET /drift", "per model version: assets judged and drifting, worst PSI, features most often drifting; ?name=MODEL (reader)"),
+        ("GET /drift", "per model version: assets judged and drifting, worst PSI, features most often drifting; ?name=MODEL; ?scan=true adds every stored window's asset with its bin edges and counts (reader)"),
     ];
 
     public static void MapDriftHttpApi(this IEndpointRouteBuilder app)
@@ -56,9 +54,24 @@ internal static class DriftHttpApi
         app.MapGet("/drift/{asset}", (string asset, HttpContext http) =>
             ModelsHttpApi.Answer(http, async () => DriftMapping.ToMessage(await query.Asset(Mapping.Asset(HttpApi.Symbol(asset, http)))), DriftMapping.Write))
             .WithMetadata(reader);
-        app.MapGet("/drift", (string? name, HttpContext http) =>
-            ModelsHttpApi.Answer(http, async () => DriftMapping.ToMessage(await query.Summary(DriftMapping.Name(name ?? ""))), DriftMapping.Write))
+        app.MapGet("/drift", (HttpContext http) => ModelsHttpApi.Answer(http, async () => await Summary(query, http.Request), DriftMapping.Write))
             .WithMetadata(reader);
+    }
+
+    // The summary, and with ?scan=true the scan it was made from: one read of the store, so the two agree.
+    private static async Task<(V1.DriftSummary Summary, List<V1.AssetDrift>? Scan)> Summary(DriftQuery query, HttpRequest request)
+    {
+        string scanText = request.Query["scan"].ToString();
+        bool scan = scanText.Length == 0 ? false
+            : bool.TryParse(scanText, out bool value) ? value
+            : throw Errors.InvalidArgument($"scan: '{(scanText.Length > 20 ? scanText[..20] + "..." : scanText)}' is not true or false");
+        string? name = DriftMapping.Name(request.Query["name"].ToString());
+        if (!scan)
+        {
+            return (DriftMapping.ToMessage(await query.Summary(name)), null);
+        }
+        var scanned = await query.Scan(name);
+        return (DriftMapping.ToMessage(DriftScanner.Summarize(scanned.Select(s => s.Drift))), [.. scanned.Select(s => DriftMapping.ToMessage(s, withCounts: true))]);
     }
 }
 
@@ -137,8 +150,22 @@ internal static class DriftMapping
         return message;
     }
 
-    /// <summary>Adds the live and reference counts and the bin edges of each series (the batch scan's <c>with_counts</c>).</summary>
-    public static void AddCounts(V1.AssetDrift message, DriftCounts counts, ReferenceProfile profile)
+    /// <summary>
+    /// A scanned window as the API's message; <paramref name="withCounts"/> adds each series' bin edges and counts where
+    /// there are statistics (a full or warming-up window against a profile).
+    /// </summary>
+    public static V1.AssetDrift ToMessage((AssetDrift Drift, DriftCounts Counts, ReferenceProfile? Profile) scanned, bool withCounts)
+    {
+        V1.AssetDrift message = ToMessage(scanned.Drift);
+        if (withCounts && scanned.Profile is not null && scanned.Drift.Status is DriftStatus.Ok or DriftStatus.WarmingUp)
+        {
+            AddCounts(message, scanned.Counts, scanned.Profile);
+        }
+        return message;
+    }
+
+    // Adds the live and reference counts and the bin edges of each series (the batch scan's with_counts).
+    private static void AddCounts(V1.AssetDrift message, DriftCounts counts, ReferenceProfile profile)
     {
         FeatureReference[] series = DriftScanner.Series(profile);
         var targets = message.Prediction is { } p ? [.. message.Features, p] : message.Features.ToArray();
@@ -255,12 +282,39 @@ internal static class DriftMapping
         Number(json, "referenceMissingRate", feature.ReferenceMissingRate);
         Number(json, "chiSquare", feature.ChiSquare);
         json.WriteNumber("degreesOfFreedom", feature.DegreesOfFreedom);
+        // Only a scan with counts carries them.
+        if (feature.ReferenceCounts.Count > 0)
+        {
+            json.WriteStartArray("edges");
+            foreach (float edge in feature.Edges)
+            {
+                json.WriteNumberValue(edge);
+            }
+            json.WriteEndArray();
+            Numbers(json, "referenceCounts", feature.ReferenceCounts);
+            Numbers(json, "liveCounts", feature.LiveCounts);
+        }
         json.WriteEndObject();
     }
 
-    /// <summary><c>GET /drift</c>'s JSON: <c>{"versions":[{"model":..,"version":..,"assets":N,"driftingAssets":D,"worstPsi":..,"features":[{"name":..,"driftingAssets":K}]}]}</c>.</summary>
-    public static void Write(Utf8JsonWriter json, V1.DriftSummary summary)
+    private static void Numbers(Utf8JsonWriter json, string name, IEnumerable<long> values)
     {
+        json.WriteStartArray(name);
+        foreach (long value in values)
+        {
+            json.WriteNumberValue(value);
+        }
+        json.WriteEndArray();
+    }
+
+    /// <summary>
+    /// <c>GET /drift</c>'s JSON: <c>{"versions":[{"model":..,"version":..,"assets":N,"driftingAssets":D,"worstPsi":..,"features":[{"name":..,"driftingAssets":K}]}]}</c>,
+    /// with a scan <c>"assets":[...]</c> after, each as <c>GET /drift/{asset}</c> writes it and each series with
+    /// <c>"edges"</c>, <c>"referenceCounts"</c> and <c>"liveCounts"</c> where it has statistics.
+    /// </summary>
+    public static void Write(Utf8JsonWriter json, (V1.DriftSummary Summary, List<V1.AssetDrift>? Scan) answer)
+    {
+        var (summary, scan) = answer;
         json.WriteStartObject();
         json.WriteStartArray("versions");
         foreach (V1.VersionDrift version in summary.Versions)
@@ -283,6 +337,15 @@ internal static class DriftMapping
             json.WriteEndObject();
         }
         json.WriteEndArray();
+        if (scan is not null)
+        {
+            json.WriteStartArray("assets");
+            foreach (V1.AssetDrift asset in scan)
+            {
+                Write(json, asset);
+            }
+            json.WriteEndArray();
+        }
         json.WriteEndObject();
     }
 
