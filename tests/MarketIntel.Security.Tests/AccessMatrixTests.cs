@@ -43,6 +43,7 @@ public sealed class AccessMatrixTests(AuthFixture server)
         ["GET /assets?search=AUTHED"] = "reader",
         ["GET /ui"] = "admin",
         ["GET /ui/static/assets.js"] = "admin",
+        ["GET /ui/reports"] = "admin",
         ["GET /healthz"] = null,
         ["GET /readyz"] = null,
         ["GET /"] = null,
