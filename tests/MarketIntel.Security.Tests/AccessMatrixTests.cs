@@ -44,6 +44,7 @@ public sealed class AccessMatrixTests(AuthFixture server)
         ["GET /ui"] = "admin",
         ["GET /ui/static/assets.js"] = "admin",
         ["GET /ui/asset?symbol=AUTHED"] = "admin",
+        ["GET /ui/reports"] = "admin",
         ["GET /healthz"] = null,
         ["GET /readyz"] = null,
         ["GET /"] = null,

@@ -116,7 +116,7 @@ public sealed class HttpApiTests(ServerFixture server)
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         var http = json.RootElement.GetProperty("http").EnumerateObject().Select(p => p.Name).ToArray();
         Assert.Equal(["GET /predict/{asset}", "GET /features/{asset}", "PUT /features/{asset}", "GET /models/{name}/scores", "GET /healthz", "GET /readyz", .. Api.ModelsHttpApi.Paths.Select(p => p.Path), "GET /drift/{asset}", "GET /drift",
-            "POST /models/{name}/retrain", "GET /models/{name}/retrain", "GET /models/{name}/retrain/{id}", "DELETE /models/{name}/retrain/{id}", "GET /assets", "GET /ui"], http);
+            "POST /models/{name}/retrain", "GET /models/{name}/retrain", "GET /models/{name}/retrain/{id}", "DELETE /models/{name}/retrain/{id}", "GET /assets", .. WebConsole.ConsoleEndpoints.Paths.Select(p => p.Path)], http);
         Assert.Equal("/metrics", json.RootElement.GetProperty("metrics").GetString());
         string dashboard = json.RootElement.GetProperty("dashboard").GetString()!;
         Assert.Contains($"port {server.GrpcPort}", json.RootElement.GetProperty("grpc").GetString(), StringComparison.Ordinal);

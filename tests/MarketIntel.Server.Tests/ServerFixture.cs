@@ -11,7 +11,7 @@ namespace MarketIntel.Server.Tests;
 /// <summary>
 /// The real host (Kestrel, the silo, the APIs) started once for the tests on free loopback ports, with the demo's
 /// direction model (computed features) registered as the default at start, and clients for both APIs. Drift windows
-/// are 100 bars, evaluated every 10 and stored every 100 ms.
+/// are 100 bars, evaluated every 10 and stored every 100 ms. The console's reports directory is a temporary folder.
 /// </summary>
 public sealed class ServerFixture : IAsyncLifetime
 {
@@ -33,6 +33,9 @@ public sealed class ServerFixture : IAsyncLifetime
 
     public IServiceProvider Services => _app!.Services;
 
+    /// <summary>The console's reports directory, an empty temporary folder the reports tests write report folders into.</summary>
+    public string ReportsDirectory { get; } = Directory.CreateTempSubdirectory("marketintel-reports-").FullName;
+
     public async Task InitializeAsync()
     {
         int[] ports = FreePorts.Pick(3);
@@ -43,6 +46,7 @@ public sealed class ServerFixture : IAsyncLifetime
             ["MarketIntel:GrpcPort"] = Text(GrpcPort),
             ["MarketIntel:SiloPort"] = Text(ports[2]),
             ["MarketIntel:Models:0"] = DirectionModel,
+            ["MarketIntel:Console:ReportsDirectory"] = ReportsDirectory,
             // Drift windows small and written often, so the drift tests need few bars and little waiting.
             ["Grid:Drift:Window"] = "100",
             ["Grid:Drift:EvaluateEveryBars"] = "10",
@@ -63,6 +67,7 @@ public sealed class ServerFixture : IAsyncLifetime
             await _app.StopAsync();
             await _app.DisposeAsync();
         }
+        Directory.Delete(ReportsDirectory, recursive: true);
     }
 
     private static string Text(int port) => port.ToString(CultureInfo.InvariantCulture);

@@ -67,6 +67,7 @@ public static class GridConfiguration
         services.AddMarketIntelPromotionGate(o => o.BindChecked(configuration.GetSection(PromotionGateOptions.Section)));
         services.AddMarketIntelRetrainingOptions(o => o.BindChecked(configuration.GetSection(RetrainingOptions.Section)));
         services.AddChecked(configuration, WorkerSlotsOptions.Section, new WorkerSlotsOptionsValidator());
+        services.AddChecked(configuration, WebConsole.ConsoleOptions.Section, new WebConsole.ConsoleOptionsValidator());
         // The shortest reminder period a grain may ask for (Orleans' default: a minute); tests and demos lower it to
         // seconds to see a schedule fire. A schedule is checked against it.
         services.AddOptions<ReminderOptions>().BindChecked(configuration.GetSection(ReminderSection));

@@ -24,10 +24,15 @@ internal static class ConsoleEndpoints
     // anything else is a 404 before any file system is involved, so no path can reach outside them.
     private static readonly FrozenDictionary<string, (byte[] Bytes, string MediaType)> Files = LoadFiles();
 
+    /// <summary>The console's Content-Security-Policy: scripts, styles and images from this origin only.</summary>
+    internal const string Policy = "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'";
+
     /// <summary>The paths, for the index.</summary>
     internal static readonly (string Path, string What)[] Paths =
     [
         ("GET /ui", "the web console: the assets table, live (admin; a browser sends the key as the Basic password)"),
+        ("GET /ui/reports", "the console's backtest reports: the page, or (Accept: application/json) the report folders in MarketIntel:Console:ReportsDirectory"),
+        ("GET /ui/reports/{report}/{file}", "one file of a backtest report, read-only, sandboxed"),
     ];
 
     public static void MapConsole(this IEndpointRouteBuilder app)
@@ -39,6 +44,7 @@ internal static class ConsoleEndpoints
         app.MapGet(Root + "/events", (HttpContext http) => Events(http, assets, live));
         app.MapConsoleModels();
         app.MapAssetPage();
+        app.MapConsoleReports();
     }
 
     private static FrozenDictionary<string, (byte[], string)> LoadFiles()
@@ -76,7 +82,7 @@ internal static class ConsoleEndpoints
         http.Response.ContentType = file.MediaType;
         // Scripts and styles come from this origin only, and nothing inline runs: data shown on a page (symbols,
         // model names) is put in as text, and even if it were not it could not run as script.
-        http.Response.Headers.ContentSecurityPolicy = "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'";
+        http.Response.Headers.ContentSecurityPolicy = Policy;
         http.Response.Headers.XContentTypeOptions = "nosniff";
         http.Response.Headers.CacheControl = "no-cache";
         return http.Response.Body.WriteAsync(file.Bytes).AsTask();

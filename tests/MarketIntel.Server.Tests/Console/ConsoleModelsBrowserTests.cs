@@ -1,11 +1,9 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text;
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
 using MarketIntel.Abstractions.Storage;
 using MarketIntel.Features;
-using MarketIntel.Tests;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace MarketIntel.Server.Tests.Console;
@@ -20,8 +18,6 @@ namespace MarketIntel.Server.Tests.Console;
 [Collection("server")]
 public sealed class ConsoleModelsBrowserTests(ServerFixture server)
 {
-    private static readonly string Script = Path.Combine(RepoPaths.Root, "tests", "MarketIntel.Server.Tests", "Console", "console_models_browser.py");
-
     // A tag value a page that put data in as markup would run.
     private const string Markup = "<img src=x onerror=\"document.title='owned'\">";
 
@@ -54,33 +50,13 @@ public sealed class ConsoleModelsBrowserTests(ServerFixture server)
             job = System.Text.Json.JsonDocument.Parse(body).RootElement.GetProperty("job").GetProperty("id").GetString()!;
         }
 
-        Directory.CreateDirectory(ConsoleBrowserTests.Artifacts);
-        string failure = Path.Combine(Path.GetTempPath(), $"console-models-{Guid.NewGuid():N}.failure");
-        var start = new ProcessStartInfo(File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
-        foreach (string argument in new[] { Script, "--url", $"http://127.0.0.1:{server.HttpPort}", "--name", name, "--markup", Markup, "--job", job,
-            "--artifacts", ConsoleBrowserTests.Artifacts, "--failure", failure })
-        {
-            start.ArgumentList.Add(argument);
-        }
-        // No pipe of the child is read (see ConsoleBrowserTests): it reports through the failure file and its exit code.
-        using var browser = Process.Start(start)!;
         try
         {
-            await browser.WaitForExitAsync();
-            if (browser.ExitCode != 0)
-            {
-                Assert.Fail(File.Exists(failure) ? File.ReadAllText(failure)
-                    : $"exit code {browser.ExitCode}, no reason given (./scripts/test.sh installs chromium, chromium-driver and python3-selenium)");
-            }
-            Assert.True(File.Exists(Path.Combine(ConsoleBrowserTests.Artifacts, "models.png")));
+            await ConsoleScripts.RunToEnd("console_models_browser.py", "models.png",
+                "--url", $"http://127.0.0.1:{server.HttpPort}", "--name", name, "--markup", Markup, "--job", job);
         }
         finally
         {
-            if (!browser.HasExited)
-            {
-                browser.Kill(entireProcessTree: true);
-            }
-            File.Delete(failure);
             // Ends the job if it is still waiting or running; a finished one stays as it is.
             await Send(HttpMethod.Delete, $"/models/{name}/retrain/{job}", null);
         }
