@@ -39,8 +39,7 @@ internal static class AssetPageEndpoints
                 throw new GridException(GridErrorKind.NotFound,
                     $"asset {asset}: no drift window of a version with a reference profile is stored yet (windows are written every Grid:Drift:FlushInterval)");
             }
-            V1.AssetDrift message = DriftMapping.ToMessage(drift);
-            DriftMapping.AddCounts(message, counts, profile);
+            V1.AssetDrift message = DriftMapping.ToMessage((drift, counts, profile), withCounts: true);
             V1.FeatureDrift series = message.Features.Append(message.Prediction).FirstOrDefault(f => f?.Name == feature)
                 ?? throw new GridException(GridErrorKind.NotFound,
                     $"feature: {counts.Model.Name}:{counts.Model.Version} has no input or prediction named '{Shown(feature)}' (asset {asset})");
