@@ -22,6 +22,9 @@ namespace MarketIntel.Server.Tests;
 /// watch's drift scan through the device, with the CPU path's results; a device that fails during a scan leaves the
 /// scan to the CPU with a warning, and bad counts fail as on the CPU without touching the device.
 /// </summary>
+/// <remarks>In the "server" collection: its host predicts with the bundled model in this process, whose metrics are
+/// prometheus-net's process-wide registry, and MetricsTests counts that version's predictions exactly.</remarks>
+[Collection("server")]
 public sealed class WorkerDriftDeviceTests
 {
     // GpuDriftScan's stated tolerance (docs/gpu.md): 1e-9 relative, and 1e-7 absolute more for Jensen-Shannon.

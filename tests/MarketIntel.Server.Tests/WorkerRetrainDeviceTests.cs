@@ -23,6 +23,9 @@ namespace MarketIntel.Server.Tests;
 /// 0.5% of the CPU path's on the same bars and plan. The device takes one job at a time, and a drift scan gets in
 /// between a job's steps.
 /// </summary>
+/// <remarks>In the "server" collection: its host predicts with the bundled model in this process, whose metrics are
+/// prometheus-net's process-wide registry, and MetricsTests counts that version's predictions exactly.</remarks>
+[Collection("server")]
 public sealed class WorkerRetrainDeviceTests
 {
     // The tolerance between the device's and the CPU's models: the same test scores within 0.5%.
