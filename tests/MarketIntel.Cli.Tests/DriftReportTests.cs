@@ -79,11 +79,12 @@ public sealed class DriftReportTests : CliTestBase
     }
 
     [Fact]
-    public void An_http_target_is_refused_with_the_endpoints_to_use_instead()
+    public void An_http_target_nobody_answers_is_one_line_naming_it_and_exits_2()
     {
         var (code, _, err) = Run("drift", "--target", "http://localhost:1");
         Assert.Equal(2, code);
-        Assert.Contains("over HTTP use GET /drift", err, StringComparison.Ordinal);
+        Assert.StartsWith("marketintel drift: http://localhost:1: ", err, StringComparison.Ordinal);
+        Assert.Single(err.TrimEnd().Split('\n'));
     }
 
     private static string[] Texts(string svg) => [.. XDocument.Load(svg).Descendants().Where(e => e.Name.LocalName == "text").Select(e => e.Value.Trim())];
