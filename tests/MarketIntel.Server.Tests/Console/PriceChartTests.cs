@@ -112,6 +112,19 @@ public sealed class PriceChartTests(ServerFixture server) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_asset_of_one_bar_is_charted_too()
+    {
+        string asset = Bars.NewAsset("price");
+        Assert.Equal(1, (await Bars.Ingest(server.Grpc, asset, Walk(1), perMessage: 1)).Accepted);
+        using HttpResponseMessage response = await server.Http.GetAsync(new Uri(Chart(asset), UriKind.Relative));
+        string body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        string[] texts = [.. XDocument.Parse(body).Descendants().Where(e => e.Name.LocalName == "text").Select(e => e.Value.Trim())];
+        Assert.Contains(texts, t => t.StartsWith($"{asset}: last 1 bars, ", StringComparison.Ordinal));
+        Assert.Contains(PriceChart.CloseLegend, texts);
+    }
+
+    [Fact]
     public async Task The_price_chart_of_an_unknown_asset_or_with_a_bad_parameter_is_refused_naming_why()
     {
         Assert.Contains("has no bars", await Error(Chart(Bars.NewAsset("never")), HttpStatusCode.NotFound), StringComparison.Ordinal);
