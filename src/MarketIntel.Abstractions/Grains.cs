@@ -53,6 +53,12 @@ public interface IAssetGrain : IGrainWithStringKey
     /// latest features, drifting or not. Unlike <see cref="GetFeatures"/> it answers an asset without bars too.
     /// </summary>
     Task<AssetSummary> GetSummary();
+
+    /// <summary>
+    /// The latest <paramref name="count"/> bars the grain's ring keeps (Grid:HistoryLength; fewer when it holds fewer),
+    /// with the served version's prediction after each where it made one (see <see cref="AssetHistory"/>).
+    /// </summary>
+    Task<AssetHistory> GetHistory(int count);
 }
 
 /// <summary>Receives new predictions from asset grains (see <see cref="IAssetGrain.Subscribe"/>).</summary>

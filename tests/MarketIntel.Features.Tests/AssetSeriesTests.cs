@@ -220,4 +220,55 @@ public sealed class AssetSeriesTests
         await series.Replay(Archive(Bars(0, 60)));
         AssertBatchRow(series, "sma_5,rsi_14", 59);
     }
+
+    private static (long[] Timestamps, double[] Closes, float[] Predictions) History(AssetSeries series, int count)
+    {
+        var history = (new long[count], new double[count], new float[count]);
+        series.CopyHistory(history.Item1, history.Item2, history.Item3);
+        return history;
+    }
+
+    [Fact]
+    public void Each_ring_slot_keeps_the_prediction_noted_after_its_bar_until_the_bar_leaves_the_ring()
+    {
+        var series = Series(history: 4);
+        // A call of 6 bars, its predictions noted after all are applied (as the grain's batch does): the first two
+        // bars have left a ring of 4, so their predictions are skipped.
+        foreach (StoredBar bar in Bars(0, 6))
+        {
+            series.Apply(bar);
+        }
+        for (int b = 0; b < 6; b++)
+        {
+            series.NotePrediction(5 - b, 10 + b);
+        }
+        series.Apply(At(6));   // no prediction after this bar
+        var (timestamps, closes, predictions) = History(series, 4);
+        Assert.Equal(Bars(3, 4).Select(b => b.Timestamp), timestamps);
+        Assert.Equal(Bars(3, 4).Select(b => b.Bar.Close), closes);
+        Assert.Equal([13f, 14f, 15f, float.NaN], predictions);
+        Assert.Equal([14f, 15f], History(series, 3).Predictions[..2]);
+        Assert.Throws<ArgumentException>(() => History(series, 5));
+    }
+
+    [Fact]
+    public async Task A_replay_or_a_checkpoint_rebuilds_the_ring_without_its_predictions()
+    {
+        var series = Series(history: 4, archived: true);
+        foreach (StoredBar bar in Bars(0, 6))
+        {
+            series.Apply(bar);
+            series.NotePrediction(0, 1f);
+        }
+        byte[] checkpoint = series.Checkpoint()!;
+        await series.Replay(Archive(Bars(0, 6)));
+        Assert.All(History(series, 4).Predictions, p => Assert.True(float.IsNaN(p)));
+        series.NotePrediction(0, 2f);
+        Assert.NotNull(await series.ReplayAfter(checkpoint, _ => Archive([])));
+        Assert.All(History(series, 4).Predictions, p => Assert.True(float.IsNaN(p)));
+        // A replay that fails puts the predictions back with the bars.
+        series.NotePrediction(0, 3f);
+        await Assert.ThrowsAsync<IOException>(() => series.Replay(Archive(Bars(0, 6), failAfter: 2)));
+        Assert.Equal(3f, History(series, 1).Predictions[0]);
+    }
 }

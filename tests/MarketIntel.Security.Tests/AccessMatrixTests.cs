@@ -126,6 +126,16 @@ public sealed class AccessMatrixTests(AuthFixture server)
         Assert.Equal(expected, await CallHttp("GET /ui/charts/drift/AUTHED/roc_1.svg", key is null ? null : server.Keys[key]));
     }
 
+    [Theory]
+    [InlineData(null, HttpStatusCode.Unauthorized)]
+    [InlineData("reader", HttpStatusCode.Forbidden)]
+    [InlineData("writer", HttpStatusCode.Forbidden)]
+    [InlineData("admin", HttpStatusCode.OK)]
+    public async Task The_consoles_price_chart_needs_the_admin_role(string? key, HttpStatusCode expected)
+    {
+        Assert.Equal(expected, await CallHttp("GET /ui/charts/price/AUTHED.svg", key is null ? null : server.Keys[key]));
+    }
+
     [Fact]
     public async Task A_refusal_says_what_is_missing_and_never_which_keys_exist()
     {

@@ -17,7 +17,8 @@ public enum BarOrder
 
 /// <summary>
 /// One asset's bars as the grid serves them: the streaming features of a spec (O(1) per bar), a bounded ring of the
-/// latest bars, and the last accepted timestamp. The spec may grow when a model asks for features not computed yet;
+/// latest bars with the prediction its owner noted after each (<see cref="NotePrediction"/>; a replay or checkpoint
+/// rebuilds the bars but not those predictions, which are NaN until new bars come), and the last accepted timestamp. The spec may grow when a model asks for features not computed yet;
 /// the new features are then rebuilt from the ring, or, where every bar is archived, by the next
 /// <see cref="Replay"/> of the archive, which is exact from the first bar. Not thread-safe: one owner (the asset's
 /// grain) calls it, and <see cref="Replay"/> continues on the caller's context.
@@ -28,6 +29,7 @@ public sealed class AssetSeries
     private readonly bool _archived;
     private readonly Func<string, FeatureSet> _specs;
     private StoredBar[]? _history;  // allocated with the first bar: an asset fed only pushed vectors needs none
+    private float[]? _predictions;  // per ring slot: the prediction noted after that bar, NaN where none was (allocated with _history)
     private int _historyCount;
     private int _historyNext;
     private FeatureSet _spec;
@@ -86,6 +88,48 @@ public sealed class AssetSeries
 
     private int Start => _historyCount < _history!.Length ? 0 : _historyNext;
 
+    /// <summary>
+    /// Notes <paramref name="prediction"/> as the one made after the bar <paramref name="barsBack"/> bars before the
+    /// latest (0: the latest). A bar the ring no longer holds is skipped: a call may apply more bars than the ring keeps
+    /// before its predictions are noted.
+    /// </summary>
+    public void NotePrediction(int barsBack, float prediction)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(barsBack);
+        if (barsBack < _historyCount)
+        {
+            _predictions![(_historyNext - 1 - barsBack + _history!.Length) % _history.Length] = prediction;
+        }
+    }
+
+    /// <summary>
+    /// Copies the latest <paramref name="timestamps"/>.Length bars the ring holds (at most <see cref="HistoryCount"/>),
+    /// oldest first: each bar's timestamp, close, and the prediction noted after it (NaN where none was). The three
+    /// spans must be of one length.
+    /// </summary>
+    public void CopyHistory(Span<long> timestamps, Span<double> closes, Span<float> predictions)
+    {
+        int count = timestamps.Length;
+        if (closes.Length != count || predictions.Length != count || count > _historyCount)
+        {
+            throw new ArgumentException($"{count} bars asked for into spans of {closes.Length} closes and {predictions.Length} predictions; the ring holds {_historyCount}");
+        }
+        for (int i = 0; i < count; i++)
+        {
+            int slot = (Start + _historyCount - count + i) % _history!.Length;
+            timestamps[i] = _history[slot].Timestamp;
+            closes[i] = _history[slot].Bar.Close;
+            predictions[i] = _predictions![slot];
+        }
+    }
+
+    private static float[] NoPredictions(int length)
+    {
+        var predictions = new float[length];
+        Array.Fill(predictions, float.NaN);
+        return predictions;
+    }
+
     /// <summary>Consumes the next bar, which must be newer than <see cref="LastTimestamp"/>.</summary>
     public void Apply(StoredBar bar)
     {
@@ -97,10 +141,15 @@ public sealed class AssetSeries
         {
             StartStream();
         }
-        _history ??= new StoredBar[_historyLength];
+        if (_history is null)
+        {
+            _history = new StoredBar[_historyLength];
+            _predictions = NoPredictions(_historyLength);
+        }
         _stream!.Update(bar.Bar, _values);
         _lastTimestamp = bar.Timestamp;
         _history[_historyNext] = bar;
+        _predictions![_historyNext] = float.NaN;  // the slot's previous bar's prediction goes with it
         _historyNext = (_historyNext + 1) % _history.Length;
         _historyCount = Math.Min(_historyCount + 1, _history.Length);
     }
@@ -231,16 +280,16 @@ public sealed class AssetSeries
     public async Task<int> Replay(IAsyncEnumerable<StoredBar> bars)
     {
         ArgumentNullException.ThrowIfNull(bars);
-        var saved = (_valuesSpec, _stream, _values, _history, _historyCount, _historyNext, _lastTimestamp);
+        var saved = (_valuesSpec, _stream, _values, _history, _predictions, _historyCount, _historyNext, _lastTimestamp);
         // As before the first bar: no stream yet (the first bar starts one with the spec as it is then), values undefined.
         StartStream();
-        (_stream, _history, _historyCount, _historyNext, _lastTimestamp) = (null, null, 0, 0, long.MinValue);
+        (_stream, _history, _predictions, _historyCount, _historyNext, _lastTimestamp) = (null, null, null, 0, 0, long.MinValue);
         return await ApplyAll(bars, saved);
     }
 
     // Applies the bars after the state was reset or restored; a read that fails puts back the state saved before.
     private async Task<int> ApplyAll(IAsyncEnumerable<StoredBar> bars,
-        (FeatureSet, StreamingFeatureSet?, double[], StoredBar[]?, int, int, long) saved)
+        (FeatureSet, StreamingFeatureSet?, double[], StoredBar[]?, float[]?, int, int, long) saved)
     {
         int count = 0;
         try
@@ -254,7 +303,7 @@ public sealed class AssetSeries
         }
         catch
         {
-            (_valuesSpec, _stream, _values, _history, _historyCount, _historyNext, _lastTimestamp) = saved;
+            (_valuesSpec, _stream, _values, _history, _predictions, _historyCount, _historyNext, _lastTimestamp) = saved;
             throw;
         }
         ReplayNeeded = false;
@@ -310,7 +359,7 @@ public sealed class AssetSeries
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         ArgumentNullException.ThrowIfNull(barsAfter);
-        var saved = (_valuesSpec, _stream, _values, _history, _historyCount, _historyNext, _lastTimestamp);
+        var saved = (_valuesSpec, _stream, _values, _history, _predictions, _historyCount, _historyNext, _lastTimestamp);
         bool restored;
         try
         {
@@ -322,7 +371,7 @@ public sealed class AssetSeries
         }
         if (!restored)
         {
-            (_valuesSpec, _stream, _values, _history, _historyCount, _historyNext, _lastTimestamp) = saved;
+            (_valuesSpec, _stream, _values, _history, _predictions, _historyCount, _historyNext, _lastTimestamp) = saved;
             return null;
         }
         return await ApplyAll(barsAfter(_lastTimestamp), saved);
@@ -347,6 +396,7 @@ public sealed class AssetSeries
         _lastTimestamp = reader.ReadInt64();
         int count = reader.ReadInt32();
         _history = new StoredBar[_historyLength];
+        _predictions = NoPredictions(_historyLength);  // predictions are not checkpointed: a restored ring has none
         (_historyCount, _historyNext) = (0, 0);
         for (int i = 0; i < count; i++)
         {

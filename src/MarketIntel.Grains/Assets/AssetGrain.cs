@@ -631,6 +631,8 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
             if (made.Has(0))
             {
                 Served(lineup, made, b, bar.Timestamp, observed, ref predictions);
+                // Every bar of this batch is applied already: bar b is count - 1 - b bars before the latest.
+                _series.NotePrediction(count - 1 - b, made.Output(0, b)[0]);
             }
             for (int p = 1; p < lineup.Models.Length; p++)
             {

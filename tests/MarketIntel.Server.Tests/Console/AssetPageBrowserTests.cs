@@ -7,7 +7,8 @@ namespace MarketIntel.Server.Tests.Console;
 /// <summary>
 /// The console's asset page in a real browser (Debian's chromium, headless, driven by asset_browser.py through
 /// chromedriver) against the real host: from the assets table's link, the page of an asset served by a version with a
-/// reference profile shows its prediction, features, a drift row and a loaded chart per series, and its bar quality.
+/// reference profile shows its prediction, its price chart (loaded), features, a drift row and a loaded chart per series,
+/// and its bar quality.
 /// The screenshot goes to test-artifacts/console/asset.png at the repository's root (git-ignored).
 /// </summary>
 [Collection("server")]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drives Debian's headless chromium through chromedriver (python3-selenium) over the console's asset page for
 AssetPageBrowserTests: opens the assets table searched to --asset, follows the asset's link, and checks that the page
-shows the asset's prediction by --version, its features (the version's --features among them), a drift row per
+shows the asset's prediction by --version, its price chart (closes and predictions, loaded), its features (the version's --features among them), a drift row per
 series (the features, then the prediction) with a loaded chart each, and its bar count. Saves asset.png into the artifacts folder. Exits 1 on a failure with the
 reason in the --failure file (the test reads no pipe of this process: its readers would hold thread-pool threads the
 host under test needs)."""
@@ -51,6 +51,14 @@ def main():
         prediction = driver.find_element(By.ID, "prediction").text
         if f"by {args.version}," not in prediction:
             fail(f"prediction {prediction!r} is not by {args.version}")
+
+        def price_chart_loaded(d):
+            return d.execute_script(
+                "const i = document.querySelector('#price-chart img'); return !!i && i.complete && i.naturalWidth > 0;")
+        try:
+            wait.until(price_chart_loaded)
+        except Exception:
+            fail(f"price chart: {driver.find_element(By.ID, 'price-chart').text!r}; browser log: {driver.get_log('browser')}")
 
         features = args.features.split(",")
         shown = [r.find_elements(By.TAG_NAME, "td")[0].text for r in driver.find_elements(By.CSS_SELECTOR, "#features tbody tr")]

@@ -1,4 +1,5 @@
-// One asset (/ui/asset?symbol=X): its latest prediction (GET /predict), its features (GET /features), the drift of
+// One asset (/ui/asset?symbol=X): its latest prediction (GET /predict), its recent closes with the served version's
+// prediction after each bar (the server's SVG price chart), its features (GET /features), the drift of
 // each series against its version's reference with the histograms side by side (GET /drift and the server's SVG
 // charts), and its bar quality (GET /drift's quality part). Every value goes in as text, never as markup.
 "use strict";
@@ -29,6 +30,17 @@
     document.getElementById("features-as-of").textContent = `As of ${f.asOf} (UTC).`;
     const names = Object.keys(f).filter(name => name !== "asOf");
     document.querySelector("#features tbody").replaceChildren(...names.map(name => row(name, UI.number(f[name], 6))));
+  }
+
+  function priceChart() {
+    const figure = document.getElementById("price-chart");
+    const image = document.createElement("img");
+    image.src = `/ui/charts/price/${asset}.svg`;
+    image.alt = `${symbol}: closes of the latest bars and the prediction after each`;
+    image.width = 720;
+    image.height = 360;
+    image.onerror = () => figure.replaceChildren(UI.paragraph("No bars to chart."));
+    figure.replaceChildren(image);
   }
 
   function chart(name) {
@@ -84,6 +96,7 @@
       status.textContent = "No asset named: open this page from the assets table (/ui/asset?symbol=X).";
       return;
     }
+    priceChart();
     try {
       await Promise.all([prediction(), features(), UI.getJson(`/drift/${asset}`).then(drift)]);
       status.textContent = "Loaded.";
