@@ -57,6 +57,7 @@ public static class GridHosting
         silo.Services.AddSingleton<LocalPredictor>();
         silo.Services.AddMarketIntelPromotionGate();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, AutoPromotionTicker>();
+        silo.Services.AddSingleton<PromotionMetrics>();
         silo.Services.AddMarketIntelRetrainingOptions();
         silo.Services.AddSingleton<RetrainMetrics>();
         silo.AddRetrainTriggerStream();

@@ -21,6 +21,7 @@ namespace MarketIntel.Grains;
 public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider services) : Grain, IModelRegistryGrain
 {
     private readonly ModelLimits? _limits = services.GetService(typeof(ModelLimits)) as ModelLimits;
+    private readonly PromotionMetrics? _promotions = services.GetService(typeof(PromotionMetrics)) as PromotionMetrics;
     private readonly RegistryVersions _versions = new();
     private readonly RegistryDeployments _deployments = new();
     private readonly ModelEventFanOut _silos = new();
@@ -40,6 +41,10 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
             throw GridException.Unavailable("the model registry could not be read", e);
         }
         _versions.Load(catalog.Versions);
+        foreach (string name in _versions.Names)
+        {
+            _promotions?.Known(name);
+        }
         _default = catalog.Default;
         _deployments.Load(catalog.Deployments);
     }
@@ -83,6 +88,7 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
             }
             bool newName = !_versions.HasName(name);
             _versions.Add(model);
+            _promotions?.Known(name);
             await _silos.Publish(audit, null);
             if (newName)
             {
@@ -275,6 +281,8 @@ public sealed class ModelRegistryGrain(IModelStore store, IServiceProvider servi
             await store.AppendAudit(audit);
             return true;
         });
+        // Counted once recorded: a decision whose audit record could not be stored was not made.
+        _promotions?.Decided(decision, client);
         await _silos.Publish(audit, null);
         return decision;
     }

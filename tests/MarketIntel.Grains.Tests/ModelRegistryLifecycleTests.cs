@@ -1,8 +1,11 @@
+using System.Diagnostics.Metrics;
 using System.Security.Cryptography;
 using System.Text.Json;
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
 using MarketIntel.Tests;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
 
 namespace MarketIntel.Grains.Tests;
 
@@ -155,5 +158,55 @@ public sealed class ModelRegistryLifecycleTests(ClusterFixture fixture)
         Assert.Equal("too few pairs", decision.GetProperty("reason").GetString());
         Assert.True(audit.Zip(audit.Skip(1)).All(p => p.First.Sequence < p.Second.Sequence));
         Assert.Equal(2, (await Registry.GetAudit(name, 2)).Count);
+    }
+
+    [Fact]
+    public async Task Each_recorded_promotion_decision_counts_once_by_model_decision_and_trigger_from_series_published_at_0()
+    {
+        string name = Unique("promotions");
+        await Registry.Register(Registration(name, "v1", alias: "champion"));
+        await Registry.Register(Registration(name, "v2"));
+        Assert.Equal([0L, 0L, 0L, 0L], [Decisions(name, "promoted", "manual"), Decisions(name, "refused", "manual"), Decisions(name, "promoted", "auto"), Decisions(name, "refused", "auto")]);
+
+        PromotionDecision Decision(string champion, string challenger, bool promoted) => new()
+        {
+            Name = name, Alias = "champion", Champion = champion, Challenger = challenger, Promoted = promoted, Reason = "gate",
+            Pairs = 500, Statistics = new Dictionary<string, double>(), DecidedAt = 1_790_000_000_000,
+        };
+        await Registry.RecordDecision(Decision("v1", "v2", promoted: false), "ana");
+        Assert.True((await Registry.RecordDecision(Decision("v1", "v2", promoted: true), Grains.Models.AutoPromotionGrain.Client)).Promoted);
+        // The alias names v2 now: a pass judged against v1 is refused by the registry, and counts as refused.
+        Assert.False((await Registry.RecordDecision(Decision("v1", "v2", promoted: true), "ana")).Promoted);
+
+        Assert.Equal([0L, 2L, 1L, 0L], [Decisions(name, "promoted", "manual"), Decisions(name, "refused", "manual"), Decisions(name, "promoted", "auto"), Decisions(name, "refused", "auto")]);
+    }
+
+    // A model name's decisions of one kind, summed over the silos (the registry may have lived on either); null when no
+    // silo publishes the series.
+    private long? Decisions(string name, string decision, string trigger)
+    {
+        long? total = null;
+        foreach (IMeterFactory meters in fixture.Cluster.Silos.Cast<InProcessSiloHandle>().Select(s => s.SiloHost.Services.GetRequiredService<IMeterFactory>()))
+        {
+            using var listener = new MeterListener();
+            listener.InstrumentPublished = (published, l) =>
+            {
+                if (published.Name == "marketintel_promotion_decisions_total" && ReferenceEquals(published.Meter.Scope, meters))
+                {
+                    l.EnableMeasurementEvents(published);
+                }
+            };
+            listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+            {
+                Dictionary<string, object?> labels = new(tags.ToArray());
+                if (Equals(labels["model"], name) && Equals(labels["decision"], decision) && Equals(labels["trigger"], trigger))
+                {
+                    total = (total ?? 0) + value;
+                }
+            });
+            listener.Start();
+            listener.RecordObservableInstruments();
+        }
+        return total;
     }
 }

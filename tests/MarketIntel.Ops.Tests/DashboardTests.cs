@@ -115,6 +115,16 @@ public sealed class DashboardTests
     }
 
     [Fact]
+    public void The_serving_dashboards_Models_row_shows_promotion_decisions_per_model_name_and_decision_summed_over_silos()
+    {
+        const string metric = "marketintel_promotion_decisions_total";
+        var showing = ServingRowExpressions("Models").Where(e => PromQl.Selectors(e).Any(s => s.Metric == metric)).ToList();
+        Assert.True(showing.Count > 0, $"no panel of the Models row shows {metric}");
+        // The registry's silo counts them, and the registry may move: a panel adds the silos up, by model name and decision.
+        Assert.All(showing, e => Assert.Contains($"sum by (model, decision) (increase({metric}{{", e, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void The_serving_dashboards_Drift_row_shows_every_drift_gauge_per_model_version_summed_or_maxed_over_silos()
     {
         var row = ServingRowExpressions("Drift");

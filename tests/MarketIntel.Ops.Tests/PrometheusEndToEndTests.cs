@@ -68,6 +68,9 @@ public sealed class PrometheusEndToEndTests(ITestOutputHelper output) : IDisposa
         Assert.Equal(Sorted("e2e@v1", "e2e@" + challenger), await ModelsShownBy(expressions, "Mean log loss by model version"));
         Assert.Equal(Sorted("e2e@v1", "e2e@" + challenger), await ModelsShownBy(expressions, "Mean Brier score by model version"));
         Assert.Equal(["e2e@v2"], await ModelsShownBy(expressions, "Mean squared error by model version"));
+        // The registry publishes each model name's promotion decisions at 0, so the panel shows the model before any
+        // decision, promoted and refused apart (the demo model the silo serves by default among them).
+        Assert.Equal(2, (await ModelsShownBy(expressions, "Promotion decisions per day by model and decision")).Count(m => m == "e2e"));
         // Every asset's drift window is full, so the drift row shows the served version judged on all four.
         JsonElement judged = await Query("sum by (model, version) (marketintel_drift_assets)");
         Assert.Equal(Assets.Length, Value(judged.EnumerateArray().Single()));
