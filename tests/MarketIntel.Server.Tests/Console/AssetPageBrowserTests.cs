@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using MarketIntel.Api.V1;
 using MarketIntel.Tests;
 
@@ -14,8 +13,6 @@ namespace MarketIntel.Server.Tests.Console;
 [Collection("server")]
 public sealed class AssetPageBrowserTests(ServerFixture server)
 {
-    private static readonly string Script = Path.Combine(RepoPaths.Root, "tests", "MarketIntel.Server.Tests", "Console", "asset_browser.py");
-
     [Fact]
     public async Task The_asset_page_shows_the_assets_prediction_features_drift_charts_and_quality()
     {
@@ -33,33 +30,7 @@ public sealed class AssetPageBrowserTests(ServerFixture server)
             Assert.True(i < 200, $"the asset's drift window was not stored: {(int)chart.StatusCode}");
             await Task.Delay(50);
         }
-        Directory.CreateDirectory(ConsoleBrowserTests.Artifacts);
-
-        string failure = Path.Combine(Path.GetTempPath(), $"asset-page-failure-{Guid.NewGuid():N}");
-        var start = new ProcessStartInfo(File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
-        foreach (string argument in new[] { Script, "--url", $"http://127.0.0.1:{server.HttpPort}", "--asset", asset, "--version", $"{model}:v1",
-            "--features", string.Join(',', DriftSeries.Features), "--bars", "150", "--artifacts", ConsoleBrowserTests.Artifacts, "--failure", failure })
-        {
-            start.ArgumentList.Add(argument);
-        }
-        using var browser = Process.Start(start)!;
-        try
-        {
-            await browser.WaitForExitAsync();
-            if (browser.ExitCode != 0)
-            {
-                Assert.Fail(File.Exists(failure) ? File.ReadAllText(failure)
-                    : $"exit code {browser.ExitCode}, no reason given (./scripts/test.sh installs chromium, chromium-driver and python3-selenium)");
-            }
-            Assert.True(File.Exists(Path.Combine(ConsoleBrowserTests.Artifacts, "asset.png")));
-        }
-        finally
-        {
-            if (!browser.HasExited)
-            {
-                browser.Kill(entireProcessTree: true);
-            }
-            File.Delete(failure);
-        }
+        await ConsoleScripts.RunToEnd("asset_browser.py", "asset.png", "--url", $"http://127.0.0.1:{server.HttpPort}", "--asset", asset,
+            "--version", $"{model}:v1", "--features", string.Join(',', DriftSeries.Features), "--bars", "150");
     }
 }
