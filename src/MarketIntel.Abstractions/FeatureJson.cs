@@ -24,17 +24,26 @@ public static class FeatureJson
         json.WriteString(AsOfProperty, FormatTime(features.AsOf));
         for (int i = 0; i < features.Names.Count; i++)
         {
-            double value = features.Values[i];
-            if (double.IsFinite(value))
-            {
-                json.WriteNumber(features.Names[i], value);
-            }
-            else
-            {
-                json.WriteNull(features.Names[i]);
-            }
+            NumberOrNull(json, features.Names[i], features.Values[i]);
         }
         json.WriteEndObject();
+    }
+
+    /// <summary>
+    /// Writes <paramref name="value"/> under <paramref name="name"/>, or null where it is NaN or infinite (JSON has no
+    /// such numbers): how every JSON answer of the grid writes a number that may be missing.
+    /// </summary>
+    public static void NumberOrNull(Utf8JsonWriter json, string name, double value)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        if (double.IsFinite(value))
+        {
+            json.WriteNumber(name, value);
+        }
+        else
+        {
+            json.WriteNull(name);
+        }
     }
 
     /// <summary>A bar timestamp (Unix ms) as ISO 8601 UTC with milliseconds: the <c>asOf</c> of every JSON answer.</summary>

@@ -71,14 +71,7 @@ public static class RetrainJobJson
         json.WriteStartObject("validation");
         foreach (var (name, value) in (progress.Validation ?? new Dictionary<string, double>()).OrderBy(v => v.Key, StringComparer.Ordinal))
         {
-            if (double.IsFinite(value))
-            {
-                json.WriteNumber(name, value);
-            }
-            else
-            {
-                json.WriteNull(name);
-            }
+            FeatureJson.NumberOrNull(json, name, value);
         }
         json.WriteEndObject();
         json.WriteEndObject();

@@ -361,15 +361,5 @@ internal static class DriftMapping
         }
     }
 
-    private static void Number(Utf8JsonWriter json, string name, double value)
-    {
-        if (double.IsFinite(value))
-        {
-            json.WriteNumber(name, value);
-        }
-        else
-        {
-            json.WriteNull(name);
-        }
-    }
+    private static void Number(Utf8JsonWriter json, string name, double value) => FeatureJson.NumberOrNull(json, name, value);
 }

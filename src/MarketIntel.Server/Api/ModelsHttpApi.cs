@@ -278,14 +278,7 @@ internal static class ModelsHttpApi
         json.WriteStartObject("statistics");
         foreach (var (name, value) in decision.Statistics.OrderBy(s => s.Key, StringComparer.Ordinal))
         {
-            if (double.IsFinite(value))
-            {
-                json.WriteNumber(name, value);
-            }
-            else
-            {
-                json.WriteNull(name);
-            }
+            FeatureJson.NumberOrNull(json, name, value);
         }
         json.WriteEndObject();
         json.WriteString("decidedAt", Time(decision.DecidedAt));
