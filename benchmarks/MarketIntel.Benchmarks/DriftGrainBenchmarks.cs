@@ -36,7 +36,6 @@ public class DriftGrainBenchmarks
     [Params(50, 1_000_000)]
     public int EvaluateEveryBars { get; set; }
     private readonly Dictionary<string, IAssetGrain> _assets = [];
-    private long _next;
     private readonly double _close = 100;
 
     [GlobalSetup]
@@ -59,7 +58,6 @@ public class DriftGrainBenchmarks
         LabelledModels.Seed(_app, "unscored", ["profiled"], bytes, null, lineage);
         await _app.StartAsync();
         var grains = _app.Services.GetRequiredService<IGrainFactory>();
-        _next = DateTimeOffset.UtcNow.AddYears(-10).ToUnixTimeMilliseconds();
         foreach (string name in new[] { "scored", "unscored" })
         {
             foreach (string version in new[] { "plain", "profiled" })
@@ -130,21 +128,18 @@ public class DriftGrainBenchmarks
     [Benchmark(Description = "drift tracked", OperationsPerInvoke = Batch), BenchmarkCategory("not scored")]
     public Task<IngestResult> UnscoredProfiled() => BatchCall(_assets["unscored-profiled"]);
 
-    // The same 100 bars' times for every asset: each asset keeps its own clock, one minute per bar.
-    private readonly Dictionary<IAssetGrain, long> _clocks = [];
+    // One clock for every asset: each call's bars are after the previous call's, whichever asset that went to.
+    private readonly BarClock _clock = new();
 
-    private Task<IngestResult> BatchCall(IAssetGrain asset)
+    private async Task<IngestResult> BatchCall(IAssetGrain asset)
     {
-        long next = _clocks.GetValueOrDefault(asset, _next);
         var bars = new BarData[Batch];
         for (int i = 0; i < Batch; i++)
         {
-            next += 60_000;
             double close = _close * (1 + 0.001 * ((i % 5) - 2));
-            bars[i] = new BarData(next, close, close * 1.001, close * 0.999, close, 1000);
+            bars[i] = new BarData(_clock.Next(), close, close * 1.001, close * 0.999, close, 1000);
         }
-        _clocks[asset] = next;
-        return asset.AddBars(bars);
+        return BarClock.Accepted(await asset.AddBars(bars), Batch);
     }
 
     [GlobalCleanup]

@@ -27,7 +27,8 @@ public class ShadowBenchmarks
     private WebApplication _app = null!;
     private IAssetGrain _alone = null!;
     private IAssetGrain _shadowed = null!;
-    private long _next;  // the next bar's time; both assets get the same bars
+    private readonly BarClock _clock = new();  // one clock for both assets: each bar's time is after the last one's
+    private long _next;  // the latest bar's time
     private double _close = 100;
 
     [GlobalSetup]
@@ -50,7 +51,6 @@ public class ShadowBenchmarks
         float[] row = FeatureMatrixCsv.Read(Repo.File("tests", "fixtures", "models", "bench-d6-n300-f40-input.csv")).ForModel(model)[..model.FeatureCount];
         _alone = grains.GetGrain<IAssetGrain>("ALONE");
         _shadowed = grains.GetGrain<IAssetGrain>("SHADOWED");
-        _next = DateTimeOffset.UtcNow.AddYears(-10).ToUnixTimeMilliseconds();
         foreach (var (asset, name) in new[] { (_alone, "alone"), (_shadowed, "shadowed") })
         {
             await asset.PushFeatures(row);
@@ -84,14 +84,14 @@ public class ShadowBenchmarks
 
     private async Task Bar()
     {
+        _next = _clock.Next();
         await Send(_alone);
         await Send(_shadowed);
-        _next += 60_000;
         _close *= _next % 7 < 3 ? 1.001 : 0.9995;
     }
 
-    private Task<IngestResult> Send(IAssetGrain asset) =>
-        asset.AddBars([new BarData(_next, _close, _close * 1.001, _close * 0.999, _close, 1000)]);
+    private async Task Send(IAssetGrain asset) =>
+        BarClock.Accepted(await asset.AddBars([new BarData(_next, _close, _close * 1.001, _close * 0.999, _close, 1000)]), 1);
 
     [Benchmark(Baseline = true, Description = "served alone", OperationsPerInvoke = Calls), BenchmarkCategory("one bar per call")]
     public Task ServedAlone() => OneBarCalls(_alone);
@@ -109,21 +109,21 @@ public class ShadowBenchmarks
     {
         for (int i = 0; i < Calls; i++)
         {
-            _next += 60_000;
-            await asset.AddBars([new BarData(_next, _close, _close * 1.001, _close * 0.999, _close, 1000)]);
+            _next = _clock.Next();
+            await Send(asset);
         }
     }
 
-    private Task<IngestResult> BatchCall(IAssetGrain asset)
+    private async Task<IngestResult> BatchCall(IAssetGrain asset)
     {
         var bars = new BarData[Batch];
         for (int i = 0; i < Batch; i++)
         {
-            _next += 60_000;
+            _next = _clock.Next();
             double close = _close * (1 + 0.001 * ((i % 5) - 2));
             bars[i] = new BarData(_next, close, close * 1.001, close * 0.999, close, 1000);
         }
-        return asset.AddBars(bars);
+        return BarClock.Accepted(await asset.AddBars(bars), Batch);
     }
 
     [GlobalCleanup]
