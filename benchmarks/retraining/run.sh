@@ -14,7 +14,9 @@
 # usage: benchmarks/retraining/run.sh [RATE] [DURATION]   (defaults 2000 requests/s, 20s)
 #        CLI=DIR uses a marketintel build in DIR instead of building one; PIN=1 pins the serving silo, the load generator
 #        and the other commands to CPU 0 and the worker to CPU 1 (taskset), as far as one machine can stand for two: the
-#        job's booster then trains with the one core the worker may use (Grid:Retraining:Threads 0 follows the affinity)
+#        job's booster then trains with the one core the worker may use (Grid:Retraining:Threads 0 follows the affinity);
+#        NICE=1 runs the worker at the lowest CPU priority (nice 19), as a worker sharing a machine with serving silos
+#        would be run, so that the serving side takes a core whenever it wants one (with PIN=1 or without)
 # needs: redis-server and PostgreSQL (Debian's postgresql; run as root it uses the 'postgres' user), curl, python3
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,6 +32,8 @@ cli=${CLI:-$work/cli}
 # PIN=1: everything but the worker on CPU 0 (the serving side), the worker alone on CPU 1.
 serving_cpu=(); worker_cpu=()
 [ -n "${PIN:-}" ] && serving_cpu=(taskset -c 0) && worker_cpu=(taskset -c 1)
+# NICE=1: the worker yields the CPU to everything else on the machine.
+[ -n "${NICE:-}" ] && worker_cpu=(nice -n 19 "${worker_cpu[@]}")
 mi() { "${serving_cpu[@]}" dotnet "$cli/marketintel.dll" "$@"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 now() { date +%s.%N; }
