@@ -50,7 +50,7 @@ namespace MarketIntel.Cli
             "backtest" => BacktestCommand.Usage,
             "db" => DbCommand.Usage,
             "keys" => KeysCommand.Usage,
-            "drift" => DriftCommand.Usage,
+            "drift" => DriftCommand.Usage + "\n" + DriftCommand.Details,
             "retrain" => RetrainCommand.Usage + "\n" + RetrainCommand.Details,
             "models" => ModelsCommand.Usage + "\n" + ModelsCommand.Details + "\n  " + ModelScoresCommand.Usage,
             _ => null,

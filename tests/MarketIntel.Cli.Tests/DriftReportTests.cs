@@ -47,7 +47,7 @@ public sealed class DriftReportTests : CliTestBase
         summary.Versions.Add(new VersionDrift { Model = "direction", Version = "v1", Assets = 3, DriftingAssets = 2, WorstPsi = 0.9, Features = { new FeatureDriftCount { Name = "sma_20", DriftingAssets = 1 } } });
         string folder = Path.Combine(Dir, "report");
 
-        int histograms = DriftReport.Write(folder, "grpc://localhost:1", "direction", summary, Scan, heatmapAssets: 2, worst: 2);
+        int histograms = DriftReport.Write(folder, "Grid `grpc://localhost:1`, model `direction`", summary, Scan, heatmapAssets: 2, worst: 2);
         Assert.Equal(2, histograms);
 
         string md = File.ReadAllText(Path.Combine(folder, "report.md"));

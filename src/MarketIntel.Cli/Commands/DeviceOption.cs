@@ -4,7 +4,7 @@ using MarketIntel.Gpu.Devices;
 namespace MarketIntel.Cli.Commands;
 
 /// <summary>
-/// <c>--device cuda|cpu|auto</c>, one definition for every command that runs kernels (backtest, serve; train with the
+/// <c>--device cuda|cpu|auto</c>, one definition for every command that runs kernels (backtest, serve, drift --model; train with the
 /// training kernels). <c>auto</c>, the default, takes a CUDA device when one is present and otherwise the CPU code paths,
 /// exactly as before there were kernels; <c>cpu</c> is ILGPU's CPU accelerator (slow: for checking kernels without a GPU).
 /// </summary>

@@ -7,6 +7,9 @@ namespace MarketIntel.Cli.Commands;
 /// <summary>The files of a drift report: report.md, heatmap.svg, one histogram per worst offender, drift.csv.</summary>
 internal static class DriftReport
 {
+    /// <summary>What the summary says when no asset was judged.</summary>
+    public const string NothingJudged = "no asset has a served version with a reference profile and a full window yet";
+
     /// <summary>The summary as aligned text rows (a header, then a row per model version).</summary>
     public static IEnumerable<string> SummaryTable(DriftSummary summary)
     {
@@ -30,18 +33,19 @@ internal static class DriftReport
             .OrderByDescending(p => p.Feature.Drifting).ThenByDescending(p => p.Feature.Psi).ThenBy(p => p.Asset.Asset, StringComparer.Ordinal)
             .Take(count)];
 
-    /// <summary>Writes the report into <paramref name="folder"/>; returns how many histograms it drew.</summary>
-    public static int Write(string folder, string target, string name, DriftSummary summary, IReadOnlyList<AssetDrift> scan, int heatmapAssets, int worst)
+    /// <summary>
+    /// Writes the report into <paramref name="folder"/>; returns how many histograms it drew. <paramref name="scanned"/> opens
+    /// it: what was scanned, where and when, ending on the windows and the profile compared (a grid's, or bar files scanned here).
+    /// </summary>
+    public static int Write(string folder, string scanned, DriftSummary summary, IReadOnlyList<AssetDrift> scan, int heatmapAssets, int worst)
     {
         // Everything is drawn before anything is written: a failure leaves no half report.
         var files = new List<(string File, string Text)>();
         var md = new StringBuilder();
         md.AppendLine("# Drift report").AppendLine();
-        md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"Grid `{target}`, {(name.Length == 0 ? "every model" : $"model `{name}`")}, read {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm:ss} UTC. ")
-            + "Each asset's served version's inputs over its last window of bars against the version's reference profile; a feature drifts when its "
-            + "chi-square test is rejected by Benjamini-Hochberg across the asset's features (see docs/drift.md).").AppendLine();
+        md.AppendLine(scanned + "; a feature drifts when its chi-square test is rejected by Benjamini-Hochberg across the asset's features (see docs/drift.md).").AppendLine();
         md.AppendLine("## Summary per model version").AppendLine().AppendLine("```");
-        foreach (string line in summary.Versions.Count == 0 ? ["no asset has a served version with a reference profile and a full window yet"] : SummaryTable(summary))
+        foreach (string line in summary.Versions.Count == 0 ? [NothingJudged] : SummaryTable(summary))
         {
             md.AppendLine(line);
         }

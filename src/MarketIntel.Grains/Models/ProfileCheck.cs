@@ -9,7 +9,7 @@ namespace MarketIntel.Grains.Models;
 /// <c>profile</c>): it reads as a <see cref="ReferenceProfile"/>, and its features are the model's own, in the model's
 /// column order, so that the live inputs a grain bins line up with their references.
 /// </summary>
-internal static class ProfileCheck
+public static class ProfileCheck
 {
     /// <summary>The lineage's key that carries a profile.</summary>
     public const string LineageKey = "profile";
