@@ -6,7 +6,9 @@ namespace MarketIntel.Api.V1;
 /// <c>GET /models/{name}/scores</c>'s JSON, written by the server and read by <c>marketintel models scores</c>, from and
 /// into the gRPC reply, so both APIs answer the same: <c>{"name":..,"versions":[{"version":..,"role":..,"outcomes":N,
 /// "hits":H,"accuracy":..,"logLoss":..,"brier":..}],"pairs":[...]}</c>, means as numbers and null where there is none;
-/// return models add <c>squaredError</c>, a reply for one asset names it.
+/// return models add <c>squaredError</c>, a reply for one asset names it; <c>"gate":[{"alias":..,"champion":..,
+/// "challenger":..,"verdict":..,"wouldPromote":..,"reason":..,"pairs":N,"minPairs":M,"alpha":..,"statistics":{..}}]</c>
+/// is what the promotion gate would decide now on each challenger (an empty array for one asset).
 /// </summary>
 public static class ScoresJson
 {
@@ -51,6 +53,29 @@ public static class ScoresJson
             json.WriteNumber("championOnlyHits", p.ChampionOnlyHits);
             json.WriteNumber("challengerOnlyHits", p.ChallengerOnlyHits);
             Number(json, "meanLossDifference", p.MeanLossDifference);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteStartArray("gate");
+        foreach (GateVerdict g in reply.Gate)
+        {
+            json.WriteStartObject();
+            json.WriteString("alias", g.Alias);
+            json.WriteString("champion", g.Champion);
+            json.WriteString("challenger", g.Challenger);
+            json.WriteString("verdict", g.Verdict);
+            json.WriteBoolean("wouldPromote", g.WouldPromote);
+            json.WriteString("reason", g.Reason);
+            json.WriteNumber("pairs", g.Pairs);
+            json.WriteNumber("minPairs", g.MinPairs);
+            Number(json, "alpha", g.Alpha);
+            // Sorted, as the promotion decision's JSON writes its statistics, so both read alike.
+            json.WriteStartObject("statistics");
+            foreach (var (name, value) in g.Statistics.OrderBy(s => s.Key, StringComparer.Ordinal))
+            {
+                Number(json, name, value);
+            }
+            json.WriteEndObject();
             json.WriteEndObject();
         }
         json.WriteEndArray();
@@ -105,6 +130,30 @@ public static class ScoresJson
                 ChallengerOnlyHits = p.GetProperty("challengerOnlyHits").GetInt64(),
                 MeanLossDifference = Number(p, "meanLossDifference"),
             });
+        }
+        // A server from before the gate's verdicts answers without them.
+        if (root.TryGetProperty("gate", out JsonElement gate))
+        {
+            foreach (JsonElement g in gate.EnumerateArray())
+            {
+                var verdict = new GateVerdict
+                {
+                    Alias = g.GetProperty("alias").GetString() ?? "",
+                    Champion = g.GetProperty("champion").GetString() ?? "",
+                    Challenger = g.GetProperty("challenger").GetString() ?? "",
+                    Verdict = g.GetProperty("verdict").GetString() ?? "",
+                    WouldPromote = g.GetProperty("wouldPromote").GetBoolean(),
+                    Reason = g.GetProperty("reason").GetString() ?? "",
+                    Pairs = g.GetProperty("pairs").GetInt64(),
+                    MinPairs = g.GetProperty("minPairs").GetInt64(),
+                    Alpha = Number(g, "alpha"),
+                };
+                foreach (JsonProperty statistic in g.GetProperty("statistics").EnumerateObject())
+                {
+                    verdict.Statistics[statistic.Name] = statistic.Value.ValueKind == JsonValueKind.Number ? statistic.Value.GetDouble() : double.NaN;
+                }
+                reply.Gate.Add(verdict);
+            }
         }
         return reply;
     }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
 using MarketIntel.Abstractions.Storage;
@@ -12,8 +13,9 @@ namespace MarketIntel.Cli.Tests;
 
 /// <summary>
 /// A model name's scores through every surface of a real host: <c>GET /models/{name}/scores</c> answers the issue's JSON
-/// with means of the stored tallies and each version's role now, <c>Scores.GetScores</c> the same over gRPC, and
-/// <c>marketintel models scores</c> prints them from either.
+/// with means of the stored tallies and each version's role now, and what the promotion gate would decide on the shadow
+/// (too few pairs here, with the count), <c>Scores.GetScores</c> the same over gRPC, and <c>marketintel models scores</c>
+/// prints them from either.
 /// </summary>
 public sealed class ModelScoresTests : CliTestBase, IAsyncLifetime
 {
@@ -67,6 +69,31 @@ public sealed class ModelScoresTests : CliTestBase, IAsyncLifetime
         "{\"version\":\"v2\",\"role\":\"shadow\",\"label\":\"up_3\",\"outcomes\":40,\"hits\":19,\"accuracy\":" + Number(19 / 40.0) + ",\"logLoss\":" + Number(27 / 40.0) + ",\"brier\":" + Number(10 / 40.0) + "}]," +
         "\"pairs\":[{\"champion\":\"v1\",\"challenger\":\"v2\",\"pairs\":40,\"bothHit\":18,\"championOnlyHits\":5,\"challengerOnlyHits\":5,\"meanLossDifference\":" + Number(-1.0 / 40) + "}]}";
 
+    // The answer without its "gate" array, and that array: the gate's statistics are checked against SciPy in
+    // PromotionGateTests and against the recorded decision in PromoteTests; here what the scores add to them.
+    private static (string Scores, JsonElement Gate) WithoutGate(string json)
+    {
+        JsonObject answer = JsonNode.Parse(json)!.AsObject();
+        JsonNode gate = answer["gate"] ?? throw new Xunit.Sdk.XunitException($"no gate in {json}");
+        string gateJson = gate.ToJsonString();
+        Assert.True(answer.Remove("gate"));
+        return (answer.ToJsonString(), JsonDocument.Parse(gateJson).RootElement.Clone());
+    }
+
+    // Champion v1 (alias champion) against its shadow v2 on 40 pairs, under the default 500 and alpha 0.05: too few,
+    // said with the count; b = c = 5 gives McNemar's exact p = 1.
+    private static void AssertTooFewPairs(JsonElement gate)
+    {
+        JsonElement g = Assert.Single(gate.EnumerateArray());
+        Assert.Equal(("champion", "v1", "v2", "too few pairs: 40 of 500", false), (g.GetProperty("alias").GetString(), g.GetProperty("champion").GetString(),
+            g.GetProperty("challenger").GetString(), g.GetProperty("verdict").GetString(), g.GetProperty("wouldPromote").GetBoolean()));
+        Assert.Equal((40L, 500L, 0.05), (g.GetProperty("pairs").GetInt64(), g.GetProperty("minPairs").GetInt64(), g.GetProperty("alpha").GetDouble()));
+        Assert.StartsWith("refused: only 40 paired outcomes, 500 needed", g.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        JsonElement statistics = g.GetProperty("statistics");
+        Assert.Equal((40.0, 5.0, 5.0, 1.0), (statistics.GetProperty("pairs").GetDouble(), statistics.GetProperty("b").GetDouble(),
+            statistics.GetProperty("c").GetDouble(), statistics.GetProperty("mcnemarP").GetDouble()));
+    }
+
     [Fact]
     public async Task Http_answers_the_issues_json_with_the_means_over_every_asset_and_each_versions_role()
     {
@@ -74,7 +101,9 @@ public sealed class ModelScoresTests : CliTestBase, IAsyncLifetime
         using HttpResponseMessage response = await http.GetAsync(new Uri(_grid.Http($"/models/{Name}/scores")));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
-        Assert.Equal(Expected, await response.Content.ReadAsStringAsync());
+        var (scores, gate) = WithoutGate(await response.Content.ReadAsStringAsync());
+        Assert.Equal(Expected, scores);
+        AssertTooFewPairs(gate);
 
         // The index names the path, as it names every path docs/api.md publishes.
         Assert.Contains("\"GET /models/{name}/scores\"", await http.GetStringAsync(new Uri(_grid.Http("/"))), StringComparison.Ordinal);
@@ -95,11 +124,15 @@ public sealed class ModelScoresTests : CliTestBase, IAsyncLifetime
         {
             ScoresJson.Write(json, reply);
         }
-        Assert.Equal(Expected, System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+        var (scores, gate) = WithoutGate(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+        Assert.Equal(Expected, scores);
+        AssertTooFewPairs(gate);
 
         // An asset that scored nothing (no labelled model) has no scores, and says which asset it is.
         ScoresReply one = await client.GetScoresAsync(new GetScoresRequest { Name = Name, Asset = "NOSCORES" });
-        Assert.Equal(("NOSCORES", 0, 0), (one.Asset, one.Versions.Count, one.Pairs.Count));
+        // The gate judges the cluster's totals only, never one asset's outcomes.
+        Assert.Equal(("NOSCORES", 0, 0, 0), (one.Asset, one.Versions.Count, one.Pairs.Count, one.Gate.Count));
+        Assert.Empty((await client.GetScoresAsync(new GetScoresRequest { Name = Name, Asset = "AAA" })).Gate);
         var e = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => client.GetScoresAsync(new GetScoresRequest { Name = "" }).ResponseAsync);
         Assert.Equal((Grpc.Core.StatusCode.InvalidArgument, "name: a model name is required"), (e.StatusCode, e.Status.Detail));
     }
@@ -112,7 +145,9 @@ public sealed class ModelScoresTests : CliTestBase, IAsyncLifetime
         Assert.True(code == 0, err);
         var (grpcCode, viaGrpc, grpcErr) = await Task.Run(() => Run("models", "scores", "--target", _grid.GrpcTarget, "--name", Name, "--json"));
         Assert.True(grpcCode == 0, grpcErr);
-        Assert.Equal(JsonSerializer.Serialize(JsonDocument.Parse(Expected)), JsonSerializer.Serialize(JsonDocument.Parse(viaHttp)));
+        var (scores, gate) = WithoutGate(viaHttp);
+        Assert.Equal(Expected, scores);
+        AssertTooFewPairs(gate);
         Assert.Equal(viaHttp, viaGrpc);
 
         var (tableCode, table, _) = await Task.Run(() => Run("models", "scores", "--target", _grid.GrpcTarget, "--name", Name));
@@ -122,6 +157,9 @@ public sealed class ModelScoresTests : CliTestBase, IAsyncLifetime
         Assert.Matches(@"^version\s+role\s+label\s+outcomes\s+hits\s+accuracy\s+logLoss\s+brier\s+squaredError$", lines[1]);
         Assert.Matches(@"^v2\s+shadow\s+up_3\s+40\s+19\s+0\.4750\s+0\.6750\s+0\.2500\s+-$", lines[4]);
         Assert.Equal("v1 vs v2: 40 paired outcomes, both right 18, only v1 5, only v2 5, mean loss difference -0.0250 (positive: v2 did better)", lines[5]);
+        Assert.StartsWith("gate, alias champion: v1 vs v2: too few pairs: 40 of 500; McNemar exact p 1.0000 (b 5, c 5), ", lines[6], StringComparison.Ordinal);
+        Assert.EndsWith(", alpha 0.0500, min pairs 500", lines[6], StringComparison.Ordinal);
+        Assert.StartsWith("  refused: only 40 paired outcomes, 500 needed", lines[7], StringComparison.Ordinal);
 
         var (badCode, _, badErr) = Run("models", "scores", "--target", http, "--name", "x", "--asset", "A B");
         Assert.Equal(2, badCode);

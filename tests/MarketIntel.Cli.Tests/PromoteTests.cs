@@ -10,7 +10,8 @@ namespace MarketIntel.Cli.Tests;
 /// Gated promotion end to end, over real HTTP and gRPC: a champion that knows nothing and a challenger in shadow that
 /// reads the momentum of a series built to have it; the gate refuses while the pairs are too few, promotes the
 /// challenger once they suffice (the alias moves, the decision is audited with its statistics), and refuses a version
-/// that was never scored beside the champion.
+/// that was never scored beside the champion. Before each promotion the scores' live gate answer says what the audit
+/// then records, statistic for statistic.
 /// </summary>
 public sealed class PromoteTests : CliTestBase, IAsyncLifetime
 {
@@ -95,18 +96,54 @@ public sealed class PromoteTests : CliTestBase, IAsyncLifetime
             }
         }
 
+        // What the scores say the gate would decide now, before a promotion is tried on the same pairs.
+        async Task<JsonElement> LiveGate()
+        {
+            using var scores = JsonDocument.Parse(await http.GetStringAsync(_grid.Http($"/models/{Name}/scores")));
+            return scores.RootElement.GetProperty("gate").EnumerateArray().Single(g => g.GetProperty("challenger").GetString() == "momentum").Clone();
+        }
+        async Task<JsonElement> LastAuditedDecision()
+        {
+            using var audit = JsonDocument.Parse(await http.GetStringAsync(_grid.Http($"/models/{Name}/audit")));
+            return audit.RootElement.GetProperty("records").EnumerateArray()
+                .Last(r => r.GetProperty("action").GetString() is "promoted" or "rejected").GetProperty("detail").Clone();
+        }
+        // Waits until every outcome of the bars sent is in the totals: at least the pairs expected, and no more coming.
+        async Task WaitForSteadyPairs(long pairs)
+        {
+            await WaitForPairs(pairs);
+            long seen = await PairsScored();
+            for (var deadline = DateTime.UtcNow.AddSeconds(30); DateTime.UtcNow < deadline;)
+            {
+                await Task.Delay(1000);
+                long now = await PairsScored();
+                if (now == seen)
+                {
+                    return;
+                }
+                seen = now;
+            }
+        }
+
         await Ingest(0, 200);
-        await WaitForPairs(150);
+        await WaitForSteadyPairs(197);
+        JsonElement earlyLive = await LiveGate();
         JsonElement early = await Promote(http, "momentum");
         Assert.False(early.GetProperty("promoted").GetBoolean());
         Assert.Contains("paired outcomes, 400 ne", early.GetProperty("reason").GetString(), StringComparison.Ordinal);
         Assert.Equal("flat", early.GetProperty("champion").GetString());
+        // Too few pairs, said with the count; and the very decision the promotion then recorded.
+        Assert.Equal($"too few pairs: {early.GetProperty("pairs").GetInt64()} of 400", earlyLive.GetProperty("verdict").GetString());
+        AssertSameDecision(earlyLive, await LastAuditedDecision());
 
         await Ingest(200, Bars - 200);
         // Every bar but the first few (roc_1 undefined on the first) and the last (its outcome is yet to come) is a pair.
-        await WaitForPairs(Bars - 3);
+        await WaitForSteadyPairs(Bars - 3);
+        JsonElement live = await LiveGate();
         JsonElement decision = await Promote(http, "momentum");
         Assert.True(decision.GetProperty("promoted").GetBoolean(), decision.ToString());
+        Assert.Equal("would promote", live.GetProperty("verdict").GetString());
+        AssertSameDecision(live, await LastAuditedDecision());
         JsonElement statistics = decision.GetProperty("statistics");
         // The champion (p = 0.5) calls every bar a fall, the challenger calls the last bar's move again: on this series
         // the challenger alone is right on every rise that follows a rise, the champion alone on every fall after a rise.
@@ -147,6 +184,22 @@ public sealed class PromoteTests : CliTestBase, IAsyncLifetime
         Assert.Equal(JsonWithoutTime(overGrpc.Out), JsonWithoutTime(overHttp.Out));
         Assert.Contains("\"challenger\": \"flat\"", overHttp.Out, StringComparison.Ordinal);
         Assert.Contains("\"statistics\": { \"minPairs\": 400, \"pairs\": 0 }", overHttp.Out, StringComparison.Ordinal);
+    }
+
+    // The gate's live answer in the scores and the decision a promotion recorded in the audit trail: one evaluation, so
+    // the same champion, verdict, reason, pairs and every statistic to the last bit (null where neither computed one).
+    private static void AssertSameDecision(JsonElement live, JsonElement audited)
+    {
+        Assert.Equal((live.GetProperty("alias").GetString(), live.GetProperty("champion").GetString(), live.GetProperty("wouldPromote").GetBoolean(),
+            live.GetProperty("reason").GetString(), live.GetProperty("pairs").GetInt64()),
+            (audited.GetProperty("alias").GetString(), audited.GetProperty("champion").GetString(), audited.GetProperty("promoted").GetBoolean(),
+            audited.GetProperty("reason").GetString(), audited.GetProperty("pairs").GetInt64()));
+        static SortedDictionary<string, double?> Statistics(JsonElement decision) => new(decision.GetProperty("statistics").EnumerateObject()
+            .ToDictionary(s => s.Name, s => s.Value.ValueKind == JsonValueKind.Number ? s.Value.GetDouble() : (double?)null), StringComparer.Ordinal);
+        SortedDictionary<string, double?> statistics = Statistics(live);
+        Assert.Equal(Statistics(audited), statistics);
+        Assert.Contains("mcnemarP", statistics.Keys);
+        Assert.Contains("dmP", statistics.Keys);
     }
 
     // The decision's JSON without decidedAt (the moment each call ran).

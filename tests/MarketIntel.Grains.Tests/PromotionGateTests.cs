@@ -141,6 +141,47 @@ public sealed class PromotionGateTests
     }
 
     [Fact]
+    public void Read_live_the_gate_judges_each_shadow_and_split_arm_of_each_alias_as_a_promotion_would_and_names_its_verdict()
+    {
+        var random = new Random(19);
+        var better = new PairRecorder(LabelKind.Direction, 3);
+        var worse = new PairRecorder(LabelKind.Direction, 3);
+        for (int asset = 0; asset < 4; asset++)
+        {
+            better.Asset(DirectionOutcomes(random, 800, 3, 0.08));
+            worse.Asset(DirectionOutcomes(random, 800, 3, -0.005));
+        }
+        // v1 behind champion with v3 split off, v2 behind stable; v2 and v4 shadows. v3 and v4 were never paired with v1.
+        var deployment = new ModelDeployment("direction", new Dictionary<string, AliasTarget>(StringComparer.Ordinal)
+        {
+            ["stable"] = new("v2", null, false),
+            ["champion"] = new("v1", new ArmSplit("v3", 0.2), false),
+        }, ["v2", "v4"], 7);
+        PromotionGate gate = Gate();
+        foreach (var (recorder, verdict) in new[] { (better, "would promote"), (worse, "not better") })
+        {
+            var totals = new ModelScores([recorder.ChampionTally, recorder.ChallengerTally], [recorder.Pairs]);
+            IReadOnlyList<PromotionDecision> live = gate.DecideChallengers(deployment, totals);
+            // Aliases in order; each shadow and the split arm against the alias's version, never a version against itself.
+            Assert.Equal([("champion", "v1", "v2"), ("champion", "v1", "v4"), ("champion", "v1", "v3"), ("stable", "v2", "v4")],
+                live.Select(d => (d.Alias, d.Champion, d.Challenger)));
+            foreach (PromotionDecision d in live)
+            {
+                PromotionDecision promotion = gate.Decide("direction", d.Alias, d.Champion, d.Challenger, totals);
+                Assert.Equal((promotion.Promoted, promotion.Reason, promotion.Pairs), (d.Promoted, d.Reason, d.Pairs));
+                Assert.Equal(promotion.Statistics.OrderBy(kv => kv.Key), d.Statistics.OrderBy(kv => kv.Key));
+            }
+            Assert.Equal([verdict, "too few pairs: 0 of 500", "too few pairs: 0 of 500", "too few pairs: 0 of 500"], live.Select(PromotionGate.Verdict));
+            Assert.Contains("the challenger v3 has no scored outcome", live[2].Reason, StringComparison.Ordinal);
+        }
+
+        // Short of the minimum, the verdict is the count whatever else fails.
+        var few = new ModelScores([better.ChampionTally, better.ChallengerTally], [better.Pairs]);
+        Assert.Equal("too few pairs: 3200 of 5000", PromotionGate.Verdict(Gate(minPairs: 5000).DecideChallengers(deployment, few)[0]));
+        Assert.Empty(gate.DecideChallengers(ModelDeployment.Empty("direction") with { Shadows = ["v2"] }, few));
+    }
+
+    [Fact]
     public void Too_few_pairs_and_too_small_an_improvement_are_each_named()
     {
         var random = new Random(13);

@@ -9,7 +9,7 @@ namespace MarketIntel.Cli.Commands;
 /// <summary>
 /// <c>marketintel models scores</c>: a model name's live outcome scores from a running grid, over gRPC
 /// (<c>grpc://</c>, <c>grpcs://</c>) or HTTP (<c>http://</c>, <c>https://</c>: <c>GET /models/{name}/scores</c>), as a
-/// table or, with <c>--json</c>, as the HTTP API's JSON.
+/// table (with what the promotion gate would decide now on each challenger) or, with <c>--json</c>, as the HTTP API's JSON.
 /// </summary>
 internal static class ModelScoresCommand
 {
@@ -95,9 +95,20 @@ internal static class ModelScoresCommand
             stdout.WriteLine($"{p.Champion} vs {p.Challenger}: {Text(p.Pairs)} paired outcomes, both right {Text(p.BothHit)}, only {p.Champion} {Text(p.ChampionOnlyHits)}, " +
                 $"only {p.Challenger} {Text(p.ChallengerOnlyHits)}, mean loss difference {Text(p.MeanLossDifference)} (positive: {p.Challenger} did better)");
         }
+        foreach (GateVerdict g in reply.Gate)
+        {
+            // The statistic names are the promotion decision's (PromotionStatistics on the server).
+            double Statistic(string name) => g.Statistics.TryGetValue(name, out double value) ? value : double.NaN;
+            stdout.WriteLine($"gate, alias {g.Alias}: {g.Champion} vs {g.Challenger}: {g.Verdict}; McNemar exact p {Text(Statistic("mcnemarP"))} " +
+                $"(b {Count(Statistic("b"))}, c {Count(Statistic("c"))}), Diebold-Mariano (HLN) one-sided p {Text(Statistic("dmP"))}, " +
+                $"improvement {Text(Statistic("improvement"))}, alpha {Text(g.Alpha)}, min pairs {Text(g.MinPairs)}");
+            stdout.WriteLine($"  {g.Reason}");
+        }
     }
 
     private static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static string Count(double value) => double.IsFinite(value) ? value.ToString("0", CultureInfo.InvariantCulture) : "-";
 
     private static string Text(double value) => double.IsFinite(value) ? value.ToString("0.0000", CultureInfo.InvariantCulture) : "-";
 }

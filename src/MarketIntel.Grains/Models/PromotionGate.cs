@@ -193,6 +193,51 @@ public sealed class PromotionGate(IOptions<PromotionGateOptions> options, TimePr
         return Decision(name, alias, champion, challenger, pairs, failed.Count == 0, statistics, reason);
     }
 
+    /// <summary>The significance level the gate holds a challenger to (<see cref="PromotionGateOptions.Alpha"/>).</summary>
+    public double Alpha => _options.Alpha;
+
+    /// <summary>The fewest paired outcomes the gate decides on (<see cref="PromotionGateOptions.MinPairs"/>).</summary>
+    public long MinPairs => _options.MinPairs;
+
+    /// <summary>
+    /// What the gate would decide now, not recorded, for every challenger of every alias of <paramref name="deployment"/>
+    /// (aliases in ordinal order): each shadow and the alias's A/B split arm against the version the alias names, from
+    /// <paramref name="totals"/>, the model's cluster-wide score totals the promotion reads. Each is the decision
+    /// <see cref="Decide(string, string, string, string, ModelScores)"/> gives a promotion on the same totals; a split arm
+    /// is never paired with the champion (only shadows are), so the gate refuses it naming that.
+    /// </summary>
+    public IReadOnlyList<PromotionDecision> DecideChallengers(ModelDeployment deployment, ModelScores totals)
+    {
+        ArgumentNullException.ThrowIfNull(deployment);
+        ArgumentNullException.ThrowIfNull(totals);
+        var decisions = new List<PromotionDecision>();
+        foreach (var (alias, target) in deployment.Aliases.OrderBy(a => a.Key, StringComparer.Ordinal))
+        {
+            IEnumerable<string> challengers = target.Split is { } split ? deployment.Shadows.Append(split.Version) : deployment.Shadows;
+            foreach (string challenger in challengers.Where(v => v != target.Version).Distinct(StringComparer.Ordinal))
+            {
+                decisions.Add(Decide(deployment.Name, alias, target.Version, challenger, totals));
+            }
+        }
+        return decisions;
+    }
+
+    /// <summary>
+    /// A decision in a few words, for a person scanning many: <c>would promote</c> where the gate passed,
+    /// <c>too few pairs: N of M</c> where the pairs fall short of the minimum it was decided under (whatever else
+    /// failed), else <c>not better</c>; the decision's <c>Reason</c> says which checks failed.
+    /// </summary>
+    public static string Verdict(PromotionDecision decision)
+    {
+        ArgumentNullException.ThrowIfNull(decision);
+        if (decision.Promoted)
+        {
+            return "would promote";
+        }
+        double minPairs = decision.Statistics.GetValueOrDefault(PromotionStatistics.MinPairs);
+        return decision.Pairs < minPairs ? Text($"too few pairs: {decision.Pairs} of {minPairs}") : "not better";
+    }
+
     private PromotionDecision Decision(string name, string alias, OutcomeTally champion, OutcomeTally challenger, PairTally pairs, bool passed,
         Dictionary<string, double> statistics, string reason) => new()
         {

@@ -4,6 +4,7 @@ using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
 using MarketIntel.Api.V1;
 using MarketIntel.Features;
+using MarketIntel.Grains.Models;
 using MarketIntel.Server.Application;
 using MarketIntel.Server.Security;
 
@@ -53,7 +54,7 @@ internal static class ModelScoresApi
     {
         string model = Mapping.ModelName(name);
         string? symbol = asset is null ? null : Mapping.Asset(asset);
-        var (scores, deployment) = await query.Get(model, symbol);
+        var (scores, deployment, decisions) = await query.Get(model, symbol);
         var reply = new ScoresReply { Name = model, Asset = symbol ?? "" };
         foreach (OutcomeTally t in scores.Versions.OrderBy(t => t.Model.Version, StringComparer.Ordinal))
         {
@@ -83,6 +84,23 @@ internal static class ModelScoresApi
                 ChallengerOnlyHits = p.ChallengerOnlyHits,
                 MeanLossDifference = Mean(p.DifferenceSum, p.Pairs),
             });
+        }
+        foreach (PromotionDecision d in decisions)
+        {
+            var verdict = new GateVerdict
+            {
+                Alias = d.Alias,
+                Champion = d.Champion,
+                Challenger = d.Challenger,
+                Verdict = PromotionGate.Verdict(d),
+                WouldPromote = d.Promoted,
+                Reason = d.Reason,
+                Pairs = d.Pairs,
+                MinPairs = query.Gate.MinPairs,
+                Alpha = query.Gate.Alpha,
+            };
+            verdict.Statistics.Add(d.Statistics.ToDictionary());
+            reply.Gate.Add(verdict);
         }
         return reply;
     }

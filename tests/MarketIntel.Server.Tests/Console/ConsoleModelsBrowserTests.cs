@@ -12,7 +12,8 @@ namespace MarketIntel.Server.Tests.Console;
 /// The console's models page in a real browser (console_models_browser.py, as <see cref="ConsoleBrowserTests"/> drives
 /// chromium) against the real host with a model name registered over HTTP: a champion alias with an A/B split, a shadow,
 /// a lineage, tags (one holding markup), stored live scores and a retraining job. The page must show the versions with their roles, the alias with its
-/// split, v2's lineage, each version's scores and the champion/challenger pair and the job, and put the markup in as text. Screenshot:
+/// split, v2's lineage, each version's scores and the champion/challenger pair, the promotion gate's verdict on each challenger
+/// (too few pairs, with the count) and the job, and put the markup in as text. Screenshot:
 /// test-artifacts/console/models.png.
 /// </summary>
 [Collection("server")]

@@ -2,7 +2,7 @@
 """Drives Debian's headless chromium through chromedriver (python3-selenium) over the console's models page for
 ConsoleModelsBrowserTests: opens /ui/models?name=NAME for the model name the test registered (v1 behind the alias
 champion with v3 split off at 20%, v2 a shadow with a lineage replacing v1, v1 tagged with --markup, stored scores for v1 and v2, a retraining job --job) and checks that
-the versions, the alias, the scores and the champion/challenger pair and the job appear, that the markup shows as text, and that
+the versions, the alias, the scores and the champion/challenger pair, the promotion gate's verdict on each challenger and the job appear, that the markup shows as text, and that
 the page refreshes. Saves models.png into the artifacts folder. Exits 1 on a failure, with the reason in the --failure
 file (the test reads no pipe of this process, as for console_browser.py)."""
 import argparse
@@ -78,6 +78,21 @@ def main():
         pair = cells("pairs", "v1/v2")
         if pair != ["v1", "v2", "30", "14", "4", "2", "-0.0500"]:
             fail(f"pair {pair}")
+
+        # What the promotion gate would decide now: on 30 pairs, under the default 500, too few, with the count; McNemar's
+        # exact p for b = 4, c = 2 is 44/64. The split arm v3 was never paired with v1: no pairs, and the gate says why.
+        if keys("gate") != ["champion/v2", "champion/v3"]:
+            fail(f"gate rows {keys('gate')}")
+        gate = cells("gate", "champion/v2")
+        if gate[:6] != ["champion", "v1", "v2", "too few pairs: 30 of 500", "30 of 500 needed", "b 4, c 2, p 0.6875"]:
+            fail(f"gate on v2 {gate}")
+        if not gate[7].startswith("mean loss difference -0.0500 (-7.69% of the champion's), hit rate -6.67 points") or gate[8] != "0.050":
+            fail(f"gate on v2 {gate}")
+        if not gate[9].startswith("refused: only 30 paired outcomes, 500 needed"):
+            fail(f"gate on v2 {gate}")
+        arm = cells("gate", "champion/v3")
+        if arm[3] != "too few pairs: 0 of 500" or "the challenger v3 has no scored outcome" not in arm[9]:
+            fail(f"gate on v3 {arm}")
 
         # The job the test started, with its progress; the trail holds every change the test made, newest first.
         if keys("jobs") != [args.job]:

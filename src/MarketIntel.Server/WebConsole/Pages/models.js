@@ -1,6 +1,7 @@
 // The models page: the registry's names, and for the one chosen (?name=) its versions with tags and lineage, aliases
-// with their A/B splits, shadows, live scores with the paired outcomes the promotion gate reads, retraining jobs with
-// their progress and the audit trail, all from the grid's JSON endpoints, polled every few seconds.
+// with their A/B splits, shadows, live scores with the paired outcomes the promotion gate reads and what the gate would
+// decide on them now, retraining jobs with their progress and the audit trail, all from the grid's JSON endpoints,
+// polled every few seconds.
 "use strict";
 
 (() => {
@@ -88,6 +89,19 @@
     fill("pairs", scores.pairs.map(p => row([
       p.champion, p.challenger, String(p.pairs), String(p.bothHit), String(p.championOnlyHits), String(p.challengerOnlyHits),
       UI.number(p.meanLossDifference, 4)], `${p.champion}/${p.challenger}`)), 7);
+    // The gate's own statistics, as a promotion would record them; a statistic it did not reach is absent or null.
+    fill("gate", scores.gate.map(g => {
+      const s = g.statistics;
+      const known = name => s[name] !== undefined && s[name] !== null;
+      const mcnemar = known("mcnemarP") ? `b ${s.b}, c ${s.c}, p ${UI.number(s.mcnemarP, 4)}` : "-";
+      const dm = known("dmP") ? `HLN ${UI.number(s.hlnStatistic, 3)}, one-sided p ${UI.number(s.dmP, 4)}` : "-";
+      const effect = known("meanLossDifference") && g.pairs > 0
+        ? `mean loss difference ${UI.number(s.meanLossDifference, 4)} (${UI.number(s.improvement * 100, 2)}% of the champion's), ` +
+          `hit rate ${UI.number((s.c - s.b) / g.pairs * 100, 2)} points on the pairs`
+        : "-";
+      return row([g.alias, g.champion, g.challenger, g.verdict, `${g.pairs} of ${g.minPairs} needed`, mcnemar, dm, effect,
+        UI.number(g.alpha, 3), g.reason], `${g.alias}/${g.challenger}`);
+    }), 10);
   }
 
   function progress(job) {
