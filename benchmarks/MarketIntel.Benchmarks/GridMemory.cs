@@ -1,6 +1,7 @@
 using System.Globalization;
 using MarketIntel.Abstractions;
 using MarketIntel.CommandLine;
+using MarketIntel.Features;
 using MarketIntel.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -18,7 +19,7 @@ internal static class GridMemory
 {
     public static async Task<int> Run(string[] args)
     {
-        var options = CliArguments.Parse(args.AsSpan(1), ["assets", "bars", "history", "features", "pushed", "scored-shadows"], ["no-model"]);
+        var options = CliArguments.Parse(args.AsSpan(1), ["assets", "bars", "history", "features", "pushed", "scored-shadows"], ["no-model", "hold", "parts"]);
         int assets = options.OptionalInt("assets", 1, 10_000_000) ?? 5000;
         int bars = options.OptionalInt("bars", 0, 10_000_000) ?? 1000;
         int history = options.OptionalInt("history", 1, 10_000_000) ?? new Grains.GridOptions().HistoryLength;
@@ -93,6 +94,18 @@ internal static class GridMemory
                 throw new InvalidOperationException($"grain A0 scored {string.Join(", ", scores.Versions.Select(v => $"{v.Model}: {v.Outcomes}"))}; expected {1 + shadows} versions with {bars - 1} outcomes each");
             }
         }
+        if (options.Flag("parts"))
+        {
+            Console.WriteLine($"what each part holds, {bars} bars each, built {GridMemoryParts.Copies} times outside the host with its services:");
+            GridMemoryParts.Report(app.Services, [.. series.Select(b => new StoredBar(b.Timestamp, new Bar(b.Open, b.High, b.Low, b.Close, b.Volume)))],
+                model && pushed == 0 ? Inference.Model.LoadFile(demo) : null);
+        }
+        if (options.Flag("hold"))
+        {
+            // The grains stay active so that a heap dump can attribute their memory by type (docs/performance.md).
+            Console.WriteLine($"holding the host: dotnet-gcdump collect -p {Environment.ProcessId}; a line on stdin stops it");
+            await Console.In.ReadLineAsync();
+        }
         GC.KeepAlive(grains);
         await app.StopAsync();
         return 0;
@@ -128,7 +141,7 @@ internal static class GridMemory
         }
     }
 
-    private static long Live()
+    internal static long Live()
     {
         for (int i = 0; i < 3; i++)
         {

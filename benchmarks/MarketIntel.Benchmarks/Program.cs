@@ -2,7 +2,7 @@ using BenchmarkDotNet.Running;
 using MarketIntel.CommandLine;
 
 // dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- --filter '*'
-// dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- grid-memory [--assets 5000] [--bars 1000] [--scored-shadows 3]
+// dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- grid-memory [--assets 5000] [--bars 1000] [--scored-shadows 3] [--parts] [--hold]
 // dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- train-speed [--rows 200000] [--csv FILE]
 // dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- cluster-ingest --targets grpc://H:P,... (benchmarks/cluster/run.sh)
 // dotnet run -c Release --project benchmarks/MarketIntel.Benchmarks -- drift-scan --data DIR [--generate] (benchmarks/drift/run.sh)

@@ -18,7 +18,7 @@ public sealed class GridOptions
     /// <summary>
     /// How many recent bars each asset keeps (48 bytes each), for duplicate detection and for rebuilding features
     /// a newly assigned model adds. 128 covers the warm-up of windows up to about 100 bars and keeps an active
-    /// asset grain near 14 KiB in all; raise it where models use longer windows.
+    /// asset grain near 17 KiB in all (docs/performance.md); raise it where models use longer windows.
     /// </summary>
     public int HistoryLength { get; set; } = 128;
 

@@ -271,4 +271,33 @@ public sealed class AssetSeriesTests
         await Assert.ThrowsAsync<IOException>(() => series.Replay(Archive(Bars(0, 6), failAfter: 2)));
         Assert.Equal(3f, History(series, 1).Predictions[0]);
     }
+
+    [Fact]
+    public void The_ring_of_predictions_is_allocated_with_the_first_prediction_noted_and_reads_NaN_until_then()
+    {
+        // A ring of 10,000 bars: 480,000 bytes of bars and 40,000 of predictions beside them, far above what the
+        // rest of a first bar allocates (the streams of one feature, the values).
+        const int history = 10_000;
+        var warm = Series("sma_5", history: 2);
+        warm.Apply(At(0));  // type loading and static initialisation, not counted
+        warm.NotePrediction(0, 0f);
+        History(warm, 1);
+        var series = Series("sma_5", history: history);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        series.Apply(At(0));
+        long firstBar = GC.GetAllocatedBytesForCurrentThread() - before;
+        foreach (StoredBar bar in Bars(1, 5))
+        {
+            series.Apply(bar);
+        }
+        Assert.InRange(firstBar, history * 48, history * 48 + history * sizeof(float) / 2);
+        Assert.All(History(series, 6).Predictions, p => Assert.True(float.IsNaN(p)));
+
+        before = GC.GetAllocatedBytesForCurrentThread();
+        series.NotePrediction(1, 0.25f);
+        Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, history * sizeof(float), history * sizeof(float) + 1024);
+        Assert.Equal([float.NaN, float.NaN, float.NaN, float.NaN, 0.25f, float.NaN], History(series, 6).Predictions);
+        series.Apply(At(6));
+        Assert.Equal([float.NaN, float.NaN, float.NaN, 0.25f, float.NaN, float.NaN], History(series, 6).Predictions);
+    }
 }

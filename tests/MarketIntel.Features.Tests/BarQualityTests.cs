@@ -391,7 +391,7 @@ public sealed class BarQualityTests
     }
 
     [Fact]
-    public void Observing_a_bar_allocates_nothing()
+    public void Observing_a_bar_allocates_nothing_once_the_first_finding_has_its_ring()
     {
         // usdchf-30m has stale runs and a spike, so recording findings is measured too.
         var bars = BarCsv.Read(RepoPaths.Data("usdchf-30m.csv"));
@@ -406,14 +406,57 @@ public sealed class BarQualityTests
         for (int round = 0; round < 3; round++)
         {
             var quality = new BarQuality(new BarQualityOptions());
+            int first = 0;
+            while (quality.Findings == 0)
+            {
+                quality.Observe(times[first], bars.Close[first]);
+                first++;
+            }
+            long found = quality.Findings;
             long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < times.Length; i++)
+            for (int i = first; i < times.Length; i++)
             {
                 quality.Observe(times[i], bars.Close[i]);
             }
             least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.True(quality.Findings > found, "findings after the first are recorded while measured");
         }
         Assert.Equal(0, least);
+    }
+
+    [Fact]
+    public void The_findings_ring_is_allocated_with_the_first_finding_not_before()
+    {
+        // A ring of 1,000 findings is at least 72,000 bytes: bars without a finding must not pay for it.
+        var options = new BarQualityOptions { RecentFindings = 1000 };
+        var times = Weekdays(weeks: 10);
+        var closes = Walk(times.Count);
+        var warm = new BarQuality(options);
+        for (int i = 0; i < times.Count; i++)
+        {
+            warm.Observe(times[i], closes[i]); // JIT tiers and static initialisation
+        }
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var fresh = new BarQuality(options);
+        for (int i = 0; i < times.Count; i++)
+        {
+            fresh.Observe(times[i], closes[i]);
+        }
+        Assert.Equal(0, fresh.Findings);
+        Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 16_000);
+        Assert.Empty(fresh.Snapshot().Recent);
+
+        // A stale run is the first finding: the ring comes with it, and the run grows in place in it.
+        long last = times[^1];
+        before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 1; i <= 7; i++)
+        {
+            fresh.Observe(last + i * Day, closes[^1]);
+        }
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before >= 72_000);
+        QualityFinding stale = Assert.Single(fresh.Snapshot().Recent);
+        Assert.Equal(QualityFinding.Stale, stale.Kind);
+        Assert.Contains("on 8 bars in a row", stale.Detail, StringComparison.Ordinal);
     }
 
     [Fact]

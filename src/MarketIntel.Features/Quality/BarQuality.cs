@@ -18,7 +18,8 @@ public sealed class BarQuality
     private readonly MarketClock _clock;
     private readonly RollingMedian _intervals;
     private RollingMoments _returns;         // a mutable struct: kept in a field, never copied
-    private readonly Finding[] _recent;
+    private readonly int _recentLength;
+    private Finding[]? _recent;              // allocated with the first finding: most assets' bars never give one
 
     private long _bars;
     private long _lastMs;
@@ -54,7 +55,7 @@ public sealed class BarQuality
         _clock = new MarketClock(options.WeekendStartDay, options.WeekendStartTime, options.WeekendLength, options.HolidayDays);
         _intervals = new RollingMedian(options.IntervalWindow);
         _returns = new RollingMoments(options.SpikeWindow);
-        _recent = new Finding[options.RecentFindings];
+        _recentLength = options.RecentFindings;
     }
 
     /// <summary>Bars observed so far.</summary>
@@ -127,10 +128,10 @@ public sealed class BarQuality
             _runFinding = _findings;
             Record(new Finding(Kind.Stale, _runStartMs, timestampMs, _run, close));
         }
-        else if (_runFinding >= 0 && _findings - _runFinding <= _recent.Length)
+        else if (_runFinding >= 0 && _findings - _runFinding <= _recentLength)
         {
             // The run goes on: its finding (still in the ring) says how long it has lasted.
-            ref Finding finding = ref _recent[_runFinding % _recent.Length];
+            ref Finding finding = ref _recent![_runFinding % _recentLength];
             finding.Until = timestampMs;
             finding.Count = _run;
         }
@@ -180,18 +181,19 @@ public sealed class BarQuality
 
     private void Record(in Finding finding)
     {
-        _recent[_findings % _recent.Length] = finding;
+        _recent ??= new Finding[_recentLength];
+        _recent[_findings % _recentLength] = finding;
         _findings++;
     }
 
     /// <summary>The totals and the latest findings in words (this allocates; call it to answer, not per bar).</summary>
     public BarQualityReport Snapshot()
     {
-        int held = (int)Math.Min(_findings, _recent.Length);
+        int held = (int)Math.Min(_findings, _recentLength);
         var recent = new QualityFinding[held];
         for (int i = 0; i < held; i++)
         {
-            recent[i] = Describe(_recent[(_findings - held + i) % _recent.Length]);
+            recent[i] = Describe(_recent![(_findings - held + i) % _recentLength]);
         }
         int currentStale = _bars > 0 && _run >= _staleBars ? _run : 0;
         double usual = _intervals.IsFull ? _intervals.Median : 0;
@@ -243,19 +245,22 @@ public sealed class BarQuality
         Spike,
     }
 
-    /// <summary>A finding as numbers; which fields mean what depends on the kind.</summary>
+    /// <summary>
+    /// A finding as numbers; which fields mean what depends on the kind. The 8-byte fields come first and the kind
+    /// last, beside the count, so that the struct packs into 72 bytes rather than 80.
+    /// </summary>
     private struct Finding
     {
-        public Kind Kind;
         public long AtMs;
         public long Since;        // gap: the bar before the missing time
         public long Span;         // gap: market time without a bar
         public long Usual;        // gap: the usual interval then
         public long Until;        // stale: the latest bar of the run
-        public int Count;         // stale: bars in the run
         public double Value;      // stale: the close; spike: the log return
         public double Sigma;      // spike: the rolling standard deviation
         public double TakenBack;  // spike: the share the next bar took back (NaN without the reversal test)
+        public int Count;         // stale: bars in the run
+        public Kind Kind;
 
         public Finding(Kind kind, long atMs, long since, long span, long usual)
         {

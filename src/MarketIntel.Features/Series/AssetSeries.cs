@@ -29,7 +29,8 @@ public sealed class AssetSeries
     private readonly bool _archived;
     private readonly Func<string, FeatureSet> _specs;
     private StoredBar[]? _history;  // allocated with the first bar: an asset fed only pushed vectors needs none
-    private float[]? _predictions;  // per ring slot: the prediction noted after that bar, NaN where none was (allocated with _history)
+    private float[]? _predictions;  // per ring slot: the prediction noted after that bar, NaN where none was; allocated with the first
+                                    // one noted (an asset nobody watches or scores predicts after no bar)
     private int _historyCount;
     private int _historyNext;
     private FeatureSet _spec;
@@ -98,7 +99,8 @@ public sealed class AssetSeries
         ArgumentOutOfRangeException.ThrowIfNegative(barsBack);
         if (barsBack < _historyCount)
         {
-            _predictions![(_historyNext - 1 - barsBack + _history!.Length) % _history.Length] = prediction;
+            _predictions ??= NoPredictions(_history!.Length);
+            _predictions[(_historyNext - 1 - barsBack + _history!.Length) % _history.Length] = prediction;
         }
     }
 
@@ -119,7 +121,7 @@ public sealed class AssetSeries
             int slot = (Start + _historyCount - count + i) % _history!.Length;
             timestamps[i] = _history[slot].Timestamp;
             closes[i] = _history[slot].Bar.Close;
-            predictions[i] = _predictions![slot];
+            predictions[i] = _predictions is null ? float.NaN : _predictions[slot];
         }
     }
 
@@ -141,15 +143,14 @@ public sealed class AssetSeries
         {
             StartStream();
         }
-        if (_history is null)
-        {
-            _history = new StoredBar[_historyLength];
-            _predictions = NoPredictions(_historyLength);
-        }
+        _history ??= new StoredBar[_historyLength];
         _stream!.Update(bar.Bar, _values);
         _lastTimestamp = bar.Timestamp;
         _history[_historyNext] = bar;
-        _predictions![_historyNext] = float.NaN;  // the slot's previous bar's prediction goes with it
+        if (_predictions is not null)
+        {
+            _predictions[_historyNext] = float.NaN;  // the slot's previous bar's prediction goes with it
+        }
         _historyNext = (_historyNext + 1) % _history.Length;
         _historyCount = Math.Min(_historyCount + 1, _history.Length);
     }
@@ -396,7 +397,7 @@ public sealed class AssetSeries
         _lastTimestamp = reader.ReadInt64();
         int count = reader.ReadInt32();
         _history = new StoredBar[_historyLength];
-        _predictions = NoPredictions(_historyLength);  // predictions are not checkpointed: a restored ring has none
+        _predictions = null;  // predictions are not checkpointed: a restored ring has none
         (_historyCount, _historyNext) = (0, 0);
         for (int i = 0; i < count; i++)
         {

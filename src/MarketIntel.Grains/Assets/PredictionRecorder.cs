@@ -78,7 +78,9 @@ internal sealed class PredictionRecorder(IPredictionLog log)
         {
             log.Append(new PredictionBatch(asset, _lineup!.Served.Name, _versions, _timestamps, _values, kept));
         }
+        // The batch owns both arrays now: held here they would stay in memory with the grain until its next call.
         _timestamps = null;
+        _values = [];
     }
 
     private static bool AllNaN(ReadOnlySpan<float> values)
