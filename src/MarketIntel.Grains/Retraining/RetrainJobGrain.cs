@@ -321,6 +321,7 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
         private long _lastSent = Stopwatch.GetTimestamp();
         private bool _sending;
         private bool _stopped;
+        private bool _urgent;  // a change to send without waiting for ReportEvery (once the one in flight is answered)
 
         public void Continue(RetrainJob job)
         {
@@ -339,9 +340,9 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
             }
         }
 
-        /// <summary>The device failed and the job starts again on the CPU: <paramref name="detail"/> says so, and the
-        /// device's scores go (the CPU's replace them).</summary>
-        public void FellBack(string detail) => Update(j => j with { Detail = detail, Progress = j.Progress with { Validation = null } });
+        /// <summary>The device failed and the job starts again on the CPU: <paramref name="detail"/> says so at once
+        /// (the first fold's model may take minutes to report), and the device's scores go (the CPU's replace them).</summary>
+        public void FellBack(string detail) => Update(j => j with { Detail = detail, Progress = j.Progress with { Validation = null } }, urgent: true);
 
         public void BarsRead(long bars) => Update(j => j with { Progress = j.Progress with { BarsRead = bars } });
 
@@ -354,9 +355,9 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
             },
         });
 
-        private void Update(Func<RetrainJob, RetrainJob> change)
+        private void Update(Func<RetrainJob, RetrainJob> change, bool urgent = false)
         {
-            RetrainJob send;
+            RetrainJob? send;
             lock (_lock)
             {
                 if (_stopped)
@@ -364,19 +365,31 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
                     return;
                 }
                 _job = change(_job);
-                if (_sending || Stopwatch.GetElapsedTime(_lastSent) < ReportEvery)
-                {
-                    return;
-                }
-                _sending = true;
-                _lastSent = Stopwatch.GetTimestamp();
-                send = _job;
+                _urgent |= urgent;
+                send = Due();
             }
-            _ = Send(send);
+            if (send is not null)
+            {
+                _ = Send(send);
+            }
+        }
+
+        // Under the lock: the record to send now, if one is due and none is in flight.
+        private RetrainJob? Due()
+        {
+            if (_stopped || _sending || (!_urgent && Stopwatch.GetElapsedTime(_lastSent) < ReportEvery))
+            {
+                return null;
+            }
+            _sending = true;
+            _urgent = false;
+            _lastSent = Stopwatch.GetTimestamp();
+            return _job;
         }
 
         private async Task Send(RetrainJob job)
         {
+            RetrainJob? next = null;
             try
             {
                 await coordinator.Report(job);
@@ -390,7 +403,12 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
                 lock (_lock)
                 {
                     _sending = false;
+                    next = _urgent ? Due() : null;
                 }
+            }
+            if (next is not null)
+            {
+                _ = Send(next);
             }
         }
     }
