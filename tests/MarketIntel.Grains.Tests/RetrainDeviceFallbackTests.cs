@@ -1,8 +1,6 @@
-using System.Globalization;
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
 using MarketIntel.Abstractions.Storage;
-using MarketIntel.Features;
 using MarketIntel.Gpu.Devices;
 using MarketIntel.Gpu.Training;
 using MarketIntel.Grains.Placement;
@@ -70,14 +68,7 @@ public sealed class RetrainDeviceFallbackTests
         string lineage = model.Versions.Single(v => v.Info.Model.Version == "v1").Lineage!;
         var options = cluster.Service<IOptions<RetrainingOptions>>(silo).Value;
         RetrainPlan plan = RetrainPlans.FromLineage(name, "v1", lineage, null, null, options.Folds, options.ProfileBins, "test");
-        var archived = new List<StoredBar>();
-        await foreach (StoredBar bar in cluster.Service<IBarArchive>(silo).Read(asset))
-        {
-            archived.Add(bar);
-        }
-        var bars = new AssetBars(asset, new BarSeries([.. archived.Select(b => b.Timestamp.ToString(CultureInfo.InvariantCulture))], [.. archived.Select(b => b.Bar.Open)],
-            [.. archived.Select(b => b.Bar.High)], [.. archived.Select(b => b.Bar.Low)], [.. archived.Select(b => b.Bar.Close)], [.. archived.Select(b => b.Bar.Volume)]));
-        RetrainOutput cpu = RetrainPipeline.Run(plan, [bars], null, CancellationToken.None);
+        RetrainOutput cpu = RetrainPipeline.Run(plan, [await Retrain.Archived(cluster.Service<IBarArchive>(silo), asset)], null, CancellationToken.None);
         Assert.Equal(cpu.Version, job.Version);
         Assert.Equal(cpu.Model, await grains.GetGrain<IModelRegistryGrain>(0).GetBytes(new ModelRef(name, job.Version!)));
         Assert.Equal(cpu.Validation, job.Progress.Validation);

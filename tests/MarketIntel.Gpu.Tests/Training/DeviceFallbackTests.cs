@@ -1,4 +1,3 @@
-using System.Globalization;
 using MarketIntel.Features;
 using MarketIntel.Gpu.Training;
 using MarketIntel.Tests;
@@ -19,37 +18,7 @@ public sealed class DeviceFallbackTests(CpuAcceleratorFixture cpu) : IClassFixtu
     private static readonly RetrainPlan Plan = new("direction", "rsi_5,roc_3,zscore_10", new LabelDefinition(LabelKind.Direction, 2),
         BoostParameters.ForLabel(LabelKind.Direction) with { Rounds = 6, MaxDepth = 3, Threads = 1 }, 2, ProfileBuilder.DefaultBins, "v0", "marketintel retrain (job test)");
 
-    private static readonly AssetBars[] Bars = [Walk("AAA", 260, seed: 3)];
-
-    private static AssetBars Walk(string asset, int count, int seed)
-    {
-        var random = new Random(seed);
-        var start = new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero);
-        var stamps = new string[count];
-        var close = new double[count];
-        double price = 100, last = 0;
-        for (int t = 0; t < count; t++)
-        {
-            stamps[t] = start.AddDays(t).ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
-            last = 0.3 * last + 0.01 * (random.NextDouble() - 0.5);
-            price *= Math.Exp(last);
-            close[t] = price;
-        }
-        return new AssetBars(asset, BarSeries.FromCloses(stamps, close));
-    }
-
-    private sealed class Steps : IProgress<RetrainStep>
-    {
-        public List<RetrainStep> Seen { get; } = [];
-
-        public Action<RetrainStep>? Then { get; init; }
-
-        public void Report(RetrainStep value)
-        {
-            Seen.Add(value);
-            Then?.Invoke(value);
-        }
-    }
+    private static readonly AssetBars[] Bars = [WalkBars.Walk("AAA", 260, seed: 3, startDay: 0)];
 
     [Fact]
     public void A_device_that_fails_mid_job_or_at_its_first_launch_leaves_the_job_to_the_cpu_with_a_cpu_only_jobs_bytes_and_scores()
@@ -68,7 +37,7 @@ public sealed class DeviceFallbackTests(CpuAcceleratorFixture cpu) : IClassFixtu
         {
             var faulty = new FaultyTrainingDevice(gpu) { FailAfter = failAfter };
             var heard = new List<TrainingDeviceException>();
-            var steps = new Steps();
+            var steps = new RecordedSteps();
             RetrainOutput output = RetrainPipeline.Run(Plan, Bars, steps, CancellationToken.None, faulty, heard.Add);
 
             Assert.Equal(onCpu.Model, output.Model);
@@ -97,7 +66,7 @@ public sealed class DeviceFallbackTests(CpuAcceleratorFixture cpu) : IClassFixtu
         using var gpu = new GpuTrainingDevice(cpu.Device);
         var faulty = new FaultyTrainingDevice(gpu);
         using var stop = new CancellationTokenSource();
-        var steps = new Steps { Then = s => { if (s.FoldsDone == 1) stop.Cancel(); } };
+        var steps = new RecordedSteps { Then = s => { if (s.FoldsDone == 1) stop.Cancel(); } };
         Assert.Throws<OperationCanceledException>(() => RetrainPipeline.Run(Plan, Bars, steps, stop.Token, faulty, _ => Assert.Fail("a cancellation counted as a device failure")));
         Assert.DoesNotContain(steps.Seen, s => s.FoldsDone == 2);
         Assert.Equal(1, faulty.Takes);
