@@ -18,7 +18,7 @@ public sealed class DeviceRetrainCluster(ITrainingDevice device) : RetrainCluste
 /// <summary>
 /// A worker whose training device (ILGPU's CPU accelerator behind a double that fails after a number of launches)
 /// fails mid-job registers the model a CPU-only job makes on the same bars and plan, and its detail says so; the next
-/// job does not take the failed device.
+/// job does not take the failed device. A job cancelled on the device is cancelled, not moved to the CPU.
 /// </summary>
 public sealed class RetrainDeviceFallbackTests
 {
@@ -34,6 +34,47 @@ public sealed class RetrainDeviceFallbackTests
         try
         {
             await FailsThenCpu(cluster, faulty);
+        }
+        finally
+        {
+            await cluster.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_job_cancelled_while_it_trains_on_the_device_is_cancelled_and_leaves_the_device_in_use()
+    {
+        using GpuDevice gpu = GpuDevice.Open(DeviceChoice.Cpu)!;
+        using var training = new GpuTrainingDevice(gpu);
+        // The fifth step (in the first fold's first tree) waits while the job is cancelled.
+        var faulty = new FaultyTrainingDevice(training) { PauseAt = 5 };
+        var cluster = new DeviceRetrainCluster(faulty);
+        await cluster.InitializeAsync();
+        try
+        {
+            IGrainFactory grains = cluster.Grains;
+            string name = $"dc-{Guid.NewGuid():N}"[..12];
+            string asset = name.ToUpperInvariant();
+            await Retrain.RegisterBase(grains, name, rounds: 6, depth: 3, asset);
+            Assert.Equal(600, (await grains.GetGrain<IAssetGrain>(asset).AddBars(SeriesBars.Of(Retrain.Bars, 0, 600))).Accepted);
+            var coordinator = grains.GetGrain<IRetrainCoordinatorGrain>(name);
+            RetrainStart start = await coordinator.Request(Retrain.Manual(name));
+            Assert.True(start.Started, start.Reason);
+            Assert.True(await Task.Run(() => faulty.Paused.Wait(TimeSpan.FromMinutes(3))), "the job never reached the device's fifth step");
+
+            Assert.Equal(RetrainJobState.Cancelled, (await coordinator.Cancel(start.Job!.Id, "bob")).State);
+            faulty.Release.Set();
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (training.Busy && clock.Elapsed < TimeSpan.FromMinutes(3))
+            {
+                await Task.Delay(50);
+            }
+            Assert.False(training.Busy, "the cancelled job kept the device");
+            var devices = cluster.Service<SiloTrainingDevice>(cluster.Cluster.Primary!.SiloAddress.ToString());
+            Assert.Equal(0, devices.Fallbacks);
+            Assert.Same(faulty, devices.Choose().Device);
+            Assert.Empty(await Retrain.Tagged(grains, name, start.Job.Id));
+            Assert.Equal(RetrainJobState.Cancelled, (await coordinator.Get(start.Job.Id)).State);
         }
         finally
         {
