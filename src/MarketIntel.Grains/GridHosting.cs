@@ -60,6 +60,8 @@ public static class GridHosting
         silo.Services.AddSingleton<PromotionMetrics>();
         silo.Services.AddMarketIntelRetrainingOptions();
         silo.Services.AddSingleton<RetrainMetrics>();
+        // On the device the host registered (an ITrainingDevice) until it fails, else the CPU.
+        silo.Services.AddSingleton<SiloTrainingDevice>();
         silo.AddRetrainTriggerStream();
         silo.Services.AddMarketIntelRetrainSchedule();
         if (role.Runs(SiloRole.Serving))

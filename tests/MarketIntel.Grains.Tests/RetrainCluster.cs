@@ -5,6 +5,7 @@ using MarketIntel.Abstractions.Storage;
 using MarketIntel.Grains.Placement;
 using MarketIntel.Grains.Retraining;
 using MarketIntel.Tests;
+using MarketIntel.Training.Devices;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
@@ -17,14 +18,19 @@ namespace MarketIntel.Grains.Tests;
 /// silo they share one bar archive, as cluster mode's silos share PostgreSQL's; a lone silo keeps the embedded one.
 /// Jobs train with one booster thread. A test can hold a job grain's <see cref="IRetrainJobGrain.IsRunning"/> calls
 /// (<see cref="HoldIsRunning"/>), as a worker killed under its job holds the coordinator's check until it is declared dead.
+/// With <paramref name="device"/>, every silo's jobs train on it, as a worker's on the device its host opened.
 /// </summary>
-public abstract class RetrainCluster(SiloRole[] roles, int start) : IAsyncLifetime
+public abstract class RetrainCluster(SiloRole[] roles, int start, ITrainingDevice? device = null) : IAsyncLifetime
 {
     private const string RolesKey = "Test:Roles";
     private const string ArchiveKey = "Test:Archive";
+    private const string DeviceKey = "Test:TrainingDevice";
 
     // The archives shared by a cluster's silos, by cluster.
     private static readonly ConcurrentDictionary<string, InMemoryBarArchive> Archives = new(StringComparer.Ordinal);
+
+    // The training devices of clusters given one, by cluster.
+    private static readonly ConcurrentDictionary<string, ITrainingDevice> Devices = new(StringComparer.Ordinal);
 
     private readonly string _archive = Guid.NewGuid().ToString("N");
 
@@ -46,6 +52,11 @@ public abstract class RetrainCluster(SiloRole[] roles, int start) : IAsyncLifeti
             Archives[_archive] = new InMemoryBarArchive(20_000);
             builder.Properties[ArchiveKey] = _archive;
         }
+        if (device is not null)
+        {
+            Devices[_archive] = device;
+            builder.Properties[DeviceKey] = _archive;
+        }
         builder.AddSiloBuilderConfigurator<Configurator>();
         Cluster = builder.Build();
         await Cluster.DeployAsync();
@@ -56,6 +67,7 @@ public abstract class RetrainCluster(SiloRole[] roles, int start) : IAsyncLifeti
         await Cluster.StopAllSilosAsync();
         await Cluster.DisposeAsync();
         Archives.TryRemove(_archive, out _);
+        Devices.TryRemove(_archive, out _);
     }
 
     // Held IsRunning calls by job id: the first held call completes Arrived; every held call waits for Release.
@@ -93,6 +105,10 @@ public abstract class RetrainCluster(SiloRole[] roles, int start) : IAsyncLifeti
             if (configuration[ArchiveKey] is { } archive)
             {
                 siloBuilder.Services.AddSingleton<IBarArchive>(Archives[archive]);
+            }
+            if (configuration[DeviceKey] is { } device)
+            {
+                siloBuilder.Services.AddSingleton(Devices[device]);
             }
             siloBuilder.Services.AddMarketIntelRetrainingOptions(o => o.Bind(configuration.GetSection(RetrainingOptions.Section)));
             siloBuilder.AddMarketIntelGrid(o => o.Features = ClusterFixture.Spec, role: role);

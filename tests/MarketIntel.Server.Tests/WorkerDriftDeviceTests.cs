@@ -105,7 +105,7 @@ public sealed class WorkerDriftDeviceTests
         missing[3] = 4;
         DriftScanResult cpu = layout.Scan(counts, missing, assets, 0.01);
 
-        var log = new RecordingLogger();
+        var log = new RecordingLogger<SiloDriftScans>();
         GpuDevice device = GpuDevice.Open(DeviceChoice.Cpu)!;
         var scans = new SiloDriftScans(log, new GpuDriftScanEngine(device));
         DriftScanResult onDevice = scans.Scan(layout, counts, missing, assets, 0.01);
@@ -172,17 +172,4 @@ public sealed class WorkerDriftDeviceTests
     private static void Close(double expected, double actual, double absolute, string what) =>
         Assert.True(double.IsNaN(expected) ? double.IsNaN(actual) : Math.Abs(expected - actual) <= absolute + (Relative * Math.Abs(expected)),
             $"{what}: {actual} on the device, {expected} on the CPU");
-
-    private sealed class RecordingLogger : ILogger<SiloDriftScans>
-    {
-        public List<(LogLevel Level, string Message, Exception? Exception)> Entries { get; } = [];
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Entries.Add((logLevel, formatter(state, exception), exception));
-    }
 }

@@ -2,7 +2,6 @@ using System.Globalization;
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
 using MarketIntel.Abstractions.Storage;
-using MarketIntel.Features;
 using MarketIntel.Gpu.Devices;
 using MarketIntel.Gpu.Drift;
 using MarketIntel.Gpu.Training;
@@ -71,14 +70,8 @@ public sealed class WorkerRetrainDeviceTests
         string lineage = model.Versions.Single(v => v.Info.Model.Version == "v1").Lineage!;
         var options = services.GetRequiredService<IOptions<RetrainingOptions>>().Value;
         RetrainPlan plan = RetrainPlans.FromLineage(name, "v1", lineage, null, null, options.Folds, options.ProfileBins, "test");
-        var archived = new List<StoredBar>();
-        await foreach (StoredBar bar in services.GetRequiredService<IBarArchive>().Read(asset))
-        {
-            archived.Add(bar);
-        }
-        Assert.Equal(job.Through, archived[^1].Timestamp);
-        var bars = new AssetBars(asset, new BarSeries([.. archived.Select(b => b.Timestamp.ToString(CultureInfo.InvariantCulture))], [.. archived.Select(b => b.Bar.Open)],
-            [.. archived.Select(b => b.Bar.High)], [.. archived.Select(b => b.Bar.Low)], [.. archived.Select(b => b.Bar.Close)], [.. archived.Select(b => b.Bar.Volume)]));
+        AssetBars bars = await Retrain.Archived(services.GetRequiredService<IBarArchive>(), asset);
+        Assert.Equal(job.Through.ToString(CultureInfo.InvariantCulture), bars.Bars.Timestamps[^1]);
         RetrainOutput cpu = RetrainPipeline.Run(plan, [bars], null, CancellationToken.None);
 
         IReadOnlyDictionary<string, double> onDevice = job.Progress.Validation!;

@@ -1,10 +1,13 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json.Nodes;
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
+using MarketIntel.Abstractions.Storage;
 using MarketIntel.Features;
 using MarketIntel.Features.Io;
 using MarketIntel.Grains.Retraining;
+using MarketIntel.Training.Retraining;
 
 namespace MarketIntel.Tests;
 
@@ -42,6 +45,18 @@ internal static class Retrain
     /// <summary>Bars <paramref name="from"/> to <paramref name="from"/> + <paramref name="count"/> as the archive keeps them.</summary>
     public static StoredBar[] Stored(int from, int count) =>
         [.. SeriesBars.Of(Bars, from, count).Select(b => new StoredBar(b.Timestamp, new Bar(b.Open, b.High, b.Low, b.Close, b.Volume)))];
+
+    /// <summary>Every bar <paramref name="archive"/> holds of <paramref name="asset"/>, as a job reads them (for the same job on the CPU path alone).</summary>
+    public static async Task<AssetBars> Archived(IBarArchive archive, string asset)
+    {
+        var archived = new List<StoredBar>();
+        await foreach (StoredBar bar in archive.Read(asset))
+        {
+            archived.Add(bar);
+        }
+        return new AssetBars(asset, new BarSeries([.. archived.Select(b => b.Timestamp.ToString(CultureInfo.InvariantCulture))], [.. archived.Select(b => b.Bar.Open)],
+            [.. archived.Select(b => b.Bar.High)], [.. archived.Select(b => b.Bar.Low)], [.. archived.Select(b => b.Bar.Close)], [.. archived.Select(b => b.Bar.Volume)]));
+    }
 
     /// <summary>A manual request for <paramref name="name"/>.</summary>
     public static RetrainRequest Manual(string name, bool force = false) => new(name, RetrainTrigger.Manual, "test", "ana") { Force = force };

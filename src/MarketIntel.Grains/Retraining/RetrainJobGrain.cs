@@ -18,7 +18,8 @@ namespace MarketIntel.Grains.Retraining;
 /// the work and returns: resolve the served version and its lineage, choose the assets, read their archived bars up to
 /// the job's <see cref="RetrainJob.Through"/> (the first attempt fixes it: the newest bar time the archive holds of those
 /// assets when it reads them), train (<see cref="RetrainPipeline.Run"/>, on the thread pool, so the
-/// silo's scheduler never waits for it; through the silo's <see cref="ITrainingDevice"/> where its host opened one), register the challenger with its lineage and the tag
+/// silo's scheduler never waits for it; through the silo's device where its host opened one and it has not failed:
+/// <see cref="SiloTrainingDevice"/>; a device that fails during the job leaves it to the CPU from its start), register the challenger with its lineage and the tag
 /// <see cref="JobTag"/> unless a version with that tag exists already, and put it in shadow. Each step, and the
 /// pipeline's progress at most every <see cref="ReportEvery"/>, goes to the model's coordinator.
 /// <para>
@@ -29,7 +30,7 @@ namespace MarketIntel.Grains.Retraining;
 /// </summary>
 [WorkerPlacement]
 public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore drift, IOptions<RetrainingOptions> options, ILocalSiloDetails silo, ILogger<RetrainJobGrain> log,
-    ITrainingDevice? device = null)
+    SiloTrainingDevice devices)
     : Grain, IRetrainJobGrain, IDisposable
 {
     /// <summary>The tag a job's challenger carries: its job id.</summary>
@@ -49,9 +50,6 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
     private Task? _work;
     private CancellationTokenSource? _stop;
     private bool _cancelled;
-
-    // Where the silo's host opened a device, the booster's row work runs there (docs/gpu.md); the detail says so.
-    private string OnDevice => device is null ? "" : $" on device {device.Device}";
 
     private IModelRegistryGrain Registry => GrainFactory.GetGrain<IModelRegistryGrain>(0);
 
@@ -145,15 +143,24 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
             // The archive's time, not the clock's: bars replayed from history are older than any wall-clock cut-off,
             // so a retry reading up to "now" would take bars ingested after this attempt read.
             int threads = _options.Threads > 0 ? _options.Threads : Environment.ProcessorCount;
+            // Where the silo's host opened a device, the booster's row work runs there (docs/gpu.md); the detail says so.
+            (ITrainingDevice? device, string where) = devices.Choose();
+            string training = $"training on {barsRead} bars of {bars.Count} asset(s) with {threads} booster thread{(threads == 1 ? "" : "s")}";
             job = job with
             {
                 Through = job.Through != 0 ? job.Through : newest, Progress = RetrainProgress.None with { BarsRead = barsRead },
-                Detail = $"training on {barsRead} bars of {bars.Count} asset(s) with {threads} booster thread{(threads == 1 ? "" : "s")}{OnDevice}",
+                Detail = training + where,
             };
             await Report(job);
             relay.Continue(job);
             RetrainPlan sized = plan with { Parameters = plan.Parameters with { Threads = threads } };
-            RetrainOutput output = await Task.Run(() => RetrainPipeline.Run(sized, bars, relay, stop, device), stop);
+            TrainingDeviceException? failed = null;
+            RetrainOutput output = await Task.Run(() => RetrainPipeline.Run(sized, bars, relay, stop, device, failure =>
+            {
+                failed = failure;
+                devices.Failed(name, job.Id, failure);
+                relay.FellBack($"{training} on the CPU, again from the start: device {failure.Device} failed ({failure.Error})");
+            }), stop);
             RetrainJob trained = relay.Stop();
             job = trained with { Progress = trained.Progress with { Rows = output.Rows, Validation = output.Validation } };
 
@@ -164,7 +171,7 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
             job = job with
             {
                 State = RetrainJobState.Registered, Version = version,
-                Detail = $"registered {version} as a shadow of '{name}' (replacing {baseVersion ?? "nothing"}){(device is null ? "" : $", trained on {device.Device}")}: the promotion gate decides",
+                Detail = $"registered {version} as a shadow of '{name}' (replacing {baseVersion ?? "nothing"}){TrainedOn(device, failed)}: the promotion gate decides",
             };
             double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
             LogRegistered(name, job.Id, version, seconds);
@@ -194,6 +201,15 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
             LogReportFailed(name, job.Id, e);
         }
     }
+
+    // Where the job's model trained, for its last detail: nothing without a device.
+    private string TrainedOn(ITrainingDevice? device, TrainingDeviceException? failed) => (device, failed, devices.Failure) switch
+    {
+        (null, _, null) => "",
+        (null, _, { } failure) => $", trained on the CPU ({SiloTrainingDevice.OutOfUse(failure)})",
+        (_, null, _) => $", trained on {device.Device}",
+        (_, { } failure, _) => $", trained on the CPU after device {failure.Device} failed ({failure.Error})",
+    };
 
     private async Task Report(RetrainJob job)
     {
@@ -305,6 +321,7 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
         private long _lastSent = Stopwatch.GetTimestamp();
         private bool _sending;
         private bool _stopped;
+        private bool _urgent;  // a change to send without waiting for ReportEvery (once the one in flight is answered)
 
         public void Continue(RetrainJob job)
         {
@@ -323,6 +340,10 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
             }
         }
 
+        /// <summary>The device failed and the job starts again on the CPU: <paramref name="detail"/> says so at once
+        /// (the first fold's model may take minutes to report), and the device's scores go (the CPU's replace them).</summary>
+        public void FellBack(string detail) => Update(j => j with { Detail = detail, Progress = j.Progress with { Validation = null } }, urgent: true);
+
         public void BarsRead(long bars) => Update(j => j with { Progress = j.Progress with { BarsRead = bars } });
 
         public void Report(RetrainStep value) => Update(j => j with
@@ -334,9 +355,9 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
             },
         });
 
-        private void Update(Func<RetrainJob, RetrainJob> change)
+        private void Update(Func<RetrainJob, RetrainJob> change, bool urgent = false)
         {
-            RetrainJob send;
+            RetrainJob? send;
             lock (_lock)
             {
                 if (_stopped)
@@ -344,19 +365,31 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
                     return;
                 }
                 _job = change(_job);
-                if (_sending || Stopwatch.GetElapsedTime(_lastSent) < ReportEvery)
-                {
-                    return;
-                }
-                _sending = true;
-                _lastSent = Stopwatch.GetTimestamp();
-                send = _job;
+                _urgent |= urgent;
+                send = Due();
             }
-            _ = Send(send);
+            if (send is not null)
+            {
+                _ = Send(send);
+            }
+        }
+
+        // Under the lock: the record to send now, if one is due and none is in flight.
+        private RetrainJob? Due()
+        {
+            if (_stopped || _sending || (!_urgent && Stopwatch.GetElapsedTime(_lastSent) < ReportEvery))
+            {
+                return null;
+            }
+            _sending = true;
+            _urgent = false;
+            _lastSent = Stopwatch.GetTimestamp();
+            return _job;
         }
 
         private async Task Send(RetrainJob job)
         {
+            RetrainJob? next = null;
             try
             {
                 await coordinator.Report(job);
@@ -370,7 +403,12 @@ public sealed partial class RetrainJobGrain(IBarArchive archive, IDriftStore dri
                 lock (_lock)
                 {
                     _sending = false;
+                    next = _urgent ? Due() : null;
                 }
+            }
+            if (next is not null)
+            {
+                _ = Send(next);
             }
         }
     }

@@ -60,9 +60,16 @@ public static class RetrainPipeline
     /// <summary>Trains a challenger per <paramref name="plan"/> on <paramref name="bars"/>, reporting each step; stops with
     /// <see cref="OperationCanceledException"/> when <paramref name="cancellation"/> fires. With <paramref name="device"/>, every
     /// model of the job (each fold's and the final one) trains through it, taken once for the whole job.</summary>
+    /// <remarks>
+    /// A device that fails during the job (anything it throws but a cancellation: a launch, a lost context, its memory)
+    /// does not fail the job: <paramref name="deviceFailed"/> hears of it, progress starts again at fold 0, and every model
+    /// of the job trains again on the CPU from the job's start, on the rows already built. Not from the failed step: the
+    /// device's models are close to the CPU's but not equal (docs/gpu.md), so only a job trained wholly on the CPU has the
+    /// bytes, version and scores a CPU-only job has on the same bars and plan.
+    /// </remarks>
     /// <exception cref="ArgumentException">The bars give too few rows for the folds, or the plan is invalid; the message says which.</exception>
     public static RetrainOutput Run(RetrainPlan plan, IReadOnlyList<AssetBars> bars, IProgress<RetrainStep>? progress, CancellationToken cancellation,
-        ITrainingDevice? device = null)
+        ITrainingDevice? device = null, Action<TrainingDeviceException>? deviceFailed = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(bars);
@@ -74,20 +81,9 @@ public static class RetrainPipeline
         int rounds = plan.Parameters.Rounds;
         progress?.Report(new RetrainStep(rows.Count, 0, folds.Count, 0, rounds, null));
 
-        // Taken after the rows are built (the CPU's work), so a job waiting for the device does not hold it meanwhile.
-        using IHistogramDevice? histograms = device?.Take(cancellation);
-        IReadOnlyDictionary<string, double> validation = Validate(plan, rows, folds, training, histograms, progress, cancellation);
-
-        cancellation.ThrowIfCancellationRequested();
-        int every = Math.Max(1, rounds / 20);
-        BoostedTrees model = GradientBooster.Train(rows.Features, rows.Names, rows.Labels, plan.Parameters, round =>
-        {
-            cancellation.ThrowIfCancellationRequested();
-            if (round % every == 0 || round == rounds)
-            {
-                progress?.Report(new RetrainStep(rows.Count, folds.Count, folds.Count, round, rounds, validation));
-            }
-        }, histograms);
+        (BoostedTrees model, IReadOnlyDictionary<string, double> validation) = device is null
+            ? Train(plan, rows, folds, training, null, progress, cancellation)
+            : TrainOn(device, plan, rows, folds, training, progress, deviceFailed, cancellation);
         using var written = new MemoryStream();
         model.WriteXgboostJson(written);
         byte[] bytes = written.ToArray();
@@ -227,6 +223,45 @@ public static class RetrainPipeline
             training[f] = [.. keep];
         }
         return training;
+    }
+
+    // Every model of the job through the device, or, where the device fails, every one again on the CPU.
+    private static (BoostedTrees Model, IReadOnlyDictionary<string, double> Validation) TrainOn(ITrainingDevice device, RetrainPlan plan, PooledRows rows,
+        IReadOnlyList<Fold> folds, int[][] training, IProgress<RetrainStep>? progress, Action<TrainingDeviceException>? deviceFailed, CancellationToken cancellation)
+    {
+        try
+        {
+            // Taken after the rows are built (the CPU's work), so a job waiting for the device does not hold it meanwhile.
+            using CheckedHistogramDevice histograms = CheckedHistogramDevice.Take(device, cancellation);
+            return Train(plan, rows, folds, training, histograms, progress, cancellation);
+        }
+        catch (TrainingDeviceException failure)
+        {
+            // A device that fails while the job is being cancelled (its silo stopping under it) leaves a cancelled job.
+            cancellation.ThrowIfCancellationRequested();
+            deviceFailed?.Invoke(failure);
+            progress?.Report(new RetrainStep(rows.Count, 0, folds.Count, 0, plan.Parameters.Rounds, null));
+            return Train(plan, rows, folds, training, null, progress, cancellation);
+        }
+    }
+
+    // The walk-forward validation, then the final model on every row.
+    private static (BoostedTrees Model, IReadOnlyDictionary<string, double> Validation) Train(RetrainPlan plan, PooledRows rows, IReadOnlyList<Fold> folds,
+        int[][] training, IHistogramDevice? histograms, IProgress<RetrainStep>? progress, CancellationToken cancellation)
+    {
+        IReadOnlyDictionary<string, double> validation = Validate(plan, rows, folds, training, histograms, progress, cancellation);
+        cancellation.ThrowIfCancellationRequested();
+        int rounds = plan.Parameters.Rounds;
+        int every = Math.Max(1, rounds / 20);
+        BoostedTrees model = GradientBooster.Train(rows.Features, rows.Names, rows.Labels, plan.Parameters, round =>
+        {
+            cancellation.ThrowIfCancellationRequested();
+            if (round % every == 0 || round == rounds)
+            {
+                progress?.Report(new RetrainStep(rows.Count, folds.Count, folds.Count, round, rounds, validation));
+            }
+        }, histograms);
+        return (model, validation);
     }
 
     // Each fold's model, trained on its rows alone, predicts its test window; the scores are over every test row.

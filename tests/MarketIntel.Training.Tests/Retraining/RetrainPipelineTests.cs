@@ -5,6 +5,8 @@ using System.Text.Json;
 using MarketIntel.Features;
 using MarketIntel.Training.Drift;
 using MarketIntel.Training.Retraining;
+using MarketIntel.Tests;
+using static MarketIntel.Tests.WalkBars;
 
 namespace MarketIntel.Training.Tests.Retraining;
 
@@ -23,37 +25,6 @@ public sealed class RetrainPipelineTests
 
     // Two assets on overlapping days (the same times from day 17 on), each a random walk whose next move leans on the last.
     private static AssetBars[] Assets() => [Walk("BBB", 300, seed: 1, startDay: 0), Walk("AAA", 260, seed: 2, startDay: 17)];
-
-    private static AssetBars Walk(string asset, int count, int seed, int startDay)
-    {
-        var random = new Random(seed);
-        var start = new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddDays(startDay);
-        var stamps = new string[count];
-        var close = new double[count];
-        double price = 100, last = 0;
-        for (int t = 0; t < count; t++)
-        {
-            DateTime day = start.AddDays(t);
-            stamps[t] = new DateTimeOffset(day).ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
-            last = 0.3 * last + 0.01 * (random.NextDouble() - 0.5);
-            price *= Math.Exp(last);
-            close[t] = price;
-        }
-        return new AssetBars(asset, BarSeries.FromCloses(stamps, close));
-    }
-
-    private sealed class Steps : IProgress<RetrainStep>
-    {
-        public List<RetrainStep> Seen { get; } = [];
-
-        public Action<RetrainStep>? Then { get; init; }
-
-        public void Report(RetrainStep value)
-        {
-            Seen.Add(value);
-            Then?.Invoke(value);
-        }
-    }
 
     [Fact]
     public void Validation_scores_equal_an_independent_walk_forward_over_the_pooled_rows()
@@ -202,7 +173,7 @@ public sealed class RetrainPipelineTests
     [Fact]
     public void Progress_rises_step_by_step_and_ends_at_the_totals()
     {
-        var steps = new Steps();
+        var steps = new RecordedSteps();
         RetrainOutput output = RetrainPipeline.Run(Plan(rounds: 40), Assets(), steps, CancellationToken.None);
         List<RetrainStep> seen = steps.Seen;
         Assert.Equal(new RetrainStep(output.Rows, 0, 3, 0, 40, null), seen[0]);
@@ -222,18 +193,18 @@ public sealed class RetrainPipelineTests
     public void Cancelling_stops_between_folds_and_inside_the_final_models_rounds()
     {
         using var betweenFolds = new CancellationTokenSource();
-        var first = new Steps { Then = s => { if (s.FoldsDone == 1) { betweenFolds.Cancel(); } } };
+        var first = new RecordedSteps { Then = s => { if (s.FoldsDone == 1) { betweenFolds.Cancel(); } } };
         Assert.ThrowsAny<OperationCanceledException>(() => RetrainPipeline.Run(Plan(), Assets(), first, betweenFolds.Token));
         Assert.Equal(1, first.Seen.Max(s => s.FoldsDone));
 
         using var inRounds = new CancellationTokenSource();
-        var second = new Steps { Then = s => { if (s.RoundsDone == 10) { inRounds.Cancel(); } } };
+        var second = new RecordedSteps { Then = s => { if (s.RoundsDone == 10) { inRounds.Cancel(); } } };
         Assert.ThrowsAny<OperationCanceledException>(() => RetrainPipeline.Run(Plan(rounds: 100), Assets(), second, inRounds.Token));
         Assert.Equal(10, second.Seen.Max(s => s.RoundsDone));
 
         using var before = new CancellationTokenSource();
         before.Cancel();
-        var none = new Steps();
+        var none = new RecordedSteps();
         Assert.ThrowsAny<OperationCanceledException>(() => RetrainPipeline.Run(Plan(), Assets(), none, before.Token));
         Assert.Empty(none.Seen);
     }
