@@ -22,6 +22,8 @@ public sealed class SubscriptionTests(ClusterFixture fixture)
         return asset;
     }
 
+    // Every wait below is a lower bound (a lease must have ended by then), never an upper one: a loaded machine that
+    // takes longer between the calls changes nothing.
     [Fact]
     public async Task A_subscription_lapses_unless_renewed_within_its_lease_and_ends_when_unsubscribed()
     {
@@ -32,8 +34,11 @@ public sealed class SubscriptionTests(ClusterFixture fixture)
         IPredictionObserver lapsingRef = fixture.Grains.CreateObjectReference<IPredictionObserver>(lapsing);
         IPredictionObserver renewedRef = fixture.Grains.CreateObjectReference<IPredictionObserver>(renewed);
         IPredictionObserver sentinelRef = fixture.Grains.CreateObjectReference<IPredictionObserver>(sentinel);
-        await asset.Subscribe(lapsingRef, Lease);
+        // Renewed before any prediction is sent (lapsed subscriptions are dropped when one is), so however late the
+        // renewal comes it carries the subscription past the end of its first lease.
         await asset.Subscribe(renewedRef, Lease);
+        await asset.Subscribe(renewedRef, TimeSpan.FromHours(1));
+        await asset.Subscribe(lapsingRef, TimeSpan.FromHours(1));
         await asset.Subscribe(sentinelRef, TimeSpan.FromHours(1));
 
         await asset.PushFeatures(Vector);
@@ -41,9 +46,9 @@ public sealed class SubscriptionTests(ClusterFixture fixture)
         Assert.Equal(first.AsOf, (await lapsing.Next()).AsOf);
         Assert.Equal(first.AsOf, (await renewed.Next()).AsOf);
 
-        await Task.Delay(Lease / 2);
-        await asset.Subscribe(renewedRef, Lease);
-        await Task.Delay(Lease / 2 + TimeSpan.FromSeconds(0.5));  // past the first lease, within the renewed one
+        // A renewal sets the lease's end, sooner too: this one lapses, and the renewed one is past its first lease.
+        await asset.Subscribe(lapsingRef, Lease);
+        await Task.Delay(Lease + TimeSpan.FromSeconds(0.5));
 
         await asset.PushFeatures(Vector);
         PredictionResult second = await sentinel.Next();
