@@ -43,6 +43,7 @@ public sealed class SubscriptionTests(ClusterFixture fixture)
 
         await asset.PushFeatures(Vector);
         PredictionResult first = await sentinel.Next();
+        string silo = await SiloOf(asset);
         Assert.Equal(first.AsOf, (await lapsing.Next()).AsOf);
         Assert.Equal(first.AsOf, (await renewed.Next()).AsOf);
 
@@ -51,17 +52,37 @@ public sealed class SubscriptionTests(ClusterFixture fixture)
         await Task.Delay(Lease + TimeSpan.FromSeconds(0.5));
 
         await asset.PushFeatures(Vector);
-        PredictionResult second = await sentinel.Next();
+        PredictionResult second = await Expect(sentinel, "after the second push", asset, silo);
         Assert.Equal(second.AsOf, (await renewed.Next()).AsOf);
         await Task.Delay(200);
         Assert.Equal(0, lapsing.Count);
 
         await asset.Unsubscribe(renewedRef);
         await asset.PushFeatures(Vector);
-        await sentinel.Next();
+        await Expect(sentinel, "after the third push", asset, silo);
         await Task.Delay(200);
         Assert.Equal(0, renewed.Count);
     }
+
+    // A prediction that never came says where the asset was and is now and how many silos are active, so that a failure
+    // on CI tells an asset moved by a lost silo from one still on its silo (a lost one-way message, or a new activation
+    // in place: the silos' logs under bin/.../logs say which).
+    private async Task<PredictionResult> Expect(Collector collector, string when, IAssetGrain asset, string silo)
+    {
+        try
+        {
+            return await collector.Next();
+        }
+        catch (OperationCanceledException e)
+        {
+            throw new TimeoutException(
+                $"no prediction {when} within 30 s; the asset was on {silo}, is now on {await SiloOf(asset)}, and {fixture.Cluster.GetActiveSilos().Count()} silos are active", e);
+        }
+    }
+
+    private async Task<string> SiloOf(IAssetGrain asset) =>
+        string.Join(", ", (await fixture.Grains.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics())
+            .Where(s => s.GrainId == asset.GetGrainId()).Select(s => s.SiloAddress.ToString()).DefaultIfEmpty("no silo"));
 
     internal sealed class Collector : IPredictionObserver
     {
