@@ -493,13 +493,19 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
     {
         ArgumentNullException.ThrowIfNull(observer);
         AssetSymbol.Validate(_asset);
-        _publisher.Subscribe(observer, lease);
+        // Subscriptions live in this activation only: a new one starts with none, and its subscribers would hear nothing
+        // until they renew. So the activation is not collected (cluster mode collects idle assets) until the latest lease
+        // given ends or the last subscriber leaves.
+        DelayDeactivation(_publisher.Subscribe(observer, lease));
         return Task.CompletedTask;
     }
 
     public Task Unsubscribe(IPredictionObserver observer)
     {
-        _publisher.Unsubscribe(observer);
+        if (!_publisher.Unsubscribe(observer))
+        {
+            DelayDeactivation(TimeSpan.Zero);  // no subscription holds the activation any more: collected as usual
+        }
         return Task.CompletedTask;
     }
 

@@ -44,10 +44,12 @@ internal sealed class AssetPublisher(string asset, AssetSeries series, LocalPred
     /// <summary>Offers a prediction's inputs to the local read path; nothing may write to them afterwards.</summary>
     public void Offer(PredictionSnapshot snapshot) => _slot?.Publish(snapshot);
 
-    public void Subscribe(IPredictionObserver observer, TimeSpan lease) =>
+    /// <summary>Adds or renews a subscription; returns how long from now the latest-ending lease runs.</summary>
+    public TimeSpan Subscribe(IPredictionObserver observer, TimeSpan lease) =>
         (_subscribers ??= new PredictionSubscribers(observerLog)).Subscribe(observer, lease);
 
-    public void Unsubscribe(IPredictionObserver observer) => _subscribers?.Unsubscribe(observer);
+    /// <summary>Ends a subscription; returns whether any other remains.</summary>
+    public bool Unsubscribe(IPredictionObserver observer) => _subscribers?.Unsubscribe(observer) == true;
 
     /// <summary>Whether observers wait for a prediction after each change (lapsed subscriptions are dropped here).</summary>
     public bool ObserversWaiting()

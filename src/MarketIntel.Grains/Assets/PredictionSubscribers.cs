@@ -13,6 +13,7 @@ internal sealed class PredictionSubscribers
 {
     private readonly ObserverManager<IPredictionObserver> _observers;
     private DateTime _clock;
+    private DateTime _lastLeaseEnd = DateTime.MinValue;  // the end of the latest-ending lease given since the set was last empty
 
     public PredictionSubscribers(ILogger logger)
     {
@@ -26,14 +27,32 @@ internal sealed class PredictionSubscribers
     /// <summary>Subscriptions held, lapsed ones included until <see cref="Any"/> or <see cref="Send"/> drops them.</summary>
     public int Count => _observers.Count;
 
-    /// <summary>Adds or renews <paramref name="observer"/>'s subscription, to lapse <paramref name="lease"/> from now.</summary>
-    public void Subscribe(IPredictionObserver observer, TimeSpan lease)
+    /// <summary>
+    /// Adds or renews <paramref name="observer"/>'s subscription, to lapse <paramref name="lease"/> from now. Returns how
+    /// long from now the latest-ending lease given so far runs (<see cref="TimeSpan.MaxValue"/>: without end).
+    /// </summary>
+    public TimeSpan Subscribe(IPredictionObserver observer, TimeSpan lease)
     {
         _clock = Ticks(lease);
         _observers.Subscribe(observer, observer);
+        if (_clock > _lastLeaseEnd)
+        {
+            _lastLeaseEnd = _clock;
+        }
+        return _lastLeaseEnd == DateTime.MaxValue ? TimeSpan.MaxValue : _lastLeaseEnd - Ticks(TimeSpan.Zero);
     }
 
-    public void Unsubscribe(IPredictionObserver observer) => _observers.Unsubscribe(observer);
+    /// <summary>Ends <paramref name="observer"/>'s subscription; returns whether any other remains.</summary>
+    public bool Unsubscribe(IPredictionObserver observer)
+    {
+        _observers.Unsubscribe(observer);
+        if (_observers.Count > 0)
+        {
+            return true;
+        }
+        _lastLeaseEnd = DateTime.MinValue;
+        return false;
+    }
 
     /// <summary>Drops the lapsed subscriptions; returns whether any remain.</summary>
     public bool Any()
