@@ -91,6 +91,15 @@ public sealed class ModelPushTests(ClusterFixture fixture)
         }))];
         try
         {
+            // The moves start once the load runs: on a loaded 2-core machine the workers' tasks may not have begun
+            // before 20 moves are over, and the test would then claim nothing about predictions under load.
+            using (var started = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+            {
+                while (Interlocked.Read(ref served) < 6 && failures.IsEmpty)
+                {
+                    await Task.Delay(10, started.Token);
+                }
+            }
             for (int move = 0; move < 20; move++)
             {
                 string version = move % 2 == 0 ? "v2" : "v1";
