@@ -82,7 +82,16 @@ internal sealed partial class PredictionFeed(IGrainFactory grains, ILogger<Predi
             {
                 try
                 {
-                    await grains.GetGrain<IAssetGrain>(asset).Unsubscribe(Reference());
+                    IAssetGrain grain = grains.GetGrain<IAssetGrain>(asset);
+                    await grain.Unsubscribe(Reference());
+                    // A call that watched the asset while this unsubscribe was on its way subscribed again with the same
+                    // reference, and the grain may have taken that subscribe first and this unsubscribe after it: the new
+                    // stream would hear nothing until the next renewal. Once the unsubscribe is done, a watch that exists
+                    // now subscribes once more; one created later subscribes after it by itself.
+                    if (_watches.ContainsKey(asset))
+                    {
+                        await grain.Subscribe(Reference(), Lease);
+                    }
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
