@@ -79,13 +79,13 @@ internal sealed class RetrainGrid(SiloProcess silo) : IDisposable
 
     /// <summary>The model's jobs, newest first.</summary>
     public async Task<JsonElement[]> Jobs() =>
-        [.. JsonDocument.Parse(await _http.GetStringAsync($"/models/{Model}/retrain")).RootElement.GetProperty("jobs").EnumerateArray()];
+        [.. (await Get($"/models/{Model}/retrain")).GetProperty("jobs").EnumerateArray()];
 
     /// <summary>One job.</summary>
-    public async Task<JsonElement> Job(string id) => JsonDocument.Parse(await _http.GetStringAsync($"/models/{Model}/retrain/{id}")).RootElement;
+    public Task<JsonElement> Job(string id) => Get($"/models/{Model}/retrain/{id}");
 
     /// <summary>The model as GET /models/dir answers it: versions (with tags, lineage, hasProfile), aliases, shadows.</summary>
-    public async Task<JsonElement> Registry() => JsonDocument.Parse(await _http.GetStringAsync($"/models/{Model}")).RootElement;
+    public Task<JsonElement> Registry() => Get($"/models/{Model}");
 
     /// <summary>The pairs scored for <paramref name="challenger"/> beside the champion, over every asset.</summary>
     public async Task<long> Pairs(string challenger)
@@ -101,6 +101,15 @@ internal sealed class RetrainGrid(SiloProcess silo) : IDisposable
         [.. JsonDocument.Parse(await _http.GetStringAsync($"/models/{Model}/audit?limit=10000")).RootElement.GetProperty("records").EnumerateArray()];
 
     private static StringContent Json(object value) => new(JsonSerializer.Serialize(value), Encoding.UTF8, "application/json");
+
+    // A GET's JSON; a failure names the status and what the grid answered, which a bare status would not.
+    private async Task<JsonElement> Get(string path)
+    {
+        using HttpResponseMessage response = await _http.GetAsync(path);
+        string body = await response.Content.ReadAsStringAsync();
+        return response.IsSuccessStatusCode ? JsonDocument.Parse(body).RootElement
+            : throw new HttpRequestException($"GET {path}: {(int)response.StatusCode} {body}", null, response.StatusCode);
+    }
 
     private static async Task Ok(Task<HttpResponseMessage> call)
     {

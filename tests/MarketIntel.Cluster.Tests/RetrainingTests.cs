@@ -75,15 +75,31 @@ public sealed class RetrainingTests(ITestOutputHelper output) : IDisposable
 
     private static string State(JsonElement job) => job.GetProperty("state").GetString()!;
 
-    // Waits (polling every 250 ms) until the job satisfies `done`. Every read must answer, a worker being killed or
-    // not: reads of a job never wait for the coordinator's check of a worker.
-    private static async Task<JsonElement> Until(Func<Task<JsonElement?>> read, Func<JsonElement, bool> done, TimeSpan timeout, string what, Func<string> logs)
+    // Waits (polling every 250 ms) until the job satisfies `done`. Every read must answer, except, where
+    // `unavailable` counts them, 503s: while a killed silo is not yet declared dead, a call whose grain directory entry
+    // it held fails as UNAVAILABLE, which clients retry (GrainRetry says so). Reads of a job never wait for
+    // the coordinator's check of a worker (RetrainWorkerTests holds a worker's check on purpose to show that).
+    private static async Task<JsonElement> Until(Func<Task<JsonElement?>> read, Func<JsonElement, bool> done, TimeSpan timeout, string what, Func<string> logs,
+        List<string>? unavailable = null)
     {
         var clock = Stopwatch.StartNew();
         JsonElement? last = null;
         while (clock.Elapsed < timeout)
         {
-            last = await read();
+            try
+            {
+                last = await read();
+            }
+            catch (HttpRequestException e) when (unavailable is not null && e.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable)
+            {
+                unavailable.Add($"{clock.Elapsed.TotalSeconds:0.0} s: {e.Message}");
+                await Task.Delay(250);
+                continue;
+            }
+            catch (Exception e)
+            {
+                throw new InvalidOperationException($"{what}: a read failed after {clock.Elapsed.TotalSeconds:0.0} s; last answer: {last}\n{logs()}", e);
+            }
             if (last is { } job && done(job))
             {
                 return job;
@@ -250,9 +266,11 @@ public sealed class RetrainingTests(ITestOutputHelper output) : IDisposable
         victim.Kill();
         var sinceKill = Stopwatch.StartNew();
 
+        var unavailable = new List<string>();
         JsonElement registered = await Until(async () => await grid.Job(id), j => State(j) is not ("waiting" or "running"),
-            TimeSpan.FromMinutes(3), "the job's end", Logs);
+            TimeSpan.FromMinutes(3), "the job's end", Logs, unavailable);
         output.WriteLine($"killed {victim.Name} at {running.GetProperty("progress")}; the job ended {sinceKill.Elapsed.TotalSeconds:0.0} s later: {State(registered)}, attempt {registered.GetProperty("attempt")}");
+        output.WriteLine($"{unavailable.Count} reads answered 503 meanwhile{string.Concat(unavailable.Select(u => "\n  " + u))}");
         Assert.True(State(registered) == "registered", $"{registered}\n{Logs()}");
         Assert.True(registered.GetProperty("attempt").GetInt32() >= 2, registered.ToString());
         Assert.Contains($":{survivor.Ports[2]}:", registered.GetProperty("worker").GetString(), StringComparison.Ordinal);
