@@ -26,10 +26,9 @@ internal sealed class BarPredictions : IDisposable
 
     private readonly ModelLineup _lineup;
     private readonly int _bars;
-    private readonly float[]?[] _inputs;   // per position: bars x inputs, row-major; null where the version does not predict
+    private readonly float[]?[] _inputs;   // per position: bars x inputs, row-major; null where the version does not predict; shared by versions of the same inputs
     private readonly float[]?[] _outputs;  // per position: bars x outputs
     private readonly int[] _filled;        // per position: rows filled so far
-    private readonly int[] _owner;         // per position: the position whose rows it reads (itself, or an earlier one with the same inputs)
 
     /// <summary>
     /// Predictions for <paramref name="bars"/> bars by the served version of <paramref name="lineup"/> (where
@@ -43,25 +42,34 @@ internal sealed class BarPredictions : IDisposable
         _inputs = new float[]?[positions];
         _outputs = new float[]?[positions];
         _filled = new int[positions];
-        _owner = new int[positions];
         for (int p = 0; p < positions; p++)
         {
-            _owner[p] = p;
             if (p == 0 ? served : shadows)
             {
                 Model loaded = lineup.Loaded[p];
-                for (int q = 0; q < p; q++)
+                for (int q = 0; q < p && _inputs[p] is null; q++)
                 {
-                    if (_owner[q] == q && _inputs[q] is not null && binding.SameInputs(lineup.Loaded[q], loaded))
+                    if (_inputs[q] is not null && Owner(q) == q && binding.SameInputs(lineup.Loaded[q], loaded))
                     {
-                        _owner[p] = q;
-                        break;
+                        _inputs[p] = _inputs[q];
                     }
                 }
-                _inputs[p] = _owner[p] == p ? ArrayPool<float>.Shared.Rent(bars * loaded.FeatureCount) : _inputs[_owner[p]];
+                _inputs[p] ??= ArrayPool<float>.Shared.Rent(bars * loaded.FeatureCount);
                 _outputs[p] = ArrayPool<float>.Shared.Rent(bars * loaded.OutputCount);
             }
         }
+    }
+
+    // The position that fills the rows the version at position reads: itself, or the first with the same rows. A scan
+    // of a handful of positions, so that a call allocates nothing more for sharing.
+    private int Owner(int position)
+    {
+        int q = 0;
+        while (!ReferenceEquals(_inputs[q], _inputs[position]))
+        {
+            q++;
+        }
+        return q;
     }
 
     /// <summary>Whether the version at <paramref name="position"/> predicts after every bar of this call.</summary>
@@ -73,7 +81,7 @@ internal sealed class BarPredictions : IDisposable
     /// </summary>
     public void Fill(int position, int bar, ModelBinding binding, float[]? pushed)
     {
-        if (_inputs[position] is not { } rows || _owner[position] != position || _filled[position] != bar)
+        if (_inputs[position] is not { } rows || Owner(position) != position || _filled[position] != bar)
         {
             return;   // not predicting, reading another version's rows, or it could not fill an earlier bar of this call
         }
@@ -85,7 +93,7 @@ internal sealed class BarPredictions : IDisposable
     }
 
     /// <summary>Whether the version has a prediction for every bar of the call (its inputs were filled each time).</summary>
-    public bool Has(int position) => _inputs[position] is not null && _filled[_owner[position]] == _bars;
+    public bool Has(int position) => _inputs[position] is not null && _filled[Owner(position)] == _bars;
 
     /// <summary>Predicts every filled version's rows, one batch each, counted and timed per row by version.</summary>
     public void Run(GridMetrics metrics)
@@ -123,7 +131,7 @@ internal sealed class BarPredictions : IDisposable
         {
             if (_inputs[p] is { } inputs)
             {
-                if (_owner[p] == p)
+                if (Owner(p) == p)
                 {
                     ArrayPool<float>.Shared.Return(inputs);
                 }
