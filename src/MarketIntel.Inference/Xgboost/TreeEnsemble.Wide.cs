@@ -56,12 +56,6 @@ internal sealed partial class TreeEnsemble
     private const int WideMaxBlocks = 8;
     private const int WideMaxAccumulators = 64;  // blocks x classes vectors of margins on the stack (4 KB)
 
-    // The fewest rows left after the full blocks that go through the lanes as one block padded with copies of the last
-    // row, rather than one row at a time: a row walked alone measured about four lanes' cost (docs/performance.md), and
-    // the single-row walk reads the scalar layout's nodes besides the wide ones, which with a served version and its
-    // shadows (several models after each other) is more model than L2 holds.
-    private const int WidePaddedRows = WideLanes / 4;
-
     private void MarginsBatchWide(ReadOnlySpan<float> rows, int rowCount, Span<float> margins)
     {
         int f = _features, k = _classes, width = 2 * f * WideLanes, most = WideBlocks(width);
@@ -79,11 +73,6 @@ internal sealed partial class TreeEnsemble
                 WalkWide(expanded, width, blocks, margins.Slice(r * k, blocks * WideLanes * k));
                 r += blocks * WideLanes;
             }
-            if (rowCount - r >= WidePaddedRows)
-            {
-                MarginsPaddedWide(rows.Slice(r * f), rowCount - r, expanded, width, margins.Slice(r * k));
-                r = rowCount;
-            }
             for (; r < rowCount; r++)
             {
                 Margins(rows.Slice(r * f, f), margins.Slice(r * k, k));
@@ -92,31 +81,6 @@ internal sealed partial class TreeEnsemble
         finally
         {
             ArrayPool<float>.Shared.Return(expanded);
-        }
-    }
-
-    // Fewer than sixteen rows through the lanes: the empty lanes take copies of the last row and their margins are
-    // dropped (each lane's margins are its own row's alone, so the padding changes no row's value).
-    private void MarginsPaddedWide(ReadOnlySpan<float> rows, int rowCount, float[] expanded, int width, Span<float> margins)
-    {
-        int f = _features, k = _classes;
-        float[] padded = ArrayPool<float>.Shared.Rent(WideLanes * f);
-        float[] laneMargins = ArrayPool<float>.Shared.Rent(WideLanes * k);
-        try
-        {
-            rows[..(rowCount * f)].CopyTo(padded);
-            for (int lane = rowCount; lane < WideLanes; lane++)
-            {
-                rows.Slice((rowCount - 1) * f, f).CopyTo(padded.AsSpan(lane * f, f));
-            }
-            ExpandWide(padded.AsSpan(0, WideLanes * f), expanded.AsSpan(0, width));
-            WalkWide(expanded, width, 1, laneMargins.AsSpan(0, WideLanes * k));
-            laneMargins.AsSpan(0, rowCount * k).CopyTo(margins);
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(padded);
-            ArrayPool<float>.Shared.Return(laneMargins);
         }
     }
 
