@@ -257,13 +257,13 @@ internal sealed class VersionScoreCounters(KeyValuePair<string, object?> tag)
 
     public double SquaredErrorSum => Volatile.Read(ref _squaredErrorSum);
 
-    /// <summary>One outcome scored: whether it was a hit, and its losses (0 where the kind has none).</summary>
-    public void Scored(bool hit, double logLoss, double brier, double squaredError)
+    /// <summary><paramref name="outcomes"/> outcomes scored: how many were hits, and the sums of their losses (0 where the kind has none).</summary>
+    public void Scored(long outcomes, long hits, double logLoss, double brier, double squaredError)
     {
-        Interlocked.Increment(ref _outcomes);
-        if (hit)
+        Interlocked.Add(ref _outcomes, outcomes);
+        if (hits != 0)
         {
-            Interlocked.Increment(ref _hits);
+            Interlocked.Add(ref _hits, hits);
         }
         if (logLoss != 0)
         {

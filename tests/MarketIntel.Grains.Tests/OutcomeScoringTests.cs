@@ -36,6 +36,9 @@ public sealed class OutcomeScoringTests(OutcomeScoringTests.ScoringCluster fixtu
         new("total", "s2", "up_2", ["ema_3"]),
         new("metric", "m1", "up_1", ["sma_2", "rsi_3"]),
         new("metric", "m2", "logret_1", ["sma_2"], "reg:squarederror"),
+        new("same", "a1", "up_2", ["sma_2", "rsi_3"]),
+        new("same", "a2", "up_2", ["sma_2", "rsi_3"]),
+        new("same", "a3", "up_2", ["rsi_3", "sma_2"]),
     ];
 
     /// <summary>A version of a test model: stumps splitting each feature at its median over the first bars of the series.</summary>
@@ -208,6 +211,32 @@ public sealed class OutcomeScoringTests(OutcomeScoringTests.ScoringCluster fixtu
         Assert.Equal((new ModelRef("hand", "v1"), new ModelRef("hand", "v2")), (pair.Champion, pair.Challenger));
         Assert.NotEqual(0, pair.ChampionOnlyHits + pair.ChallengerOnlyHits);
         AssertPair(v1, v2, 3, pair);
+    }
+
+    [Fact]
+    public async Task Shadows_that_take_the_served_versions_inputs_each_predict_and_score_their_own_model()
+    {
+        // a2 takes the served version's features in the same order (their rows are shared), a3 the same ones in
+        // another order (its own rows); each is another model, so each must be scored on its own predictions.
+        await Registry.SetShadow(new ModelRef("same", "a2"), true, "test");
+        await Registry.SetShadow(new ModelRef("same", "a3"), true, "test");
+        var asset = Asset("same");
+        await asset.AssignModel(new ModelRef("same", "a1"));
+        var bars = BarsOf(0, Bars);
+        await asset.AddBars(bars[..9]);
+        await asset.AddBars(bars[9..]);
+
+        ModelScores scores = await asset.GetScores();
+        var label = new LabelDefinition(LabelKind.Direction, 2);
+        Expected[] expected = [.. new[] { "a1", "a2", "a3" }.Select(id => Direct(Predictions(Find("same", id), Bars), label, Bars))];
+        Assert.NotEqual(expected[0].Losses, expected[1].Losses);  // the versions disagree: a shared prediction would show
+        Assert.NotEqual(expected[0].Losses, expected[2].Losses);
+        for (int i = 0; i < 3; i++)
+        {
+            AssertTally(expected[i], scores.Versions.Single(t => t.Model.Version == "a" + (i + 1).ToString(CultureInfo.InvariantCulture)));
+        }
+        AssertPair(expected[0], expected[1], 2, scores.Pairs.Single(p => p.Challenger.Version == "a2"));
+        AssertPair(expected[0], expected[2], 2, scores.Pairs.Single(p => p.Challenger.Version == "a3"));
     }
 
     [Fact]

@@ -336,6 +336,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
                     ApplyAndPredict(lineup, accepted, start, Math.Min(BarPredictions.MaxBars, accepted.Count - start), served, everyBar, observed, ref predictions);
                 }
             }
+            _scorer.PublishCounts();
             PredictionResult? latest = predictions is not null ? predictions[^1]
                 : _publisher.CacheWaiting && lineup is not null ? TryPredict(lineup.Served, lineup.Loaded[0]) : null;
             _recorder.Complete(_asset);
@@ -620,7 +621,7 @@ public sealed partial class AssetGrain : Grain, IAssetGrain
     private void ApplyAndPredict(ModelLineup lineup, List<StoredBar> bars, int start, int count, bool served, bool shadows, bool observed,
         ref List<PredictionResult>? predictions)
     {
-        using var made = new BarPredictions(lineup, count, served, shadows);
+        using var made = new BarPredictions(lineup, count, served, shadows, _binding);
         for (int b = 0; b < count; b++)
         {
             _series.Apply(bars[start + b]);

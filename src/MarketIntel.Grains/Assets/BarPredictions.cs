@@ -15,7 +15,9 @@ namespace MarketIntel.Grains.Assets;
 /// prediction per bar (4 versions cost 4.1 times 1 at 100 bars a call). The batch path runs several rows through each
 /// tree together (docs/inference.md), about twice as fast per row, and the grain's per-bar work is otherwise unchanged.
 /// Buffers are rented from the shared pool for the call and returned by <see cref="Dispose"/>, so a call allocates
-/// nothing per bar. Not thread-safe: one call of the asset's grain uses it.
+/// nothing per bar. Versions whose inputs are the same (<see cref="ModelBinding.SameInputs"/>: a shadow retrained on the
+/// served version's features) share one copy of the rows, filled once per bar, rather than each holding its own copy;
+/// each still makes its own prediction from them. Not thread-safe: one call of the asset's grain uses it.
 /// </remarks>
 internal sealed class BarPredictions : IDisposable
 {
@@ -24,7 +26,7 @@ internal sealed class BarPredictions : IDisposable
 
     private readonly ModelLineup _lineup;
     private readonly int _bars;
-    private readonly float[]?[] _inputs;   // per position: bars x inputs, row-major; null where the version does not predict
+    private readonly float[]?[] _inputs;   // per position: bars x inputs, row-major; null where the version does not predict; shared by versions of the same inputs
     private readonly float[]?[] _outputs;  // per position: bars x outputs
     private readonly int[] _filled;        // per position: rows filled so far
 
@@ -32,7 +34,7 @@ internal sealed class BarPredictions : IDisposable
     /// Predictions for <paramref name="bars"/> bars by the served version of <paramref name="lineup"/> (where
     /// <paramref name="served"/>) and its shadows (where <paramref name="shadows"/>).
     /// </summary>
-    public BarPredictions(ModelLineup lineup, int bars, bool served, bool shadows)
+    public BarPredictions(ModelLineup lineup, int bars, bool served, bool shadows, ModelBinding binding)
     {
         _lineup = lineup;
         _bars = bars;
@@ -45,10 +47,29 @@ internal sealed class BarPredictions : IDisposable
             if (p == 0 ? served : shadows)
             {
                 Model loaded = lineup.Loaded[p];
-                _inputs[p] = ArrayPool<float>.Shared.Rent(bars * loaded.FeatureCount);
+                for (int q = 0; q < p && _inputs[p] is null; q++)
+                {
+                    if (_inputs[q] is not null && Owner(q) == q && binding.SameInputs(lineup.Loaded[q], loaded))
+                    {
+                        _inputs[p] = _inputs[q];
+                    }
+                }
+                _inputs[p] ??= ArrayPool<float>.Shared.Rent(bars * loaded.FeatureCount);
                 _outputs[p] = ArrayPool<float>.Shared.Rent(bars * loaded.OutputCount);
             }
         }
+    }
+
+    // The position that fills the rows the version at position reads: itself, or the first with the same rows. A scan
+    // of a handful of positions, so that a call allocates nothing more for sharing.
+    private int Owner(int position)
+    {
+        int q = 0;
+        while (!ReferenceEquals(_inputs[q], _inputs[position]))
+        {
+            q++;
+        }
+        return q;
     }
 
     /// <summary>Whether the version at <paramref name="position"/> predicts after every bar of this call.</summary>
@@ -60,9 +81,9 @@ internal sealed class BarPredictions : IDisposable
     /// </summary>
     public void Fill(int position, int bar, ModelBinding binding, float[]? pushed)
     {
-        if (_inputs[position] is not { } rows || _filled[position] != bar)
+        if (_inputs[position] is not { } rows || Owner(position) != position || _filled[position] != bar)
         {
-            return;   // not predicting, or it could not fill an earlier bar of this call
+            return;   // not predicting, reading another version's rows, or it could not fill an earlier bar of this call
         }
         int width = _lineup.Loaded[position].FeatureCount;
         if (binding.TryFill(_lineup.Loaded[position], pushed, rows.AsSpan(bar * width, width)))
@@ -72,7 +93,7 @@ internal sealed class BarPredictions : IDisposable
     }
 
     /// <summary>Whether the version has a prediction for every bar of the call (its inputs were filled each time).</summary>
-    public bool Has(int position) => _inputs[position] is not null && _filled[position] == _bars;
+    public bool Has(int position) => _inputs[position] is not null && _filled[Owner(position)] == _bars;
 
     /// <summary>Predicts every filled version's rows, one batch each, counted and timed per row by version.</summary>
     public void Run(GridMetrics metrics)
@@ -110,7 +131,10 @@ internal sealed class BarPredictions : IDisposable
         {
             if (_inputs[p] is { } inputs)
             {
-                ArrayPool<float>.Shared.Return(inputs);
+                if (Owner(p) == p)
+                {
+                    ArrayPool<float>.Shared.Return(inputs);
+                }
                 ArrayPool<float>.Shared.Return(_outputs[p]!);
             }
         }

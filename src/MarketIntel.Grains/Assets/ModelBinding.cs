@@ -93,6 +93,17 @@ internal sealed class ModelBinding(string asset, AssetSeries series)
     /// <summary>The time <paramref name="model"/>'s inputs are as of: the last bar's, or the pushed vector's (<paramref name="pushedAt"/>).</summary>
     public long AsOf(Model model, long pushedAt) => FromSeries(model) ? series.LastTimestamp : pushedAt;
 
+    /// <summary>
+    /// Whether <paramref name="a"/> and <paramref name="b"/> are filled with the same values on every bar: both take the
+    /// same computed features in the same order, or both take the whole pushed vector (of the same length).
+    /// </summary>
+    public bool SameInputs(Model a, Model b)
+    {
+        int[]? first = Find(a).Indices, second = Find(b).Indices;
+        return first is null == second is null && a.FeatureCount == b.FeatureCount
+            && (first is null || first.AsSpan().SequenceEqual(second));
+    }
+
     /// <summary>Whether <paramref name="model"/>'s inputs are the series' computed features (else the pushed vector).</summary>
     public bool FromSeries(Model model) => Find(model).Indices is not null;
 

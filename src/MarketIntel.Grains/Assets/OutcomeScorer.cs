@@ -74,6 +74,7 @@ internal sealed class OutcomeScorer(GridMetrics metrics)
             }
         }
         ResizeCloses(longest + 1);
+        PublishCounts();  // a version that leaves takes no outcomes with it
         _tracks = tracks;
         _pairs = [.. pairs];
         Active = longest > 0;
@@ -209,6 +210,18 @@ internal sealed class OutcomeScorer(GridMetrics metrics)
         }
     }
 
+    /// <summary>
+    /// Adds the outcomes scored since the last call to the silo's score counters (<see cref="GridMetrics.ScoresOf"/>):
+    /// the grain calls it once per call of bars rather than once per outcome.
+    /// </summary>
+    public void PublishCounts()
+    {
+        foreach (Track? track in _tracks)
+        {
+            track?.PublishCounts();
+        }
+    }
+
     /// <summary>Whether the version at lineup position <paramref name="position"/> is scored.</summary>
     public bool Scores(int position) => position < _tracks.Length && _tracks[position] is not null;
 
@@ -265,7 +278,9 @@ internal sealed class OutcomeScorer(GridMetrics metrics)
             double y = to > from ? 1 : 0;
             bool hit = predicted > 0.5 ? y == 1 : y == 0;
             double p = Math.Clamp(predicted, Clip, 1 - Clip);
-            double logLoss = -(y * Math.Log(p) + (1 - y) * Math.Log(1 - p));
+            // Only the log of the outcome that happened: y is 0 or 1, so the other term of y log p + (1 - y) log(1 - p)
+            // is a zero times a finite log, and adding that zero changes no bit of the sum (p stays inside (0, 1)).
+            double logLoss = -(y == 1 ? Math.Log(p) : Math.Log(1 - p));
             double brier = (predicted - y) * (predicted - y);
             return new Outcome(hit, logLoss, brier, 0);
         }
@@ -290,6 +305,19 @@ internal sealed class OutcomeScorer(GridMetrics metrics)
         public float[] Pending { get; } = NewPending(version.Label.Horizon);
 
         public bool ScoredNow { get; private set; }
+
+        // Outcomes not yet added to the silo's counters: added once per call (PublishCounts), not per outcome, since
+        // the counters are shared by every asset and each addition is an atomic operation (five per outcome).
+        private UnpublishedOutcomes _unpublished;
+
+        public void PublishCounts()
+        {
+            if (_unpublished.Outcomes > 0)
+            {
+                counters.Scored(_unpublished.Outcomes, _unpublished.Hits, _unpublished.LogLossSum, _unpublished.BrierSum, _unpublished.SquaredErrorSum);
+                _unpublished = default;
+            }
+        }
 
         public Outcome Now { get; private set; }
 
@@ -323,9 +351,28 @@ internal sealed class OutcomeScorer(GridMetrics metrics)
             tally.LogLossSum += outcome.LogLoss;
             tally.BrierSum += outcome.Brier;
             tally.SquaredErrorSum += outcome.SquaredError;
-            counters.Scored(outcome.Hit, outcome.LogLoss, outcome.Brier, outcome.SquaredError);
+            _unpublished.Add(outcome);
             Now = outcome;
             ScoredNow = true;
+        }
+    }
+
+    // A version's outcomes since its counters were last added to, summed in scoring order.
+    private struct UnpublishedOutcomes
+    {
+        public long Outcomes;
+        public long Hits;
+        public double LogLossSum;
+        public double BrierSum;
+        public double SquaredErrorSum;
+
+        public void Add(Outcome outcome)
+        {
+            Outcomes++;
+            Hits += outcome.Hit ? 1 : 0;
+            LogLossSum += outcome.LogLoss;
+            BrierSum += outcome.Brier;
+            SquaredErrorSum += outcome.SquaredError;
         }
     }
 
