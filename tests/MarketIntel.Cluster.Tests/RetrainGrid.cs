@@ -90,15 +90,14 @@ internal sealed class RetrainGrid(SiloProcess silo) : IDisposable
     /// <summary>The pairs scored for <paramref name="challenger"/> beside the champion, over every asset.</summary>
     public async Task<long> Pairs(string challenger)
     {
-        using var scores = JsonDocument.Parse(await _http.GetStringAsync($"/models/{Model}/scores"));
-        return scores.RootElement.GetProperty("pairs").EnumerateArray()
+        return (await Get($"/models/{Model}/scores")).GetProperty("pairs").EnumerateArray()
             .Where(p => p.GetProperty("challenger").GetString() == challenger)
             .Sum(p => p.GetProperty("pairs").GetInt64());
     }
 
     /// <summary>The model's audit log, oldest first.</summary>
     public async Task<JsonElement[]> Audit() =>
-        [.. JsonDocument.Parse(await _http.GetStringAsync($"/models/{Model}/audit?limit=10000")).RootElement.GetProperty("records").EnumerateArray()];
+        [.. (await Get($"/models/{Model}/audit?limit=10000")).GetProperty("records").EnumerateArray()];
 
     private static StringContent Json(object value) => new(JsonSerializer.Serialize(value), Encoding.UTF8, "application/json");
 
