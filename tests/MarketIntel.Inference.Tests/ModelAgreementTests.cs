@@ -74,10 +74,13 @@ public sealed class ModelAgreementTests
     [Theory]
     [InlineData("bench-d6-n300-f40")]
     [InlineData("xgb-multi3-d4-n40-nan")]
+    [InlineData("xgb-hist-d6-n60-nonames-nan")]
+    [InlineData("xgb-reg-d5-n100-nan")]
     public void A_batch_of_any_size_gives_each_row_the_reference_walks_values(string name)
     {
         // The AVX-512 path walks each tree over several blocks of sixteen rows, as many as the batch fills, and the
         // rest one row at a time: every size up to 130 rows (past an AddBars call's 128) meets each split of the rows.
+        // The depth-5 and depth-6 models with missing values take the levels that gather, and their default children.
         using var model = (XgboostModel)Fixtures.Load(name);
         float[] rows = FeatureMatrixCsv.Read(Fixtures.Input(name)).ForModel(model);
         int f = model.FeatureCount, k = model.OutputCount;
@@ -102,6 +105,12 @@ public sealed class ModelAgreementTests
         using var lossguide = (XgboostModel)Fixtures.Load("xgb-lossguide-l64-n40-nan");
         Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported, bench.Ensemble.IsWide);
         Assert.False(lossguide.Ensemble.IsWide);
+        // The models with missing values whose deeper levels gather (see the batch test above) take the path too.
+        foreach (string name in (string[])["xgb-hist-d6-n60-nonames-nan", "xgb-reg-d5-n100-nan"])
+        {
+            using var model = (XgboostModel)Fixtures.Load(name);
+            Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported, model.Ensemble.IsWide);
+        }
     }
 
     [Fact]

@@ -9,18 +9,29 @@ namespace MarketIntel.Inference.Xgboost;
 /// <summary>
 /// The AVX-512 batch path, for models whose trees are all at most <see cref="WideMaxDepth"/> deep. Sixteen rows
 /// sit in the lanes of one vector, their expanded values interleaved feature by feature, so one load gives a
-/// feature for all sixteen. Each tree is then evaluated level by level: every split of the level is compared
-/// for all sixteen rows at once (a load, a compare, a 16-bit mask), the masks set one bit per node in each row's
-/// lane, and each row takes the bit of the node it is at by a variable shift, with no gather.
-/// Leaves (padded to 64 per tree) are picked by a register permute. A batch goes in runs of several blocks of sixteen
-/// rows, and each tree walks every block of the run before the next tree, so the model is read once per run.
-/// Margins are per class and per lane, added in tree order, so the results equal the scalar paths bit for bit.
+/// feature for all sixteen. Each tree is then evaluated level by level. On a level of few nodes, every split of
+/// the level is compared for all sixteen rows at once (a load, a compare, a 16-bit mask), the masks set one bit per
+/// node in each row's lane, and each row takes the bit of the node it is at by a variable shift. On a level of
+/// <see cref="WideGatherFrom"/> or more, each lane instead picks its own node's feature and threshold from the level's
+/// splits held in registers (a permute) and fetches its row's value by a gather: one comparison per row rather than
+/// one per node. Leaves (padded to 64 per tree) are picked by a register permute. A batch goes in runs of several
+/// blocks of sixteen rows, and each tree walks every block of the run before the next tree, so the model is read
+/// once per run. Margins are per class and per lane, added in tree order, so the results equal the scalar paths bit
+/// for bit.
 /// </summary>
 internal sealed partial class TreeEnsemble
 {
     public const int WideMaxDepth = 6;
     private const int WideLanes = 16;
     private const int WideLeafSlots = 1 << WideMaxDepth;
+
+    // The first level whose lanes gather their own node's value rather than compare at every node of the level.
+    // Level 4 has 16 nodes: comparing them all costs about twice the two 8-lane gathers that replace them on the AMD
+    // EPYC (Zen 4) this was measured on, and level 5's 32 nodes four times (docs/performance.md: 0.95 against 1.29 µs
+    // a row for the speed model). Level 3's 8 nodes measured the same either way, and gathers cost more on
+    // processors with Intel's gather data sampling mitigation, so level 3 still compares. The level's splits are
+    // loaded whole into registers: 16 from level 4 on, exactly the level's splits in a complete tree that deep.
+    private const int WideGatherFrom = 4;
 
     private readonly float[]? _wideLeaves;
     private readonly int[]? _wideFeature;   // each split's feature as an offset into the 16-lane expanded block
@@ -110,7 +121,7 @@ internal sealed partial class TreeEnsemble
 
     // Tree by tree over the blocks: each tree's splits and leaves are read for every block before the next tree's.
     [SkipLocalsInit]
-    private void WalkWide(float[] expanded, int width, int blocks, Span<float> block)
+    private unsafe void WalkWide(float[] expanded, int width, int blocks, Span<float> block)
     {
         int k = _classes;
         Span<Vector512<float>> m = stackalloc Vector512<float>[blocks * k];
@@ -121,24 +132,9 @@ internal sealed partial class TreeEnsemble
                 m[(b * k) + c] = Vector512.Create(_baseMargins[c]);
             }
         }
-        ref float x0 = ref MemoryMarshal.GetArrayDataReference(expanded);
-        ref int features = ref MemoryMarshal.GetArrayDataReference(_wideFeature!);
-        ref float thresholds = ref MemoryMarshal.GetArrayDataReference(_splitThreshold);
-        ref float leaves = ref MemoryMarshal.GetArrayDataReference(_wideLeaves!);
-        for (int t = 0; t < _depth.Length; t++)
+        fixed (float* x0 = expanded)   // pinned for the gathers
         {
-            int depth = _depth[t], c = _class[t];
-            ref int sf = ref Unsafe.Add(ref features, _splitOffset[t]);
-            ref float st = ref Unsafe.Add(ref thresholds, _splitOffset[t]);
-            ref float l = ref Unsafe.Add(ref leaves, t * WideLeafSlots);
-            for (int b = 0; b < blocks; b++)
-            {
-                Vector512<uint> at = Leaf(ref Unsafe.Add(ref x0, b * width), ref sf, ref st, depth);
-                Vector512<float> low = Avx512F.PermuteVar16x32x2(Vector512.LoadUnsafe(ref l), at.AsInt32(), Vector512.LoadUnsafe(ref l, 16));
-                Vector512<float> high = Avx512F.PermuteVar16x32x2(Vector512.LoadUnsafe(ref l, 32), at.AsInt32(), Vector512.LoadUnsafe(ref l, 48));
-                // Added in tree order, per row, as the scalar paths add.
-                m[(b * k) + c] += Vector512.ConditionalSelect(Vector512.GreaterThan(at, Vector512.Create(31u)).AsSingle(), high, low);
-            }
+            WalkTrees(x0, width, blocks, m);
         }
         for (int b = 0; b < blocks; b++)
         {
@@ -153,18 +149,44 @@ internal sealed partial class TreeEnsemble
         }
     }
 
+    // The blocks' margins, tree by tree; the expanded blocks are pinned by the caller, since the gathers take addresses.
+    private unsafe void WalkTrees(float* x0, int width, int blocks, Span<Vector512<float>> m)
+    {
+        int k = _classes;
+        ref int features = ref MemoryMarshal.GetArrayDataReference(_wideFeature!);
+        ref float thresholds = ref MemoryMarshal.GetArrayDataReference(_splitThreshold);
+        ref float leaves = ref MemoryMarshal.GetArrayDataReference(_wideLeaves!);
+        for (int t = 0; t < _depth.Length; t++)
+        {
+            int depth = _depth[t], c = _class[t];
+            ref int sf = ref Unsafe.Add(ref features, _splitOffset[t]);
+            ref float st = ref Unsafe.Add(ref thresholds, _splitOffset[t]);
+            ref float l = ref Unsafe.Add(ref leaves, t * WideLeafSlots);
+            for (int b = 0; b < blocks; b++)
+            {
+                Vector512<uint> at = Leaf(x0 + (b * width), ref sf, ref st, depth);
+                Vector512<float> low = Avx512F.PermuteVar16x32x2(Vector512.LoadUnsafe(ref l), at.AsInt32(), Vector512.LoadUnsafe(ref l, 16));
+                Vector512<float> high = Avx512F.PermuteVar16x32x2(Vector512.LoadUnsafe(ref l, 32), at.AsInt32(), Vector512.LoadUnsafe(ref l, 48));
+                // Added in tree order, per row, as the scalar paths add.
+                m[(b * k) + c] += Vector512.ConditionalSelect(Vector512.GreaterThan(at, Vector512.Create(31u)).AsSingle(), high, low);
+            }
+        }
+    }
+
     // The leaf each of the sixteen rows reaches in one tree (its position among the tree's 2^depth leaves).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<uint> Leaf(ref float x, ref int sf, ref float st, int depth)
+    private static unsafe Vector512<uint> Leaf(float* block, ref int sf, ref float st, int depth)
     {
+        ref float x = ref Unsafe.AsRef<float>(block);
         Vector512<uint> at = Vector512<uint>.Zero;  // each lane's node within the current level
-        if (depth > 0)
+        int compared = Math.Min(depth, WideGatherFrom);
+        if (compared > 0)
         {
             // The root: every lane is there.
             at = Vector512<uint>.Zero - Goes(ref x, ref sf, ref st, 0);
         }
         nint node = 1;
-        for (int level = 1; level < depth; level++)
+        for (int level = 1; level < compared; level++)
         {
             // Bit n of a lane says whether its row goes right at the level's node n (a level has at most 32
             // nodes); each lane then takes the bit of the node it is at with one variable shift. The comparison
@@ -182,6 +204,28 @@ internal sealed partial class TreeEnsemble
                 bit = next + next;
             }
             at = at + at + (Avx512F.ShiftRightLogicalVariable(even | odd, at) & Vector512<uint>.One);
+        }
+        for (int level = compared; level < depth; level++)
+        {
+            // Each lane's node: its split's feature offset and threshold picked from the level's (16 or 32) by a
+            // permute; its row's value, at that offset in its own lane, fetched by two 8-lane gathers.
+            nint first = (1 << level) - 1;
+            Vector512<int> position = at.AsInt32();
+            Vector512<int> offset;
+            Vector512<float> threshold;
+            if (level < 5)
+            {
+                offset = Avx512F.PermuteVar16x32(Vector512.LoadUnsafe(ref Unsafe.Add(ref sf, first)), position);
+                threshold = Avx512F.PermuteVar16x32(Vector512.LoadUnsafe(ref Unsafe.Add(ref st, first)), position);
+            }
+            else
+            {
+                offset = Avx512F.PermuteVar16x32x2(Vector512.LoadUnsafe(ref Unsafe.Add(ref sf, first)), position, Vector512.LoadUnsafe(ref Unsafe.Add(ref sf, first + 16)));
+                threshold = Avx512F.PermuteVar16x32x2(Vector512.LoadUnsafe(ref Unsafe.Add(ref st, first)), position, Vector512.LoadUnsafe(ref Unsafe.Add(ref st, first + 16)));
+            }
+            Vector512<int> index = offset + Vector512<int>.Indices;
+            Vector512<float> value = Vector512.Create(Avx2.GatherVector256(block, index.GetLower(), 4), Avx2.GatherVector256(block, index.GetUpper(), 4));
+            at = at + at - Vector512.GreaterThanOrEqual(value, threshold).AsUInt32();
         }
         return at;
     }
