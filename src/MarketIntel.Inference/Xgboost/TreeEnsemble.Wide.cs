@@ -224,7 +224,7 @@ internal sealed partial class TreeEnsemble
                 threshold = Avx512F.PermuteVar16x32x2(Vector512.LoadUnsafe(ref Unsafe.Add(ref st, first)), position, Vector512.LoadUnsafe(ref Unsafe.Add(ref st, first + 16)));
             }
             Vector512<int> index = offset + Vector512<int>.Indices;
-            Vector512<float> value = Vector512.Create(Avx2.GatherVector256(block, index.GetLower(), 4), Avx2.GatherVector256(block, index.GetUpper(), 4));
+            Vector512<float> value = Avx2.GatherVector256(block, index.GetLower(), 4).ToVector512Unsafe().WithUpper(Avx2.GatherVector256(block, index.GetUpper(), 4));
             at = at + at - Vector512.GreaterThanOrEqual(value, threshold).AsUInt32();
         }
         return at;
