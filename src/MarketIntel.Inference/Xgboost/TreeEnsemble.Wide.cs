@@ -26,11 +26,12 @@ internal sealed partial class TreeEnsemble
     private const int WideLeafSlots = 1 << WideMaxDepth;
 
     // The first level whose lanes gather their own node's value rather than compare at every node of the level.
-    // Level 4 has 16 nodes: comparing them all costs about twice the two 8-lane gathers that replace them on the AMD
-    // EPYC (Zen 4) this was measured on, and level 5's 32 nodes four times (docs/performance.md: 0.95 against 1.29 µs
-    // a row for the speed model). Level 3's 8 nodes measured the same either way, and gathers cost more on
-    // processors with Intel's gather data sampling mitigation, so level 3 still compares. The level's splits are
-    // loaded whole into registers: 16 from level 4 on, exactly the level's splits in a complete tree that deep.
+    // Measured on the AMD EPYC (Zen 4) of docs/performance.md, the 300-tree depth-6 bench model, 100 rows, per row:
+    // no gathers 1.29 µs, gathers from level 5 (32 nodes) 0.97-1.26, from level 4 (16 nodes) 0.95, from level 3
+    // (8 nodes) 0.94-0.95, from level 1 1.19-1.39: two 8-lane gathers cost more than comparing a level of a few
+    // nodes. Level 3 gained nothing measurable, and gathers are slower on Intel processors with the gather-data-
+    // sampling mitigation, so it still compares. A gathered level's splits are loaded whole into registers (16 or
+    // 32), which are exactly the level's splits in a complete tree that deep: no read past a tree.
     private const int WideGatherFrom = 4;
 
     private readonly float[]? _wideLeaves;
@@ -224,7 +225,8 @@ internal sealed partial class TreeEnsemble
                 threshold = Avx512F.PermuteVar16x32x2(Vector512.LoadUnsafe(ref Unsafe.Add(ref st, first)), position, Vector512.LoadUnsafe(ref Unsafe.Add(ref st, first + 16)));
             }
             Vector512<int> index = offset + Vector512<int>.Indices;
-            Vector512<float> value = Avx2.GatherVector256(block, index.GetLower(), 4).ToVector512Unsafe().WithUpper(Avx2.GatherVector256(block, index.GetUpper(), 4));
+            Vector512<float> value = Avx2.GatherVector256(block, index.GetLower(), 4).ToVector512Unsafe()
+                .WithUpper(Avx2.GatherVector256(block, index.GetUpper(), 4));
             at = at + at - Vector512.GreaterThanOrEqual(value, threshold).AsUInt32();
         }
         return at;
