@@ -9,12 +9,12 @@ namespace MarketIntel.Inference.Xgboost;
 /// <summary>
 /// The AVX-512 batch path, for models whose trees are all at most <see cref="WideMaxDepth"/> deep. Sixteen rows
 /// sit in the lanes of one vector, their expanded values interleaved feature by feature, so one load gives a
-/// feature for all sixteen. Each tree is then evaluated level by level. On a level of few nodes, every split of
-/// the level is compared for all sixteen rows at once (a load, a compare, a 16-bit mask), the masks set one bit per
-/// node in each row's lane, and each row takes the bit of the node it is at by a variable shift. On a level of
-/// <see cref="WideGatherFrom"/> or more, each lane instead picks its own node's feature and threshold from the level's
-/// splits held in registers (a permute) and fetches its row's value by a gather: one comparison per row rather than
-/// one per node. Leaves (padded to 64 per tree) are picked by a register permute. A batch goes in runs of several
+/// feature for all sixteen. Each tree is then evaluated level by level. On the levels above
+/// <see cref="WideGatherFrom"/> (at most 8 nodes each), every split of the level is compared for all sixteen rows at
+/// once (a load, a compare, a 16-bit mask), the masks set one bit per node in each row's lane, and each row takes the
+/// bit of the node it is at by a variable shift. From level <see cref="WideGatherFrom"/> on (16 and 32 nodes), each
+/// lane instead picks its own node's feature and threshold from the level's splits held in registers (a permute) and
+/// fetches its row's value by a gather: one comparison per row rather than one per node. Leaves (padded to 64 per tree) are picked by a register permute. A batch goes in runs of several
 /// blocks of sixteen rows, and each tree walks every block of the run before the next tree, so the model is read
 /// once per run. Margins are per class and per lane, added in tree order, so the results equal the scalar paths bit
 /// for bit.
