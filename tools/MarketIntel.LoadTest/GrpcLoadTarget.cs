@@ -111,24 +111,30 @@ internal sealed class GrpcLoadTarget : ILoadTarget
     {
         using GrpcChannel channel = GridChannel.Create(_target, _apiKey, _trustedCa);
         var client = new Grid.GridClient(channel);
-        await Parallel.ForAsync(0, assets, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken }, async (i, ct) =>
+        // The first push alone, so the channel's HTTP/2 connection is up (and its stream limit known) before the
+        // parallel ones: started together on a new channel, they can each open a connection of their own.
+        await Push(client, 0, vector, cancellationToken);
+        await Parallel.ForAsync(1, assets, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
+            async (i, ct) => await Push(client, i, vector, ct));
+    }
+
+    private async Task Push(Grid.GridClient client, int asset, Func<int, float[]> vector, CancellationToken ct)
+    {
+        var request = new PushFeaturesRequest { Asset = _names[asset] };
+        request.Values.Add(vector(asset));
+        try
         {
-            var request = new PushFeaturesRequest { Asset = _names[i] };
-            request.Values.Add(vector(i));
-            try
-            {
-                await client.PushFeaturesAsync(request, deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: ct);
-            }
-            catch (RpcException) when (ct.IsCancellationRequested)
-            {
-                throw new OperationCanceledException(ct);
-            }
-            catch (RpcException e)
-            {
-                string reason = LoadTls.SeedingFailure(e, _trustedCa) is { } tlsFailure ? tlsFailure : $"{e.StatusCode}: {e.Status.Detail}";
-                throw new LoadTestException($"seeding: PushFeatures({request.Asset}) to {_target} failed: {reason}");
-            }
-        });
+            await client.PushFeaturesAsync(request, deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: ct);
+        }
+        catch (RpcException) when (ct.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(ct);
+        }
+        catch (RpcException e)
+        {
+            string reason = LoadTls.SeedingFailure(e, _trustedCa) is { } tlsFailure ? tlsFailure : $"{e.StatusCode}: {e.Status.Detail}";
+            throw new LoadTestException($"seeding: PushFeatures({request.Asset}) to {_target} failed: {reason}");
+        }
     }
 
     public void Dispose()
