@@ -39,6 +39,12 @@ public sealed class LoadTestGridTests : CliTestBase, IAsyncLifetime
 
     private string Grpc => _grid!.GrpcTarget;
 
+    // Kestrel's count is of every connection to the grid's port during the run. A fresh-clone run once counted one
+    // more than the run's own (11 for 10), which 11 runs alone, 8 of them with the cores saturated, did not repeat: a
+    // worker reconnecting once, or a client from outside the run, are the candidates. The claim these counts make is
+    // one connection per worker rather than per request or shared; one connection more does not change it.
+    private const int StrayConnections = 1;
+
     private string Http(string path) => _grid!.Http(path);
 
     /// <summary>Predictions this host's grains made, as its /metrics reports them (read here without the process-wide registry).</summary>
@@ -56,8 +62,9 @@ public sealed class LoadTestGridTests : CliTestBase, IAsyncLifetime
         // The first request (which checks the target answers) is one more prediction.
         Assert.Equal(3001, Predictions() - before);
         // One stream per connection (the default): a connection for each of the 8 workers, besides seeding's
-        // (Grpc.Net.Client) and the first request's.
-        Assert.Equal(10, connections.Opened);
+        // (Grpc.Net.Client) and the first request's. One more is tolerated (StrayConnections): connections per request
+        // would be thousands, and workers sharing connections fewer than 10.
+        Assert.InRange(connections.Opened, 10, 10 + StrayConnections);
 
         before = Predictions();
         r = await Task.Run(() => LoadTest("--target", Grpc, "--assets", "200", "--batch", "25", "--requests", "400", "--warmup", "0", "--connections", "4"));
@@ -80,8 +87,9 @@ public sealed class LoadTestGridTests : CliTestBase, IAsyncLifetime
         Assert.Equal(4000, r.GetProperty("predictions").GetInt64());
         Assert.Equal(16, r.GetProperty("streams").GetInt32());
         Assert.Equal(4001, Predictions() - before);
-        // Seeding (Grpc.Net.Client, one connection) + the first request + the two shared connections.
-        Assert.Equal(4, connections.Opened);
+        // Seeding (Grpc.Net.Client, one connection) + the first request + the two shared connections; one more
+        // tolerated as above (a connection for each of the 16 streams would be 18).
+        Assert.InRange(connections.Opened, 4, 4 + StrayConnections);
 
         // Batches over one frame each way, four at a time on one connection: flow control per stream and connection.
         before = Predictions();
