@@ -26,9 +26,9 @@ internal sealed partial class TreeEnsemble
     private const int WideLeafSlots = 1 << WideMaxDepth;
 
     // The first level whose lanes gather their own node's value rather than compare at every node of the level.
-    // Measured on the AMD EPYC (Zen 4) of docs/performance.md, the 300-tree depth-6 bench model, 100 rows, per row:
-    // no gathers 1.29 µs, gathers from level 5 (32 nodes) 0.97-1.26, from level 4 (16 nodes) 0.95, from level 3
-    // (8 nodes) 0.94-0.95, from level 1 1.19-1.39: two 8-lane gathers cost more than comparing a level of a few
+    // Measured on the AMD EPYC (Zen 4) of docs/performance.md with the 300-tree depth-6 bench model, per row: no
+    // gathers 1.20-1.54 µs, gathers from level 5 (32 nodes) 0.97-1.26, from level 4 (16 nodes) 0.91-0.97, from level 3
+    // (8 nodes) 0.90-0.99, from level 1 1.19-1.39: two 8-lane gathers cost more than comparing a level of a few
     // nodes. Level 3 gained nothing measurable, and gathers are slower on Intel processors with the gather-data-
     // sampling mitigation, so it still compares. A gathered level's splits are loaded whole into registers (16 or
     // 32), which are exactly the level's splits in a complete tree that deep: no read past a tree.
