@@ -4,7 +4,6 @@ using BenchmarkDotNet.Configs;
 using MarketIntel.Abstractions;
 using MarketIntel.Abstractions.Models;
 using MarketIntel.Inference;
-using MarketIntel.Inference.Io;
 using MarketIntel.Training.Drift;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -45,7 +44,7 @@ public class DriftGrainBenchmarks
     {
         byte[] bytes = Repo.SpeedModel();
         using Model model = Model.Load(bytes, "bench");
-        float[] row = FeatureMatrixCsv.Read(Repo.File("tests", "fixtures", "models", "bench-d6-n300-f40-input.csv")).ForModel(model)[..model.FeatureCount];
+        float[] row = Repo.SpeedModelRows(model)[..model.FeatureCount];
         string lineage = "{\"profile\":" + Profile(model).ToJson() + "}";
         _app = Repo.Host(new Dictionary<string, string?>
         {

@@ -1,7 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using MarketIntel.Inference;
-using MarketIntel.Inference.Io;
 using MarketIntel.Inference.Xgboost;
 
 namespace MarketIntel.Benchmarks;
@@ -29,7 +28,7 @@ public class InferenceBenchmarks
     public void Setup()
     {
         _model = (XgboostModel)Model.Load(Repo.SpeedModel(), "bench-d6-n300-f40");
-        _rows = FeatureMatrixCsv.Read(Repo.File("tests", "fixtures", "models", "bench-d6-n300-f40-input.csv")).ForModel(_model);
+        _rows = Repo.SpeedModelRows(_model);
         _f = _model.FeatureCount;
         _out = new float[Rows];
         if (_rows.Length != Rows * _f)

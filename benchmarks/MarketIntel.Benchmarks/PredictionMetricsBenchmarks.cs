@@ -6,7 +6,6 @@ using MarketIntel.Abstractions;
 using MarketIntel.Grains;
 using MarketIntel.Grains.Assets;
 using MarketIntel.Inference;
-using MarketIntel.Inference.Io;
 using MarketIntel.Server.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -47,7 +46,7 @@ public class PredictionMetricsBenchmarks
         // The model cache is only read for its count at a scrape; no grain is asked for a model here.
         _metrics = new GridMetrics(new SiloModelCache(grains: null!), meters);
         _model = Model.Load(Repo.SpeedModel(), "bench-d6-n300-f40");
-        _rows = FeatureMatrixCsv.Read(Repo.File("tests", "fixtures", "models", "bench-d6-n300-f40-input.csv")).ForModel(_model);
+        _rows = Repo.SpeedModelRows(_model);
         _features = _model.FeatureCount;
 
         // The answer must be right before it is timed: the run's predictions equal the model's, each counted once, and

@@ -28,6 +28,10 @@ internal static class Repo
         return bytes.ToArray();
     }
 
+    /// <summary>The speed model's 1,000 fixture rows, in <paramref name="model"/>'s feature order, row-major.</summary>
+    public static float[] SpeedModelRows(MarketIntel.Inference.Model model) =>
+        MarketIntel.Inference.Io.FeatureMatrixCsv.Read(File("tests", "fixtures", "models", "bench-d6-n300-f40-input.csv")).ForModel(model);
+
     /// <summary>The real host on free loopback ports, dashboard off, warnings only, with <paramref name="settings"/> added (not started).</summary>
     public static Microsoft.AspNetCore.Builder.WebApplication Host(IReadOnlyDictionary<string, string?>? settings = null)
     {

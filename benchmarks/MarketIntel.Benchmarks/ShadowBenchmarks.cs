@@ -3,7 +3,6 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using MarketIntel.Abstractions;
 using MarketIntel.Inference;
-using MarketIntel.Inference.Io;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -48,7 +47,7 @@ public class ShadowBenchmarks
             await grains.GetGrain<IModelRegistryGrain>(0).SetShadow(new ModelRef("shadowed", shadow), true, "benchmark");
         }
         using Model model = Model.Load(bytes, "bench");
-        float[] row = FeatureMatrixCsv.Read(Repo.File("tests", "fixtures", "models", "bench-d6-n300-f40-input.csv")).ForModel(model)[..model.FeatureCount];
+        float[] row = Repo.SpeedModelRows(model)[..model.FeatureCount];
         _alone = grains.GetGrain<IAssetGrain>("ALONE");
         _shadowed = grains.GetGrain<IAssetGrain>("SHADOWED");
         foreach (var (asset, name) in new[] { (_alone, "alone"), (_shadowed, "shadowed") })

@@ -1,7 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using MarketIntel.Inference;
-using MarketIntel.Inference.Io;
 
 namespace MarketIntel.Benchmarks;
 
@@ -27,7 +26,7 @@ public class ShadowKernelBenchmarks
     {
         byte[] bytes = Repo.SpeedModel();
         _models = [.. Enumerable.Range(0, Versions).Select(i => Model.Load(bytes, "v" + i))];
-        _rows = FeatureMatrixCsv.Read(Repo.File("tests", "fixtures", "models", "bench-d6-n300-f40-input.csv")).ForModel(_models[0])[..(Rows * _models[0].FeatureCount)];
+        _rows = Repo.SpeedModelRows(_models[0])[..(Rows * _models[0].FeatureCount)];
     }
 
     [Benchmark(Baseline = true, Description = "one version", OperationsPerInvoke = Rows), BenchmarkCategory("100 rows")]

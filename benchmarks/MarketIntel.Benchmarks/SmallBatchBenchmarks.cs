@@ -1,6 +1,5 @@
 using BenchmarkDotNet.Attributes;
 using MarketIntel.Inference;
-using MarketIntel.Inference.Io;
 
 namespace MarketIntel.Benchmarks;
 
@@ -25,7 +24,7 @@ public class SmallBatchBenchmarks
     {
         _model = Model.Load(Repo.SpeedModel(), "bench-d6-n300-f40");
         int f = _model.FeatureCount;
-        _rows = FeatureMatrixCsv.Read(Repo.File("tests", "fixtures", "models", "bench-d6-n300-f40-input.csv")).ForModel(_model)[..(Rows * f)];
+        _rows = Repo.SpeedModelRows(_model)[..(Rows * f)];
         _out = new float[Rows];
 
         // Check the answer before timing it: the batch gives each row its one-row prediction.
