@@ -190,11 +190,6 @@ internal static class DriftLocalScan
             }
             counted.Add(row);
         }
-        var counts = new SeriesCounts[references.Length];
-        for (int s = 0; s < counts.Length; s++)
-        {
-            counts[s] = new SeriesCounts(references[s].Name, counted.Counts(s).ToArray(), counted.Missing(s));
-        }
-        return new DriftCounts(asset, version, window, counted.Count, counts);
+        return DriftScanner.Stored(asset, version, counted);
     }
 }

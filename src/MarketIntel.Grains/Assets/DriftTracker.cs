@@ -248,12 +248,7 @@ internal sealed class DriftTracker(string asset, DriftOptions options, BarQualit
         {
             return null;
         }
-        var series = new SeriesCounts[_series.Length];
-        for (int s = 0; s < series.Length; s++)
-        {
-            series[s] = new SeriesCounts(_series[s].Name, window.Counts(s).ToArray(), window.Missing(s));
-        }
-        return new DriftCounts(asset, served, window.Length, window.Count, series);
+        return DriftScanner.Stored(asset, served, window);
     }
 
     /// <summary>Marks the window changed again (a write of it failed).</summary>

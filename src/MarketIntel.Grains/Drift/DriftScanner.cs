@@ -19,6 +19,17 @@ public static class DriftScanner
     public static FeatureReference[] Series(ReferenceProfile profile) =>
         profile.Prediction is { } prediction ? [.. profile.Features, prediction] : [.. profile.Features];
 
+    /// <summary>The window as stored for <paramref name="asset"/> and <paramref name="model"/>: each series' counts, named by its reference.</summary>
+    public static DriftCounts Stored(string asset, ModelRef model, DriftWindow window)
+    {
+        var series = new SeriesCounts[window.SeriesCount];
+        for (int s = 0; s < series.Length; s++)
+        {
+            series[s] = new SeriesCounts(window.Reference(s).Name, window.Counts(s).ToArray(), window.Missing(s));
+        }
+        return new DriftCounts(asset, model, window.Length, window.Count, series);
+    }
+
     /// <summary>
     /// One stored window against its version's <paramref name="profile"/> (null: the version has none): as
     /// <see cref="Evaluate(IReadOnlyList{DriftCounts}, ReferenceProfile?, double, SiloDriftScans?)"/> evaluates it among others, on the CPU.
